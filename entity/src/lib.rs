@@ -1,0 +1,10 @@
+//! sea-orm entities of atsd: one module per table. The application crate reaches
+//! them only through its `store` module.
+
+pub mod application;
+pub mod candidate;
+pub mod job_run;
+pub mod outbox;
+pub mod posting;
+pub mod posting_history;
+pub mod transition;

@@ -1,0 +1,54 @@
+use sea_orm::entity::prelude::*;
+use serde::Serialize;
+
+/// One email to send. Written in the transaction of the move that caused it.
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, Serialize)]
+#[sea_orm(table_name = "outbox")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    pub application_id: Option<i64>,
+    pub transition_id: Option<i64>,
+    /// The stage whose entry caused this email (cancelled if the application leaves it first).
+    pub stage: Option<String>,
+    pub recipient: String,
+    pub recipient_name: Option<String>,
+    pub template: String,
+    pub locale: String,
+    #[sea_orm(column_type = "Text")]
+    pub subject: Option<String>,
+    #[sea_orm(column_type = "Text")]
+    pub body_text: Option<String>,
+    #[sea_orm(column_type = "Text")]
+    pub body_html: Option<String>,
+    #[sea_orm(unique)]
+    pub message_id: String,
+    /// `pending`, `sending`, `sent`, `dead` or `cancelled`.
+    pub status: String,
+    pub attempts: i32,
+    pub next_attempt_at: DateTimeUtc,
+    pub send_after: Option<DateTimeUtc>,
+    pub lease_until: Option<DateTimeUtc>,
+    pub last_error: Option<String>,
+    pub sent_at: Option<DateTimeUtc>,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {
+    #[sea_orm(
+        belongs_to = "super::application::Entity",
+        from = "Column::ApplicationId",
+        to = "super::application::Column::Id"
+    )]
+    Application,
+}
+
+impl Related<super::application::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Application.def()
+    }
+}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,60 @@
+use sea_orm::entity::prelude::*;
+use serde::Serialize;
+
+/// A job opening, known by its URL.
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel, Serialize)]
+#[sea_orm(table_name = "postings")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    #[sea_orm(unique)]
+    pub url: String,
+    /// `greenhouse`, `lever`, `ashby` or `generic`.
+    pub source: String,
+    pub board: Option<String>,
+    pub external_id: Option<String>,
+    pub title: String,
+    pub company: Option<String>,
+    pub location: Option<String>,
+    #[sea_orm(column_type = "Text")]
+    pub description: Option<String>,
+    pub apply_url: Option<String>,
+    pub posted_at: Option<DateTimeUtc>,
+    /// `unknown`, `open` or `closed`.
+    pub status: String,
+    pub status_changed_at: Option<DateTimeUtc>,
+    pub board_missing: bool,
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+    pub last_polled_at: Option<DateTimeUtc>,
+    pub consecutive_not_found: i32,
+    pub first_not_found_at: Option<DateTimeUtc>,
+    pub consecutive_errors: i32,
+    pub next_poll_at: Option<DateTimeUtc>,
+    pub last_error: Option<String>,
+    pub raw: Option<Json>,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {
+    #[sea_orm(has_many = "super::application::Entity")]
+    Application,
+    #[sea_orm(has_many = "super::posting_history::Entity")]
+    History,
+}
+
+impl Related<super::application::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Application.def()
+    }
+}
+
+impl Related<super::posting_history::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::History.def()
+    }
+}
+
+impl ActiveModelBehavior for ActiveModel {}

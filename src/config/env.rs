@@ -1,0 +1,231 @@
+//! `ATSD_*` environment overrides. Every canonical key `section.key` can be set
+//! as `ATSD_SECTION_KEY` (dots become underscores, upper case), e.g.
+//! `ATSD_DATABASE_URL`, `ATSD_POLL_CONCURRENCY`, `ATSD_MAIL_SMTP_HOST`.
+//! Variables that name no key (such as a password variable) are left alone.
+
+use super::Config;
+use crate::error::{Error, Result};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Str,
+    Int,
+    Bool,
+    List,
+}
+
+/// Every scalar or list key that an environment variable can set.
+pub const ENV_KEYS: &[(&str, Kind)] = &[
+    ("database.url", Kind::Str),
+    ("org.name", Kind::Str),
+    ("org.default_locale", Kind::Str),
+    ("pipeline.stages", Kind::List),
+    ("pipeline.extra_moves", Kind::List),
+    ("recruiters.emails", Kind::List),
+    ("retention.anonymize_after", Kind::Str),
+    ("schedule.timezone", Kind::Str),
+    ("schedule.poll", Kind::Str),
+    ("schedule.advance", Kind::Str),
+    ("schedule.dispatch", Kind::Str),
+    ("schedule.digest", Kind::Str),
+    ("schedule.retention", Kind::Str),
+    ("poll.concurrency", Kind::Int),
+    ("poll.per_host", Kind::Int),
+    ("poll.timeout", Kind::Str),
+    ("poll.close_after_not_found", Kind::Int),
+    ("poll.confirm_interval", Kind::Str),
+    ("poll.allow_private_addresses", Kind::Bool),
+    ("poll.max_body", Kind::Str),
+    ("poll.sources.greenhouse.api_base", Kind::Str),
+    ("poll.sources.lever.api_base", Kind::Str),
+    ("poll.sources.ashby.api_base", Kind::Str),
+    ("mail.transport", Kind::Str),
+    ("mail.from", Kind::Str),
+    ("mail.reply_to", Kind::Str),
+    ("mail.max_attempts", Kind::Int),
+    ("mail.rate_per_second", Kind::Int),
+    ("mail.smtp.host", Kind::Str),
+    ("mail.smtp.port", Kind::Int),
+    ("mail.smtp.tls", Kind::Str),
+    ("mail.smtp.username", Kind::Str),
+    ("mail.smtp.password_env", Kind::Str),
+    ("mail.smtp.password_file", Kind::Str),
+    ("mail.smtp.pool_size", Kind::Int),
+    ("mail.smtp.timeout", Kind::Str),
+    ("mail.file.dir", Kind::Str),
+    ("templates.dir", Kind::Str),
+    ("http.listen", Kind::Str),
+    ("log.format", Kind::Str),
+];
+
+/// The environment variable that sets `key`.
+pub fn env_var_for(key: &str) -> String {
+    format!("ATSD_{}", key.replace('.', "_").to_ascii_uppercase())
+}
+
+fn value_for(var: &str, key: &str, kind: Kind, raw: &str) -> Result<toml::Value> {
+    let bad = |what: &str| {
+        Error::input(format!(
+            "environment variable {var}={raw:?}: {key} expects {what}"
+        ))
+    };
+    Ok(match kind {
+        Kind::Str => toml::Value::String(raw.to_string()),
+        Kind::Int => toml::Value::Integer(raw.trim().parse().map_err(|_| bad("an integer"))?),
+        Kind::Bool => match raw.trim().to_ascii_lowercase().as_str() {
+            "true" | "1" | "yes" | "on" => toml::Value::Boolean(true),
+            "false" | "0" | "no" | "off" => toml::Value::Boolean(false),
+            _ => return Err(bad("true or false")),
+        },
+        Kind::List => {
+            let t = raw.trim();
+            if t.starts_with('[') {
+                let doc: toml::Table = format!("v = {t}")
+                    .parse()
+                    .map_err(|_| bad("a TOML array or a comma-separated list"))?;
+                doc.get("v").cloned().ok_or_else(|| bad("a list"))?
+            } else {
+                toml::Value::Array(
+                    t.split(',')
+                        .map(str::trim)
+                        .filter(|s| !s.is_empty())
+                        .map(|s| toml::Value::String(s.to_string()))
+                        .collect(),
+                )
+            }
+        }
+    })
+}
+
+fn set_path(table: &mut toml::Table, key: &str, value: toml::Value) {
+    let mut parts: Vec<&str> = key.split('.').collect();
+    let last = parts.pop().unwrap_or(key);
+    let mut cur = table;
+    for p in parts {
+        let entry = cur
+            .entry(p.to_string())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        if !entry.is_table() {
+            *entry = toml::Value::Table(toml::Table::new());
+        }
+        match entry {
+            toml::Value::Table(t) => cur = t,
+            _ => unreachable!("entry was made a table above"),
+        }
+    }
+    cur.insert(last.to_string(), value);
+}
+
+/// Applies the overrides found in `vars` on top of the file `text` (already
+/// parsed into `config`). Returns the names of the variables used.
+pub(super) fn apply(
+    config: &mut Config,
+    text: &str,
+    vars: &[(String, String)],
+) -> Result<Vec<String>> {
+    let mut used = Vec::new();
+    let mut table: Option<toml::Table> = None;
+    for (key, kind) in ENV_KEYS {
+        let var = env_var_for(key);
+        let Some((_, raw)) = vars.iter().find(|(k, _)| *k == var) else {
+            continue;
+        };
+        let t = match &mut table {
+            Some(t) => t,
+            None => table.insert(
+                text.parse::<toml::Table>()
+                    .map_err(|e| Error::input(format!("config: {e}")))?,
+            ),
+        };
+        set_path(t, key, value_for(&var, key, *kind, raw)?);
+        used.push(var);
+    }
+    if let Some(t) = table {
+        *config = toml::Value::Table(t).try_into().map_err(|e| {
+            Error::input(format!(
+                "configuration with overrides from {}: {e}",
+                used.join(", ")
+            ))
+        })?;
+    }
+    Ok(used)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(v: &[(&str, &str)]) -> Vec<(String, String)> {
+        v.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+    }
+
+    #[test]
+    fn env_names_follow_the_keys() {
+        assert_eq!(env_var_for("database.url"), "ATSD_DATABASE_URL");
+        assert_eq!(
+            env_var_for("poll.sources.greenhouse.api_base"),
+            "ATSD_POLL_SOURCES_GREENHOUSE_API_BASE"
+        );
+    }
+
+    #[test]
+    fn overrides_win_over_the_file_and_keep_the_rest() {
+        let text = "[poll]\nconcurrency = 4\nper_host = 2\n";
+        let mut c = Config::parse(text, "x").unwrap();
+        let used = apply(
+            &mut c,
+            text,
+            &vars(&[
+                ("ATSD_POLL_CONCURRENCY", "9"),
+                ("ATSD_RECRUITERS_EMAILS", "a@x.org, b@x.org"),
+                ("ATSD_SMTP_PASSWORD", "secret"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(c.poll.concurrency, 9);
+        assert_eq!(c.poll.per_host, 2);
+        assert_eq!(c.recruiters.emails, vec!["a@x.org", "b@x.org"]);
+        assert_eq!(used.len(), 2);
+    }
+
+    #[test]
+    fn a_bad_override_names_the_variable() {
+        let mut c = Config::default();
+        let err = apply(&mut c, "", &vars(&[("ATSD_POLL_CONCURRENCY", "many")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("ATSD_POLL_CONCURRENCY"), "{err}");
+        let err = apply(&mut c, "", &vars(&[("ATSD_POLL_TIMEOUT", "soon")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("ATSD_POLL_TIMEOUT") && err.contains("soon"), "{err}");
+    }
+
+    #[test]
+    fn every_env_key_exists_in_the_example_file() {
+        let example: toml::Table = super::super::EXAMPLE.parse().unwrap();
+        for (key, _) in ENV_KEYS {
+            let mut cur = &example;
+            let parts: Vec<&str> = key.split('.').collect();
+            for (i, p) in parts.iter().enumerate() {
+                if i + 1 == parts.len() {
+                    // optional keys are present but commented out in the example
+                    let commented = super::super::EXAMPLE.contains(&format!("# {p} ="))
+                        || super::super::EXAMPLE.contains(&format!("#{p} ="));
+                    assert!(cur.contains_key(*p) || commented, "{key} missing");
+                } else {
+                    match cur.get(*p) {
+                        Some(toml::Value::Table(t)) => cur = t,
+                        _ => {
+                            assert!(
+                                super::super::EXAMPLE.contains(&format!("[{}", parts[..=i].join("."))),
+                                "{key} missing"
+                            );
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

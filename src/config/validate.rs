@@ -1,0 +1,265 @@
+//! Checks the configuration as a whole: what serde's types cannot say.
+
+use super::Config;
+use crate::{intake, mail, pipeline::Pipeline, schedule};
+use std::str::FromStr;
+
+impl Config {
+    /// The pipeline this configuration describes.
+    pub fn pipeline(&self) -> Result<Pipeline, crate::pipeline::ConfigError> {
+        Pipeline::new(&self.pipeline.stages, &self.pipeline.extra_moves)
+    }
+
+    /// Every problem found, each naming the key at fault.
+    pub fn validate(&self) -> Result<(), Vec<String>> {
+        let mut errs = Vec::new();
+        let pipeline = match self.pipeline() {
+            Ok(p) => Some(p),
+            Err(e) => {
+                errs.push(e.to_string());
+                None
+            }
+        };
+        let known_stage = |key: &str, stage: &str, errs: &mut Vec<String>| {
+            if let Some(p) = &pipeline
+                && !p.contains(stage)
+            {
+                errs.push(format!(
+                    "{key}: unknown stage `{stage}` (stages: {})",
+                    p.stages().collect::<Vec<_>>().join(", ")
+                ));
+            }
+        };
+        let known_template = |key: &str, name: &str, errs: &mut Vec<String>| {
+            if !name.is_empty() && !mail::template_exists(self, name) {
+                errs.push(format!(
+                    "{key}: template `{name}` does not exist (built-in: {})",
+                    mail::BUILTIN_TEMPLATES.join(", ")
+                ));
+            }
+        };
+
+        for (stage, spec) in &self.pipeline.emails {
+            let key = format!("pipeline.emails.{stage}");
+            known_stage(&key, stage, &mut errs);
+            known_template(&key, &spec.template, &mut errs);
+        }
+
+        let mut names = std::collections::BTreeSet::new();
+        for (i, r) in self.rules.iter().enumerate() {
+            let key = format!("rules[{i}] ({})", r.name);
+            if r.name.trim().is_empty() {
+                errs.push(format!("rules[{i}]: name is empty"));
+            } else if !names.insert(r.name.as_str()) {
+                errs.push(format!("{key}: rule name `{}` is used twice", r.name));
+            }
+            if let Some(s) = &r.stage {
+                known_stage(&format!("{key}.stage"), s, &mut errs);
+            }
+            if let Some(s) = &r.move_to {
+                known_stage(&format!("{key}.move_to"), s, &mut errs);
+            }
+            if let Some(e) = &r.email {
+                known_template(&format!("{key}.email"), &e.template, &mut errs);
+            }
+            match r.on.as_deref() {
+                Some("posting_closed") => {
+                    if r.move_to.is_none() {
+                        errs.push(format!("{key}: on = \"posting_closed\" needs move_to"));
+                    }
+                    if r.stage.is_some() || r.after.is_some() || r.remind {
+                        errs.push(format!(
+                            "{key}: on = \"posting_closed\" takes move_to, reason, email and grace, not stage/after/remind"
+                        ));
+                    }
+                }
+                Some(other) => errs.push(format!(
+                    "{key}.on: unknown event `{other}` (known: posting_closed)"
+                )),
+                None => {
+                    if r.stage.is_none() || r.after.is_none() {
+                        errs.push(format!(
+                            "{key}: a stale rule needs stage and after (or on = \"posting_closed\")"
+                        ));
+                    }
+                    match (r.remind, &r.move_to) {
+                        (true, Some(_)) => {
+                            errs.push(format!("{key}: give either remind = true or move_to, not both"))
+                        }
+                        (false, None) => {
+                            errs.push(format!("{key}: a stale rule needs move_to or remind = true"))
+                        }
+                        _ => {}
+                    }
+                    if r.grace.is_some() {
+                        errs.push(format!("{key}.grace: only posting_closed rules take grace"));
+                    }
+                }
+            }
+            if let (Some(p), Some(from), Some(to)) = (&pipeline, &r.stage, &r.move_to)
+                && p.contains(from)
+                && p.contains(to)
+                && let Err(e) = p.check(from, to)
+            {
+                errs.push(format!("{key}: {e}"));
+            }
+        }
+
+        for (i, e) in self.recruiters.emails.iter().enumerate() {
+            if let Err(m) = intake::email(e) {
+                errs.push(format!("recruiters.emails[{i}]: {m}"));
+            }
+        }
+
+        if let Err(m) = chrono_tz::Tz::from_str(&self.schedule.timezone) {
+            errs.push(format!(
+                "schedule.timezone: `{}` is not an IANA time zone ({m})",
+                self.schedule.timezone
+            ));
+        }
+        for (job, expr) in self.schedule.jobs() {
+            if let Err(m) = schedule::parse_cron(expr) {
+                errs.push(format!("schedule.{job}: {m}"));
+            }
+        }
+
+        if let Err(m) = intake::locale(&self.org.default_locale) {
+            errs.push(format!("org.default_locale: {m}"));
+        }
+
+        let p = &self.poll;
+        for (key, v) in [
+            ("poll.concurrency", p.concurrency),
+            ("poll.per_host", p.per_host),
+            ("poll.close_after_not_found", p.close_after_not_found),
+        ] {
+            if v == 0 {
+                errs.push(format!("{key}: must be at least 1"));
+            }
+        }
+        if p.timeout.std().is_zero() {
+            errs.push("poll.timeout: must be more than 0s".into());
+        }
+        for (name, src) in [
+            ("greenhouse", &p.sources.greenhouse),
+            ("lever", &p.sources.lever),
+            ("ashby", &p.sources.ashby),
+        ] {
+            match url::Url::parse(&src.api_base) {
+                Ok(u) if u.scheme() == "http" || u.scheme() == "https" => {}
+                _ => errs.push(format!(
+                    "poll.sources.{name}.api_base: `{}` is not an http(s) URL",
+                    src.api_base
+                )),
+            }
+        }
+
+        let m = &self.mail;
+        if let Err(e) = lettre::message::Mailbox::from_str(&m.from) {
+            errs.push(format!("mail.from: `{}` is not an address ({e})", m.from));
+        }
+        if let Some(r) = &m.reply_to
+            && let Err(e) = lettre::message::Mailbox::from_str(r)
+        {
+            errs.push(format!("mail.reply_to: `{r}` is not an address ({e})"));
+        }
+        if m.max_attempts == 0 {
+            errs.push("mail.max_attempts: must be at least 1".into());
+        }
+        if m.smtp.pool_size == 0 {
+            errs.push("mail.smtp.pool_size: must be at least 1".into());
+        }
+
+        if let Some(dir) = &self.templates.dir
+            && !dir.is_dir()
+        {
+            errs.push(format!(
+                "templates.dir: {} is not a directory",
+                dir.display()
+            ));
+        }
+        if let Some(h) = &self.http
+            && h.listen.parse::<std::net::SocketAddr>().is_err()
+        {
+            errs.push(format!(
+                "http.listen: `{}` is not an address such as 127.0.0.1:9187",
+                h.listen
+            ));
+        }
+        if errs.is_empty() { Ok(()) } else { Err(errs) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn errors(toml: &str) -> Vec<String> {
+        Config::parse(toml, "x").unwrap().validate().unwrap_err()
+    }
+
+    #[test]
+    fn pipeline_problems_are_named() {
+        let e = errors("[pipeline]\nstages = [\"applied\", \"applied\"]\n");
+        assert!(e[0].contains("`applied` is listed twice"), "{e:?}");
+        let e = errors("[pipeline]\nextra_moves = [\"screening -> ofer\"]\n");
+        assert!(e[0].contains("`ofer`"), "{e:?}");
+        let e = errors("[pipeline.emails]\nscreening = \"no_such_template\"\n");
+        assert!(
+            e[0].contains("pipeline.emails.screening") && e[0].contains("no_such_template"),
+            "{e:?}"
+        );
+        let e = errors("[pipeline.emails]\nphone = \"offer\"\n");
+        assert!(e[0].contains("unknown stage `phone`"), "{e:?}");
+    }
+
+    #[test]
+    fn rule_problems_are_named() {
+        let e = errors(
+            "[[rules]]\nname = \"r\"\nstage = \"applied\"\nafter = \"3d\"\nmove_to = \"hired\"\n",
+        );
+        assert!(e[0].contains("rules[0] (r)") && e[0].contains("cannot move"), "{e:?}");
+        let e = errors("[[rules]]\nname = \"r\"\nstage = \"applied\"\nafter = \"3d\"\n");
+        assert!(e[0].contains("move_to or remind"), "{e:?}");
+        let e = errors("[[rules]]\nname = \"r\"\non = \"posting_opened\"\nmove_to = \"rejected\"\n");
+        assert!(e[0].contains("posting_opened"), "{e:?}");
+    }
+
+    #[test]
+    fn cron_and_timezone_problems_are_named() {
+        let e = errors("[schedule]\npoll = \"every minute\"\ntimezone = \"Europe/Zurch\"\n");
+        assert!(e.iter().any(|m| m.starts_with("schedule.timezone")), "{e:?}");
+        assert!(e.iter().any(|m| m.starts_with("schedule.poll")), "{e:?}");
+    }
+
+    #[test]
+    fn the_spec_example_rules_validate() {
+        let c = Config::parse(
+            r#"
+[[rules]]
+name = "stale-applied"
+stage = "applied"
+after = "30d"
+move_to = "rejected"
+reason = "no_response"
+
+[[rules]]
+name = "nudge-screening"
+stage = "screening"
+after = "5d"
+remind = true
+
+[[rules]]
+name = "posting-closed"
+on = "posting_closed"
+move_to = "rejected"
+reason = "posting_closed"
+email = "posting_closed"
+grace = "0s"
+"#,
+            "x",
+        )
+        .unwrap();
+        c.validate().unwrap();
+    }
+}

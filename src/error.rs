@@ -1,0 +1,67 @@
+//! The library's error type. Every error says what was wrong and where; the CLI
+//! maps [`Error::exit_code`] to the process exit code (2: bad input, nothing
+//! changed; 1: anything else).
+
+use sea_orm::DbErr;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Bad usage or bad input: a file, row, field or value at fault. Nothing changed.
+    #[error("{0}")]
+    Input(String),
+    /// The thing named does not exist. Nothing changed.
+    #[error("{0}")]
+    NotFound(String),
+    /// The pipeline (or another rule of the domain) refuses the request. Nothing changed.
+    #[error("{0}")]
+    Refused(String),
+    /// Another writer changed the row first (compare-and-swap lost). Nothing changed.
+    #[error("{0}")]
+    Conflict(String),
+    #[error("database error: {0}")]
+    Db(#[from] DbErr),
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Other(String),
+}
+
+impl Error {
+    pub fn input(msg: impl Into<String>) -> Self {
+        Error::Input(msg.into())
+    }
+
+    pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+        Error::Io {
+            context: context.into(),
+            source,
+        }
+    }
+
+    /// 2 for bad usage or bad input (nothing changed), 1 for any other failure.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::Input(_) | Error::NotFound(_) | Error::Refused(_) => 2,
+            Error::Conflict(_) | Error::Db(_) | Error::Io { .. } | Error::Other(_) => 1,
+        }
+    }
+
+    /// A short machine-readable kind for `--json` error output.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Error::Input(_) => "invalid_input",
+            Error::NotFound(_) => "not_found",
+            Error::Refused(_) => "refused",
+            Error::Conflict(_) => "conflict",
+            Error::Db(_) => "database",
+            Error::Io { .. } => "io",
+            Error::Other(_) => "error",
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

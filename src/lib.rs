@@ -1,0 +1,20 @@
+//! atsd — applicant tracking workflow daemon.
+//!
+//! One module per capability; `main.rs` only parses arguments and calls [`cli::run`].
+//! The pure parts (pipeline, URL recognition, cron, posting files, intake
+//! validation, report) do no I/O.
+
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod import;
+pub mod intake;
+pub mod mail;
+pub mod pipeline;
+pub mod poll;
+pub mod posting;
+pub mod report;
+pub mod schedule;
+pub mod store;
+
+pub use error::{Error, Result};

@@ -1,0 +1,195 @@
+//! The database: connecting (SQLite or PostgreSQL by URL), migrating, and the
+//! queries atsd runs. The rest of the crate reaches the entities only through
+//! this module. One code path serves both engines; write transactions on
+//! SQLite start with `BEGIN IMMEDIATE` so that a transaction that reads before
+//! it writes waits for the lock instead of failing under contention.
+
+pub mod applications;
+pub mod candidates;
+pub mod postings;
+pub mod stats;
+
+use crate::config::Config;
+use crate::error::{Error, Result};
+use migration::{Migrator, MigratorTrait};
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
+    SqliteTransactionMode, TransactionOptions, TransactionTrait,
+};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// How long a SQLite writer waits for the lock before giving up.
+pub const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+/// SQLite connections in the pool: one writer at a time, readers alongside (WAL).
+pub const SQLITE_POOL_SIZE: u32 = 4;
+pub const POSTGRES_POOL_SIZE: u32 = 10;
+
+#[derive(Clone, Debug)]
+pub struct Store {
+    db: DatabaseConnection,
+    url: String,
+}
+
+/// The database URL per SPEC §2: `--database`, else `$ATSD_DATABASE_URL` or the
+/// config (the environment already overrode the config), else SQLite
+/// `atsd.db` in `$STATE_DIRECTORY` or the current directory.
+pub fn resolve_url(flag: Option<&str>, config: &Config) -> String {
+    if let Some(u) = flag.filter(|u| !u.is_empty()) {
+        return u.to_string();
+    }
+    if let Some(u) = config.database.url.as_deref().filter(|u| !u.is_empty()) {
+        return u.to_string();
+    }
+    let dir = std::env::var("STATE_DIRECTORY")
+        .ok()
+        .and_then(|d| d.split(':').next().map(PathBuf::from))
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or_else(|| PathBuf::from("."));
+    format!("sqlite://{}?mode=rwc", dir.join("atsd.db").display())
+}
+
+/// The folder of a SQLite database file (for files kept beside it), if the URL is SQLite.
+pub fn sqlite_dir(url: &str) -> Option<PathBuf> {
+    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
+    let file = rest.split('?').next()?;
+    if file.is_empty() || file == ":memory:" {
+        return None;
+    }
+    Some(
+        PathBuf::from(file)
+            .parent()
+            .map(PathBuf::from)
+            .unwrap_or_default(),
+    )
+}
+
+fn redact(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => url.to_string(),
+    }
+}
+
+impl Store {
+    /// Connects without migrating.
+    pub async fn connect_only(url: &str) -> Result<Store> {
+        let is_sqlite = url.starts_with("sqlite:");
+        if !is_sqlite && !url.starts_with("postgres://") && !url.starts_with("postgresql://") {
+            return Err(Error::input(format!(
+                "database URL `{}` is neither sqlite:// nor postgres://",
+                redact(url)
+            )));
+        }
+        let mut opts = ConnectOptions::new(url.to_string());
+        opts.sqlx_logging(false)
+            .connect_timeout(Duration::from_secs(10))
+            .acquire_timeout(Duration::from_secs(30));
+        if is_sqlite {
+            opts.max_connections(SQLITE_POOL_SIZE)
+                .min_connections(1)
+                .map_sqlx_sqlite_opts(|o| {
+                    o.create_if_missing(true)
+                        .journal_mode(SqliteJournalMode::Wal)
+                        .synchronous(SqliteSynchronous::Full)
+                        .foreign_keys(true)
+                        .busy_timeout(SQLITE_BUSY_TIMEOUT)
+                });
+        } else {
+            opts.max_connections(POSTGRES_POOL_SIZE);
+        }
+        let db = Database::connect(opts)
+            .await
+            .map_err(|e| Error::Other(format!("cannot open database {}: {e}", redact(url))))?;
+        Ok(Store {
+            db,
+            url: url.to_string(),
+        })
+    }
+
+    /// Connects and applies pending migrations (every command does this first).
+    pub async fn open(url: &str) -> Result<Store> {
+        let store = Store::connect_only(url).await?;
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Applies pending migrations; returns their names.
+    pub async fn migrate(&self) -> Result<Vec<String>> {
+        let pending: Vec<String> = Migrator::get_pending_migrations(&self.db)
+            .await?
+            .iter()
+            .map(|m| m.name().to_string())
+            .collect();
+        if !pending.is_empty() {
+            Migrator::up(&self.db, None).await?;
+            tracing::info!(migrations = ?pending, "applied migrations");
+        }
+        Ok(pending)
+    }
+
+    /// The name of the newest applied migration.
+    pub async fn schema_version(&self) -> Result<String> {
+        Ok(Migrator::get_applied_migrations(&self.db)
+            .await?
+            .last()
+            .map(|m| m.name().to_string())
+            .unwrap_or_else(|| "none".into()))
+    }
+
+    pub fn conn(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    pub fn backend(&self) -> DbBackend {
+        self.db.get_database_backend()
+    }
+
+    /// Starts a write transaction (`BEGIN IMMEDIATE` on SQLite).
+    pub async fn begin_write(&self) -> Result<DatabaseTransaction> {
+        let opts = TransactionOptions {
+            sqlite_transaction_mode: (self.backend() == DbBackend::Sqlite)
+                .then_some(SqliteTransactionMode::Immediate),
+            ..Default::default()
+        };
+        Ok(self.db.begin_with_options(opts).await?)
+    }
+
+    /// Runs a raw statement (used by tests and tooling).
+    pub async fn execute_unprepared(&self, sql: &str) -> Result<()> {
+        self.db.execute_unprepared(sql).await?;
+        Ok(())
+    }
+
+    pub async fn close(self) -> Result<()> {
+        self.db.close().await?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn url_resolution_order() {
+        let mut c = Config::default();
+        assert_eq!(resolve_url(Some("postgres://x/y"), &c), "postgres://x/y");
+        c.database.url = Some("sqlite:///var/lib/atsd/a.db".into());
+        assert_eq!(resolve_url(None, &c), "sqlite:///var/lib/atsd/a.db");
+        assert_eq!(
+            sqlite_dir("sqlite:///var/lib/atsd/a.db?mode=rwc"),
+            Some(PathBuf::from("/var/lib/atsd"))
+        );
+        assert_eq!(sqlite_dir("postgres://x/y"), None);
+        assert_eq!(redact("postgres://u:secret@h/db"), "postgres://u:***@h/db");
+    }
+}

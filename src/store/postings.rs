@@ -1,0 +1,246 @@
+//! Postings: idempotent upsert by URL (or by board and job id), lookup, listing
+//! and the history of changes.
+
+use crate::error::{Error, Result};
+use crate::poll::{ApiBases, recognize};
+use crate::posting::Status;
+use chrono::{DateTime, Utc};
+use entity::{posting, posting_history};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
+    QueryOrder,
+};
+use serde_json::Value as Json;
+
+/// A posting as it should be after an import or `posting add`.
+#[derive(Clone, Debug, Default)]
+pub struct NewPosting {
+    pub url: String,
+    pub source: String,
+    pub board: Option<String>,
+    pub external_id: Option<String>,
+    /// None keeps the stored title (a new posting gets an empty one).
+    pub title: Option<String>,
+    pub company: Option<String>,
+    pub location: Option<String>,
+    pub description: Option<String>,
+    pub apply_url: Option<String>,
+    pub posted_at: Option<DateTime<Utc>>,
+    /// None keeps the stored status (a new posting is `unknown`).
+    pub status: Option<Status>,
+    pub raw: Option<Json>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase", tag = "outcome", content = "changed")]
+pub enum Upserted {
+    Created,
+    Updated(Vec<String>),
+    Unchanged,
+}
+
+async fn history<C: ConnectionTrait>(
+    c: &C,
+    posting_id: i64,
+    field: &str,
+    old: Option<String>,
+    new: Option<String>,
+    note: &str,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    posting_history::ActiveModel {
+        posting_id: Set(posting_id),
+        at: Set(now),
+        field: Set(field.into()),
+        old_value: Set(old),
+        new_value: Set(new),
+        note: Set(Some(note.into())),
+        ..Default::default()
+    }
+    .insert(c)
+    .await?;
+    Ok(())
+}
+
+/// The stored posting with this URL, or with the same board and job id.
+pub async fn find_existing<C: ConnectionTrait>(
+    c: &C,
+    p: &NewPosting,
+) -> Result<Option<posting::Model>> {
+    if let Some(m) = posting::Entity::find()
+        .filter(posting::Column::Url.eq(&p.url))
+        .one(c)
+        .await?
+    {
+        return Ok(Some(m));
+    }
+    if p.source != "generic"
+        && let Some(ext) = &p.external_id
+    {
+        let mut q = posting::Entity::find()
+            .filter(posting::Column::Source.eq(&p.source))
+            .filter(posting::Column::ExternalId.eq(ext));
+        q = match &p.board {
+            Some(b) => q.filter(posting::Column::Board.eq(b)),
+            None => q.filter(posting::Column::Board.is_null()),
+        };
+        return Ok(q.one(c).await?);
+    }
+    Ok(None)
+}
+
+fn show_time(t: &Option<DateTime<Utc>>) -> Option<String> {
+    t.map(|t| t.to_rfc3339())
+}
+
+/// Creates the posting, or updates the stored one; never duplicates.
+/// Changes of status, title, location and posting date are recorded in the
+/// history with `note`.
+pub async fn upsert<C: ConnectionTrait>(
+    c: &C,
+    p: &NewPosting,
+    note: &str,
+    now: DateTime<Utc>,
+) -> Result<(posting::Model, Upserted)> {
+    let Some(old) = find_existing(c, p).await? else {
+        let status = p.status.unwrap_or(Status::Unknown);
+        let m = posting::ActiveModel {
+            url: Set(p.url.clone()),
+            source: Set(p.source.clone()),
+            board: Set(p.board.clone()),
+            external_id: Set(p.external_id.clone()),
+            title: Set(p.title.clone().unwrap_or_default()),
+            company: Set(p.company.clone()),
+            location: Set(p.location.clone()),
+            description: Set(p.description.clone()),
+            apply_url: Set(p.apply_url.clone()),
+            posted_at: Set(p.posted_at),
+            status: Set(status.as_str().into()),
+            status_changed_at: Set(Some(now)),
+            board_missing: Set(false),
+            consecutive_not_found: Set(0),
+            consecutive_errors: Set(0),
+            next_poll_at: Set(Some(now)),
+            raw: Set(p.raw.clone()),
+            created_at: Set(now),
+            updated_at: Set(now),
+            ..Default::default()
+        }
+        .insert(c)
+        .await?;
+        history(c, m.id, "status", None, Some(status.to_string()), note, now).await?;
+        return Ok((m, Upserted::Created));
+    };
+
+    let mut am: posting::ActiveModel = old.clone().into();
+    let mut changed = Vec::new();
+    if let Some(t) = &p.title
+        && !t.is_empty()
+        && old.title != *t
+    {
+        history(c, old.id, "title", Some(old.title.clone()), Some(t.clone()), note, now).await?;
+        am.title = Set(t.clone());
+        changed.push("title".to_string());
+    }
+    if let Some(l) = &p.location
+        && old.location.as_ref() != Some(l)
+    {
+        history(c, old.id, "location", old.location.clone(), Some(l.clone()), note, now).await?;
+        am.location = Set(Some(l.clone()));
+        changed.push("location".to_string());
+    }
+    for (name, new, cur, slot) in [
+        ("company", &p.company, &old.company, &mut am.company),
+        ("description", &p.description, &old.description, &mut am.description),
+        ("apply_url", &p.apply_url, &old.apply_url, &mut am.apply_url),
+    ] {
+        if let Some(v) = new
+            && cur.as_ref() != Some(v)
+        {
+            *slot = Set(Some(v.clone()));
+            changed.push(name.to_string());
+        }
+    }
+    if let Some(t) = p.posted_at
+        && old.posted_at != Some(t)
+    {
+        history(c, old.id, "posted_at", show_time(&old.posted_at), show_time(&Some(t)), note, now)
+            .await?;
+        am.posted_at = Set(Some(t));
+        changed.push("posted_at".into());
+    }
+    if p.board.is_some() && old.board.is_none() {
+        am.board = Set(p.board.clone());
+        changed.push("board".into());
+    }
+    if let Some(raw) = &p.raw
+        && old.raw.as_ref() != Some(raw)
+    {
+        am.raw = Set(Some(raw.clone()));
+        changed.push("raw".into());
+    }
+    if let Some(s) = p.status
+        && old.status != s.as_str()
+    {
+        history(c, old.id, "status", Some(old.status.clone()), Some(s.to_string()), note, now)
+            .await?;
+        am.status = Set(s.as_str().into());
+        am.status_changed_at = Set(Some(now));
+        changed.push("status".into());
+    }
+    if changed.is_empty() {
+        return Ok((old, Upserted::Unchanged));
+    }
+    am.updated_at = Set(now);
+    let m = am.update(c).await?;
+    Ok((m, Upserted::Updated(changed)))
+}
+
+/// A posting named by id or by URL (any form that recognises to the same posting).
+pub async fn find<C: ConnectionTrait>(c: &C, reference: &str) -> Result<posting::Model> {
+    let r = reference.trim();
+    if !r.is_empty() && r.chars().all(|ch| ch.is_ascii_digit()) {
+        let id: i64 = r
+            .parse()
+            .map_err(|_| Error::input(format!("posting id `{r}` is out of range")))?;
+        return posting::Entity::find_by_id(id)
+            .one(c)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("no posting with id {id}")));
+    }
+    let rec = recognize(r, &ApiBases::default())
+        .map_err(|e| Error::input(format!("posting `{r}`: not an id, and {e}")))?;
+    let probe = NewPosting {
+        url: rec.url,
+        source: rec.source.to_string(),
+        board: rec.board,
+        external_id: rec.external_id,
+        ..Default::default()
+    };
+    find_existing(c, &probe)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("no posting with URL {r}")))
+}
+
+pub async fn list<C: ConnectionTrait>(
+    c: &C,
+    status: Option<Status>,
+) -> Result<Vec<posting::Model>> {
+    let mut q = posting::Entity::find().order_by_asc(posting::Column::Id);
+    if let Some(s) = status {
+        q = q.filter(posting::Column::Status.eq(s.as_str()));
+    }
+    Ok(q.all(c).await?)
+}
+
+pub async fn history_of<C: ConnectionTrait>(
+    c: &C,
+    posting_id: i64,
+) -> Result<Vec<posting_history::Model>> {
+    Ok(posting_history::Entity::find()
+        .filter(posting_history::Column::PostingId.eq(posting_id))
+        .order_by_asc(posting_history::Column::At)
+        .order_by_asc(posting_history::Column::Id)
+        .all(c)
+        .await?)
+}
