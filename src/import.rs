@@ -1,1 +1,482 @@
+//! Bulk intake: posting files (`atsd posting import`) and application CSV
+//! (`atsd application import`). Both validate everything first and write in
+//! one transaction, so a bad file or row changes nothing; every problem is
+//! listed with its file, line or field.
 
+use crate::error::{Error, Result};
+use crate::mail::EmailChoice;
+use crate::poll::{ApiBases, Source, recognize};
+use crate::posting::file::{self, PostingInput};
+use crate::store::applications::{self, Ctx, NewApplication};
+use crate::store::candidates::{self, CandidateInput};
+use crate::store::postings::{self, NewPosting, Upserted};
+use crate::store::Store;
+use chrono::{DateTime, NaiveDate, Utc};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::Serialize;
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+
+/// Most problems listed before the rest are summarised.
+const MAX_LISTED: usize = 200;
+
+fn progress(len: usize, show: bool, what: &str) -> ProgressBar {
+    if !show || len < 50 {
+        return ProgressBar::hidden();
+    }
+    let pb = ProgressBar::new(len as u64);
+    if let Ok(style) = ProgressStyle::with_template(&format!(
+        "{what} {{bar:40}} {{pos}}/{{len}} ({{eta}} left)"
+    )) {
+        pb.set_style(style);
+    }
+    pb
+}
+
+fn refuse(mut errs: Vec<String>, what: &str) -> Error {
+    let n = errs.len();
+    if n > MAX_LISTED {
+        errs.truncate(MAX_LISTED);
+        errs.push(format!("... and {} more", n - MAX_LISTED));
+    }
+    Error::input(format!(
+        "{what}: {n} problem{} found, nothing was imported:\n  {}",
+        if n == 1 { "" } else { "s" },
+        errs.join("\n  ")
+    ))
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ImportedPosting {
+    pub id: i64,
+    pub url: String,
+    pub origin: String,
+    #[serde(flatten)]
+    pub outcome: Upserted,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct PostingSummary {
+    pub files: usize,
+    pub created: usize,
+    pub updated: usize,
+    pub unchanged: usize,
+    pub postings: Vec<ImportedPosting>,
+}
+
+/// Turns a file's posting into the row to store, recognising its URL.
+pub fn to_new_posting(p: &PostingInput, bases: &ApiBases) -> Result<NewPosting, String> {
+    let rec = recognize(&p.url, bases).map_err(|e| format!("{}: field `url`: {e}", p.origin))?;
+    let (source, board, external_id) = match &p.source_hint {
+        Some((hint, id)) if rec.source != *hint => (hint.to_string(), None, Some(id.clone())),
+        _ => (rec.source.to_string(), rec.board, rec.external_id),
+    };
+    if let Some(a) = &p.apply_url
+        && let Err(e) = recognize(a, bases)
+    {
+        return Err(format!("{}: field `applyUrl`: {e}", p.origin));
+    }
+    Ok(NewPosting {
+        url: rec.url,
+        source,
+        board,
+        external_id,
+        title: Some(p.title.clone()),
+        company: p.company.clone(),
+        location: p.location.clone(),
+        description: p.description.clone(),
+        apply_url: p.apply_url.clone(),
+        posted_at: p.posted_at,
+        status: p.status,
+        raw: Some(p.raw.clone()),
+    })
+}
+
+/// `atsd posting import PATH...`
+pub async fn postings(
+    store: &Store,
+    paths: &[PathBuf],
+    bases: &ApiBases,
+    now: DateTime<Utc>,
+    show_progress: bool,
+) -> Result<PostingSummary> {
+    let files = file::collect(paths).map_err(Error::Input)?;
+    if files.is_empty() {
+        return Err(Error::input(format!(
+            "no posting files found in {} (looked for .{})",
+            paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "),
+            file::EXTENSIONS.join(", .")
+        )));
+    }
+    let pb = progress(files.len(), show_progress, "reading");
+    let mut errs = Vec::new();
+    let mut rows: Vec<(String, NewPosting)> = Vec::new();
+    let mut seen: HashMap<String, String> = HashMap::new();
+    for f in &files {
+        pb.inc(1);
+        let text = match std::fs::read(f) {
+            Ok(b) => match String::from_utf8(b) {
+                Ok(t) => t,
+                Err(e) => {
+                    errs.push(format!("{}: not UTF-8 text (byte {})", f.display(), e.utf8_error().valid_up_to()));
+                    continue;
+                }
+            },
+            Err(e) => {
+                errs.push(format!("{}: {e}", f.display()));
+                continue;
+            }
+        };
+        match file::parse(f, &text) {
+            Ok(inputs) => {
+                for i in inputs {
+                    match to_new_posting(&i, bases) {
+                        Ok(np) => {
+                            if let Some(first) = seen.insert(np.url.clone(), i.origin.clone()) {
+                                errs.push(format!(
+                                    "{}: URL {} is also in {first}",
+                                    i.origin, np.url
+                                ));
+                            }
+                            rows.push((i.origin.clone(), np));
+                        }
+                        Err(e) => errs.push(e),
+                    }
+                }
+            }
+            Err(e) => errs.push(e),
+        }
+    }
+    pb.finish_and_clear();
+    if !errs.is_empty() {
+        return Err(refuse(errs, "posting import"));
+    }
+    let pb = progress(rows.len(), show_progress, "importing");
+    let txn = store.begin_write().await?;
+    let mut summary = PostingSummary {
+        files: files.len(),
+        ..Default::default()
+    };
+    for (origin, np) in rows {
+        pb.inc(1);
+        let (m, outcome) = postings::upsert(&txn, &np, "import", now).await?;
+        match &outcome {
+            Upserted::Created => summary.created += 1,
+            Upserted::Updated(_) => summary.updated += 1,
+            Upserted::Unchanged => summary.unchanged += 1,
+        }
+        summary.postings.push(ImportedPosting {
+            id: m.id,
+            url: m.url,
+            origin,
+            outcome,
+        });
+    }
+    txn.commit().await?;
+    pb.finish_and_clear();
+    Ok(summary)
+}
+
+/// One data row of an application CSV, as written.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CsvRow {
+    pub line: u64,
+    pub posting: String,
+    pub name: String,
+    pub email: String,
+    pub locale: Option<String>,
+    pub timezone: Option<String>,
+    pub stage: Option<String>,
+    pub applied_at: Option<String>,
+}
+
+pub const CSV_COLUMNS: [&str; 7] = ["posting", "name", "email", "locale", "timezone", "stage", "applied_at"];
+
+/// Reads the CSV (header `posting,name,email[,locale,timezone,stage,applied_at]`).
+/// Pure; every problem is returned with its line.
+pub fn parse_csv(origin: &str, text: &str) -> Result<Vec<CsvRow>, Vec<String>> {
+    let mut rdr = csv::ReaderBuilder::new()
+        .flexible(false)
+        .trim(csv::Trim::All)
+        .from_reader(text.strip_prefix('\u{feff}').unwrap_or(text).as_bytes());
+    let header = rdr
+        .headers()
+        .map_err(|e| vec![format!("{origin}: line 1: cannot read the header: {e}")])?
+        .clone();
+    let mut idx: HashMap<&str, usize> = HashMap::new();
+    let mut errs = Vec::new();
+    for (i, h) in header.iter().enumerate() {
+        let h = h.to_ascii_lowercase();
+        match CSV_COLUMNS.iter().find(|c| **c == h) {
+            Some(c) => {
+                if idx.insert(c, i).is_some() {
+                    errs.push(format!("{origin}: line 1: column `{c}` appears twice"));
+                }
+            }
+            None => errs.push(format!(
+                "{origin}: line 1: unknown column `{h}` (columns: {})",
+                CSV_COLUMNS.join(",")
+            )),
+        }
+    }
+    for req in ["posting", "name", "email"] {
+        if !idx.contains_key(req) {
+            errs.push(format!("{origin}: line 1: the header lacks the column `{req}`"));
+        }
+    }
+    if !errs.is_empty() {
+        return Err(errs);
+    }
+    let mut rows = Vec::new();
+    for rec in rdr.records() {
+        let rec = match rec {
+            Ok(r) => r,
+            Err(e) => {
+                let line = e.position().map(|p| p.line()).unwrap_or(0);
+                errs.push(format!("{origin}: line {line}: {e}"));
+                continue;
+            }
+        };
+        let line = rec.position().map(|p| p.line()).unwrap_or(0);
+        if rec.iter().all(str::is_empty) {
+            continue;
+        }
+        let get = |c: &str| idx.get(c).and_then(|i| rec.get(*i)).map(str::to_string);
+        let opt = |c: &str| get(c).filter(|s| !s.is_empty());
+        rows.push(CsvRow {
+            line,
+            posting: get("posting").unwrap_or_default(),
+            name: get("name").unwrap_or_default(),
+            email: get("email").unwrap_or_default(),
+            locale: opt("locale"),
+            timezone: opt("timezone"),
+            stage: opt("stage"),
+            applied_at: opt("applied_at"),
+        });
+    }
+    if errs.is_empty() { Ok(rows) } else { Err(errs) }
+}
+
+/// `2026-03-01` (midnight UTC) or an RFC 3339 time.
+pub fn parse_time(s: &str) -> Result<DateTime<Utc>, String> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|d| d.and_utc())
+        .ok_or_else(|| format!("`{s}` is not a date (2026-03-01) or an RFC 3339 time"))
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct ApplicationSummary {
+    pub rows: usize,
+    pub candidates_created: usize,
+    pub applications: Vec<i64>,
+    pub emails_queued: usize,
+}
+
+/// `atsd application import FILE.csv`: validates every row, then imports all
+/// of them in one transaction (or nothing).
+pub async fn applications(
+    store: &Store,
+    ctx: &Ctx<'_>,
+    path: &std::path::Path,
+    actor: &str,
+    send_emails: bool,
+    show_progress: bool,
+) -> Result<ApplicationSummary> {
+    let origin = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(format!("cannot read {origin}"), e))?;
+    let rows = parse_csv(&origin, &text).map_err(|e| refuse(e, "application import"))?;
+    if rows.is_empty() {
+        return Err(Error::input(format!("{origin}: no data rows after the header")));
+    }
+
+    // Validate every row against the pipeline and the database before writing.
+    let mut errs = Vec::new();
+    let mut posting_cache: HashMap<String, Result<entity::posting::Model, String>> = HashMap::new();
+    let mut pairs: HashMap<(String, i64), u64> = HashMap::new();
+    struct Valid {
+        input: CandidateInput,
+        posting: entity::posting::Model,
+        stage: Option<String>,
+        applied_at: Option<DateTime<Utc>>,
+    }
+    let mut valid = Vec::with_capacity(rows.len());
+    let pb = progress(rows.len(), show_progress, "checking");
+    for r in &rows {
+        pb.inc(1);
+        let at = |field: &str, msg: &str| format!("{origin}: line {}: {field}: {msg}", r.line);
+        let mut row_ok = true;
+        let input = match CandidateInput::parse(&r.name, &r.email, r.locale.as_deref(), r.timezone.as_deref()) {
+            Ok(i) => Some(i),
+            Err(es) => {
+                for (field, e) in es {
+                    errs.push(at(field, &e));
+                }
+                row_ok = false;
+                None
+            }
+        };
+        let posting = if r.posting.is_empty() {
+            errs.push(at("posting", "empty: give a posting id or URL"));
+            None
+        } else {
+            let key = r.posting.clone();
+            if !posting_cache.contains_key(&key) {
+                let res = postings::find(store.conn(), &key).await.map_err(|e| e.to_string());
+                posting_cache.insert(key.clone(), res);
+            }
+            match &posting_cache[&key] {
+                Ok(p) => Some(p.clone()),
+                Err(e) => {
+                    errs.push(at("posting", e));
+                    None
+                }
+            }
+        };
+        if let Some(s) = &r.stage
+            && !ctx.pipeline.contains(s)
+        {
+            errs.push(at(
+                "stage",
+                &format!(
+                    "unknown stage `{s}` (stages: {})",
+                    ctx.pipeline.stages().collect::<Vec<_>>().join(", ")
+                ),
+            ));
+            row_ok = false;
+        }
+        let applied_at = match r.applied_at.as_deref().map(parse_time) {
+            Some(Ok(t)) => Some(t),
+            Some(Err(e)) => {
+                errs.push(at("applied_at", &e));
+                row_ok = false;
+                None
+            }
+            None => None,
+        };
+        let (Some(input), Some(posting)) = (input, posting) else {
+            continue;
+        };
+        let key = (crate::intake::email_key(&input.email), posting.id);
+        if let Some(first) = pairs.insert(key, r.line) {
+            errs.push(at(
+                "email",
+                &format!("{} applies to posting {} twice (also line {first})", input.email, posting.id),
+            ));
+            continue;
+        }
+        if let Some(c) = candidates::find_by_email(store.conn(), &input.email).await? {
+            if c.anonymized_at.is_some() {
+                errs.push(at("email", &format!("candidate {} was anonymized", c.id)));
+                continue;
+            }
+            if applications::find_for(store.conn(), c.id, posting.id).await?.is_some() {
+                errs.push(at(
+                    "email",
+                    &format!("{} has already applied to posting {}", input.email, posting.id),
+                ));
+                continue;
+            }
+        }
+        if row_ok {
+            valid.push(Valid {
+                input,
+                posting,
+                stage: r.stage.clone(),
+                applied_at,
+            });
+        }
+    }
+    pb.finish_and_clear();
+    if !errs.is_empty() {
+        return Err(refuse(errs, &format!("application import of {origin}")));
+    }
+
+    let pb = progress(valid.len(), show_progress, "importing");
+    let txn = store.begin_write().await?;
+    let mut summary = ApplicationSummary {
+        rows: valid.len(),
+        ..Default::default()
+    };
+    let mut new_candidates = HashSet::new();
+    for v in valid {
+        pb.inc(1);
+        let existed = candidates::find_by_email(&txn, &v.input.email).await?.is_some();
+        let cand = candidates::find_or_create(&txn, &v.input, ctx.now).await?;
+        if !existed {
+            new_candidates.insert(cand.id);
+        }
+        let created = applications::create_in(
+            &txn,
+            ctx,
+            &v.posting,
+            &cand,
+            &NewApplication {
+                stage: v.stage,
+                applied_at: v.applied_at,
+                actor: actor.to_string(),
+                reason: Some("imported".into()),
+                email: if send_emails {
+                    EmailChoice::StageDefault
+                } else {
+                    EmailChoice::None
+                },
+            },
+        )
+        .await?;
+        summary.emails_queued += created.emails.len();
+        summary.applications.push(created.application.id);
+    }
+    txn.commit().await?;
+    pb.finish_and_clear();
+    summary.candidates_created = new_candidates.len();
+    Ok(summary)
+}
+
+/// The source a posting file's URL maps to (for messages and tests).
+pub fn source_of(url: &str, bases: &ApiBases) -> Option<Source> {
+    recognize(url, bases).ok().map(|r| r.source)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_rows_keep_their_line_numbers() {
+        let rows = parse_csv(
+            "a.csv",
+            "posting,name,email,locale\n1,Ada,ada@example.org,de-CH\n\n2,\"Lovelace, Ada\",l@example.org,\n",
+        )
+        .unwrap();
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[0].line, 2);
+        assert_eq!(rows[0].locale.as_deref(), Some("de-CH"));
+        assert_eq!(rows[1].line, 4);
+        assert_eq!(rows[1].name, "Lovelace, Ada");
+        assert_eq!(rows[1].locale, None);
+    }
+
+    #[test]
+    fn csv_header_problems_are_named() {
+        let e = parse_csv("a.csv", "posting,name,mail\n").unwrap_err();
+        assert!(e.iter().any(|m| m.contains("unknown column `mail`")), "{e:?}");
+        assert!(e.iter().any(|m| m.contains("lacks the column `email`")), "{e:?}");
+        let e = parse_csv("a.csv", "posting,name,email\n1,A,a@b.org,extra\n").unwrap_err();
+        assert!(e[0].contains("line 2"), "{e:?}");
+    }
+
+    #[test]
+    fn times_accept_dates_and_rfc3339() {
+        assert_eq!(parse_time("2026-03-01").unwrap().to_rfc3339(), "2026-03-01T00:00:00+00:00");
+        assert_eq!(
+            parse_time("2026-03-01T10:00:00+02:00").unwrap().to_rfc3339(),
+            "2026-03-01T08:00:00+00:00"
+        );
+        assert!(parse_time("March 1st").is_err());
+    }
+}

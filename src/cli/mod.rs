@@ -1,1 +1,250 @@
-pub fn run() {}
+//! The command line (SPEC §2). `main.rs` calls [`main`]; each subcommand is a
+//! small function in [`commands`] that loads what it needs, calls the
+//! library and prints a table, or JSON with `--json`.
+
+mod commands;
+mod output;
+
+use crate::error::{Error, Result};
+use chrono::{DateTime, Utc};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(name = "atsd", version, about = "Applicant tracking workflow daemon", long_about = None)]
+pub struct Cli {
+    /// Configuration file (else $ATSD_CONFIG, ./atsd.toml, /etc/atsd/atsd.toml, built-in defaults).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// Database URL (else $ATSD_DATABASE_URL, the config, or atsd.db in $STATE_DIRECTORY or here).
+    #[arg(long, global = true, value_name = "URL")]
+    pub database: Option<String>,
+    /// Machine-readable output on stdout (logs stay on stderr).
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// The command's clock, RFC 3339 (for previews, replays and tests).
+    #[arg(long, global = true, value_name = "RFC3339", value_parser = parse_now)]
+    pub now: Option<DateTime<Utc>>,
+    /// More log output on stderr (-v info, -vv debug).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+fn parse_now(s: &str) -> std::result::Result<DateTime<Utc>, String> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| format!("`{s}` is not an RFC 3339 time such as 2026-11-25T09:00:00Z ({e})"))
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Write a commented atsd.toml and create the database.
+    Init {
+        /// Folder for atsd.toml and the SQLite database (default: here).
+        dir: Option<PathBuf>,
+        /// Overwrite an existing atsd.toml.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Apply pending migrations and print the schema version.
+    Migrate,
+    /// Validate the configuration: keys, pipeline, rules, cron expressions, templates.
+    CheckConfig,
+    /// Job postings.
+    #[command(subcommand)]
+    Posting(PostingCmd),
+    /// A candidate applies to a posting (created in the first stage, with its email).
+    Apply(ApplyArgs),
+    /// Applications.
+    #[command(subcommand)]
+    Application(ApplicationCmd),
+    /// Pipeline report per posting.
+    Report(ReportArgs),
+    /// Jobs, outbox, postings and applications at a glance.
+    Status,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PostingCmd {
+    /// Add a posting by URL (idempotent) and print its id.
+    Add {
+        url: String,
+        #[arg(long)]
+        title: Option<String>,
+    },
+    /// Import posting files (Markdown with YAML front matter, Greenhouse JSON); folders recursively.
+    Import {
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
+    /// List postings.
+    List {
+        #[arg(long, value_parser = ["unknown", "open", "closed"])]
+        status: Option<String>,
+    },
+    /// Show one posting with its history.
+    Show {
+        /// Posting id or URL.
+        posting: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// Posting id or URL.
+    pub posting: String,
+    #[arg(long)]
+    pub name: String,
+    #[arg(long)]
+    pub email: String,
+    /// BCP 47 locale of the candidate's emails (e.g. de-CH).
+    #[arg(long)]
+    pub locale: Option<String>,
+    /// IANA time zone of the candidate (e.g. Europe/Zurich).
+    #[arg(long)]
+    pub timezone: Option<String>,
+    /// Queue no email.
+    #[arg(long)]
+    pub no_email: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ApplicationCmd {
+    /// Import applications from CSV: posting,name,email[,locale,timezone,stage,applied_at].
+    Import {
+        file: PathBuf,
+        /// Queue the stage email for each imported application (default: none).
+        #[arg(long)]
+        send_emails: bool,
+    },
+    /// List applications.
+    List {
+        /// Posting id or URL.
+        #[arg(long)]
+        posting: Option<String>,
+        #[arg(long)]
+        stage: Option<String>,
+    },
+    /// Show one application with its transitions and emails.
+    Show { id: i64 },
+    /// Move an application to another stage.
+    Move {
+        id: i64,
+        stage: String,
+        #[arg(long)]
+        reason: Option<String>,
+        /// Queue no email for this move.
+        #[arg(long)]
+        no_email: bool,
+        /// Move only if the application still has this version.
+        #[arg(long, value_name = "VERSION")]
+        expect_version: Option<i32>,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    Table,
+    Json,
+    Csv,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Posting id or URL.
+    #[arg(long)]
+    pub posting: Option<String>,
+    #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
+    pub format: ReportFormat,
+    /// Stale threshold for stages without a stale rule.
+    #[arg(long, default_value = "14d", value_parser = parse_dur)]
+    pub stale_after: crate::config::Dur,
+}
+
+fn parse_dur(s: &str) -> std::result::Result<crate::config::Dur, String> {
+    s.parse()
+}
+
+/// Runs the command line; returns the process exit code.
+pub fn main<I, T>(args: I) -> i32
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let cli = match Cli::try_parse_from(args) {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return code;
+        }
+    };
+    init_logging(cli.verbose);
+    let json = cli.json;
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return 1;
+        }
+    };
+    match rt.block_on(commands::dispatch(cli)) {
+        Ok(()) => 0,
+        Err(e) => {
+            report_error(&e, json);
+            e.exit_code()
+        }
+    }
+}
+
+fn report_error(e: &Error, json: bool) {
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({"error": {"kind": e.kind(), "message": e.to_string()}})
+        );
+    }
+    eprintln!("error: {e}");
+}
+
+fn init_logging(verbose: u8) {
+    use tracing_subscriber::EnvFilter;
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = EnvFilter::try_from_env("ATSD_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    let journald = std::env::var_os("JOURNAL_STREAM").is_some();
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false);
+    let _ = if journald {
+        builder.without_time().try_init()
+    } else {
+        builder.try_init()
+    };
+}
+
+/// `cli:<user>` for moves made from the command line.
+pub fn actor() -> String {
+    let user = std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .ok()
+        .filter(|u| !u.is_empty() && u.chars().all(|c| !c.is_control()))
+        .unwrap_or_else(|| "unknown".into());
+    format!("cli:{user}")
+}
+
+pub(crate) fn now_or(cli_now: Option<DateTime<Utc>>) -> DateTime<Utc> {
+    cli_now.unwrap_or_else(Utc::now)
+}
+
+pub(crate) type CmdResult = Result<()>;

@@ -41,6 +41,8 @@ pub struct Created {
     pub candidate: candidate::Model,
     pub transition: transition::Model,
     pub emails: Vec<outbox::Model>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 /// A request to move one application.
@@ -111,6 +113,19 @@ async fn queue_emails<C: ConnectionTrait>(
     Ok(vec![row])
 }
 
+/// The application of this candidate for this posting, if any.
+pub async fn find_for<C: ConnectionTrait>(
+    c: &C,
+    candidate_id: i64,
+    posting_id: i64,
+) -> Result<Option<application::Model>> {
+    Ok(application::Entity::find()
+        .filter(application::Column::CandidateId.eq(candidate_id))
+        .filter(application::Column::PostingId.eq(posting_id))
+        .one(c)
+        .await?)
+}
+
 /// Creates an application of `cand` for `posting` inside the caller's
 /// transaction: the application, its first transition and its email.
 pub async fn create_in<C: ConnectionTrait>(
@@ -130,12 +145,7 @@ pub async fn create_in<C: ConnectionTrait>(
             ctx.pipeline.stages().collect::<Vec<_>>().join(", ")
         )));
     }
-    if let Some(existing) = application::Entity::find()
-        .filter(application::Column::CandidateId.eq(cand.id))
-        .filter(application::Column::PostingId.eq(posting.id))
-        .one(c)
-        .await?
-    {
+    if let Some(existing) = find_for(c, cand.id, posting.id).await? {
         return Err(Error::Refused(format!(
             "{} <{}> has already applied to posting {} (application {})",
             cand.name, cand.email, posting.id, existing.id
@@ -172,6 +182,7 @@ pub async fn create_in<C: ConnectionTrait>(
         candidate: cand.clone(),
         transition: t,
         emails,
+        warnings: Vec::new(),
     })
 }
 
@@ -186,14 +197,14 @@ pub async fn apply(
 ) -> Result<Created> {
     let txn = store.begin_write().await?;
     let posting = postings::find(&txn, posting_ref).await?;
-    if posting.status == Status::Closed.as_str() {
-        return Err(Error::Refused(format!(
-            "posting {} ({}) is closed and takes no new applications",
-            posting.id, posting.title
-        )));
-    }
     let cand = super::candidates::find_or_create(&txn, input, ctx.now).await?;
-    let created = create_in(&txn, ctx, &posting, &cand, new).await?;
+    let mut created = create_in(&txn, ctx, &posting, &cand, new).await?;
+    if posting.status == Status::Closed.as_str() {
+        created.warnings.push(format!(
+            "posting {} ({}) is closed; the application was recorded anyway",
+            posting.id, posting.title
+        ));
+    }
     txn.commit().await?;
     Ok(created)
 }

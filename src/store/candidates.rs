@@ -22,16 +22,26 @@ impl CandidateInput {
         email: &str,
         locale: Option<&str>,
         timezone: Option<&str>,
-    ) -> Result<CandidateInput, Vec<String>> {
+    ) -> Result<CandidateInput, Vec<(&'static str, String)>> {
         let mut errs = Vec::new();
-        let name = intake::name(name).map_err(|e| errs.push(e)).unwrap_or_default();
-        let email = intake::email(email).map_err(|e| errs.push(e)).unwrap_or_default();
+        let name = intake::name(name)
+            .map_err(|e| errs.push(("name", e)))
+            .unwrap_or_default();
+        let email = intake::email(email)
+            .map_err(|e| errs.push(("email", e)))
+            .unwrap_or_default();
         let locale = match locale.map(str::trim).filter(|s| !s.is_empty()) {
-            Some(l) => intake::locale(l).map(Some).map_err(|e| errs.push(e)).unwrap_or(None),
+            Some(l) => intake::locale(l)
+                .map(Some)
+                .map_err(|e| errs.push(("locale", e)))
+                .unwrap_or(None),
             None => None,
         };
         let timezone = match timezone.map(str::trim).filter(|s| !s.is_empty()) {
-            Some(t) => intake::timezone(t).map(Some).map_err(|e| errs.push(e)).unwrap_or(None),
+            Some(t) => intake::timezone(t)
+                .map(Some)
+                .map_err(|e| errs.push(("timezone", e)))
+                .unwrap_or(None),
             None => None,
         };
         if errs.is_empty() {
