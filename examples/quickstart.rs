@@ -40,15 +40,94 @@ fn main() {
     let p = |rel: &str| ex.join(rel).display().to_string();
 
     atsd(&dir, &["init", &dir.display().to_string()]);
-    atsd(&dir, &["--now", "2026-11-20T09:00:00Z", "posting", "import", &p("postings"), &p("greenhouse-jobs.json")]);
-    atsd(&dir, &["--now", "2026-11-20T09:05:00Z", "application", "import", &p("applications.csv")]);
-    atsd(&dir, &["--now", "2026-11-20T10:00:00Z", "apply", "https://boards.greenhouse.io/examplecorp/jobs/4410021",
-        "--name", "Katherine Johnson", "--email", "katherine@example.net", "--locale", "en-US"]);
-    atsd(&dir, &["--now", "2026-11-21T09:00:00Z", "application", "move", "1", "screening"]);
-    atsd(&dir, &["--now", "2026-11-24T15:00:00Z", "application", "move", "1", "interview", "--reason", "strong screen"]);
-    atsd(&dir, &["--now", "2026-11-24T16:00:00Z", "application", "move", "4", "rejected", "--reason", "position requires German"]);
-    atsd(&dir, &["--now", "2026-11-25T09:00:00Z", "application", "move", "6", "offer"]);
-    atsd(&dir, &["--now", "2026-11-25T09:00:00Z", "application", "list"]);
+    atsd(
+        &dir,
+        &[
+            "--now",
+            "2026-11-20T09:00:00Z",
+            "posting",
+            "import",
+            &p("postings"),
+            &p("greenhouse-jobs.json"),
+        ],
+    );
+    atsd(
+        &dir,
+        &[
+            "--now",
+            "2026-11-20T09:05:00Z",
+            "application",
+            "import",
+            &p("applications.csv"),
+        ],
+    );
+    atsd(
+        &dir,
+        &[
+            "--now",
+            "2026-11-20T10:00:00Z",
+            "apply",
+            "https://boards.greenhouse.io/examplecorp/jobs/4410021",
+            "--name",
+            "Katherine Johnson",
+            "--email",
+            "katherine@example.net",
+            "--locale",
+            "en-US",
+        ],
+    );
+    atsd(
+        &dir,
+        &[
+            "--now",
+            "2026-11-21T09:00:00Z",
+            "application",
+            "move",
+            "1",
+            "screening",
+        ],
+    );
+    atsd(
+        &dir,
+        &[
+            "--now",
+            "2026-11-24T15:00:00Z",
+            "application",
+            "move",
+            "1",
+            "interview",
+            "--reason",
+            "strong screen",
+        ],
+    );
+    atsd(
+        &dir,
+        &[
+            "--now",
+            "2026-11-24T16:00:00Z",
+            "application",
+            "move",
+            "4",
+            "rejected",
+            "--reason",
+            "position requires German",
+        ],
+    );
+    atsd(
+        &dir,
+        &[
+            "--now",
+            "2026-11-25T09:00:00Z",
+            "application",
+            "move",
+            "6",
+            "offer",
+        ],
+    );
+    atsd(
+        &dir,
+        &["--now", "2026-11-25T09:00:00Z", "application", "list"],
+    );
     atsd(&dir, &["--now", "2026-11-25T09:00:00Z", "report"]);
     atsd(&dir, &["--now", "2026-11-25T09:00:00Z", "status"]);
     println!("\nDatabase and config: {}", dir.display());

@@ -7,10 +7,10 @@ use crate::error::{Error, Result};
 use crate::mail::EmailChoice;
 use crate::poll::{ApiBases, Source, recognize};
 use crate::posting::file::{self, PostingInput};
+use crate::store::Store;
 use crate::store::applications::{self, Ctx, NewApplication};
 use crate::store::candidates::{self, CandidateInput};
 use crate::store::postings::{self, NewPosting, Upserted};
-use crate::store::Store;
 use chrono::{DateTime, NaiveDate, Utc};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
@@ -25,9 +25,9 @@ fn progress(len: usize, show: bool, what: &str) -> ProgressBar {
         return ProgressBar::hidden();
     }
     let pb = ProgressBar::new(len as u64);
-    if let Ok(style) = ProgressStyle::with_template(&format!(
-        "{what} {{bar:40}} {{pos}}/{{len}} ({{eta}} left)"
-    )) {
+    if let Ok(style) =
+        ProgressStyle::with_template(&format!("{what} {{bar:40}} {{pos}}/{{len}} ({{eta}} left)"))
+    {
         pb.set_style(style);
     }
     pb
@@ -104,7 +104,11 @@ pub async fn postings(
     if files.is_empty() {
         return Err(Error::input(format!(
             "no posting files found in {} (looked for .{})",
-            paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "),
+            paths
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
             file::EXTENSIONS.join(", .")
         )));
     }
@@ -118,7 +122,11 @@ pub async fn postings(
             Ok(b) => match String::from_utf8(b) {
                 Ok(t) => t,
                 Err(e) => {
-                    errs.push(format!("{}: not UTF-8 text (byte {})", f.display(), e.utf8_error().valid_up_to()));
+                    errs.push(format!(
+                        "{}: not UTF-8 text (byte {})",
+                        f.display(),
+                        e.utf8_error().valid_up_to()
+                    ));
                     continue;
                 }
             },
@@ -190,7 +198,15 @@ pub struct CsvRow {
     pub applied_at: Option<String>,
 }
 
-pub const CSV_COLUMNS: [&str; 7] = ["posting", "name", "email", "locale", "timezone", "stage", "applied_at"];
+pub const CSV_COLUMNS: [&str; 7] = [
+    "posting",
+    "name",
+    "email",
+    "locale",
+    "timezone",
+    "stage",
+    "applied_at",
+];
 
 /// Reads the CSV (header `posting,name,email[,locale,timezone,stage,applied_at]`).
 /// Pure; every problem is returned with its line.
@@ -221,7 +237,9 @@ pub fn parse_csv(origin: &str, text: &str) -> Result<Vec<CsvRow>, Vec<String>> {
     }
     for req in ["posting", "name", "email"] {
         if !idx.contains_key(req) {
-            errs.push(format!("{origin}: line 1: the header lacks the column `{req}`"));
+            errs.push(format!(
+                "{origin}: line 1: the header lacks the column `{req}`"
+            ));
         }
     }
     if !errs.is_empty() {
@@ -288,10 +306,13 @@ pub async fn applications(
     show_progress: bool,
 ) -> Result<ApplicationSummary> {
     let origin = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(format!("cannot read {origin}"), e))?;
+    let text =
+        std::fs::read_to_string(path).map_err(|e| Error::io(format!("cannot read {origin}"), e))?;
     let rows = parse_csv(&origin, &text).map_err(|e| refuse(e, "application import"))?;
     if rows.is_empty() {
-        return Err(Error::input(format!("{origin}: no data rows after the header")));
+        return Err(Error::input(format!(
+            "{origin}: no data rows after the header"
+        )));
     }
 
     // Validate every row against the pipeline and the database before writing.
@@ -310,7 +331,12 @@ pub async fn applications(
         pb.inc(1);
         let at = |field: &str, msg: &str| format!("{origin}: line {}: {field}: {msg}", r.line);
         let mut row_ok = true;
-        let input = match CandidateInput::parse(&r.name, &r.email, r.locale.as_deref(), r.timezone.as_deref()) {
+        let input = match CandidateInput::parse(
+            &r.name,
+            &r.email,
+            r.locale.as_deref(),
+            r.timezone.as_deref(),
+        ) {
             Ok(i) => Some(i),
             Err(es) => {
                 for (field, e) in es {
@@ -326,7 +352,9 @@ pub async fn applications(
         } else {
             let key = r.posting.clone();
             if !posting_cache.contains_key(&key) {
-                let res = postings::find(store.conn(), &key).await.map_err(|e| e.to_string());
+                let res = postings::find(store.conn(), &key)
+                    .await
+                    .map_err(|e| e.to_string());
                 posting_cache.insert(key.clone(), res);
             }
             match &posting_cache[&key] {
@@ -365,7 +393,10 @@ pub async fn applications(
         if let Some(first) = pairs.insert(key, r.line) {
             errs.push(at(
                 "email",
-                &format!("{} applies to posting {} twice (also line {first})", input.email, posting.id),
+                &format!(
+                    "{} applies to posting {} twice (also line {first})",
+                    input.email, posting.id
+                ),
             ));
             continue;
         }
@@ -374,10 +405,16 @@ pub async fn applications(
                 errs.push(at("email", &format!("candidate {} was anonymized", c.id)));
                 continue;
             }
-            if applications::find_for(store.conn(), c.id, posting.id).await?.is_some() {
+            if applications::find_for(store.conn(), c.id, posting.id)
+                .await?
+                .is_some()
+            {
                 errs.push(at(
                     "email",
-                    &format!("{} has already applied to posting {}", input.email, posting.id),
+                    &format!(
+                        "{} has already applied to posting {}",
+                        input.email, posting.id
+                    ),
                 ));
                 continue;
             }
@@ -405,7 +442,9 @@ pub async fn applications(
     let mut new_candidates = HashSet::new();
     for v in valid {
         pb.inc(1);
-        let existed = candidates::find_by_email(&txn, &v.input.email).await?.is_some();
+        let existed = candidates::find_by_email(&txn, &v.input.email)
+            .await?
+            .is_some();
         let cand = candidates::find_or_create(&txn, &v.input, ctx.now).await?;
         if !existed {
             new_candidates.insert(cand.id);
@@ -464,17 +503,28 @@ mod tests {
     #[test]
     fn csv_header_problems_are_named() {
         let e = parse_csv("a.csv", "posting,name,mail\n").unwrap_err();
-        assert!(e.iter().any(|m| m.contains("unknown column `mail`")), "{e:?}");
-        assert!(e.iter().any(|m| m.contains("lacks the column `email`")), "{e:?}");
+        assert!(
+            e.iter().any(|m| m.contains("unknown column `mail`")),
+            "{e:?}"
+        );
+        assert!(
+            e.iter().any(|m| m.contains("lacks the column `email`")),
+            "{e:?}"
+        );
         let e = parse_csv("a.csv", "posting,name,email\n1,A,a@b.org,extra\n").unwrap_err();
         assert!(e[0].contains("line 2"), "{e:?}");
     }
 
     #[test]
     fn times_accept_dates_and_rfc3339() {
-        assert_eq!(parse_time("2026-03-01").unwrap().to_rfc3339(), "2026-03-01T00:00:00+00:00");
         assert_eq!(
-            parse_time("2026-03-01T10:00:00+02:00").unwrap().to_rfc3339(),
+            parse_time("2026-03-01").unwrap().to_rfc3339(),
+            "2026-03-01T00:00:00+00:00"
+        );
+        assert_eq!(
+            parse_time("2026-03-01T10:00:00+02:00")
+                .unwrap()
+                .to_rfc3339(),
             "2026-03-01T08:00:00+00:00"
         );
         assert!(parse_time("March 1st").is_err());

@@ -15,9 +15,10 @@ fn forbidden(c: char) -> Option<&'static str> {
         '\n' => Some("a line feed (LF)"),
         '\0' => Some("a NUL character"),
         c if c.is_control() => Some("a control character"),
-        '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}' => {
-            Some("an invisible formatting character")
-        }
+        '\u{200B}'..='\u{200F}'
+        | '\u{202A}'..='\u{202E}'
+        | '\u{2060}'..='\u{2069}'
+        | '\u{FEFF}' => Some("an invisible formatting character"),
         '\u{2028}' | '\u{2029}' => Some("a line separator"),
         _ => None,
     }
@@ -65,7 +66,10 @@ pub fn email(value: &str) -> Result<String, String> {
     if v.len() > MAX_EMAIL_CHARS {
         return Err(format!("email is longer than {MAX_EMAIL_CHARS} bytes"));
     }
-    if let Some(c) = v.chars().find(|c| c.is_whitespace() || "<>,;\"()[]\\".contains(*c)) {
+    if let Some(c) = v
+        .chars()
+        .find(|c| c.is_whitespace() || "<>,;\"()[]\\".contains(*c))
+    {
         return Err(format!("email `{v}` contains `{c}`"));
     }
     lettre::Address::from_str(v)
@@ -82,7 +86,8 @@ pub fn email_key(email: &str) -> String {
 /// canonical case.
 pub fn locale(value: &str) -> Result<String, String> {
     let v = value.trim().replace('_', "-");
-    let bad = || format!("locale `{value}` is not a BCP 47 language tag such as en, de-CH or pt-BR");
+    let bad =
+        || format!("locale `{value}` is not a BCP 47 language tag such as en, de-CH or pt-BR");
     let mut parts = v.split('-');
     let lang = parts.next().ok_or_else(bad)?;
     if !(2..=3).contains(&lang.len()) || !lang.chars().all(|c| c.is_ascii_alphabetic()) {
@@ -112,7 +117,9 @@ pub fn timezone(value: &str) -> Result<String, String> {
     let v = value.trim();
     chrono_tz::Tz::from_str(v)
         .map(|tz| tz.name().to_string())
-        .map_err(|_| format!("time zone `{value}` is not an IANA time zone such as Europe/Zurich or UTC"))
+        .map_err(|_| {
+            format!("time zone `{value}` is not an IANA time zone such as Europe/Zurich or UTC")
+        })
 }
 
 #[cfg(test)]
@@ -133,12 +140,21 @@ mod tests {
             assert!(name(bad).is_err(), "{bad:?} accepted");
         }
         let msg = name("Eve\r\nBcc: x").unwrap_err();
-        assert!(msg.contains("carriage return") && msg.contains("character 4"), "{msg}");
+        assert!(
+            msg.contains("carriage return") && msg.contains("character 4"),
+            "{msg}"
+        );
     }
 
     #[test]
     fn ordinary_names_pass_trimmed() {
-        for good in ["Zoë Müller", "李雷", "Łukasz", "<script>alert(1)</script>", "=?utf-8?q?a=0D=0A?="] {
+        for good in [
+            "Zoë Müller",
+            "李雷",
+            "Łukasz",
+            "<script>alert(1)</script>",
+            "=?utf-8?q?a=0D=0A?=",
+        ] {
             assert_eq!(name(&format!("  {good} ")).unwrap(), good);
         }
         assert!(name("   ").is_err());
@@ -174,6 +190,10 @@ mod tests {
     #[test]
     fn timezones_are_iana() {
         assert_eq!(timezone("Europe/Zurich").unwrap(), "Europe/Zurich");
-        assert!(timezone("Mars/Olympus").unwrap_err().contains("Mars/Olympus"));
+        assert!(
+            timezone("Mars/Olympus")
+                .unwrap_err()
+                .contains("Mars/Olympus")
+        );
     }
 }

@@ -139,8 +139,11 @@ impl Pipeline {
 
     /// The default pipeline of SPEC §1 without extra moves.
     pub fn default_stages() -> Pipeline {
-        Pipeline::new(&["applied", "screening", "interview", "offer"], &[] as &[&str])
-            .expect("the built-in pipeline is valid")
+        Pipeline::new(
+            &["applied", "screening", "interview", "offer"],
+            &[] as &[&str],
+        )
+        .expect("the built-in pipeline is valid")
     }
 
     /// The stage every new application starts in.
@@ -175,7 +178,12 @@ impl Pipeline {
     /// The stage after `stage` in the active order (the last one leads to `hired`).
     pub fn next(&self, stage: &str) -> Option<&str> {
         let i = self.active.iter().position(|s| s == stage)?;
-        Some(self.active.get(i + 1).map(String::as_str).unwrap_or("hired"))
+        Some(
+            self.active
+                .get(i + 1)
+                .map(String::as_str)
+                .unwrap_or("hired"),
+        )
     }
 
     /// The stages `from` may move to, in pipeline order.
@@ -316,9 +324,16 @@ mod tests {
     }
 
     fn stage_pool() -> Vec<String> {
-        ["applied", "screening", "phone", "interview", "onsite", "offer"]
-            .map(String::from)
-            .to_vec()
+        [
+            "applied",
+            "screening",
+            "phone",
+            "interview",
+            "onsite",
+            "offer",
+        ]
+        .map(String::from)
+        .to_vec()
     }
 
     proptest! {

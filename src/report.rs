@@ -64,7 +64,11 @@ fn median(v: &mut [i64]) -> Option<i64> {
 }
 
 /// The stale threshold of each active stage.
-pub fn stale_thresholds(config: &Config, pipeline: &Pipeline, default: Duration) -> HashMap<String, Duration> {
+pub fn stale_thresholds(
+    config: &Config,
+    pipeline: &Pipeline,
+    default: Duration,
+) -> HashMap<String, Duration> {
     pipeline
         .active()
         .iter()
@@ -134,7 +138,10 @@ pub fn build(
                         if from.is_empty() {
                             return None;
                         }
-                        let to = reached.get(next).map(|n| n.intersection(from).count()).unwrap_or(0);
+                        let to = reached
+                            .get(next)
+                            .map(|n| n.intersection(from).count())
+                            .unwrap_or(0);
                         Some(to as f64 / from.len() as f64)
                     });
                     StageRow {
@@ -186,7 +193,9 @@ mod tests {
     use entity::{application, posting, transition};
 
     fn at(days: i64) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z").unwrap().with_timezone(&Utc)
+        DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc)
             + Duration::days(days)
     }
 
@@ -251,7 +260,12 @@ mod tests {
         // 4 applied on day 0; 3 screened (after 2, 4, 6 days); 1 interviewed; 1 rejected from screening.
         let data = ReportData {
             postings: vec![posting(1)],
-            applications: vec![app(1, "applied", 0), app(2, "screening", 2), app(3, "interview", 10), app(4, "rejected", 7)],
+            applications: vec![
+                app(1, "applied", 0),
+                app(2, "screening", 2),
+                app(3, "interview", 10),
+                app(4, "rejected", 7),
+            ],
             transitions: vec![
                 tr(1, 1, None, "applied", 0),
                 tr(2, 2, None, "applied", 0),

@@ -16,11 +16,17 @@ fn id(col: impl IntoIden) -> ColumnDef {
 }
 
 fn ts(col: impl IntoIden) -> ColumnDef {
-    ColumnDef::new(col).timestamp_with_time_zone().not_null().to_owned()
+    ColumnDef::new(col)
+        .timestamp_with_time_zone()
+        .not_null()
+        .to_owned()
 }
 
 fn ts_null(col: impl IntoIden) -> ColumnDef {
-    ColumnDef::new(col).timestamp_with_time_zone().null().to_owned()
+    ColumnDef::new(col)
+        .timestamp_with_time_zone()
+        .null()
+        .to_owned()
 }
 
 fn text(col: impl IntoIden) -> ColumnDef {
@@ -32,7 +38,11 @@ fn text_null(col: impl IntoIden) -> ColumnDef {
 }
 
 fn int0(col: impl IntoIden) -> ColumnDef {
-    ColumnDef::new(col).integer().not_null().default(0).to_owned()
+    ColumnDef::new(col)
+        .integer()
+        .not_null()
+        .default(0)
+        .to_owned()
 }
 
 fn fk(col: impl IntoIden) -> ColumnDef {

@@ -1,7 +1,9 @@
 //! One function per subcommand.
 
 use super::output::{clip, opt, opt_time, print_json, print_table, table, time};
-use super::{ApplicationCmd, ApplyArgs, Cli, CmdResult, Command, PostingCmd, ReportArgs, ReportFormat};
+use super::{
+    ApplicationCmd, ApplyArgs, Cli, CmdResult, Command, PostingCmd, ReportArgs, ReportFormat,
+};
 use crate::config::{self, Config, Loaded};
 use crate::error::{Error, Result};
 use crate::mail::EmailChoice;
@@ -106,7 +108,9 @@ pub(super) async fn dispatch(cli: Cli) -> CmdResult {
 }
 
 async fn init(cli: &Cli, dir: Option<&Path>, force: bool) -> CmdResult {
-    let dir = dir.map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
+    let dir = dir
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."));
     std::fs::create_dir_all(&dir)
         .map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
     let path = dir.join("atsd.toml");
@@ -156,7 +160,11 @@ fn check_config(env: &Env) -> CmdResult {
     let mut jobs = Vec::new();
     for (job, expr) in c.schedule.jobs() {
         let cron = schedule::parse_cron(expr).map_err(Error::Input)?;
-        jobs.push((job, expr.to_string(), cron.next_after(&now).map(|t| t.to_rfc3339())));
+        jobs.push((
+            job,
+            expr.to_string(),
+            cron.next_after(&now).map(|t| t.to_rfc3339()),
+        ));
     }
     let source = env
         .loaded
@@ -164,7 +172,11 @@ fn check_config(env: &Env) -> CmdResult {
         .as_ref()
         .map(|p| p.display().to_string())
         .unwrap_or_else(|| "built-in defaults".into());
-    let moves: Vec<String> = env.pipeline.moves().map(|(a, b)| format!("{a} -> {b}")).collect();
+    let moves: Vec<String> = env
+        .pipeline
+        .moves()
+        .map(|(a, b)| format!("{a} -> {b}"))
+        .collect();
     if env.json {
         return print_json(&json!({
             "ok": true,
@@ -180,12 +192,30 @@ fn check_config(env: &Env) -> CmdResult {
     if !env.loaded.env_overrides.is_empty() {
         println!("overridden by: {}", env.loaded.env_overrides.join(", "));
     }
-    println!("stages: {}", env.pipeline.stages().collect::<Vec<_>>().join(" → "));
+    println!(
+        "stages: {}",
+        env.pipeline.stages().collect::<Vec<_>>().join(" → ")
+    );
     println!("moves: {}", moves.join(", "));
-    println!("rules: {}", if c.rules.is_empty() { "none".into() } else { c.rules.iter().map(|r| r.name.as_str()).collect::<Vec<_>>().join(", ") });
+    println!(
+        "rules: {}",
+        if c.rules.is_empty() {
+            "none".into()
+        } else {
+            c.rules
+                .iter()
+                .map(|r| r.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        }
+    );
     let mut t = table(["JOB", "SCHEDULE", "NEXT RUN"]);
     for (job, expr, next) in jobs {
-        t.add_row(vec![job.to_string(), expr, next.unwrap_or_else(|| "never".into())]);
+        t.add_row(vec![
+            job.to_string(),
+            expr,
+            next.unwrap_or_else(|| "never".into()),
+        ]);
     }
     print_table(&t);
     Ok(())
@@ -211,8 +241,10 @@ async fn posting_add(env: &Env, url: &str, title: Option<String>) -> CmdResult {
     let (m, outcome) = postings::upsert(&txn, &np, "add", env.now).await?;
     txn.commit().await?;
     if env.json {
-        return print_json(&json!({"id": m.id, "url": m.url, "source": m.source, "board": m.board,
-            "external_id": m.external_id, "api_url": rec.api_url, "outcome": outcome}));
+        return print_json(
+            &json!({"id": m.id, "url": m.url, "source": m.source, "board": m.board,
+            "external_id": m.external_id, "api_url": rec.api_url, "outcome": outcome}),
+        );
     }
     println!("{}", m.id);
     let what = match outcome {
@@ -246,7 +278,12 @@ async fn posting_import(env: &Env, paths: &[PathBuf]) -> CmdResult {
             Upserted::Updated(f) => format!("updated ({})", f.join(", ")),
             Upserted::Unchanged => "unchanged".to_string(),
         };
-        t.add_row(vec![p.id.to_string(), outcome, p.url.clone(), p.origin.clone()]);
+        t.add_row(vec![
+            p.id.to_string(),
+            outcome,
+            p.url.clone(),
+            p.origin.clone(),
+        ]);
     }
     print_table(&t);
     println!(
@@ -257,7 +294,8 @@ async fn posting_import(env: &Env, paths: &[PathBuf]) -> CmdResult {
 }
 
 fn parse_status(s: Option<&str>) -> Result<Option<Status>> {
-    s.map(|s| s.parse::<Status>().map_err(Error::Input)).transpose()
+    s.map(|s| s.parse::<Status>().map_err(Error::Input))
+        .transpose()
 }
 
 async fn posting_list(env: &Env, status: Option<&str>) -> CmdResult {
@@ -267,17 +305,29 @@ async fn posting_list(env: &Env, status: Option<&str>) -> CmdResult {
     if env.json {
         return print_json(&list);
     }
-    let mut t = table(["ID", "STATUS", "SOURCE", "BOARD", "TITLE", "COMPANY", "LOCATION", "POSTED"]);
+    let mut t = table([
+        "ID", "STATUS", "SOURCE", "BOARD", "TITLE", "COMPANY", "LOCATION", "POSTED",
+    ]);
     for p in &list {
         t.add_row(vec![
             p.id.to_string(),
-            format!("{}{}", p.status, if p.board_missing { " (board missing)" } else { "" }),
+            format!(
+                "{}{}",
+                p.status,
+                if p.board_missing {
+                    " (board missing)"
+                } else {
+                    ""
+                }
+            ),
             p.source.clone(),
             opt(&p.board),
             clip(if p.title.is_empty() { "-" } else { &p.title }, 48),
             clip(&opt(&p.company), 30),
             clip(&opt(&p.location), 24),
-            p.posted_at.map(|t| t.format("%Y-%m-%d").to_string()).unwrap_or_else(|| "-".into()),
+            p.posted_at
+                .map(|t| t.format("%Y-%m-%d").to_string())
+                .unwrap_or_else(|| "-".into()),
         ]);
     }
     print_table(&t);
@@ -294,7 +344,14 @@ async fn posting_show(env: &Env, reference: &str) -> CmdResult {
     }
     let rows: Vec<(&str, String)> = vec![
         ("id", p.id.to_string()),
-        ("title", if p.title.is_empty() { "-".into() } else { p.title.clone() }),
+        (
+            "title",
+            if p.title.is_empty() {
+                "-".into()
+            } else {
+                p.title.clone()
+            },
+        ),
         ("company", opt(&p.company)),
         ("location", opt(&p.location)),
         ("url", p.url.clone()),
@@ -303,7 +360,18 @@ async fn posting_show(env: &Env, reference: &str) -> CmdResult {
         ("board", opt(&p.board)),
         ("external id", opt(&p.external_id)),
         ("api url", opt(&api_url)),
-        ("status", format!("{}{}", p.status, if p.board_missing { " (board missing)" } else { "" })),
+        (
+            "status",
+            format!(
+                "{}{}",
+                p.status,
+                if p.board_missing {
+                    " (board missing)"
+                } else {
+                    ""
+                }
+            ),
+        ),
         ("status since", opt_time(&p.status_changed_at)),
         ("posted", opt_time(&p.posted_at)),
         ("last polled", opt_time(&p.last_polled_at)),
@@ -341,15 +409,24 @@ fn input_error(errs: Vec<(&'static str, String)>) -> Error {
 }
 
 async fn apply(env: &Env, a: &ApplyArgs) -> CmdResult {
-    let input = CandidateInput::parse(&a.name, &a.email, a.locale.as_deref(), a.timezone.as_deref())
-        .map_err(input_error)?;
+    let input = CandidateInput::parse(
+        &a.name,
+        &a.email,
+        a.locale.as_deref(),
+        a.timezone.as_deref(),
+    )
+    .map_err(input_error)?;
     let store = env.store().await?;
     let new = NewApplication {
         stage: None,
         applied_at: None,
         actor: super::actor(),
         reason: None,
-        email: if a.no_email { EmailChoice::None } else { EmailChoice::StageDefault },
+        email: if a.no_email {
+            EmailChoice::None
+        } else {
+            EmailChoice::StageDefault
+        },
     };
     let created = applications::apply(&store, &env.ctx(), &a.posting, &input, &new).await?;
     for w in &created.warnings {
@@ -387,7 +464,15 @@ fn emails_note(emails: &[entity::outbox::Model]) -> String {
 
 async fn application_import(env: &Env, file: &Path, send_emails: bool) -> CmdResult {
     let store = env.store().await?;
-    let s = import::applications(&store, &env.ctx(), file, &super::actor(), send_emails, env.progress()).await?;
+    let s = import::applications(
+        &store,
+        &env.ctx(),
+        file,
+        &super::actor(),
+        send_emails,
+        env.progress(),
+    )
+    .await?;
     if env.json {
         return print_json(&s);
     }
@@ -420,11 +505,23 @@ async fn application_list(env: &Env, posting: Option<&str>, stage: Option<&str>)
     if env.json {
         return print_json(&rows);
     }
-    let mut t = table(["ID", "POSTING", "STAGE", "SINCE", "CANDIDATE", "EMAIL", "VERSION"]);
+    let mut t = table([
+        "ID",
+        "POSTING",
+        "STAGE",
+        "SINCE",
+        "CANDIDATE",
+        "EMAIL",
+        "VERSION",
+    ]);
     for r in &rows {
         t.add_row(vec![
             r.application.id.to_string(),
-            format!("{} {}", r.application.posting_id, clip(&r.posting_title, 30)),
+            format!(
+                "{} {}",
+                r.application.posting_id,
+                clip(&r.posting_title, 30)
+            ),
             r.application.stage.clone(),
             time(&r.application.entered_stage_at),
             clip(&r.candidate_name, 30),
@@ -445,16 +542,26 @@ async fn application_show(env: &Env, id: i64) -> CmdResult {
     let a = &d.application;
     for (k, v) in [
         ("application", a.id.to_string()),
-        ("candidate", format!("{} <{}>", d.candidate.name, d.candidate.email)),
+        (
+            "candidate",
+            format!("{} <{}>", d.candidate.name, d.candidate.email),
+        ),
         ("locale", opt(&d.candidate.locale)),
         ("time zone", opt(&d.candidate.timezone)),
         ("posting", format!("{} {}", d.posting.id, d.posting.title)),
-        ("stage", format!("{} since {}", a.stage, time(&a.entered_stage_at))),
+        (
+            "stage",
+            format!("{} since {}", a.stage, time(&a.entered_stage_at)),
+        ),
         ("applied", time(&a.applied_at)),
         ("version", a.version.to_string()),
         ("allowed moves", {
             let m = env.pipeline.allowed_from(&a.stage);
-            if m.is_empty() { "none (terminal)".into() } else { m.join(", ") }
+            if m.is_empty() {
+                "none (terminal)".into()
+            } else {
+                m.join(", ")
+            }
         }),
     ] {
         println!("{k:<14} {v}");
@@ -463,12 +570,26 @@ async fn application_show(env: &Env, id: i64) -> CmdResult {
     println!("transitions:");
     let mut t = table(["AT", "FROM", "TO", "REASON", "ACTOR"]);
     for tr in &d.transitions {
-        t.add_row(vec![time(&tr.at), opt(&tr.from_stage), tr.to_stage.clone(), opt(&tr.reason), tr.actor.clone()]);
+        t.add_row(vec![
+            time(&tr.at),
+            opt(&tr.from_stage),
+            tr.to_stage.clone(),
+            opt(&tr.reason),
+            tr.actor.clone(),
+        ]);
     }
     print_table(&t);
     println!();
     println!("emails:");
-    let mut t = table(["ID", "TEMPLATE", "TO", "STATUS", "SEND AFTER", "ATTEMPTS", "LAST ERROR"]);
+    let mut t = table([
+        "ID",
+        "TEMPLATE",
+        "TO",
+        "STATUS",
+        "SEND AFTER",
+        "ATTEMPTS",
+        "LAST ERROR",
+    ]);
     for e in &d.emails {
         t.add_row(vec![
             e.id.to_string(),
@@ -498,7 +619,11 @@ async fn application_move(
         to: stage.to_string(),
         reason: reason.filter(|r| !r.trim().is_empty()),
         actor: super::actor(),
-        email: if no_email { EmailChoice::None } else { EmailChoice::StageDefault },
+        email: if no_email {
+            EmailChoice::None
+        } else {
+            EmailChoice::StageDefault
+        },
         expected_version: expect_version,
     };
     let m = applications::move_application(&store, &env.ctx(), &req).await?;
@@ -522,13 +647,28 @@ async fn report_cmd(env: &Env, args: &ReportArgs) -> CmdResult {
     let data = stats::report_data(store.conn(), pid).await?;
     let th = report::stale_thresholds(env.config(), &env.pipeline, args.stale_after.chrono());
     let r = report::build(&data, &env.pipeline, &th, env.now);
-    let format = if env.json { ReportFormat::Json } else { args.format };
+    let format = if env.json {
+        ReportFormat::Json
+    } else {
+        args.format
+    };
     match format {
         ReportFormat::Json => print_json(&r),
         ReportFormat::Csv => {
             let mut w = csv::Writer::from_writer(std::io::stdout());
             let io = |e: csv::Error| Error::Other(format!("cannot write CSV: {e}"));
-            w.write_record(["posting_id", "title", "status", "stage", "count", "reached", "conversion", "median_seconds", "stale"]).map_err(io)?;
+            w.write_record([
+                "posting_id",
+                "title",
+                "status",
+                "stage",
+                "count",
+                "reached",
+                "conversion",
+                "median_seconds",
+                "stale",
+            ])
+            .map_err(io)?;
             for p in &r.postings {
                 for s in &p.stages {
                     w.write_record([
@@ -541,7 +681,8 @@ async fn report_cmd(env: &Env, args: &ReportArgs) -> CmdResult {
                         s.conversion.map(|c| format!("{c:.4}")).unwrap_or_default(),
                         s.median_seconds.map(|m| m.to_string()).unwrap_or_default(),
                         s.stale.to_string(),
-                    ]).map_err(io)?;
+                    ])
+                    .map_err(io)?;
                 }
             }
             w.flush().map_err(|e| Error::io("cannot write CSV", e))?;
@@ -559,7 +700,10 @@ async fn report_cmd(env: &Env, args: &ReportArgs) -> CmdResult {
                     "posting {} {}{} [{}] — {} application(s)",
                     p.posting_id,
                     p.title,
-                    p.company.as_ref().map(|c| format!(" at {c}")).unwrap_or_default(),
+                    p.company
+                        .as_ref()
+                        .map(|c| format!(" at {c}"))
+                        .unwrap_or_default(),
                     p.status,
                     p.applications
                 );
@@ -569,9 +713,17 @@ async fn report_cmd(env: &Env, args: &ReportArgs) -> CmdResult {
                         s.stage.clone(),
                         s.count.to_string(),
                         s.reached.to_string(),
-                        s.conversion.map(|c| format!("{:.0}%", c * 100.0)).unwrap_or_else(|| "-".into()),
-                        s.median_seconds.map(report::human_duration).unwrap_or_else(|| "-".into()),
-                        if s.terminal { "-".into() } else { s.stale.to_string() },
+                        s.conversion
+                            .map(|c| format!("{:.0}%", c * 100.0))
+                            .unwrap_or_else(|| "-".into()),
+                        s.median_seconds
+                            .map(report::human_duration)
+                            .unwrap_or_else(|| "-".into()),
+                        if s.terminal {
+                            "-".into()
+                        } else {
+                            s.stale.to_string()
+                        },
                     ]);
                 }
                 print_table(&t);
@@ -584,7 +736,11 @@ async fn report_cmd(env: &Env, args: &ReportArgs) -> CmdResult {
 async fn status(env: &Env) -> CmdResult {
     let store = env.store().await?;
     let c = env.config();
-    let tz: chrono_tz::Tz = c.schedule.timezone.parse().map_err(|_| Error::input("schedule.timezone: invalid"))?;
+    let tz: chrono_tz::Tz = c
+        .schedule
+        .timezone
+        .parse()
+        .map_err(|_| Error::input("schedule.timezone: invalid"))?;
     let mut jobs = Vec::new();
     for (job, expr) in c.schedule.jobs() {
         let last = stats::last_run(store.conn(), job).await?;
@@ -617,15 +773,26 @@ async fn status(env: &Env) -> CmdResult {
         t.add_row(vec![
             job.to_string(),
             expr.clone(),
-            last.as_ref().map(|l| time(&l.scheduled_for)).unwrap_or_else(|| "never".into()),
-            last.as_ref().and_then(|l| l.outcome.clone()).unwrap_or_else(|| "-".into()),
+            last.as_ref()
+                .map(|l| time(&l.scheduled_for))
+                .unwrap_or_else(|| "never".into()),
+            last.as_ref()
+                .and_then(|l| l.outcome.clone())
+                .unwrap_or_else(|| "-".into()),
             next.as_ref().map(time).unwrap_or_else(|| "-".into()),
         ]);
     }
     print_table(&t);
     let line = |what: &str, v: &[(String, i64)]| {
         let parts: Vec<String> = v.iter().map(|(s, n)| format!("{s} {n}")).collect();
-        println!("{what:<13} {}", if parts.is_empty() { "none".into() } else { parts.join(", ") });
+        println!(
+            "{what:<13} {}",
+            if parts.is_empty() {
+                "none".into()
+            } else {
+                parts.join(", ")
+            }
+        );
     };
     println!();
     line("outbox", &outbox);
@@ -633,4 +800,3 @@ async fn status(env: &Env) -> CmdResult {
     line("applications", &stages);
     Ok(())
 }
-

@@ -26,7 +26,8 @@ pub fn print_table(t: &Table) {
 }
 
 pub fn print_json<T: Serialize>(v: &T) -> Result<()> {
-    let s = serde_json::to_string_pretty(v).map_err(|e| Error::Other(format!("cannot encode JSON: {e}")))?;
+    let s = serde_json::to_string_pretty(v)
+        .map_err(|e| Error::Other(format!("cannot encode JSON: {e}")))?;
     println!("{s}");
     Ok(())
 }
@@ -40,12 +41,18 @@ pub fn opt_time(t: &Option<DateTime<Utc>>) -> String {
 }
 
 pub fn opt<T: ToString>(v: &Option<T>) -> String {
-    v.as_ref().map(|v| v.to_string()).filter(|s| !s.is_empty()).unwrap_or_else(|| "-".into())
+    v.as_ref()
+        .map(|v| v.to_string())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "-".into())
 }
 
 /// Keeps long free text from breaking a table row.
 pub fn clip(s: &str, max: usize) -> String {
-    let one_line: String = s.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    let one_line: String = s
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
     if one_line.chars().count() <= max {
         one_line
     } else {

@@ -156,7 +156,9 @@ mod tests {
     use super::*;
 
     fn vars(v: &[(&str, &str)]) -> Vec<(String, String)> {
-        v.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+        v.iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
     }
 
     #[test]
@@ -198,7 +200,10 @@ mod tests {
         let err = apply(&mut c, "", &vars(&[("ATSD_POLL_TIMEOUT", "soon")]))
             .unwrap_err()
             .to_string();
-        assert!(err.contains("ATSD_POLL_TIMEOUT") && err.contains("soon"), "{err}");
+        assert!(
+            err.contains("ATSD_POLL_TIMEOUT") && err.contains("soon"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -218,7 +223,8 @@ mod tests {
                         Some(toml::Value::Table(t)) => cur = t,
                         _ => {
                             assert!(
-                                super::super::EXAMPLE.contains(&format!("[{}", parts[..=i].join("."))),
+                                super::super::EXAMPLE
+                                    .contains(&format!("[{}", parts[..=i].join("."))),
                                 "{key} missing"
                             );
                             break;

@@ -496,8 +496,11 @@ mod tests {
 
     #[test]
     fn a_table_given_replaces_its_defaults_as_a_whole() {
-        let c = Config::parse("[pipeline.emails]\napplied = \"application_received\"\n", "x")
-            .unwrap();
+        let c = Config::parse(
+            "[pipeline.emails]\napplied = \"application_received\"\n",
+            "x",
+        )
+        .unwrap();
         assert_eq!(c.pipeline.emails.len(), 1);
         // keys not given in a given table keep their defaults
         assert_eq!(c.pipeline.stages.len(), 4);

@@ -44,7 +44,7 @@ impl fmt::Display for Dur {
             return f.write_str("0s");
         }
         for (unit, n) in [("d", 86_400), ("h", 3_600), ("m", 60)] {
-            if s % n == 0 {
+            if s.is_multiple_of(n) {
                 return write!(f, "{}{unit}", s / n);
             }
         }
@@ -83,9 +83,9 @@ impl fmt::Display for Size {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         const MIB: u64 = 1024 * 1024;
         const KIB: u64 = 1024;
-        if self.0 >= MIB && self.0 % MIB == 0 {
+        if self.0 >= MIB && self.0.is_multiple_of(MIB) {
             write!(f, "{}MiB", self.0 / MIB)
-        } else if self.0 >= KIB && self.0 % KIB == 0 {
+        } else if self.0 >= KIB && self.0.is_multiple_of(KIB) {
             write!(f, "{}KiB", self.0 / KIB)
         } else {
             write!(f, "{}B", self.0)

@@ -83,12 +83,12 @@ impl Config {
                         ));
                     }
                     match (r.remind, &r.move_to) {
-                        (true, Some(_)) => {
-                            errs.push(format!("{key}: give either remind = true or move_to, not both"))
-                        }
-                        (false, None) => {
-                            errs.push(format!("{key}: a stale rule needs move_to or remind = true"))
-                        }
+                        (true, Some(_)) => errs.push(format!(
+                            "{key}: give either remind = true or move_to, not both"
+                        )),
+                        (false, None) => errs.push(format!(
+                            "{key}: a stale rule needs move_to or remind = true"
+                        )),
                         _ => {}
                     }
                     if r.grace.is_some() {
@@ -218,17 +218,24 @@ mod tests {
         let e = errors(
             "[[rules]]\nname = \"r\"\nstage = \"applied\"\nafter = \"3d\"\nmove_to = \"hired\"\n",
         );
-        assert!(e[0].contains("rules[0] (r)") && e[0].contains("cannot move"), "{e:?}");
+        assert!(
+            e[0].contains("rules[0] (r)") && e[0].contains("cannot move"),
+            "{e:?}"
+        );
         let e = errors("[[rules]]\nname = \"r\"\nstage = \"applied\"\nafter = \"3d\"\n");
         assert!(e[0].contains("move_to or remind"), "{e:?}");
-        let e = errors("[[rules]]\nname = \"r\"\non = \"posting_opened\"\nmove_to = \"rejected\"\n");
+        let e =
+            errors("[[rules]]\nname = \"r\"\non = \"posting_opened\"\nmove_to = \"rejected\"\n");
         assert!(e[0].contains("posting_opened"), "{e:?}");
     }
 
     #[test]
     fn cron_and_timezone_problems_are_named() {
         let e = errors("[schedule]\npoll = \"every minute\"\ntimezone = \"Europe/Zurch\"\n");
-        assert!(e.iter().any(|m| m.starts_with("schedule.timezone")), "{e:?}");
+        assert!(
+            e.iter().any(|m| m.starts_with("schedule.timezone")),
+            "{e:?}"
+        );
         assert!(e.iter().any(|m| m.starts_with("schedule.poll")), "{e:?}");
     }
 

@@ -135,7 +135,10 @@ mod tests {
             stage_email(&c, "applied", &EmailChoice::StageDefault).map(|s| s.template),
             Some("application_received".into())
         );
-        assert_eq!(stage_email(&c, "screening", &EmailChoice::StageDefault), None);
+        assert_eq!(
+            stage_email(&c, "screening", &EmailChoice::StageDefault),
+            None
+        );
         assert_eq!(stage_email(&c, "applied", &EmailChoice::None), None);
         assert_eq!(
             stage_email(&c, "rejected", &EmailChoice::Template(EmailSpec::new(""))),
@@ -153,7 +156,11 @@ mod tests {
         let d = draft(
             &c,
             &spec,
-            &Recipient { email: "a@b.org", name: "A", locale: None },
+            &Recipient {
+                email: "a@b.org",
+                name: "A",
+                locale: None,
+            },
             "rejected",
             now,
         );

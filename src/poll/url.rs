@@ -102,12 +102,9 @@ fn query(u: &Url, key: &str) -> Option<String> {
 }
 
 fn greenhouse(bases: &ApiBases, url: String, board: Option<String>, id: String) -> Recognized {
-    let api_url = board.as_ref().map(|b| {
-        format!(
-            "{}/v1/boards/{b}/jobs/{id}",
-            trim_base(&bases.greenhouse)
-        )
-    });
+    let api_url = board
+        .as_ref()
+        .map(|b| format!("{}/v1/boards/{b}/jobs/{id}", trim_base(&bases.greenhouse)));
     Recognized {
         url,
         source: Source::Greenhouse,
@@ -134,7 +131,9 @@ pub fn recognize(input: &str, bases: &ApiBases) -> Result<Recognized, String> {
         .trim_end_matches('.')
         .to_ascii_lowercase();
     if !u.username().is_empty() || u.password().is_some() {
-        return Err(format!("`{trimmed}`: URLs with credentials are not accepted"));
+        return Err(format!(
+            "`{trimmed}`: URLs with credentials are not accepted"
+        ));
     }
     u.set_fragment(None);
     let canonical = u.to_string();
@@ -148,7 +147,10 @@ pub fn recognize(input: &str, bases: &ApiBases) -> Result<Recognized, String> {
         "boards.greenhouse.io" | "job-boards.greenhouse.io" | "job-boards.eu.greenhouse.io"
     );
     if gh_host {
-        if segs.first().is_some_and(|s| s.eq_ignore_ascii_case("embed")) {
+        if segs
+            .first()
+            .is_some_and(|s| s.eq_ignore_ascii_case("embed"))
+        {
             let token = query(&u, "token");
             let board = query(&u, "for");
             return match (board, token) {
@@ -168,7 +170,12 @@ pub fn recognize(input: &str, bases: &ApiBases) -> Result<Recognized, String> {
             && is_board_token(board)
             && is_digits(id)
         {
-            return Ok(greenhouse(bases, canonical, Some(board.to_string()), id.to_string()));
+            return Ok(greenhouse(
+                bases,
+                canonical,
+                Some(board.to_string()),
+                id.to_string(),
+            ));
         }
     }
     if host == "boards-api.greenhouse.io"
@@ -176,7 +183,12 @@ pub fn recognize(input: &str, bases: &ApiBases) -> Result<Recognized, String> {
         && is_board_token(board)
         && is_digits(id)
     {
-        return Ok(greenhouse(bases, canonical, Some(board.to_string()), id.to_string()));
+        return Ok(greenhouse(
+            bases,
+            canonical,
+            Some(board.to_string()),
+            id.to_string(),
+        ));
     }
     if let Some(id) = query(&u, "gh_jid").filter(|v| is_digits(v)) {
         // A company careers page carrying a Greenhouse job id: the board is
@@ -184,25 +196,25 @@ pub fn recognize(input: &str, bases: &ApiBases) -> Result<Recognized, String> {
         let board = query(&u, "for").filter(|b| is_board_token(b));
         return Ok(greenhouse(bases, canonical, board, id));
     }
-    if host == "jobs.lever.co" || host == "jobs.eu.lever.co" {
-        if let [company, id, ..] = segs.as_slice()
-            && is_board_token(company)
-            && is_uuid(id)
-        {
-            let base = if host == "jobs.eu.lever.co" && trim_base(&bases.lever) == "https://api.lever.co" {
+    if (host == "jobs.lever.co" || host == "jobs.eu.lever.co")
+        && let [company, id, ..] = segs.as_slice()
+        && is_board_token(company)
+        && is_uuid(id)
+    {
+        let base =
+            if host == "jobs.eu.lever.co" && trim_base(&bases.lever) == "https://api.lever.co" {
                 "https://api.eu.lever.co"
             } else {
                 trim_base(&bases.lever)
             };
-            let id = id.to_ascii_lowercase();
-            return Ok(Recognized {
-                url: canonical,
-                source: Source::Lever,
-                board: Some(company.to_string()),
-                api_url: Some(format!("{base}/v0/postings/{company}/{id}")),
-                external_id: Some(id),
-            });
-        }
+        let id = id.to_ascii_lowercase();
+        return Ok(Recognized {
+            url: canonical,
+            source: Source::Lever,
+            board: Some(company.to_string()),
+            api_url: Some(format!("{base}/v0/postings/{company}/{id}")),
+            external_id: Some(id),
+        });
     }
     if host == "jobs.ashbyhq.com"
         && let [org, id, ..] = segs.as_slice()
@@ -243,30 +255,179 @@ mod tests {
     #[test]
     fn table_of_real_looking_urls() {
         // (url, source, board, id, api)
-        let cases: &[(&str, Source, Option<&str>, Option<&str>, Option<&str>)] = &[
-            ("https://boards.greenhouse.io/wikimedia/jobs/2976623", Source::Greenhouse, Some("wikimedia"), Some("2976623"), Some("https://boards-api.greenhouse.io/v1/boards/wikimedia/jobs/2976623")),
-            ("https://boards.greenhouse.io/wikimedia/jobs/2976623#app", Source::Greenhouse, Some("wikimedia"), Some("2976623"), None),
-            ("http://BOARDS.Greenhouse.io/airbnb/jobs/7012345?gh_src=abc", Source::Greenhouse, Some("airbnb"), Some("7012345"), None),
-            ("https://job-boards.greenhouse.io/anthropic/jobs/4020305008", Source::Greenhouse, Some("anthropic"), Some("4020305008"), None),
-            ("https://job-boards.eu.greenhouse.io/n26/jobs/6123456002", Source::Greenhouse, Some("n26"), Some("6123456002"), None),
-            ("https://boards.greenhouse.io/embed/job_app?for=stripe&token=5678901", Source::Greenhouse, Some("stripe"), Some("5678901"), None),
-            ("https://boards.greenhouse.io/embed/job_app?token=5678901&for=stripe&b=https://x", Source::Greenhouse, Some("stripe"), Some("5678901"), None),
-            ("https://boards-api.greenhouse.io/v1/boards/gitlab/jobs/8123456002", Source::Greenhouse, Some("gitlab"), Some("8123456002"), None),
-            ("https://boards-api.greenhouse.io/v1/boards/gitlab/jobs/8123456002?content=true", Source::Greenhouse, Some("gitlab"), Some("8123456002"), None),
-            ("https://careers.example.com/jobs?gh_jid=4567", Source::Greenhouse, None, Some("4567"), None),
-            ("https://www.example.com/careers/open-roles/?gh_jid=4567&for=example", Source::Greenhouse, Some("example"), Some("4567"), None),
-            ("https://jobs.lever.co/netflix/0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d", Source::Lever, Some("netflix"), Some("0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d"), Some("https://api.lever.co/v0/postings/netflix/0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d")),
-            ("https://jobs.lever.co/netflix/0A1B2C3D-4E5F-6A7B-8C9D-0E1F2A3B4C5D/apply", Source::Lever, Some("netflix"), Some("0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d"), None),
-            ("https://jobs.eu.lever.co/spotify/11111111-2222-3333-4444-555555555555", Source::Lever, Some("spotify"), Some("11111111-2222-3333-4444-555555555555"), Some("https://api.eu.lever.co/v0/postings/spotify/11111111-2222-3333-4444-555555555555")),
-            ("https://jobs.ashbyhq.com/linear/aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee", Source::Ashby, Some("linear"), Some("aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"), Some("https://api.ashbyhq.com/posting-api/job-board/linear")),
-            ("https://jobs.ashbyhq.com/linear/aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee/application", Source::Ashby, Some("linear"), Some("aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"), None),
-            ("https://boards.greenhouse.io/wikimedia", Source::Generic, None, None, None),
-            ("https://boards.greenhouse.io/wikimedia/jobs/abc", Source::Generic, None, None, None),
-            ("https://jobs.lever.co/netflix", Source::Generic, None, None, None),
-            ("https://jobs.ashbyhq.com/linear/not-a-uuid", Source::Generic, None, None, None),
-            ("https://careers.example.com/jobs/123", Source::Generic, None, None, Some("https://careers.example.com/jobs/123")),
-            ("https://example.org/jobs?gh_jid=notanumber", Source::Generic, None, None, None),
-            ("http://127.0.0.1:8080/job", Source::Generic, None, None, None),
+        type Case<'a> = (
+            &'a str,
+            Source,
+            Option<&'a str>,
+            Option<&'a str>,
+            Option<&'a str>,
+        );
+        let cases: &[Case] = &[
+            (
+                "https://boards.greenhouse.io/wikimedia/jobs/2976623",
+                Source::Greenhouse,
+                Some("wikimedia"),
+                Some("2976623"),
+                Some("https://boards-api.greenhouse.io/v1/boards/wikimedia/jobs/2976623"),
+            ),
+            (
+                "https://boards.greenhouse.io/wikimedia/jobs/2976623#app",
+                Source::Greenhouse,
+                Some("wikimedia"),
+                Some("2976623"),
+                None,
+            ),
+            (
+                "http://BOARDS.Greenhouse.io/airbnb/jobs/7012345?gh_src=abc",
+                Source::Greenhouse,
+                Some("airbnb"),
+                Some("7012345"),
+                None,
+            ),
+            (
+                "https://job-boards.greenhouse.io/anthropic/jobs/4020305008",
+                Source::Greenhouse,
+                Some("anthropic"),
+                Some("4020305008"),
+                None,
+            ),
+            (
+                "https://job-boards.eu.greenhouse.io/n26/jobs/6123456002",
+                Source::Greenhouse,
+                Some("n26"),
+                Some("6123456002"),
+                None,
+            ),
+            (
+                "https://boards.greenhouse.io/embed/job_app?for=stripe&token=5678901",
+                Source::Greenhouse,
+                Some("stripe"),
+                Some("5678901"),
+                None,
+            ),
+            (
+                "https://boards.greenhouse.io/embed/job_app?token=5678901&for=stripe&b=https://x",
+                Source::Greenhouse,
+                Some("stripe"),
+                Some("5678901"),
+                None,
+            ),
+            (
+                "https://boards-api.greenhouse.io/v1/boards/gitlab/jobs/8123456002",
+                Source::Greenhouse,
+                Some("gitlab"),
+                Some("8123456002"),
+                None,
+            ),
+            (
+                "https://boards-api.greenhouse.io/v1/boards/gitlab/jobs/8123456002?content=true",
+                Source::Greenhouse,
+                Some("gitlab"),
+                Some("8123456002"),
+                None,
+            ),
+            (
+                "https://careers.example.com/jobs?gh_jid=4567",
+                Source::Greenhouse,
+                None,
+                Some("4567"),
+                None,
+            ),
+            (
+                "https://www.example.com/careers/open-roles/?gh_jid=4567&for=example",
+                Source::Greenhouse,
+                Some("example"),
+                Some("4567"),
+                None,
+            ),
+            (
+                "https://jobs.lever.co/netflix/0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d",
+                Source::Lever,
+                Some("netflix"),
+                Some("0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d"),
+                Some(
+                    "https://api.lever.co/v0/postings/netflix/0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d",
+                ),
+            ),
+            (
+                "https://jobs.lever.co/netflix/0A1B2C3D-4E5F-6A7B-8C9D-0E1F2A3B4C5D/apply",
+                Source::Lever,
+                Some("netflix"),
+                Some("0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d"),
+                None,
+            ),
+            (
+                "https://jobs.eu.lever.co/spotify/11111111-2222-3333-4444-555555555555",
+                Source::Lever,
+                Some("spotify"),
+                Some("11111111-2222-3333-4444-555555555555"),
+                Some(
+                    "https://api.eu.lever.co/v0/postings/spotify/11111111-2222-3333-4444-555555555555",
+                ),
+            ),
+            (
+                "https://jobs.ashbyhq.com/linear/aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee",
+                Source::Ashby,
+                Some("linear"),
+                Some("aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"),
+                Some("https://api.ashbyhq.com/posting-api/job-board/linear"),
+            ),
+            (
+                "https://jobs.ashbyhq.com/linear/aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee/application",
+                Source::Ashby,
+                Some("linear"),
+                Some("aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"),
+                None,
+            ),
+            (
+                "https://boards.greenhouse.io/wikimedia",
+                Source::Generic,
+                None,
+                None,
+                None,
+            ),
+            (
+                "https://boards.greenhouse.io/wikimedia/jobs/abc",
+                Source::Generic,
+                None,
+                None,
+                None,
+            ),
+            (
+                "https://jobs.lever.co/netflix",
+                Source::Generic,
+                None,
+                None,
+                None,
+            ),
+            (
+                "https://jobs.ashbyhq.com/linear/not-a-uuid",
+                Source::Generic,
+                None,
+                None,
+                None,
+            ),
+            (
+                "https://careers.example.com/jobs/123",
+                Source::Generic,
+                None,
+                None,
+                Some("https://careers.example.com/jobs/123"),
+            ),
+            (
+                "https://example.org/jobs?gh_jid=notanumber",
+                Source::Generic,
+                None,
+                None,
+                None,
+            ),
+            (
+                "http://127.0.0.1:8080/job",
+                Source::Generic,
+                None,
+                None,
+                None,
+            ),
         ];
         for (u, source, board, id, api) in cases {
             let r = rec(u);
@@ -294,10 +455,24 @@ mod tests {
             ..ApiBases::default()
         };
         let r = recognize("https://boards.greenhouse.io/acme/jobs/1", &bases).unwrap();
-        assert_eq!(r.api_url.as_deref(), Some("http://127.0.0.1:9000/v1/boards/acme/jobs/1"));
-        let lever = ApiBases { lever: "http://127.0.0.1:9001".into(), ..ApiBases::default() };
-        let r = recognize("https://jobs.eu.lever.co/a/11111111-2222-3333-4444-555555555555", &lever).unwrap();
-        assert!(r.api_url.unwrap().starts_with("http://127.0.0.1:9001/v0/postings/a/"));
+        assert_eq!(
+            r.api_url.as_deref(),
+            Some("http://127.0.0.1:9000/v1/boards/acme/jobs/1")
+        );
+        let lever = ApiBases {
+            lever: "http://127.0.0.1:9001".into(),
+            ..ApiBases::default()
+        };
+        let r = recognize(
+            "https://jobs.eu.lever.co/a/11111111-2222-3333-4444-555555555555",
+            &lever,
+        )
+        .unwrap();
+        assert!(
+            r.api_url
+                .unwrap()
+                .starts_with("http://127.0.0.1:9001/v0/postings/a/")
+        );
         let _ = GH;
     }
 
@@ -308,8 +483,14 @@ mod tests {
             ("gopher://example.org/1", "scheme `gopher`"),
             ("ftp://example.org/job", "scheme `ftp`"),
             ("not a url", "is not a URL"),
-            ("https://boards.greenhouse.io/embed/job_app?token=123", "without `for=`"),
-            ("https://boards.greenhouse.io/embed/job_app?for=acme", "needs `for=BOARD&token=JOB_ID`"),
+            (
+                "https://boards.greenhouse.io/embed/job_app?token=123",
+                "without `for=`",
+            ),
+            (
+                "https://boards.greenhouse.io/embed/job_app?for=acme",
+                "needs `for=BOARD&token=JOB_ID`",
+            ),
             ("https://user:pw@example.org/job", "credentials"),
         ] {
             let e = recognize(u, &ApiBases::default()).unwrap_err();

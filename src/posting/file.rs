@@ -43,7 +43,9 @@ pub fn collect(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
             for entry in walkdir::WalkDir::new(p)
                 .follow_links(true)
                 .into_iter()
-                .filter_entry(|e| e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.'))
+                .filter_entry(|e| {
+                    e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.')
+                })
             {
                 let entry = entry.map_err(|e| format!("{}: {e}", p.display()))?;
                 let ext = entry
@@ -93,7 +95,9 @@ fn parse_front_matter(name: &str, text: &str) -> Result<PostingInput, String> {
     let mut lines = text.split_inclusive('\n');
     let first = lines.next().unwrap_or_default();
     if first.trim_end() != "---" {
-        return Err(format!("{name}:1: the front matter must open with a line `---`"));
+        return Err(format!(
+            "{name}:1: the front matter must open with a line `---`"
+        ));
     }
     let mut yaml = String::new();
     let mut closed = false;
@@ -112,14 +116,17 @@ fn parse_front_matter(name: &str, text: &str) -> Result<PostingInput, String> {
         ));
     }
     let description = text[consumed..].trim();
-    let value: serde_norway::Value = serde_norway::from_str(&yaml).map_err(|e| match e.location() {
-        // the YAML starts on the file's second line
-        Some(loc) => format!("{name}:{}: invalid front matter: {e}", loc.line() + 1),
-        None => format!("{name}: invalid front matter: {e}"),
-    })?;
+    let value: serde_norway::Value =
+        serde_norway::from_str(&yaml).map_err(|e| match e.location() {
+            // the YAML starts on the file's second line
+            Some(loc) => format!("{name}:{}: invalid front matter: {e}", loc.line() + 1),
+            None => format!("{name}: invalid front matter: {e}"),
+        })?;
     let raw = yaml_to_json(&value);
     let Json::Object(map) = raw.clone() else {
-        return Err(format!("{name}: the front matter must be a mapping of keys to values"));
+        return Err(format!(
+            "{name}: the front matter must be a mapping of keys to values"
+        ));
     };
     let f = Fields { name, map: &map };
     let title = f.req_str("title")?;
@@ -127,12 +134,22 @@ fn parse_front_matter(name: &str, text: &str) -> Result<PostingInput, String> {
     let posted_at = match map.get("timestamp") {
         None | Some(Json::Null) => None,
         Some(Json::Number(n)) => {
-            let ms = n.as_i64().ok_or_else(|| f.bad("timestamp", "milliseconds since 1970 as a whole number", &Json::Number(n.clone())))?;
-            Some(Utc.timestamp_millis_opt(ms).single().ok_or_else(|| {
-                format!("{name}: field `timestamp`: {ms} is out of range")
-            })?)
+            let ms = n.as_i64().ok_or_else(|| {
+                f.bad(
+                    "timestamp",
+                    "milliseconds since 1970 as a whole number",
+                    &Json::Number(n.clone()),
+                )
+            })?;
+            Some(
+                Utc.timestamp_millis_opt(ms)
+                    .single()
+                    .ok_or_else(|| format!("{name}: field `timestamp`: {ms} is out of range"))?,
+            )
         }
-        Some(other) => return Err(f.bad("timestamp", "milliseconds since 1970 as a number", other)),
+        Some(other) => {
+            return Err(f.bad("timestamp", "milliseconds since 1970 as a number", other));
+        }
     };
     let archived = match map.get("archived") {
         None | Some(Json::Null) => false,
@@ -221,13 +238,8 @@ pub fn decode_greenhouse_content(s: &str) -> String {
 }
 
 fn parse_greenhouse_json(name: &str, text: &str) -> Result<Vec<PostingInput>, String> {
-    let doc: Json = serde_json::from_str(text).map_err(|e| {
-        format!(
-            "{name}:{}:{}: invalid JSON: {e}",
-            e.line(),
-            e.column()
-        )
-    })?;
+    let doc: Json = serde_json::from_str(text)
+        .map_err(|e| format!("{name}:{}:{}: invalid JSON: {e}", e.line(), e.column()))?;
     match &doc {
         Json::Object(m) if m.contains_key("jobs") => match m.get("jobs") {
             Some(Json::Array(jobs)) => jobs
@@ -251,12 +263,17 @@ fn parse_greenhouse_json(name: &str, text: &str) -> Result<Vec<PostingInput>, St
 
 fn greenhouse_job(name: &str, job: &Json) -> Result<PostingInput, String> {
     let Json::Object(map) = job else {
-        return Err(format!("{name}: expected a job object, got {}", describe(job)));
+        return Err(format!(
+            "{name}: expected a job object, got {}",
+            describe(job)
+        ));
     };
     let f = Fields { name, map };
     let id = match map.get("id") {
         Some(Json::Number(n)) if n.is_u64() => n.to_string(),
-        Some(Json::String(s)) if !s.is_empty() && s.chars().all(|c| c.is_ascii_digit()) => s.clone(),
+        Some(Json::String(s)) if !s.is_empty() && s.chars().all(|c| c.is_ascii_digit()) => {
+            s.clone()
+        }
         Some(other) => return Err(f.bad("id", "a numeric job id", other)),
         None => return Err(format!("{name}: field `id` is missing")),
     };
@@ -333,15 +350,24 @@ Body text.
         assert_eq!(j.title, "Systems Architect, Data");
         assert_eq!(j.company.as_deref(), Some("Wikimedia Foundation"));
         assert_eq!(j.location.as_deref(), Some("Remote"));
-        assert_eq!(j.posted_at.unwrap().to_rfc3339(), "2021-03-26T00:00:00+00:00");
+        assert_eq!(
+            j.posted_at.unwrap().to_rfc3339(),
+            "2021-03-26T00:00:00+00:00"
+        );
         assert_eq!(j.status, Some(Status::Closed));
-        assert!(j.description.as_deref().unwrap().starts_with("## Systems Architect"));
+        assert!(
+            j.description
+                .as_deref()
+                .unwrap()
+                .starts_with("## Systems Architect")
+        );
         assert_eq!(j.raw["featured"], 17);
     }
 
     #[test]
     fn field_errors_name_file_and_field() {
-        let e = p(&SEED_LIKE.replace("timestamp: 1616716800000", "timestamp: \"yesterday\"")).unwrap_err();
+        let e = p(&SEED_LIKE.replace("timestamp: 1616716800000", "timestamp: \"yesterday\""))
+            .unwrap_err();
         assert!(e.starts_with("x.md: field `timestamp`"), "{e}");
         let e = p(&SEED_LIKE.replace("archived: \"true\"", "archived: \"maybe\"")).unwrap_err();
         assert!(e.contains("field `archived`") && e.contains("maybe"), "{e}");
@@ -377,9 +403,18 @@ Body text.
             "content": "&lt;p&gt;Hello &amp;amp; welcome&lt;/p&gt;", "extra": 1}"#;
         let v = parse(Path::new("j.json"), job).unwrap();
         assert_eq!(v[0].title, "Data Engineer");
-        assert_eq!(v[0].posted_at.unwrap().to_rfc3339(), "2024-02-01T14:00:00+00:00");
-        assert_eq!(v[0].description.as_deref(), Some("<p>Hello &amp; welcome</p>"));
-        assert_eq!(v[0].source_hint, Some((Source::Greenhouse, "4012345".into())));
+        assert_eq!(
+            v[0].posted_at.unwrap().to_rfc3339(),
+            "2024-02-01T14:00:00+00:00"
+        );
+        assert_eq!(
+            v[0].description.as_deref(),
+            Some("<p>Hello &amp; welcome</p>")
+        );
+        assert_eq!(
+            v[0].source_hint,
+            Some((Source::Greenhouse, "4012345".into()))
+        );
         let list = format!("{{\"jobs\": [{job}, {job}], \"meta\": {{\"total\": 2}}}}");
         assert_eq!(parse(Path::new("l.json"), &list).unwrap().len(), 2);
     }
@@ -398,7 +433,13 @@ Body text.
 
     #[test]
     fn raw_content_is_not_decoded_twice() {
-        assert_eq!(decode_greenhouse_content("<p>a &amp; b</p>"), "<p>a &amp; b</p>");
-        assert_eq!(decode_greenhouse_content("&amp;lt;p&amp;gt;"), "&amp;lt;p&amp;gt;");
+        assert_eq!(
+            decode_greenhouse_content("<p>a &amp; b</p>"),
+            "<p>a &amp; b</p>"
+        );
+        assert_eq!(
+            decode_greenhouse_content("&amp;lt;p&amp;gt;"),
+            "&amp;lt;p&amp;gt;"
+        );
     }
 }

@@ -37,7 +37,9 @@ impl FromStr for Status {
             "unknown" => Ok(Status::Unknown),
             "open" => Ok(Status::Open),
             "closed" => Ok(Status::Closed),
-            _ => Err(format!("unknown posting status `{s}` (unknown, open, closed)")),
+            _ => Err(format!(
+                "unknown posting status `{s}` (unknown, open, closed)"
+            )),
         }
     }
 }

@@ -54,9 +54,7 @@ pub fn parse(expr: &str) -> Result<CronExpr, String> {
 fn convert_dow(field: &str) -> Result<String, String> {
     let num = |s: &str| -> Result<Option<u32>, String> {
         if s.chars().all(|c| c.is_ascii_digit()) && !s.is_empty() {
-            let n: u32 = s
-                .parse()
-                .map_err(|_| format!("bad day of week `{s}`"))?;
+            let n: u32 = s.parse().map_err(|_| format!("bad day of week `{s}`"))?;
             if n > 7 {
                 return Err(format!("day of week `{n}` is out of range 0-7"));
             }
@@ -133,7 +131,10 @@ mod tests {
         assert_eq!(n.hour(), 9);
         // 0 and 7 are Sunday.
         for e in ["0 9 * * 0", "0 9 * * 7"] {
-            let n = parse(e).unwrap().next_after(&at("2026-11-25T00:00:00Z")).unwrap();
+            let n = parse(e)
+                .unwrap()
+                .next_after(&at("2026-11-25T00:00:00Z"))
+                .unwrap();
             assert_eq!(n.weekday(), Weekday::Sun, "{e}");
         }
         // 5-7 is Friday, Saturday, Sunday.

@@ -210,11 +210,7 @@ pub async fn apply(
 }
 
 /// Moves one application inside the caller's transaction.
-pub async fn move_in<C: ConnectionTrait>(
-    c: &C,
-    ctx: &Ctx<'_>,
-    req: &MoveRequest,
-) -> Result<Moved> {
+pub async fn move_in<C: ConnectionTrait>(c: &C, ctx: &Ctx<'_>, req: &MoveRequest) -> Result<Moved> {
     let app = application::Entity::find_by_id(req.application_id)
         .one(c)
         .await?
@@ -283,7 +279,9 @@ pub async fn move_application(store: &Store, ctx: &Ctx<'_>, req: &MoveRequest) -
     let txn = store.begin_write().await?;
     match move_in(&txn, ctx, req).await {
         Ok(m) => {
-            txn.commit().await.map_err(|e| conflict_or_db(req.application_id, e))?;
+            txn.commit()
+                .await
+                .map_err(|e| conflict_or_db(req.application_id, e))?;
             Ok(m)
         }
         Err(Error::Db(e)) => Err(conflict_or_db(req.application_id, e)),

@@ -4,7 +4,9 @@ use crate::error::{Error, Result};
 use crate::intake;
 use chrono::{DateTime, Utc};
 use entity::candidate;
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
+};
 
 /// A candidate as given at intake; already validated by [`crate::intake`].
 #[derive(Clone, Debug, Default)]
@@ -57,7 +59,10 @@ impl CandidateInput {
     }
 }
 
-pub async fn find_by_email<C: ConnectionTrait>(c: &C, email: &str) -> Result<Option<candidate::Model>> {
+pub async fn find_by_email<C: ConnectionTrait>(
+    c: &C,
+    email: &str,
+) -> Result<Option<candidate::Model>> {
     Ok(candidate::Entity::find()
         .filter(candidate::Column::EmailKey.eq(intake::email_key(email)))
         .one(c)

@@ -52,7 +52,9 @@ pub fn resolve_url(flag: Option<&str>, config: &Config) -> String {
 
 /// The folder of a SQLite database file (for files kept beside it), if the URL is SQLite.
 pub fn sqlite_dir(url: &str) -> Option<PathBuf> {
-    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
     let file = rest.split('?').next()?;
     if file.is_empty() || file == ":memory:" {
         return None;

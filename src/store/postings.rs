@@ -138,20 +138,43 @@ pub async fn upsert<C: ConnectionTrait>(
         && !t.is_empty()
         && old.title != *t
     {
-        history(c, old.id, "title", Some(old.title.clone()), Some(t.clone()), note, now).await?;
+        history(
+            c,
+            old.id,
+            "title",
+            Some(old.title.clone()),
+            Some(t.clone()),
+            note,
+            now,
+        )
+        .await?;
         am.title = Set(t.clone());
         changed.push("title".to_string());
     }
     if let Some(l) = &p.location
         && old.location.as_ref() != Some(l)
     {
-        history(c, old.id, "location", old.location.clone(), Some(l.clone()), note, now).await?;
+        history(
+            c,
+            old.id,
+            "location",
+            old.location.clone(),
+            Some(l.clone()),
+            note,
+            now,
+        )
+        .await?;
         am.location = Set(Some(l.clone()));
         changed.push("location".to_string());
     }
     for (name, new, cur, slot) in [
         ("company", &p.company, &old.company, &mut am.company),
-        ("description", &p.description, &old.description, &mut am.description),
+        (
+            "description",
+            &p.description,
+            &old.description,
+            &mut am.description,
+        ),
         ("apply_url", &p.apply_url, &old.apply_url, &mut am.apply_url),
     ] {
         if let Some(v) = new
@@ -164,8 +187,16 @@ pub async fn upsert<C: ConnectionTrait>(
     if let Some(t) = p.posted_at
         && old.posted_at != Some(t)
     {
-        history(c, old.id, "posted_at", show_time(&old.posted_at), show_time(&Some(t)), note, now)
-            .await?;
+        history(
+            c,
+            old.id,
+            "posted_at",
+            show_time(&old.posted_at),
+            show_time(&Some(t)),
+            note,
+            now,
+        )
+        .await?;
         am.posted_at = Set(Some(t));
         changed.push("posted_at".into());
     }
@@ -182,8 +213,16 @@ pub async fn upsert<C: ConnectionTrait>(
     if let Some(s) = p.status
         && old.status != s.as_str()
     {
-        history(c, old.id, "status", Some(old.status.clone()), Some(s.to_string()), note, now)
-            .await?;
+        history(
+            c,
+            old.id,
+            "status",
+            Some(old.status.clone()),
+            Some(s.to_string()),
+            note,
+            now,
+        )
+        .await?;
         am.status = Set(s.as_str().into());
         am.status_changed_at = Set(Some(now));
         changed.push("status".into());

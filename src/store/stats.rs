@@ -2,9 +2,7 @@
 
 use crate::error::Result;
 use entity::{application, job_run, outbox, posting, transition};
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 /// Everything the pipeline report is computed from.
 pub struct ReportData {

@@ -1,1 +1,10 @@
-fn main(){}
+//! Integration tests: the real `atsd` binary and the library against a fresh
+//! database per test — a SQLite file, or PostgreSQL when
+//! `ATSD_TEST_DATABASE_URL` is set (see README "Tests").
+
+mod applications;
+mod common;
+mod config;
+mod moves;
+mod postings;
+mod report;

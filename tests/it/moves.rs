@@ -1,0 +1,249 @@
+//! Moves through the library: one transaction each, compare-and-swap under
+//! concurrency, and the SQLite settings that make concurrent writers safe.
+
+use crate::common::{Env, count};
+use atsd::Error;
+use atsd::config::Config;
+use atsd::mail::EmailChoice;
+use atsd::store::Store;
+use atsd::store::applications::{self, Ctx, MoveRequest, NewApplication};
+use atsd::store::candidates::CandidateInput;
+use atsd::store::postings::{self, NewPosting};
+use chrono::{DateTime, Utc};
+use sea_orm::{ConnectionTrait, Statement};
+use std::sync::Arc;
+
+fn now() -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339("2026-11-25T09:00:00Z")
+        .unwrap()
+        .with_timezone(&Utc)
+}
+
+async fn seed(store: &Store, ctx: &Ctx<'_>, n: usize) -> Vec<i64> {
+    let txn = store.begin_write().await.unwrap();
+    postings::upsert(
+        &txn,
+        &NewPosting {
+            url: "https://boards.greenhouse.io/acme/jobs/1".into(),
+            source: "greenhouse".into(),
+            board: Some("acme".into()),
+            external_id: Some("1".into()),
+            title: Some("Welder".into()),
+            ..Default::default()
+        },
+        "test",
+        ctx.now,
+    )
+    .await
+    .unwrap();
+    txn.commit().await.unwrap();
+    let mut ids = Vec::new();
+    for i in 0..n {
+        let input = CandidateInput::parse(
+            &format!("Candidate {i}"),
+            &format!("c{i}@example.org"),
+            None,
+            None,
+        )
+        .unwrap();
+        let new = NewApplication {
+            stage: None,
+            applied_at: None,
+            actor: "cli:test".into(),
+            reason: None,
+            email: EmailChoice::StageDefault,
+        };
+        ids.push(
+            applications::apply(store, ctx, "1", &input, &new)
+                .await
+                .unwrap()
+                .application
+                .id,
+        );
+    }
+    ids
+}
+
+fn req(id: i64, to: &str, expected: Option<i32>) -> MoveRequest {
+    MoveRequest {
+        application_id: id,
+        to: to.into(),
+        reason: None,
+        actor: "cli:test".into(),
+        email: EmailChoice::StageDefault,
+        expected_version: expected,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_failing_email_insert_rolls_the_whole_move_back() {
+    let env = Env::new();
+    let store = env.store().await;
+    let config = Config::default();
+    let pipeline = config.pipeline().unwrap();
+    let ctx = Ctx {
+        config: &config,
+        pipeline: &pipeline,
+        now: now(),
+    };
+    let ids = seed(&store, &ctx, 1).await;
+    applications::move_application(&store, &ctx, &req(ids[0], "screening", None))
+        .await
+        .unwrap();
+    let transitions_before = count(&store, "transitions").await;
+    let outbox_before = count(&store, "outbox").await;
+
+    // Occupy the Message-ID the next move's email will get, so that its
+    // insert fails after the stage update and the transition insert.
+    let next_transition: i64 = store
+        .conn()
+        .query_one_raw(Statement::from_string(
+            store.backend(),
+            "SELECT MAX(id) + 1 AS n FROM transitions",
+        ))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get("", "n")
+        .unwrap();
+    let mid = atsd::mail::message_id(&config, next_transition, 0);
+    store
+        .execute_unprepared(&format!(
+            "INSERT INTO outbox (recipient, template, locale, message_id, status, attempts, next_attempt_at, created_at, updated_at) \
+             VALUES ('x@example.org', 'offer', 'en', '{mid}', 'sent', 1, '2026-01-01 00:00:00+00:00', '2026-01-01 00:00:00+00:00', '2026-01-01 00:00:00+00:00')"
+        ))
+        .await
+        .unwrap();
+
+    let err = applications::move_application(&store, &ctx, &req(ids[0], "interview", None))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Db(_)), "{err}");
+    let d = applications::detail(store.conn(), ids[0]).await.unwrap();
+    assert_eq!(d.application.stage, "screening", "stage rolled back");
+    assert_eq!(d.application.version, 2, "version rolled back");
+    assert_eq!(
+        count(&store, "transitions").await,
+        transitions_before,
+        "no transition left"
+    );
+    assert_eq!(
+        count(&store, "outbox").await,
+        outbox_before + 1,
+        "only the blocker row"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_moves_of_one_application_exactly_one_wins() {
+    let env = Env::new();
+    let store = Arc::new(env.store().await);
+    let config = Arc::new(Config::default());
+    let pipeline = Arc::new(config.pipeline().unwrap());
+    let ctx = Ctx {
+        config: &config,
+        pipeline: &pipeline,
+        now: now(),
+    };
+    let ids = seed(&store, &ctx, 1).await;
+    let id = ids[0];
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let (store, config, pipeline) = (store.clone(), config.clone(), pipeline.clone());
+        let to = if i % 2 == 0 { "screening" } else { "rejected" };
+        tasks.push(tokio::spawn(async move {
+            let ctx = Ctx {
+                config: &config,
+                pipeline: &pipeline,
+                now: now(),
+            };
+            applications::move_application(&store, &ctx, &req(id, to, Some(1))).await
+        }));
+    }
+    let mut wins = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(_) => wins += 1,
+            Err(Error::Conflict(msg)) => {
+                assert!(msg.contains(&format!("application {id}")), "{msg}")
+            }
+            Err(e) => panic!("a losing move must fail as a conflict, got: {e}"),
+        }
+    }
+    assert_eq!(wins, 1);
+    let d = applications::detail(store.conn(), id).await.unwrap();
+    assert_eq!(d.application.version, 2);
+    assert_eq!(d.transitions.len(), 2, "creation + exactly one move");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn many_concurrent_writers_all_succeed() {
+    // Read-then-write transactions from several connections at once: with a
+    // deferred BEGIN, SQLite would fail some at once with "database is locked".
+    let env = Env::new();
+    let store = Arc::new(env.store().await);
+    let config = Arc::new(Config::default());
+    let pipeline = Arc::new(config.pipeline().unwrap());
+    let ctx = Ctx {
+        config: &config,
+        pipeline: &pipeline,
+        now: now(),
+    };
+    let ids = seed(&store, &ctx, 24).await;
+    let mut tasks = Vec::new();
+    for id in ids.clone() {
+        let (store, config, pipeline) = (store.clone(), config.clone(), pipeline.clone());
+        tasks.push(tokio::spawn(async move {
+            let ctx = Ctx {
+                config: &config,
+                pipeline: &pipeline,
+                now: now(),
+            };
+            applications::move_application(&store, &ctx, &req(id, "screening", None)).await?;
+            applications::move_application(&store, &ctx, &req(id, "interview", None)).await
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap().unwrap();
+    }
+    assert_eq!(count(&store, "transitions").await, 24 * 3);
+    // 24 application_received + 24 interview_invitation
+    assert_eq!(count(&store, "outbox").await, 48);
+}
+
+#[tokio::test]
+async fn sqlite_connections_use_wal_full_sync_and_foreign_keys() {
+    let env = Env::new();
+    if env.db.is_postgres() {
+        return; // SQLite settings only
+    }
+    let store = env.store().await;
+    let pragma = |p: &'static str| {
+        let store = &store;
+        async move {
+            let row = store
+                .conn()
+                .query_one_raw(Statement::from_string(
+                    store.backend(),
+                    format!("PRAGMA {p}"),
+                ))
+                .await
+                .unwrap()
+                .unwrap();
+            row.try_get_by_index::<String>(0)
+                .or_else(|_| row.try_get_by_index::<i64>(0).map(|n| n.to_string()))
+                .unwrap()
+        }
+    };
+    assert_eq!(pragma("journal_mode").await, "wal");
+    assert_eq!(pragma("synchronous").await, "2");
+    assert_eq!(pragma("foreign_keys").await, "1");
+    // foreign keys are enforced
+    let err = store
+        .execute_unprepared(
+            "INSERT INTO applications (candidate_id, posting_id, stage, entered_stage_at, applied_at, version, created_at, updated_at) \
+             VALUES (99, 99, 'applied', '2026-01-01', '2026-01-01', 1, '2026-01-01', '2026-01-01')",
+        )
+        .await;
+    assert!(err.is_err());
+}
