@@ -211,10 +211,23 @@ pub const CSV_COLUMNS: [&str; 7] = [
 /// Reads the CSV (header `posting,name,email[,locale,timezone,stage,applied_at]`).
 /// Pure; every problem is returned with its line.
 pub fn parse_csv(origin: &str, text: &str) -> Result<Vec<CsvRow>, Vec<String>> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    // The csv crate's line numbers skip blank lines; count from the byte offset.
+    let line_at = |byte: u64| -> u64 {
+        let end = (byte as usize).min(text.len());
+        let before = &text.as_bytes()[..end];
+        // a record starts after any blank lines the reader skipped
+        let skipped = text.as_bytes()[end..]
+            .iter()
+            .take_while(|b| **b == b'\n' || **b == b'\r')
+            .filter(|b| **b == b'\n')
+            .count();
+        before.iter().filter(|b| **b == b'\n').count() as u64 + 1 + skipped as u64
+    };
     let mut rdr = csv::ReaderBuilder::new()
         .flexible(false)
         .trim(csv::Trim::All)
-        .from_reader(text.strip_prefix('\u{feff}').unwrap_or(text).as_bytes());
+        .from_reader(text.as_bytes());
     let header = rdr
         .headers()
         .map_err(|e| vec![format!("{origin}: line 1: cannot read the header: {e}")])?
@@ -250,12 +263,12 @@ pub fn parse_csv(origin: &str, text: &str) -> Result<Vec<CsvRow>, Vec<String>> {
         let rec = match rec {
             Ok(r) => r,
             Err(e) => {
-                let line = e.position().map(|p| p.line()).unwrap_or(0);
+                let line = e.position().map(|p| line_at(p.byte())).unwrap_or(0);
                 errs.push(format!("{origin}: line {line}: {e}"));
                 continue;
             }
         };
-        let line = rec.position().map(|p| p.line()).unwrap_or(0);
+        let line = rec.position().map(|p| line_at(p.byte())).unwrap_or(0);
         if rec.iter().all(str::is_empty) {
             continue;
         }
@@ -489,10 +502,11 @@ mod tests {
     fn csv_rows_keep_their_line_numbers() {
         let rows = parse_csv(
             "a.csv",
-            "posting,name,email,locale\n1,Ada,ada@example.org,de-CH\n\n2,\"Lovelace, Ada\",l@example.org,\n",
+            "posting,name,email,locale\n1,Ada,ada@example.org,de-CH\n\n2,\"Lovelace, Ada\",l@example.org,\n3,\"Multi\nLine\",m@example.org,\n4,Last,z@example.org,\n",
         )
         .unwrap();
-        assert_eq!(rows.len(), 2);
+        assert_eq!(rows.len(), 4);
+        assert_eq!(rows[3].line, 7);
         assert_eq!(rows[0].line, 2);
         assert_eq!(rows[0].locale.as_deref(), Some("de-CH"));
         assert_eq!(rows[1].line, 4);
@@ -513,6 +527,14 @@ mod tests {
         );
         let e = parse_csv("a.csv", "posting,name,email\n1,A,a@b.org,extra\n").unwrap_err();
         assert!(e[0].contains("line 2"), "{e:?}");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn csv_parsing_never_panics(body in "\\PC{0,300}") {
+            let _ = parse_csv("a.csv", &format!("posting,name,email\n{body}"));
+            let _ = parse_csv("a.csv", &body);
+        }
     }
 
     #[test]

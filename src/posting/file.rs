@@ -431,6 +431,22 @@ Body text.
         assert!(e.contains("field `id` is missing"), "{e}");
     }
 
+    proptest::proptest! {
+        /// Bad input is an error, never a panic.
+        #[test]
+        fn never_panics_on_arbitrary_text(s in "\\PC{0,200}") {
+            let _ = parse(Path::new("f.md"), &s);
+            let _ = parse(Path::new("f.md"), &format!("---\n{s}\n---\n"));
+            let _ = parse(Path::new("f.json"), &format!("{{\"jobs\": [{s}]}}"));
+        }
+
+        #[test]
+        fn any_timestamp_and_archived_value_is_handled(ts in proptest::num::i64::ANY, archived in "\\PC{0,8}") {
+            let text = format!("---\ntitle: t\nurl: https://example.org/j\ntimestamp: {ts}\narchived: {archived:?}\n---\n");
+            let _ = parse(Path::new("f.md"), &text);
+        }
+    }
+
     #[test]
     fn raw_content_is_not_decoded_twice() {
         assert_eq!(

@@ -139,5 +139,8 @@ fn usage_errors_exit_2() {
 #[test]
 fn the_deployed_example_is_the_built_in_one() {
     let deployed = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/atsd.toml");
-    assert_eq!(std::fs::read_to_string(deployed).unwrap(), atsd::config::EXAMPLE);
+    assert_eq!(
+        std::fs::read_to_string(deployed).unwrap(),
+        atsd::config::EXAMPLE
+    );
 }
