@@ -219,7 +219,7 @@ mod tests {
             last_modified: None,
             last_polled_at: None,
             consecutive_not_found: 0,
-            first_not_found_at: None,
+            last_not_found_at: None,
             consecutive_errors: 0,
             next_poll_at: None,
             last_error: None,

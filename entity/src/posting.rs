@@ -28,7 +28,7 @@ pub struct Model {
     pub last_modified: Option<String>,
     pub last_polled_at: Option<DateTimeUtc>,
     pub consecutive_not_found: i32,
-    pub first_not_found_at: Option<DateTimeUtc>,
+    pub last_not_found_at: Option<DateTimeUtc>,
     pub consecutive_errors: i32,
     pub next_poll_at: Option<DateTimeUtc>,
     pub last_error: Option<String>,

@@ -78,7 +78,7 @@ impl MigrationTrait for Migration {
                 .col(text_null(Postings::LastModified))
                 .col(ts_null(Postings::LastPolledAt))
                 .col(int0(Postings::ConsecutiveNotFound))
-                .col(ts_null(Postings::FirstNotFoundAt))
+                .col(ts_null(Postings::LastNotFoundAt))
                 .col(int0(Postings::ConsecutiveErrors))
                 .col(ts_null(Postings::NextPollAt))
                 .col(text_null(Postings::LastError))
@@ -369,7 +369,7 @@ enum Postings {
     LastModified,
     LastPolledAt,
     ConsecutiveNotFound,
-    FirstNotFoundAt,
+    LastNotFoundAt,
     ConsecutiveErrors,
     NextPollAt,
     LastError,

@@ -82,6 +82,7 @@ pub(super) async fn dispatch(cli: Cli) -> CmdResult {
         Command::Posting(cmd) => match cmd {
             PostingCmd::Add { url, title } => posting_add(&env, &url, title).await,
             PostingCmd::Import { paths } => posting_import(&env, &paths).await,
+            PostingCmd::Poll { ids } => posting_poll(&env, &ids).await,
             PostingCmd::List { status } => posting_list(&env, status.as_deref()).await,
             PostingCmd::Show { posting } => posting_show(&env, &posting).await,
         },
@@ -289,6 +290,33 @@ async fn posting_import(env: &Env, paths: &[PathBuf]) -> CmdResult {
     println!(
         "{} file(s): {} created, {} updated, {} unchanged",
         s.files, s.created, s.updated, s.unchanged
+    );
+    Ok(())
+}
+
+async fn posting_poll(env: &Env, ids: &[i64]) -> CmdResult {
+    let store = env.store().await?;
+    let r = crate::poll::poller::run(&store, env.config(), ids, env.now).await?;
+    if env.json {
+        return print_json(&r);
+    }
+    let mut t = table(["ID", "OUTCOME", "STATUS", "URL"]);
+    for o in &r.outcomes {
+        t.add_row(vec![
+            o.id.to_string(),
+            clip(&o.outcome, 90),
+            o.status.clone(),
+            o.url.clone(),
+        ]);
+    }
+    if !r.outcomes.is_empty() {
+        print_table(&t);
+    }
+    println!(
+        "{} posting(s) polled with {} request(s); {} closed",
+        r.outcomes.len(),
+        r.requests,
+        r.closed.len()
     );
     Ok(())
 }

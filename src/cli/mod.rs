@@ -80,6 +80,11 @@ pub enum PostingCmd {
         #[arg(required = true)]
         paths: Vec<PathBuf>,
     },
+    /// Poll now: the named postings, or every posting that is due.
+    Poll {
+        /// Posting ids (default: all due postings).
+        ids: Vec<i64>,
+    },
     /// List postings.
     List {
         #[arg(long, value_parser = ["unknown", "open", "closed"])]

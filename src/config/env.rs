@@ -36,6 +36,7 @@ pub const ENV_KEYS: &[(&str, Kind)] = &[
     ("poll.confirm_interval", Kind::Str),
     ("poll.allow_private_addresses", Kind::Bool),
     ("poll.max_body", Kind::Str),
+    ("poll.allow_addresses", Kind::List),
     ("poll.sources.greenhouse.api_base", Kind::Str),
     ("poll.sources.lever.api_base", Kind::Str),
     ("poll.sources.ashby.api_base", Kind::Str),

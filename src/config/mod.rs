@@ -188,6 +188,9 @@ pub struct PollConfig {
     pub confirm_interval: Dur,
     pub allow_private_addresses: bool,
     pub max_body: Size,
+    /// Exact `ip:port` addresses allowed even when private addresses are not
+    /// (a local test server, an internal proxy).
+    pub allow_addresses: Vec<String>,
     pub sources: SourcesConfig,
 }
 
@@ -201,6 +204,7 @@ impl Default for PollConfig {
             confirm_interval: Dur::secs(600),
             allow_private_addresses: false,
             max_body: Size(2 * 1024 * 1024),
+            allow_addresses: Vec::new(),
             sources: SourcesConfig::default(),
         }
     }

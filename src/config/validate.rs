@@ -137,6 +137,13 @@ impl Config {
                 errs.push(format!("{key}: must be at least 1"));
             }
         }
+        for (i, a) in p.allow_addresses.iter().enumerate() {
+            if a.parse::<std::net::SocketAddr>().is_err() {
+                errs.push(format!(
+                    "poll.allow_addresses[{i}]: `{a}` is not an ip:port address"
+                ));
+            }
+        }
         if p.timeout.std().is_zero() {
             errs.push("poll.timeout: must be more than 0s".into());
         }

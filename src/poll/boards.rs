@@ -36,7 +36,9 @@ fn text(v: Option<&Value>) -> Option<String> {
 }
 
 fn rfc3339(v: Option<&Value>) -> Option<DateTime<Utc>> {
-    text(v).and_then(|s| DateTime::parse_from_rfc3339(&s).ok()).map(|d| d.with_timezone(&Utc))
+    text(v)
+        .and_then(|s| DateTime::parse_from_rfc3339(&s).ok())
+        .map(|d| d.with_timezone(&Utc))
 }
 
 fn id_of(v: Option<&Value>) -> Result<String, ParseError> {
@@ -72,7 +74,8 @@ pub fn greenhouse_job(v: &Value) -> Result<JobInfo, ParseError> {
         location: m.get("location").and_then(|l| text(l.get("name"))),
         company: text(m.get("company_name")),
         posted_at: rfc3339(m.get("first_published")),
-        description: text(m.get("content")).map(|c| crate::posting::file::decode_greenhouse_content(&c)),
+        description: text(m.get("content"))
+            .map(|c| crate::posting::file::decode_greenhouse_content(&c)),
         url: text(m.get("absolute_url")),
     })
 }
@@ -142,7 +145,8 @@ struct AshbyBoard {
 
 /// Ashby's `{"apiVersion": "1", "jobs": [...]}`.
 pub fn ashby_list(body: &[u8]) -> Result<Vec<JobInfo>, ParseError> {
-    let board: AshbyBoard = serde_json::from_slice(body).map_err(|e| ParseError::Json(e.to_string()))?;
+    let board: AshbyBoard =
+        serde_json::from_slice(body).map_err(|e| ParseError::Json(e.to_string()))?;
     board
         .jobs
         .iter()
@@ -177,23 +181,49 @@ mod tests {
         assert_eq!(j.id, "127817");
         assert_eq!(j.title, "Vault Designer");
         assert_eq!(j.location.as_deref(), Some("NYC"));
-        assert_eq!(j.posted_at.unwrap().to_rfc3339(), "2024-03-01T14:00:00+00:00");
+        assert_eq!(
+            j.posted_at.unwrap().to_rfc3339(),
+            "2024-03-01T14:00:00+00:00"
+        );
         assert_eq!(j.description.as_deref(), Some("<p>Design vaults</p>"));
         let no_first = JOB.replace("\"first_published\": \"2024-03-01T09:00:00-05:00\",", "");
-        assert_eq!(greenhouse_single(no_first.as_bytes()).unwrap().posted_at, None);
-        let z = JOB.replace("-05:00", "Z").replace("\"metadata\": [", "\"metadata\": null, \"m2\": [");
+        assert_eq!(
+            greenhouse_single(no_first.as_bytes()).unwrap().posted_at,
+            None
+        );
+        let z = JOB
+            .replace("-05:00", "Z")
+            .replace("\"metadata\": [", "\"metadata\": null, \"m2\": [");
         assert!(greenhouse_single(z.as_bytes()).is_ok());
     }
 
     #[test]
     fn greenhouse_bad_bodies_are_errors() {
-        assert!(matches!(greenhouse_single(b"{\"id\": 1, \"ti"), Err(ParseError::Json(_))));
-        assert!(matches!(greenhouse_single(b"<html>maintenance</html>"), Err(ParseError::Json(_))));
-        assert!(matches!(greenhouse_single(b"{}"), Err(ParseError::Shape(_))));
-        assert!(matches!(greenhouse_single(br#"{"id":"abc","title":"x"}"#), Err(ParseError::Shape(_))));
-        assert!(matches!(greenhouse_list(br#"{"jobs":"bad"}"#), Err(ParseError::Shape(_))));
+        assert!(matches!(
+            greenhouse_single(b"{\"id\": 1, \"ti"),
+            Err(ParseError::Json(_))
+        ));
+        assert!(matches!(
+            greenhouse_single(b"<html>maintenance</html>"),
+            Err(ParseError::Json(_))
+        ));
+        assert!(matches!(
+            greenhouse_single(b"{}"),
+            Err(ParseError::Shape(_))
+        ));
+        assert!(matches!(
+            greenhouse_single(br#"{"id":"abc","title":"x"}"#),
+            Err(ParseError::Shape(_))
+        ));
+        assert!(matches!(
+            greenhouse_list(br#"{"jobs":"bad"}"#),
+            Err(ParseError::Shape(_))
+        ));
         assert!(matches!(greenhouse_list(b"{}"), Err(ParseError::Shape(_))));
-        assert_eq!(greenhouse_list(br#"{"jobs":[],"meta":{"total":0}}"#).unwrap(), vec![]);
+        assert_eq!(
+            greenhouse_list(br#"{"jobs":[],"meta":{"total":0}}"#).unwrap(),
+            vec![]
+        );
     }
 
     #[test]

@@ -100,7 +100,13 @@ pub fn backoff(rules: &Rules, errors: i32, seed: u64) -> Duration {
     Duration::milliseconds(ms as i64)
 }
 
-pub fn decide(state: &State, answer: &Answer, now: DateTime<Utc>, rules: &Rules, seed: u64) -> Decision {
+pub fn decide(
+    state: &State,
+    answer: &Answer,
+    now: DateTime<Utc>,
+    rules: &Rules,
+    seed: u64,
+) -> Decision {
     let mut s = state.clone();
     match answer {
         Answer::Found | Answer::Unchanged => {
@@ -139,7 +145,9 @@ pub fn decide(state: &State, answer: &Answer, now: DateTime<Utc>, rules: &Rules,
                 };
             }
             let counted = match state.last_not_found_at {
-                Some(last) if state.consecutive_not_found > 0 => now - last >= rules.confirm_interval,
+                Some(last) if state.consecutive_not_found > 0 => {
+                    now - last >= rules.confirm_interval
+                }
                 _ => true,
             };
             if counted {
@@ -188,7 +196,10 @@ pub fn decide(state: &State, answer: &Answer, now: DateTime<Utc>, rules: &Rules,
                 reopened: false,
             }
         }
-        Answer::Transient { reason, retry_after } => {
+        Answer::Transient {
+            reason,
+            retry_after,
+        } => {
             s.consecutive_errors = state.consecutive_errors + 1;
             let mut wait = backoff(rules, s.consecutive_errors, seed);
             if let Some(ra) = retry_after {
@@ -212,15 +223,26 @@ mod tests {
     use proptest::prelude::*;
 
     fn t(min: i64) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339("2026-11-25T09:00:00Z").unwrap().with_timezone(&Utc) + Duration::minutes(min)
+        DateTime::parse_from_rfc3339("2026-11-25T09:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc)
+            + Duration::minutes(min)
     }
 
     fn open() -> State {
-        State { status: Status::Open, consecutive_not_found: 0, last_not_found_at: None, consecutive_errors: 0, board_missing: false }
+        State {
+            status: Status::Open,
+            consecutive_not_found: 0,
+            last_not_found_at: None,
+            consecutive_errors: 0,
+            board_missing: false,
+        }
     }
 
     fn nf() -> Answer {
-        Answer::NotFound { detail: "404".into() }
+        Answer::NotFound {
+            detail: "404".into(),
+        }
     }
 
     fn run(answers: &[(i64, Answer)]) -> (State, Vec<Decision>) {
@@ -262,24 +284,36 @@ mod tests {
 
     #[test]
     fn transient_errors_never_change_status_and_back_off() {
-        let tr = || Answer::Transient { reason: "HTTP 503".into(), retry_after: None };
+        let tr = || Answer::Transient {
+            reason: "HTTP 503".into(),
+            retry_after: None,
+        };
         let (s, d) = run(&[(0, tr()), (1, tr()), (3, tr()), (8, tr())]);
         assert_eq!(s.status, Status::Open);
         assert_eq!(s.consecutive_errors, 4);
-        let waits: Vec<i64> = d.iter().zip([0, 1, 3, 8]).map(|(d, m)| (d.next_poll_at - t(m)).num_seconds()).collect();
+        let waits: Vec<i64> = d
+            .iter()
+            .zip([0, 1, 3, 8])
+            .map(|(d, m)| (d.next_poll_at - t(m)).num_seconds())
+            .collect();
         assert!(waits.windows(2).all(|w| w[1] > w[0]), "{waits:?}");
     }
 
     #[test]
     fn retry_after_is_a_floor() {
-        let a = Answer::Transient { reason: "HTTP 429".into(), retry_after: Some(Duration::seconds(7200)) };
+        let a = Answer::Transient {
+            reason: "HTTP 429".into(),
+            retry_after: Some(Duration::seconds(7200)),
+        };
         let d = decide(&open(), &a, t(0), &Rules::default(), 1);
         assert!(d.next_poll_at >= t(120));
     }
 
     #[test]
     fn board_missing_flags_and_closes_nothing() {
-        let bm = || Answer::BoardMissing { detail: "board list 404".into() };
+        let bm = || Answer::BoardMissing {
+            detail: "board list 404".into(),
+        };
         let (s, d) = run(&[(0, bm()), (30, bm()), (60, bm())]);
         assert_eq!(s.status, Status::Open);
         assert!(s.board_missing);
@@ -312,11 +346,13 @@ mod tests {
                 let before = s.clone();
                 let d = decide(&s, &a, now, &rules, 3);
                 if d.state.status == Status::Closed && before.status != Status::Closed {
-                    prop_assert!(matches!(a, Answer::NotFound { .. }));
+                    let was_not_found = matches!(a, Answer::NotFound { .. });
+                    prop_assert!(was_not_found);
                     prop_assert!(before.consecutive_not_found + 1 >= rules.close_after_not_found as i32);
                     prop_assert!(d.closed_now);
                 }
-                if !matches!(a, Answer::NotFound { .. } | Answer::Found) {
+                let decisive = matches!(a, Answer::NotFound { .. } | Answer::Found);
+                if !decisive {
                     prop_assert_eq!(d.state.status, before.status);
                 }
                 prop_assert!(d.next_poll_at > now);

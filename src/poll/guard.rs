@@ -56,14 +56,29 @@ fn refusal_v6(ip: Ipv6Addr) -> Option<&'static str> {
         0x2001 if s[1] == 0x0db8 => "documentation address",
         // IPv4-compatible (::a.b.c.d), NAT64 (64:ff9b::/96) and 6to4 (2002::/16) embed an IPv4 address
         0 if s[1..6] == [0, 0, 0, 0, 0] => {
-            return refusal_v4(Ipv4Addr::new((s[6] >> 8) as u8, s[6] as u8, (s[7] >> 8) as u8, s[7] as u8))
-                .or(Some("reserved address"));
+            return refusal_v4(Ipv4Addr::new(
+                (s[6] >> 8) as u8,
+                s[6] as u8,
+                (s[7] >> 8) as u8,
+                s[7] as u8,
+            ))
+            .or(Some("reserved address"));
         }
         0x64 if s[1] == 0xff9b && s[2..6] == [0, 0, 0, 0] => {
-            return refusal_v4(Ipv4Addr::new((s[6] >> 8) as u8, s[6] as u8, (s[7] >> 8) as u8, s[7] as u8));
+            return refusal_v4(Ipv4Addr::new(
+                (s[6] >> 8) as u8,
+                s[6] as u8,
+                (s[7] >> 8) as u8,
+                s[7] as u8,
+            ));
         }
         0x2002 => {
-            return refusal_v4(Ipv4Addr::new((s[1] >> 8) as u8, s[1] as u8, (s[2] >> 8) as u8, s[2] as u8));
+            return refusal_v4(Ipv4Addr::new(
+                (s[1] >> 8) as u8,
+                s[1] as u8,
+                (s[2] >> 8) as u8,
+                s[2] as u8,
+            ));
         }
         _ => return None,
     })
@@ -84,7 +99,10 @@ impl Guard {
             return Ok(());
         }
         match refusal(addr.ip()) {
-            Some(why) => Err(format!("{why} {} refused (allow_private_addresses = false)", addr.ip())),
+            Some(why) => Err(format!(
+                "{why} {} refused (allow_private_addresses = false)",
+                addr.ip()
+            )),
             None => Ok(()),
         }
     }
@@ -93,7 +111,10 @@ impl Guard {
     /// host when it is an IP literal (names are checked after resolution).
     pub fn check_url(&self, url: &Url) -> Result<(), String> {
         if url.scheme() != "http" && url.scheme() != "https" {
-            return Err(format!("scheme `{}` not allowed (only http and https)", url.scheme()));
+            return Err(format!(
+                "scheme `{}` not allowed (only http and https)",
+                url.scheme()
+            ));
         }
         let port = url.port_or_known_default().unwrap_or(80);
         match url.host() {
@@ -103,7 +124,9 @@ impl Guard {
             Some(Host::Domain(d)) => {
                 let d = d.trim_end_matches('.').to_ascii_lowercase();
                 if !self.allow_private && (d == "localhost" || d.ends_with(".localhost")) {
-                    Err(format!("host {d} refused: loopback name (allow_private_addresses = false)"))
+                    Err(format!(
+                        "host {d} refused: loopback name (allow_private_addresses = false)"
+                    ))
                 } else {
                     Ok(())
                 }
@@ -124,9 +147,8 @@ impl reqwest::dns::Resolve for GuardedResolver {
         let guard = self.guard.clone();
         Box::pin(async move {
             let host = name.as_str().to_string();
-            let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
-                .await?
-                .collect();
+            let addrs: Vec<SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
             if addrs.is_empty() {
                 return Err(format!("{host}: no addresses").into());
             }
@@ -197,14 +219,22 @@ mod tests {
 
     #[test]
     fn public_addresses_and_names_pass() {
-        for u in ["https://boards-api.greenhouse.io/v1/boards/x/jobs", "http://93.184.216.34/", "http://[2606:4700::1111]/"] {
+        for u in [
+            "https://boards-api.greenhouse.io/v1/boards/x/jobs",
+            "http://93.184.216.34/",
+            "http://[2606:4700::1111]/",
+        ] {
             assert!(g().check_url(&Url::parse(u).unwrap()).is_ok(), "{u}");
         }
     }
 
     #[test]
     fn schemes_other_than_http_are_refused() {
-        for u in ["file:///etc/passwd", "gopher://example.org/", "ftp://example.org/"] {
+        for u in [
+            "file:///etc/passwd",
+            "gopher://example.org/",
+            "ftp://example.org/",
+        ] {
             let e = g().check_url(&Url::parse(u).unwrap()).unwrap_err();
             assert!(e.contains("scheme"), "{e}");
         }
@@ -212,17 +242,36 @@ mod tests {
 
     #[test]
     fn exceptions_are_exact() {
-        let guard = Guard { allow_private: false, allow: vec!["127.0.0.1:9000".parse().unwrap()] };
-        assert!(guard.check_url(&Url::parse("http://127.0.0.1:9000/x").unwrap()).is_ok());
-        assert!(guard.check_url(&Url::parse("http://127.0.0.1:9001/x").unwrap()).is_err());
-        let open = Guard { allow_private: true, allow: vec![] };
-        assert!(open.check_url(&Url::parse("http://127.0.0.1:9001/x").unwrap()).is_ok());
+        let guard = Guard {
+            allow_private: false,
+            allow: vec!["127.0.0.1:9000".parse().unwrap()],
+        };
+        assert!(
+            guard
+                .check_url(&Url::parse("http://127.0.0.1:9000/x").unwrap())
+                .is_ok()
+        );
+        assert!(
+            guard
+                .check_url(&Url::parse("http://127.0.0.1:9001/x").unwrap())
+                .is_err()
+        );
+        let open = Guard {
+            allow_private: true,
+            allow: vec![],
+        };
+        assert!(
+            open.check_url(&Url::parse("http://127.0.0.1:9001/x").unwrap())
+                .is_ok()
+        );
     }
 
     #[tokio::test]
     async fn names_resolving_to_loopback_are_refused() {
         use reqwest::dns::Resolve;
-        let r = GuardedResolver { guard: Arc::new(g()) };
+        let r = GuardedResolver {
+            guard: Arc::new(g()),
+        };
         let name: reqwest::dns::Name = "localhost".parse().unwrap();
         let res = r.resolve(name).await;
         assert!(res.is_err());

@@ -6,6 +6,7 @@ use crate::poll::{ApiBases, recognize};
 use crate::posting::Status;
 use chrono::{DateTime, Utc};
 use entity::{posting, posting_history};
+use sea_orm::sea_query::ExprTrait;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
     QueryOrder,
@@ -259,6 +260,122 @@ pub async fn find<C: ConnectionTrait>(c: &C, reference: &str) -> Result<posting:
     find_existing(c, &probe)
         .await?
         .ok_or_else(|| Error::NotFound(format!("no posting with URL {r}")))
+}
+
+/// Postings whose next poll is due at `now`, oldest first.
+pub async fn due<C: ConnectionTrait>(c: &C, now: DateTime<Utc>) -> Result<Vec<posting::Model>> {
+    Ok(posting::Entity::find()
+        .filter(
+            posting::Column::NextPollAt
+                .lte(now)
+                .or(posting::Column::NextPollAt.is_null()),
+        )
+        .order_by_asc(posting::Column::NextPollAt)
+        .order_by_asc(posting::Column::Id)
+        .all(c)
+        .await?)
+}
+
+/// Records one poll: the status rules' decision, what the board said about
+/// the job (title, location and posting date changes go to the history), and
+/// the validators for the next conditional request.
+pub async fn apply_poll<C: ConnectionTrait>(
+    c: &C,
+    old: &posting::Model,
+    d: &crate::poll::decide::Decision,
+    info: Option<&crate::poll::boards::JobInfo>,
+    validators: Option<(Option<String>, Option<String>)>,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let mut am: posting::ActiveModel = old.clone().into();
+    let status = d.state.status.as_str();
+    if old.status != status {
+        history(
+            c,
+            old.id,
+            "status",
+            Some(old.status.clone()),
+            Some(status.to_string()),
+            &format!("poll: {}", d.label),
+            now,
+        )
+        .await?;
+        am.status = Set(status.into());
+        am.status_changed_at = Set(Some(now));
+    }
+    if old.board_missing != d.state.board_missing {
+        history(
+            c,
+            old.id,
+            "board_missing",
+            Some(old.board_missing.to_string()),
+            Some(d.state.board_missing.to_string()),
+            &format!("poll: {}", d.label),
+            now,
+        )
+        .await?;
+        am.board_missing = Set(d.state.board_missing);
+    }
+    if let Some(i) = info {
+        if !i.title.is_empty() && i.title != old.title {
+            history(
+                c,
+                old.id,
+                "title",
+                Some(old.title.clone()),
+                Some(i.title.clone()),
+                "poll",
+                now,
+            )
+            .await?;
+            am.title = Set(i.title.clone());
+        }
+        if i.location.is_some() && i.location != old.location {
+            history(
+                c,
+                old.id,
+                "location",
+                old.location.clone(),
+                i.location.clone(),
+                "poll",
+                now,
+            )
+            .await?;
+            am.location = Set(i.location.clone());
+        }
+        if i.posted_at.is_some() && i.posted_at != old.posted_at {
+            history(
+                c,
+                old.id,
+                "posted_at",
+                show_time(&old.posted_at),
+                show_time(&i.posted_at),
+                "poll",
+                now,
+            )
+            .await?;
+            am.posted_at = Set(i.posted_at);
+        }
+        if i.company.is_some() && old.company.is_none() {
+            am.company = Set(i.company.clone());
+        }
+        if i.description.is_some() && i.description != old.description {
+            am.description = Set(i.description.clone());
+        }
+    }
+    if let Some((etag, lm)) = validators {
+        am.etag = Set(etag);
+        am.last_modified = Set(lm);
+    }
+    am.consecutive_not_found = Set(d.state.consecutive_not_found);
+    am.last_not_found_at = Set(d.state.last_not_found_at);
+    am.consecutive_errors = Set(d.state.consecutive_errors);
+    am.next_poll_at = Set(Some(d.next_poll_at));
+    am.last_polled_at = Set(Some(now));
+    am.last_error = Set(d.last_error.clone());
+    am.updated_at = Set(now);
+    am.update(c).await?;
+    Ok(())
 }
 
 pub async fn list<C: ConnectionTrait>(
