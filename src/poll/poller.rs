@@ -33,6 +33,8 @@ pub struct Settings {
     pub guard: Guard,
     /// Poll postings that share a board with one list request.
     pub group_by_board: bool,
+    /// The `poll` schedule: an open posting is due again at its next occurrence.
+    pub schedule: Option<(crate::schedule::CronExpr, chrono_tz::Tz)>,
 }
 
 impl Settings {
@@ -66,6 +68,9 @@ impl Settings {
                 allow,
             },
             group_by_board: true,
+            schedule: crate::schedule::parse_cron(&c.schedule.poll)
+                .ok()
+                .zip(c.schedule.timezone.parse::<chrono_tz::Tz>().ok()),
         })
     }
 }
@@ -99,7 +104,7 @@ pub struct Report {
 /// What is asked of a board.
 enum Task {
     /// One posting: its job (API) or its page (generic).
-    Single(posting::Model),
+    Single(Box<posting::Model>),
     /// Several postings of one board: the board's list.
     Board {
         source: Source,
@@ -149,7 +154,7 @@ fn plan(postings: Vec<posting::Model>, group: bool) -> Vec<Task> {
     for p in postings {
         let source = source_of(&p);
         match (source, p.board.clone()) {
-            (Source::Generic, _) | (_, None) => tasks.push(Task::Single(p)),
+            (Source::Generic, _) | (_, None) => tasks.push(Task::Single(Box::new(p))),
             (s, Some(b)) => boards.entry((s.as_str(), b)).or_default().push(p),
         }
     }
@@ -166,7 +171,7 @@ fn plan(postings: Vec<posting::Model>, group: bool) -> Vec<Task> {
                 postings: ps,
             });
         } else {
-            tasks.extend(ps.into_iter().map(Task::Single));
+            tasks.extend(ps.into_iter().map(|p| Task::Single(Box::new(p))));
         }
     }
     tasks
@@ -450,7 +455,7 @@ impl Poller {
                 match task {
                     Task::Single(p) => {
                         let f = me.single(&p, now).await;
-                        vec![(p, f)]
+                        vec![(*p, f)]
                     }
                     Task::Board {
                         source,
@@ -514,7 +519,12 @@ pub async fn poll(
     let before = poller.requests();
     let answers = poller.ask(postings, now).await;
     let mut report = Report::default();
-    let rules = poller.settings.rules.clone();
+    let mut rules = poller.settings.rules.clone();
+    if let Some((cron, tz)) = &poller.settings.schedule
+        && let Some(next) = cron.next_after(&now.with_timezone(tz))
+    {
+        rules.poll_interval = (next.with_timezone(&Utc) - now).max(chrono::Duration::seconds(1));
+    }
     let mut decided: Vec<(posting::Model, Decision, Found)> = answers
         .into_iter()
         .map(|(p, f)| {

@@ -3,8 +3,10 @@
 //! `ATSD_TEST_DATABASE_URL` is set (see README "Tests").
 
 mod applications;
+mod board;
 mod common;
 mod config;
 mod moves;
+mod poll;
 mod postings;
 mod report;
