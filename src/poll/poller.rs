@@ -97,6 +97,9 @@ pub struct PostingClosed {
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Report {
     pub requests: u64,
+    /// Time spent asking the boards, and recording the answers.
+    pub fetch_seconds: f64,
+    pub write_seconds: f64,
     pub outcomes: Vec<Outcome>,
     pub closed: Vec<PostingClosed>,
 }
@@ -517,8 +520,13 @@ pub async fn poll(
     now: DateTime<Utc>,
 ) -> Result<Report> {
     let before = poller.requests();
+    let started = std::time::Instant::now();
     let answers = poller.ask(postings, now).await;
-    let mut report = Report::default();
+    let mut report = Report {
+        fetch_seconds: started.elapsed().as_secs_f64(),
+        ..Report::default()
+    };
+    let started = std::time::Instant::now();
     let mut rules = poller.settings.rules.clone();
     if let Some((cron, tz)) = &poller.settings.schedule
         && let Some(next) = cron.next_after(&now.with_timezone(tz))
@@ -535,13 +543,15 @@ pub async fn poll(
     decided.sort_by_key(|(p, _, _)| p.id);
     for chunk in decided.chunks(BATCH) {
         let txn = store.begin_write().await?;
+        let mut history = Vec::new();
         for (p, d, f) in chunk {
             if let Answer::Transient { reason, .. } | Answer::BoardMissing { detail: reason } =
                 &f.answer
             {
                 tracing::warn!(posting = p.id, url = %p.url, reason = %reason, errors = d.state.consecutive_errors, "poll failed; status unchanged");
             }
-            store_postings::apply_poll(&txn, p, d, f.info.as_ref(), f.validators.clone(), now)
+            let validators = f.validators.clone();
+            store_postings::apply_poll(&txn, p, d, f.info.as_ref(), validators, now, &mut history)
                 .await?;
             if d.closed_now {
                 tracing::info!(posting = p.id, url = %p.url, "posting confirmed closed");
@@ -559,9 +569,11 @@ pub async fn poll(
                 next_poll_at: d.next_poll_at,
             });
         }
+        store_postings::insert_history(&txn, history).await?;
         txn.commit().await?;
     }
     report.requests = poller.requests() - before;
+    report.write_seconds = started.elapsed().as_secs_f64();
     Ok(report)
 }
 

@@ -276,9 +276,40 @@ pub async fn due<C: ConnectionTrait>(c: &C, now: DateTime<Utc>) -> Result<Vec<po
         .await?)
 }
 
+fn history_row(
+    posting_id: i64,
+    field: &str,
+    old: Option<String>,
+    new: Option<String>,
+    note: &str,
+    now: DateTime<Utc>,
+) -> posting_history::ActiveModel {
+    posting_history::ActiveModel {
+        posting_id: Set(posting_id),
+        at: Set(now),
+        field: Set(field.into()),
+        old_value: Set(old),
+        new_value: Set(new),
+        note: Set(Some(note.into())),
+        ..Default::default()
+    }
+}
+
+/// Writes history rows gathered by [`apply_poll`] in one statement.
+pub async fn insert_history<C: ConnectionTrait>(
+    c: &C,
+    rows: Vec<posting_history::ActiveModel>,
+) -> Result<()> {
+    if !rows.is_empty() {
+        posting_history::Entity::insert_many(rows).exec(c).await?;
+    }
+    Ok(())
+}
+
 /// Records one poll: the status rules' decision, what the board said about
 /// the job (title, location and posting date changes go to the history), and
-/// the validators for the next conditional request.
+/// the validators for the next conditional request. History rows are pushed
+/// to `history` for the caller to write in bulk ([`insert_history`]).
 pub async fn apply_poll<C: ConnectionTrait>(
     c: &C,
     old: &posting::Model,
@@ -286,74 +317,66 @@ pub async fn apply_poll<C: ConnectionTrait>(
     info: Option<&crate::poll::boards::JobInfo>,
     validators: Option<(Option<String>, Option<String>)>,
     now: DateTime<Utc>,
+    history: &mut Vec<posting_history::ActiveModel>,
 ) -> Result<()> {
     let mut am: posting::ActiveModel = old.clone().into();
     let status = d.state.status.as_str();
+    let note = format!("poll: {}", d.label);
     if old.status != status {
-        history(
-            c,
+        history.push(history_row(
             old.id,
             "status",
             Some(old.status.clone()),
             Some(status.to_string()),
-            &format!("poll: {}", d.label),
+            &note,
             now,
-        )
-        .await?;
+        ));
         am.status = Set(status.into());
         am.status_changed_at = Set(Some(now));
     }
     if old.board_missing != d.state.board_missing {
-        history(
-            c,
+        history.push(history_row(
             old.id,
             "board_missing",
             Some(old.board_missing.to_string()),
             Some(d.state.board_missing.to_string()),
-            &format!("poll: {}", d.label),
+            &note,
             now,
-        )
-        .await?;
+        ));
         am.board_missing = Set(d.state.board_missing);
     }
     if let Some(i) = info {
         if !i.title.is_empty() && i.title != old.title {
-            history(
-                c,
+            history.push(history_row(
                 old.id,
                 "title",
                 Some(old.title.clone()),
                 Some(i.title.clone()),
                 "poll",
                 now,
-            )
-            .await?;
+            ));
             am.title = Set(i.title.clone());
         }
         if i.location.is_some() && i.location != old.location {
-            history(
-                c,
+            history.push(history_row(
                 old.id,
                 "location",
                 old.location.clone(),
                 i.location.clone(),
                 "poll",
                 now,
-            )
-            .await?;
+            ));
             am.location = Set(i.location.clone());
         }
         if i.posted_at.is_some() && i.posted_at != old.posted_at {
-            history(
-                c,
+            history.push(history_row(
                 old.id,
                 "posted_at",
                 show_time(&old.posted_at),
                 show_time(&i.posted_at),
                 "poll",
                 now,
-            )
-            .await?;
+            ));
             am.posted_at = Set(i.posted_at);
         }
         if i.company.is_some() && old.company.is_none() {
