@@ -5,7 +5,7 @@
 
 use crate::error::{Error, Result};
 use crate::mail::EmailChoice;
-use crate::poll::{ApiBases, Source, recognize};
+use crate::poll::{ApiBases, recognize};
 use crate::posting::file::{self, PostingInput};
 use crate::store::Store;
 use crate::store::applications::{self, Ctx, NewApplication};
@@ -487,11 +487,6 @@ pub async fn applications(
     pb.finish_and_clear();
     summary.candidates_created = new_candidates.len();
     Ok(summary)
-}
-
-/// The source a posting file's URL maps to (for messages and tests).
-pub fn source_of(url: &str, bases: &ApiBases) -> Option<Source> {
-    recognize(url, bases).ok().map(|r| r.source)
 }
 
 #[cfg(test)]

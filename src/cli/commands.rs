@@ -152,11 +152,7 @@ async fn migrate(env: &Env) -> CmdResult {
 
 fn check_config(env: &Env) -> CmdResult {
     let c = env.config();
-    let tz: chrono_tz::Tz = c
-        .schedule
-        .timezone
-        .parse()
-        .map_err(|_| Error::input("schedule.timezone: invalid"))?;
+    let tz = c.schedule.tz()?;
     let now = env.now.with_timezone(&tz);
     let mut jobs = Vec::new();
     for (job, expr) in c.schedule.jobs() {
@@ -764,11 +760,7 @@ async fn report_cmd(env: &Env, args: &ReportArgs) -> CmdResult {
 async fn status(env: &Env) -> CmdResult {
     let store = env.store().await?;
     let c = env.config();
-    let tz: chrono_tz::Tz = c
-        .schedule
-        .timezone
-        .parse()
-        .map_err(|_| Error::input("schedule.timezone: invalid"))?;
+    let tz = c.schedule.tz()?;
     let mut jobs = Vec::new();
     for (job, expr) in c.schedule.jobs() {
         let last = stats::last_run(store.conn(), job).await?;

@@ -166,6 +166,16 @@ impl Default for ScheduleConfig {
 }
 
 impl ScheduleConfig {
+    /// The schedule's time zone (validated when the configuration loads).
+    pub fn tz(&self) -> Result<chrono_tz::Tz> {
+        self.timezone.parse().map_err(|_| {
+            Error::input(format!(
+                "schedule.timezone: `{}` is not an IANA time zone",
+                self.timezone
+            ))
+        })
+    }
+
     /// `(job, expression)` for every scheduled job, in the order `tick` runs them.
     pub fn jobs(&self) -> [(&'static str, &str); 5] {
         [

@@ -70,7 +70,7 @@ impl Settings {
             group_by_board: true,
             schedule: crate::schedule::parse_cron(&c.schedule.poll)
                 .ok()
-                .zip(c.schedule.timezone.parse::<chrono_tz::Tz>().ok()),
+                .zip(c.schedule.tz().ok()),
         })
     }
 }

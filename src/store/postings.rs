@@ -49,17 +49,9 @@ async fn history<C: ConnectionTrait>(
     note: &str,
     now: DateTime<Utc>,
 ) -> Result<()> {
-    posting_history::ActiveModel {
-        posting_id: Set(posting_id),
-        at: Set(now),
-        field: Set(field.into()),
-        old_value: Set(old),
-        new_value: Set(new),
-        note: Set(Some(note.into())),
-        ..Default::default()
-    }
-    .insert(c)
-    .await?;
+    history_row(posting_id, field, old, new, note, now)
+        .insert(c)
+        .await?;
     Ok(())
 }
 
