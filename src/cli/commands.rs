@@ -22,6 +22,7 @@ use std::path::{Path, PathBuf};
 
 /// What every command starts from.
 struct Env {
+    renderer: crate::mail::render::Renderer,
     json: bool,
     database: Option<String>,
     now: DateTime<Utc>,
@@ -46,6 +47,7 @@ impl Env {
         Ctx {
             config: self.config(),
             pipeline: &self.pipeline,
+            renderer: &self.renderer,
             now: self.now,
         }
     }
@@ -69,6 +71,7 @@ pub(super) async fn dispatch(cli: Cli) -> CmdResult {
         .pipeline()
         .map_err(|e| Error::input(e.to_string()))?;
     let env = Env {
+        renderer: crate::mail::render::Renderer::new(loaded.config.templates.dir.as_deref()),
         json: cli.json,
         database: cli.database.clone(),
         now: super::now_or(cli.now),
@@ -152,6 +155,14 @@ async fn migrate(env: &Env) -> CmdResult {
 
 fn check_config(env: &Env) -> CmdResult {
     let c = env.config();
+    let problems = env.renderer.check_all(&c.org.default_locale);
+    if !problems.is_empty() {
+        return Err(Error::input(format!(
+            "templates: {} problem(s):\n  {}",
+            problems.len(),
+            problems.join("\n  ")
+        )));
+    }
     let tz = c.schedule.tz()?;
     let now = env.now.with_timezone(&tz);
     let mut jobs = Vec::new();
@@ -182,6 +193,8 @@ fn check_config(env: &Env) -> CmdResult {
             "stages": env.pipeline.stages().collect::<Vec<_>>(),
             "moves": moves,
             "rules": c.rules.iter().map(|r| &r.name).collect::<Vec<_>>(),
+            "templates": env.renderer.names(),
+            "locales": env.renderer.locales(),
             "schedule": jobs.iter().map(|(j, e, n)| json!({"job": j, "cron": e, "next": n})).collect::<Vec<_>>(),
         }));
     }

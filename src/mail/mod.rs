@@ -1,10 +1,12 @@
 //! Candidate and recruiter email. This module decides which emails a move
-//! causes ([`stage_email`]) and turns them into outbox rows ([`draft`]);
-//! rendering the templates into those rows, and sending them, arrive with the
-//! email issue at the one seam marked below.
+//! causes ([`stage_email`]), renders them ([`render`]) into outbox rows
+//! ([`draft`]) inside the move's transaction.
+
+pub mod render;
 
 use crate::config::{Config, EmailSpec};
 use chrono::{DateTime, Utc};
+use render::{Context, Renderer};
 
 /// Templates built into the binary (SPEC §1 "Email").
 pub const BUILTIN_TEMPLATES: [&str; 8] = [
@@ -19,24 +21,9 @@ pub const BUILTIN_TEMPLATES: [&str; 8] = [
 ];
 
 /// Is `name` a template atsd can render: a built-in one, or one the configured
-/// `[templates] dir` provides (any file named `NAME.*` there)?
+/// `[templates] dir` provides?
 pub fn template_exists(config: &Config, name: &str) -> bool {
-    if BUILTIN_TEMPLATES.contains(&name) {
-        return true;
-    }
-    let Some(dir) = &config.templates.dir else {
-        return false;
-    };
-    std::fs::read_dir(dir)
-        .map(|rd| {
-            rd.flatten().any(|e| {
-                e.file_name()
-                    .to_str()
-                    .and_then(|f| f.split('.').next())
-                    .is_some_and(|stem| stem == name)
-            })
-        })
-        .unwrap_or(false)
+    BUILTIN_TEMPLATES.contains(&name) || Renderer::new(config.templates.dir.as_deref()).exists(name)
 }
 
 /// What email a move should send.
@@ -83,33 +70,31 @@ pub struct Recipient<'a> {
     pub locale: Option<&'a str>,
 }
 
-/// Builds the outbox row for `spec` sent to `to` on entering `stage` at `now`.
+/// Renders `spec` for `to` on entering `stage` at `now` into an outbox row.
+/// A template that cannot be rendered is an error, so the move that caused
+/// it fails as a whole instead of sending a blank.
 pub fn draft(
     config: &Config,
+    renderer: &Renderer,
     spec: &EmailSpec,
     to: &Recipient<'_>,
+    ctx: &Context,
     stage: &str,
     now: DateTime<Utc>,
-) -> Draft {
-    let locale = to
-        .locale
-        .map(str::to_string)
-        .unwrap_or_else(|| config.org.default_locale.clone());
-    // SEAM (email issue): render `spec.template` for `locale` with the
-    // candidate, posting and application here, inside the move's transaction,
-    // and fill subject/body_text/body_html. Until then the row carries the
-    // template name and locale only.
-    Draft {
+) -> Result<Draft, String> {
+    let wanted = to.locale.unwrap_or(&config.org.default_locale);
+    let r = renderer.render(&spec.template, wanted, &config.org.default_locale, ctx)?;
+    Ok(Draft {
         recipient: to.email.to_string(),
         recipient_name: Some(to.name.to_string()),
         template: spec.template.clone(),
-        locale,
+        locale: r.locale,
         stage: Some(stage.to_string()),
         send_after: spec.delay.map(|d| now + d.chrono()),
-        subject: None,
-        body_text: None,
-        body_html: None,
-    }
+        subject: Some(r.subject),
+        body_text: Some(r.text),
+        body_html: Some(r.html),
+    })
 }
 
 /// A stable, globally unique Message-ID for the `n`th email of a transition.
@@ -149,23 +134,33 @@ mod tests {
     }
 
     #[test]
-    fn delayed_drafts_carry_send_after() {
+    fn delayed_drafts_carry_send_after_and_the_rendered_parts() {
         let c = Config::default();
         let now = Utc::now();
         let spec = stage_email(&c, "rejected", &EmailChoice::StageDefault).unwrap();
+        let to = Recipient {
+            email: "a@b.org",
+            name: "A",
+            locale: Some("de-CH"),
+        };
+        let r = Renderer::new(None);
         let d = draft(
             &c,
+            &r,
             &spec,
-            &Recipient {
-                email: "a@b.org",
-                name: "A",
-                locale: None,
-            },
+            &to,
+            &render::sample_context(),
             "rejected",
             now,
-        );
+        )
+        .unwrap();
         assert_eq!(d.send_after, Some(now + chrono::Duration::days(2)));
-        assert_eq!(d.locale, "en");
+        assert_eq!(d.locale, "de");
+        assert_eq!(
+            d.subject.as_deref(),
+            Some("Ihre Bewerbung als Senior Platform Engineer")
+        );
+        assert!(d.body_html.unwrap().contains("<html lang=\"de\">"));
     }
 
     #[test]

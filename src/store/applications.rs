@@ -5,6 +5,7 @@
 use super::{Store, candidates::CandidateInput, postings};
 use crate::config::Config;
 use crate::error::{Error, Result};
+use crate::mail::render::{self, Renderer};
 use crate::mail::{self, EmailChoice};
 use crate::pipeline::Pipeline;
 use crate::posting::Status;
@@ -18,10 +19,12 @@ use sea_orm::{
 use serde::Serialize;
 use std::collections::HashMap;
 
-/// What every write needs: the configuration, its pipeline and the command's clock.
+/// What every write needs: the configuration, its pipeline, the email
+/// templates and the command's clock.
 pub struct Ctx<'a> {
     pub config: &'a Config,
     pub pipeline: &'a Pipeline,
+    pub renderer: &'a Renderer,
     pub now: DateTime<Utc>,
 }
 
@@ -64,21 +67,77 @@ pub struct Moved {
     pub application: application::Model,
     pub transition: transition::Model,
     pub emails: Vec<outbox::Model>,
+    /// Delayed emails of the stage left, cancelled by this move.
+    pub cancelled_emails: u64,
 }
 
-/// Writes the outbox rows that entering `stage` causes.
-async fn queue_emails<C: ConnectionTrait>(
-    c: &C,
+/// What the templates see of a move.
+fn context(
     ctx: &Ctx<'_>,
     app: &application::Model,
     cand: &candidate::Model,
-    transition_id: i64,
-    stage: &str,
+    posting: &posting::Model,
+    previous: Option<&str>,
+    reason: Option<&str>,
+) -> render::Context {
+    let locale = cand
+        .locale
+        .as_deref()
+        .unwrap_or(&ctx.config.org.default_locale);
+    let tz = cand.timezone.as_deref();
+    render::Context {
+        candidate: render::CandidateCtx {
+            name: cand.name.clone(),
+            first_name: render::first_name(&cand.name),
+            email: cand.email.clone(),
+        },
+        posting: render::PostingCtx {
+            title: posting.title.clone(),
+            company: posting.company.clone(),
+            location: posting.location.clone(),
+            url: posting.url.clone(),
+        },
+        application: render::ApplicationCtx {
+            id: app.id,
+            stage: app.stage.clone(),
+            stage_label: app.stage.replace(['_', '-'], " "),
+            previous_stage: previous.map(String::from),
+            applied_on: render::format_date(app.applied_at, locale, tz),
+            stage_since: render::format_date(app.entered_stage_at, locale, tz),
+        },
+        reason: reason.unwrap_or_default().to_string(),
+        org: render::OrgCtx {
+            name: ctx.config.org.name.clone(),
+        },
+        digest: render::DigestCtx::default(),
+    }
+}
+
+/// What caused an email: the transition and its surroundings.
+struct Cause<'a> {
+    app: &'a application::Model,
+    cand: &'a candidate::Model,
+    posting: &'a posting::Model,
+    transition: &'a transition::Model,
+}
+
+/// Renders and writes the outbox rows that entering the transition's stage causes.
+async fn queue_emails<C: ConnectionTrait>(
+    c: &C,
+    ctx: &Ctx<'_>,
+    cause: &Cause<'_>,
     choice: &EmailChoice,
 ) -> Result<Vec<outbox::Model>> {
+    let Cause {
+        app,
+        cand,
+        posting,
+        transition: t,
+    } = cause;
     if cand.anonymized_at.is_some() {
         return Ok(Vec::new());
     }
+    let stage = t.to_stage.as_str();
     let Some(spec) = mail::stage_email(ctx.config, stage, choice) else {
         return Ok(Vec::new());
     };
@@ -87,10 +146,24 @@ async fn queue_emails<C: ConnectionTrait>(
         name: &cand.name,
         locale: cand.locale.as_deref(),
     };
-    let d = mail::draft(ctx.config, &spec, &to, stage, ctx.now);
+    let tctx = context(
+        ctx,
+        app,
+        cand,
+        posting,
+        t.from_stage.as_deref(),
+        t.reason.as_deref(),
+    );
+    let d =
+        mail::draft(ctx.config, ctx.renderer, &spec, &to, &tctx, stage, ctx.now).map_err(|e| {
+            Error::Other(format!(
+                "email `{}` for application {}: {e}",
+                spec.template, app.id
+            ))
+        })?;
     let row = outbox::ActiveModel {
         application_id: Set(Some(app.id)),
-        transition_id: Set(Some(transition_id)),
+        transition_id: Set(Some(t.id)),
         stage: Set(d.stage),
         recipient: Set(d.recipient),
         recipient_name: Set(d.recipient_name),
@@ -99,7 +172,7 @@ async fn queue_emails<C: ConnectionTrait>(
         subject: Set(d.subject),
         body_text: Set(d.body_text),
         body_html: Set(d.body_html),
-        message_id: Set(mail::message_id(ctx.config, transition_id, 0)),
+        message_id: Set(mail::message_id(ctx.config, t.id, 0)),
         status: Set("pending".into()),
         attempts: Set(0),
         next_attempt_at: Set(d.send_after.unwrap_or(ctx.now)),
@@ -111,6 +184,35 @@ async fn queue_emails<C: ConnectionTrait>(
     .insert(c)
     .await?;
     Ok(vec![row])
+}
+
+/// Cancels the delayed emails of `stage` still waiting to be sent, because
+/// the application left that stage first; the reason is kept on each row.
+async fn cancel_delayed<C: ConnectionTrait>(
+    c: &C,
+    ctx: &Ctx<'_>,
+    app_id: i64,
+    stage: &str,
+    to: &str,
+    actor: &str,
+) -> Result<u64> {
+    let res = outbox::Entity::update_many()
+        .col_expr(outbox::Column::Status, Expr::value("cancelled"))
+        .col_expr(
+            outbox::Column::LastError,
+            Expr::value(format!(
+                "cancelled at {}: the application left `{stage}` for `{to}` ({actor}) before the email was due",
+                ctx.now.to_rfc3339()
+            )),
+        )
+        .col_expr(outbox::Column::UpdatedAt, Expr::value(ctx.now))
+        .filter(outbox::Column::ApplicationId.eq(app_id))
+        .filter(outbox::Column::Stage.eq(stage))
+        .filter(outbox::Column::Status.eq("pending"))
+        .filter(outbox::Column::SendAfter.gt(ctx.now))
+        .exec(c)
+        .await?;
+    Ok(res.rows_affected)
 }
 
 /// The application of this candidate for this posting, if any.
@@ -176,7 +278,13 @@ pub async fn create_in<C: ConnectionTrait>(
     }
     .insert(c)
     .await?;
-    let emails = queue_emails(c, ctx, &app, cand, t.id, &stage, &new.email).await?;
+    let cause = Cause {
+        app: &app,
+        cand,
+        posting,
+        transition: &t,
+    };
+    let emails = queue_emails(c, ctx, &cause, &new.email).await?;
     Ok(Created {
         application: app,
         candidate: cand.clone(),
@@ -259,6 +367,11 @@ pub async fn move_in<C: ConnectionTrait>(c: &C, ctx: &Ctx<'_>, req: &MoveRequest
         .one(c)
         .await?
         .ok_or_else(|| Error::Other(format!("application {} has no candidate", app.id)))?;
+    let posting = posting::Entity::find_by_id(app.posting_id)
+        .one(c)
+        .await?
+        .ok_or_else(|| Error::Other(format!("application {} has no posting", app.id)))?;
+    let cancelled = cancel_delayed(c, ctx, app.id, &app.stage, &req.to, &req.actor).await?;
     let moved_app = application::Model {
         stage: req.to.clone(),
         entered_stage_at: ctx.now,
@@ -266,11 +379,18 @@ pub async fn move_in<C: ConnectionTrait>(c: &C, ctx: &Ctx<'_>, req: &MoveRequest
         version: app.version + 1,
         ..app
     };
-    let emails = queue_emails(c, ctx, &moved_app, &cand, t.id, &req.to, &req.email).await?;
+    let cause = Cause {
+        app: &moved_app,
+        cand: &cand,
+        posting: &posting,
+        transition: &t,
+    };
+    let emails = queue_emails(c, ctx, &cause, &req.email).await?;
     Ok(Moved {
         application: moved_app,
         transition: t,
         emails,
+        cancelled_emails: cancelled,
     })
 }
 

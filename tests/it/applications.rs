@@ -38,8 +38,19 @@ fn apply_creates_candidate_application_transition_and_email() {
     assert!(v["transition"]["from_stage"].is_null());
     assert_eq!(v["emails"][0]["template"], "application_received");
     assert_eq!(v["emails"][0]["recipient"], "Zoe@Example.org");
-    assert_eq!(v["emails"][0]["locale"], "de-CH");
+    // rendered in the move's transaction, in German (de-CH falls back to de)
+    assert_eq!(v["emails"][0]["locale"], "de");
     assert_eq!(v["emails"][0]["status"], "pending");
+    assert_eq!(
+        v["emails"][0]["subject"],
+        "Ihre Bewerbung als Welder ist eingegangen"
+    );
+    let text = v["emails"][0]["body_text"].as_str().unwrap();
+    assert!(text.starts_with("Guten Tag Zoë Müller,"), "{text}");
+    assert!(
+        text.contains("am 25. November 2026 bei uns eingegangen"),
+        "{text}"
+    );
 
     // the same person (email differs in case) cannot apply twice to one posting
     let err = env.fails(
@@ -358,4 +369,93 @@ fn the_recruiter_walkthrough_on_the_seed_posting() {
         table.contains("interview") && table.contains("Grace Hopper"),
         "{table}"
     );
+}
+
+#[test]
+fn a_delayed_rejection_is_cancelled_when_the_recruiter_reconsiders() {
+    let env = Env::with_config("[pipeline]\nextra_moves = [\"rejected -> screening\"]\n");
+    env.ok(&[
+        "posting",
+        "add",
+        "https://example.org/jobs/1",
+        "--title",
+        "Cook",
+    ]);
+    env.ok(&[
+        "--now",
+        NOW,
+        "apply",
+        "1",
+        "--name",
+        "Ada",
+        "--email",
+        "ada@example.org",
+    ]);
+    let v = env.json(&[
+        "--now",
+        "2026-11-25T10:00:00Z",
+        "application",
+        "move",
+        "1",
+        "rejected",
+    ]);
+    let rejection = v["emails"][0]["id"].as_i64().unwrap();
+    let v = env.json(&[
+        "--now",
+        "2026-11-26T10:00:00Z",
+        "application",
+        "move",
+        "1",
+        "screening",
+        "--reason",
+        "reconsidered",
+    ]);
+    assert_eq!(v["cancelled_emails"], 1);
+    let d = env.json(&["application", "show", "1"]);
+    let row = d["emails"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["id"] == rejection)
+        .unwrap()
+        .clone();
+    assert_eq!(row["status"], "cancelled");
+    assert!(
+        row["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("left `rejected` for `screening`"),
+        "{row}"
+    );
+    // the confirmation of receipt, not delayed, is untouched
+    assert_eq!(d["emails"][0]["status"], "pending");
+}
+
+#[test]
+fn a_template_that_cannot_render_fails_the_whole_move() {
+    let env = Env::with_config("[templates]\ndir = \"tpl\"\n");
+    env.write(
+        "tpl/en/interview_invitation.txt",
+        "Hello {{ candidate.nmae }}\n",
+    );
+    let err = env.fails(2, &["check-config"]);
+    assert!(
+        err.contains("interview_invitation (en)") && err.contains("`candidate.nmae`"),
+        "{err}"
+    );
+    env.ok(&[
+        "posting",
+        "add",
+        "https://example.org/jobs/1",
+        "--title",
+        "Cook",
+    ]);
+    env.ok(&["apply", "1", "--name", "Ada", "--email", "ada@example.org"]);
+    env.ok(&["application", "move", "1", "screening"]);
+    let err = env.fails(1, &["application", "move", "1", "interview"]);
+    assert!(err.contains("interview_invitation"), "{err}");
+    let d = env.json(&["application", "show", "1"]);
+    assert_eq!(d["application"]["stage"], "screening");
+    assert_eq!(d["application"]["version"], 2);
+    assert_eq!(d["transitions"].as_array().unwrap().len(), 2);
 }

@@ -5,6 +5,7 @@ use crate::common::{Env, count};
 use atsd::Error;
 use atsd::config::Config;
 use atsd::mail::EmailChoice;
+use atsd::mail::render::Renderer;
 use atsd::store::Store;
 use atsd::store::applications::{self, Ctx, MoveRequest, NewApplication};
 use atsd::store::candidates::CandidateInput;
@@ -81,9 +82,11 @@ async fn a_failing_email_insert_rolls_the_whole_move_back() {
     let store = env.store().await;
     let config = Config::default();
     let pipeline = config.pipeline().unwrap();
+    let renderer = Renderer::new(None);
     let ctx = Ctx {
         config: &config,
         pipeline: &pipeline,
+        renderer: &renderer,
         now: now(),
     };
     let ids = seed(&store, &ctx, 1).await;
@@ -140,21 +143,29 @@ async fn concurrent_moves_of_one_application_exactly_one_wins() {
     let store = Arc::new(env.store().await);
     let config = Arc::new(Config::default());
     let pipeline = Arc::new(config.pipeline().unwrap());
+    let renderer = Arc::new(Renderer::new(None));
     let ctx = Ctx {
         config: &config,
         pipeline: &pipeline,
+        renderer: &renderer,
         now: now(),
     };
     let ids = seed(&store, &ctx, 1).await;
     let id = ids[0];
     let mut tasks = Vec::new();
     for i in 0..8 {
-        let (store, config, pipeline) = (store.clone(), config.clone(), pipeline.clone());
+        let (store, config, pipeline, renderer) = (
+            store.clone(),
+            config.clone(),
+            pipeline.clone(),
+            renderer.clone(),
+        );
         let to = if i % 2 == 0 { "screening" } else { "rejected" };
         tasks.push(tokio::spawn(async move {
             let ctx = Ctx {
                 config: &config,
                 pipeline: &pipeline,
+                renderer: &renderer,
                 now: now(),
             };
             applications::move_application(&store, &ctx, &req(id, to, Some(1))).await
@@ -184,19 +195,27 @@ async fn many_concurrent_writers_all_succeed() {
     let store = Arc::new(env.store().await);
     let config = Arc::new(Config::default());
     let pipeline = Arc::new(config.pipeline().unwrap());
+    let renderer = Arc::new(Renderer::new(None));
     let ctx = Ctx {
         config: &config,
         pipeline: &pipeline,
+        renderer: &renderer,
         now: now(),
     };
     let ids = seed(&store, &ctx, 24).await;
     let mut tasks = Vec::new();
     for id in ids.clone() {
-        let (store, config, pipeline) = (store.clone(), config.clone(), pipeline.clone());
+        let (store, config, pipeline, renderer) = (
+            store.clone(),
+            config.clone(),
+            pipeline.clone(),
+            renderer.clone(),
+        );
         tasks.push(tokio::spawn(async move {
             let ctx = Ctx {
                 config: &config,
                 pipeline: &pipeline,
+                renderer: &renderer,
                 now: now(),
             };
             applications::move_application(&store, &ctx, &req(id, "screening", None)).await?;

@@ -1,0 +1,523 @@
+//! Rendering email templates (SPEC §1 "Email"). Templates are minijinja files
+//! under `templates/{locale}/`: `NAME.subject.txt`, `NAME.txt` and `NAME.html`
+//! (which extends `templates/layout.html`). The built-in set is compiled into
+//! the binary; a configured `[templates] dir` overrides it file by file.
+//! Undefined variables are errors, HTML templates are auto-escaped (by file
+//! type, never switched off), and a locale falls back `de-CH` → `de` →
+//! `[org] default_locale` → `en`.
+
+use chrono::{DateTime, Utc};
+use include_dir::{Dir, include_dir};
+use minijinja::{AutoEscape, Environment, UndefinedBehavior};
+use serde::Serialize;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+static BUILTIN: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/templates");
+
+/// The three parts of one email.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Rendered {
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+    /// The locale whose templates were used (after fallback).
+    pub locale: String,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct CandidateCtx {
+    pub name: String,
+    pub first_name: String,
+    pub email: String,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct PostingCtx {
+    pub title: String,
+    pub company: Option<String>,
+    pub location: Option<String>,
+    pub url: String,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct ApplicationCtx {
+    pub id: i64,
+    pub stage: String,
+    pub stage_label: String,
+    pub previous_stage: Option<String>,
+    /// The application date, formatted for the recipient's locale and time zone.
+    pub applied_on: String,
+    /// When it entered its stage, formatted likewise.
+    pub stage_since: String,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct OrgCtx {
+    pub name: String,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct DigestApplication {
+    pub candidate: String,
+    pub posting: String,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct DigestStale {
+    pub stage: String,
+    pub count: u64,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct DigestCtx {
+    pub period: String,
+    pub new_applications: Vec<DigestApplication>,
+    pub stale: Vec<DigestStale>,
+    pub stale_total: u64,
+    pub closed_postings: Vec<String>,
+}
+
+/// Everything a template may use.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Context {
+    pub candidate: CandidateCtx,
+    pub posting: PostingCtx,
+    pub application: ApplicationCtx,
+    pub reason: String,
+    pub org: OrgCtx,
+    pub digest: DigestCtx,
+}
+
+#[derive(Serialize)]
+struct Full<'a> {
+    #[serde(flatten)]
+    ctx: &'a Context,
+    locale: &'a str,
+    subject: &'a str,
+}
+
+/// `de-CH` → `["de-CH", "de", default, "en"]`, without repeats.
+pub fn fallback_chain(locale: &str, default: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut push = |s: &str| {
+        if !s.is_empty() && !out.iter().any(|o| o == s) {
+            out.push(s.to_string());
+        }
+    };
+    push(locale);
+    if let Some((lang, _)) = locale.split_once('-') {
+        push(lang);
+    }
+    push(default);
+    if let Some((lang, _)) = default.split_once('-') {
+        push(lang);
+    }
+    push("en");
+    out
+}
+
+fn date_pattern(locale: &str) -> &'static str {
+    match locale.split('-').next().unwrap_or("en") {
+        "de" => "%-d. %B %Y",
+        "es" | "pt" => "%-d de %B de %Y",
+        "fr" | "it" | "nl" => "%-d %B %Y",
+        _ if locale == "en-US" => "%B %-d, %Y",
+        _ => "%-d %B %Y",
+    }
+}
+
+fn chrono_locale(locale: &str) -> chrono::Locale {
+    let under = locale.replace('-', "_");
+    let lang = locale.split('-').next().unwrap_or("en");
+    for candidate in [
+        under,
+        format!("{lang}_{}", lang.to_ascii_uppercase()),
+        "en_US".into(),
+    ] {
+        if let Ok(l) = chrono::Locale::try_from(candidate.as_str()) {
+            return l;
+        }
+    }
+    chrono::Locale::POSIX
+}
+
+/// A date for `locale` in the time zone `tz` (IANA; UTC when unknown).
+pub fn format_date(t: DateTime<Utc>, locale: &str, tz: Option<&str>) -> String {
+    let tz: chrono_tz::Tz = tz.and_then(|z| z.parse().ok()).unwrap_or(chrono_tz::UTC);
+    t.with_timezone(&tz)
+        .format_localized(date_pattern(locale), chrono_locale(locale))
+        .to_string()
+}
+
+/// The first word of a name, for a friendly salutation.
+pub fn first_name(name: &str) -> String {
+    name.split_whitespace().next().unwrap_or(name).to_string()
+}
+
+pub struct Renderer {
+    env: Environment<'static>,
+    dir: Option<PathBuf>,
+}
+
+fn builtin(name: &str) -> Option<String> {
+    BUILTIN
+        .get_file(name)
+        .and_then(|f| f.contents_utf8())
+        .map(str::to_string)
+}
+
+impl Renderer {
+    /// Built-in templates, overridden file by file from `dir`.
+    pub fn new(dir: Option<&Path>) -> Renderer {
+        let mut env = Environment::new();
+        env.set_undefined_behavior(UndefinedBehavior::Strict);
+        env.set_auto_escape_callback(|name| {
+            if name.ends_with(".html") || name.ends_with(".htm") {
+                AutoEscape::Html
+            } else {
+                AutoEscape::None
+            }
+        });
+        let over = dir.map(Path::to_path_buf);
+        let loader_dir = over.clone();
+        env.set_loader(move |name| {
+            if name.split('/').any(|p| p == ".." || p.is_empty()) {
+                return Ok(None);
+            }
+            if let Some(d) = &loader_dir {
+                let p = d.join(name);
+                if p.is_file() {
+                    return std::fs::read_to_string(&p).map(Some).map_err(|e| {
+                        minijinja::Error::new(
+                            minijinja::ErrorKind::TemplateNotFound,
+                            format!("cannot read {}: {e}", p.display()),
+                        )
+                    });
+                }
+            }
+            Ok(builtin(name))
+        });
+        Renderer { env, dir: over }
+    }
+
+    fn has(&self, path: &str) -> bool {
+        self.dir.as_ref().is_some_and(|d| d.join(path).is_file())
+            || BUILTIN.get_file(path).is_some()
+    }
+
+    /// Is there a template `name` in some locale?
+    pub fn exists(&self, name: &str) -> bool {
+        self.locales()
+            .iter()
+            .any(|l| self.has(&format!("{l}/{name}.subject.txt")))
+    }
+
+    /// Every locale folder, built-in or overriding.
+    pub fn locales(&self) -> Vec<String> {
+        let mut set = BTreeSet::new();
+        for d in BUILTIN.dirs() {
+            if let Some(n) = d.path().file_name().and_then(|n| n.to_str()) {
+                set.insert(n.to_string());
+            }
+        }
+        if let Some(dir) = &self.dir
+            && let Ok(rd) = std::fs::read_dir(dir)
+        {
+            for e in rd.flatten() {
+                if e.path().is_dir()
+                    && let Some(n) = e.file_name().to_str()
+                {
+                    set.insert(n.to_string());
+                }
+            }
+        }
+        set.into_iter().collect()
+    }
+
+    /// Every template name, built-in or overriding.
+    pub fn names(&self) -> Vec<String> {
+        let mut set: BTreeSet<String> = super::BUILTIN_TEMPLATES
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        if let Some(dir) = &self.dir {
+            for l in self.locales() {
+                if let Ok(rd) = std::fs::read_dir(dir.join(&l)) {
+                    for e in rd.flatten() {
+                        if let Some(n) = e
+                            .file_name()
+                            .to_str()
+                            .and_then(|f| f.strip_suffix(".subject.txt"))
+                        {
+                            set.insert(n.to_string());
+                        }
+                    }
+                }
+            }
+        }
+        set.into_iter().collect()
+    }
+
+    /// The locale `name` will be rendered in for a recipient who wants `locale`.
+    pub fn resolve_locale(&self, name: &str, locale: &str, default: &str) -> Option<String> {
+        fallback_chain(locale, default)
+            .into_iter()
+            .find(|l| self.has(&format!("{l}/{name}.subject.txt")))
+    }
+
+    fn one(&self, path: &str, value: minijinja::Value) -> Result<String, String> {
+        let t = self
+            .env
+            .get_template(path)
+            .map_err(|e| describe(path, &e))?;
+        t.render(value).map_err(|e| describe(path, &e))
+    }
+
+    /// Renders `name` for `locale` (with fallback).
+    pub fn render(
+        &self,
+        name: &str,
+        locale: &str,
+        default: &str,
+        ctx: &Context,
+    ) -> Result<Rendered, String> {
+        let loc = self
+            .resolve_locale(name, locale, default)
+            .ok_or_else(|| format!("template `{name}` does not exist in any locale"))?;
+        let base = minijinja::Value::from(minijinja::value::Serde(ctx));
+        let subject = self.one(&format!("{loc}/{name}.subject.txt"), base.clone())?;
+        let subject: String = subject.split_whitespace().collect::<Vec<_>>().join(" ");
+        let full = minijinja::Value::from(minijinja::value::Serde(Full {
+            ctx,
+            locale: &loc,
+            subject: &subject,
+        }));
+        let text = self.one(&format!("{loc}/{name}.txt"), full.clone())?;
+        let html = self.one(&format!("{loc}/{name}.html"), full)?;
+        Ok(Rendered {
+            subject,
+            text,
+            html,
+            locale: loc,
+        })
+    }
+
+    /// Renders every template in every locale with sample data; each problem
+    /// names the template, the locale and, for unknown variables, the variable.
+    pub fn check_all(&self, default_locale: &str) -> Vec<String> {
+        let ctx = sample_context();
+        let known = known_variables();
+        let mut errs = Vec::new();
+        for name in self.names() {
+            for loc in self.locales() {
+                let parts = ["subject.txt", "txt", "html"];
+                let present: Vec<&str> = parts
+                    .iter()
+                    .copied()
+                    .filter(|p| self.has(&format!("{loc}/{name}.{p}")))
+                    .collect();
+                if present.is_empty() {
+                    continue;
+                }
+                for p in parts {
+                    let path = format!("{loc}/{name}.{p}");
+                    if !present.contains(&p) {
+                        errs.push(format!("template {name} ({loc}): {path} is missing"));
+                        continue;
+                    }
+                    if let Ok(t) = self.env.get_template(&path) {
+                        for v in t.undeclared_variables(true) {
+                            if !known.contains(v.as_str()) {
+                                errs.push(format!(
+                                    "template {name} ({loc}): {path} uses unknown variable `{v}`"
+                                ));
+                            }
+                        }
+                    }
+                }
+                if let Err(e) = self.render(&name, &loc, default_locale, &ctx) {
+                    errs.push(format!("template {name} ({loc}): {e}"));
+                }
+            }
+            if self
+                .resolve_locale(&name, default_locale, default_locale)
+                .is_none()
+            {
+                errs.push(format!(
+                    "template {name}: no version in the default locale `{default_locale}` or en"
+                ));
+            }
+        }
+        errs.sort();
+        errs.dedup();
+        errs
+    }
+}
+
+fn describe(path: &str, e: &minijinja::Error) -> String {
+    let mut msg = path.to_string();
+    if let Some(line) = e.line() {
+        msg.push_str(&format!(":{line}"));
+    }
+    msg.push_str(&format!(": {}", e.kind()));
+    if let Some(d) = e.detail() {
+        msg.push_str(&format!(" ({d})"));
+    }
+    msg
+}
+
+/// The variables a template may use, as `a` and `a.b`.
+pub fn known_variables() -> BTreeSet<&'static str> {
+    [
+        "candidate",
+        "candidate.name",
+        "candidate.first_name",
+        "candidate.email",
+        "posting",
+        "posting.title",
+        "posting.company",
+        "posting.location",
+        "posting.url",
+        "application",
+        "application.id",
+        "application.stage",
+        "application.stage_label",
+        "application.previous_stage",
+        "application.applied_on",
+        "application.stage_since",
+        "reason",
+        "org",
+        "org.name",
+        "locale",
+        "subject",
+        "digest",
+        "digest.period",
+        "digest.new_applications",
+        "digest.stale",
+        "digest.stale_total",
+        "digest.closed_postings",
+    ]
+    .into_iter()
+    .collect()
+}
+
+/// Fixed data for previews and `check-config`.
+pub fn sample_context() -> Context {
+    Context {
+        candidate: CandidateCtx {
+            name: "Zoë Müller".into(),
+            first_name: "Zoë".into(),
+            email: "zoe.mueller@example.net".into(),
+        },
+        posting: PostingCtx {
+            title: "Senior Platform Engineer".into(),
+            company: Some("Example Corp".into()),
+            location: Some("Berlin".into()),
+            url: "https://boards.greenhouse.io/examplecorp/jobs/4410021".into(),
+        },
+        application: ApplicationCtx {
+            id: 42,
+            stage: "interview".into(),
+            stage_label: "interview".into(),
+            previous_stage: Some("screening".into()),
+            applied_on: "2 November 2026".into(),
+            stage_since: "24 November 2026".into(),
+        },
+        reason: "strong portfolio".into(),
+        org: OrgCtx {
+            name: "Example Org".into(),
+        },
+        digest: DigestCtx {
+            period: "25 November 2026".into(),
+            new_applications: vec![DigestApplication {
+                candidate: "Łukasz Nowak".into(),
+                posting: "Data Analyst, Growth".into(),
+            }],
+            stale: vec![DigestStale {
+                stage: "screening".into(),
+                count: 2,
+            }],
+            stale_total: 2,
+            closed_postings: vec!["Customer Support Lead".into()],
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fallback_goes_region_language_default_english() {
+        assert_eq!(fallback_chain("de-CH", "es"), ["de-CH", "de", "es", "en"]);
+        assert_eq!(fallback_chain("en", "en"), ["en"]);
+        let r = Renderer::new(None);
+        assert_eq!(
+            r.resolve_locale("offer", "de-CH", "en").as_deref(),
+            Some("de")
+        );
+        assert_eq!(
+            r.resolve_locale("offer", "pt-BR", "es").as_deref(),
+            Some("es")
+        );
+        assert_eq!(
+            r.resolve_locale("offer", "pt-BR", "fr").as_deref(),
+            Some("en")
+        );
+    }
+
+    #[test]
+    fn every_builtin_template_renders_in_every_locale() {
+        let r = Renderer::new(None);
+        assert_eq!(r.locales(), ["de", "en", "es"]);
+        assert_eq!(r.check_all("en"), Vec::<String>::new());
+    }
+
+    #[test]
+    fn html_is_escaped_and_text_is_not() {
+        let r = Renderer::new(None);
+        let mut ctx = sample_context();
+        ctx.candidate.first_name = "<script>alert(1)</script>".into();
+        let out = r.render("application_received", "en", "en", &ctx).unwrap();
+        assert!(out.html.contains("&lt;script&gt;"), "{}", out.html);
+        assert!(!out.html.contains("<script"));
+        assert!(out.text.contains("<script>alert(1)</script>"));
+    }
+
+    #[test]
+    fn dates_follow_the_locale_and_time_zone() {
+        let t = DateTime::parse_from_rfc3339("2026-11-05T23:30:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        assert_eq!(format_date(t, "en", None), "5 November 2026");
+        assert_eq!(
+            format_date(t, "de-CH", Some("Europe/Zurich")),
+            "6. November 2026"
+        );
+        assert_eq!(
+            format_date(t, "es", Some("Europe/Madrid")),
+            "6 de noviembre de 2026"
+        );
+        assert_eq!(
+            format_date(t, "en-US", Some("America/New_York")),
+            "November 5, 2026"
+        );
+    }
+
+    #[test]
+    fn an_override_with_an_unknown_variable_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("en")).unwrap();
+        std::fs::write(dir.path().join("en/offer.txt"), "Hi {{ candidate.nmae }}\n").unwrap();
+        let r = Renderer::new(Some(dir.path()));
+        let errs = r.check_all("en");
+        assert!(
+            errs.iter()
+                .any(|e| e.contains("offer (en)") && e.contains("`candidate.nmae`")),
+            "{errs:?}"
+        );
+        // other templates still come from the built-in set
+        assert!(r.render("rejection", "en", "en", &sample_context()).is_ok());
+    }
+}
