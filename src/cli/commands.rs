@@ -2,7 +2,8 @@
 
 use super::output::{clip, opt, opt_time, print_json, print_table, table, time};
 use super::{
-    ApplicationCmd, ApplyArgs, Cli, CmdResult, Command, PostingCmd, ReportArgs, ReportFormat,
+    ApplicationCmd, ApplyArgs, Cli, CmdResult, Command, MailCmd, PostingCmd, ReportArgs,
+    ReportFormat,
 };
 use crate::config::{self, Config, Loaded};
 use crate::error::{Error, Result};
@@ -107,6 +108,26 @@ pub(super) async fn dispatch(cli: Cli) -> CmdResult {
             } => application_move(&env, id, &stage, reason, no_email, expect_version).await,
         },
         Command::Report(args) => report_cmd(&env, &args).await,
+        Command::Tick { jobs, dry_run } => tick(&env, &jobs, dry_run).await,
+        Command::Mail(cmd) => match cmd {
+            MailCmd::List { status } => mail_list(&env, status.as_deref()).await,
+            MailCmd::Preview {
+                template,
+                application,
+                locale,
+                html,
+            } => {
+                mail_preview(
+                    &env,
+                    &template,
+                    application,
+                    locale.as_deref(),
+                    html.as_deref(),
+                )
+                .await
+            }
+            MailCmd::Retry { id } => mail_retry(&env, id).await,
+        },
         Command::Status => status(&env).await,
     }
 }
@@ -831,5 +852,207 @@ async fn status(env: &Env) -> CmdResult {
     line("outbox", &outbox);
     line("postings", &posts);
     line("applications", &stages);
+    Ok(())
+}
+
+/// The jobs `tick` knows today, in the order it runs them.
+const TICK_JOBS: [&str; 2] = ["poll", "dispatch"];
+
+async fn tick(env: &Env, jobs: &[String], dry_run: bool) -> CmdResult {
+    let jobs: Vec<String> = if jobs.is_empty() {
+        TICK_JOBS.iter().map(|s| s.to_string()).collect()
+    } else {
+        jobs.to_vec()
+    };
+    for j in &jobs {
+        if !TICK_JOBS.contains(&j.as_str()) {
+            let known = ["poll", "advance", "dispatch", "digest", "retention"];
+            return Err(Error::input(if known.contains(&j.as_str()) {
+                format!(
+                    "job `{j}` is not built yet (available: {})",
+                    TICK_JOBS.join(", ")
+                )
+            } else {
+                format!("unknown job `{j}` (jobs: {})", known.join(", "))
+            }));
+        }
+    }
+    let store = env.store().await?;
+    let mut out = serde_json::Map::new();
+    for j in &jobs {
+        match j.as_str() {
+            "poll" if dry_run => {
+                let due = crate::poll::poller::due(&store, &[], env.now).await?;
+                if !env.json {
+                    println!("poll: would poll {} posting(s)", due.len());
+                }
+                out.insert(
+                    "poll".into(),
+                    json!({"would_poll": due.iter().map(|p| p.id).collect::<Vec<_>>()}),
+                );
+            }
+            "poll" => {
+                let r = crate::poll::poller::run(&store, env.config(), &[], env.now).await?;
+                if !env.json {
+                    println!(
+                        "poll: {} posting(s), {} request(s), {} closed",
+                        r.outcomes.len(),
+                        r.requests,
+                        r.closed.len()
+                    );
+                }
+                out.insert("poll".into(), serde_json::to_value(&r).unwrap_or_default());
+            }
+            "dispatch" if dry_run => {
+                let due = crate::store::outbox::list(store.conn(), Some("pending")).await?;
+                let due: Vec<_> = due
+                    .into_iter()
+                    .filter(|e| e.next_attempt_at <= env.now)
+                    .collect();
+                if !env.json {
+                    println!("dispatch: would send {} email(s)", due.len());
+                    for e in &due {
+                        println!(
+                            "  {} {} to {}: {}",
+                            e.id,
+                            e.template,
+                            e.recipient,
+                            opt(&e.subject)
+                        );
+                    }
+                }
+                out.insert(
+                    "dispatch".into(),
+                    json!({"would_send": due.iter().map(|e| e.id).collect::<Vec<_>>()}),
+                );
+            }
+            _ => {
+                let sender = std::sync::Arc::new(crate::mail::dispatch::Sender::from_config(
+                    env.config(),
+                    store::sqlite_dir(store.url()),
+                )?);
+                let r = crate::mail::dispatch::run(&store, env.config(), sender, env.now).await?;
+                if !env.json {
+                    println!(
+                        "dispatch: {} sent, {} to retry, {} dead{}",
+                        r.sent,
+                        r.retried,
+                        r.dead,
+                        if r.possible_duplicates > 0 {
+                            format!(
+                                ", {} possibly sent twice (expired lease)",
+                                r.possible_duplicates
+                            )
+                        } else {
+                            String::new()
+                        }
+                    );
+                }
+                out.insert(
+                    "dispatch".into(),
+                    serde_json::to_value(&r).unwrap_or_default(),
+                );
+            }
+        }
+    }
+    if env.json {
+        return print_json(&out);
+    }
+    Ok(())
+}
+
+async fn mail_list(env: &Env, status: Option<&str>) -> CmdResult {
+    let store = env.store().await?;
+    let rows = crate::store::outbox::list(store.conn(), status).await?;
+    if env.json {
+        return print_json(&rows);
+    }
+    let mut t = table([
+        "ID",
+        "STATUS",
+        "TEMPLATE",
+        "LOCALE",
+        "TO",
+        "DUE",
+        "ATTEMPTS",
+        "SUBJECT / LAST ERROR",
+    ]);
+    for e in &rows {
+        let note = match (&e.status[..], &e.last_error) {
+            ("sent", _) | (_, None) => opt(&e.subject),
+            (_, Some(err)) => err.clone(),
+        };
+        t.add_row(vec![
+            e.id.to_string(),
+            e.status.clone(),
+            e.template.clone(),
+            e.locale.clone(),
+            e.recipient.clone(),
+            time(&e.next_attempt_at),
+            e.attempts.to_string(),
+            clip(&note, 60),
+        ]);
+    }
+    print_table(&t);
+    Ok(())
+}
+
+async fn mail_preview(
+    env: &Env,
+    template: &str,
+    application: Option<i64>,
+    locale: Option<&str>,
+    html: Option<&Path>,
+) -> CmdResult {
+    if !env.renderer.exists(template) {
+        return Err(Error::input(format!(
+            "unknown template `{template}` (templates: {})",
+            env.renderer.names().join(", ")
+        )));
+    }
+    let locale = locale
+        .map(|l| crate::intake::locale(l).map_err(Error::Input))
+        .transpose()?;
+    let (ctx, cand_locale) = match application {
+        Some(id) => {
+            let store = env.store().await?;
+            applications::preview_context(store.conn(), &env.ctx(), id).await?
+        }
+        None => (crate::mail::render::sample_context(), None),
+    };
+    let default = &env.config().org.default_locale;
+    let wanted = locale.or(cand_locale).unwrap_or_else(|| default.clone());
+    let r = env
+        .renderer
+        .render(template, &wanted, default, &ctx)
+        .map_err(Error::Input)?;
+    if let Some(path) = html {
+        std::fs::write(path, &r.html)
+            .map_err(|e| Error::io(format!("cannot write {}", path.display()), e))?;
+    }
+    if env.json {
+        return print_json(&r);
+    }
+    println!("Locale: {}", r.locale);
+    println!("Subject: {}", r.subject);
+    println!();
+    print!("{}", r.text);
+    Ok(())
+}
+
+async fn mail_retry(env: &Env, id: i64) -> CmdResult {
+    let store = env.store().await?;
+    let txn = store.begin_write().await?;
+    let row = crate::store::outbox::retry(&txn, id, env.now).await?;
+    txn.commit().await?;
+    if env.json {
+        return print_json(&row);
+    }
+    println!(
+        "email {} to {} is pending again, due {}",
+        row.id,
+        row.recipient,
+        time(&row.next_attempt_at)
+    );
     Ok(())
 }

@@ -63,6 +63,17 @@ pub enum Command {
     Application(ApplicationCmd),
     /// Pipeline report per posting.
     Report(ReportArgs),
+    /// Run jobs once: poll, dispatch (advance, digest and retention come with the scheduler).
+    Tick {
+        /// Jobs to run, in order (default: poll, then dispatch).
+        jobs: Vec<String>,
+        /// Print what would be done and change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// The email outbox.
+    #[command(subcommand)]
+    Mail(MailCmd),
     /// Jobs, outbox, postings and applications at a glance.
     Status,
 }
@@ -148,6 +159,30 @@ pub enum ApplicationCmd {
         #[arg(long, value_name = "VERSION")]
         expect_version: Option<i32>,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MailCmd {
+    /// List outbox emails.
+    List {
+        #[arg(long, value_parser = ["pending", "sending", "sent", "dead", "cancelled"])]
+        status: Option<String>,
+    },
+    /// Render a template: subject and text on stdout.
+    Preview {
+        template: String,
+        /// Use this application's candidate, posting and stage (else sample data).
+        #[arg(long)]
+        application: Option<i64>,
+        /// Locale to render (falls back like a real email).
+        #[arg(long)]
+        locale: Option<String>,
+        /// Write the HTML part to this file.
+        #[arg(long, value_name = "FILE")]
+        html: Option<PathBuf>,
+    },
+    /// Send a dead (or pending) email again, from a fresh attempt count.
+    Retry { id: i64 },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

@@ -2,6 +2,7 @@
 //! causes ([`stage_email`]), renders them ([`render`]) into outbox rows
 //! ([`draft`]) inside the move's transaction.
 
+pub mod dispatch;
 pub mod render;
 
 use crate::config::{Config, EmailSpec};

@@ -91,13 +91,19 @@ fn jitter(seed: u64) -> f64 {
     ((z % 10_000) as f64 / 10_000.0) * 0.4 - 0.2
 }
 
+/// `base` doubled for each failure after the first, capped at `max`, with
+/// ±20 % jitter. Shared by the poller and the email dispatcher.
+pub fn exp_backoff(base: Duration, max: Duration, failures: i32, seed: u64) -> Duration {
+    let exp = (failures.max(1) - 1).min(30);
+    let base = base.num_milliseconds().max(1) as f64;
+    let raw = (base * 2f64.powi(exp)).min(max.num_milliseconds() as f64);
+    let ms = raw * (1.0 + jitter(seed ^ (failures as u64).rotate_left(32)));
+    Duration::milliseconds(ms as i64)
+}
+
 /// The wait after the `errors`th consecutive failure.
 pub fn backoff(rules: &Rules, errors: i32, seed: u64) -> Duration {
-    let exp = (errors.max(1) - 1).min(30) as u32;
-    let base = rules.backoff_base.num_milliseconds().max(1) as f64;
-    let raw = (base * 2f64.powi(exp as i32)).min(rules.backoff_max.num_milliseconds() as f64);
-    let ms = raw * (1.0 + jitter(seed ^ (errors as u64).rotate_left(32)));
-    Duration::milliseconds(ms as i64)
+    exp_backoff(rules.backoff_base, rules.backoff_max, errors, seed)
 }
 
 pub fn decide(

@@ -421,6 +421,26 @@ fn conflict_or_db(id: i64, e: sea_orm::DbErr) -> Error {
     }
 }
 
+/// The template context of an application as it stands, for `mail preview`.
+pub async fn preview_context<C: ConnectionTrait>(
+    c: &C,
+    ctx: &Ctx<'_>,
+    id: i64,
+) -> Result<(render::Context, Option<String>)> {
+    let d = detail(c, id).await?;
+    let previous = d.transitions.last().and_then(|t| t.from_stage.clone());
+    let reason = d.transitions.last().and_then(|t| t.reason.clone());
+    let tctx = context(
+        ctx,
+        &d.application,
+        &d.candidate,
+        &d.posting,
+        previous.as_deref(),
+        reason.as_deref(),
+    );
+    Ok((tctx, d.candidate.locale))
+}
+
 #[derive(Clone, Debug, Serialize)]
 pub struct Detail {
     pub application: application::Model,

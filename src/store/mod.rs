@@ -6,6 +6,7 @@
 
 pub mod applications;
 pub mod candidates;
+pub mod outbox;
 pub mod postings;
 pub mod stats;
 

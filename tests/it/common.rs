@@ -18,7 +18,7 @@ pub fn pg_admin_url() -> Option<String> {
         .filter(|u| !u.is_empty())
 }
 
-fn block_on<F: std::future::Future>(f: F) -> F::Output {
+pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

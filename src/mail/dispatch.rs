@@ -1,0 +1,494 @@
+//! The dispatcher (`atsd tick dispatch`): claims due outbox rows with a lease
+//! (`FOR UPDATE SKIP LOCKED` on PostgreSQL; `BEGIN IMMEDIATE` on SQLite),
+//! sends them through one transport built from the configuration, and records
+//! the outcome in batches. A permanent SMTP error (5xx) makes a row `dead` at
+//! once with the server's reply; anything else is retried with exponential
+//! backoff and jitter until `max_attempts`. A row left `sending` by a crash is
+//! claimed again once its lease expires, with a log line saying a duplicate is
+//! possible: the one duplicate window.
+
+use crate::config::{Config, Tls, Transport};
+use crate::error::{Error, Result};
+use crate::store::Store;
+use chrono::{DateTime, Duration, Utc};
+use entity::outbox;
+use lettre::message::{Mailbox, MultiPart, SinglePart, header};
+use lettre::transport::smtp::PoolConfig;
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use sea_orm::{ConnectionTrait, DbBackend, EntityTrait, Statement, Value};
+use serde::Serialize;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::sync::Arc;
+
+/// How long a claimed row is ours before another dispatcher may take it.
+pub const LEASE: Duration = Duration::minutes(5);
+const BACKOFF_BASE: Duration = Duration::minutes(1);
+const BACKOFF_MAX: Duration = Duration::hours(6);
+
+/// Normalises line ends (CRLF, lone CR, lone LF all become one line break), so
+/// that a lone CR in candidate text never reaches the wire raw.
+pub fn normalize_lines(s: &str) -> String {
+    s.replace("\r\n", "\n").replace('\r', "\n")
+}
+
+/// Builds the message of an outbox row: multipart/alternative (text + HTML),
+/// both quoted-printable, with our Message-ID, Date, From and Reply-To.
+pub fn compose(
+    config: &Config,
+    row: &outbox::Model,
+    date: DateTime<Utc>,
+) -> std::result::Result<Message, String> {
+    let from = Mailbox::from_str(&config.mail.from).map_err(|e| format!("mail.from: {e}"))?;
+    let address = row
+        .recipient
+        .parse()
+        .map_err(|e| format!("recipient `{}`: {e}", row.recipient))?;
+    let to = Mailbox::new(
+        row.recipient_name.clone().filter(|n| !n.is_empty()),
+        address,
+    );
+    let mut b = Message::builder()
+        .from(from)
+        .to(to)
+        .subject(row.subject.clone().unwrap_or_default())
+        .date(date.into())
+        .message_id(Some(row.message_id.clone()));
+    if let Some(r) = &config.mail.reply_to {
+        b = b.reply_to(Mailbox::from_str(r).map_err(|e| format!("mail.reply_to: {e}"))?);
+    }
+    let text = SinglePart::builder()
+        .header(header::ContentType::TEXT_PLAIN)
+        .header(header::ContentTransferEncoding::QuotedPrintable)
+        .body(normalize_lines(
+            row.body_text.as_deref().unwrap_or_default(),
+        ));
+    let html = SinglePart::builder()
+        .header(header::ContentType::TEXT_HTML)
+        .header(header::ContentTransferEncoding::QuotedPrintable)
+        .body(normalize_lines(
+            row.body_html.as_deref().unwrap_or_default(),
+        ));
+    b.multipart(MultiPart::alternative().singlepart(text).singlepart(html))
+        .map_err(|e| format!("cannot build the message: {e}"))
+}
+
+/// Why a send failed, and whether trying again can help.
+#[derive(Clone, Debug)]
+pub struct SendError {
+    pub permanent: bool,
+    pub text: String,
+}
+
+/// Where emails go.
+pub enum Sender {
+    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+    /// One `.eml` file per message in this folder.
+    File(PathBuf),
+    /// Only logged.
+    Log,
+}
+
+fn smtp_password(config: &Config) -> Result<Option<String>> {
+    let s = &config.mail.smtp;
+    if let Some(var) = &s.password_env
+        && let Ok(p) = std::env::var(var)
+    {
+        return Ok(Some(p));
+    }
+    let file = s.password_file.clone().or_else(|| {
+        std::env::var_os("CREDENTIALS_DIRECTORY")
+            .map(|d| PathBuf::from(d).join("smtp-password"))
+            .filter(|p| p.is_file())
+    });
+    match file {
+        Some(f) => std::fs::read_to_string(&f)
+            .map(|p| Some(p.trim_end_matches(['\r', '\n']).to_string()))
+            .map_err(|e| {
+                Error::io(
+                    format!("cannot read the SMTP password from {}", f.display()),
+                    e,
+                )
+            }),
+        None => Ok(None),
+    }
+}
+
+impl Sender {
+    /// Built once from the configuration and reused.
+    pub fn from_config(config: &Config, outbox_dir: Option<PathBuf>) -> Result<Sender> {
+        let m = &config.mail;
+        Ok(match m.transport {
+            Transport::Log => Sender::Log,
+            Transport::File => {
+                let dir = if m.file.dir.is_absolute() {
+                    m.file.dir.clone()
+                } else {
+                    outbox_dir.unwrap_or_default().join(&m.file.dir)
+                };
+                std::fs::create_dir_all(&dir)
+                    .map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
+                Sender::File(dir)
+            }
+            Transport::Smtp => {
+                let s = &m.smtp;
+                let bad =
+                    |e: lettre::transport::smtp::Error| Error::input(format!("mail.smtp: {e}"));
+                let mut b = match s.tls {
+                    Tls::None => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&s.host),
+                    Tls::Starttls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&s.host)
+                        .map_err(bad)?,
+                    Tls::Tls => {
+                        AsyncSmtpTransport::<Tokio1Executor>::relay(&s.host).map_err(bad)?
+                    }
+                }
+                .port(s.port)
+                .timeout(Some(s.timeout.std()))
+                .pool_config(PoolConfig::new().max_size(s.pool_size));
+                if let Some(user) = &s.username {
+                    let pass = smtp_password(config)?.unwrap_or_default();
+                    b = b.credentials(Credentials::new(user.clone(), pass));
+                }
+                Sender::Smtp(b.build())
+            }
+        })
+    }
+
+    pub async fn send(
+        &self,
+        msg: Message,
+        row: &outbox::Model,
+    ) -> std::result::Result<(), SendError> {
+        match self {
+            Sender::Smtp(t) => t.send(msg).await.map(|_| ()).map_err(|e| SendError {
+                permanent: e.is_permanent(),
+                text: describe_smtp(&e),
+            }),
+            Sender::File(dir) => {
+                let name: String = row
+                    .message_id
+                    .chars()
+                    .map(|c| {
+                        if c.is_ascii_alphanumeric() || c == '.' || c == '@' || c == '-' {
+                            c
+                        } else {
+                            '_'
+                        }
+                    })
+                    .collect();
+                let path = dir.join(format!("{name}.eml"));
+                tokio::fs::write(&path, msg.formatted())
+                    .await
+                    .map_err(|e| SendError {
+                        permanent: false,
+                        text: format!("cannot write {}: {e}", path.display()),
+                    })
+            }
+            Sender::Log => {
+                tracing::info!(to = %row.recipient, subject = row.subject.as_deref().unwrap_or(""), message_id = %row.message_id, "email (log transport)");
+                Ok(())
+            }
+        }
+    }
+}
+
+fn describe_smtp(e: &lettre::transport::smtp::Error) -> String {
+    let mut msg = e.to_string();
+    let mut src = std::error::Error::source(e);
+    while let Some(s) = src {
+        let t = s.to_string();
+        if !msg.contains(&t) {
+            msg = format!("{msg}: {t}");
+        }
+        src = s.source();
+    }
+    if let Some(code) = e.status() {
+        let c = code.to_string();
+        if !msg.contains(&c) {
+            msg = format!("{c} {msg}");
+        }
+    }
+    if e.is_timeout() && !msg.contains("timed out") {
+        msg = format!("timed out: {msg}");
+    }
+    msg
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Report {
+    pub claimed: usize,
+    pub sent: usize,
+    pub retried: usize,
+    pub dead: usize,
+    /// Rows taken over from an expired lease: their email may have gone out already.
+    pub possible_duplicates: usize,
+}
+
+fn sql(backend: DbBackend, text: &str, values: Vec<Value>) -> Statement {
+    // write `?` placeholders; PostgreSQL wants `$1, $2, ...`
+    let text = if backend == DbBackend::Postgres {
+        let mut out = String::new();
+        let mut n = 0;
+        for ch in text.chars() {
+            if ch == '?' {
+                n += 1;
+                out.push_str(&format!("${n}"));
+            } else {
+                out.push(ch);
+            }
+        }
+        out
+    } else {
+        text.to_string()
+    };
+    Statement::from_sql_and_values(backend, text, values)
+}
+
+fn ids_list(ids: &[i64]) -> String {
+    ids.iter()
+        .map(|i| i.to_string())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Claims up to `limit` due rows for this dispatcher.
+pub async fn claim(
+    store: &Store,
+    now: DateTime<Utc>,
+    limit: usize,
+) -> Result<(Vec<outbox::Model>, Vec<i64>)> {
+    let backend = store.backend();
+    let txn = store.begin_write().await?;
+    let lock = if backend == DbBackend::Postgres {
+        " FOR UPDATE SKIP LOCKED"
+    } else {
+        ""
+    };
+    let rows = txn
+        .query_all_raw(sql(
+            backend,
+            &format!(
+                "SELECT id, status FROM outbox WHERE (status = 'pending' AND next_attempt_at <= ?) \
+                 OR (status = 'sending' AND lease_until <= ?) ORDER BY next_attempt_at, id LIMIT {limit}{lock}"
+            ),
+            vec![now.into(), now.into()],
+        ))
+        .await?;
+    let mut ids = Vec::new();
+    let mut expired = Vec::new();
+    for r in rows {
+        let id: i64 = r.try_get("", "id")?;
+        let status: String = r.try_get("", "status")?;
+        if status == "sending" {
+            expired.push(id);
+        }
+        ids.push(id);
+    }
+    if ids.is_empty() {
+        txn.commit().await?;
+        return Ok((Vec::new(), Vec::new()));
+    }
+    let claimed = outbox::Entity::find()
+        .from_raw_sql(sql(
+            backend,
+            &format!(
+                "UPDATE outbox SET status = 'sending', attempts = attempts + 1, lease_until = ?, updated_at = ? \
+                 WHERE id IN ({}) RETURNING *",
+                ids_list(&ids)
+            ),
+            vec![(now + LEASE).into(), now.into()],
+        ))
+        .all(&txn)
+        .await?;
+    txn.commit().await?;
+    Ok((claimed, expired))
+}
+
+fn backoff(attempts: i32, seed: u64) -> Duration {
+    crate::poll::decide::exp_backoff(BACKOFF_BASE, BACKOFF_MAX, attempts, seed)
+}
+
+enum Result1 {
+    Sent,
+    Retry(String),
+    Dead(String),
+}
+
+/// Sends everything due at `now`, batch after batch, until nothing is due.
+pub async fn run(
+    store: &Store,
+    config: &Config,
+    sender: Arc<Sender>,
+    now: DateTime<Utc>,
+) -> Result<Report> {
+    let pool = config.mail.smtp.pool_size.max(1) as usize;
+    let batch = (pool * 25).max(50);
+    let rate = config.mail.rate_per_second;
+    let mut report = Report::default();
+    let limiter = Arc::new(tokio::sync::Mutex::new(tokio::time::Instant::now()));
+    let interval = if rate == 0 {
+        std::time::Duration::ZERO
+    } else {
+        std::time::Duration::from_secs_f64(1.0 / rate as f64)
+    };
+    loop {
+        let (rows, expired) = claim(store, now, batch).await?;
+        if rows.is_empty() {
+            break;
+        }
+        report.claimed += rows.len();
+        for id in &expired {
+            tracing::warn!(
+                outbox = id,
+                "lease expired while sending: retrying; the recipient may get this email twice"
+            );
+        }
+        report.possible_duplicates += expired.len();
+        let sem = Arc::new(tokio::sync::Semaphore::new(pool));
+        let mut set = tokio::task::JoinSet::new();
+        for row in rows {
+            let (sender, sem, limiter, config) =
+                (sender.clone(), sem.clone(), limiter.clone(), config.clone());
+            set.spawn(async move {
+                let _permit = sem.acquire().await;
+                if !interval.is_zero() {
+                    let mut next = limiter.lock().await;
+                    tokio::time::sleep_until(*next).await;
+                    *next = tokio::time::Instant::now().max(*next) + interval;
+                }
+                let outcome = match compose(&config, &row, now) {
+                    Err(e) => Result1::Dead(e),
+                    Ok(msg) => match sender.send(msg, &row).await {
+                        Ok(()) => Result1::Sent,
+                        Err(e) if e.permanent => Result1::Dead(e.text),
+                        Err(e) if row.attempts >= config.mail.max_attempts as i32 => Result1::Dead(
+                            format!("{} (gave up after {} attempts)", e.text, row.attempts),
+                        ),
+                        Err(e) => Result1::Retry(e.text),
+                    },
+                };
+                (row, outcome)
+            });
+        }
+        let mut sent = Vec::new();
+        let mut others = Vec::new();
+        while let Some(r) = set.join_next().await {
+            let (row, outcome) = r.map_err(|e| Error::Other(format!("a send task failed: {e}")))?;
+            match outcome {
+                Result1::Sent => sent.push(row.id),
+                o => others.push((row, o)),
+            }
+        }
+        record(store, now, &sent, &others).await?;
+        report.sent += sent.len();
+        for (row, o) in &others {
+            match o {
+                Result1::Retry(e) => {
+                    report.retried += 1;
+                    tracing::warn!(outbox = row.id, to = %row.recipient, attempt = row.attempts, error = %e, "send failed; will retry");
+                }
+                Result1::Dead(e) => {
+                    report.dead += 1;
+                    tracing::error!(outbox = row.id, to = %row.recipient, attempt = row.attempts, error = %e, "send failed for good; the email is dead");
+                }
+                Result1::Sent => {}
+            }
+        }
+    }
+    Ok(report)
+}
+
+/// Writes a batch's outcomes in one transaction. If this fails the rows stay
+/// `sending` and are retried after their lease: we stop rather than spam.
+async fn record(
+    store: &Store,
+    now: DateTime<Utc>,
+    sent: &[i64],
+    others: &[(outbox::Model, Result1)],
+) -> Result<()> {
+    let backend = store.backend();
+    let txn = store.begin_write().await?;
+    if !sent.is_empty() {
+        txn.execute_raw(sql(
+            backend,
+            &format!(
+                "UPDATE outbox SET status = 'sent', sent_at = ?, lease_until = NULL, last_error = NULL, updated_at = ? \
+                 WHERE id IN ({}) AND status = 'sending'",
+                ids_list(sent)
+            ),
+            vec![now.into(), now.into()],
+        ))
+        .await?;
+    }
+    for (row, o) in others {
+        let (status, next, err) = match o {
+            Result1::Retry(e) => ("pending", now + backoff(row.attempts, row.id as u64), e),
+            Result1::Dead(e) => ("dead", now, e),
+            Result1::Sent => continue,
+        };
+        txn.execute_raw(sql(
+            backend,
+            "UPDATE outbox SET status = ?, next_attempt_at = ?, last_error = ?, lease_until = NULL, updated_at = ? \
+             WHERE id = ? AND status = 'sending'",
+            vec![status.into(), next.into(), err.clone().into(), now.into(), row.id.into()],
+        ))
+        .await?;
+    }
+    txn.commit().await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row() -> outbox::Model {
+        let now = Utc::now();
+        outbox::Model {
+            id: 1,
+            application_id: None,
+            transition_id: None,
+            stage: None,
+            recipient: "zoe@example.org".into(),
+            recipient_name: Some("Zoë Müller".into()),
+            template: "offer".into(),
+            locale: "de".into(),
+            subject: Some("Gute Nachrichten zu Ihrer Bewerbung".into()),
+            body_text: Some("Zeile 1\rMAIL FROM:<a@b>\r\n.\r\nEnde".into()),
+            body_html: Some("<p>&lt;script&gt;</p>".into()),
+            message_id: "<atsd.t1.0@example.org>".into(),
+            status: "sending".into(),
+            attempts: 1,
+            next_attempt_at: now,
+            send_after: None,
+            lease_until: None,
+            last_error: None,
+            sent_at: None,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
+    #[test]
+    fn composed_messages_are_multipart_quoted_printable_with_our_ids() {
+        let m = compose(&Config::default(), &row(), Utc::now()).unwrap();
+        let raw = String::from_utf8(m.formatted()).unwrap();
+        assert!(raw.contains("Message-ID: <atsd.t1.0@example.org>"), "{raw}");
+        assert!(raw.contains("multipart/alternative"));
+        assert!(raw.contains("Content-Transfer-Encoding: quoted-printable"));
+        assert!(!raw.contains("Content-Transfer-Encoding: 7bit"));
+        assert!(raw.contains("Reply-To: recruiting@example.org"));
+        assert!(
+            raw.contains("To: =?utf-8?"),
+            "non-ASCII name encoded: {raw}"
+        );
+        // no lone CR anywhere: every CR is followed by LF
+        let b = raw.as_bytes();
+        assert!(
+            b.iter()
+                .enumerate()
+                .all(|(i, c)| *c != b'\r' || b.get(i + 1) == Some(&b'\n'))
+        );
+    }
+}

@@ -1,0 +1,316 @@
+//! Email end to end: moves render into the outbox, `atsd tick dispatch` sends
+//! to a real SMTP server on loopback, and every outcome is recorded.
+
+use crate::common::{Env, NOW, count_sync};
+use crate::smtp::{Sink, free_port};
+use chrono::{DateTime, Duration, Utc};
+use mail_parser::MessageParser;
+use serde_json::Value;
+
+fn t(min: i64) -> String {
+    (DateTime::parse_from_rfc3339(NOW)
+        .unwrap()
+        .with_timezone(&Utc)
+        + Duration::minutes(min))
+    .to_rfc3339()
+}
+
+fn env_for(port: u16) -> Env {
+    let env = Env::with_config(&format!(
+        "[mail]\ntransport = \"smtp\"\nfrom = \"Example Corp Recruiting <jobs@example.org>\"\nreply_to = \"recruiting@example.org\"\nmax_attempts = 5\nrate_per_second = 0\n\
+         [mail.smtp]\nhost = \"127.0.0.1\"\nport = {port}\ntls = \"none\"\ntimeout = \"5s\"\npool_size = 2\n"
+    ));
+    env.ok(&[
+        "posting",
+        "add",
+        "https://boards.greenhouse.io/acme/jobs/1",
+        "--title",
+        "Platform Engineer",
+    ]);
+    env
+}
+
+fn apply(env: &Env, name: &str, email: &str, locale: &str) -> i64 {
+    let v = env.json(&[
+        "--now", NOW, "apply", "1", "--name", name, "--email", email, "--locale", locale,
+    ]);
+    v["emails"][0]["id"].as_i64().unwrap()
+}
+
+fn dispatch(env: &Env, min: i64) -> Value {
+    env.json(&["--now", &t(min), "tick", "dispatch"])["dispatch"].clone()
+}
+
+fn email(env: &Env, id: i64) -> Value {
+    let rows = env.json(&["mail", "list"]);
+    rows.as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == id)
+        .cloned()
+        .unwrap()
+}
+
+#[test]
+fn an_accepted_email_arrives_once_with_exactly_the_expected_headers() {
+    let sink = Sink::start(free_port());
+    let env = env_for(sink.port);
+    let id = apply(
+        &env,
+        "Zoë Müller <script>alert(1)</script>",
+        "zoe@example.org",
+        "de-CH",
+    );
+    let r = dispatch(&env, 1);
+    assert_eq!(r["sent"], 1, "{r}");
+    let msgs = sink.messages();
+    assert_eq!(msgs.len(), 1);
+    assert_eq!(msgs[0]["rcpt_tos"], serde_json::json!(["zoe@example.org"]));
+    let raw = msgs[0]["data"].as_str().unwrap();
+    let bytes: Vec<u8> = raw.chars().map(|c| c as u8).collect();
+    let m = MessageParser::default()
+        .parse(&bytes[..])
+        .expect("parsable message");
+    let row = email(&env, id);
+    assert_eq!(row["status"], "sent");
+    assert_eq!(
+        m.message_id(),
+        Some(row["message_id"].as_str().unwrap().trim_matches(['<', '>']))
+    );
+    assert_eq!(
+        m.subject(),
+        Some("Ihre Bewerbung als Platform Engineer ist eingegangen")
+    );
+    let to = m.to().unwrap().first().unwrap();
+    assert_eq!(to.address(), Some("zoe@example.org"));
+    assert_eq!(to.name(), Some("Zoë Müller <script>alert(1)</script>"));
+    assert_eq!(
+        m.from().unwrap().first().unwrap().name(),
+        Some("Example Corp Recruiting")
+    );
+    let mut names: Vec<String> = m
+        .headers()
+        .iter()
+        .map(|h| h.name().to_ascii_lowercase())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "content-type",
+            "date",
+            "from",
+            "message-id",
+            "mime-version",
+            "reply-to",
+            "subject",
+            "to"
+        ]
+    );
+    let html = m.body_html(0).unwrap();
+    assert!(
+        html.contains("Zoë Müller &lt;script&gt;")
+            || html.contains("Guten Tag Zoë Müller &lt;script&gt;alert(1)&lt;&#x2f;script&gt;"),
+        "{html}"
+    );
+    assert!(!html.contains("<script"), "{html}");
+    assert!(
+        m.body_text(0)
+            .unwrap()
+            .contains("Guten Tag Zoë Müller <script>alert(1)</script>,")
+    );
+    // a sent email is never sent again
+    let r = dispatch(&env, 2);
+    assert_eq!(r["claimed"], 0);
+    assert_eq!(sink.messages().len(), 1);
+}
+
+#[test]
+fn temporary_failures_are_retried_with_growing_gaps_then_delivered() {
+    let sink = Sink::start(free_port());
+    let env = env_for(sink.port);
+    let id = apply(&env, "Tem Porary", "tempfail3-tem@example.org", "en");
+    let mut at = 1;
+    let mut gaps = Vec::new();
+    for attempt in 1..=3 {
+        let r = dispatch(&env, at);
+        assert_eq!(r["retried"], 1, "attempt {attempt}: {r}");
+        let row = email(&env, id);
+        assert_eq!(row["status"], "pending");
+        assert_eq!(row["attempts"], attempt);
+        assert!(row["last_error"].as_str().unwrap().contains("451"), "{row}");
+        let next = DateTime::parse_from_rfc3339(row["next_attempt_at"].as_str().unwrap())
+            .unwrap()
+            .with_timezone(&Utc);
+        let now = DateTime::parse_from_rfc3339(&t(at))
+            .unwrap()
+            .with_timezone(&Utc);
+        gaps.push((next - now).num_seconds());
+        // nothing is claimed before it is due
+        assert_eq!(dispatch(&env, at)["claimed"], 0);
+        at += (next - now).num_minutes() + 1;
+    }
+    assert!(gaps.windows(2).all(|w| w[1] > w[0]), "{gaps:?}");
+    let r = dispatch(&env, at);
+    assert_eq!(r["sent"], 1, "{r}");
+    let row = email(&env, id);
+    assert_eq!(row["attempts"], 4);
+    assert_eq!(sink.messages().len(), 1);
+}
+
+#[test]
+fn a_permanent_rejection_is_dead_after_one_attempt() {
+    let sink = Sink::start(free_port());
+    let env = env_for(sink.port);
+    let id = apply(&env, "Re Ject", "reject-me@example.org", "en");
+    let r = dispatch(&env, 1);
+    assert_eq!(r["dead"], 1, "{r}");
+    let row = email(&env, id);
+    assert_eq!(row["status"], "dead");
+    assert_eq!(row["attempts"], 1);
+    assert!(row["last_error"].as_str().unwrap().contains("550"), "{row}");
+    // retry puts it back, from a fresh count
+    env.ok(&["--now", &t(2), "mail", "retry", &id.to_string()]);
+    assert_eq!(email(&env, id)["status"], "pending");
+    let err = env.fails(2, &["mail", "retry", "999"]);
+    assert!(err.contains("no email with id 999"), "{err}");
+}
+
+#[test]
+fn a_server_that_is_down_is_retried_until_it_comes_back() {
+    let port = free_port();
+    let env = env_for(port);
+    let id = apply(&env, "Ada", "ada@example.org", "en");
+    let r = dispatch(&env, 1);
+    assert_eq!(r["retried"], 1, "{r}");
+    let row = email(&env, id);
+    assert_eq!(row["status"], "pending");
+    assert!(
+        row["last_error"]
+            .as_str()
+            .unwrap()
+            .to_lowercase()
+            .contains("connect"),
+        "{row}"
+    );
+    let sink = Sink::start(port);
+    let r = dispatch(&env, 60);
+    assert_eq!(r["sent"], 1, "{r}");
+    assert_eq!(sink.messages().len(), 1);
+}
+
+#[test]
+fn a_row_left_sending_by_a_crash_is_retried_after_its_lease() {
+    let sink = Sink::start(free_port());
+    let env = env_for(sink.port);
+    let id = apply(&env, "Ada", "ada@example.org", "en");
+    // as if a dispatcher had claimed it and died
+    crate::common::block_on(async {
+        use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait};
+        let s = env.store().await;
+        let row = entity::outbox::Entity::find_by_id(id)
+            .one(s.conn())
+            .await
+            .unwrap()
+            .unwrap();
+        let mut am: entity::outbox::ActiveModel = row.into();
+        am.status = Set("sending".into());
+        am.attempts = Set(1);
+        am.lease_until = Set(Some(
+            DateTime::parse_from_rfc3339(&t(3))
+                .unwrap()
+                .with_timezone(&Utc),
+        ));
+        am.update(s.conn()).await.unwrap();
+    });
+    // still leased: left alone
+    assert_eq!(dispatch(&env, 2)["claimed"], 0);
+    let r = dispatch(&env, 10);
+    assert_eq!(r["sent"], 1, "{r}");
+    assert_eq!(r["possible_duplicates"], 1);
+    assert_eq!(email(&env, id)["attempts"], 2);
+    assert_eq!(sink.messages().len(), 1);
+}
+
+#[test]
+fn the_file_transport_writes_one_eml_per_message() {
+    let env = Env::with_config("[mail]\ntransport = \"file\"\n");
+    env.ok(&[
+        "posting",
+        "add",
+        "https://example.org/jobs/1",
+        "--title",
+        "Cook",
+    ]);
+    env.ok(&[
+        "--now",
+        NOW,
+        "apply",
+        "1",
+        "--name",
+        "李雷",
+        "--email",
+        "li@example.org",
+        "--locale",
+        "es",
+    ]);
+    let v = env.json(&["--now", &t(1), "tick", "dispatch"]);
+    assert_eq!(v["dispatch"]["sent"], 1);
+    // beside the SQLite database; with PostgreSQL, in the working directory
+    let dir = env.dir.path().join("outbox");
+    let files: Vec<_> = std::fs::read_dir(&dir).unwrap().flatten().collect();
+    assert_eq!(files.len(), 1);
+    let bytes = std::fs::read(files[0].path()).unwrap();
+    let m = MessageParser::default().parse(&bytes[..]).unwrap();
+    assert_eq!(m.subject(), Some("Hemos recibido tu candidatura para Cook"));
+    assert_eq!(m.to().unwrap().first().unwrap().name(), Some("李雷"));
+    assert_eq!(count_sync(&env, "outbox"), 1);
+}
+
+#[test]
+fn preview_renders_sample_data_and_real_applications() {
+    let env = Env::new();
+    let out = env.ok(&["mail", "preview", "offer", "--locale", "de-CH"]);
+    assert!(
+        out.starts_with("Locale: de\nSubject: Gute Nachrichten zu Senior Platform Engineer\n"),
+        "{out}"
+    );
+    env.ok(&[
+        "posting",
+        "add",
+        "https://example.org/jobs/1",
+        "--title",
+        "Cook",
+    ]);
+    env.ok(&[
+        "--now",
+        NOW,
+        "apply",
+        "1",
+        "--name",
+        "Łukasz Nowak",
+        "--email",
+        "l@example.org",
+        "--locale",
+        "es",
+    ]);
+    let html = env.path("preview.html");
+    let out = env.ok(&[
+        "mail",
+        "preview",
+        "rejection",
+        "--application",
+        "1",
+        "--html",
+        &html.display().to_string(),
+    ]);
+    assert!(out.contains("Subject: Tu candidatura para Cook"), "{out}");
+    assert!(out.contains("Hola, Łukasz:"), "{out}");
+    assert!(
+        std::fs::read_to_string(html)
+            .unwrap()
+            .contains("<html lang=\"es\">")
+    );
+    let err = env.fails(2, &["mail", "preview", "no_such"]);
+    assert!(err.contains("unknown template `no_such`"), "{err}");
+}

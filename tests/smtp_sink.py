@@ -1,0 +1,52 @@
+"""A scriptable SMTP sink for atsd's tests (Debian's python3-aiosmtpd).
+
+usage: smtp_sink.py PORT OUTFILE
+
+Behaviour by recipient local part:
+  tempfail3-*  answer 451 to the first three RCPTs of that address, then accept
+  reject*      answer 550 to RCPT
+  anything else is accepted
+Every accepted message is appended to OUTFILE as one JSON line with the
+envelope and the raw bytes (latin-1). Prints "READY" once listening.
+"""
+import json
+import sys
+import time
+
+from aiosmtpd.controller import Controller
+
+port, out = int(sys.argv[1]), sys.argv[2]
+tempfails = {}
+
+
+class Handler:
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        local = address.split("@", 1)[0]
+        if local.startswith("tempfail3"):
+            n = tempfails.get(address, 0)
+            if n < 3:
+                tempfails[address] = n + 1
+                return "451 4.3.0 Try again later"
+        if local.startswith("reject"):
+            return "550 5.1.1 No such user here"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        with open(out, "a", encoding="utf-8") as f:
+            f.write(json.dumps({
+                "mail_from": envelope.mail_from,
+                "rcpt_tos": envelope.rcpt_tos,
+                "data": envelope.original_content.decode("latin-1"),
+            }) + "\n")
+        return "250 Message accepted for delivery"
+
+
+controller = Controller(Handler(), hostname="127.0.0.1", port=port)
+controller.start()
+print("READY", flush=True)
+try:
+    while True:
+        time.sleep(3600)
+finally:
+    controller.stop()
