@@ -1022,6 +1022,11 @@ async fn mail_preview(
     };
     let default = &env.config().org.default_locale;
     let wanted = locale.or(cand_locale).unwrap_or_else(|| default.clone());
+    let ctx = if application.is_none() {
+        crate::mail::render::sample_for(&wanted)
+    } else {
+        ctx
+    };
     let r = env
         .renderer
         .render(template, &wanted, default, &ctx)

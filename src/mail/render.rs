@@ -150,6 +150,30 @@ pub fn format_date(t: DateTime<Utc>, locale: &str, tz: Option<&str>) -> String {
         .to_string()
 }
 
+/// A stage's name as a candidate reads it: the built-in stages are
+/// translated; configured ones are shown with spaces for `_` and `-`.
+pub fn stage_label(stage: &str, locale: &str) -> String {
+    let lang = locale.split('-').next().unwrap_or("en");
+    let t = match (lang, stage) {
+        ("de", "applied") => "Bewerbung eingegangen",
+        ("de", "screening") => "Vorauswahl",
+        ("de", "interview") => "Gespräch",
+        ("de", "offer") => "Angebot",
+        ("de", "hired") => "eingestellt",
+        ("de", "rejected") => "abgesagt",
+        ("de", "withdrawn") => "zurückgezogen",
+        ("es", "applied") => "candidatura recibida",
+        ("es", "screening") => "preselección",
+        ("es", "interview") => "entrevista",
+        ("es", "offer") => "oferta",
+        ("es", "hired") => "contratación",
+        ("es", "rejected") => "descartada",
+        ("es", "withdrawn") => "retirada",
+        _ => return stage.replace(['_', '-'], " "),
+    };
+    t.to_string()
+}
+
 /// The first word of a name, for a friendly salutation.
 pub fn first_name(name: &str) -> String {
     name.split_whitespace().next().unwrap_or(name).to_string()
@@ -306,7 +330,6 @@ impl Renderer {
     /// Renders every template in every locale with sample data; each problem
     /// names the template, the locale and, for unknown variables, the variable.
     pub fn check_all(&self, default_locale: &str) -> Vec<String> {
-        let ctx = sample_context();
         let known = known_variables();
         let mut errs = Vec::new();
         for name in self.names() {
@@ -336,7 +359,7 @@ impl Renderer {
                         }
                     }
                 }
-                if let Err(e) = self.render(&name, &loc, default_locale, &ctx) {
+                if let Err(e) = self.render(&name, &loc, default_locale, &sample_for(&loc)) {
                     errs.push(format!("template {name} ({loc}): {e}"));
                 }
             }
@@ -400,6 +423,24 @@ pub fn known_variables() -> BTreeSet<&'static str> {
     ]
     .into_iter()
     .collect()
+}
+
+/// Fixed data for previews, snapshots and `check-config`, with dates and
+/// stage names as `locale` writes them.
+pub fn sample_for(locale: &str) -> Context {
+    let at = |s: &str| {
+        DateTime::parse_from_rfc3339(s)
+            .map(|d| d.with_timezone(&Utc))
+            .unwrap_or_default()
+    };
+    let mut c = sample_context();
+    c.application.applied_on =
+        format_date(at("2026-11-02T10:00:00Z"), locale, Some("Europe/Berlin"));
+    c.application.stage_since =
+        format_date(at("2026-11-24T15:00:00Z"), locale, Some("Europe/Berlin"));
+    c.application.stage_label = stage_label("interview", locale);
+    c.digest.period = format_date(at("2026-11-25T09:00:00Z"), locale, Some("Europe/Berlin"));
+    c
 }
 
 /// Fixed data for previews and `check-config`.

@@ -100,7 +100,7 @@ fn context(
         application: render::ApplicationCtx {
             id: app.id,
             stage: app.stage.clone(),
-            stage_label: app.stage.replace(['_', '-'], " "),
+            stage_label: render::stage_label(&app.stage, locale),
             previous_stage: previous.map(String::from),
             applied_on: render::format_date(app.applied_at, locale, tz),
             stage_since: render::format_date(app.entered_stage_at, locale, tz),

@@ -12,3 +12,4 @@ mod poll;
 mod postings;
 mod report;
 mod smtp;
+mod templates;
