@@ -12,10 +12,11 @@ use crate::error::{Error, Result};
 use crate::store::Store;
 use chrono::{DateTime, Duration, Utc};
 use entity::outbox;
+use lettre::Message;
 use lettre::message::{Mailbox, MultiPart, SinglePart, header};
-use lettre::transport::smtp::PoolConfig;
-use lettre::transport::smtp::authentication::Credentials;
-use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use lettre::transport::smtp::authentication::{Credentials, Mechanism};
+use lettre::transport::smtp::client::{AsyncSmtpConnection, TlsParameters};
+use lettre::transport::smtp::extension::ClientId;
 use sea_orm::{ConnectionTrait, DbBackend, EntityTrait, Statement, Value};
 use serde::Serialize;
 use std::path::PathBuf;
@@ -81,9 +82,136 @@ pub struct SendError {
     pub text: String,
 }
 
+/// A small pool of SMTP connections, each opened once and reused. atsd opens
+/// the TCP connection itself so that it can set `TCP_NODELAY`: lettre writes
+/// the final `.` of a message as a separate small packet, which Nagle's
+/// algorithm would otherwise hold back until the server's delayed ACK (40 ms
+/// per message on Linux).
+pub struct SmtpPool {
+    host: String,
+    port: u16,
+    tls: Tls,
+    timeout: std::time::Duration,
+    credentials: Option<Credentials>,
+    idle: tokio::sync::Mutex<Vec<(AsyncSmtpConnection, tokio::time::Instant)>>,
+    slots: tokio::sync::Semaphore,
+}
+
+fn smtp_err(e: lettre::transport::smtp::Error) -> SendError {
+    SendError {
+        permanent: e.is_permanent(),
+        text: describe_smtp(&e),
+    }
+}
+
+fn transient(text: String) -> SendError {
+    SendError {
+        permanent: false,
+        text,
+    }
+}
+
+impl SmtpPool {
+    async fn connect(&self) -> std::result::Result<AsyncSmtpConnection, SendError> {
+        let hello = ClientId::default();
+        let tls_params = || {
+            TlsParameters::new(self.host.clone())
+                .map_err(|e| transient(format!("TLS setup for {}: {e}", self.host)))
+        };
+        let mut conn = if self.tls == Tls::Tls {
+            AsyncSmtpConnection::connect_tokio1(
+                (self.host.as_str(), self.port),
+                Some(self.timeout),
+                &hello,
+                Some(tls_params()?),
+                None,
+            )
+            .await
+            .map_err(smtp_err)?
+        } else {
+            let addr = format!("{}:{}", self.host, self.port);
+            let tcp = tokio::time::timeout(self.timeout, tokio::net::TcpStream::connect(&addr))
+                .await
+                .map_err(|_| transient(format!("connection to {addr} timed out")))?
+                .map_err(|e| transient(format!("connection to {addr} failed: {e}")))?;
+            let _ = tcp.set_nodelay(true);
+            let mut conn = tokio::time::timeout(
+                self.timeout,
+                AsyncSmtpConnection::connect_with_transport(Box::new(tcp), &hello),
+            )
+            .await
+            .map_err(|_| transient(format!("{addr}: timed out waiting for the greeting")))?
+            .map_err(smtp_err)?;
+            if self.tls == Tls::Starttls {
+                if !conn.can_starttls() {
+                    return Err(transient(format!(
+                        "{addr} does not offer STARTTLS (tls = \"starttls\" requires it)"
+                    )));
+                }
+                conn.starttls(tls_params()?, &hello)
+                    .await
+                    .map_err(smtp_err)?;
+            }
+            conn
+        };
+        if let Some(c) = &self.credentials {
+            conn.auth(&[Mechanism::Plain, Mechanism::Login], c)
+                .await
+                .map_err(smtp_err)?;
+        }
+        Ok(conn)
+    }
+
+    async fn send(&self, msg: &Message) -> std::result::Result<(), SendError> {
+        let _slot = self
+            .slots
+            .acquire()
+            .await
+            .map_err(|e| transient(e.to_string()))?;
+        let reused = self.idle.lock().await.pop();
+        let mut conn = match reused {
+            // a connection idle for a while may have been closed by the server: check it
+            Some((mut c, since)) if since.elapsed() > std::time::Duration::from_secs(5) => {
+                if c.test_connected().await {
+                    c
+                } else {
+                    self.connect().await?
+                }
+            }
+            Some((c, _)) => c,
+            None => self.connect().await?,
+        };
+        let bytes = msg.formatted();
+        let res = tokio::time::timeout(self.timeout, conn.send(msg.envelope(), &bytes)).await;
+        match res {
+            Ok(Ok(_)) => {
+                self.idle
+                    .lock()
+                    .await
+                    .push((conn, tokio::time::Instant::now()));
+                Ok(())
+            }
+            Ok(Err(e)) => {
+                // a refused recipient leaves the connection usable; anything else may not
+                if e.is_permanent() || e.is_transient() {
+                    self.idle
+                        .lock()
+                        .await
+                        .push((conn, tokio::time::Instant::now()));
+                }
+                Err(smtp_err(e))
+            }
+            Err(_) => Err(transient(format!(
+                "timed out after {:?} sending the message",
+                self.timeout
+            ))),
+        }
+    }
+}
+
 /// Where emails go.
 pub enum Sender {
-    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+    Smtp(SmtpPool),
     /// One `.eml` file per message in this folder.
     File(PathBuf),
     /// Only logged.
@@ -133,24 +261,23 @@ impl Sender {
             }
             Transport::Smtp => {
                 let s = &m.smtp;
-                let bad =
-                    |e: lettre::transport::smtp::Error| Error::input(format!("mail.smtp: {e}"));
-                let mut b = match s.tls {
-                    Tls::None => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&s.host),
-                    Tls::Starttls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&s.host)
-                        .map_err(bad)?,
-                    Tls::Tls => {
-                        AsyncSmtpTransport::<Tokio1Executor>::relay(&s.host).map_err(bad)?
-                    }
-                }
-                .port(s.port)
-                .timeout(Some(s.timeout.std()))
-                .pool_config(PoolConfig::new().max_size(s.pool_size));
-                if let Some(user) = &s.username {
-                    let pass = smtp_password(config)?.unwrap_or_default();
-                    b = b.credentials(Credentials::new(user.clone(), pass));
-                }
-                Sender::Smtp(b.build())
+                let credentials = match &s.username {
+                    Some(user) => Some(Credentials::new(
+                        user.clone(),
+                        smtp_password(config)?.unwrap_or_default(),
+                    )),
+                    None => None,
+                };
+                crate::poll::http::install_crypto();
+                Sender::Smtp(SmtpPool {
+                    host: s.host.clone(),
+                    port: s.port,
+                    tls: s.tls,
+                    timeout: s.timeout.std(),
+                    credentials,
+                    idle: tokio::sync::Mutex::new(Vec::new()),
+                    slots: tokio::sync::Semaphore::new(s.pool_size.max(1) as usize),
+                })
             }
         })
     }
@@ -161,10 +288,7 @@ impl Sender {
         row: &outbox::Model,
     ) -> std::result::Result<(), SendError> {
         match self {
-            Sender::Smtp(t) => t.send(msg).await.map(|_| ()).map_err(|e| SendError {
-                permanent: e.is_permanent(),
-                text: describe_smtp(&e),
-            }),
+            Sender::Smtp(pool) => pool.send(&msg).await,
             Sender::File(dir) => {
                 let name: String = row
                     .message_id
@@ -315,7 +439,10 @@ enum Result1 {
     Dead(String),
 }
 
-/// Sends everything due at `now`, batch after batch, until nothing is due.
+/// Sends everything due at `now` until nothing is due. Three stages overlap:
+/// one task claims batches of rows, `pool_size` workers compose and send
+/// (one SMTP connection each), and one task records the outcomes in batched
+/// transactions, so neither the database nor the SMTP server waits for the other.
 pub async fn run(
     store: &Store,
     config: &Config,
@@ -323,35 +450,32 @@ pub async fn run(
     now: DateTime<Utc>,
 ) -> Result<Report> {
     let pool = config.mail.smtp.pool_size.max(1) as usize;
-    let batch = (pool * 25).max(50);
+    let batch = (pool * 125).max(250);
     let rate = config.mail.rate_per_second;
-    let mut report = Report::default();
-    let limiter = Arc::new(tokio::sync::Mutex::new(tokio::time::Instant::now()));
     let interval = if rate == 0 {
         std::time::Duration::ZERO
     } else {
         std::time::Duration::from_secs_f64(1.0 / rate as f64)
     };
-    loop {
-        let (rows, expired) = claim(store, now, batch).await?;
-        if rows.is_empty() {
-            break;
-        }
-        report.claimed += rows.len();
-        for id in &expired {
-            tracing::warn!(
-                outbox = id,
-                "lease expired while sending: retrying; the recipient may get this email twice"
-            );
-        }
-        report.possible_duplicates += expired.len();
-        let sem = Arc::new(tokio::sync::Semaphore::new(pool));
-        let mut set = tokio::task::JoinSet::new();
-        for row in rows {
-            let (sender, sem, limiter, config) =
-                (sender.clone(), sem.clone(), limiter.clone(), config.clone());
-            set.spawn(async move {
-                let _permit = sem.acquire().await;
+    let limiter = Arc::new(tokio::sync::Mutex::new(tokio::time::Instant::now()));
+    let (row_tx, row_rx) = tokio::sync::mpsc::channel::<outbox::Model>(batch * 2);
+    let row_rx = Arc::new(tokio::sync::Mutex::new(row_rx));
+    let (out_tx, mut out_rx) = tokio::sync::mpsc::channel::<(outbox::Model, Result1)>(batch * 2);
+
+    let mut workers = tokio::task::JoinSet::new();
+    for _ in 0..pool {
+        let (rx, tx, sender, limiter, config) = (
+            row_rx.clone(),
+            out_tx.clone(),
+            sender.clone(),
+            limiter.clone(),
+            config.clone(),
+        );
+        workers.spawn(async move {
+            loop {
+                let Some(row) = rx.lock().await.recv().await else {
+                    break;
+                };
                 if !interval.is_zero() {
                     let mut next = limiter.lock().await;
                     tokio::time::sleep_until(*next).await;
@@ -368,35 +492,102 @@ pub async fn run(
                         Err(e) => Result1::Retry(e.text),
                     },
                 };
-                (row, outcome)
-            });
-        }
+                if tx.send((row, outcome)).await.is_err() {
+                    break;
+                }
+            }
+        });
+    }
+    drop(out_tx);
+
+    // the recorder: writes outcomes in batches as they arrive
+    let rec_store = store.clone();
+    let recorder = tokio::spawn(async move {
+        let mut report = Report::default();
         let mut sent = Vec::new();
         let mut others = Vec::new();
-        while let Some(r) = set.join_next().await {
-            let (row, outcome) = r.map_err(|e| Error::Other(format!("a send task failed: {e}")))?;
-            match outcome {
-                Result1::Sent => sent.push(row.id),
-                o => others.push((row, o)),
+        let mut open = true;
+        while open {
+            // wait for one outcome, then take whatever else is ready, up to a batch
+            match out_rx.recv().await {
+                Some(o) => push(o, &mut sent, &mut others),
+                None => open = false,
             }
+            while sent.len() + others.len() < batch {
+                match out_rx.try_recv() {
+                    Ok(o) => push(o, &mut sent, &mut others),
+                    Err(_) => break,
+                }
+            }
+            if sent.is_empty() && others.is_empty() {
+                continue;
+            }
+            record(&rec_store, now, &sent, &others).await?;
+            report.sent += sent.len();
+            for (row, o) in &others {
+                match o {
+                    Result1::Retry(e) => {
+                        report.retried += 1;
+                        tracing::warn!(outbox = row.id, to = %row.recipient, attempt = row.attempts, error = %e, "send failed; will retry");
+                    }
+                    Result1::Dead(e) => {
+                        report.dead += 1;
+                        tracing::error!(outbox = row.id, to = %row.recipient, attempt = row.attempts, error = %e, "send failed for good; the email is dead");
+                    }
+                    Result1::Sent => {}
+                }
+            }
+            sent.clear();
+            others.clear();
         }
-        record(store, now, &sent, &others).await?;
-        report.sent += sent.len();
-        for (row, o) in &others {
-            match o {
-                Result1::Retry(e) => {
-                    report.retried += 1;
-                    tracing::warn!(outbox = row.id, to = %row.recipient, attempt = row.attempts, error = %e, "send failed; will retry");
+        Ok::<Report, Error>(report)
+    });
+
+    // the claimer: feeds the workers until nothing is due
+    let mut claimed = 0;
+    let mut duplicates = 0;
+    let claim_result: Result<()> = async {
+        loop {
+            let (rows, expired) = claim(store, now, batch).await?;
+            if rows.is_empty() {
+                return Ok(());
+            }
+            claimed += rows.len();
+            for id in &expired {
+                tracing::warn!(
+                    outbox = id,
+                    "lease expired while sending: retrying; the recipient may get this email twice"
+                );
+            }
+            duplicates += expired.len();
+            for row in rows {
+                if row_tx.send(row).await.is_err() {
+                    return Err(Error::Other("the send workers stopped".into()));
                 }
-                Result1::Dead(e) => {
-                    report.dead += 1;
-                    tracing::error!(outbox = row.id, to = %row.recipient, attempt = row.attempts, error = %e, "send failed for good; the email is dead");
-                }
-                Result1::Sent => {}
             }
         }
     }
+    .await;
+    drop(row_tx);
+    while workers.join_next().await.is_some() {}
+    let mut report = recorder
+        .await
+        .map_err(|e| Error::Other(format!("the recorder failed: {e}")))??;
+    claim_result?;
+    report.claimed = claimed;
+    report.possible_duplicates = duplicates;
     Ok(report)
+}
+
+fn push(
+    o: (outbox::Model, Result1),
+    sent: &mut Vec<i64>,
+    others: &mut Vec<(outbox::Model, Result1)>,
+) {
+    match o {
+        (row, Result1::Sent) => sent.push(row.id),
+        other => others.push(other),
+    }
 }
 
 /// Writes a batch's outcomes in one transaction. If this fails the rows stay

@@ -64,7 +64,7 @@ pub enum FetchError {
 }
 
 /// The crypto provider for TLS, installed once per process.
-fn install_crypto() {
+pub fn install_crypto() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 

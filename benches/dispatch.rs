@@ -1,0 +1,163 @@
+//! Dispatch benchmark: N pending emails (default 20,000) sent by atsd's
+//! dispatcher to postfix's `smtp-sink` on loopback, beside `smtp-source`
+//! sending the same number of messages of the same size over the same number
+//! of connections to the same sink, in the same run. Every email is marked
+//! `sent` durably (batched writes). Needs Debian's `postfix` package for
+//! /usr/sbin/smtp-sink and /usr/sbin/smtp-source.
+//!
+//!     cargo bench --bench dispatch                       # SQLite
+//!     ATSD_BENCH_DATABASE_URL=postgres://... cargo bench --bench dispatch
+//!     ATSD_BENCH_EMAILS=5000 cargo bench --bench dispatch
+
+use atsd::config::{Config, Dur, Tls, Transport};
+use atsd::mail::dispatch::{self, Sender};
+use atsd::store::Store;
+use chrono::Utc;
+use entity::outbox;
+use sea_orm::{ActiveValue::Set, EntityTrait};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::Instant;
+
+const CONNECTIONS: u32 = 4;
+const MESSAGE_BYTES: usize = 3000;
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+fn main() {
+    let n: usize = std::env::var("ATSD_BENCH_EMAILS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20_000);
+    let port = free_port();
+    let mut sink = Command::new("/usr/sbin/smtp-sink")
+        .args(["-u", "nobody", &format!("127.0.0.1:{port}"), "1024"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start /usr/sbin/smtp-sink (apt-get install postfix)");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+
+    // the reference: smtp-source, same count, size and connections
+    let start = Instant::now();
+    let status = Command::new("/usr/sbin/smtp-source")
+        .args([
+            "-d",
+            "-s",
+            &CONNECTIONS.to_string(),
+            "-m",
+            &n.to_string(),
+            "-l",
+            &MESSAGE_BYTES.to_string(),
+            &format!("127.0.0.1:{port}"),
+        ])
+        .status()
+        .expect("run /usr/sbin/smtp-source");
+    let reference = start.elapsed().as_secs_f64();
+    assert!(status.success(), "smtp-source failed");
+
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let (atsd_secs, sent, backend) = rt.block_on(async {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = std::env::var("ATSD_BENCH_DATABASE_URL")
+            .unwrap_or_else(|_| format!("sqlite://{}/bench.db?mode=rwc", dir.path().display()));
+        let store = Store::open(&url).await.expect("open store");
+        store
+            .execute_unprepared("DELETE FROM outbox")
+            .await
+            .expect("clean");
+        let now = Utc::now();
+        // a body of about MESSAGE_BYTES on the wire, split between text and HTML
+        let text = "Thank you for applying. ".repeat(MESSAGE_BYTES / 2 / 24);
+        let html = format!(
+            "<p>{}</p>",
+            "Thank you for applying. ".repeat(MESSAGE_BYTES / 2 / 24 - 1)
+        );
+        let mut rows = Vec::new();
+        for i in 0..n {
+            rows.push(outbox::ActiveModel {
+                recipient: Set(format!("candidate{i}@example.org")),
+                recipient_name: Set(Some(format!("Candidate {i}"))),
+                template: Set("application_received".into()),
+                locale: Set("en".into()),
+                subject: Set(Some("We received your application".into())),
+                body_text: Set(Some(text.clone())),
+                body_html: Set(Some(html.clone())),
+                message_id: Set(format!("<bench.{i}@example.org>")),
+                status: Set("pending".into()),
+                attempts: Set(0),
+                next_attempt_at: Set(now),
+                created_at: Set(now),
+                updated_at: Set(now),
+                ..Default::default()
+            });
+            if rows.len() == 500 {
+                outbox::Entity::insert_many(std::mem::take(&mut rows))
+                    .exec(store.conn())
+                    .await
+                    .expect("insert");
+            }
+        }
+        if !rows.is_empty() {
+            outbox::Entity::insert_many(rows)
+                .exec(store.conn())
+                .await
+                .expect("insert");
+        }
+        let mut config = Config::default();
+        // ATSD_BENCH_TRANSPORT=log measures everything but the SMTP conversation
+        config.mail.transport = if std::env::var("ATSD_BENCH_TRANSPORT").as_deref() == Ok("log") {
+            Transport::Log
+        } else {
+            Transport::Smtp
+        };
+        config.mail.rate_per_second = 0;
+        config.mail.smtp.host = "127.0.0.1".into();
+        config.mail.smtp.port = port;
+        config.mail.smtp.tls = Tls::None;
+        config.mail.smtp.pool_size = CONNECTIONS;
+        config.mail.smtp.timeout = Dur::secs(30);
+        let sender = Arc::new(Sender::from_config(&config, None).expect("sender"));
+        let start = Instant::now();
+        let r = dispatch::run(&store, &config, sender, Utc::now())
+            .await
+            .expect("dispatch");
+        let secs = start.elapsed().as_secs_f64();
+        let backend = if url.starts_with("sqlite") {
+            "SQLite"
+        } else {
+            "PostgreSQL"
+        };
+        (secs, r.sent, backend)
+    });
+    let _ = sink.kill();
+    let _ = sink.wait();
+    assert_eq!(sent, n, "every email sent");
+    let ref_rate = n as f64 / reference;
+    let atsd_rate = n as f64 / atsd_secs;
+    println!(
+        "dispatch benchmark: {n} emails of ~{MESSAGE_BYTES} bytes to smtp-sink on loopback, {CONNECTIONS} connections, {backend}"
+    );
+    println!();
+    println!("| sender | emails | wall time | emails/s |");
+    println!("|---|---|---|---|");
+    println!(
+        "| smtp-source -d -s {CONNECTIONS} -m {n} -l {MESSAGE_BYTES} (reference) | {n} | {reference:.2} s | {ref_rate:.0} |"
+    );
+    println!(
+        "| atsd dispatch (claim, send, mark sent durably) | {sent} | {atsd_secs:.2} s | {atsd_rate:.0} |"
+    );
+    println!();
+    println!(
+        "atsd reaches {:.0} % of smtp-source's rate (target: at least 50 %)",
+        100.0 * atsd_rate / ref_rate
+    );
+}
