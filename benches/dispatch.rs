@@ -13,7 +13,7 @@ use atsd::config::{Config, Dur, Tls, Transport};
 use atsd::mail::dispatch::{self, Sender};
 use atsd::store::Store;
 use chrono::Utc;
-use entity::outbox;
+use entity::{outbox, outbox_body};
 use sea_orm::{ActiveValue::Set, EntityTrait};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
@@ -82,15 +82,20 @@ fn main() {
             "Thank you for applying. ".repeat(MESSAGE_BYTES / 2 / 24 - 1)
         );
         let mut rows = Vec::new();
+        let mut bodies = Vec::new();
         for i in 0..n {
+            bodies.push(outbox_body::ActiveModel {
+                outbox_id: Set(i as i64 + 1),
+                subject: Set("We received your application".into()),
+                body_text: Set(text.clone()),
+                body_html: Set(html.clone()),
+            });
             rows.push(outbox::ActiveModel {
+                id: Set(i as i64 + 1),
                 recipient: Set(format!("candidate{i}@example.org")),
                 recipient_name: Set(Some(format!("Candidate {i}"))),
                 template: Set("application_received".into()),
                 locale: Set("en".into()),
-                subject: Set(Some("We received your application".into())),
-                body_text: Set(Some(text.clone())),
-                body_html: Set(Some(html.clone())),
                 message_id: Set(format!("<bench.{i}@example.org>")),
                 status: Set("pending".into()),
                 attempts: Set(0),
@@ -99,18 +104,16 @@ fn main() {
                 updated_at: Set(now),
                 ..Default::default()
             });
-            if rows.len() == 500 {
+            if rows.len() == 500 || i + 1 == n {
                 outbox::Entity::insert_many(std::mem::take(&mut rows))
                     .exec(store.conn())
                     .await
                     .expect("insert");
+                outbox_body::Entity::insert_many(std::mem::take(&mut bodies))
+                    .exec(store.conn())
+                    .await
+                    .expect("insert");
             }
-        }
-        if !rows.is_empty() {
-            outbox::Entity::insert_many(rows)
-                .exec(store.conn())
-                .await
-                .expect("insert");
         }
         let mut config = Config::default();
         // ATSD_BENCH_TRANSPORT=log measures everything but the SMTP conversation

@@ -5,6 +5,7 @@ pub mod application;
 pub mod candidate;
 pub mod job_run;
 pub mod outbox;
+pub mod outbox_body;
 pub mod posting;
 pub mod posting_history;
 pub mod transition;

@@ -1,7 +1,8 @@
 use sea_orm::entity::prelude::*;
 use serde::Serialize;
 
-/// One email to send. Written in the transaction of the move that caused it.
+/// One email to send. Written in the transaction of the move that caused it;
+/// its rendered subject and bodies are in [`super::outbox_body`].
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, Serialize)]
 #[sea_orm(table_name = "outbox")]
 pub struct Model {
@@ -15,12 +16,6 @@ pub struct Model {
     pub recipient_name: Option<String>,
     pub template: String,
     pub locale: String,
-    #[sea_orm(column_type = "Text")]
-    pub subject: Option<String>,
-    #[sea_orm(column_type = "Text")]
-    pub body_text: Option<String>,
-    #[sea_orm(column_type = "Text")]
-    pub body_html: Option<String>,
     #[sea_orm(unique)]
     pub message_id: String,
     /// `pending`, `sending`, `sent`, `dead` or `cancelled`.

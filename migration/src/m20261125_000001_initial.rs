@@ -259,9 +259,6 @@ impl MigrationTrait for Migration {
                 .col(text_null(Outbox::RecipientName))
                 .col(text(Outbox::Template))
                 .col(text(Outbox::Locale))
-                .col(text_null(Outbox::Subject))
-                .col(text_null(Outbox::BodyText))
-                .col(text_null(Outbox::BodyHtml))
                 .col(text(Outbox::MessageId).unique_key())
                 .col(text(Outbox::Status))
                 .col(int0(Outbox::Attempts))
@@ -293,6 +290,29 @@ impl MigrationTrait for Migration {
                 .table(Outbox::Table)
                 .col(Outbox::Status)
                 .col(Outbox::NextAttemptAt)
+                .to_owned(),
+        )
+        .await?;
+        // The rendered message lives beside its outbox row, so that the status
+        // updates of dispatch (claim, sent) rewrite a small row, not the bodies.
+        m.create_table(
+            Table::create()
+                .table(OutboxBodies::Table)
+                .col(
+                    ColumnDef::new(OutboxBodies::OutboxId)
+                        .big_integer()
+                        .not_null()
+                        .primary_key(),
+                )
+                .col(text(OutboxBodies::Subject))
+                .col(text(OutboxBodies::BodyText))
+                .col(text(OutboxBodies::BodyHtml))
+                .foreign_key(
+                    ForeignKey::create()
+                        .from(OutboxBodies::Table, OutboxBodies::OutboxId)
+                        .to(Outbox::Table, Outbox::Id)
+                        .on_delete(ForeignKeyAction::Cascade),
+                )
                 .to_owned(),
         )
         .await?;
@@ -335,6 +355,7 @@ impl MigrationTrait for Migration {
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
         for t in [
             JobRuns::Table.into_iden(),
+            OutboxBodies::Table.into_iden(),
             Outbox::Table.into_iden(),
             Transitions::Table.into_iden(),
             Applications::Table.into_iden(),
@@ -442,9 +463,6 @@ enum Outbox {
     RecipientName,
     Template,
     Locale,
-    Subject,
-    BodyText,
-    BodyHtml,
     MessageId,
     Status,
     Attempts,
@@ -455,6 +473,15 @@ enum Outbox {
     SentAt,
     CreatedAt,
     UpdatedAt,
+}
+
+#[derive(DeriveIden)]
+enum OutboxBodies {
+    Table,
+    OutboxId,
+    Subject,
+    BodyText,
+    BodyHtml,
 }
 
 #[derive(DeriveIden)]

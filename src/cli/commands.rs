@@ -506,7 +506,7 @@ async fn apply(env: &Env, a: &ApplyArgs) -> CmdResult {
     Ok(())
 }
 
-fn emails_note(emails: &[entity::outbox::Model]) -> String {
+fn emails_note(emails: &[crate::store::outbox::Email]) -> String {
     if emails.is_empty() {
         return "no email".into();
     }

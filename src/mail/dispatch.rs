@@ -11,7 +11,7 @@ use crate::config::{Config, Tls, Transport};
 use crate::error::{Error, Result};
 use crate::store::Store;
 use chrono::{DateTime, Duration, Utc};
-use entity::outbox;
+use entity::{outbox, outbox_body};
 use lettre::Message;
 use lettre::message::{Mailbox, MultiPart, SinglePart, header};
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
@@ -39,6 +39,7 @@ pub fn normalize_lines(s: &str) -> String {
 pub fn compose(
     config: &Config,
     row: &outbox::Model,
+    body: &outbox_body::Model,
     date: DateTime<Utc>,
 ) -> std::result::Result<Message, String> {
     let from = Mailbox::from_str(&config.mail.from).map_err(|e| format!("mail.from: {e}"))?;
@@ -53,7 +54,7 @@ pub fn compose(
     let mut b = Message::builder()
         .from(from)
         .to(to)
-        .subject(row.subject.clone().unwrap_or_default())
+        .subject(body.subject.clone())
         .date(date.into())
         .message_id(Some(row.message_id.clone()));
     if let Some(r) = &config.mail.reply_to {
@@ -62,15 +63,11 @@ pub fn compose(
     let text = SinglePart::builder()
         .header(header::ContentType::TEXT_PLAIN)
         .header(header::ContentTransferEncoding::QuotedPrintable)
-        .body(normalize_lines(
-            row.body_text.as_deref().unwrap_or_default(),
-        ));
+        .body(normalize_lines(&body.body_text));
     let html = SinglePart::builder()
         .header(header::ContentType::TEXT_HTML)
         .header(header::ContentTransferEncoding::QuotedPrintable)
-        .body(normalize_lines(
-            row.body_html.as_deref().unwrap_or_default(),
-        ));
+        .body(normalize_lines(&body.body_html));
     b.multipart(MultiPart::alternative().singlepart(text).singlepart(html))
         .map_err(|e| format!("cannot build the message: {e}"))
 }
@@ -310,7 +307,7 @@ impl Sender {
                     })
             }
             Sender::Log => {
-                tracing::info!(to = %row.recipient, subject = row.subject.as_deref().unwrap_or(""), message_id = %row.message_id, "email (log transport)");
+                tracing::info!(to = %row.recipient, template = %row.template, message_id = %row.message_id, "email (log transport)");
                 Ok(())
             }
         }
@@ -458,7 +455,8 @@ pub async fn run(
         std::time::Duration::from_secs_f64(1.0 / rate as f64)
     };
     let limiter = Arc::new(tokio::sync::Mutex::new(tokio::time::Instant::now()));
-    let (row_tx, row_rx) = tokio::sync::mpsc::channel::<outbox::Model>(batch * 2);
+    let (row_tx, row_rx) =
+        tokio::sync::mpsc::channel::<(outbox::Model, Option<outbox_body::Model>)>(batch * 2);
     let row_rx = Arc::new(tokio::sync::Mutex::new(row_rx));
     let (out_tx, mut out_rx) = tokio::sync::mpsc::channel::<(outbox::Model, Result1)>(batch * 2);
 
@@ -473,7 +471,7 @@ pub async fn run(
         );
         workers.spawn(async move {
             loop {
-                let Some(row) = rx.lock().await.recv().await else {
+                let Some((row, body)) = rx.lock().await.recv().await else {
                     break;
                 };
                 if !interval.is_zero() {
@@ -481,7 +479,11 @@ pub async fn run(
                     tokio::time::sleep_until(*next).await;
                     *next = tokio::time::Instant::now().max(*next) + interval;
                 }
-                let outcome = match compose(&config, &row, now) {
+                let composed = match &body {
+                    Some(b) => compose(&config, &row, b, now),
+                    None => Err("the rendered message of this email is missing".to_string()),
+                };
+                let outcome = match composed {
                     Err(e) => Result1::Dead(e),
                     Ok(msg) => match sender.send(msg, &row).await {
                         Ok(()) => Result1::Sent,
@@ -560,8 +562,11 @@ pub async fn run(
                 );
             }
             duplicates += expired.len();
+            let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+            let mut bodies = crate::store::outbox::bodies(store.conn(), &ids).await?;
             for row in rows {
-                if row_tx.send(row).await.is_err() {
+                let body = bodies.remove(&row.id);
+                if row_tx.send((row, body)).await.is_err() {
                     return Err(Error::Other("the send workers stopped".into()));
                 }
             }
@@ -645,9 +650,6 @@ mod tests {
             recipient_name: Some("Zoë Müller".into()),
             template: "offer".into(),
             locale: "de".into(),
-            subject: Some("Gute Nachrichten zu Ihrer Bewerbung".into()),
-            body_text: Some("Zeile 1\rMAIL FROM:<a@b>\r\n.\r\nEnde".into()),
-            body_html: Some("<p>&lt;script&gt;</p>".into()),
             message_id: "<atsd.t1.0@example.org>".into(),
             status: "sending".into(),
             attempts: 1,
@@ -663,7 +665,13 @@ mod tests {
 
     #[test]
     fn composed_messages_are_multipart_quoted_printable_with_our_ids() {
-        let m = compose(&Config::default(), &row(), Utc::now()).unwrap();
+        let body = outbox_body::Model {
+            outbox_id: 1,
+            subject: "Gute Nachrichten zu Ihrer Bewerbung".into(),
+            body_text: "Zeile 1\rMAIL FROM:<a@b>\r\n.\r\nEnde".into(),
+            body_html: "<p>&lt;script&gt;</p>".into(),
+        };
+        let m = compose(&Config::default(), &row(), &body, Utc::now()).unwrap();
         let raw = String::from_utf8(m.formatted()).unwrap();
         assert!(raw.contains("Message-ID: <atsd.t1.0@example.org>"), "{raw}");
         assert!(raw.contains("multipart/alternative"));

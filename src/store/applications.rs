@@ -2,6 +2,7 @@
 //! compare-and-swap on `version`, the new stage, a transition row and the
 //! outbox rows the move causes — all or nothing.
 
+use super::outbox::Email;
 use super::{Store, candidates::CandidateInput, postings};
 use crate::config::Config;
 use crate::error::{Error, Result};
@@ -43,7 +44,7 @@ pub struct Created {
     pub application: application::Model,
     pub candidate: candidate::Model,
     pub transition: transition::Model,
-    pub emails: Vec<outbox::Model>,
+    pub emails: Vec<Email>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
 }
@@ -66,7 +67,7 @@ pub struct MoveRequest {
 pub struct Moved {
     pub application: application::Model,
     pub transition: transition::Model,
-    pub emails: Vec<outbox::Model>,
+    pub emails: Vec<Email>,
     /// Delayed emails of the stage left, cancelled by this move.
     pub cancelled_emails: u64,
 }
@@ -127,7 +128,7 @@ async fn queue_emails<C: ConnectionTrait>(
     ctx: &Ctx<'_>,
     cause: &Cause<'_>,
     choice: &EmailChoice,
-) -> Result<Vec<outbox::Model>> {
+) -> Result<Vec<Email>> {
     let Cause {
         app,
         cand,
@@ -169,9 +170,6 @@ async fn queue_emails<C: ConnectionTrait>(
         recipient_name: Set(d.recipient_name),
         template: Set(d.template),
         locale: Set(d.locale),
-        subject: Set(d.subject),
-        body_text: Set(d.body_text),
-        body_html: Set(d.body_html),
         message_id: Set(mail::message_id(ctx.config, t.id, 0)),
         status: Set("pending".into()),
         attempts: Set(0),
@@ -183,7 +181,20 @@ async fn queue_emails<C: ConnectionTrait>(
     }
     .insert(c)
     .await?;
-    Ok(vec![row])
+    let body = entity::outbox_body::ActiveModel {
+        outbox_id: Set(row.id),
+        subject: Set(d.subject.unwrap_or_default()),
+        body_text: Set(d.body_text.unwrap_or_default()),
+        body_html: Set(d.body_html.unwrap_or_default()),
+    }
+    .insert(c)
+    .await?;
+    Ok(vec![Email {
+        row,
+        subject: Some(body.subject),
+        body_text: Some(body.body_text),
+        body_html: Some(body.body_html),
+    }])
 }
 
 /// Cancels the delayed emails of `stage` still waiting to be sent, because
@@ -447,7 +458,7 @@ pub struct Detail {
     pub candidate: candidate::Model,
     pub posting: posting::Model,
     pub transitions: Vec<transition::Model>,
-    pub emails: Vec<outbox::Model>,
+    pub emails: Vec<Email>,
 }
 
 pub async fn detail<C: ConnectionTrait>(c: &C, id: i64) -> Result<Detail> {
@@ -469,11 +480,12 @@ pub async fn detail<C: ConnectionTrait>(c: &C, id: i64) -> Result<Detail> {
         .order_by_asc(transition::Column::Id)
         .all(c)
         .await?;
-    let emails = outbox::Entity::find()
+    let rows = outbox::Entity::find()
         .filter(outbox::Column::ApplicationId.eq(id))
         .order_by_asc(outbox::Column::Id)
         .all(c)
         .await?;
+    let emails = super::outbox::with_bodies(c, rows, true).await?;
     Ok(Detail {
         application,
         candidate,
