@@ -1,6 +1,7 @@
 //! Quick start: the main recruiting flow on the embedded default (SQLite, no
 //! server, no network). Imports the example postings and applications, moves
-//! a few applications through the pipeline and prints the pipeline report.
+//! a few applications through the pipeline, writes the emails those moves
+//! caused as .eml files, and prints the pipeline report.
 //!
 //!     cargo run --example quickstart
 //!
@@ -128,7 +129,13 @@ fn main() {
         &dir,
         &["--now", "2026-11-25T09:00:00Z", "application", "list"],
     );
+    // the default `file` transport writes each email as an .eml file; no one is emailed
+    atsd(&dir, &["--now", "2026-11-25T09:00:00Z", "tick", "dispatch"]);
+    atsd(&dir, &["--now", "2026-11-25T09:00:00Z", "mail", "list"]);
     atsd(&dir, &["--now", "2026-11-25T09:00:00Z", "report"]);
     atsd(&dir, &["--now", "2026-11-25T09:00:00Z", "status"]);
-    println!("\nDatabase and config: {}", dir.display());
+    println!(
+        "\nDatabase, config and the emails (outbox/*.eml): {}",
+        dir.display()
+    );
 }
