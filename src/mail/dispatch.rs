@@ -447,7 +447,7 @@ pub async fn run(
     now: DateTime<Utc>,
 ) -> Result<Report> {
     let pool = config.mail.smtp.pool_size.max(1) as usize;
-    let batch = (pool * 125).max(250);
+    let batch = (pool * 250).max(250);
     let rate = config.mail.rate_per_second;
     let interval = if rate == 0 {
         std::time::Duration::ZERO
@@ -456,7 +456,7 @@ pub async fn run(
     };
     let limiter = Arc::new(tokio::sync::Mutex::new(tokio::time::Instant::now()));
     let (row_tx, row_rx) =
-        tokio::sync::mpsc::channel::<(outbox::Model, Option<outbox_body::Model>)>(batch * 2);
+        tokio::sync::mpsc::channel::<(outbox::Model, Option<outbox_body::Model>)>(batch * 4);
     let row_rx = Arc::new(tokio::sync::Mutex::new(row_rx));
     let (out_tx, mut out_rx) = tokio::sync::mpsc::channel::<(outbox::Model, Result1)>(batch * 2);
 
@@ -515,9 +515,13 @@ pub async fn run(
                 Some(o) => push(o, &mut sent, &mut others),
                 None => open = false,
             }
-            while sent.len() + others.len() < batch {
-                match out_rx.try_recv() {
-                    Ok(o) => push(o, &mut sent, &mut others),
+            // gather for a moment: fewer, larger commits keep the write lock
+            // (and the fsync) away from the claimer
+            let until = tokio::time::Instant::now() + std::time::Duration::from_millis(100);
+            while open && sent.len() + others.len() < batch {
+                match tokio::time::timeout_at(until, out_rx.recv()).await {
+                    Ok(Some(o)) => push(o, &mut sent, &mut others),
+                    Ok(None) => open = false,
                     Err(_) => break,
                 }
             }
