@@ -2,6 +2,7 @@
 //! Every field is optional except the job's id and title; unknown fields are
 //! ignored; instants are stored in UTC. Pure.
 
+use crate::posting::file::describe;
 use chrono::{DateTime, TimeZone, Utc};
 use serde::Deserialize;
 use serde_json::Value;
@@ -90,19 +91,8 @@ pub fn greenhouse_list(body: &[u8]) -> Result<Vec<JobInfo>, ParseError> {
     let v = parse_json(body)?;
     match v.get("jobs") {
         Some(Value::Array(jobs)) => jobs.iter().map(greenhouse_job).collect(),
-        Some(other) => Err(ParseError::Shape(format!("`jobs` is {}", kind(other)))),
+        Some(other) => Err(ParseError::Shape(format!("`jobs` is {}", describe(other)))),
         None => Err(ParseError::Shape("no `jobs` list".into())),
-    }
-}
-
-fn kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "text",
-        Value::Array(_) => "a list",
-        Value::Object(_) => "an object",
     }
 }
 
@@ -134,7 +124,10 @@ pub fn lever_single(body: &[u8]) -> Result<JobInfo, ParseError> {
 pub fn lever_list(body: &[u8]) -> Result<Vec<JobInfo>, ParseError> {
     match parse_json(body)? {
         Value::Array(items) => items.iter().map(lever_posting).collect(),
-        other => Err(ParseError::Shape(format!("the list is {}", kind(&other)))),
+        other => Err(ParseError::Shape(format!(
+            "the list is {}",
+            describe(&other)
+        ))),
     }
 }
 

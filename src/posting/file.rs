@@ -193,7 +193,8 @@ struct Fields<'a> {
     map: &'a Map<String, Json>,
 }
 
-fn describe(v: &Json) -> String {
+/// What kind of JSON value `v` is, for error messages.
+pub(crate) fn describe(v: &Json) -> String {
     match v {
         Json::Null => "null".into(),
         Json::Bool(b) => format!("the boolean {b}"),

@@ -519,20 +519,27 @@ pub async fn list<C: ConnectionTrait>(
     let apps = q.all(c).await?;
     let cand_ids: Vec<i64> = apps.iter().map(|a| a.candidate_id).collect();
     let post_ids: Vec<i64> = apps.iter().map(|a| a.posting_id).collect();
-    let cands: HashMap<i64, candidate::Model> = candidate::Entity::find()
-        .filter(candidate::Column::Id.is_in(dedup(cand_ids)))
-        .all(c)
-        .await?
-        .into_iter()
-        .map(|m| (m.id, m))
-        .collect();
-    let posts: HashMap<i64, String> = posting::Entity::find()
-        .filter(posting::Column::Id.is_in(dedup(post_ids)))
-        .all(c)
-        .await?
-        .into_iter()
-        .map(|m| (m.id, m.title))
-        .collect();
+    // in chunks: SQLite allows at most 32,766 bound values per statement
+    let mut cands: HashMap<i64, candidate::Model> = HashMap::new();
+    for chunk in dedup(cand_ids).chunks(5000) {
+        for m in candidate::Entity::find()
+            .filter(candidate::Column::Id.is_in(chunk.to_vec()))
+            .all(c)
+            .await?
+        {
+            cands.insert(m.id, m);
+        }
+    }
+    let mut posts: HashMap<i64, String> = HashMap::new();
+    for chunk in dedup(post_ids).chunks(5000) {
+        for m in posting::Entity::find()
+            .filter(posting::Column::Id.is_in(chunk.to_vec()))
+            .all(c)
+            .await?
+        {
+            posts.insert(m.id, m.title);
+        }
+    }
     Ok(apps
         .into_iter()
         .map(|a| {
