@@ -8,6 +8,10 @@
 //!     cargo bench --bench dispatch                       # SQLite
 //!     ATSD_BENCH_DATABASE_URL=postgres://... cargo bench --bench dispatch
 //!     ATSD_BENCH_EMAILS=5000 cargo bench --bench dispatch
+//!     ATSD_BENCH_PIPELINING=0 cargo bench --bench dispatch   # sink without PIPELINING
+//!
+//! smtp-source never pipelines; smtp-sink advertises PIPELINING unless `-p`,
+//! and atsd pipelines MAIL, RCPT and DATA when the server advertises it.
 
 use atsd::config::{Config, Dur, Tls, Transport};
 use atsd::mail::dispatch::{self, Sender};
@@ -34,9 +38,16 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(20_000);
+    let pipelining = std::env::var("ATSD_BENCH_PIPELINING").as_deref() != Ok("0");
     let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let mut sink_args = vec!["-u", "nobody"];
+    if !pipelining {
+        sink_args.push("-p");
+    }
+    sink_args.extend([listen.as_str(), "1024"]);
     let mut sink = Command::new("/usr/sbin/smtp-sink")
-        .args(["-u", "nobody", &format!("127.0.0.1:{port}"), "1024"])
+        .args(&sink_args)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -147,7 +158,8 @@ fn main() {
     let ref_rate = n as f64 / reference;
     let atsd_rate = n as f64 / atsd_secs;
     println!(
-        "dispatch benchmark: {n} emails of ~{MESSAGE_BYTES} bytes to smtp-sink on loopback, {CONNECTIONS} connections, {backend}"
+        "dispatch benchmark: {n} emails of ~{MESSAGE_BYTES} bytes to smtp-sink on loopback, {CONNECTIONS} connections, {backend}, sink {} PIPELINING",
+        if pipelining { "advertising" } else { "without" }
     );
     println!();
     println!("| sender | emails | wall time | emails/s |");

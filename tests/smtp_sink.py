@@ -1,13 +1,16 @@
 """A scriptable SMTP sink for atsd's tests (Debian's python3-aiosmtpd).
 
-usage: smtp_sink.py PORT OUTFILE
+usage: smtp_sink.py PORT OUTFILE [--no-pipelining]
+
+Advertises PIPELINING (RFC 2920) like Postfix does, unless --no-pipelining.
 
 Behaviour by recipient local part:
   tempfail3-*  answer 451 to the first three RCPTs of that address, then accept
   reject*      answer 550 to RCPT
   anything else is accepted
 Every accepted message is appended to OUTFILE as one JSON line with the
-envelope and the raw bytes (latin-1). Prints "READY" once listening.
+envelope, the raw bytes (latin-1) and whether the client pipelined (RCPT
+already waiting when MAIL was read). Prints "READY" once listening.
 """
 import json
 import sys
@@ -16,10 +19,25 @@ import time
 from aiosmtpd.controller import Controller
 
 port, out = int(sys.argv[1]), sys.argv[2]
+pipelining = "--no-pipelining" not in sys.argv[3:]
 tempfails = {}
 
 
 class Handler:
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        session.host_name = hostname
+        if pipelining:
+            responses.insert(-1, "250-PIPELINING")
+        return responses
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        # bytes already buffered behind MAIL: the client sent RCPT without
+        # waiting for MAIL's reply
+        envelope.pipelined = len(server._reader._buffer) > 0
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
+
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         local = address.split("@", 1)[0]
         if local.startswith("tempfail3"):
@@ -38,6 +56,7 @@ class Handler:
                 "mail_from": envelope.mail_from,
                 "rcpt_tos": envelope.rcpt_tos,
                 "data": envelope.original_content.decode("latin-1"),
+                "pipelined": getattr(envelope, "pipelined", False),
             }) + "\n")
         return "250 Message accepted for delivery"
 

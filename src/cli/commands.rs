@@ -934,7 +934,7 @@ async fn tick(env: &Env, jobs: &[String], dry_run: bool) -> CmdResult {
                 let r = crate::mail::dispatch::run(&store, env.config(), sender, env.now).await?;
                 if !env.json {
                     println!(
-                        "dispatch: {} sent, {} to retry, {} dead{}",
+                        "dispatch: {} sent, {} to retry, {} dead{}{}",
                         r.sent,
                         r.retried,
                         r.dead,
@@ -943,6 +943,11 @@ async fn tick(env: &Env, jobs: &[String], dry_run: bool) -> CmdResult {
                                 ", {} possibly sent twice (expired lease)",
                                 r.possible_duplicates
                             )
+                        } else {
+                            String::new()
+                        },
+                        if r.released > 0 {
+                            format!(", {} handed back unsent (lease running out)", r.released)
                         } else {
                             String::new()
                         }

@@ -7,16 +7,15 @@
 //! claimed again once its lease expires, with a log line saying a duplicate is
 //! possible: the one duplicate window.
 
-use crate::config::{Config, Tls, Transport};
+pub use super::smtp::SendError;
+use super::smtp::SmtpPool;
+use crate::config::{Config, Transport};
 use crate::error::{Error, Result};
 use crate::store::Store;
 use chrono::{DateTime, Duration, Utc};
 use entity::{outbox, outbox_body};
 use lettre::Message;
 use lettre::message::{Mailbox, MultiPart, SinglePart, header};
-use lettre::transport::smtp::authentication::{Credentials, Mechanism};
-use lettre::transport::smtp::client::{AsyncSmtpConnection, TlsParameters};
-use lettre::transport::smtp::extension::ClientId;
 use sea_orm::{ConnectionTrait, DbBackend, EntityTrait, Statement, Value};
 use serde::Serialize;
 use std::path::PathBuf;
@@ -72,140 +71,6 @@ pub fn compose(
         .map_err(|e| format!("cannot build the message: {e}"))
 }
 
-/// Why a send failed, and whether trying again can help.
-#[derive(Clone, Debug)]
-pub struct SendError {
-    pub permanent: bool,
-    pub text: String,
-}
-
-/// A small pool of SMTP connections, each opened once and reused. atsd opens
-/// the TCP connection itself so that it can set `TCP_NODELAY`: lettre writes
-/// the final `.` of a message as a separate small packet, which Nagle's
-/// algorithm would otherwise hold back until the server's delayed ACK (40 ms
-/// per message on Linux).
-pub struct SmtpPool {
-    host: String,
-    port: u16,
-    tls: Tls,
-    timeout: std::time::Duration,
-    credentials: Option<Credentials>,
-    idle: tokio::sync::Mutex<Vec<(AsyncSmtpConnection, tokio::time::Instant)>>,
-    slots: tokio::sync::Semaphore,
-}
-
-fn smtp_err(e: lettre::transport::smtp::Error) -> SendError {
-    SendError {
-        permanent: e.is_permanent(),
-        text: describe_smtp(&e),
-    }
-}
-
-fn transient(text: String) -> SendError {
-    SendError {
-        permanent: false,
-        text,
-    }
-}
-
-impl SmtpPool {
-    async fn connect(&self) -> std::result::Result<AsyncSmtpConnection, SendError> {
-        let hello = ClientId::default();
-        let tls_params = || {
-            TlsParameters::new(self.host.clone())
-                .map_err(|e| transient(format!("TLS setup for {}: {e}", self.host)))
-        };
-        let mut conn = if self.tls == Tls::Tls {
-            AsyncSmtpConnection::connect_tokio1(
-                (self.host.as_str(), self.port),
-                Some(self.timeout),
-                &hello,
-                Some(tls_params()?),
-                None,
-            )
-            .await
-            .map_err(smtp_err)?
-        } else {
-            let addr = format!("{}:{}", self.host, self.port);
-            let tcp = tokio::time::timeout(self.timeout, tokio::net::TcpStream::connect(&addr))
-                .await
-                .map_err(|_| transient(format!("connection to {addr} timed out")))?
-                .map_err(|e| transient(format!("connection to {addr} failed: {e}")))?;
-            let _ = tcp.set_nodelay(true);
-            let mut conn = tokio::time::timeout(
-                self.timeout,
-                AsyncSmtpConnection::connect_with_transport(Box::new(tcp), &hello),
-            )
-            .await
-            .map_err(|_| transient(format!("{addr}: timed out waiting for the greeting")))?
-            .map_err(smtp_err)?;
-            if self.tls == Tls::Starttls {
-                if !conn.can_starttls() {
-                    return Err(transient(format!(
-                        "{addr} does not offer STARTTLS (tls = \"starttls\" requires it)"
-                    )));
-                }
-                conn.starttls(tls_params()?, &hello)
-                    .await
-                    .map_err(smtp_err)?;
-            }
-            conn
-        };
-        if let Some(c) = &self.credentials {
-            conn.auth(&[Mechanism::Plain, Mechanism::Login], c)
-                .await
-                .map_err(smtp_err)?;
-        }
-        Ok(conn)
-    }
-
-    async fn send(&self, msg: &Message) -> std::result::Result<(), SendError> {
-        let _slot = self
-            .slots
-            .acquire()
-            .await
-            .map_err(|e| transient(e.to_string()))?;
-        let reused = self.idle.lock().await.pop();
-        let mut conn = match reused {
-            // a connection idle for a while may have been closed by the server: check it
-            Some((mut c, since)) if since.elapsed() > std::time::Duration::from_secs(5) => {
-                if c.test_connected().await {
-                    c
-                } else {
-                    self.connect().await?
-                }
-            }
-            Some((c, _)) => c,
-            None => self.connect().await?,
-        };
-        let bytes = msg.formatted();
-        let res = tokio::time::timeout(self.timeout, conn.send(msg.envelope(), &bytes)).await;
-        match res {
-            Ok(Ok(_)) => {
-                self.idle
-                    .lock()
-                    .await
-                    .push((conn, tokio::time::Instant::now()));
-                Ok(())
-            }
-            Ok(Err(e)) => {
-                // a refused recipient leaves the connection usable; anything else may not
-                if e.is_permanent() || e.is_transient() {
-                    self.idle
-                        .lock()
-                        .await
-                        .push((conn, tokio::time::Instant::now()));
-                }
-                Err(smtp_err(e))
-            }
-            Err(_) => Err(transient(format!(
-                "timed out after {:?} sending the message",
-                self.timeout
-            ))),
-        }
-    }
-}
-
 /// Where emails go.
 pub enum Sender {
     Smtp(SmtpPool),
@@ -213,31 +78,6 @@ pub enum Sender {
     File(PathBuf),
     /// Only logged.
     Log,
-}
-
-fn smtp_password(config: &Config) -> Result<Option<String>> {
-    let s = &config.mail.smtp;
-    if let Some(var) = &s.password_env
-        && let Ok(p) = std::env::var(var)
-    {
-        return Ok(Some(p));
-    }
-    let file = s.password_file.clone().or_else(|| {
-        std::env::var_os("CREDENTIALS_DIRECTORY")
-            .map(|d| PathBuf::from(d).join("smtp-password"))
-            .filter(|p| p.is_file())
-    });
-    match file {
-        Some(f) => std::fs::read_to_string(&f)
-            .map(|p| Some(p.trim_end_matches(['\r', '\n']).to_string()))
-            .map_err(|e| {
-                Error::io(
-                    format!("cannot read the SMTP password from {}", f.display()),
-                    e,
-                )
-            }),
-        None => Ok(None),
-    }
 }
 
 impl Sender {
@@ -256,26 +96,7 @@ impl Sender {
                     .map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
                 Sender::File(dir)
             }
-            Transport::Smtp => {
-                let s = &m.smtp;
-                let credentials = match &s.username {
-                    Some(user) => Some(Credentials::new(
-                        user.clone(),
-                        smtp_password(config)?.unwrap_or_default(),
-                    )),
-                    None => None,
-                };
-                crate::poll::http::install_crypto();
-                Sender::Smtp(SmtpPool {
-                    host: s.host.clone(),
-                    port: s.port,
-                    tls: s.tls,
-                    timeout: s.timeout.std(),
-                    credentials,
-                    idle: tokio::sync::Mutex::new(Vec::new()),
-                    slots: tokio::sync::Semaphore::new(s.pool_size.max(1) as usize),
-                })
-            }
+            Transport::Smtp => Sender::Smtp(SmtpPool::from_config(config)?),
         })
     }
 
@@ -314,28 +135,6 @@ impl Sender {
     }
 }
 
-fn describe_smtp(e: &lettre::transport::smtp::Error) -> String {
-    let mut msg = e.to_string();
-    let mut src = std::error::Error::source(e);
-    while let Some(s) = src {
-        let t = s.to_string();
-        if !msg.contains(&t) {
-            msg = format!("{msg}: {t}");
-        }
-        src = s.source();
-    }
-    if let Some(code) = e.status() {
-        let c = code.to_string();
-        if !msg.contains(&c) {
-            msg = format!("{c} {msg}");
-        }
-    }
-    if e.is_timeout() && !msg.contains("timed out") {
-        msg = format!("timed out: {msg}");
-    }
-    msg
-}
-
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Report {
     pub claimed: usize,
@@ -344,6 +143,32 @@ pub struct Report {
     pub dead: usize,
     /// Rows taken over from an expired lease: their email may have gone out already.
     pub possible_duplicates: usize,
+    /// Rows that waited so long behind the others that their lease was running
+    /// out: handed back unsent (no attempt counted) and claimed again.
+    pub released: usize,
+}
+
+/// The dispatcher's clock: the time the run was asked to start at (the real
+/// time, or `--now`) plus the real time elapsed since. Leases, send times and
+/// retry times follow it, so a long run never writes a lease that is already
+/// over for the other dispatchers.
+#[derive(Clone, Copy)]
+struct Clock {
+    start: DateTime<Utc>,
+    at: tokio::time::Instant,
+}
+
+impl Clock {
+    fn new(start: DateTime<Utc>) -> Clock {
+        Clock {
+            start,
+            at: tokio::time::Instant::now(),
+        }
+    }
+
+    fn now(&self) -> DateTime<Utc> {
+        self.start + Duration::from_std(self.at.elapsed()).unwrap_or(Duration::zero())
+    }
 }
 
 fn sql(backend: DbBackend, text: &str, values: Vec<Value>) -> Statement {
@@ -373,11 +198,13 @@ fn ids_list(ids: &[i64]) -> String {
         .join(",")
 }
 
-/// Claims up to `limit` due rows for this dispatcher.
+/// Claims up to `limit` due rows for this dispatcher, each leased until
+/// `now + lease`.
 pub async fn claim(
     store: &Store,
     now: DateTime<Utc>,
     limit: usize,
+    lease: Duration,
 ) -> Result<(Vec<outbox::Model>, Vec<i64>)> {
     let backend = store.backend();
     let txn = store.begin_write().await?;
@@ -418,7 +245,7 @@ pub async fn claim(
                  WHERE id IN ({}) RETURNING *",
                 ids_list(&ids)
             ),
-            vec![(now + LEASE).into(), now.into()],
+            vec![(now + lease).into(), now.into()],
         ))
         .all(&txn)
         .await?;
@@ -434,6 +261,8 @@ enum Result1 {
     Sent,
     Retry(String),
     Dead(String),
+    /// Not sent: handed back before its lease ran out.
+    Released,
 }
 
 /// Sends everything due at `now` until nothing is due. Three stages overlap:
@@ -446,9 +275,28 @@ pub async fn run(
     sender: Arc<Sender>,
     now: DateTime<Utc>,
 ) -> Result<Report> {
+    run_with_lease(store, config, sender, now, LEASE).await
+}
+
+/// [`run`] with another lease than [`LEASE`]. A claimed row whose send has
+/// not started by half its lease is handed back unsent, so that no row is
+/// still queued here when another dispatcher may take it over.
+pub async fn run_with_lease(
+    store: &Store,
+    config: &Config,
+    sender: Arc<Sender>,
+    now: DateTime<Utc>,
+    lease: Duration,
+) -> Result<Report> {
+    let clock = Clock::new(now);
     let pool = config.mail.smtp.pool_size.max(1) as usize;
-    let batch = (pool * 250).max(250);
     let rate = config.mail.rate_per_second;
+    // claim ahead what can be sent soon: 250 per connection, or 15 seconds'
+    // worth under a rate cap
+    let batch = match rate {
+        0 => pool * 250,
+        r => (r as usize * 15).clamp(pool, pool * 250),
+    };
     let interval = if rate == 0 {
         std::time::Duration::ZERO
     } else {
@@ -474,13 +322,30 @@ pub async fn run(
                 let Some((row, body)) = rx.lock().await.recv().await else {
                     break;
                 };
-                if !interval.is_zero() {
+                // send only with half the lease left, so that the send and its
+                // record are done long before another dispatcher may take the
+                // row over; a row handed back takes no slot of the rate cap
+                let in_time =
+                    |at: DateTime<Utc>| row.lease_until.is_some_and(|u| at + lease / 2 <= u);
+                let sending_at = if interval.is_zero() {
+                    Some(clock.now()).filter(|at| in_time(*at))
+                } else {
                     let mut next = limiter.lock().await;
                     tokio::time::sleep_until(*next).await;
-                    *next = tokio::time::Instant::now().max(*next) + interval;
-                }
+                    let at = Some(clock.now()).filter(|at| in_time(*at));
+                    if at.is_some() {
+                        *next = tokio::time::Instant::now().max(*next) + interval;
+                    }
+                    at
+                };
+                let Some(sending_at) = sending_at else {
+                    if tx.send((row, Result1::Released)).await.is_err() {
+                        break;
+                    }
+                    continue;
+                };
                 let composed = match &body {
-                    Some(b) => compose(&config, &row, b, now),
+                    Some(b) => compose(&config, &row, b, sending_at),
                     None => Err("the rendered message of this email is missing".to_string()),
                 };
                 let outcome = match composed {
@@ -528,7 +393,7 @@ pub async fn run(
             if sent.is_empty() && others.is_empty() {
                 continue;
             }
-            record(&rec_store, now, &sent, &others).await?;
+            record(&rec_store, clock.now(), &sent, &others).await?;
             report.sent += sent.len();
             for (row, o) in &others {
                 match o {
@@ -539,6 +404,13 @@ pub async fn run(
                     Result1::Dead(e) => {
                         report.dead += 1;
                         tracing::error!(outbox = row.id, to = %row.recipient, attempt = row.attempts, error = %e, "send failed for good; the email is dead");
+                    }
+                    Result1::Released => {
+                        report.released += 1;
+                        tracing::debug!(
+                            outbox = row.id,
+                            "lease half over before sending: handed back"
+                        );
                     }
                     Result1::Sent => {}
                 }
@@ -554,7 +426,7 @@ pub async fn run(
     let mut duplicates = 0;
     let claim_result: Result<()> = async {
         loop {
-            let (rows, expired) = claim(store, now, batch).await?;
+            let (rows, expired) = claim(store, clock.now(), batch, lease).await?;
             if rows.is_empty() {
                 return Ok(());
             }
@@ -625,6 +497,16 @@ async fn record(
         let (status, next, err) = match o {
             Result1::Retry(e) => ("pending", now + backoff(row.attempts, row.id as u64), e),
             Result1::Dead(e) => ("dead", now, e),
+            Result1::Released => {
+                txn.execute_raw(sql(
+                    backend,
+                    "UPDATE outbox SET status = 'pending', attempts = attempts - 1, lease_until = NULL, updated_at = ? \
+                     WHERE id = ? AND status = 'sending'",
+                    vec![now.into(), row.id.into()],
+                ))
+                .await?;
+                continue;
+            }
             Result1::Sent => continue,
         };
         txn.execute_raw(sql(

@@ -4,6 +4,7 @@
 
 pub mod dispatch;
 pub mod render;
+pub mod smtp;
 
 use crate::config::{Config, EmailSpec};
 use chrono::{DateTime, Utc};

@@ -16,9 +16,13 @@ fn t(min: i64) -> String {
 }
 
 fn env_for(port: u16) -> Env {
+    env_with_pool(port, 2)
+}
+
+fn env_with_pool(port: u16, pool_size: u32) -> Env {
     let env = Env::with_config(&format!(
         "[mail]\ntransport = \"smtp\"\nfrom = \"Example Corp Recruiting <jobs@example.org>\"\nreply_to = \"recruiting@example.org\"\nmax_attempts = 5\nrate_per_second = 0\n\
-         [mail.smtp]\nhost = \"127.0.0.1\"\nport = {port}\ntls = \"none\"\ntimeout = \"5s\"\npool_size = 2\n"
+         [mail.smtp]\nhost = \"127.0.0.1\"\nport = {port}\ntls = \"none\"\ntimeout = \"5s\"\npool_size = {pool_size}\n"
     ));
     env.ok(&[
         "posting",
@@ -156,6 +160,130 @@ fn temporary_failures_are_retried_with_growing_gaps_then_delivered() {
     let row = email(&env, id);
     assert_eq!(row["attempts"], 4);
     assert_eq!(sink.messages().len(), 1);
+}
+
+/// One connection carries accepted, refused and deferred recipients in turn:
+/// each gets its own outcome, and a refusal does not cost the next email an
+/// attempt (the connection stays in step with the server).
+fn mixed_outcomes_over_one_connection(sink: &Sink, pipelined: bool) {
+    let env = env_with_pool(sink.port, 1);
+    let ada = apply(&env, "Ada", "ada@example.org", "en");
+    let rej = apply(&env, "Re Ject", "reject-me@example.org", "en");
+    let tmp = apply(&env, "Tem Porary", "tempfail3-tem@example.org", "en");
+    let grace = apply(&env, "Grace", "grace@example.org", "en");
+    let r = dispatch(&env, 1);
+    assert_eq!(
+        (&r["sent"], &r["dead"], &r["retried"]),
+        (
+            &serde_json::json!(2),
+            &serde_json::json!(1),
+            &serde_json::json!(1)
+        ),
+        "{r}"
+    );
+    for id in [ada, grace] {
+        let row = email(&env, id);
+        assert_eq!(row["status"], "sent", "{row}");
+        assert_eq!(row["attempts"], 1, "{row}");
+    }
+    assert!(
+        email(&env, rej)["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("550")
+    );
+    assert!(
+        email(&env, tmp)["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("451")
+    );
+    let msgs = sink.messages();
+    let mut to: Vec<&str> = msgs
+        .iter()
+        .map(|m| m["rcpt_tos"][0].as_str().unwrap())
+        .collect();
+    to.sort();
+    assert_eq!(to, ["ada@example.org", "grace@example.org"]);
+    for m in &msgs {
+        assert_eq!(m["pipelined"], pipelined, "{m}");
+    }
+}
+
+#[test]
+fn a_pipelining_server_gets_one_round_trip_for_mail_rcpt_and_data() {
+    let sink = Sink::start(free_port());
+    mixed_outcomes_over_one_connection(&sink, true);
+}
+
+#[test]
+fn a_server_without_pipelining_gets_one_command_at_a_time() {
+    let sink = Sink::start_without_pipelining(free_port());
+    mixed_outcomes_over_one_connection(&sink, false);
+}
+
+/// A dispatcher whose queue outlasts half its lease hands the rest back
+/// unsent, so a second dispatcher that takes them over (as a second daemon
+/// would once the lease is over) never sends an email the first one also sends.
+#[test]
+fn two_dispatchers_never_send_one_email_twice_when_the_queue_outlasts_the_lease() {
+    use atsd::mail::dispatch::{Sender, run_with_lease};
+    use std::sync::Arc;
+    let sink = Sink::start(free_port());
+    let env = env_with_pool(sink.port, 1);
+    let ids: Vec<i64> = (0..12)
+        .map(|i| apply(&env, &format!("C {i}"), &format!("c{i}@example.org"), "en"))
+        .collect();
+    let text = std::fs::read_to_string(&env.config).unwrap();
+    let mut slow = atsd::config::Config::parse(&text, "test config").unwrap();
+    slow.mail.rate_per_second = 4; // 12 emails take 3 s, the lease is 2 s
+    let mut fast = slow.clone();
+    fast.mail.rate_per_second = 0;
+    let lease = Duration::seconds(2);
+    let start = DateTime::parse_from_rfc3339(&t(1))
+        .unwrap()
+        .with_timezone(&Utc);
+    let (first, second) = crate::common::block_on(async {
+        let store = env.store().await;
+        let a = run_with_lease(
+            &store,
+            &slow,
+            Arc::new(Sender::from_config(&slow, None).unwrap()),
+            start,
+            lease,
+        );
+        let b = async {
+            // the second dispatcher starts once the first one's lease is over
+            tokio::time::sleep(std::time::Duration::from_millis(2200)).await;
+            run_with_lease(
+                &store,
+                &fast,
+                Arc::new(Sender::from_config(&fast, None).unwrap()),
+                start + Duration::milliseconds(2200),
+                lease,
+            )
+            .await
+        };
+        tokio::join!(a, b)
+    });
+    let (first, second) = (first.unwrap(), second.unwrap());
+    assert!(first.released > 0, "{first:?}");
+    assert_eq!(first.sent + second.sent, 12, "{first:?} {second:?}");
+    let mut to: Vec<String> = sink
+        .messages()
+        .iter()
+        .map(|m| m["rcpt_tos"][0].as_str().unwrap().to_string())
+        .collect();
+    to.sort();
+    to.dedup();
+    assert_eq!(sink.messages().len(), 12, "each email exactly once");
+    assert_eq!(to.len(), 12);
+    for id in ids {
+        let row = email(&env, id);
+        assert_eq!(row["status"], "sent", "{row}");
+        // handing back does not count as an attempt
+        assert_eq!(row["attempts"], 1, "{row}");
+    }
 }
 
 #[test]

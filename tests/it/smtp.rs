@@ -22,7 +22,17 @@ pub fn free_port() -> u16 {
 }
 
 impl Sink {
+    /// A sink that advertises PIPELINING, as Postfix does.
     pub fn start(port: u16) -> Sink {
+        Sink::spawn(port, &[])
+    }
+
+    /// A sink that does not advertise PIPELINING.
+    pub fn start_without_pipelining(port: u16) -> Sink {
+        Sink::spawn(port, &["--no-pipelining"])
+    }
+
+    fn spawn(port: u16, flags: &[&str]) -> Sink {
         let dir = tempfile::tempdir().expect("tempdir");
         let out = dir.path().join("messages.jsonl");
         let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/smtp_sink.py");
@@ -30,6 +40,7 @@ impl Sink {
             .arg(&script)
             .arg(port.to_string())
             .arg(&out)
+            .args(flags)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()

@@ -1,0 +1,379 @@
+//! The SMTP side of the dispatcher: a small pool of lettre connections, each
+//! opened once and reused, and the mail transaction itself.
+//!
+//! Two things here go beyond `AsyncSmtpConnection::send`, both measured in
+//! BENCHMARKS.md:
+//! - atsd opens the TCP connection itself to set `TCP_NODELAY`: lettre writes
+//!   the final `.` of a message as a separate small packet, which Nagle's
+//!   algorithm would hold back until the server's delayed ACK (40 ms per
+//!   message on Linux).
+//! - When the server advertises PIPELINING (RFC 2920; Postfix, Exim, Exchange
+//!   and the large providers all do), MAIL, RCPT and DATA go out in one write
+//!   and their replies are read together: two round trips per message instead
+//!   of four. lettre parses the replies and escapes the body as always; the
+//!   connection stays usable after a refused recipient (RSET), where lettre's
+//!   own `send` closes it on any error.
+
+use crate::config::{Config, Tls};
+use crate::error::{Error, Result};
+use lettre::Address;
+use lettre::address::Envelope;
+use lettre::transport::smtp::Error as SmtpError;
+use lettre::transport::smtp::authentication::{Credentials, Mechanism};
+use lettre::transport::smtp::client::{AsyncSmtpConnection, TlsParameters};
+use lettre::transport::smtp::commands::{Data, Ehlo, Mail, Rcpt, Rset};
+use lettre::transport::smtp::extension::ClientId;
+use std::path::PathBuf;
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// Why a send failed, and whether trying again can help.
+#[derive(Clone, Debug)]
+pub struct SendError {
+    pub permanent: bool,
+    pub text: String,
+}
+
+fn smtp_err(e: SmtpError) -> SendError {
+    SendError {
+        permanent: e.is_permanent(),
+        text: describe(&e),
+    }
+}
+
+fn transient(text: String) -> SendError {
+    SendError {
+        permanent: false,
+        text,
+    }
+}
+
+/// A server's reply (as opposed to a broken or unreadable connection).
+fn is_reply(e: &SmtpError) -> bool {
+    e.is_permanent() || e.is_transient()
+}
+
+/// The whole story of an SMTP error: lettre's message, its sources, the reply
+/// code, and whether it was a timeout.
+pub fn describe(e: &SmtpError) -> String {
+    let mut msg = e.to_string();
+    let mut src = std::error::Error::source(e);
+    while let Some(s) = src {
+        let t = s.to_string();
+        if !msg.contains(&t) {
+            msg = format!("{msg}: {t}");
+        }
+        src = s.source();
+    }
+    if let Some(code) = e.status() {
+        let c = code.to_string();
+        if !msg.contains(&c) {
+            msg = format!("{c} {msg}");
+        }
+    }
+    if e.is_timeout() && !msg.contains("timed out") {
+        msg = format!("timed out: {msg}");
+    }
+    msg
+}
+
+/// One open SMTP connection and what its server offers.
+struct Conn {
+    smtp: AsyncSmtpConnection,
+    pipelining: bool,
+    idle_since: Instant,
+}
+
+/// Does this EHLO reply advertise PIPELINING? (lettre keeps only the
+/// extensions it uses itself, so atsd reads the keyword from the reply.)
+fn advertises_pipelining<'a>(lines: impl Iterator<Item = &'a str>) -> bool {
+    // the first line is the server's name, the others one keyword each
+    lines.skip(1).any(|l| {
+        l.split_whitespace()
+            .next()
+            .is_some_and(|k| k.eq_ignore_ascii_case("PIPELINING"))
+    })
+}
+
+fn is_ascii_address(a: &Address) -> bool {
+    let s: &str = a.as_ref();
+    s.is_ascii()
+}
+
+/// MAIL, every RCPT and DATA as one pipelined group.
+fn command_group(envelope: &Envelope) -> String {
+    let mut group = Mail::new(envelope.from().cloned(), vec![]).to_string();
+    for to in envelope.to() {
+        group.push_str(&Rcpt::new(to.clone(), vec![]).to_string());
+    }
+    group.push_str(&Data.to_string());
+    group
+}
+
+/// How a transaction ended, and whether the connection can carry the next.
+struct Outcome {
+    result: std::result::Result<(), SendError>,
+    reusable: bool,
+}
+
+impl Conn {
+    async fn transact(&mut self, envelope: &Envelope, bytes: &[u8]) -> Outcome {
+        let plain = bytes.is_ascii()
+            && envelope.from().is_none_or(is_ascii_address)
+            && envelope.to().iter().all(is_ascii_address);
+        if !self.pipelining || !plain {
+            // lettre's own transaction: it negotiates SMTPUTF8/8BITMIME, and
+            // closes the connection on any error
+            return match self.smtp.send(envelope, bytes).await {
+                Ok(_) => Outcome {
+                    result: Ok(()),
+                    reusable: true,
+                },
+                Err(e) => Outcome {
+                    result: Err(smtp_err(e)),
+                    reusable: false,
+                },
+            };
+        }
+        // one reply each for MAIL, every RCPT and DATA, in order
+        let expected = envelope.to().len() + 2;
+        let mut refusal = None;
+        let mut data_accepted = false;
+        for n in 1..=expected {
+            let reply = if n == 1 {
+                self.smtp.command(command_group(envelope)).await
+            } else {
+                self.smtp.read_response().await
+            };
+            match reply {
+                Ok(_) => data_accepted = n == expected,
+                Err(e) if is_reply(&e) => {
+                    refusal.get_or_insert(e);
+                }
+                Err(e) => {
+                    return Outcome {
+                        result: Err(smtp_err(e)),
+                        reusable: false,
+                    };
+                }
+            }
+        }
+        match (refusal, data_accepted) {
+            (None, _) => match self.smtp.message(bytes).await {
+                Ok(_) => Outcome {
+                    result: Ok(()),
+                    reusable: true,
+                },
+                // the final reply ends the transaction either way
+                Err(e) => Outcome {
+                    reusable: is_reply(&e),
+                    result: Err(smtp_err(e)),
+                },
+            },
+            // refused before DATA: reset and keep the connection
+            (Some(e), false) => Outcome {
+                result: Err(smtp_err(e)),
+                reusable: self.smtp.command(Rset).await.is_ok(),
+            },
+            // DATA accepted although a command before it was refused: the
+            // server waits for a body we will not send; dropping the
+            // connection without the final `.` discards the transaction
+            (Some(e), true) => Outcome {
+                result: Err(smtp_err(e)),
+                reusable: false,
+            },
+        }
+    }
+}
+
+/// A small pool of SMTP connections, each opened once and reused.
+pub struct SmtpPool {
+    host: String,
+    port: u16,
+    tls: Tls,
+    timeout: Duration,
+    credentials: Option<Credentials>,
+    idle: tokio::sync::Mutex<Vec<Conn>>,
+    slots: tokio::sync::Semaphore,
+}
+
+/// The SMTP password: `password_env`, else `password_file`, else the systemd
+/// credential `smtp-password`.
+fn smtp_password(config: &Config) -> Result<Option<String>> {
+    let s = &config.mail.smtp;
+    if let Some(var) = &s.password_env
+        && let Ok(p) = std::env::var(var)
+    {
+        return Ok(Some(p));
+    }
+    let file = s.password_file.clone().or_else(|| {
+        std::env::var_os("CREDENTIALS_DIRECTORY")
+            .map(|d| PathBuf::from(d).join("smtp-password"))
+            .filter(|p| p.is_file())
+    });
+    match file {
+        Some(f) => std::fs::read_to_string(&f)
+            .map(|p| Some(p.trim_end_matches(['\r', '\n']).to_string()))
+            .map_err(|e| {
+                Error::io(
+                    format!("cannot read the SMTP password from {}", f.display()),
+                    e,
+                )
+            }),
+        None => Ok(None),
+    }
+}
+
+impl SmtpPool {
+    /// Built once from `[mail.smtp]`; connections open on first use.
+    pub fn from_config(config: &Config) -> Result<SmtpPool> {
+        let s = &config.mail.smtp;
+        let credentials = match &s.username {
+            Some(user) => Some(Credentials::new(
+                user.clone(),
+                smtp_password(config)?.unwrap_or_default(),
+            )),
+            None => None,
+        };
+        crate::poll::http::install_crypto();
+        Ok(SmtpPool {
+            host: s.host.clone(),
+            port: s.port,
+            tls: s.tls,
+            timeout: s.timeout.std(),
+            credentials,
+            idle: tokio::sync::Mutex::new(Vec::new()),
+            slots: tokio::sync::Semaphore::new(s.pool_size.max(1) as usize),
+        })
+    }
+
+    async fn connect(&self) -> std::result::Result<Conn, SendError> {
+        let hello = ClientId::default();
+        let tls_params = || {
+            TlsParameters::new(self.host.clone())
+                .map_err(|e| transient(format!("TLS setup for {}: {e}", self.host)))
+        };
+        let mut smtp = if self.tls == Tls::Tls {
+            AsyncSmtpConnection::connect_tokio1(
+                (self.host.as_str(), self.port),
+                Some(self.timeout),
+                &hello,
+                Some(tls_params()?),
+                None,
+            )
+            .await
+            .map_err(smtp_err)?
+        } else {
+            let addr = format!("{}:{}", self.host, self.port);
+            let tcp = tokio::time::timeout(self.timeout, tokio::net::TcpStream::connect(&addr))
+                .await
+                .map_err(|_| transient(format!("connection to {addr} timed out")))?
+                .map_err(|e| transient(format!("connection to {addr} failed: {e}")))?;
+            let _ = tcp.set_nodelay(true);
+            let mut smtp = tokio::time::timeout(
+                self.timeout,
+                AsyncSmtpConnection::connect_with_transport(Box::new(tcp), &hello),
+            )
+            .await
+            .map_err(|_| transient(format!("{addr}: timed out waiting for the greeting")))?
+            .map_err(smtp_err)?;
+            if self.tls == Tls::Starttls {
+                if !smtp.can_starttls() {
+                    return Err(transient(format!(
+                        "{addr} does not offer STARTTLS (tls = \"starttls\" requires it)"
+                    )));
+                }
+                smtp.starttls(tls_params()?, &hello)
+                    .await
+                    .map_err(smtp_err)?;
+            }
+            smtp
+        };
+        // lettre read the EHLO reply but keeps only the extensions it uses;
+        // ask again (before AUTH, which a new EHLO could reset) for PIPELINING
+        let ehlo = smtp.command(Ehlo::new(hello)).await.map_err(smtp_err)?;
+        let pipelining = advertises_pipelining(ehlo.message());
+        if let Some(c) = &self.credentials {
+            smtp.auth(&[Mechanism::Plain, Mechanism::Login], c)
+                .await
+                .map_err(smtp_err)?;
+        }
+        tracing::debug!(host = %self.host, pipelining, "SMTP connection open");
+        Ok(Conn {
+            smtp,
+            pipelining,
+            idle_since: Instant::now(),
+        })
+    }
+
+    /// An idle connection that still works, or a new one.
+    async fn checkout(&self) -> std::result::Result<Conn, SendError> {
+        loop {
+            let Some(mut c) = self.idle.lock().await.pop() else {
+                return self.connect().await;
+            };
+            if c.smtp.has_broken() {
+                continue;
+            }
+            // a connection idle for a while may have been closed by the server
+            if c.idle_since.elapsed() > Duration::from_secs(5) && !c.smtp.test_connected().await {
+                continue;
+            }
+            return Ok(c);
+        }
+    }
+
+    pub async fn send(&self, msg: &lettre::Message) -> std::result::Result<(), SendError> {
+        let _slot = self
+            .slots
+            .acquire()
+            .await
+            .map_err(|e| transient(e.to_string()))?;
+        let mut conn = self.checkout().await?;
+        let bytes = msg.formatted();
+        match tokio::time::timeout(self.timeout, conn.transact(msg.envelope(), &bytes)).await {
+            Ok(outcome) => {
+                if outcome.reusable {
+                    conn.idle_since = Instant::now();
+                    self.idle.lock().await.push(conn);
+                }
+                outcome.result
+            }
+            Err(_) => Err(transient(format!(
+                "timed out after {:?} sending the message",
+                self.timeout
+            ))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pipelining_is_read_from_the_keyword_lines_only() {
+        let reply = ["mx.example.org", "SIZE 10240000", "pipelining", "8BITMIME"];
+        assert!(advertises_pipelining(reply.iter().copied()));
+        let without = ["mx.example.org Hello", "SIZE 10240000", "8BITMIME"];
+        assert!(!advertises_pipelining(without.iter().copied()));
+        // a server named PIPELINING advertises nothing by its name
+        assert!(!advertises_pipelining(["PIPELINING"].iter().copied()));
+    }
+
+    #[test]
+    fn the_group_is_mail_every_rcpt_then_data() {
+        let env = Envelope::new(
+            Some("jobs@example.org".parse().unwrap()),
+            vec![
+                "a@example.org".parse().unwrap(),
+                "b@example.org".parse().unwrap(),
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            command_group(&env),
+            "MAIL FROM:<jobs@example.org>\r\nRCPT TO:<a@example.org>\r\nRCPT TO:<b@example.org>\r\nDATA\r\n"
+        );
+    }
+}
