@@ -1,15 +1,17 @@
 """A scriptable SMTP sink for atsd's tests (Debian's python3-aiosmtpd).
 
-usage: smtp_sink.py PORT OUTFILE [--no-pipelining]
+usage: smtp_sink.py PORT OUTFILE [--no-pipelining] [--auth USER:PASSWORD]
 
 Advertises PIPELINING (RFC 2920) like Postfix does, unless --no-pipelining.
+With --auth, requires AUTH (PLAIN or LOGIN, allowed without TLS on loopback)
+with exactly that user and password, and answers 535 otherwise.
 
 Behaviour by recipient local part:
   tempfail3-*  answer 451 to the first three RCPTs of that address, then accept
   reject*      answer 550 to RCPT
   anything else is accepted
 Every accepted message is appended to OUTFILE as one JSON line with the
-envelope, the raw bytes (latin-1) and whether the client pipelined (RCPT
+envelope, the raw bytes (latin-1), the user logged in as, and whether the client pipelined (RCPT
 already waiting when MAIL was read). Prints "READY" once listening.
 """
 import json
@@ -17,10 +19,22 @@ import sys
 import time
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
 
 port, out = int(sys.argv[1]), sys.argv[2]
-pipelining = "--no-pipelining" not in sys.argv[3:]
+flags = sys.argv[3:]
+pipelining = "--no-pipelining" not in flags
+credentials = flags[flags.index("--auth") + 1] if "--auth" in flags else None
 tempfails = {}
+
+
+def authenticator(server, session, envelope, mechanism, auth_data):
+    if not isinstance(auth_data, LoginPassword):
+        return AuthResult(success=False, handled=False)
+    given = auth_data.login.decode() + ":" + auth_data.password.decode()
+    if given == credentials:
+        return AuthResult(success=True, auth_data=auth_data.login.decode())
+    return AuthResult(success=False, handled=False)
 
 
 class Handler:
@@ -57,11 +71,15 @@ class Handler:
                 "rcpt_tos": envelope.rcpt_tos,
                 "data": envelope.original_content.decode("latin-1"),
                 "pipelined": getattr(envelope, "pipelined", False),
+                "auth_user": session.auth_data,
             }) + "\n")
         return "250 Message accepted for delivery"
 
 
-controller = Controller(Handler(), hostname="127.0.0.1", port=port)
+auth = {}
+if credentials is not None:
+    auth = dict(auth_required=True, auth_require_tls=False, authenticator=authenticator)
+controller = Controller(Handler(), hostname="127.0.0.1", port=port, **auth)
 controller.start()
 print("READY", flush=True)
 try:

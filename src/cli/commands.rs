@@ -947,11 +947,14 @@ async fn tick(env: &Env, jobs: &[String], dry_run: bool) -> CmdResult {
                             String::new()
                         },
                         if r.released > 0 {
-                            format!(", {} handed back unsent (lease running out)", r.released)
+                            format!(", {} left for the next run", r.released)
                         } else {
                             String::new()
                         }
                     );
+                }
+                if let Some(why) = &r.unavailable {
+                    eprintln!("warning: mail transport unavailable, sending stopped: {why}");
                 }
                 out.insert(
                     "dispatch".into(),

@@ -120,12 +120,9 @@ impl Sender {
                     })
                     .collect();
                 let path = dir.join(format!("{name}.eml"));
-                tokio::fs::write(&path, msg.formatted())
-                    .await
-                    .map_err(|e| SendError {
-                        permanent: false,
-                        text: format!("cannot write {}: {e}", path.display()),
-                    })
+                tokio::fs::write(&path, msg.formatted()).await.map_err(|e| {
+                    SendError::unavailable(format!("cannot write {}: {e}", path.display()))
+                })
             }
             Sender::Log => {
                 tracing::info!(to = %row.recipient, template = %row.template, message_id = %row.message_id, "email (log transport)");
@@ -143,9 +140,13 @@ pub struct Report {
     pub dead: usize,
     /// Rows taken over from an expired lease: their email may have gone out already.
     pub possible_duplicates: usize,
-    /// Rows that waited so long behind the others that their lease was running
-    /// out: handed back unsent (no attempt counted) and claimed again.
+    /// Rows handed back unsent, no attempt counted: their lease was half over
+    /// before their turn came, or the transport became unavailable.
     pub released: usize,
+    /// Why sending stopped early: the SMTP server could not be reached,
+    /// greeted or logged into (or the outbox folder could not be written).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unavailable: Option<String>,
 }
 
 /// The dispatcher's clock: the time the run was asked to start at (the real
@@ -253,6 +254,15 @@ pub async fn claim(
     Ok((claimed, expired))
 }
 
+/// A failed attempt: tried again later, or dead once `max_attempts` are used.
+fn retry_or_dead(error: String, row: &outbox::Model, config: &Config) -> Result1 {
+    if row.attempts >= config.mail.max_attempts as i32 {
+        Result1::Dead(format!("{error} (gave up after {} attempts)", row.attempts))
+    } else {
+        Result1::Retry(error)
+    }
+}
+
 fn backoff(attempts: i32, seed: u64) -> Duration {
     crate::poll::decide::exp_backoff(BACKOFF_BASE, BACKOFF_MAX, attempts, seed)
 }
@@ -303,6 +313,9 @@ pub async fn run_with_lease(
         std::time::Duration::from_secs_f64(1.0 / rate as f64)
     };
     let limiter = Arc::new(tokio::sync::Mutex::new(tokio::time::Instant::now()));
+    // set once the transport is unavailable: the rest of the run hands its
+    // rows back untried, and the claimer stops
+    let halt: Arc<std::sync::OnceLock<String>> = Arc::default();
     let (row_tx, row_rx) =
         tokio::sync::mpsc::channel::<(outbox::Model, Option<outbox_body::Model>)>(batch * 4);
     let row_rx = Arc::new(tokio::sync::Mutex::new(row_rx));
@@ -310,12 +323,13 @@ pub async fn run_with_lease(
 
     let mut workers = tokio::task::JoinSet::new();
     for _ in 0..pool {
-        let (rx, tx, sender, limiter, config) = (
+        let (rx, tx, sender, limiter, config, halt) = (
             row_rx.clone(),
             out_tx.clone(),
             sender.clone(),
             limiter.clone(),
             config.clone(),
+            halt.clone(),
         );
         workers.spawn(async move {
             loop {
@@ -327,7 +341,9 @@ pub async fn run_with_lease(
                 // row over; a row handed back takes no slot of the rate cap
                 let in_time =
                     |at: DateTime<Utc>| row.lease_until.is_some_and(|u| at + lease / 2 <= u);
-                let sending_at = if interval.is_zero() {
+                let sending_at = if halt.get().is_some() {
+                    None
+                } else if interval.is_zero() {
                     Some(clock.now()).filter(|at| in_time(*at))
                 } else {
                     let mut next = limiter.lock().await;
@@ -353,10 +369,11 @@ pub async fn run_with_lease(
                     Ok(msg) => match sender.send(msg, &row).await {
                         Ok(()) => Result1::Sent,
                         Err(e) if e.permanent => Result1::Dead(e.text),
-                        Err(e) if row.attempts >= config.mail.max_attempts as i32 => Result1::Dead(
-                            format!("{} (gave up after {} attempts)", e.text, row.attempts),
-                        ),
-                        Err(e) => Result1::Retry(e.text),
+                        Err(e) if e.unavailable && halt.set(e.text.clone()).is_ok() => {
+                            tracing::warn!(error = %e.text, "mail transport unavailable: this run stops sending");
+                            retry_or_dead(e.text, &row, &config)
+                        }
+                        Err(e) => retry_or_dead(e.text, &row, &config),
                     },
                 };
                 if tx.send((row, outcome)).await.is_err() {
@@ -426,6 +443,9 @@ pub async fn run_with_lease(
     let mut duplicates = 0;
     let claim_result: Result<()> = async {
         loop {
+            if halt.get().is_some() {
+                return Ok(());
+            }
             let (rows, expired) = claim(store, clock.now(), batch, lease).await?;
             if rows.is_empty() {
                 return Ok(());
@@ -456,6 +476,7 @@ pub async fn run_with_lease(
         .map_err(|e| Error::Other(format!("the recorder failed: {e}")))??;
     claim_result?;
     report.claimed = claimed;
+    report.unavailable = halt.get().cloned();
     report.possible_duplicates = duplicates;
     Ok(report)
 }

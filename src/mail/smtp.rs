@@ -30,13 +30,29 @@ use tokio::time::Instant;
 /// Why a send failed, and whether trying again can help.
 #[derive(Clone, Debug)]
 pub struct SendError {
+    /// The server refused this message for good (5xx).
     pub permanent: bool,
+    /// The transport itself failed (no connection, greeting, STARTTLS or
+    /// login; an unwritable outbox folder): every other email would fail the
+    /// same way, so the run stops sending.
+    pub unavailable: bool,
     pub text: String,
+}
+
+impl SendError {
+    pub fn unavailable(text: String) -> SendError {
+        SendError {
+            permanent: false,
+            unavailable: true,
+            text,
+        }
+    }
 }
 
 fn smtp_err(e: SmtpError) -> SendError {
     SendError {
         permanent: e.is_permanent(),
+        unavailable: false,
         text: describe(&e),
     }
 }
@@ -44,6 +60,7 @@ fn smtp_err(e: SmtpError) -> SendError {
 fn transient(text: String) -> SendError {
     SendError {
         permanent: false,
+        unavailable: false,
         text,
     }
 }
@@ -329,7 +346,12 @@ impl SmtpPool {
             .acquire()
             .await
             .map_err(|e| transient(e.to_string()))?;
-        let mut conn = self.checkout().await?;
+        // a server that cannot be reached, greeted or logged into is not this
+        // message's fault, even when it answers 5xx (a wrong password: 535)
+        let mut conn = self
+            .checkout()
+            .await
+            .map_err(|e| SendError::unavailable(e.text))?;
         let bytes = msg.formatted();
         match tokio::time::timeout(self.timeout, conn.transact(msg.envelope(), &bytes)).await {
             Ok(outcome) => {

@@ -20,9 +20,14 @@ fn env_for(port: u16) -> Env {
 }
 
 fn env_with_pool(port: u16, pool_size: u32) -> Env {
+    env_with(port, pool_size, "")
+}
+
+/// `smtp_extra`: more `[mail.smtp]` lines.
+fn env_with(port: u16, pool_size: u32, smtp_extra: &str) -> Env {
     let env = Env::with_config(&format!(
         "[mail]\ntransport = \"smtp\"\nfrom = \"Example Corp Recruiting <jobs@example.org>\"\nreply_to = \"recruiting@example.org\"\nmax_attempts = 5\nrate_per_second = 0\n\
-         [mail.smtp]\nhost = \"127.0.0.1\"\nport = {port}\ntls = \"none\"\ntimeout = \"5s\"\npool_size = {pool_size}\n"
+         [mail.smtp]\nhost = \"127.0.0.1\"\nport = {port}\ntls = \"none\"\ntimeout = \"5s\"\npool_size = {pool_size}\n{smtp_extra}"
     ));
     env.ok(&[
         "posting",
@@ -284,6 +289,74 @@ fn two_dispatchers_never_send_one_email_twice_when_the_queue_outlasts_the_lease(
         // handing back does not count as an attempt
         assert_eq!(row["attempts"], 1, "{row}");
     }
+}
+
+/// A wrong password is the configuration's fault, not the emails': the server
+/// answers 535 (a 5xx), yet no email dies. The run stops at the first failed
+/// login and leaves the rest untried; with the right password all go out,
+/// logged in.
+#[test]
+fn a_wrong_smtp_password_stops_the_run_and_kills_no_email() {
+    let sink = Sink::start_with_login(free_port(), "jobs", "s3cret");
+    let env = env_with(
+        sink.port,
+        1,
+        "username = \"jobs\"\npassword_file = \"smtp-password\"\n",
+    );
+    env.write("smtp-password", "wrong\n");
+    let ids: Vec<i64> = (0..3)
+        .map(|i| apply(&env, &format!("C {i}"), &format!("c{i}@example.org"), "en"))
+        .collect();
+    let (code, out, err) = env.run(&["--json", "--now", &t(1), "tick", "dispatch"]);
+    assert_eq!(code, 0, "{err}");
+    let r = serde_json::from_str::<Value>(&out).unwrap()["dispatch"].clone();
+    assert_eq!(
+        (r["sent"].as_u64(), r["dead"].as_u64()),
+        (Some(0), Some(0)),
+        "{r}"
+    );
+    assert_eq!(
+        (r["retried"].as_u64(), r["released"].as_u64()),
+        (Some(1), Some(2)),
+        "{r}"
+    );
+    assert!(r["unavailable"].as_str().unwrap().contains("535"), "{r}");
+    assert!(err.contains("mail transport unavailable"), "{err}");
+    let attempts: Vec<i64> = ids
+        .iter()
+        .map(|id| email(&env, *id)["attempts"].as_i64().unwrap())
+        .collect();
+    assert_eq!(attempts.iter().sum::<i64>(), 1, "{attempts:?}");
+    assert!(sink.messages().is_empty());
+
+    env.write("smtp-password", "s3cret\n");
+    let r = dispatch(&env, 60);
+    assert_eq!(r["sent"], 3, "{r}");
+    assert!(r.get("unavailable").is_none(), "{r}");
+    let msgs = sink.messages();
+    assert_eq!(msgs.len(), 3);
+    assert!(msgs.iter().all(|m| m["auth_user"] == "jobs"), "{msgs:?}");
+}
+
+/// The password can come from an environment variable (`password_env`).
+#[test]
+fn the_smtp_password_can_come_from_the_environment() {
+    let sink = Sink::start_with_login(free_port(), "jobs", "from-env");
+    let env = env_with(
+        sink.port,
+        1,
+        "username = \"jobs\"\npassword_env = \"TEST_SMTP_PASSWORD\"\n",
+    );
+    apply(&env, "Ada", "ada@example.org", "en");
+    let out = env
+        .cmd()
+        .env("TEST_SMTP_PASSWORD", "from-env")
+        .args(["--json", "--now", &t(1), "tick", "dispatch"])
+        .output()
+        .unwrap();
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["dispatch"]["sent"], 1, "{v}");
+    assert_eq!(sink.messages()[0]["auth_user"], "jobs");
 }
 
 #[test]

@@ -32,6 +32,11 @@ impl Sink {
         Sink::spawn(port, &["--no-pipelining"])
     }
 
+    /// A sink that requires AUTH with this user and password.
+    pub fn start_with_login(port: u16, user: &str, password: &str) -> Sink {
+        Sink::spawn(port, &["--auth", &format!("{user}:{password}")])
+    }
+
     fn spawn(port: u16, flags: &[&str]) -> Sink {
         let dir = tempfile::tempdir().expect("tempdir");
         let out = dir.path().join("messages.jsonl");
