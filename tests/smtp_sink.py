@@ -1,25 +1,37 @@
 """A scriptable SMTP sink for atsd's tests (Debian's python3-aiosmtpd).
 
 usage: smtp_sink.py PORT OUTFILE [--no-pipelining] [--auth USER:PASSWORD]
+                    [--starttls CERT KEY | --smtps CERT KEY]
 
 Advertises PIPELINING (RFC 2920) like Postfix does, unless --no-pipelining.
 With --auth, requires AUTH (PLAIN or LOGIN, allowed without TLS on loopback)
 with exactly that user and password, and answers 535 otherwise.
+With --starttls, offers STARTTLS and requires it before MAIL; with --smtps,
+speaks TLS from the first byte (implicit TLS). CERT and KEY are PEM files.
 
 Behaviour by recipient local part:
   tempfail3-*  answer 451 to the first three RCPTs of that address, then accept
   reject*      answer 550 to RCPT
   anything else is accepted
 Every accepted message is appended to OUTFILE as one JSON line with the
-envelope, the raw bytes (latin-1), the user logged in as, and whether the client pipelined (RCPT
+envelope, the raw bytes (latin-1), the user logged in as, whether the session
+was encrypted, and whether the client pipelined (RCPT
 already waiting when MAIL was read). Prints "READY" once listening.
 """
 import json
+import logging
+import ssl
 import sys
+import warnings
 import time
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
+
+# the tests provoke failed logins and TLS handshakes on purpose: keep the
+# server's warnings and tracebacks about them out of the test output
+warnings.filterwarnings("ignore")
+logging.getLogger("mail.log").setLevel(logging.CRITICAL)
 
 port, out = int(sys.argv[1]), sys.argv[2]
 flags = sys.argv[3:]
@@ -72,14 +84,27 @@ class Handler:
                 "data": envelope.original_content.decode("latin-1"),
                 "pipelined": getattr(envelope, "pipelined", False),
                 "auth_user": session.auth_data,
+                "tls": server.transport.get_extra_info("ssl_object") is not None,
             }) + "\n")
         return "250 Message accepted for delivery"
 
 
-auth = {}
+
+def tls_context(flag):
+    i = flags.index(flag)
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(flags[i + 1], flags[i + 2])
+    return ctx
+
+
+options = {}
 if credentials is not None:
-    auth = dict(auth_required=True, auth_require_tls=False, authenticator=authenticator)
-controller = Controller(Handler(), hostname="127.0.0.1", port=port, **auth)
+    options.update(auth_required=True, auth_require_tls=False, authenticator=authenticator)
+if "--starttls" in flags:
+    options.update(tls_context=tls_context("--starttls"), require_starttls=True)
+if "--smtps" in flags:
+    options.update(ssl_context=tls_context("--smtps"))
+controller = Controller(Handler(), hostname="127.0.0.1", port=port, **options)
 controller.start()
 print("READY", flush=True)
 try:

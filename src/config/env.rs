@@ -51,6 +51,7 @@ pub const ENV_KEYS: &[(&str, Kind)] = &[
     ("mail.smtp.username", Kind::Str),
     ("mail.smtp.password_env", Kind::Str),
     ("mail.smtp.password_file", Kind::Str),
+    ("mail.smtp.ca_file", Kind::Str),
     ("mail.smtp.pool_size", Kind::Int),
     ("mail.smtp.timeout", Kind::Str),
     ("mail.file.dir", Kind::Str),

@@ -307,6 +307,10 @@ pub struct SmtpConfig {
     pub password_env: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub password_file: Option<PathBuf>,
+    /// More certificate authorities (PEM) to trust for the server's TLS
+    /// certificate, beside the public roots: for a relay with an internal CA.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<PathBuf>,
     pub pool_size: u32,
     pub timeout: Dur,
 }
@@ -320,6 +324,7 @@ impl Default for SmtpConfig {
             username: None,
             password_env: None,
             password_file: None,
+            ca_file: None,
             pool_size: 4,
             timeout: Dur::secs(30),
         }
@@ -465,10 +470,17 @@ impl Config {
                 self.database.url = Some(format!("sqlite://{}{q}", joined.display()));
             }
         }
-        if let Some(dir) = &self.templates.dir
-            && dir.is_relative()
+        for path in [
+            &mut self.templates.dir,
+            &mut self.mail.smtp.password_file,
+            &mut self.mail.smtp.ca_file,
+        ]
+        .into_iter()
+        .flatten()
         {
-            self.templates.dir = Some(base.join(dir));
+            if path.is_relative() {
+                *path = base.join(&*path);
+            }
         }
     }
 }

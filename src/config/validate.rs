@@ -176,6 +176,11 @@ impl Config {
         if m.smtp.pool_size == 0 {
             errs.push("mail.smtp.pool_size: must be at least 1".into());
         }
+        if let Some(ca) = &m.smtp.ca_file
+            && let Err(e) = crate::mail::smtp::read_ca_file(ca)
+        {
+            errs.push(format!("mail.smtp.ca_file: {e}"));
+        }
 
         if let Some(dir) = &self.templates.dir
             && !dir.is_dir()

@@ -73,7 +73,7 @@ pub fn compose(
 
 /// Where emails go.
 pub enum Sender {
-    Smtp(SmtpPool),
+    Smtp(Box<SmtpPool>),
     /// One `.eml` file per message in this folder.
     File(PathBuf),
     /// Only logged.
@@ -96,7 +96,7 @@ impl Sender {
                     .map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
                 Sender::File(dir)
             }
-            Transport::Smtp => Sender::Smtp(SmtpPool::from_config(config)?),
+            Transport::Smtp => Sender::Smtp(Box::new(SmtpPool::from_config(config)?)),
         })
     }
 

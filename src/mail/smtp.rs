@@ -20,10 +20,10 @@ use lettre::Address;
 use lettre::address::Envelope;
 use lettre::transport::smtp::Error as SmtpError;
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
-use lettre::transport::smtp::client::{AsyncSmtpConnection, TlsParameters};
+use lettre::transport::smtp::client::{AsyncSmtpConnection, Certificate, TlsParameters};
 use lettre::transport::smtp::commands::{Data, Ehlo, Mail, Rcpt, Rset};
 use lettre::transport::smtp::extension::ClientId;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -210,8 +210,30 @@ pub struct SmtpPool {
     tls: Tls,
     timeout: Duration,
     credentials: Option<Credentials>,
+    /// Built once: the public roots plus `ca_file`'s certificates.
+    tls_params: Option<TlsParameters>,
     idle: tokio::sync::Mutex<Vec<Conn>>,
     slots: tokio::sync::Semaphore,
+}
+
+/// Reads `[mail.smtp] ca_file`: one or more PEM certificates, each checked
+/// the way the TLS setup will use it.
+pub fn read_ca_file(path: &Path) -> std::result::Result<Certificate, String> {
+    let pem = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    const BEGIN: &[u8] = b"-----BEGIN CERTIFICATE-----";
+    if !pem.windows(BEGIN.len()).any(|w| w == BEGIN) {
+        return Err(format!(
+            "{} holds no PEM certificate (-----BEGIN CERTIFICATE-----)",
+            path.display()
+        ));
+    }
+    let cert = Certificate::from_pem(&pem).map_err(|e| format!("{}: {e}", path.display()))?;
+    crate::poll::http::install_crypto();
+    TlsParameters::builder("localhost".into())
+        .add_root_certificate(cert.clone())
+        .build_rustls()
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(cert)
 }
 
 /// The SMTP password: `password_env`, else `password_file`, else the systemd
@@ -253,12 +275,27 @@ impl SmtpPool {
             None => None,
         };
         crate::poll::http::install_crypto();
+        let tls_params = match s.tls {
+            Tls::None => None,
+            Tls::Starttls | Tls::Tls => {
+                let mut b = TlsParameters::builder(s.host.clone());
+                if let Some(ca) = &s.ca_file {
+                    let cert = read_ca_file(ca)
+                        .map_err(|e| Error::input(format!("mail.smtp.ca_file: {e}")))?;
+                    b = b.add_root_certificate(cert);
+                }
+                Some(b.build_rustls().map_err(|e| {
+                    Error::input(format!("mail.smtp: TLS setup for {}: {e}", s.host))
+                })?)
+            }
+        };
         Ok(SmtpPool {
             host: s.host.clone(),
             port: s.port,
             tls: s.tls,
             timeout: s.timeout.std(),
             credentials,
+            tls_params,
             idle: tokio::sync::Mutex::new(Vec::new()),
             slots: tokio::sync::Semaphore::new(s.pool_size.max(1) as usize),
         })
@@ -267,8 +304,9 @@ impl SmtpPool {
     async fn connect(&self) -> std::result::Result<Conn, SendError> {
         let hello = ClientId::default();
         let tls_params = || {
-            TlsParameters::new(self.host.clone())
-                .map_err(|e| transient(format!("TLS setup for {}: {e}", self.host)))
+            self.tls_params
+                .clone()
+                .ok_or_else(|| transient(format!("no TLS setup for {}", self.host)))
         };
         let mut smtp = if self.tls == Tls::Tls {
             AsyncSmtpConnection::connect_tokio1(

@@ -2,7 +2,7 @@
 //! to a real SMTP server on loopback, and every outcome is recorded.
 
 use crate::common::{Env, NOW, count_sync};
-use crate::smtp::{Sink, free_port};
+use crate::smtp::{Sink, TestCa, free_port};
 use chrono::{DateTime, Duration, Utc};
 use mail_parser::MessageParser;
 use serde_json::Value;
@@ -20,14 +20,14 @@ fn env_for(port: u16) -> Env {
 }
 
 fn env_with_pool(port: u16, pool_size: u32) -> Env {
-    env_with(port, pool_size, "")
+    env_with(port, pool_size, "none", "")
 }
 
 /// `smtp_extra`: more `[mail.smtp]` lines.
-fn env_with(port: u16, pool_size: u32, smtp_extra: &str) -> Env {
+fn env_with(port: u16, pool_size: u32, tls: &str, smtp_extra: &str) -> Env {
     let env = Env::with_config(&format!(
         "[mail]\ntransport = \"smtp\"\nfrom = \"Example Corp Recruiting <jobs@example.org>\"\nreply_to = \"recruiting@example.org\"\nmax_attempts = 5\nrate_per_second = 0\n\
-         [mail.smtp]\nhost = \"127.0.0.1\"\nport = {port}\ntls = \"none\"\ntimeout = \"5s\"\npool_size = {pool_size}\n{smtp_extra}"
+         [mail.smtp]\nhost = \"127.0.0.1\"\nport = {port}\ntls = \"{tls}\"\ntimeout = \"5s\"\npool_size = {pool_size}\n{smtp_extra}"
     ));
     env.ok(&[
         "posting",
@@ -301,6 +301,7 @@ fn a_wrong_smtp_password_stops_the_run_and_kills_no_email() {
     let env = env_with(
         sink.port,
         1,
+        "none",
         "username = \"jobs\"\npassword_file = \"smtp-password\"\n",
     );
     env.write("smtp-password", "wrong\n");
@@ -345,6 +346,7 @@ fn the_smtp_password_can_come_from_the_environment() {
     let env = env_with(
         sink.port,
         1,
+        "none",
         "username = \"jobs\"\npassword_env = \"TEST_SMTP_PASSWORD\"\n",
     );
     apply(&env, "Ada", "ada@example.org", "en");
@@ -357,6 +359,65 @@ fn the_smtp_password_can_come_from_the_environment() {
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["dispatch"]["sent"], 1, "{v}");
     assert_eq!(sink.messages()[0]["auth_user"], "jobs");
+}
+
+/// STARTTLS to a relay whose certificate an internal CA signed: refused
+/// (not dead, the emails wait) until `ca_file` names that CA, then delivered
+/// encrypted.
+#[test]
+fn starttls_trusts_the_configured_ca_and_nothing_else() {
+    let ca = TestCa::new();
+    let sink = Sink::start_with_starttls(free_port(), &ca);
+    let env = env_with(sink.port, 1, "starttls", "");
+    let id = apply(&env, "Ada", "ada@example.org", "en");
+    let r = dispatch(&env, 1);
+    assert_eq!(
+        (r["sent"].as_u64(), r["dead"].as_u64()),
+        (Some(0), Some(0)),
+        "{r}"
+    );
+    let err = email(&env, id)["last_error"]
+        .as_str()
+        .unwrap()
+        .to_lowercase();
+    assert!(err.contains("certificate"), "{err}");
+    assert!(sink.messages().is_empty());
+
+    let with_ca = std::fs::read_to_string(&env.config).unwrap()
+        + &format!("ca_file = \"{}\"\n", ca.ca_file().display());
+    std::fs::write(&env.config, with_ca).unwrap();
+    let r = dispatch(&env, 60);
+    assert_eq!(r["sent"], 1, "{r}");
+    let msgs = sink.messages();
+    assert_eq!(msgs.len(), 1);
+    assert_eq!(msgs[0]["tls"], true);
+}
+
+#[test]
+fn implicit_tls_delivers_encrypted() {
+    let ca = TestCa::new();
+    let sink = Sink::start_with_implicit_tls(free_port(), &ca);
+    let env = env_with(
+        sink.port,
+        1,
+        "tls",
+        &format!("ca_file = \"{}\"\n", ca.ca_file().display()),
+    );
+    apply(&env, "Ada", "ada@example.org", "en");
+    let r = dispatch(&env, 1);
+    assert_eq!(r["sent"], 1, "{r}");
+    assert_eq!(sink.messages()[0]["tls"], true);
+}
+
+#[test]
+fn a_ca_file_that_is_not_a_certificate_is_refused_by_name() {
+    let env = Env::with_config(
+        "[mail.smtp]\nhost = \"127.0.0.1\"\ntls = \"starttls\"\nca_file = \"ca.pem\"\n",
+    );
+    env.write("ca.pem", "not a certificate\n");
+    let err = env.fails(2, &["check-config"]);
+    assert!(err.contains("mail.smtp.ca_file"), "{err}");
+    assert!(err.contains("ca.pem holds no PEM certificate"), "{err}");
 }
 
 #[test]

@@ -37,6 +37,18 @@ impl Sink {
         Sink::spawn(port, &["--auth", &format!("{user}:{password}")])
     }
 
+    /// A sink that offers (and requires) STARTTLS with this certificate.
+    pub fn start_with_starttls(port: u16, tls: &TestCa) -> Sink {
+        let (cert, key) = tls.server_files();
+        Sink::spawn(port, &["--starttls", &cert, &key])
+    }
+
+    /// A sink that speaks TLS from the first byte (implicit TLS).
+    pub fn start_with_implicit_tls(port: u16, tls: &TestCa) -> Sink {
+        let (cert, key) = tls.server_files();
+        Sink::spawn(port, &["--smtps", &cert, &key])
+    }
+
     fn spawn(port: u16, flags: &[&str]) -> Sink {
         let dir = tempfile::tempdir().expect("tempdir");
         let out = dir.path().join("messages.jsonl");
@@ -77,5 +89,42 @@ impl Drop for Sink {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// A throwaway certificate authority and a server certificate it signed for
+/// 127.0.0.1, as PEM files in a temporary folder.
+pub struct TestCa {
+    pub dir: tempfile::TempDir,
+}
+
+impl TestCa {
+    pub fn new() -> TestCa {
+        use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+        let dir = tempfile::tempdir().expect("tempdir");
+        let ca_key = KeyPair::generate().expect("CA key");
+        let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let ca_cert = ca_params.self_signed(&ca_key).expect("CA certificate");
+        let issuer = Issuer::new(ca_params, ca_key);
+        let key = KeyPair::generate().expect("server key");
+        let cert = CertificateParams::new(vec!["127.0.0.1".to_string()])
+            .expect("server params")
+            .signed_by(&key, &issuer)
+            .expect("server certificate");
+        std::fs::write(dir.path().join("ca.pem"), ca_cert.pem()).expect("write CA");
+        std::fs::write(dir.path().join("server.pem"), cert.pem()).expect("write cert");
+        std::fs::write(dir.path().join("server.key"), key.serialize_pem()).expect("write key");
+        TestCa { dir }
+    }
+
+    /// The CA certificate a client should trust.
+    pub fn ca_file(&self) -> PathBuf {
+        self.dir.path().join("ca.pem")
+    }
+
+    fn server_files(&self) -> (String, String) {
+        let p = |f: &str| self.dir.path().join(f).display().to_string();
+        (p("server.pem"), p("server.key"))
     }
 }
