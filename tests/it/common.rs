@@ -202,15 +202,13 @@ impl Env {
     }
 }
 
-/// The real posting from `shared/seeds/`, beside the repository.
+/// The real posting from `shared/seeds/`, copied into `tests/fixtures/` so
+/// that the suite does not depend on where the checkout sits.
 pub fn seed_file() -> PathBuf {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("..")
-        .join("shared")
-        .join("seeds")
-        .join("000_4e6edc7baf5b7be0.txt");
-    assert!(p.is_file(), "seed posting missing at {}", p.display());
-    p
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests")
+        .join("fixtures")
+        .join("000_4e6edc7baf5b7be0.txt")
 }
 
 pub fn examples() -> PathBuf {
