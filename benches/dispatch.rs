@@ -13,6 +13,9 @@
 //! smtp-source never pipelines; smtp-sink advertises PIPELINING unless `-p`,
 //! and atsd pipelines MAIL, RCPT and DATA when the server advertises it.
 
+#[path = "support/mod.rs"]
+mod support;
+
 use atsd::config::{Config, Dur, Tls, Transport};
 use atsd::mail::dispatch::{self, Sender};
 use atsd::store::Store;
@@ -78,13 +81,8 @@ fn main() {
         .expect("runtime");
     let (atsd_secs, sent, backend) = rt.block_on(async {
         let dir = tempfile::tempdir().expect("tempdir");
-        let url = std::env::var("ATSD_BENCH_DATABASE_URL")
-            .unwrap_or_else(|_| format!("sqlite://{}/bench.db?mode=rwc", dir.path().display()));
-        let store = Store::open(&url).await.expect("open store");
-        store
-            .execute_unprepared("DELETE FROM outbox")
-            .await
-            .expect("clean");
+        let db = support::BenchDb::new(dir.path()).await;
+        let store = Store::open(&db.url).await.expect("open store");
         let now = Utc::now();
         // a body of about MESSAGE_BYTES on the wire, split between text and HTML
         let text = "Thank you for applying. ".repeat(MESSAGE_BYTES / 2 / 24);
@@ -145,11 +143,13 @@ fn main() {
             .await
             .expect("dispatch");
         let secs = start.elapsed().as_secs_f64();
-        let backend = if url.starts_with("sqlite") {
-            "SQLite"
-        } else {
+        let backend = if db.is_postgres() {
             "PostgreSQL"
+        } else {
+            "SQLite"
         };
+        store.close().await.expect("close");
+        db.drop_database().await;
         (secs, r.sent, backend)
     });
     let _ = sink.kill();

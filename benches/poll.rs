@@ -8,6 +8,9 @@
 //! table for BENCHMARKS.md. Run with `cargo bench --bench poll`; set
 //! `ATSD_BENCH_DATABASE_URL` to use PostgreSQL instead of a SQLite file.
 
+#[path = "support/mod.rs"]
+mod support;
+
 use atsd::config::Config;
 use atsd::poll::poller::{self, Poller, Settings};
 use atsd::store::Store;
@@ -175,11 +178,9 @@ fn main() {
         tokio::spawn(serve(listener));
 
         let dir = tempfile::tempdir().expect("tempdir");
-        let url = std::env::var("ATSD_BENCH_DATABASE_URL")
-            .unwrap_or_else(|_| format!("sqlite://{}/bench.db?mode=rwc", dir.path().display()));
+        let db = support::BenchDb::new(dir.path()).await;
+        let url = db.url.clone();
         let store = Store::open(&url).await.expect("open store");
-        store.execute_unprepared("DELETE FROM posting_history").await.expect("clean");
-        store.execute_unprepared("DELETE FROM postings").await.expect("clean");
 
         let mut config = Config::default();
         config.poll.allow_private_addresses = true;
@@ -202,7 +203,7 @@ fn main() {
             }
         }
         txn.commit().await.expect("commit");
-        let backend = if url.starts_with("sqlite") { "SQLite" } else { "PostgreSQL" };
+        let backend = if db.is_postgres() { "PostgreSQL" } else { "SQLite" };
 
         let grouped = run(&store, &config, true, "grouped by board (atsd)").await;
         let single = run(&store, &config, false, "one request per posting (reference)").await;
@@ -227,5 +228,7 @@ fn main() {
             single.fetch / grouped.fetch,
             single.secs / grouped.secs
         );
+        store.close().await.expect("close");
+        db.drop_database().await;
     });
 }

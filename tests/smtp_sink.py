@@ -2,22 +2,29 @@
 
 usage: smtp_sink.py PORT OUTFILE [--no-pipelining] [--auth USER:PASSWORD]
                     [--starttls CERT KEY | --smtps CERT KEY]
+                    [--refuse-mail] [--slow SECONDS]
 
 Advertises PIPELINING (RFC 2920) like Postfix does, unless --no-pipelining.
 With --auth, requires AUTH (PLAIN or LOGIN, allowed without TLS on loopback)
 with exactly that user and password, and answers 535 otherwise.
 With --starttls, offers STARTTLS and requires it before MAIL; with --smtps,
 speaks TLS from the first byte (implicit TLS). CERT and KEY are PEM files.
+With --refuse-mail, answers 550 to every MAIL and then hangs up.
 
 Behaviour by recipient local part:
   tempfail3-*  answer 451 to the first three RCPTs of that address, then accept
   reject*      answer 550 to RCPT
+  dropafterdata-*  the first time: store the message, then hang up without
+               replying to the final "." (the RFC 1047 window)
+  slowdata-*   the first time: store the message, then wait --slow seconds
+               (default 2) before replying 250 to the final "."
   anything else is accepted
 Every accepted message is appended to OUTFILE as one JSON line with the
 envelope, the raw bytes (latin-1), the user logged in as, whether the session
 was encrypted, and whether the client pipelined (RCPT
 already waiting when MAIL was read). Prints "READY" once listening.
 """
+import asyncio
 import json
 import logging
 import ssl
@@ -37,7 +44,10 @@ port, out = int(sys.argv[1]), sys.argv[2]
 flags = sys.argv[3:]
 pipelining = "--no-pipelining" not in flags
 credentials = flags[flags.index("--auth") + 1] if "--auth" in flags else None
+slow = float(flags[flags.index("--slow") + 1]) if "--slow" in flags else 2.0
 tempfails = {}
+# addresses whose first delivery was already played out
+played = set()
 
 
 def authenticator(server, session, envelope, mechanism, auth_data):
@@ -60,6 +70,9 @@ class Handler:
         # bytes already buffered behind MAIL: the client sent RCPT without
         # waiting for MAIL's reply
         envelope.pipelined = len(server._reader._buffer) > 0
+        if "--refuse-mail" in flags:
+            asyncio.get_running_loop().call_later(0.01, server.transport.close)
+            return "550 5.7.1 Sender refused"
         envelope.mail_from = address
         envelope.mail_options.extend(mail_options)
         return "250 OK"
@@ -77,6 +90,20 @@ class Handler:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        self.store(server, session, envelope)
+        rcpt = envelope.rcpt_tos[0] if envelope.rcpt_tos else ""
+        local = rcpt.split("@", 1)[0]
+        first = rcpt not in played
+        played.add(rcpt)
+        if first and local.startswith("dropafterdata"):
+            # abort, not close: nothing written after this reaches the client
+            server.transport.abort()
+            return "250 never heard"
+        if first and local.startswith("slowdata"):
+            await asyncio.sleep(slow)
+        return "250 Message accepted for delivery"
+
+    def store(self, server, session, envelope):
         with open(out, "a", encoding="utf-8") as f:
             f.write(json.dumps({
                 "mail_from": envelope.mail_from,
@@ -86,7 +113,6 @@ class Handler:
                 "auth_user": session.auth_data,
                 "tls": server.transport.get_extra_info("ssl_object") is not None,
             }) + "\n")
-        return "250 Message accepted for delivery"
 
 
 

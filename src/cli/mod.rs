@@ -262,9 +262,14 @@ fn init_logging(verbose: u8) {
     };
     let filter = EnvFilter::try_from_env("ATSD_LOG").unwrap_or_else(|_| EnvFilter::new(default));
     let journald = std::env::var_os("JOURNAL_STREAM").is_some();
+    // colours only for a person at a terminal: never into files, pipes or the journal
+    let colour = std::io::IsTerminal::is_terminal(&std::io::stderr())
+        && !journald
+        && std::env::var_os("NO_COLOR").is_none();
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(colour)
         .with_target(false);
     let _ = if journald {
         builder.without_time().try_init()

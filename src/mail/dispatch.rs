@@ -24,6 +24,13 @@ use std::sync::Arc;
 
 /// How long a claimed row is ours before another dispatcher may take it.
 pub const LEASE: Duration = Duration::minutes(5);
+/// How many emails one connection may have sent before their outcome is
+/// durably recorded. Outcomes are committed in batches (one fsync per email
+/// would cap dispatch at a few hundred per second), so a crash can leave up to
+/// `pool_size` × this many emails sent but still `sending`: they go out again
+/// after their lease, each with a "may get this email twice" warning. This
+/// bounds that window.
+pub const UNRECORDED_PER_CONNECTION: usize = 128;
 const BACKOFF_BASE: Duration = Duration::minutes(1);
 const BACKOFF_MAX: Duration = Duration::hours(6);
 
@@ -67,8 +74,33 @@ pub fn compose(
         .header(header::ContentType::TEXT_HTML)
         .header(header::ContentTransferEncoding::QuotedPrintable)
         .body(normalize_lines(&body.body_html));
-    b.multipart(MultiPart::alternative().singlepart(text).singlepart(html))
-        .map_err(|e| format!("cannot build the message: {e}"))
+    b.multipart(
+        MultiPart::alternative()
+            .boundary(boundary(&row.message_id))
+            .singlepart(text)
+            .singlepart(html),
+    )
+    .map_err(|e| format!("cannot build the message: {e}"))
+}
+
+/// The MIME boundary of a message, made from its Message-ID so that a resent
+/// email is the same bytes after its headers. It starts with `=_`, which a
+/// quoted-printable body can never contain (`=` is always `=3D` or a soft
+/// line break there).
+pub fn boundary(message_id: &str) -> String {
+    let id: String = message_id
+        .trim_matches(['<', '>'])
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "'()+_,-./:?".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(60)
+        .collect();
+    format!("=_{id}")
 }
 
 /// Where emails go.
@@ -138,7 +170,9 @@ pub struct Report {
     pub sent: usize,
     pub retried: usize,
     pub dead: usize,
-    /// Rows taken over from an expired lease: their email may have gone out already.
+    /// Emails that may have gone out twice: rows taken over from an expired
+    /// lease, and sends retried because no reply came after the whole
+    /// message was written (each logged with a warning).
     pub possible_duplicates: usize,
     /// Rows handed back unsent, no attempt counted: their lease was half over
     /// before their turn came, or the transport became unavailable.
@@ -301,11 +335,13 @@ pub async fn run_with_lease(
     let clock = Clock::new(now);
     let pool = config.mail.smtp.pool_size.max(1) as usize;
     let rate = config.mail.rate_per_second;
-    // claim ahead what can be sent soon: 250 per connection, or 15 seconds'
-    // worth under a rate cap
+    // claim ahead only what can be sent soon (250 per connection, or two
+    // seconds' worth under a rate cap), and queue at most one more claim: a
+    // crash leaves every claimed row to be taken over after its lease with a
+    // "may get this email twice" warning, sent or not
     let batch = match rate {
         0 => pool * 250,
-        r => (r as usize * 15).clamp(pool, pool * 250),
+        r => (r as usize * 2).clamp(pool, pool * 250),
     };
     let interval = if rate == 0 {
         std::time::Duration::ZERO
@@ -316,23 +352,35 @@ pub async fn run_with_lease(
     // set once the transport is unavailable: the rest of the run hands its
     // rows back untried, and the claimer stops
     let halt: Arc<std::sync::OnceLock<String>> = Arc::default();
+    // sends whose reply never came after the whole message went out
+    let maybe_sent = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let (row_tx, row_rx) =
-        tokio::sync::mpsc::channel::<(outbox::Model, Option<outbox_body::Model>)>(batch * 4);
+        tokio::sync::mpsc::channel::<(outbox::Model, Option<outbox_body::Model>)>(batch);
     let row_rx = Arc::new(tokio::sync::Mutex::new(row_rx));
-    let (out_tx, mut out_rx) = tokio::sync::mpsc::channel::<(outbox::Model, Result1)>(batch * 2);
+    let (out_tx, mut out_rx) = tokio::sync::mpsc::channel::<Outcome>(batch * 2);
+    // the recorder commits once half of what may be unrecorded has gathered,
+    // so the workers go on sending the other half meanwhile
+    let flush_at = (pool * UNRECORDED_PER_CONNECTION / 2).clamp(1, batch);
 
     let mut workers = tokio::task::JoinSet::new();
     for _ in 0..pool {
-        let (rx, tx, sender, limiter, config, halt) = (
+        let (rx, tx, sender, limiter, config, halt, maybe_sent) = (
             row_rx.clone(),
             out_tx.clone(),
             sender.clone(),
             limiter.clone(),
             config.clone(),
             halt.clone(),
+            maybe_sent.clone(),
         );
+        let unrecorded = Arc::new(tokio::sync::Semaphore::new(UNRECORDED_PER_CONNECTION));
         workers.spawn(async move {
             loop {
+                // a slot of this connection's unrecorded window, given back by
+                // the recorder once the outcome is committed
+                let Ok(slot) = unrecorded.clone().acquire_owned().await else {
+                    break;
+                };
                 let Some((row, body)) = rx.lock().await.recv().await else {
                     break;
                 };
@@ -355,7 +403,7 @@ pub async fn run_with_lease(
                     at
                 };
                 let Some(sending_at) = sending_at else {
-                    if tx.send((row, Result1::Released)).await.is_err() {
+                    if tx.send((row, Result1::Released, slot)).await.is_err() {
                         break;
                     }
                     continue;
@@ -369,6 +417,12 @@ pub async fn run_with_lease(
                     Ok(msg) => match sender.send(msg, &row).await {
                         Ok(()) => Result1::Sent,
                         Err(e) if e.permanent => Result1::Dead(e.text),
+                        Err(e) if e.maybe_delivered => {
+                            maybe_sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            tracing::warn!(outbox = row.id, to = %row.recipient, message_id = %row.message_id, error = %e.text,
+                                "no reply after the whole message was sent: retrying; the recipient may get this email twice");
+                            retry_or_dead(e.text, &row, &config)
+                        }
                         Err(e) if e.unavailable && halt.set(e.text.clone()).is_ok() => {
                             tracing::warn!(error = %e.text, "mail transport unavailable: this run stops sending");
                             retry_or_dead(e.text, &row, &config)
@@ -376,7 +430,7 @@ pub async fn run_with_lease(
                         Err(e) => retry_or_dead(e.text, &row, &config),
                     },
                 };
-                if tx.send((row, outcome)).await.is_err() {
+                if tx.send((row, outcome, slot)).await.is_err() {
                     break;
                 }
             }
@@ -386,23 +440,29 @@ pub async fn run_with_lease(
 
     // the recorder: writes outcomes in batches as they arrive
     let rec_store = store.clone();
+    // SQLite has one writer at a time: the claimer and the recorder take turns
+    // here, in order, rather than in SQLite's busy handler, which sleeps
+    let gate =
+        (store.backend() == DbBackend::Sqlite).then(|| Arc::new(tokio::sync::Mutex::new(())));
+    let rec_gate = gate.clone();
     let recorder = tokio::spawn(async move {
         let mut report = Report::default();
         let mut sent = Vec::new();
         let mut others = Vec::new();
+        let mut slots = Vec::new();
         let mut open = true;
         while open {
             // wait for one outcome, then take whatever else is ready, up to a batch
             match out_rx.recv().await {
-                Some(o) => push(o, &mut sent, &mut others),
+                Some(o) => push(o, &mut sent, &mut others, &mut slots),
                 None => open = false,
             }
             // gather for a moment: fewer, larger commits keep the write lock
-            // (and the fsync) away from the claimer
+            // (and the fsync, and the CPU) away from the claimer and the senders
             let until = tokio::time::Instant::now() + std::time::Duration::from_millis(100);
-            while open && sent.len() + others.len() < batch {
+            while open && sent.len() + others.len() < flush_at {
                 match tokio::time::timeout_at(until, out_rx.recv()).await {
-                    Ok(Some(o)) => push(o, &mut sent, &mut others),
+                    Ok(Some(o)) => push(o, &mut sent, &mut others, &mut slots),
                     Ok(None) => open = false,
                     Err(_) => break,
                 }
@@ -410,7 +470,13 @@ pub async fn run_with_lease(
             if sent.is_empty() && others.is_empty() {
                 continue;
             }
-            record(&rec_store, clock.now(), &sent, &others).await?;
+            {
+                let _turn = match &rec_gate {
+                    Some(g) => Some(g.lock().await),
+                    None => None,
+                };
+                record(&rec_store, clock.now(), &sent, &others).await?;
+            }
             report.sent += sent.len();
             for (row, o) in &others {
                 match o {
@@ -434,6 +500,8 @@ pub async fn run_with_lease(
             }
             sent.clear();
             others.clear();
+            // committed: the workers may send as many again
+            slots.clear();
         }
         Ok::<Report, Error>(report)
     });
@@ -446,7 +514,13 @@ pub async fn run_with_lease(
             if halt.get().is_some() {
                 return Ok(());
             }
-            let (rows, expired) = claim(store, clock.now(), batch, lease).await?;
+            let (rows, expired) = {
+                let _turn = match &gate {
+                    Some(g) => Some(g.lock().await),
+                    None => None,
+                };
+                claim(store, clock.now(), batch, lease).await?
+            };
             if rows.is_empty() {
                 return Ok(());
             }
@@ -477,18 +551,23 @@ pub async fn run_with_lease(
     claim_result?;
     report.claimed = claimed;
     report.unavailable = halt.get().cloned();
-    report.possible_duplicates = duplicates;
+    report.possible_duplicates = duplicates + maybe_sent.load(std::sync::atomic::Ordering::Relaxed);
     Ok(report)
 }
 
+/// A row's outcome, and the unrecorded-window slot it holds until committed.
+type Outcome = (outbox::Model, Result1, tokio::sync::OwnedSemaphorePermit);
+
 fn push(
-    o: (outbox::Model, Result1),
+    (row, result, slot): Outcome,
     sent: &mut Vec<i64>,
     others: &mut Vec<(outbox::Model, Result1)>,
+    slots: &mut Vec<tokio::sync::OwnedSemaphorePermit>,
 ) {
-    match o {
-        (row, Result1::Sent) => sent.push(row.id),
-        other => others.push(other),
+    slots.push(slot);
+    match result {
+        Result1::Sent => sent.push(row.id),
+        other => others.push((row, other)),
     }
 }
 
@@ -596,5 +675,32 @@ mod tests {
                 .enumerate()
                 .all(|(i, c)| *c != b'\r' || b.get(i + 1) == Some(&b'\n'))
         );
+    }
+
+    /// A resent email is the same bytes after its headers: only Date differs.
+    #[test]
+    fn a_message_composed_twice_differs_only_in_its_date() {
+        let body = outbox_body::Model {
+            outbox_id: 1,
+            subject: "Subject".into(),
+            body_text: "text = x".into(),
+            body_html: "<p>html</p>".into(),
+        };
+        let config = Config::default();
+        let a = compose(&config, &row(), &body, Utc::now())
+            .unwrap()
+            .formatted();
+        let later = Utc::now() + Duration::hours(1);
+        let b = compose(&config, &row(), &body, later).unwrap().formatted();
+        let without_date = |m: &[u8]| {
+            String::from_utf8_lossy(m)
+                .split("\r\n")
+                .filter(|l| !l.starts_with("Date:"))
+                .collect::<Vec<_>>()
+                .join("\r\n")
+        };
+        assert_ne!(a, b);
+        assert_eq!(without_date(&a), without_date(&b));
+        assert!(without_date(&a).contains("boundary=\"=_atsd.t1.0_example.org\""));
     }
 }

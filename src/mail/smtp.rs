@@ -36,6 +36,8 @@ pub struct SendError {
     /// login; an unwritable outbox folder): every other email would fail the
     /// same way, so the run stops sending.
     pub unavailable: bool,
+    /// The message may have reached the server although no reply came.
+    pub maybe_delivered: bool,
     pub text: String,
 }
 
@@ -44,6 +46,7 @@ impl SendError {
         SendError {
             permanent: false,
             unavailable: true,
+            maybe_delivered: false,
             text,
         }
     }
@@ -53,6 +56,7 @@ fn smtp_err(e: SmtpError) -> SendError {
     SendError {
         permanent: e.is_permanent(),
         unavailable: false,
+        maybe_delivered: false,
         text: describe(&e),
     }
 }
@@ -61,6 +65,7 @@ fn transient(text: String) -> SendError {
     SendError {
         permanent: false,
         unavailable: false,
+        maybe_delivered: false,
         text,
     }
 }
@@ -77,7 +82,10 @@ pub fn describe(e: &SmtpError) -> String {
     let mut src = std::error::Error::source(e);
     while let Some(s) = src {
         let t = s.to_string();
-        if !msg.contains(&t) {
+        if t.contains(&msg) {
+            // the cause already says it all ("connection error: …")
+            msg = t;
+        } else if !msg.contains(&t) {
             msg = format!("{msg}: {t}");
         }
         src = s.source();
@@ -99,6 +107,8 @@ struct Conn {
     smtp: AsyncSmtpConnection,
     pipelining: bool,
     idle_since: Instant,
+    /// Between writing the body and reading its reply.
+    in_body: bool,
 }
 
 /// Does this EHLO reply advertise PIPELINING? (lettre keeps only the
@@ -117,88 +127,134 @@ fn is_ascii_address(a: &Address) -> bool {
     s.is_ascii()
 }
 
-/// MAIL, every RCPT and DATA as one pipelined group.
-fn command_group(envelope: &Envelope) -> String {
-    let mut group = Mail::new(envelope.from().cloned(), vec![]).to_string();
-    for to in envelope.to() {
-        group.push_str(&Rcpt::new(to.clone(), vec![]).to_string());
-    }
-    group.push_str(&Data.to_string());
-    group
-}
-
 /// How a transaction ended, and whether the connection can carry the next.
 struct Outcome {
     result: std::result::Result<(), SendError>,
     reusable: bool,
 }
 
+impl Outcome {
+    fn sent() -> Outcome {
+        Outcome {
+            result: Ok(()),
+            reusable: true,
+        }
+    }
+
+    fn failed(e: SendError, reusable: bool) -> Outcome {
+        Outcome {
+            result: Err(e),
+            reusable,
+        }
+    }
+}
+
+/// The connection broke after the whole message and its final `.` were
+/// written: the server may have accepted it (the RFC 1047 window).
+fn lost_after_body(text: String) -> SendError {
+    SendError {
+        permanent: false,
+        unavailable: false,
+        maybe_delivered: true,
+        text: format!("{text} (after the whole message was sent: the server may have accepted it)"),
+    }
+}
+
 impl Conn {
+    /// MAIL, RCPT and DATA: pipelined as one write when the server allows,
+    /// else one at a time. Ok when DATA was answered 354.
+    async fn envelope(&mut self, envelope: &Envelope) -> std::result::Result<(), Outcome> {
+        let mut commands = vec![Mail::new(envelope.from().cloned(), vec![]).to_string()];
+        commands.extend(
+            envelope
+                .to()
+                .iter()
+                .map(|to| Rcpt::new(to.clone(), vec![]).to_string()),
+        );
+        commands.push(Data.to_string());
+        let last = commands.len() - 1;
+        if self.pipelining {
+            // one write, then one reply per command, in order
+            let mut refusal = None;
+            for n in 0..=last {
+                let reply = if n == 0 {
+                    self.smtp.command(commands.concat()).await
+                } else {
+                    self.smtp.read_response().await
+                };
+                match reply {
+                    Ok(_) if n == last => {
+                        return match refusal {
+                            None => Ok(()),
+                            // DATA accepted although a command before it was
+                            // refused: the server waits for a body we will not
+                            // send; dropping the connection without the final
+                            // `.` discards the transaction
+                            Some(e) => Err(Outcome::failed(smtp_err(e), false)),
+                        };
+                    }
+                    Ok(_) => {}
+                    Err(e) if is_reply(&e) => {
+                        refusal.get_or_insert(e);
+                    }
+                    // the connection broke: a refusal read before it is still
+                    // the answer (say 550 to MAIL, then the server hung up)
+                    Err(e) => {
+                        return Err(Outcome::failed(smtp_err(refusal.unwrap_or(e)), false));
+                    }
+                }
+            }
+            // DATA refused too (as it should be after a refusal): the
+            // connection is in step; reset and keep it
+            Err(match refusal {
+                Some(e) => self.refused(e).await,
+                None => Outcome::failed(transient("no reply to DATA".into()), false),
+            })
+        } else {
+            for command in commands {
+                match self.smtp.command(command).await {
+                    Ok(_) => {}
+                    Err(e) if is_reply(&e) => {
+                        return Err(self.refused(e).await);
+                    }
+                    Err(e) => return Err(Outcome::failed(smtp_err(e), false)),
+                }
+            }
+            Ok(())
+        }
+    }
+
+    /// Refused before DATA: reset the transaction and keep the connection.
+    async fn refused(&mut self, e: SmtpError) -> Outcome {
+        let reusable = self.smtp.command(Rset).await.is_ok();
+        Outcome::failed(smtp_err(e), reusable)
+    }
+
     async fn transact(&mut self, envelope: &Envelope, bytes: &[u8]) -> Outcome {
         let plain = bytes.is_ascii()
             && envelope.from().is_none_or(is_ascii_address)
             && envelope.to().iter().all(is_ascii_address);
-        if !self.pipelining || !plain {
+        if !plain {
             // lettre's own transaction: it negotiates SMTPUTF8/8BITMIME, and
-            // closes the connection on any error
+            // closes the connection on any error (atsd's messages are ASCII:
+            // quoted-printable bodies, RFC 2047 headers; only an address with
+            // non-ASCII characters comes here)
             return match self.smtp.send(envelope, bytes).await {
-                Ok(_) => Outcome {
-                    result: Ok(()),
-                    reusable: true,
-                },
-                Err(e) => Outcome {
-                    result: Err(smtp_err(e)),
-                    reusable: false,
-                },
+                Ok(_) => Outcome::sent(),
+                Err(e) => Outcome::failed(smtp_err(e), false),
             };
         }
-        // one reply each for MAIL, every RCPT and DATA, in order
-        let expected = envelope.to().len() + 2;
-        let mut refusal = None;
-        let mut data_accepted = false;
-        for n in 1..=expected {
-            let reply = if n == 1 {
-                self.smtp.command(command_group(envelope)).await
-            } else {
-                self.smtp.read_response().await
-            };
-            match reply {
-                Ok(_) => data_accepted = n == expected,
-                Err(e) if is_reply(&e) => {
-                    refusal.get_or_insert(e);
-                }
-                Err(e) => {
-                    return Outcome {
-                        result: Err(smtp_err(e)),
-                        reusable: false,
-                    };
-                }
-            }
+        if let Err(outcome) = self.envelope(envelope).await {
+            return outcome;
         }
-        match (refusal, data_accepted) {
-            (None, _) => match self.smtp.message(bytes).await {
-                Ok(_) => Outcome {
-                    result: Ok(()),
-                    reusable: true,
-                },
-                // the final reply ends the transaction either way
-                Err(e) => Outcome {
-                    reusable: is_reply(&e),
-                    result: Err(smtp_err(e)),
-                },
-            },
-            // refused before DATA: reset and keep the connection
-            (Some(e), false) => Outcome {
-                result: Err(smtp_err(e)),
-                reusable: self.smtp.command(Rset).await.is_ok(),
-            },
-            // DATA accepted although a command before it was refused: the
-            // server waits for a body we will not send; dropping the
-            // connection without the final `.` discards the transaction
-            (Some(e), true) => Outcome {
-                result: Err(smtp_err(e)),
-                reusable: false,
-            },
+        self.in_body = true;
+        let reply = self.smtp.message(bytes).await;
+        self.in_body = false;
+        match reply {
+            Ok(_) => Outcome::sent(),
+            // the final reply ends the transaction either way
+            Err(e) if is_reply(&e) => Outcome::failed(smtp_err(e), true),
+            Err(e) => Outcome::failed(lost_after_body(describe(&e)), false),
         }
     }
 }
@@ -317,7 +373,14 @@ impl SmtpPool {
                 None,
             )
             .await
-            .map_err(smtp_err)?
+            .map_err(|e| {
+                transient(format!(
+                    "TLS connection to {}:{} failed: {}",
+                    self.host,
+                    self.port,
+                    describe(&e)
+                ))
+            })?
         } else {
             let addr = format!("{}:{}", self.host, self.port);
             let tcp = tokio::time::timeout(self.timeout, tokio::net::TcpStream::connect(&addr))
@@ -338,9 +401,9 @@ impl SmtpPool {
                         "{addr} does not offer STARTTLS (tls = \"starttls\" requires it)"
                     )));
                 }
-                smtp.starttls(tls_params()?, &hello)
-                    .await
-                    .map_err(smtp_err)?;
+                smtp.starttls(tls_params()?, &hello).await.map_err(|e| {
+                    transient(format!("STARTTLS with {addr} failed: {}", describe(&e)))
+                })?;
             }
             smtp
         };
@@ -358,6 +421,7 @@ impl SmtpPool {
             smtp,
             pipelining,
             idle_since: Instant::now(),
+            in_body: false,
         })
     }
 
@@ -399,6 +463,10 @@ impl SmtpPool {
                 }
                 outcome.result
             }
+            Err(_) if conn.in_body => Err(lost_after_body(format!(
+                "timed out after {:?} waiting for the reply to the message",
+                self.timeout
+            ))),
             Err(_) => Err(transient(format!(
                 "timed out after {:?} sending the message",
                 self.timeout
@@ -419,21 +487,5 @@ mod tests {
         assert!(!advertises_pipelining(without.iter().copied()));
         // a server named PIPELINING advertises nothing by its name
         assert!(!advertises_pipelining(["PIPELINING"].iter().copied()));
-    }
-
-    #[test]
-    fn the_group_is_mail_every_rcpt_then_data() {
-        let env = Envelope::new(
-            Some("jobs@example.org".parse().unwrap()),
-            vec![
-                "a@example.org".parse().unwrap(),
-                "b@example.org".parse().unwrap(),
-            ],
-        )
-        .unwrap();
-        assert_eq!(
-            command_group(&env),
-            "MAIL FROM:<jobs@example.org>\r\nRCPT TO:<a@example.org>\r\nRCPT TO:<b@example.org>\r\nDATA\r\n"
-        );
     }
 }

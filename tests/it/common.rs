@@ -155,6 +155,26 @@ impl Env {
         c
     }
 
+    /// The same as [`Env::cmd`], as a `std::process::Command` (to spawn and
+    /// kill, or to send output to files).
+    pub fn std_cmd(&self) -> std::process::Command {
+        #[allow(deprecated)]
+        let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin("atsd"));
+        for (k, _) in std::env::vars() {
+            if k.starts_with("ATSD_") {
+                c.env_remove(k);
+            }
+        }
+        c.current_dir(self.dir.path())
+            .env("USER", "tester")
+            .env_remove("STATE_DIRECTORY")
+            .arg("--config")
+            .arg(&self.config)
+            .arg("--database")
+            .arg(&self.db.url);
+        c
+    }
+
     /// Runs and returns (exit code, stdout, stderr).
     pub fn run(&self, args: &[&str]) -> (i32, String, String) {
         let out = self.cmd().args(args).output().expect("run atsd");

@@ -7,7 +7,7 @@ use chrono::{DateTime, Duration, Utc};
 use mail_parser::MessageParser;
 use serde_json::Value;
 
-fn t(min: i64) -> String {
+pub(crate) fn t(min: i64) -> String {
     (DateTime::parse_from_rfc3339(NOW)
         .unwrap()
         .with_timezone(&Utc)
@@ -15,16 +15,16 @@ fn t(min: i64) -> String {
     .to_rfc3339()
 }
 
-fn env_for(port: u16) -> Env {
+pub(crate) fn env_for(port: u16) -> Env {
     env_with_pool(port, 2)
 }
 
-fn env_with_pool(port: u16, pool_size: u32) -> Env {
+pub(crate) fn env_with_pool(port: u16, pool_size: u32) -> Env {
     env_with(port, pool_size, "none", "")
 }
 
 /// `smtp_extra`: more `[mail.smtp]` lines.
-fn env_with(port: u16, pool_size: u32, tls: &str, smtp_extra: &str) -> Env {
+pub(crate) fn env_with(port: u16, pool_size: u32, tls: &str, smtp_extra: &str) -> Env {
     let env = Env::with_config(&format!(
         "[mail]\ntransport = \"smtp\"\nfrom = \"Example Corp Recruiting <jobs@example.org>\"\nreply_to = \"recruiting@example.org\"\nmax_attempts = 5\nrate_per_second = 0\n\
          [mail.smtp]\nhost = \"127.0.0.1\"\nport = {port}\ntls = \"{tls}\"\ntimeout = \"5s\"\npool_size = {pool_size}\n{smtp_extra}"
@@ -39,18 +39,18 @@ fn env_with(port: u16, pool_size: u32, tls: &str, smtp_extra: &str) -> Env {
     env
 }
 
-fn apply(env: &Env, name: &str, email: &str, locale: &str) -> i64 {
+pub(crate) fn apply(env: &Env, name: &str, email: &str, locale: &str) -> i64 {
     let v = env.json(&[
         "--now", NOW, "apply", "1", "--name", name, "--email", email, "--locale", locale,
     ]);
     v["emails"][0]["id"].as_i64().unwrap()
 }
 
-fn dispatch(env: &Env, min: i64) -> Value {
+pub(crate) fn dispatch(env: &Env, min: i64) -> Value {
     env.json(&["--now", &t(min), "tick", "dispatch"])["dispatch"].clone()
 }
 
-fn email(env: &Env, id: i64) -> Value {
+pub(crate) fn email(env: &Env, id: i64) -> Value {
     let rows = env.json(&["mail", "list"]);
     rows.as_array()
         .unwrap()

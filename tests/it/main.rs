@@ -7,6 +7,7 @@ mod board;
 mod common;
 mod config;
 mod mail;
+mod mail_faults;
 mod moves;
 mod poll;
 mod postings;

@@ -49,6 +49,11 @@ impl Sink {
         Sink::spawn(port, &["--smtps", &cert, &key])
     }
 
+    /// A sink with these flags of tests/smtp_sink.py (`--refuse-mail`, …).
+    pub fn start_with(port: u16, flags: &[&str]) -> Sink {
+        Sink::spawn(port, flags)
+    }
+
     fn spawn(port: u16, flags: &[&str]) -> Sink {
         let dir = tempfile::tempdir().expect("tempdir");
         let out = dir.path().join("messages.jsonl");
@@ -76,6 +81,15 @@ impl Sink {
         }
     }
 
+    /// How many copies of each Message-ID arrived.
+    pub fn copies_by_message_id(&self) -> std::collections::HashMap<String, usize> {
+        let mut by_id = std::collections::HashMap::new();
+        for m in self.messages() {
+            *by_id.entry(message_id(&m)).or_insert(0) += 1;
+        }
+        by_id
+    }
+
     pub fn messages(&self) -> Vec<Value> {
         std::fs::read_to_string(&self.out)
             .unwrap_or_default()
@@ -83,6 +97,16 @@ impl Sink {
             .map(|l| serde_json::from_str(l).expect("sink JSON line"))
             .collect()
     }
+}
+
+/// The Message-ID header of a message the sink stored.
+pub fn message_id(m: &Value) -> String {
+    let data = m["data"].as_str().expect("message data");
+    data.split("\r\n")
+        .take_while(|l| !l.is_empty())
+        .find_map(|l| l.strip_prefix("Message-ID: "))
+        .expect("a Message-ID header")
+        .to_string()
 }
 
 impl Drop for Sink {

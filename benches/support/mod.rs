@@ -1,0 +1,58 @@
+//! What the benchmarks share: a database of their own for each run.
+
+use sea_orm::{ConnectionTrait, Database};
+
+/// A fresh database for one benchmark run: a SQLite file in `dir`, or, with
+/// `ATSD_BENCH_DATABASE_URL=postgres://…/DB`, a new database on that server
+/// (dropped by [`BenchDb::drop_database`]) — so that no run pays for the dead
+/// rows an earlier one left behind.
+pub struct BenchDb {
+    pub url: String,
+    admin: Option<(String, String)>,
+}
+
+impl BenchDb {
+    pub async fn new(dir: &std::path::Path) -> BenchDb {
+        let Ok(admin_url) = std::env::var("ATSD_BENCH_DATABASE_URL") else {
+            return BenchDb {
+                url: format!("sqlite://{}/bench.db?mode=rwc", dir.display()),
+                admin: None,
+            };
+        };
+        let name = format!("atsd_bench_{}", std::process::id());
+        let admin = Database::connect(&admin_url)
+            .await
+            .expect("connect to PostgreSQL");
+        admin
+            .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name}"))
+            .await
+            .expect("drop an old bench database");
+        admin
+            .execute_unprepared(&format!("CREATE DATABASE {name}"))
+            .await
+            .expect("create the bench database");
+        let base = admin_url
+            .rsplit_once('/')
+            .map(|(b, _)| b.to_string())
+            .expect("a postgres://host/db URL");
+        BenchDb {
+            url: format!("{base}/{name}"),
+            admin: Some((admin_url, name)),
+        }
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        self.admin.is_some()
+    }
+
+    pub async fn drop_database(self) {
+        if let Some((admin_url, name)) = self.admin {
+            let admin = Database::connect(&admin_url)
+                .await
+                .expect("connect to PostgreSQL");
+            let _ = admin
+                .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .await;
+        }
+    }
+}
