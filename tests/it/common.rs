@@ -139,24 +139,11 @@ impl Env {
 
     /// `atsd --config .. --database ..` with a clean environment.
     pub fn cmd(&self) -> Command {
-        let mut c = Command::cargo_bin("atsd").expect("atsd binary");
-        for (k, _) in std::env::vars() {
-            if k.starts_with("ATSD_") {
-                c.env_remove(k);
-            }
-        }
-        c.current_dir(self.dir.path())
-            .env("USER", "tester")
-            .env_remove("STATE_DIRECTORY")
-            .arg("--config")
-            .arg(&self.config)
-            .arg("--database")
-            .arg(&self.db.url);
-        c
+        Command::from_std(self.std_cmd())
     }
 
-    /// The same as [`Env::cmd`], as a `std::process::Command` (to spawn and
-    /// kill, or to send output to files).
+    /// [`Env::cmd`] as a `std::process::Command` (to spawn and kill, or to
+    /// send output to files).
     pub fn std_cmd(&self) -> std::process::Command {
         #[allow(deprecated)]
         let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin("atsd"));
