@@ -78,6 +78,9 @@ fn redact(url: &str) -> String {
     }
 }
 
+/// The PostgreSQL advisory lock key that serialises migrations ("atsd").
+const MIGRATION_LOCK: i64 = 0x6174_7364;
+
 impl Store {
     /// Connects without migrating.
     pub async fn connect_only(url: &str) -> Result<Store> {
@@ -105,9 +108,29 @@ impl Store {
         } else {
             opts.max_connections(POSTGRES_POOL_SIZE);
         }
-        let db = Database::connect(opts)
-            .await
-            .map_err(|e| Error::Other(format!("cannot open database {}: {e}", redact(url))))?;
+        // a brand-new SQLite file is switched to WAL by its first connection,
+        // which needs the file to itself: a process starting at the same moment
+        // is told "database is locked" at once, whatever the busy timeout, so
+        // it tries again for as long as that timeout
+        let started = std::time::Instant::now();
+        let db = loop {
+            match Database::connect(opts.clone()).await {
+                Ok(db) => break db,
+                Err(e)
+                    if is_sqlite
+                        && e.to_string().contains("database is locked")
+                        && started.elapsed() < SQLITE_BUSY_TIMEOUT =>
+                {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                Err(e) => {
+                    return Err(Error::Other(format!(
+                        "cannot open database {}: {e}",
+                        redact(url)
+                    )));
+                }
+            }
+        };
         Ok(Store {
             db,
             url: url.to_string(),
@@ -121,15 +144,34 @@ impl Store {
         Ok(store)
     }
 
-    /// Applies pending migrations; returns their names.
+    /// Applies pending migrations; returns their names. Processes starting
+    /// together on a new database take turns: the migrating runs in one
+    /// write transaction (`BEGIN IMMEDIATE` on SQLite, under an advisory lock
+    /// on PostgreSQL), and whoever comes second finds nothing left to do.
     pub async fn migrate(&self) -> Result<Vec<String>> {
-        let pending: Vec<String> = Migrator::get_pending_migrations(&self.db)
+        // the usual case, without the write lock: nothing to do (on
+        // PostgreSQL even this first look creates the bookkeeping table, and
+        // two processes creating it at once can clash, so it waits for the lock)
+        if self.backend() == DbBackend::Sqlite
+            && Migrator::get_pending_migrations(&self.db).await?.is_empty()
+        {
+            return Ok(Vec::new());
+        }
+        let txn = self.begin_write().await?;
+        if self.backend() == DbBackend::Postgres {
+            txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({MIGRATION_LOCK})"))
+                .await?;
+        }
+        let pending: Vec<String> = Migrator::get_pending_migrations(&txn)
             .await?
             .iter()
             .map(|m| m.name().to_string())
             .collect();
         if !pending.is_empty() {
-            Migrator::up(&self.db, None).await?;
+            Migrator::up(&txn, None).await?;
+        }
+        txn.commit().await?;
+        if !pending.is_empty() {
             tracing::info!(migrations = ?pending, "applied migrations");
         }
         Ok(pending)

@@ -144,3 +144,30 @@ fn the_deployed_example_is_the_built_in_one() {
         atsd::config::EXAMPLE
     );
 }
+
+/// Several processes starting at once on a brand-new database (a timer's
+/// tick and a recruiter's command, say) all find one schema, migrated once.
+#[test]
+fn processes_starting_together_migrate_a_new_database_once() {
+    let env = crate::common::Env::new();
+    let children: Vec<_> = (0..4)
+        .map(|_| {
+            env.std_cmd()
+                .args(["migrate"])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert_eq!(crate::common::count_sync(&env, "seaql_migrations"), 1);
+    env.ok(&["posting", "add", "https://boards.greenhouse.io/acme/jobs/1"]);
+}
