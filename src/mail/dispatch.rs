@@ -7,8 +7,8 @@
 //! claimed again once its lease expires, with a log line saying a duplicate is
 //! possible: the one duplicate window.
 
-pub use super::smtp::SendError;
 use super::smtp::SmtpPool;
+pub use super::smtp::{Failure, SendError};
 use crate::config::{Config, Transport};
 use crate::error::{Error, Result};
 use crate::store::Store;
@@ -153,7 +153,10 @@ impl Sender {
                     .collect();
                 let path = dir.join(format!("{name}.eml"));
                 tokio::fs::write(&path, msg.formatted()).await.map_err(|e| {
-                    SendError::unavailable(format!("cannot write {}: {e}", path.display()))
+                    SendError::new(
+                        Failure::Unavailable,
+                        format!("cannot write {}: {e}", path.display()),
+                    )
                 })
             }
             Sender::Log => {
@@ -416,18 +419,22 @@ pub async fn run_with_lease(
                     Err(e) => Result1::Dead(e),
                     Ok(msg) => match sender.send(msg, &row).await {
                         Ok(()) => Result1::Sent,
-                        Err(e) if e.permanent => Result1::Dead(e.text),
-                        Err(e) if e.maybe_delivered => {
-                            maybe_sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                            tracing::warn!(outbox = row.id, to = %row.recipient, message_id = %row.message_id, error = %e.text,
-                                "no reply after the whole message was sent: retrying; the recipient may get this email twice");
-                            retry_or_dead(e.text, &row, &config)
-                        }
-                        Err(e) if e.unavailable && halt.set(e.text.clone()).is_ok() => {
-                            tracing::warn!(error = %e.text, "mail transport unavailable: this run stops sending");
-                            retry_or_dead(e.text, &row, &config)
-                        }
-                        Err(e) => retry_or_dead(e.text, &row, &config),
+                        Err(e) => match e.kind {
+                            Failure::Permanent => Result1::Dead(e.text),
+                            Failure::Transient => retry_or_dead(e.text, &row, &config),
+                            Failure::MaybeDelivered => {
+                                maybe_sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                                tracing::warn!(outbox = row.id, to = %row.recipient, message_id = %row.message_id, error = %e.text,
+                                    "no reply after the whole message was sent: retrying; the recipient may get this email twice");
+                                retry_or_dead(e.text, &row, &config)
+                            }
+                            Failure::Unavailable => {
+                                if halt.set(e.text.clone()).is_ok() {
+                                    tracing::warn!(error = %e.text, "mail transport unavailable: this run stops sending");
+                                }
+                                retry_or_dead(e.text, &row, &config)
+                            }
+                        },
                     },
                 };
                 if tx.send((row, outcome, slot)).await.is_err() {

@@ -30,44 +30,42 @@ use tokio::time::Instant;
 /// Why a send failed, and whether trying again can help.
 #[derive(Clone, Debug)]
 pub struct SendError {
-    /// The server refused this message for good (5xx).
-    pub permanent: bool,
-    /// The transport itself failed (no connection, greeting, STARTTLS or
-    /// login; an unwritable outbox folder): every other email would fail the
-    /// same way, so the run stops sending.
-    pub unavailable: bool,
-    /// The message may have reached the server although no reply came.
-    pub maybe_delivered: bool,
+    pub kind: Failure,
     pub text: String,
 }
 
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Failure {
+    /// The server refused this message for good (5xx).
+    Permanent,
+    /// Worth trying again later (4xx, a timeout, a dropped connection).
+    Transient,
+    /// The transport itself failed (no connection, greeting, STARTTLS or
+    /// login; an unwritable outbox folder): every other email would fail the
+    /// same way, so the run stops sending.
+    Unavailable,
+    /// No reply came after the whole message was written: the server may
+    /// have kept it (the RFC 1047 window).
+    MaybeDelivered,
+}
+
 impl SendError {
-    pub fn unavailable(text: String) -> SendError {
-        SendError {
-            permanent: false,
-            unavailable: true,
-            maybe_delivered: false,
-            text,
-        }
+    pub fn new(kind: Failure, text: String) -> SendError {
+        SendError { kind, text }
     }
 }
 
 fn smtp_err(e: SmtpError) -> SendError {
-    SendError {
-        permanent: e.is_permanent(),
-        unavailable: false,
-        maybe_delivered: false,
-        text: describe(&e),
-    }
+    let kind = if e.is_permanent() {
+        Failure::Permanent
+    } else {
+        Failure::Transient
+    };
+    SendError::new(kind, describe(&e))
 }
 
 fn transient(text: String) -> SendError {
-    SendError {
-        permanent: false,
-        unavailable: false,
-        maybe_delivered: false,
-        text,
-    }
+    SendError::new(Failure::Transient, text)
 }
 
 /// A server's reply (as opposed to a broken or unreadable connection).
@@ -152,12 +150,10 @@ impl Outcome {
 /// The connection broke after the whole message and its final `.` were
 /// written: the server may have accepted it (the RFC 1047 window).
 fn lost_after_body(text: String) -> SendError {
-    SendError {
-        permanent: false,
-        unavailable: false,
-        maybe_delivered: true,
-        text: format!("{text} (after the whole message was sent: the server may have accepted it)"),
-    }
+    SendError::new(
+        Failure::MaybeDelivered,
+        format!("{text} (after the whole message was sent: the server may have accepted it)"),
+    )
 }
 
 impl Conn {
@@ -453,7 +449,7 @@ impl SmtpPool {
         let mut conn = self
             .checkout()
             .await
-            .map_err(|e| SendError::unavailable(e.text))?;
+            .map_err(|e| SendError::new(Failure::Unavailable, e.text))?;
         let bytes = msg.formatted();
         match tokio::time::timeout(self.timeout, conn.transact(msg.envelope(), &bytes)).await {
             Ok(outcome) => {
