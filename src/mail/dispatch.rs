@@ -447,11 +447,6 @@ pub async fn run_with_lease(
 
     // the recorder: writes outcomes in batches as they arrive
     let rec_store = store.clone();
-    // SQLite has one writer at a time: the claimer and the recorder take turns
-    // here, in order, rather than in SQLite's busy handler, which sleeps
-    let gate =
-        (store.backend() == DbBackend::Sqlite).then(|| Arc::new(tokio::sync::Mutex::new(())));
-    let rec_gate = gate.clone();
     let recorder = tokio::spawn(async move {
         let mut report = Report::default();
         let mut sent = Vec::new();
@@ -477,13 +472,7 @@ pub async fn run_with_lease(
             if sent.is_empty() && others.is_empty() {
                 continue;
             }
-            {
-                let _turn = match &rec_gate {
-                    Some(g) => Some(g.lock().await),
-                    None => None,
-                };
-                record(&rec_store, clock.now(), &sent, &others).await?;
-            }
+            record(&rec_store, clock.now(), &sent, &others).await?;
             report.sent += sent.len();
             for (row, o) in &others {
                 match o {
@@ -521,13 +510,7 @@ pub async fn run_with_lease(
             if halt.get().is_some() {
                 return Ok(());
             }
-            let (rows, expired) = {
-                let _turn = match &gate {
-                    Some(g) => Some(g.lock().await),
-                    None => None,
-                };
-                claim(store, clock.now(), batch, lease).await?
-            };
+            let (rows, expired) = claim(store, clock.now(), batch, lease).await?;
             if rows.is_empty() {
                 return Ok(());
             }
