@@ -561,6 +561,27 @@ fn push(
     }
 }
 
+/// `UPDATE outbox SET {set}` for these rows, if we still hold them.
+async fn update_ids(
+    txn: &sea_orm::DatabaseTransaction,
+    ids: &[i64],
+    set: &str,
+    values: Vec<Value>,
+) -> Result<()> {
+    if !ids.is_empty() {
+        txn.execute_raw(sql(
+            txn.get_database_backend(),
+            &format!(
+                "UPDATE outbox SET {set} WHERE id IN ({}) AND status = 'sending'",
+                ids_list(ids)
+            ),
+            values,
+        ))
+        .await?;
+    }
+    Ok(())
+}
+
 /// Writes a batch's outcomes in one transaction. If this fails the rows stay
 /// `sending` and are retried after their lease: we stop rather than spam.
 async fn record(
@@ -570,34 +591,32 @@ async fn record(
     others: &[(outbox::Model, Result1)],
 ) -> Result<()> {
     let backend = store.backend();
+    let released: Vec<i64> = others
+        .iter()
+        .filter(|(_, o)| matches!(o, Result1::Released))
+        .map(|(row, _)| row.id)
+        .collect();
     let txn = store.begin_write().await?;
-    if !sent.is_empty() {
-        txn.execute_raw(sql(
-            backend,
-            &format!(
-                "UPDATE outbox SET status = 'sent', sent_at = ?, lease_until = NULL, last_error = NULL, updated_at = ? \
-                 WHERE id IN ({}) AND status = 'sending'",
-                ids_list(sent)
-            ),
-            vec![now.into(), now.into()],
-        ))
-        .await?;
-    }
+    update_ids(
+        &txn,
+        sent,
+        "status = 'sent', sent_at = ?, lease_until = NULL, last_error = NULL, updated_at = ?",
+        vec![now.into(), now.into()],
+    )
+    .await?;
+    // handed back unsent: the claim's attempt did not happen
+    update_ids(
+        &txn,
+        &released,
+        "status = 'pending', attempts = attempts - 1, lease_until = NULL, updated_at = ?",
+        vec![now.into()],
+    )
+    .await?;
     for (row, o) in others {
         let (status, next, err) = match o {
             Result1::Retry(e) => ("pending", now + backoff(row.attempts, row.id as u64), e),
             Result1::Dead(e) => ("dead", now, e),
-            Result1::Released => {
-                txn.execute_raw(sql(
-                    backend,
-                    "UPDATE outbox SET status = 'pending', attempts = attempts - 1, lease_until = NULL, updated_at = ? \
-                     WHERE id = ? AND status = 'sending'",
-                    vec![now.into(), row.id.into()],
-                ))
-                .await?;
-                continue;
-            }
-            Result1::Sent => continue,
+            Result1::Released | Result1::Sent => continue,
         };
         txn.execute_raw(sql(
             backend,
