@@ -361,6 +361,49 @@ fn the_smtp_password_can_come_from_the_environment() {
     assert_eq!(sink.messages()[0]["auth_user"], "jobs");
 }
 
+/// Under systemd the password is the credential `smtp-password`
+/// (`LoadCredential=`), found through `$CREDENTIALS_DIRECTORY`.
+#[test]
+fn the_smtp_password_can_come_from_a_systemd_credential() {
+    let sink = Sink::start_with_login(free_port(), "jobs", "from-systemd");
+    let env = env_with(sink.port, 1, "none", "username = \"jobs\"\n");
+    env.write("credentials/smtp-password", "from-systemd\n");
+    apply(&env, "Ada", "ada@example.org", "en");
+    let out = env
+        .cmd()
+        .env("CREDENTIALS_DIRECTORY", env.path("credentials"))
+        .args(["--json", "--now", &t(1), "tick", "dispatch"])
+        .output()
+        .unwrap();
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["dispatch"]["sent"], 1, "{v}");
+    assert_eq!(sink.messages()[0]["auth_user"], "jobs");
+}
+
+/// The `log` transport sends nothing, logs each email, and marks it sent.
+#[test]
+fn the_log_transport_only_logs() {
+    let env = Env::with_config("[mail]\ntransport = \"log\"\n");
+    env.ok(&[
+        "posting",
+        "add",
+        "https://example.org/jobs/1",
+        "--title",
+        "Cook",
+    ]);
+    let id = apply(&env, "Ada", "ada@example.org", "en");
+    let (code, out, err) = env.run(&["--json", "-v", "--now", &t(1), "tick", "dispatch"]);
+    assert_eq!(code, 0, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["dispatch"]["sent"], 1, "{v}");
+    assert!(
+        err.contains("email (log transport)") && err.contains("ada@example.org"),
+        "{err}"
+    );
+    assert_eq!(email(&env, id)["status"], "sent");
+    assert!(!env.path("outbox").exists());
+}
+
 /// STARTTLS to a relay whose certificate an internal CA signed: refused
 /// (not dead, the emails wait) until `ca_file` names that CA, then delivered
 /// encrypted.
