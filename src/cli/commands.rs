@@ -185,14 +185,13 @@ fn check_config(env: &Env) -> CmdResult {
         )));
     }
     let tz = c.schedule.tz()?;
-    let now = env.now.with_timezone(&tz);
     let mut jobs = Vec::new();
     for (job, expr) in c.schedule.jobs() {
         let cron = schedule::parse_cron(expr).map_err(Error::Input)?;
         jobs.push((
             job,
             expr.to_string(),
-            cron.next_after(&now).map(|t| t.to_rfc3339()),
+            cron.next_after(env.now, tz).map(|t| t.to_rfc3339()),
         ));
     }
     let source = env
@@ -800,8 +799,7 @@ async fn status(env: &Env) -> CmdResult {
         let last = stats::last_run(store.conn(), job).await?;
         let next = schedule::parse_cron(expr)
             .ok()
-            .and_then(|cr| cr.next_after(&env.now.with_timezone(&tz)))
-            .map(|t| t.with_timezone(&Utc));
+            .and_then(|cr| cr.next_after(env.now, tz));
         jobs.push((job, expr.to_string(), last, next));
     }
     let outbox = stats::outbox_by_status(store.conn()).await?;

@@ -529,9 +529,9 @@ pub async fn poll(
     let started = std::time::Instant::now();
     let mut rules = poller.settings.rules.clone();
     if let Some((cron, tz)) = &poller.settings.schedule
-        && let Some(next) = cron.next_after(&now.with_timezone(tz))
+        && let Some(next) = cron.next_after(now, *tz)
     {
-        rules.poll_interval = (next.with_timezone(&Utc) - now).max(chrono::Duration::seconds(1));
+        rules.poll_interval = (next - now).max(chrono::Duration::seconds(1));
     }
     let mut decided: Vec<(posting::Model, Decision, Found)> = answers
         .into_iter()

@@ -12,5 +12,6 @@ mod moves;
 mod poll;
 mod postings;
 mod report;
+mod schedule;
 mod smtp;
 mod templates;
