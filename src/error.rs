@@ -28,6 +28,10 @@ pub enum Error {
     },
     #[error("{0}")]
     Other(String),
+    /// A failure whose details the command already printed (its `--json`
+    /// document included): only the message goes to stderr. Exit 1.
+    #[error("{0}")]
+    Reported(String),
 }
 
 impl Error {
@@ -46,7 +50,11 @@ impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Input(_) | Error::NotFound(_) | Error::Refused(_) => 2,
-            Error::Conflict(_) | Error::Db(_) | Error::Io { .. } | Error::Other(_) => 1,
+            Error::Conflict(_)
+            | Error::Db(_)
+            | Error::Io { .. }
+            | Error::Other(_)
+            | Error::Reported(_) => 1,
         }
     }
 
@@ -59,7 +67,7 @@ impl Error {
             Error::Conflict(_) => "conflict",
             Error::Db(_) => "database",
             Error::Io { .. } => "io",
-            Error::Other(_) => "error",
+            Error::Other(_) | Error::Reported(_) => "error",
         }
     }
 }

@@ -9,11 +9,13 @@ pub mod config;
 pub mod error;
 pub mod import;
 pub mod intake;
+pub mod jobs;
 pub mod mail;
 pub mod pipeline;
 pub mod poll;
 pub mod posting;
 pub mod report;
+pub mod rules;
 pub mod schedule;
 pub mod store;
 

@@ -16,6 +16,8 @@ pub struct Model {
     pub timezone: Option<String>,
     /// Exempt from retention (`atsd candidate hold`).
     pub on_hold: bool,
+    /// Why the candidate is held (`atsd candidate hold --reason`).
+    pub hold_reason: Option<String>,
     pub anonymized_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,

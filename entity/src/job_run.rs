@@ -15,6 +15,11 @@ pub struct Model {
     pub outcome: Option<String>,
     pub counts: Option<Json>,
     pub instance: String,
+    /// Why the run failed, or that an earlier attempt was interrupted.
+    pub error: Option<String>,
+    /// How many times this occurrence was started (a run interrupted by a
+    /// crash is taken over by the next process).
+    pub attempts: i32,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

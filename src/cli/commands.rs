@@ -7,6 +7,7 @@ use super::{
 };
 use crate::config::{self, Config, Loaded};
 use crate::error::{Error, Result};
+use crate::jobs::{Job, Ran, Runner, runs};
 use crate::mail::EmailChoice;
 use crate::pipeline::Pipeline;
 use crate::poll::{ApiBases, recognize};
@@ -853,34 +854,181 @@ async fn status(env: &Env) -> CmdResult {
     Ok(())
 }
 
-/// The jobs `tick` knows today, in the order it runs them.
-const TICK_JOBS: [&str; 2] = ["poll", "dispatch"];
+/// The jobs `tick` runs by default, in order.
+const TICK_JOBS: [Job; 3] = [Job::Poll, Job::Advance, Job::Dispatch];
 
-async fn tick(env: &Env, jobs: &[String], dry_run: bool) -> CmdResult {
-    let jobs: Vec<String> = if jobs.is_empty() {
-        TICK_JOBS.iter().map(|s| s.to_string()).collect()
-    } else {
-        jobs.to_vec()
-    };
-    for j in &jobs {
-        if !TICK_JOBS.contains(&j.as_str()) {
-            let known = ["poll", "advance", "dispatch", "digest", "retention"];
-            return Err(Error::input(if known.contains(&j.as_str()) {
-                format!(
-                    "job `{j}` is not built yet (available: {})",
-                    TICK_JOBS.join(", ")
-                )
-            } else {
-                format!("unknown job `{j}` (jobs: {})", known.join(", "))
-            }));
+async fn tick(env: &Env, names: &[String], dry_run: bool) -> CmdResult {
+    let mut jobs: Vec<Job> = Vec::new();
+    for n in names {
+        let j = Job::parse(n)?;
+        if matches!(j, Job::Digest | Job::Retention) {
+            return Err(Error::input(format!(
+                "job `{n}` is not built yet (available: poll, advance, dispatch)"
+            )));
+        }
+        if !jobs.contains(&j) {
+            jobs.push(j);
         }
     }
+    if jobs.is_empty() {
+        jobs = TICK_JOBS.to_vec();
+    }
     let store = env.store().await?;
+    if dry_run {
+        return tick_dry_run(env, &store, &jobs).await;
+    }
+    let runner = Runner::new(store, env.config().clone(), runs::instance_name())?;
     let mut out = serde_json::Map::new();
-    for j in &jobs {
-        match j.as_str() {
-            "poll" if dry_run => {
-                let due = crate::poll::poller::due(&store, &[], env.now).await?;
+    let mut failed = Vec::new();
+    for job in jobs {
+        let name = job.name();
+        let Some(occurrence) = runner.due_occurrence(job, env.now)? else {
+            if !env.json {
+                println!(
+                    "{name}: `{}` has had no occurrence yet; skipped",
+                    job.schedule(env.config())
+                );
+            }
+            out.insert(name.into(), json!({"skipped": "no occurrence yet"}));
+            continue;
+        };
+        let when = time(&occurrence);
+        let ran = runner.run_occurrence(job, occurrence, env.now).await?;
+        let (mut counts, run, note) = match ran {
+            Ran::Ran {
+                run,
+                resumed,
+                error,
+                counts,
+            } => {
+                if let Some(e) = &error {
+                    eprintln!("error: job {name} ({when}) failed: {e}");
+                    failed.push(name);
+                }
+                let note = if resumed {
+                    format!("{when}, redone after an interrupted run")
+                } else {
+                    when.clone()
+                };
+                (counts, Some(run), note)
+            }
+            // dispatch shares the outbox's leases with every other dispatcher,
+            // so it runs whenever asked; its occurrence is recorded once
+            Ran::AlreadyRan { .. } | Ran::Busy if job == Job::Dispatch => {
+                let counts = runner.work(job, env.now).await?;
+                (counts, None, format!("extra pass; {when} already claimed"))
+            }
+            Ran::AlreadyRan { run } => {
+                let outcome = run.outcome.clone().unwrap_or_default();
+                if !env.json {
+                    println!(
+                        "{name} ({when}): already ran ({outcome}, {}); skipped",
+                        run.instance
+                    );
+                }
+                out.insert(name.into(), json!({"skipped": "already ran", "run": run}));
+                continue;
+            }
+            Ran::Busy => {
+                if !env.json {
+                    println!("{name} ({when}): running in another process; skipped");
+                }
+                out.insert(name.into(), json!({"skipped": "running elsewhere"}));
+                continue;
+            }
+        };
+        if !env.json && !counts.is_null() {
+            println!("{name} ({note}): {}", summary(job, &counts));
+        }
+        if job == Job::Dispatch
+            && let Some(why) = counts.get("unavailable").and_then(|v| v.as_str())
+        {
+            eprintln!("warning: mail transport unavailable, sending stopped: {why}");
+        }
+        if let Some(obj) = counts.as_object_mut() {
+            if let Some(r) = run {
+                obj.insert("run".into(), serde_json::to_value(&r).unwrap_or_default());
+            }
+        } else if let Some(r) = run {
+            counts = json!({"run": r});
+        }
+        out.insert(name.into(), counts);
+    }
+    if env.json {
+        print_json(&out)?;
+    }
+    if !failed.is_empty() {
+        return Err(Error::Reported(format!(
+            "{} failed (the other jobs ran)",
+            failed.join(", ")
+        )));
+    }
+    Ok(())
+}
+
+/// One line about a job's counts.
+fn summary(job: Job, c: &serde_json::Value) -> String {
+    let n = |k: &str| c.get(k).and_then(|v| v.as_u64()).unwrap_or(0);
+    match job {
+        Job::Poll => format!(
+            "{} posting(s), {} request(s), {} closed, {} error(s)",
+            n("polled"),
+            n("requests"),
+            n("closed"),
+            n("errors")
+        ),
+        Job::Advance => {
+            let mut s = format!(
+                "{} moved, {} reminder(s), {} email(s) queued",
+                n("moved"),
+                n("reminders"),
+                n("emails")
+            );
+            if n("conflicts") > 0 {
+                s.push_str(&format!(
+                    ", {} skipped (moved by someone else first)",
+                    n("conflicts")
+                ));
+            }
+            if n("cancelled_emails") > 0 {
+                s.push_str(&format!(
+                    ", {} delayed email(s) cancelled",
+                    n("cancelled_emails")
+                ));
+            }
+            if c.get("stopped").and_then(|v| v.as_bool()) == Some(true) {
+                s.push_str(", stopped early (the rest is left for the next run)");
+            }
+            s
+        }
+        Job::Dispatch => {
+            let mut s = format!(
+                "{} sent, {} to retry, {} dead",
+                n("sent"),
+                n("retried"),
+                n("dead")
+            );
+            if n("possible_duplicates") > 0 {
+                s.push_str(&format!(
+                    ", {} possibly sent twice (expired lease)",
+                    n("possible_duplicates")
+                ));
+            }
+            if n("released") > 0 {
+                s.push_str(&format!(", {} left for the next run", n("released")));
+            }
+            s
+        }
+        Job::Digest | Job::Retention => c.to_string(),
+    }
+}
+
+async fn tick_dry_run(env: &Env, store: &Store, jobs: &[Job]) -> CmdResult {
+    let mut out = serde_json::Map::new();
+    for job in jobs {
+        match job {
+            Job::Poll => {
+                let due = crate::poll::poller::due(store, &[], env.now).await?;
                 if !env.json {
                     println!("poll: would poll {} posting(s)", due.len());
                 }
@@ -889,19 +1037,44 @@ async fn tick(env: &Env, jobs: &[String], dry_run: bool) -> CmdResult {
                     json!({"would_poll": due.iter().map(|p| p.id).collect::<Vec<_>>()}),
                 );
             }
-            "poll" => {
-                let r = crate::poll::poller::run(&store, env.config(), &[], env.now).await?;
+            Job::Advance => {
+                let r = crate::jobs::advance::Advance {
+                    store,
+                    config: env.config(),
+                    pipeline: &env.pipeline,
+                    renderer: &env.renderer,
+                    now: env.now,
+                    dry_run: true,
+                }
+                .run(&tokio_util::sync::CancellationToken::new())
+                .await?;
                 if !env.json {
                     println!(
-                        "poll: {} posting(s), {} request(s), {} closed",
-                        r.outcomes.len(),
-                        r.requests,
-                        r.closed.len()
+                        "advance: would move {} application(s) and remind about {}",
+                        r.moved, r.reminders
                     );
+                    for p in &r.planned {
+                        let what = match &p.to {
+                            Some(to) => format!("{} -> {to}", p.from),
+                            None => format!("remind ({})", p.from),
+                        };
+                        let emails = if p.emails.is_empty() {
+                            "no email".to_string()
+                        } else {
+                            p.emails.join(", ")
+                        };
+                        println!(
+                            "  application {}: {what} by rule {}; {emails}",
+                            p.application_id, p.rule
+                        );
+                    }
                 }
-                out.insert("poll".into(), serde_json::to_value(&r).unwrap_or_default());
+                out.insert(
+                    "advance".into(),
+                    json!({"would_move": r.moved, "would_remind": r.reminders, "planned": r.planned}),
+                );
             }
-            "dispatch" if dry_run => {
+            Job::Dispatch => {
                 let due = crate::store::outbox::list(store.conn(), Some("pending")).await?;
                 let due: Vec<_> = due
                     .into_iter()
@@ -924,41 +1097,7 @@ async fn tick(env: &Env, jobs: &[String], dry_run: bool) -> CmdResult {
                     json!({"would_send": due.iter().map(|e| e.id).collect::<Vec<_>>()}),
                 );
             }
-            _ => {
-                let sender = std::sync::Arc::new(crate::mail::dispatch::Sender::from_config(
-                    env.config(),
-                    store::sqlite_dir(store.url()),
-                )?);
-                let r = crate::mail::dispatch::run(&store, env.config(), sender, env.now).await?;
-                if !env.json {
-                    println!(
-                        "dispatch: {} sent, {} to retry, {} dead{}{}",
-                        r.sent,
-                        r.retried,
-                        r.dead,
-                        if r.possible_duplicates > 0 {
-                            format!(
-                                ", {} possibly sent twice (expired lease)",
-                                r.possible_duplicates
-                            )
-                        } else {
-                            String::new()
-                        },
-                        if r.released > 0 {
-                            format!(", {} left for the next run", r.released)
-                        } else {
-                            String::new()
-                        }
-                    );
-                }
-                if let Some(why) = &r.unavailable {
-                    eprintln!("warning: mail transport unavailable, sending stopped: {why}");
-                }
-                out.insert(
-                    "dispatch".into(),
-                    serde_json::to_value(&r).unwrap_or_default(),
-                );
-            }
+            Job::Digest | Job::Retention => {}
         }
     }
     if env.json {

@@ -63,9 +63,9 @@ pub enum Command {
     Application(ApplicationCmd),
     /// Pipeline report per posting.
     Report(ReportArgs),
-    /// Run jobs once: poll, dispatch (advance, digest and retention come with the scheduler).
+    /// Run jobs once, each for its latest scheduled occurrence (claimed like the daemon does).
     Tick {
-        /// Jobs to run, in order (default: poll, then dispatch).
+        /// Jobs to run, in order (default: poll, advance, dispatch, digest, retention).
         jobs: Vec<String>,
         /// Print what would be done and change nothing.
         #[arg(long)]
@@ -244,7 +244,7 @@ where
 }
 
 fn report_error(e: &Error, json: bool) {
-    if json {
+    if json && !matches!(e, Error::Reported(_)) {
         println!(
             "{}",
             serde_json::json!({"error": {"kind": e.kind(), "message": e.to_string()}})

@@ -11,12 +11,12 @@ use super::smtp::SmtpPool;
 pub use super::smtp::{Failure, SendError};
 use crate::config::{Config, Transport};
 use crate::error::{Error, Result};
-use crate::store::Store;
+use crate::store::{Store, id_list as ids_list, sql};
 use chrono::{DateTime, Duration, Utc};
 use entity::{outbox, outbox_body};
 use lettre::Message;
 use lettre::message::{Mailbox, MultiPart, SinglePart, header};
-use sea_orm::{ConnectionTrait, DbBackend, EntityTrait, Statement, Value};
+use sea_orm::{ConnectionTrait, DbBackend, EntityTrait, Value};
 use serde::Serialize;
 use std::path::PathBuf;
 use std::str::FromStr;
@@ -103,6 +103,21 @@ pub fn boundary(message_id: &str) -> String {
     format!("=_{id}")
 }
 
+/// The file the `file` transport writes a message to, by its Message-ID.
+pub fn eml_file_name(message_id: &str) -> String {
+    let name: String = message_id
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '@' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("{name}.eml")
+}
+
 /// Where emails go.
 pub enum Sender {
     Smtp(Box<SmtpPool>),
@@ -140,18 +155,7 @@ impl Sender {
         match self {
             Sender::Smtp(pool) => pool.send(&msg).await,
             Sender::File(dir) => {
-                let name: String = row
-                    .message_id
-                    .chars()
-                    .map(|c| {
-                        if c.is_ascii_alphanumeric() || c == '.' || c == '@' || c == '-' {
-                            c
-                        } else {
-                            '_'
-                        }
-                    })
-                    .collect();
-                let path = dir.join(format!("{name}.eml"));
+                let path = dir.join(eml_file_name(&row.message_id));
                 tokio::fs::write(&path, msg.formatted()).await.map_err(|e| {
                     SendError::new(
                         Failure::Unavailable,
@@ -207,33 +211,6 @@ impl Clock {
     fn now(&self) -> DateTime<Utc> {
         self.start + Duration::from_std(self.at.elapsed()).unwrap_or(Duration::zero())
     }
-}
-
-fn sql(backend: DbBackend, text: &str, values: Vec<Value>) -> Statement {
-    // write `?` placeholders; PostgreSQL wants `$1, $2, ...`
-    let text = if backend == DbBackend::Postgres {
-        let mut out = String::new();
-        let mut n = 0;
-        for ch in text.chars() {
-            if ch == '?' {
-                n += 1;
-                out.push_str(&format!("${n}"));
-            } else {
-                out.push(ch);
-            }
-        }
-        out
-    } else {
-        text.to_string()
-    };
-    Statement::from_sql_and_values(backend, text, values)
-}
-
-fn ids_list(ids: &[i64]) -> String {
-    ids.iter()
-        .map(|i| i.to_string())
-        .collect::<Vec<_>>()
-        .join(",")
 }
 
 /// Claims up to `limit` due rows for this dispatcher, each leased until

@@ -73,7 +73,7 @@ pub struct Moved {
 }
 
 /// What the templates see of a move.
-fn context(
+pub(crate) fn context(
     ctx: &Ctx<'_>,
     app: &application::Model,
     cand: &candidate::Model,

@@ -5,6 +5,7 @@
 //! it writes waits for the lock instead of failing under contention.
 
 pub mod applications;
+pub mod bulk;
 pub mod candidates;
 pub mod outbox;
 pub mod postings;
@@ -16,7 +17,7 @@ use migration::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
-    SqliteTransactionMode, TransactionOptions, TransactionTrait,
+    SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait, Value,
 };
 use std::path::PathBuf;
 use std::time::Duration;
@@ -76,6 +77,35 @@ fn redact(url: &str) -> String {
         }
         _ => url.to_string(),
     }
+}
+
+/// A raw statement written with `?` placeholders, numbered `$1, $2, …` for
+/// PostgreSQL. For the set-based statements sea-query cannot express.
+pub fn sql(backend: DbBackend, text: &str, values: Vec<Value>) -> Statement {
+    let text = if backend == DbBackend::Postgres {
+        let mut out = String::with_capacity(text.len() + 16);
+        let mut n = 0;
+        for ch in text.chars() {
+            if ch == '?' {
+                n += 1;
+                out.push_str(&format!("${n}"));
+            } else {
+                out.push(ch);
+            }
+        }
+        out
+    } else {
+        text.to_string()
+    };
+    Statement::from_sql_and_values(backend, text, values)
+}
+
+/// `1,2,3`: ids written into a statement (they are our own integers).
+pub fn id_list(ids: &[i64]) -> String {
+    ids.iter()
+        .map(|i| i.to_string())
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// The PostgreSQL advisory lock key that serialises migrations ("atsd").

@@ -124,7 +124,7 @@ fn init_writes_the_commented_config_and_creates_the_database() {
     let out = run(&["--config", &cfg, "migrate"]);
     assert!(out.status.success());
     assert!(
-        String::from_utf8_lossy(&out.stdout).contains("schema version m20261125_000001_initial")
+        String::from_utf8_lossy(&out.stdout).contains("schema version m20261126_000002_scheduler")
     );
 }
 
@@ -168,6 +168,10 @@ fn processes_starting_together_migrate_a_new_database_once() {
             String::from_utf8_lossy(&out.stderr)
         );
     }
-    assert_eq!(crate::common::count_sync(&env, "seaql_migrations"), 1);
+    // each migration applied once
+    assert_eq!(
+        crate::common::count_sync(&env, "seaql_migrations") as usize,
+        <migration::Migrator as migration::MigratorTrait>::migrations().len()
+    );
     env.ok(&["posting", "add", "https://boards.greenhouse.io/acme/jobs/1"]);
 }

@@ -1,0 +1,402 @@
+//! The `advance` job: applies the automation rules ([`crate::rules`]) at the
+//! run's time. Applications are read in batches by id (keyset pagination,
+//! so memory does not grow with their number), the rules decide on each row,
+//! the emails are rendered, and each batch is written in one transaction of
+//! a few set-based statements ([`crate::store::bulk`]). A batch is all or
+//! nothing; a crash between batches leaves finished batches done and the
+//! rest for the next run, which finds exactly what is left.
+
+use crate::config::{Config, EmailSpec};
+use crate::error::{Error, Result};
+use crate::mail::{self, Draft, Recipient, render::Renderer};
+use crate::pipeline::Pipeline;
+use crate::rules::{self, Action, Facts, Rule};
+use crate::store::applications::{Ctx, context};
+use crate::store::bulk::{self, BulkEmail, BulkMove};
+use crate::store::{Store, id_list, sql};
+use chrono::{DateTime, Utc};
+use entity::{application, candidate, posting};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Value};
+use serde::Serialize;
+use std::collections::{BTreeMap, HashMap};
+use tokio_util::sync::CancellationToken;
+
+/// Applications read, decided and written per transaction.
+pub const BATCH: usize = bulk::MAX_BATCH;
+
+/// One thing the rules do (printed by `--dry-run`).
+#[derive(Clone, Debug, Serialize)]
+pub struct Planned {
+    pub application_id: i64,
+    pub rule: String,
+    pub action: &'static str,
+    pub from: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
+    /// `template → recipient` of each email it queues.
+    pub emails: Vec<String>,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Report {
+    pub examined: u64,
+    pub moved: u64,
+    pub reminders: u64,
+    pub emails: u64,
+    /// Moves skipped because someone moved the application first.
+    pub conflicts: u64,
+    pub cancelled_emails: u64,
+    pub by_rule: BTreeMap<String, u64>,
+    /// Stopped early (shutdown): the rest is left for the next run.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub stopped: bool,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub planned: Vec<Planned>,
+}
+
+/// What the advance job needs.
+pub struct Advance<'a> {
+    pub store: &'a Store,
+    pub config: &'a Config,
+    pub pipeline: &'a Pipeline,
+    pub renderer: &'a Renderer,
+    pub now: DateTime<Utc>,
+    /// Print what would happen and change nothing.
+    pub dry_run: bool,
+}
+
+struct Row {
+    id: i64,
+    version: i32,
+    stage: String,
+    entered_stage_at: DateTime<Utc>,
+    closed_at: Option<DateTime<Utc>>,
+    reminded: bool,
+}
+
+impl Advance<'_> {
+    /// The `WHERE` that finds the applications some rule may act on.
+    fn filter(&self, rules: &[Rule]) -> (String, Vec<Value>) {
+        let mut parts = Vec::new();
+        let mut values: Vec<Value> = Vec::new();
+        for stage in self.pipeline.active() {
+            if let Some(cutoff) = rules::stale_cutoff(rules, stage, self.now) {
+                parts.push("(a.stage = ? AND a.entered_stage_at <= ?)".to_string());
+                values.push(stage.clone().into());
+                values.push(cutoff.into());
+            }
+        }
+        if rules
+            .iter()
+            .any(|r| matches!(r.kind, rules::Kind::PostingClosed { .. }))
+        {
+            let active: Vec<String> = self
+                .pipeline
+                .active()
+                .iter()
+                .map(|s| format!("'{}'", s.replace('\'', "''")))
+                .collect();
+            parts.push(format!(
+                "(p.status = 'closed' AND a.stage IN ({}))",
+                active.join(",")
+            ));
+        }
+        (parts.join(" OR "), values)
+    }
+
+    async fn read(
+        &self,
+        after_id: i64,
+        filter: &(String, Vec<Value>),
+        reminders: bool,
+    ) -> Result<Vec<Row>> {
+        let reminded = if reminders {
+            "EXISTS (SELECT 1 FROM outbox o WHERE o.application_id = a.id AND o.template = 'recruiter_reminder' \
+             AND o.stage = a.stage AND o.created_at >= a.entered_stage_at)"
+        } else {
+            "(1 = 0)"
+        };
+        let mut values: Vec<Value> = vec![after_id.into()];
+        values.extend(filter.1.iter().cloned());
+        let rows = self
+            .store
+            .conn()
+            .query_all_raw(sql(
+                self.store.backend(),
+                &format!(
+                    "SELECT a.id, a.version, a.stage, a.entered_stage_at, \
+                     CASE WHEN p.status = 'closed' THEN COALESCE(p.status_changed_at, p.created_at) END AS closed_at, \
+                     {reminded} AS reminded \
+                     FROM applications a JOIN postings p ON p.id = a.posting_id \
+                     WHERE a.id > ? AND ({}) ORDER BY a.id LIMIT {BATCH}",
+                    filter.0
+                ),
+                values,
+            ))
+            .await?;
+        rows.into_iter()
+            .map(|r| {
+                Ok(Row {
+                    id: r.try_get("", "id")?,
+                    version: r.try_get("", "version")?,
+                    stage: r.try_get("", "stage")?,
+                    entered_stage_at: r.try_get("", "entered_stage_at")?,
+                    closed_at: r.try_get("", "closed_at")?,
+                    reminded: r.try_get("", "reminded")?,
+                })
+            })
+            .collect::<std::result::Result<_, sea_orm::DbErr>>()
+            .map_err(Error::from)
+    }
+
+    /// Runs the rules over every application they may act on.
+    pub async fn run(&self, cancel: &CancellationToken) -> Result<Report> {
+        let rules = rules::from_config(self.config);
+        let mut report = Report::default();
+        let filter = self.filter(&rules);
+        if filter.0.is_empty() {
+            return Ok(report);
+        }
+        let reminders = rules.iter().any(|r| !r.moves());
+        if reminders && self.config.recruiters.emails.is_empty() {
+            tracing::warn!(
+                "a remind rule is configured but [recruiters] emails is empty: no reminders are sent"
+            );
+        }
+        let mut after = 0i64;
+        loop {
+            if cancel.is_cancelled() {
+                report.stopped = true;
+                break;
+            }
+            let rows = self.read(after, &filter, reminders).await?;
+            let Some(last) = rows.last() else { break };
+            after = last.id;
+            report.examined += rows.len() as u64;
+            self.batch(&rules, rows, &mut report).await?;
+        }
+        Ok(report)
+    }
+
+    async fn batch(&self, rules: &[Rule], rows: Vec<Row>, report: &mut Report) -> Result<()> {
+        let mut actions = Vec::new();
+        for r in &rows {
+            let facts = Facts {
+                stage: &r.stage,
+                entered_stage_at: r.entered_stage_at,
+                posting_closed_at: r.closed_at,
+                reminded: r.reminded,
+            };
+            if let Some(a) = rules::decide(rules, self.pipeline, &facts, self.now) {
+                actions.push((r, a));
+            }
+        }
+        if actions.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<i64> = actions.iter().map(|(r, _)| r.id).collect();
+        let c = self.store.conn();
+        let apps: HashMap<i64, application::Model> = application::Entity::find()
+            .filter(application::Column::Id.is_in(ids.clone()))
+            .all(c)
+            .await?
+            .into_iter()
+            .map(|a| (a.id, a))
+            .collect();
+        let cand_ids: Vec<i64> = apps.values().map(|a| a.candidate_id).collect();
+        let cands: HashMap<i64, candidate::Model> = candidate::Entity::find()
+            .filter(candidate::Column::Id.is_in(dedup(cand_ids)))
+            .all(c)
+            .await?
+            .into_iter()
+            .map(|m| (m.id, m))
+            .collect();
+        let post_ids: Vec<i64> = apps.values().map(|a| a.posting_id).collect();
+        let posts: HashMap<i64, posting::Model> = posting::Entity::find()
+            .filter(posting::Column::Id.is_in(dedup(post_ids)))
+            .all(c)
+            .await?
+            .into_iter()
+            .map(|m| (m.id, m))
+            .collect();
+        let ctx = Ctx {
+            config: self.config,
+            pipeline: self.pipeline,
+            renderer: self.renderer,
+            now: self.now,
+        };
+        let mut moves = Vec::new();
+        let mut reminders = Vec::new();
+        for (row, action) in &actions {
+            // read again: a version changed since the first read is a move
+            // someone else made, and the compare-and-swap below skips it
+            let (Some(app), Some(cand)) = (
+                apps.get(&row.id),
+                apps.get(&row.id).and_then(|a| cands.get(&a.candidate_id)),
+            ) else {
+                continue;
+            };
+            let Some(post) = posts.get(&app.posting_id) else {
+                continue;
+            };
+            match action {
+                Action::Move { rule, to } => {
+                    let moved = application::Model {
+                        stage: to.to_string(),
+                        entered_stage_at: self.now,
+                        ..app.clone()
+                    };
+                    let email = match mail::stage_email(self.config, to, &rule.email) {
+                        Some(spec) if cand.anonymized_at.is_none() => {
+                            let tctx = context(
+                                &ctx,
+                                &moved,
+                                cand,
+                                post,
+                                Some(&row.stage),
+                                rule.reason.as_deref(),
+                            );
+                            let to_whom = Recipient {
+                                email: &cand.email,
+                                name: &cand.name,
+                                locale: cand.locale.as_deref(),
+                            };
+                            Some(self.draft(&spec, &to_whom, &tctx, to, app.id)?)
+                        }
+                        _ => None,
+                    };
+                    if self.dry_run {
+                        report.planned.push(Planned {
+                            application_id: app.id,
+                            rule: rule.name.clone(),
+                            action: "move",
+                            from: row.stage.clone(),
+                            to: Some(to.to_string()),
+                            emails: email
+                                .iter()
+                                .map(|d| format!("{} → {}", d.template, d.recipient))
+                                .collect(),
+                        });
+                    }
+                    moves.push((
+                        rule.name.clone(),
+                        BulkMove {
+                            application_id: app.id,
+                            version: row.version,
+                            from: row.stage.clone(),
+                            to: to.to_string(),
+                            reason: rule.reason.clone(),
+                            actor: rule.actor(),
+                            email,
+                        },
+                    ));
+                }
+                Action::Remind { rule } => {
+                    let tctx = context(&ctx, app, cand, post, None, rule.reason.as_deref());
+                    let spec = EmailSpec::new("recruiter_reminder");
+                    let mut emails = Vec::new();
+                    for (n, to) in self.config.recruiters.emails.iter().enumerate() {
+                        let to_whom = Recipient {
+                            email: to,
+                            name: "",
+                            locale: None,
+                        };
+                        let mut d = self.draft(&spec, &to_whom, &tctx, &row.stage, app.id)?;
+                        d.recipient_name = None;
+                        emails.push(BulkEmail {
+                            application_id: Some(app.id),
+                            message_id: reminder_id(self.config, app.id, row.version, n),
+                            draft: d,
+                        });
+                    }
+                    if self.dry_run {
+                        report.planned.push(Planned {
+                            application_id: app.id,
+                            rule: rule.name.clone(),
+                            action: "remind",
+                            from: row.stage.clone(),
+                            to: None,
+                            emails: emails
+                                .iter()
+                                .map(|e| format!("{} → {}", e.draft.template, e.draft.recipient))
+                                .collect(),
+                        });
+                    }
+                    reminders.push((rule.name.clone(), emails));
+                }
+            }
+        }
+        if self.dry_run {
+            report.moved += moves.len() as u64;
+            report.reminders += reminders.len() as u64;
+            return Ok(());
+        }
+        let txn = self.store.begin_write().await?;
+        let bulk_moves: Vec<BulkMove> = moves.iter().map(|(_, m)| m.clone()).collect();
+        let config = self.config;
+        let applied = bulk::apply_moves(&txn, &bulk_moves, self.now, &|t| {
+            mail::message_id(config, t, 0)
+        })
+        .await?;
+        let all_reminders: Vec<BulkEmail> = reminders
+            .iter()
+            .flat_map(|(_, e)| e.iter().cloned())
+            .collect();
+        let reminded = bulk::queue_emails(&txn, &all_reminders, self.now).await?;
+        txn.commit().await?;
+        let moved: std::collections::HashSet<i64> = applied.moved.iter().copied().collect();
+        for (rule, m) in &moves {
+            if moved.contains(&m.application_id) {
+                *report.by_rule.entry(rule.clone()).or_default() += 1;
+            }
+        }
+        for (rule, e) in &reminders {
+            if !e.is_empty() {
+                *report.by_rule.entry(rule.clone()).or_default() += 1;
+            }
+        }
+        if !applied.conflicts.is_empty() {
+            tracing::info!(applications = %id_list(&applied.conflicts),
+                "moved by someone else since they were read; the rules skipped them");
+        }
+        report.moved += applied.moved.len() as u64;
+        report.conflicts += applied.conflicts.len() as u64;
+        report.cancelled_emails += applied.cancelled_emails;
+        report.emails += applied.emails + reminded;
+        report.reminders += reminders.iter().filter(|(_, e)| !e.is_empty()).count() as u64;
+        Ok(())
+    }
+
+    fn draft(
+        &self,
+        spec: &EmailSpec,
+        to: &Recipient<'_>,
+        tctx: &crate::mail::render::Context,
+        stage: &str,
+        app: i64,
+    ) -> Result<Draft> {
+        mail::draft(self.config, self.renderer, spec, to, tctx, stage, self.now).map_err(|e| {
+            Error::Other(format!(
+                "email `{}` for application {app}: {e}",
+                spec.template
+            ))
+        })
+    }
+}
+
+/// The Message-ID of the `n`th recruiter's reminder about one stage visit
+/// (application and version): queuing it twice is impossible.
+pub fn reminder_id(config: &Config, app: i64, version: i32, n: usize) -> String {
+    let id = mail::message_id(config, 0, 0);
+    let domain = id
+        .rsplit_once('@')
+        .map(|(_, d)| d.trim_end_matches('>'))
+        .unwrap_or("atsd.invalid");
+    format!("<atsd.a{app}.v{version}.remind{n}@{domain}>")
+}
+
+fn dedup(mut v: Vec<i64>) -> Vec<i64> {
+    v.sort_unstable();
+    v.dedup();
+    v
+}

@@ -1,0 +1,221 @@
+//! The scheduled jobs (SPEC §1 "Scheduler"): `poll`, `advance`, `dispatch`,
+//! `digest` and `retention`. [`runs`] claims each scheduled occurrence once
+//! across every process on the database; [`Runner`] does a job's work;
+//! `atsd tick` and the daemon (`crate::daemon`) both go through
+//! [`Runner::run_occurrence`].
+
+pub mod advance;
+pub mod runs;
+
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::mail::dispatch::Sender;
+use crate::mail::render::Renderer;
+use crate::pipeline::Pipeline;
+use crate::store::Store;
+use chrono::{DateTime, Utc};
+use entity::job_run;
+use serde::Serialize;
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Job {
+    Poll,
+    Advance,
+    Dispatch,
+    Digest,
+    Retention,
+}
+
+impl Job {
+    /// Every job, in the order `atsd tick` runs them.
+    pub const ALL: [Job; 5] = [
+        Job::Poll,
+        Job::Advance,
+        Job::Dispatch,
+        Job::Digest,
+        Job::Retention,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Job::Poll => "poll",
+            Job::Advance => "advance",
+            Job::Dispatch => "dispatch",
+            Job::Digest => "digest",
+            Job::Retention => "retention",
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<Job> {
+        Job::ALL.into_iter().find(|j| j.name() == s).ok_or_else(|| {
+            Error::input(format!(
+                "unknown job `{s}` (jobs: {})",
+                Job::ALL.map(|j| j.name()).join(", ")
+            ))
+        })
+    }
+
+    /// The job's cron expression in `[schedule]`.
+    pub fn schedule(self, c: &Config) -> &str {
+        let s = &c.schedule;
+        match self {
+            Job::Poll => &s.poll,
+            Job::Advance => &s.advance,
+            Job::Dispatch => &s.dispatch,
+            Job::Digest => &s.digest,
+            Job::Retention => &s.retention,
+        }
+    }
+
+    fn lock_key(self) -> i32 {
+        self as i32 + 1
+    }
+}
+
+/// Everything the jobs need, built once (per configuration, for the daemon).
+pub struct Runner {
+    pub store: Store,
+    pub config: Arc<Config>,
+    pub pipeline: Arc<Pipeline>,
+    pub renderer: Arc<Renderer>,
+    pub sender: Arc<Sender>,
+    /// `host:pid`, written on the job runs this process claims.
+    pub instance: String,
+    /// Set on shutdown: jobs stop between batches.
+    pub cancel: CancellationToken,
+}
+
+/// How one occurrence went.
+#[derive(Debug, Serialize)]
+#[serde(tag = "result", rename_all = "snake_case")]
+pub enum Ran {
+    /// Run here: the job run as recorded, and the job's counts.
+    Ran {
+        run: job_run::Model,
+        resumed: bool,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
+        counts: serde_json::Value,
+    },
+    /// This occurrence already ran.
+    AlreadyRan { run: job_run::Model },
+    /// The job is running in another process right now.
+    Busy,
+}
+
+impl Runner {
+    pub fn new(store: Store, config: Config, instance: String) -> Result<Runner> {
+        let pipeline = config.pipeline().map_err(|e| Error::input(e.to_string()))?;
+        let renderer = Renderer::new(config.templates.dir.as_deref());
+        let sender = Sender::from_config(&config, crate::store::sqlite_dir(store.url()))?;
+        Ok(Runner {
+            store,
+            config: Arc::new(config),
+            pipeline: Arc::new(pipeline),
+            renderer: Arc::new(renderer),
+            sender: Arc::new(sender),
+            instance,
+            cancel: CancellationToken::new(),
+        })
+    }
+
+    /// The latest occurrence of `job` at or before `now`: the one to run now.
+    pub fn due_occurrence(&self, job: Job, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>> {
+        let tz = self.config.schedule.tz()?;
+        let cron = crate::schedule::parse_cron(job.schedule(&self.config))
+            .map_err(|e| Error::input(format!("schedule.{}: {e}", job.name())))?;
+        Ok(cron.latest_at_or_before(now, tz))
+    }
+
+    /// A job's work at `now`, without the job-run bookkeeping.
+    pub async fn work(&self, job: Job, now: DateTime<Utc>) -> Result<serde_json::Value> {
+        match job {
+            Job::Poll => {
+                let r = crate::poll::poller::run(&self.store, &self.config, &[], now).await?;
+                Ok(serde_json::json!({
+                    "polled": r.outcomes.len(),
+                    "requests": r.requests,
+                    "closed": r.closed.len(),
+                    "errors": r.outcomes.iter().filter(|o| o.outcome.starts_with("error")).count(),
+                }))
+            }
+            Job::Advance => {
+                let r = advance::Advance {
+                    store: &self.store,
+                    config: &self.config,
+                    pipeline: &self.pipeline,
+                    renderer: &self.renderer,
+                    now,
+                    dry_run: false,
+                }
+                .run(&self.cancel)
+                .await?;
+                Ok(to_json(&r))
+            }
+            Job::Dispatch => {
+                let r =
+                    crate::mail::dispatch::run(&self.store, &self.config, self.sender.clone(), now)
+                        .await?;
+                Ok(to_json(&r))
+            }
+            Job::Digest | Job::Retention => Err(Error::Other(format!(
+                "the {} job is not built yet",
+                job.name()
+            ))),
+        }
+    }
+
+    /// Claims `occurrence` of `job` and runs it, recording the run.
+    pub async fn run_occurrence(
+        &self,
+        job: Job,
+        occurrence: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<Ran> {
+        let (claim, _interrupted) =
+            runs::claim(&self.store, job, occurrence, now, &self.instance).await?;
+        let claimed = match claim {
+            runs::Claim::Run(c) => c,
+            runs::Claim::AlreadyRan(run) => return Ok(Ran::AlreadyRan { run }),
+            runs::Claim::Busy => return Ok(Ran::Busy),
+        };
+        let resumed = claimed.resumed;
+        let started = std::time::Instant::now();
+        let result = self.work(job, now).await;
+        let finished_at = now + chrono::Duration::from_std(started.elapsed()).unwrap_or_default();
+        let (run, counts, error) = match result {
+            Ok(counts) => {
+                let run = runs::finish(&self.store, claimed, Ok(&counts), finished_at).await?;
+                (run, counts, None)
+            }
+            Err(e) => {
+                let msg = e.to_string();
+                let run = runs::finish(&self.store, claimed, Err(&msg), finished_at).await?;
+                (run, serde_json::Value::Null, Some(msg))
+            }
+        };
+        tracing::info!(
+            job = job.name(),
+            run = run.id,
+            occurrence = %occurrence,
+            outcome = run.outcome.as_deref().unwrap_or("-"),
+            counts = %counts,
+            seconds = started.elapsed().as_secs_f64(),
+            "job run"
+        );
+        Ok(Ran::Ran {
+            run,
+            resumed,
+            error,
+            counts,
+        })
+    }
+}
+
+/// A job's report as its job-run counts.
+fn to_json<T: Serialize>(v: &T) -> serde_json::Value {
+    serde_json::to_value(v).unwrap_or(serde_json::Value::Null)
+}
