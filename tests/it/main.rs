@@ -12,6 +12,7 @@ mod moves;
 mod poll;
 mod postings;
 mod report;
+mod rules;
 mod schedule;
 mod smtp;
 mod templates;
