@@ -110,6 +110,7 @@ pub(super) async fn dispatch(cli: Cli) -> CmdResult {
         },
         Command::Report(args) => report_cmd(&env, &args).await,
         Command::Tick { jobs, dry_run } => tick(&env, &jobs, dry_run).await,
+        Command::Run => run_daemon(&env).await,
         Command::Mail(cmd) => match cmd {
             MailCmd::List { status } => mail_list(&env, status.as_deref()).await,
             MailCmd::Preview {
@@ -964,6 +965,34 @@ async fn tick(env: &Env, names: &[String], dry_run: bool) -> CmdResult {
         )));
     }
     Ok(())
+}
+
+async fn run_daemon(env: &Env) -> CmdResult {
+    let store = env.store().await?;
+    let runner = std::sync::Arc::new(Runner::new(
+        store,
+        env.config().clone(),
+        runs::instance_name(),
+    )?);
+    let cancel = runner.cancel.clone();
+    tokio::spawn(async move {
+        use tokio::signal::unix::{SignalKind, signal};
+        let (Ok(mut term), Ok(mut int)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) else {
+            tracing::error!("cannot listen for SIGTERM/SIGINT");
+            return;
+        };
+        tokio::select! {
+            _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
+            _ = int.recv() => tracing::info!("SIGINT: shutting down"),
+        }
+        cancel.cancel();
+    });
+    // with --now the daemon lives in a simulated present that starts then
+    let clock = crate::daemon::Clock::starting_at(env.now);
+    crate::daemon::run(runner, clock, std::sync::Arc::new(crate::daemon::Quiet)).await
 }
 
 /// One line about a job's counts.

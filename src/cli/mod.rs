@@ -71,6 +71,8 @@ pub enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+    /// The daemon: every job on its schedule until SIGTERM or SIGINT.
+    Run,
     /// The email outbox.
     #[command(subcommand)]
     Mail(MailCmd),
@@ -222,7 +224,13 @@ where
             return code;
         }
     };
-    init_logging(cli.verbose);
+    // the daemon logs one line per job run (info) unless told otherwise
+    let verbose = if matches!(cli.command, Command::Run) {
+        cli.verbose.max(1)
+    } else {
+        cli.verbose
+    };
+    init_logging(verbose);
     let json = cli.json;
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

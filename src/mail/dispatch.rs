@@ -21,6 +21,7 @@ use serde::Serialize;
 use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
 
 /// How long a claimed row is ours before another dispatcher may take it.
 pub const LEASE: Duration = Duration::minutes(5);
@@ -188,6 +189,9 @@ pub struct Report {
     /// greeted or logged into (or the outbox folder could not be written).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub unavailable: Option<String>,
+    /// Stopped early because the daemon is shutting down.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub stopped: bool,
 }
 
 /// The dispatcher's clock: the time the run was asked to start at (the real
@@ -299,8 +303,34 @@ pub async fn run(
     sender: Arc<Sender>,
     now: DateTime<Utc>,
 ) -> Result<Report> {
-    run_with_lease(store, config, sender, now, LEASE).await
+    run_until(store, config, sender, now, LEASE, &CancellationToken::new()).await
 }
+
+/// [`run`] that stops early when `stop` is cancelled (the daemon shutting
+/// down): rows not yet sent are handed back untried (`released`), what is in
+/// flight finishes and is recorded.
+pub async fn run_until(
+    store: &Store,
+    config: &Config,
+    sender: Arc<Sender>,
+    now: DateTime<Utc>,
+    lease: Duration,
+    stop: &CancellationToken,
+) -> Result<Report> {
+    let halt: Arc<std::sync::OnceLock<String>> = Arc::default();
+    let watcher = {
+        let (halt, stop) = (halt.clone(), stop.clone());
+        tokio::spawn(async move {
+            stop.cancelled().await;
+            let _ = halt.set(SHUTTING_DOWN.into());
+        })
+    };
+    let r = run_halting(store, config, sender, now, lease, halt).await;
+    watcher.abort();
+    r
+}
+
+const SHUTTING_DOWN: &str = "shutting down";
 
 /// [`run`] with another lease than [`LEASE`]. A claimed row whose send has
 /// not started by half its lease is handed back unsent, so that no row is
@@ -311,6 +341,17 @@ pub async fn run_with_lease(
     sender: Arc<Sender>,
     now: DateTime<Utc>,
     lease: Duration,
+) -> Result<Report> {
+    run_halting(store, config, sender, now, lease, Arc::default()).await
+}
+
+async fn run_halting(
+    store: &Store,
+    config: &Config,
+    sender: Arc<Sender>,
+    now: DateTime<Utc>,
+    lease: Duration,
+    halt: Arc<std::sync::OnceLock<String>>,
 ) -> Result<Report> {
     let clock = Clock::new(now);
     let pool = config.mail.smtp.pool_size.max(1) as usize;
@@ -329,9 +370,8 @@ pub async fn run_with_lease(
         std::time::Duration::from_secs_f64(1.0 / rate as f64)
     };
     let limiter = Arc::new(tokio::sync::Mutex::new(tokio::time::Instant::now()));
-    // set once the transport is unavailable: the rest of the run hands its
-    // rows back untried, and the claimer stops
-    let halt: Arc<std::sync::OnceLock<String>> = Arc::default();
+    // `halt` is set once the transport is unavailable (or on shutdown): the
+    // rest of the run hands its rows back untried, and the claimer stops
     // sends whose reply never came after the whole message went out
     let maybe_sent = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let (row_tx, row_rx) =
@@ -517,7 +557,8 @@ pub async fn run_with_lease(
         .map_err(|e| Error::Other(format!("the recorder failed: {e}")))??;
     claim_result?;
     report.claimed = claimed;
-    report.unavailable = halt.get().cloned();
+    report.stopped = halt.get().is_some_and(|h| h == SHUTTING_DOWN);
+    report.unavailable = halt.get().filter(|h| *h != SHUTTING_DOWN).cloned();
     report.possible_duplicates = duplicates + maybe_sent.load(std::sync::atomic::Ordering::Relaxed);
     Ok(report)
 }

@@ -54,7 +54,7 @@ pub async fn apply_moves(
     txn: &DatabaseTransaction,
     moves: &[BulkMove],
     now: DateTime<Utc>,
-    message_id: &dyn Fn(i64) -> String,
+    message_id: &(dyn Fn(i64) -> String + Sync),
 ) -> Result<Applied> {
     let b = txn.get_database_backend();
     let mut out = Applied::default();

@@ -185,7 +185,10 @@ fn a_posting_closed_by_reimport_rejects_its_active_applications_once_after_the_g
         2
     );
     assert_eq!(
-        scalar(&env, "SELECT COUNT(*) AS n FROM outbox WHERE template = 'rejection'"),
+        scalar(
+            &env,
+            "SELECT COUNT(*) AS n FROM outbox WHERE template = 'rejection'"
+        ),
         0
     );
     // the withdrawn one is untouched
@@ -216,16 +219,31 @@ fn a_rule_move_cancels_the_delayed_email_of_the_stage_it_leaves() {
     );
     env.ok(&["--now", &day(0), "application", "move", "1", "screening"]);
     let r = advance(&env, 1);
-    assert_eq!((r["moved"].as_u64(), r["cancelled_emails"].as_u64()), (Some(1), Some(1)), "{r}");
+    assert_eq!(
+        (r["moved"].as_u64(), r["cancelled_emails"].as_u64()),
+        (Some(1), Some(1)),
+        "{r}"
+    );
     let mails = env.json(&["mail", "list"]);
     let by_template: Vec<(String, String)> = mails
         .as_array()
         .unwrap()
         .iter()
-        .map(|m| (m["template"].as_str().unwrap().to_string(), m["status"].as_str().unwrap().to_string()))
+        .map(|m| {
+            (
+                m["template"].as_str().unwrap().to_string(),
+                m["status"].as_str().unwrap().to_string(),
+            )
+        })
         .collect();
-    assert!(by_template.contains(&("stage_changed".into(), "cancelled".into())), "{by_template:?}");
-    assert!(by_template.contains(&("rejection".into(), "pending".into())), "{by_template:?}");
+    assert!(
+        by_template.contains(&("stage_changed".into(), "cancelled".into())),
+        "{by_template:?}"
+    );
+    assert!(
+        by_template.contains(&("rejection".into(), "pending".into())),
+        "{by_template:?}"
+    );
 }
 
 /// Every table's rows, in a stable order, as text.
@@ -243,7 +261,11 @@ fn dump(env: &Env) -> String {
             "outbox_bodies",
             "job_runs",
         ] {
-            let order = if t == "outbox_bodies" { "outbox_id" } else { "id" };
+            let order = if t == "outbox_bodies" {
+                "outbox_id"
+            } else {
+                "id"
+            };
             let rows = s
                 .conn()
                 .query_all_raw(sea_orm::Statement::from_string(
@@ -265,9 +287,20 @@ fn a_dry_run_prints_what_it_would_do_and_changes_nothing() {
     env.ok(&["--now", &day(1), "application", "move", "1", "screening"]);
     let before = dump(&env);
     let out = env.ok(&["--now", &day(40), "tick", "--dry-run"]);
-    assert!(out.contains("advance: would move 2 application(s) and remind about 1"), "{out}");
-    assert!(out.contains("application 2: applied -> rejected by rule stale-applied; rejection → p1@example.net"), "{out}");
-    assert!(out.contains("recruiter_reminder → recruiting@example.org"), "{out}");
+    assert!(
+        out.contains("advance: would move 2 application(s) and remind about 1"),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "application 2: applied -> rejected by rule stale-applied; rejection → p1@example.net"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains("recruiter_reminder → recruiting@example.org"),
+        "{out}"
+    );
     assert_eq!(dump(&env), before);
 }
 
@@ -276,9 +309,18 @@ fn after_a_three_hour_gap_each_job_runs_once_for_its_latest_occurrence() {
     let env = setup(RULES, 1);
     env.ok(&["--now", "2027-01-04T09:00:00Z", "tick"]);
     let v = env.json(&["--now", "2027-01-04T12:07:30Z", "tick"]);
-    assert_eq!(v["advance"]["run"]["scheduled_for"], "2027-01-04T12:05:00Z", "{v}");
-    assert_eq!(v["poll"]["run"]["scheduled_for"], "2027-01-04T12:00:00Z", "{v}");
-    assert_eq!(v["dispatch"]["run"]["scheduled_for"], "2027-01-04T12:07:00Z", "{v}");
+    assert_eq!(
+        v["advance"]["run"]["scheduled_for"], "2027-01-04T12:05:00Z",
+        "{v}"
+    );
+    assert_eq!(
+        v["poll"]["run"]["scheduled_for"], "2027-01-04T12:00:00Z",
+        "{v}"
+    );
+    assert_eq!(
+        v["dispatch"]["run"]["scheduled_for"], "2027-01-04T12:07:00Z",
+        "{v}"
+    );
     assert_eq!(count_sync(&env, "job_runs"), 6);
 }
 
@@ -286,11 +328,23 @@ fn after_a_three_hour_gap_each_job_runs_once_for_its_latest_occurrence() {
 fn the_schedule_time_zone_decides_the_occurrence_through_daylight_saving() {
     for (tz, now, want) in [
         // Berlin skips 02:00-03:00 on 2027-03-28: the 02:30 run is at the jump
-        ("Europe/Berlin", "2027-03-28T01:10:00Z", "2027-03-28T01:00:00Z"),
+        (
+            "Europe/Berlin",
+            "2027-03-28T01:10:00Z",
+            "2027-03-28T01:00:00Z",
+        ),
         // New York repeats 01:00-02:00 on 2027-11-07: 01:30 ran the first time
-        ("America/New_York", "2027-11-07T06:45:00Z", "2027-11-07T05:30:00Z"),
+        (
+            "America/New_York",
+            "2027-11-07T06:45:00Z",
+            "2027-11-07T05:30:00Z",
+        ),
     ] {
-        let schedule = if tz == "Europe/Berlin" { "30 2 * * *" } else { "30 1 * * *" };
+        let schedule = if tz == "Europe/Berlin" {
+            "30 2 * * *"
+        } else {
+            "30 1 * * *"
+        };
         let env = Env::with_config(&format!(
             "[schedule]\ntimezone = \"{tz}\"\nadvance = \"{schedule}\"\n"
         ));
@@ -315,14 +369,21 @@ fn processes_started_together_run_each_occurrence_once() {
     let mut moved = 0;
     for c in children {
         let out = c.wait_with_output().unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let v: Value = serde_json::from_slice(&out.stdout).unwrap();
         moved += v["advance"]["moved"].as_u64().unwrap_or(0);
     }
     assert_eq!(moved, 300);
     assert_eq!(count_sync(&env, "job_runs"), 1);
     assert_eq!(
-        scalar(&env, "SELECT COUNT(*) AS n FROM transitions WHERE actor = 'rule:stale-applied'"),
+        scalar(
+            &env,
+            "SELECT COUNT(*) AS n FROM transitions WHERE actor = 'rule:stale-applied'"
+        ),
         300
     );
     assert_eq!(scalar(&env, "SELECT COUNT(*) AS n FROM outbox"), 300);
@@ -341,13 +402,18 @@ fn a_run_killed_midway_is_marked_interrupted_and_redone_at_the_same_time() {
         .unwrap();
     // wait until the run is claimed and a first batch may be written
     let started = std::time::Instant::now();
-    while count_sync(&env, "job_runs") == 0 && started.elapsed() < std::time::Duration::from_secs(20) {
+    while count_sync(&env, "job_runs") == 0
+        && started.elapsed() < std::time::Duration::from_secs(20)
+    {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     std::thread::sleep(std::time::Duration::from_millis(150));
     child.kill().unwrap();
     child.wait().unwrap();
-    let done_before = scalar(&env, "SELECT COUNT(*) AS n FROM transitions WHERE actor = 'rule:stale-applied'");
+    let done_before = scalar(
+        &env,
+        "SELECT COUNT(*) AS n FROM transitions WHERE actor = 'rule:stale-applied'",
+    );
     let (code, out, err) = env.run(&["--json", "--now", &day(31), "tick", "advance"]);
     assert_eq!(code, 0, "{err}");
     let v: Value = serde_json::from_str(&out).unwrap();
@@ -360,16 +426,26 @@ fn a_run_killed_midway_is_marked_interrupted_and_redone_at_the_same_time() {
         assert_eq!(run["attempts"], 2, "{v}");
         assert_eq!(run["outcome"], "ok", "{v}");
         assert!(err.contains("interrupted"), "{err}");
-        assert_eq!(v["advance"]["moved"].as_i64().unwrap() + done_before, n as i64, "{v}");
+        assert_eq!(
+            v["advance"]["moved"].as_i64().unwrap() + done_before,
+            n as i64,
+            "{v}"
+        );
     }
     // every application moved once, with one email, its version bumped once
     assert_eq!(
-        scalar(&env, "SELECT COUNT(*) AS n FROM transitions WHERE actor = 'rule:stale-applied'"),
+        scalar(
+            &env,
+            "SELECT COUNT(*) AS n FROM transitions WHERE actor = 'rule:stale-applied'"
+        ),
         n as i64
     );
     assert_eq!(scalar(&env, "SELECT COUNT(*) AS n FROM outbox"), n as i64);
     assert_eq!(
-        scalar(&env, "SELECT COUNT(*) AS n FROM applications WHERE stage = 'rejected' AND version = 2"),
+        scalar(
+            &env,
+            "SELECT COUNT(*) AS n FROM applications WHERE stage = 'rejected' AND version = 2"
+        ),
         n as i64
     );
     assert_eq!(count_sync(&env, "job_runs"), 1);
