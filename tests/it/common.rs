@@ -244,3 +244,46 @@ pub fn count_sync(env: &Env, table: &str) -> i64 {
         n
     })
 }
+
+/// Seeds `n` candidates, each with one application in `stage` of posting
+/// `posting`, applied (and in that stage since) `at`, with its first
+/// transition: in three set-based statements, as fast tests of big runs need.
+pub fn seed_applications(env: &Env, posting: i64, n: usize, stage: &str, at: &str) {
+    let at: chrono::DateTime<chrono::Utc> = at.parse().expect("an RFC 3339 time");
+    block_on(async {
+        let s = env.store().await;
+        let b = s.backend();
+        let base = count(&s, "candidates").await;
+        let seq = format!(
+            "WITH RECURSIVE seq(i) AS (SELECT {} UNION ALL SELECT i + 1 FROM seq WHERE i < {})",
+            base + 1,
+            base + n as i64
+        );
+        let stmts = [
+            format!(
+                "{seq} INSERT INTO candidates (name, email, email_key, on_hold, created_at, updated_at) \
+                 SELECT 'Person ' || i, 'p' || i || '@example.net', 'p' || i || '@example.net', FALSE, $1, $1 FROM seq"
+            ),
+            format!(
+                "INSERT INTO applications (candidate_id, posting_id, stage, entered_stage_at, applied_at, version, created_at, updated_at) \
+                 SELECT id, {posting}, '{stage}', $1, $1, 1, $1, $1 FROM candidates WHERE id > {base}"
+            ),
+            format!(
+                "INSERT INTO transitions (application_id, from_stage, to_stage, actor, at) \
+                 SELECT a.id, NULL, '{stage}', 'cli:seed', $1 FROM applications a WHERE a.candidate_id > {base}"
+            ),
+        ];
+        for st in stmts {
+            let st = if b == sea_orm::DbBackend::Sqlite {
+                st.replace("$1", "?1")
+            } else {
+                st
+            };
+            s.conn()
+                .execute_raw(sea_orm::Statement::from_sql_and_values(b, st, [at.into()]))
+                .await
+                .expect("seed");
+        }
+        s.close().await.ok();
+    })
+}

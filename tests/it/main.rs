@@ -6,6 +6,7 @@ mod applications;
 mod board;
 mod common;
 mod config;
+mod daemon;
 mod mail;
 mod mail_faults;
 mod moves;

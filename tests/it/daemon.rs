@@ -1,0 +1,214 @@
+//! `atsd run`, the real binary as a daemon: SIGTERM in the middle of work,
+//! and two daemons sharing one database over many occurrences.
+
+use crate::common::{Env, block_on, count_sync};
+use crate::smtp::{Sink, free_port};
+use sea_orm::ConnectionTrait;
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+fn term(child: &Child) {
+    let ok = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "kill -TERM");
+}
+
+/// Waits for the child to exit; returns its exit code and how long it took.
+fn wait_exit(child: &mut Child, limit: Duration) -> (Option<i32>, Duration) {
+    let t = Instant::now();
+    while t.elapsed() < limit {
+        if let Some(s) = child.try_wait().unwrap() {
+            return (s.code(), t.elapsed());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().ok();
+    (None, t.elapsed())
+}
+
+fn rows(env: &Env, q: &str) -> Vec<Vec<String>> {
+    block_on(async {
+        let s = env.store().await;
+        let rows = s
+            .conn()
+            .query_all_raw(sea_orm::Statement::from_string(s.backend(), q.to_string()))
+            .await
+            .unwrap();
+        s.close().await.ok();
+        rows.iter()
+            .map(|r| {
+                (0..r.column_names().len())
+                    .map(|i| {
+                        r.try_get_by_index::<String>(i)
+                            .or_else(|_| r.try_get_by_index::<i64>(i).map(|n| n.to_string()))
+                            .or_else(|_| {
+                                r.try_get_by_index::<chrono::DateTime<chrono::Utc>>(i)
+                                    .map(|t| t.to_rfc3339())
+                            })
+                            .unwrap_or_default()
+                    })
+                    .collect()
+            })
+            .collect()
+    })
+}
+
+fn stale_applications(env: &Env, n: usize) {
+    env.ok(&[
+        "posting",
+        "add",
+        "https://boards.greenhouse.io/acme/jobs/1",
+        "--title",
+        "Cook",
+    ]);
+    crate::common::seed_applications(env, 1, n, "applied", "2026-01-05T00:00:00Z");
+}
+
+const STALE: &str = "[[rules]]\nname = \"stale\"\nstage = \"applied\"\nafter = \"30d\"\nmove_to = \"rejected\"\nreason = \"no_response\"\nemail = \"rejection\"\n";
+
+#[test]
+fn sigterm_in_the_middle_of_advance_exits_0_with_nothing_half_applied() {
+    let n = 20_000;
+    let env = Env::with_config(&format!(
+        "{STALE}\n[mail]\ntransport = \"log\"\n[schedule]\nadvance = \"*/5 * * * *\"\npoll = \"0 0 1 1 *\"\n"
+    ));
+    stale_applications(&env, n);
+    let mut child = env
+        .std_cmd()
+        .args(["--now", "2027-03-01T10:00:00Z", "run"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // wait for the first batches, then stop it
+    let t = Instant::now();
+    while t.elapsed() < Duration::from_secs(60)
+        && rows(
+            &env,
+            "SELECT COUNT(*) AS n FROM transitions WHERE actor = 'rule:stale'",
+        )[0][0]
+            == "0"
+    {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    term(&child);
+    let (code, took) = wait_exit(&mut child, Duration::from_secs(15));
+    let mut err = String::new();
+    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).ok();
+    assert_eq!(code, Some(0), "exit after {took:?}: {err}");
+    assert!(took < Duration::from_secs(10), "took {took:?}");
+    assert!(err.contains("SIGTERM"), "{err}");
+    // every move is whole: stage, version, transition and email together
+    let moved = rows(
+        &env,
+        "SELECT COUNT(*) AS n FROM applications WHERE stage = 'rejected' AND version = 2",
+    )[0][0]
+        .parse::<usize>()
+        .unwrap();
+    let transitions = count(
+        &env,
+        "SELECT COUNT(*) AS n FROM transitions WHERE actor = 'rule:stale'",
+    );
+    let emails = count(
+        &env,
+        "SELECT COUNT(*) AS n FROM outbox WHERE template = 'rejection'",
+    );
+    assert_eq!((transitions, emails), (moved, moved));
+    assert!(moved >= 1 && moved <= n, "{moved}");
+    assert_eq!(
+        count(
+            &env,
+            "SELECT COUNT(*) AS n FROM job_runs WHERE finished_at IS NULL"
+        ),
+        0,
+        "runs left unfinished after a clean stop"
+    );
+    // the next run finishes the rest
+    env.ok(&["--now", "2027-03-01T10:10:00Z", "tick", "advance"]);
+    assert_eq!(
+        count(
+            &env,
+            "SELECT COUNT(*) AS n FROM applications WHERE stage = 'rejected' AND version = 2"
+        ),
+        n
+    );
+    assert_eq!(
+        count(
+            &env,
+            "SELECT COUNT(*) AS n FROM transitions WHERE actor = 'rule:stale'"
+        ),
+        n
+    );
+}
+
+fn count(env: &Env, q: &str) -> usize {
+    rows(env, q)[0][0].parse().unwrap()
+}
+
+/// Two daemons with schedules in seconds, for several seconds: every
+/// occurrence runs once, no job overlaps itself, every application moves once
+/// and every email is sent once.
+#[test]
+fn two_daemons_share_the_work_each_occurrence_once() {
+    let sink = Sink::start(free_port());
+    let n = 400;
+    let env = Env::with_config(&format!(
+        "{STALE}\n[mail]\ntransport = \"smtp\"\n[mail.smtp]\nhost = \"127.0.0.1\"\nport = {}\ntls = \"none\"\ntimeout = \"5s\"\npool_size = 2\n\
+         [schedule]\npoll = \"*/3 * * * * *\"\nadvance = \"*/2 * * * * *\"\ndispatch = \"* * * * * *\"\n",
+        sink.port
+    ));
+    stale_applications(&env, n);
+    let spawn = || {
+        env.std_cmd()
+            .args(["run"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let mut a = spawn();
+    let mut b = spawn();
+    std::thread::sleep(Duration::from_secs(7));
+    term(&a);
+    term(&b);
+    for c in [&mut a, &mut b] {
+        let (code, took) = wait_exit(c, Duration::from_secs(15));
+        let mut err = String::new();
+        std::io::Read::read_to_string(c.stderr.as_mut().unwrap(), &mut err).ok();
+        assert_eq!(code, Some(0), "exit after {took:?}: {err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+    assert_eq!(
+        count(
+            &env,
+            "SELECT COUNT(*) AS n FROM transitions WHERE actor = 'rule:stale'"
+        ),
+        n
+    );
+    let copies = sink.copies_by_message_id();
+    assert_eq!(copies.len(), n, "every email arrived");
+    assert!(copies.values().all(|c| *c == 1), "an email arrived twice");
+    // each occurrence once (the unique index), and no job overlapped itself
+    let runs = rows(
+        &env,
+        "SELECT job, started_at, finished_at, instance FROM job_runs ORDER BY job, started_at",
+    );
+    assert!(runs.len() >= 8, "{runs:?}");
+    for w in runs.windows(2) {
+        if w[0][0] == w[1][0] {
+            assert!(
+                w[0][2] <= w[1][1],
+                "{} overlapped itself: {:?} and {:?}",
+                w[0][0],
+                w[0],
+                w[1]
+            );
+        }
+    }
+    let instances: std::collections::BTreeSet<&String> = runs.iter().map(|r| &r[3]).collect();
+    assert_eq!(count_sync(&env, "job_runs") as usize, runs.len());
+    assert!(!instances.is_empty());
+}
