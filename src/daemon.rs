@@ -84,10 +84,7 @@ async fn outbox_due(runner: &Runner, now: DateTime<Utc>) -> bool {
 
 /// Runs every job on its schedule until `runner.cancel` is cancelled.
 pub async fn run(runner: Arc<Runner>, clock: Clock, life: Arc<dyn Lifecycle>) -> Result<()> {
-    let jobs = Job::ALL
-        .into_iter()
-        .filter(|j| !matches!(j, Job::Digest | Job::Retention))
-        .collect::<Vec<_>>();
+    let jobs = Job::ALL;
     // the last occurrence of each job seen through (run here, or already run)
     let mut done: HashMap<Job, DateTime<Utc>> = HashMap::new();
     let mut running: HashMap<Job, ()> = HashMap::new();
@@ -140,7 +137,10 @@ pub async fn run(runner: Arc<Runner>, clock: Clock, life: Arc<dyn Lifecycle>) ->
                     extra_dispatch = true;
                     let r = runner.clone();
                     set.spawn(async move {
-                        Done::ExtraDispatch(r.work(Job::Dispatch, clock.now()).await)
+                        {
+                            let now = clock.now();
+                            Done::ExtraDispatch(r.work(Job::Dispatch, now, now).await)
+                        }
                     });
                 }
             }

@@ -7,7 +7,6 @@ use super::{
 };
 use crate::config::{self, Config, Loaded};
 use crate::error::{Error, Result};
-use crate::jobs::{Job, Ran, Runner, runs};
 use crate::mail::EmailChoice;
 use crate::pipeline::Pipeline;
 use crate::poll::{ApiBases, recognize};
@@ -23,17 +22,17 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 /// What every command starts from.
-struct Env {
-    renderer: crate::mail::render::Renderer,
-    json: bool,
+pub(super) struct Env {
+    pub(super) renderer: crate::mail::render::Renderer,
+    pub(super) json: bool,
     database: Option<String>,
-    now: DateTime<Utc>,
+    pub(super) now: DateTime<Utc>,
     loaded: Loaded,
-    pipeline: Pipeline,
+    pub(super) pipeline: Pipeline,
 }
 
 impl Env {
-    fn config(&self) -> &Config {
+    pub(super) fn config(&self) -> &Config {
         &self.loaded.config
     }
 
@@ -41,7 +40,7 @@ impl Env {
         store::resolve_url(self.database.as_deref(), self.config())
     }
 
-    async fn store(&self) -> Result<Store> {
+    pub(super) async fn store(&self) -> Result<Store> {
         Store::open(&self.url()).await
     }
 
@@ -109,8 +108,9 @@ pub(super) async fn dispatch(cli: Cli) -> CmdResult {
             } => application_move(&env, id, &stage, reason, no_email, expect_version).await,
         },
         Command::Report(args) => report_cmd(&env, &args).await,
-        Command::Tick { jobs, dry_run } => tick(&env, &jobs, dry_run).await,
-        Command::Run => run_daemon(&env).await,
+        Command::Tick { jobs, dry_run } => super::jobs::tick(&env, &jobs, dry_run).await,
+        Command::Run => super::jobs::run_daemon(&env).await,
+        Command::Candidate(cmd) => super::candidates::command(&env, cmd).await,
         Command::Mail(cmd) => match cmd {
             MailCmd::List { status } => mail_list(&env, status.as_deref()).await,
             MailCmd::Preview {
@@ -852,286 +852,6 @@ async fn status(env: &Env) -> CmdResult {
     line("outbox", &outbox);
     line("postings", &posts);
     line("applications", &stages);
-    Ok(())
-}
-
-/// The jobs `tick` runs by default, in order.
-const TICK_JOBS: [Job; 3] = [Job::Poll, Job::Advance, Job::Dispatch];
-
-async fn tick(env: &Env, names: &[String], dry_run: bool) -> CmdResult {
-    let mut jobs: Vec<Job> = Vec::new();
-    for n in names {
-        let j = Job::parse(n)?;
-        if matches!(j, Job::Digest | Job::Retention) {
-            return Err(Error::input(format!(
-                "job `{n}` is not built yet (available: poll, advance, dispatch)"
-            )));
-        }
-        if !jobs.contains(&j) {
-            jobs.push(j);
-        }
-    }
-    if jobs.is_empty() {
-        jobs = TICK_JOBS.to_vec();
-    }
-    let store = env.store().await?;
-    if dry_run {
-        return tick_dry_run(env, &store, &jobs).await;
-    }
-    let runner = Runner::new(store, env.config().clone(), runs::instance_name())?;
-    let mut out = serde_json::Map::new();
-    let mut failed = Vec::new();
-    for job in jobs {
-        let name = job.name();
-        let Some(occurrence) = runner.due_occurrence(job, env.now)? else {
-            if !env.json {
-                println!(
-                    "{name}: `{}` has had no occurrence yet; skipped",
-                    job.schedule(env.config())
-                );
-            }
-            out.insert(name.into(), json!({"skipped": "no occurrence yet"}));
-            continue;
-        };
-        let when = time(&occurrence);
-        let ran = runner.run_occurrence(job, occurrence, env.now).await?;
-        let (mut counts, run, note) = match ran {
-            Ran::Ran {
-                run,
-                resumed,
-                error,
-                counts,
-            } => {
-                if let Some(e) = &error {
-                    eprintln!("error: job {name} ({when}) failed: {e}");
-                    failed.push(name);
-                }
-                let note = if resumed {
-                    format!("{when}, redone after an interrupted run")
-                } else {
-                    when.clone()
-                };
-                (counts, Some(run), note)
-            }
-            // dispatch shares the outbox's leases with every other dispatcher,
-            // so it runs whenever asked; its occurrence is recorded once
-            Ran::AlreadyRan { .. } | Ran::Busy if job == Job::Dispatch => {
-                let counts = runner.work(job, env.now).await?;
-                (counts, None, format!("extra pass; {when} already claimed"))
-            }
-            Ran::AlreadyRan { run } => {
-                let outcome = run.outcome.clone().unwrap_or_default();
-                if !env.json {
-                    println!(
-                        "{name} ({when}): already ran ({outcome}, {}); skipped",
-                        run.instance
-                    );
-                }
-                out.insert(name.into(), json!({"skipped": "already ran", "run": run}));
-                continue;
-            }
-            Ran::Busy => {
-                if !env.json {
-                    println!("{name} ({when}): running in another process; skipped");
-                }
-                out.insert(name.into(), json!({"skipped": "running elsewhere"}));
-                continue;
-            }
-        };
-        if !env.json && !counts.is_null() {
-            println!("{name} ({note}): {}", summary(job, &counts));
-        }
-        if job == Job::Dispatch
-            && let Some(why) = counts.get("unavailable").and_then(|v| v.as_str())
-        {
-            eprintln!("warning: mail transport unavailable, sending stopped: {why}");
-        }
-        if let Some(obj) = counts.as_object_mut() {
-            if let Some(r) = run {
-                obj.insert("run".into(), serde_json::to_value(&r).unwrap_or_default());
-            }
-        } else if let Some(r) = run {
-            counts = json!({"run": r});
-        }
-        out.insert(name.into(), counts);
-    }
-    if env.json {
-        print_json(&out)?;
-    }
-    if !failed.is_empty() {
-        return Err(Error::Reported(format!(
-            "{} failed (the other jobs ran)",
-            failed.join(", ")
-        )));
-    }
-    Ok(())
-}
-
-async fn run_daemon(env: &Env) -> CmdResult {
-    let store = env.store().await?;
-    let runner = std::sync::Arc::new(Runner::new(
-        store,
-        env.config().clone(),
-        runs::instance_name(),
-    )?);
-    let cancel = runner.cancel.clone();
-    tokio::spawn(async move {
-        use tokio::signal::unix::{SignalKind, signal};
-        let (Ok(mut term), Ok(mut int)) = (
-            signal(SignalKind::terminate()),
-            signal(SignalKind::interrupt()),
-        ) else {
-            tracing::error!("cannot listen for SIGTERM/SIGINT");
-            return;
-        };
-        tokio::select! {
-            _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
-            _ = int.recv() => tracing::info!("SIGINT: shutting down"),
-        }
-        cancel.cancel();
-    });
-    // with --now the daemon lives in a simulated present that starts then
-    let clock = crate::daemon::Clock::starting_at(env.now);
-    crate::daemon::run(runner, clock, std::sync::Arc::new(crate::daemon::Quiet)).await
-}
-
-/// One line about a job's counts.
-fn summary(job: Job, c: &serde_json::Value) -> String {
-    let n = |k: &str| c.get(k).and_then(|v| v.as_u64()).unwrap_or(0);
-    match job {
-        Job::Poll => format!(
-            "{} posting(s), {} request(s), {} closed, {} error(s)",
-            n("polled"),
-            n("requests"),
-            n("closed"),
-            n("errors")
-        ),
-        Job::Advance => {
-            let mut s = format!(
-                "{} moved, {} reminder(s), {} email(s) queued",
-                n("moved"),
-                n("reminders"),
-                n("emails")
-            );
-            if n("conflicts") > 0 {
-                s.push_str(&format!(
-                    ", {} skipped (moved by someone else first)",
-                    n("conflicts")
-                ));
-            }
-            if n("cancelled_emails") > 0 {
-                s.push_str(&format!(
-                    ", {} delayed email(s) cancelled",
-                    n("cancelled_emails")
-                ));
-            }
-            if c.get("stopped").and_then(|v| v.as_bool()) == Some(true) {
-                s.push_str(", stopped early (the rest is left for the next run)");
-            }
-            s
-        }
-        Job::Dispatch => {
-            let mut s = format!(
-                "{} sent, {} to retry, {} dead",
-                n("sent"),
-                n("retried"),
-                n("dead")
-            );
-            if n("possible_duplicates") > 0 {
-                s.push_str(&format!(
-                    ", {} possibly sent twice (expired lease)",
-                    n("possible_duplicates")
-                ));
-            }
-            if n("released") > 0 {
-                s.push_str(&format!(", {} left for the next run", n("released")));
-            }
-            s
-        }
-        Job::Digest | Job::Retention => c.to_string(),
-    }
-}
-
-async fn tick_dry_run(env: &Env, store: &Store, jobs: &[Job]) -> CmdResult {
-    let mut out = serde_json::Map::new();
-    for job in jobs {
-        match job {
-            Job::Poll => {
-                let due = crate::poll::poller::due(store, &[], env.now).await?;
-                if !env.json {
-                    println!("poll: would poll {} posting(s)", due.len());
-                }
-                out.insert(
-                    "poll".into(),
-                    json!({"would_poll": due.iter().map(|p| p.id).collect::<Vec<_>>()}),
-                );
-            }
-            Job::Advance => {
-                let r = crate::jobs::advance::Advance {
-                    store,
-                    config: env.config(),
-                    pipeline: &env.pipeline,
-                    renderer: &env.renderer,
-                    now: env.now,
-                    dry_run: true,
-                }
-                .run(&tokio_util::sync::CancellationToken::new())
-                .await?;
-                if !env.json {
-                    println!(
-                        "advance: would move {} application(s) and remind about {}",
-                        r.moved, r.reminders
-                    );
-                    for p in &r.planned {
-                        let what = match &p.to {
-                            Some(to) => format!("{} -> {to}", p.from),
-                            None => format!("remind ({})", p.from),
-                        };
-                        let emails = if p.emails.is_empty() {
-                            "no email".to_string()
-                        } else {
-                            p.emails.join(", ")
-                        };
-                        println!(
-                            "  application {}: {what} by rule {}; {emails}",
-                            p.application_id, p.rule
-                        );
-                    }
-                }
-                out.insert(
-                    "advance".into(),
-                    json!({"would_move": r.moved, "would_remind": r.reminders, "planned": r.planned}),
-                );
-            }
-            Job::Dispatch => {
-                let due = crate::store::outbox::list(store.conn(), Some("pending")).await?;
-                let due: Vec<_> = due
-                    .into_iter()
-                    .filter(|e| e.next_attempt_at <= env.now)
-                    .collect();
-                if !env.json {
-                    println!("dispatch: would send {} email(s)", due.len());
-                    for e in &due {
-                        println!(
-                            "  {} {} to {}: {}",
-                            e.id,
-                            e.template,
-                            e.recipient,
-                            opt(&e.subject)
-                        );
-                    }
-                }
-                out.insert(
-                    "dispatch".into(),
-                    json!({"would_send": due.iter().map(|e| e.id).collect::<Vec<_>>()}),
-                );
-            }
-            Job::Digest | Job::Retention => {}
-        }
-    }
-    if env.json {
-        return print_json(&out);
-    }
     Ok(())
 }
 

@@ -2,7 +2,9 @@
 //! small function in [`commands`] that loads what it needs, calls the
 //! library and prints a table, or JSON with `--json`.
 
+mod candidates;
 mod commands;
+mod jobs;
 mod output;
 
 use crate::error::{Error, Result};
@@ -73,6 +75,9 @@ pub enum Command {
     },
     /// The daemon: every job on its schedule until SIGTERM or SIGINT.
     Run,
+    /// Candidates: retention holds, and what atsd keeps about a person.
+    #[command(subcommand)]
+    Candidate(CandidateCmd),
     /// The email outbox.
     #[command(subcommand)]
     Mail(MailCmd),
@@ -161,6 +166,21 @@ pub enum ApplicationCmd {
         #[arg(long, value_name = "VERSION")]
         expect_version: Option<i32>,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CandidateCmd {
+    /// Exempt a candidate from retention (anonymization).
+    Hold {
+        email: String,
+        /// Why (kept with the hold).
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Take a candidate off hold: retention applies again.
+    Unhold { email: String },
+    /// A candidate, their applications and when retention will anonymize them.
+    Show { email: String },
 }
 
 #[derive(Debug, Subcommand)]

@@ -387,11 +387,7 @@ impl Advance<'_> {
 /// The Message-ID of the `n`th recruiter's reminder about one stage visit
 /// (application and version): queuing it twice is impossible.
 pub fn reminder_id(config: &Config, app: i64, version: i32, n: usize) -> String {
-    let id = mail::message_id(config, 0, 0);
-    let domain = id
-        .rsplit_once('@')
-        .map(|(_, d)| d.trim_end_matches('>'))
-        .unwrap_or("atsd.invalid");
+    let domain = mail::message_domain(config);
     format!("<atsd.a{app}.v{version}.remind{n}@{domain}>")
 }
 

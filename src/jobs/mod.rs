@@ -5,6 +5,8 @@
 //! [`Runner::run_occurrence`].
 
 pub mod advance;
+pub mod digest;
+pub mod retention;
 pub mod runs;
 
 use crate::config::Config;
@@ -130,8 +132,13 @@ impl Runner {
         Ok(cron.latest_at_or_before(now, tz))
     }
 
-    /// A job's work at `now`, without the job-run bookkeeping.
-    pub async fn work(&self, job: Job, now: DateTime<Utc>) -> Result<serde_json::Value> {
+    /// A job's work for `occurrence` at `now`, without the job-run bookkeeping.
+    pub async fn work(
+        &self,
+        job: Job,
+        occurrence: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<serde_json::Value> {
         match job {
             Job::Poll => {
                 let r = crate::poll::poller::run(&self.store, &self.config, &[], now).await?;
@@ -161,10 +168,32 @@ impl Runner {
                         .await?;
                 Ok(to_json(&r))
             }
-            Job::Digest | Job::Retention => Err(Error::Other(format!(
-                "the {} job is not built yet",
-                job.name()
-            ))),
+            Job::Digest => {
+                let r = digest::Digest {
+                    store: &self.store,
+                    config: &self.config,
+                    pipeline: &self.pipeline,
+                    renderer: &self.renderer,
+                    occurrence,
+                    now,
+                    dry_run: false,
+                }
+                .run()
+                .await?;
+                Ok(to_json(&r))
+            }
+            Job::Retention => {
+                let r = retention::Retention {
+                    store: &self.store,
+                    config: &self.config,
+                    pipeline: &self.pipeline,
+                    now,
+                    dry_run: false,
+                }
+                .run()
+                .await?;
+                Ok(to_json(&r))
+            }
         }
     }
 
@@ -184,7 +213,7 @@ impl Runner {
         };
         let resumed = claimed.resumed;
         let started = std::time::Instant::now();
-        let result = self.work(job, now).await;
+        let result = self.work(job, occurrence, now).await;
         let finished_at = now + chrono::Duration::from_std(started.elapsed()).unwrap_or_default();
         let (run, counts, error) = match result {
             Ok(counts) => {

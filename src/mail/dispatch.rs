@@ -119,6 +119,17 @@ pub fn eml_file_name(message_id: &str) -> String {
     format!("{name}.eml")
 }
 
+/// The `file` transport's folder: `[mail.file] dir`, relative to `base` (the
+/// SQLite database's folder; the working directory otherwise).
+pub fn file_dir(config: &Config, base: Option<PathBuf>) -> PathBuf {
+    let dir = &config.mail.file.dir;
+    if dir.is_absolute() {
+        dir.clone()
+    } else {
+        base.unwrap_or_default().join(dir)
+    }
+}
+
 /// Where emails go.
 pub enum Sender {
     Smtp(Box<SmtpPool>),
@@ -135,11 +146,7 @@ impl Sender {
         Ok(match m.transport {
             Transport::Log => Sender::Log,
             Transport::File => {
-                let dir = if m.file.dir.is_absolute() {
-                    m.file.dir.clone()
-                } else {
-                    outbox_dir.unwrap_or_default().join(&m.file.dir)
-                };
+                let dir = file_dir(config, outbox_dir);
                 std::fs::create_dir_all(&dir)
                     .map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
                 Sender::File(dir)

@@ -99,16 +99,20 @@ pub fn draft(
     })
 }
 
-/// A stable, globally unique Message-ID for the `n`th email of a transition.
-pub fn message_id(config: &Config, transition_id: i64, n: usize) -> String {
-    let domain = config
+/// The domain of atsd's Message-IDs: the sender's.
+pub fn message_domain(config: &Config) -> &str {
+    config
         .mail
         .from
         .rsplit_once('@')
         .map(|(_, d)| d.trim_end_matches('>').trim())
         .filter(|d| !d.is_empty())
-        .unwrap_or("atsd.invalid");
-    format!("<atsd.t{transition_id}.{n}@{domain}>")
+        .unwrap_or("atsd.invalid")
+}
+
+/// A stable, globally unique Message-ID for the `n`th email of a transition.
+pub fn message_id(config: &Config, transition_id: i64, n: usize) -> String {
+    format!("<atsd.t{transition_id}.{n}@{}>", message_domain(config))
 }
 
 #[cfg(test)]

@@ -245,45 +245,75 @@ pub fn count_sync(env: &Env, table: &str) -> i64 {
     })
 }
 
-/// Seeds `n` candidates, each with one application in `stage` of posting
-/// `posting`, applied (and in that stage since) `at`, with its first
-/// transition: in three set-based statements, as fast tests of big runs need.
+#[path = "../../benches/support/seed.rs"]
+mod seed;
+
+/// Seeds `n` applications in `stage` of `posting` since `at` (see
+/// `benches/support/seed.rs`): fast, for tests of big runs.
 pub fn seed_applications(env: &Env, posting: i64, n: usize, stage: &str, at: &str) {
     let at: chrono::DateTime<chrono::Utc> = at.parse().expect("an RFC 3339 time");
     block_on(async {
         let s = env.store().await;
-        let b = s.backend();
-        let base = count(&s, "candidates").await;
-        let seq = format!(
-            "WITH RECURSIVE seq(i) AS (SELECT {} UNION ALL SELECT i + 1 FROM seq WHERE i < {})",
-            base + 1,
-            base + n as i64
-        );
-        let stmts = [
-            format!(
-                "{seq} INSERT INTO candidates (name, email, email_key, on_hold, created_at, updated_at) \
-                 SELECT 'Person ' || i, 'p' || i || '@example.net', 'p' || i || '@example.net', FALSE, $1, $1 FROM seq"
-            ),
-            format!(
-                "INSERT INTO applications (candidate_id, posting_id, stage, entered_stage_at, applied_at, version, created_at, updated_at) \
-                 SELECT id, {posting}, '{stage}', $1, $1, 1, $1, $1 FROM candidates WHERE id > {base}"
-            ),
-            format!(
-                "INSERT INTO transitions (application_id, from_stage, to_stage, actor, at) \
-                 SELECT a.id, NULL, '{stage}', 'cli:seed', $1 FROM applications a WHERE a.candidate_id > {base}"
-            ),
-        ];
-        for st in stmts {
-            let st = if b == sea_orm::DbBackend::Sqlite {
-                st.replace("$1", "?1")
+        seed::seed_applications(s.conn(), posting, n, stage, at).await;
+        s.close().await.ok();
+    })
+}
+
+/// Every row of every atsd table as text, in a stable order: what a database
+/// dump holds, to compare before and after, or to search for a value.
+pub fn dump_tables(env: &Env) -> String {
+    use sea_orm::QueryResult;
+    fn cell(r: &QueryResult, i: usize) -> String {
+        if let Ok(v) = r.try_get_by_index::<Option<i64>>(i) {
+            return format!("{v:?}");
+        }
+        if let Ok(v) = r.try_get_by_index::<Option<String>>(i) {
+            return format!("{v:?}");
+        }
+        if let Ok(v) = r.try_get_by_index::<Option<bool>>(i) {
+            return format!("{v:?}");
+        }
+        if let Ok(v) = r.try_get_by_index::<Option<f64>>(i) {
+            return format!("{v:?}");
+        }
+        if let Ok(v) = r.try_get_by_index::<Option<chrono::DateTime<chrono::Utc>>>(i) {
+            return format!("{v:?}");
+        }
+        if let Ok(v) = r.try_get_by_index::<Option<serde_json::Value>>(i) {
+            return format!("{v:?}");
+        }
+        panic!("column {i}: a type the dump does not read")
+    }
+    block_on(async {
+        let s = env.store().await;
+        let mut out = String::new();
+        for (t, key) in [
+            ("postings", "id"),
+            ("posting_history", "id"),
+            ("candidates", "id"),
+            ("applications", "id"),
+            ("transitions", "id"),
+            ("outbox", "id"),
+            ("outbox_bodies", "outbox_id"),
+            ("job_runs", "id"),
+        ] {
+            // PostgreSQL writes a whole row as text itself
+            let q = if s.backend() == sea_orm::DbBackend::Postgres {
+                format!("SELECT CAST(x AS text) AS r FROM {t} x ORDER BY x.{key}")
             } else {
-                st
+                format!("SELECT * FROM {t} ORDER BY {key}")
             };
-            s.conn()
-                .execute_raw(sea_orm::Statement::from_sql_and_values(b, st, [at.into()]))
+            let rows = s
+                .conn()
+                .query_all_raw(sea_orm::Statement::from_string(s.backend(), q))
                 .await
-                .expect("seed");
+                .expect("dump");
+            for r in &rows {
+                let cells: Vec<String> = (0..r.column_names().len()).map(|i| cell(r, i)).collect();
+                out.push_str(&format!("{t}: {}\n", cells.join(" | ")));
+            }
         }
         s.close().await.ok();
+        out
     })
 }

@@ -13,6 +13,7 @@ mod moves;
 mod poll;
 mod postings;
 mod report;
+mod retention;
 mod rules;
 mod schedule;
 mod smtp;

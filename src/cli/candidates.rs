@@ -1,0 +1,98 @@
+//! `atsd candidate hold|unhold|show`.
+
+use super::commands::Env;
+use super::output::{print_json, print_table, table, time};
+use super::{CandidateCmd, CmdResult};
+use crate::error::Error;
+use crate::jobs::retention;
+use crate::store::applications;
+use serde_json::json;
+
+pub(super) async fn command(env: &Env, cmd: CandidateCmd) -> CmdResult {
+    match cmd {
+        CandidateCmd::Hold { email, reason } => hold(env, &email, true, reason).await,
+        CandidateCmd::Unhold { email } => hold(env, &email, false, None).await,
+        CandidateCmd::Show { email } => show(env, &email).await,
+    }
+}
+
+async fn hold(env: &Env, email: &str, on: bool, reason: Option<String>) -> CmdResult {
+    if let Some(r) = &reason
+        && r.chars().any(|c| c.is_control())
+    {
+        return Err(Error::input("--reason: control characters are not allowed"));
+    }
+    let store = env.store().await?;
+    let c = retention::hold(&store, email, on, reason, env.now).await?;
+    if env.json {
+        return print_json(&c);
+    }
+    if on {
+        println!(
+            "candidate {} <{}> is on hold: retention leaves them alone{}",
+            c.id,
+            c.email,
+            c.hold_reason
+                .as_deref()
+                .map(|r| format!(" ({r})"))
+                .unwrap_or_default()
+        );
+    } else {
+        println!("candidate {} <{}> is no longer on hold", c.id, c.email);
+    }
+    Ok(())
+}
+
+async fn show(env: &Env, email: &str) -> CmdResult {
+    let store = env.store().await?;
+    let c = crate::store::candidates::find_by_email(store.conn(), email)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("no candidate with email {email}")))?;
+    let apps: Vec<applications::Row> = applications::list(store.conn(), None, None)
+        .await?
+        .into_iter()
+        .filter(|a| a.application.candidate_id == c.id)
+        .collect();
+    let active = apps
+        .iter()
+        .any(|a| env.pipeline.is_active(&a.application.stage));
+    let last = apps.iter().map(|a| a.application.entered_stage_at).max();
+    let retention = if c.anonymized_at.is_some() {
+        "anonymized".to_string()
+    } else if c.on_hold {
+        format!(
+            "on hold{}",
+            c.hold_reason
+                .as_deref()
+                .map(|r| format!(": {r}"))
+                .unwrap_or_default()
+        )
+    } else if active || apps.is_empty() {
+        "not due: an application is still active".to_string()
+    } else {
+        let at = last.unwrap_or(env.now) + env.config().retention.anonymize_after.chrono();
+        format!("anonymized by the first retention run after {}", time(&at))
+    };
+    if env.json {
+        return print_json(&json!({"candidate": c, "applications": apps, "retention": retention}));
+    }
+    println!("candidate {}: {} <{}>", c.id, c.name, c.email);
+    println!(
+        "locale {}, time zone {}",
+        c.locale.as_deref().unwrap_or("-"),
+        c.timezone.as_deref().unwrap_or("-")
+    );
+    println!("retention: {retention}");
+    let mut t = table(["APPLICATION", "POSTING", "STAGE", "SINCE"]);
+    for a in &apps {
+        t.add_row(vec![
+            a.application.id.to_string(),
+            format!("{} {}", a.application.posting_id, a.posting_title),
+            a.application.stage.clone(),
+            time(&a.application.entered_stage_at),
+        ]);
+    }
+    println!();
+    print_table(&t);
+    Ok(())
+}

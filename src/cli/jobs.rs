@@ -1,0 +1,362 @@
+//! `atsd tick` and `atsd run`: the scheduled jobs, once or as a daemon.
+
+use super::CmdResult;
+use super::commands::Env;
+use super::output::{opt, print_json, time};
+use crate::error::Error;
+use crate::jobs::{Job, Ran, Runner, runs};
+use crate::schedule;
+use crate::store::Store;
+use serde_json::json;
+
+pub(super) async fn tick(env: &Env, names: &[String], dry_run: bool) -> CmdResult {
+    let mut jobs: Vec<Job> = Vec::new();
+    for n in names {
+        let j = Job::parse(n)?;
+        if !jobs.contains(&j) {
+            jobs.push(j);
+        }
+    }
+    if jobs.is_empty() {
+        jobs = Job::ALL.to_vec();
+    }
+    let store = env.store().await?;
+    if dry_run {
+        return tick_dry_run(env, &store, &jobs).await;
+    }
+    let runner = Runner::new(store, env.config().clone(), runs::instance_name())?;
+    let mut out = serde_json::Map::new();
+    let mut failed = Vec::new();
+    for job in jobs {
+        let name = job.name();
+        let Some(occurrence) = runner.due_occurrence(job, env.now)? else {
+            if !env.json {
+                println!(
+                    "{name}: `{}` has had no occurrence yet; skipped",
+                    job.schedule(env.config())
+                );
+            }
+            out.insert(name.into(), json!({"skipped": "no occurrence yet"}));
+            continue;
+        };
+        let when = time(&occurrence);
+        let ran = runner.run_occurrence(job, occurrence, env.now).await?;
+        let (mut counts, run, note) = match ran {
+            Ran::Ran {
+                run,
+                resumed,
+                error,
+                counts,
+            } => {
+                if let Some(e) = &error {
+                    eprintln!("error: job {name} ({when}) failed: {e}");
+                    failed.push(name);
+                }
+                let note = if resumed {
+                    format!("{when}, redone after an interrupted run")
+                } else {
+                    when.clone()
+                };
+                (counts, Some(run), note)
+            }
+            // dispatch shares the outbox's leases with every other dispatcher,
+            // so it runs whenever asked; its occurrence is recorded once
+            Ran::AlreadyRan { .. } | Ran::Busy if job == Job::Dispatch => {
+                let counts = runner.work(job, env.now, env.now).await?;
+                (counts, None, format!("extra pass; {when} already claimed"))
+            }
+            Ran::AlreadyRan { run } => {
+                let outcome = run.outcome.clone().unwrap_or_default();
+                if !env.json {
+                    println!(
+                        "{name} ({when}): already ran ({outcome}, {}); skipped",
+                        run.instance
+                    );
+                }
+                out.insert(name.into(), json!({"skipped": "already ran", "run": run}));
+                continue;
+            }
+            Ran::Busy => {
+                if !env.json {
+                    println!("{name} ({when}): running in another process; skipped");
+                }
+                out.insert(name.into(), json!({"skipped": "running elsewhere"}));
+                continue;
+            }
+        };
+        if !env.json && !counts.is_null() {
+            println!("{name} ({note}): {}", summary(job, &counts));
+        }
+        if job == Job::Dispatch
+            && let Some(why) = counts.get("unavailable").and_then(|v| v.as_str())
+        {
+            eprintln!("warning: mail transport unavailable, sending stopped: {why}");
+        }
+        if let Some(obj) = counts.as_object_mut() {
+            if let Some(r) = run {
+                obj.insert("run".into(), serde_json::to_value(&r).unwrap_or_default());
+            }
+        } else if let Some(r) = run {
+            counts = json!({"run": r});
+        }
+        out.insert(name.into(), counts);
+    }
+    if env.json {
+        print_json(&out)?;
+    }
+    if !failed.is_empty() {
+        return Err(Error::Reported(format!(
+            "{} failed (the other jobs ran)",
+            failed.join(", ")
+        )));
+    }
+    Ok(())
+}
+
+pub(super) async fn run_daemon(env: &Env) -> CmdResult {
+    let store = env.store().await?;
+    let runner = std::sync::Arc::new(Runner::new(
+        store,
+        env.config().clone(),
+        runs::instance_name(),
+    )?);
+    let cancel = runner.cancel.clone();
+    tokio::spawn(async move {
+        use tokio::signal::unix::{SignalKind, signal};
+        let (Ok(mut term), Ok(mut int)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) else {
+            tracing::error!("cannot listen for SIGTERM/SIGINT");
+            return;
+        };
+        tokio::select! {
+            _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
+            _ = int.recv() => tracing::info!("SIGINT: shutting down"),
+        }
+        cancel.cancel();
+    });
+    // with --now the daemon lives in a simulated present that starts then
+    let clock = crate::daemon::Clock::starting_at(env.now);
+    crate::daemon::run(runner, clock, std::sync::Arc::new(crate::daemon::Quiet)).await
+}
+
+/// One line about a job's counts.
+fn summary(job: Job, c: &serde_json::Value) -> String {
+    let n = |k: &str| c.get(k).and_then(|v| v.as_u64()).unwrap_or(0);
+    match job {
+        Job::Poll => format!(
+            "{} posting(s), {} request(s), {} closed, {} error(s)",
+            n("polled"),
+            n("requests"),
+            n("closed"),
+            n("errors")
+        ),
+        Job::Advance => {
+            let mut s = format!(
+                "{} moved, {} reminder(s), {} email(s) queued",
+                n("moved"),
+                n("reminders"),
+                n("emails")
+            );
+            if n("conflicts") > 0 {
+                s.push_str(&format!(
+                    ", {} skipped (moved by someone else first)",
+                    n("conflicts")
+                ));
+            }
+            if n("cancelled_emails") > 0 {
+                s.push_str(&format!(
+                    ", {} delayed email(s) cancelled",
+                    n("cancelled_emails")
+                ));
+            }
+            if c.get("stopped").and_then(|v| v.as_bool()) == Some(true) {
+                s.push_str(", stopped early (the rest is left for the next run)");
+            }
+            s
+        }
+        Job::Dispatch => {
+            let mut s = format!(
+                "{} sent, {} to retry, {} dead",
+                n("sent"),
+                n("retried"),
+                n("dead")
+            );
+            if n("possible_duplicates") > 0 {
+                s.push_str(&format!(
+                    ", {} possibly sent twice (expired lease)",
+                    n("possible_duplicates")
+                ));
+            }
+            if n("released") > 0 {
+                s.push_str(&format!(", {} left for the next run", n("released")));
+            }
+            s
+        }
+        Job::Digest => {
+            if c.get("nothing_to_say").and_then(|v| v.as_bool()) == Some(true) {
+                "nothing new, nothing stale, nothing closed: no digest sent".into()
+            } else if c.get("no_recruiters").and_then(|v| v.as_bool()) == Some(true) {
+                "no [recruiters] emails configured: no digest sent".into()
+            } else {
+                format!(
+                    "{} digest(s) queued: {} new application(s), {} stale, {} posting(s) closed",
+                    n("queued"),
+                    n("new_applications"),
+                    n("stale"),
+                    n("closed_postings")
+                )
+            }
+        }
+        Job::Retention => format!(
+            "{} candidate(s) anonymized ({} email(s) scrubbed, {} file(s) removed), {} on hold",
+            n("anonymized"),
+            n("outbox_rows"),
+            n("files_removed"),
+            n("held")
+        ),
+    }
+}
+
+async fn tick_dry_run(env: &Env, store: &Store, jobs: &[Job]) -> CmdResult {
+    let mut out = serde_json::Map::new();
+    for job in jobs {
+        match job {
+            Job::Poll => {
+                let due = crate::poll::poller::due(store, &[], env.now).await?;
+                if !env.json {
+                    println!("poll: would poll {} posting(s)", due.len());
+                }
+                out.insert(
+                    "poll".into(),
+                    json!({"would_poll": due.iter().map(|p| p.id).collect::<Vec<_>>()}),
+                );
+            }
+            Job::Advance => {
+                let r = crate::jobs::advance::Advance {
+                    store,
+                    config: env.config(),
+                    pipeline: &env.pipeline,
+                    renderer: &env.renderer,
+                    now: env.now,
+                    dry_run: true,
+                }
+                .run(&tokio_util::sync::CancellationToken::new())
+                .await?;
+                if !env.json {
+                    println!(
+                        "advance: would move {} application(s) and remind about {}",
+                        r.moved, r.reminders
+                    );
+                    for p in &r.planned {
+                        let what = match &p.to {
+                            Some(to) => format!("{} -> {to}", p.from),
+                            None => format!("remind ({})", p.from),
+                        };
+                        let emails = if p.emails.is_empty() {
+                            "no email".to_string()
+                        } else {
+                            p.emails.join(", ")
+                        };
+                        println!(
+                            "  application {}: {what} by rule {}; {emails}",
+                            p.application_id, p.rule
+                        );
+                    }
+                }
+                out.insert(
+                    "advance".into(),
+                    json!({"would_move": r.moved, "would_remind": r.reminders, "planned": r.planned}),
+                );
+            }
+            Job::Dispatch => {
+                let due = crate::store::outbox::list(store.conn(), Some("pending")).await?;
+                let due: Vec<_> = due
+                    .into_iter()
+                    .filter(|e| e.next_attempt_at <= env.now)
+                    .collect();
+                if !env.json {
+                    println!("dispatch: would send {} email(s)", due.len());
+                    for e in &due {
+                        println!(
+                            "  {} {} to {}: {}",
+                            e.id,
+                            e.template,
+                            e.recipient,
+                            opt(&e.subject)
+                        );
+                    }
+                }
+                out.insert(
+                    "dispatch".into(),
+                    json!({"would_send": due.iter().map(|e| e.id).collect::<Vec<_>>()}),
+                );
+            }
+            Job::Digest => {
+                let runner_tz = env.config().schedule.tz()?;
+                let occurrence = schedule::parse_cron(&env.config().schedule.digest)
+                    .ok()
+                    .and_then(|c| c.latest_at_or_before(env.now, runner_tz))
+                    .unwrap_or(env.now);
+                let r = crate::jobs::digest::Digest {
+                    store,
+                    config: env.config(),
+                    pipeline: &env.pipeline,
+                    renderer: &env.renderer,
+                    occurrence,
+                    now: env.now,
+                    dry_run: true,
+                }
+                .run()
+                .await?;
+                if !env.json {
+                    println!(
+                        "digest: {}",
+                        summary(Job::Digest, &serde_json::to_value(&r).unwrap_or_default())
+                            .replace("queued", "would be queued")
+                    );
+                }
+                out.insert(
+                    "digest".into(),
+                    serde_json::to_value(&r).unwrap_or_default(),
+                );
+            }
+            Job::Retention => {
+                let r = crate::jobs::retention::Retention {
+                    store,
+                    config: env.config(),
+                    pipeline: &env.pipeline,
+                    now: env.now,
+                    dry_run: true,
+                }
+                .run()
+                .await?;
+                if !env.json {
+                    println!(
+                        "retention: would anonymize {} candidate(s) ({} on hold)",
+                        r.would_anonymize.len(),
+                        r.held
+                    );
+                    for d in &r.would_anonymize {
+                        println!(
+                            "  candidate {} {} <{}>: every application terminal since {}",
+                            d.candidate_id,
+                            d.name,
+                            d.email,
+                            time(&d.terminal_since)
+                        );
+                    }
+                }
+                out.insert(
+                    "retention".into(),
+                    serde_json::to_value(&r).unwrap_or_default(),
+                );
+            }
+        }
+    }
+    if env.json {
+        return print_json(&out);
+    }
+    Ok(())
+}

@@ -1,0 +1,320 @@
+//! The `retention` job (SPEC §1 "retention"): candidates whose applications
+//! have all been terminal for longer than `[retention] anonymize_after` are
+//! anonymized, everywhere their personal data was copied:
+//!
+//! - the candidate row: name, email, locale and time zone replaced; the email
+//!   key becomes `anonymized:ID`, which no address can ever match again (a new
+//!   application with the old address creates a new candidate);
+//! - transition reasons written by people (`cli:` actors), which may quote
+//!   them; rule reasons are configuration codes and stay;
+//! - their outbox rows: recipient, name, last error; the rendered subject and
+//!   bodies; pending ones are cancelled;
+//! - recruiter emails about them (reminders): bodies blanked; digests: their
+//!   name replaced;
+//! - the `file` transport's `.eml` files of those emails: deleted, or (for
+//!   digests) written again from the scrubbed row.
+//!
+//! Transitions keep their stage, time and actor, so `atsd report` counts the
+//! same. The clock restarts when a candidate is reconsidered (their
+//! application leaves its terminal stage); `atsd candidate hold` exempts one.
+
+use crate::config::Config;
+use crate::error::Result;
+use crate::mail::dispatch;
+use crate::pipeline::Pipeline;
+use crate::store::{Store, id_list, sql};
+use chrono::{DateTime, Utc};
+use entity::{candidate, outbox, outbox_body};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use serde::Serialize;
+use std::path::PathBuf;
+
+/// Candidates anonymized per transaction.
+const BATCH: usize = 200;
+/// What replaces personal text.
+pub const REDACTED: &str = "[anonymized]";
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Due {
+    pub candidate_id: i64,
+    pub name: String,
+    pub email: String,
+    /// When the last of their applications became terminal.
+    pub terminal_since: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Report {
+    pub anonymized: u64,
+    pub outbox_rows: u64,
+    pub files_removed: u64,
+    pub held: u64,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub would_anonymize: Vec<Due>,
+}
+
+pub struct Retention<'a> {
+    pub store: &'a Store,
+    pub config: &'a Config,
+    pub pipeline: &'a Pipeline,
+    pub now: DateTime<Utc>,
+    pub dry_run: bool,
+}
+
+impl Retention<'_> {
+    /// Who is due: every application terminal since before the cutoff, not held.
+    pub async fn due(&self) -> Result<Vec<Due>> {
+        let cutoff = self.now - self.config.retention.anonymize_after.chrono();
+        let active: Vec<String> = self
+            .pipeline
+            .active()
+            .iter()
+            .map(|s| format!("'{}'", s.replace('\'', "''")))
+            .collect();
+        let rows = self
+            .store
+            .conn()
+            .query_all_raw(sql(
+                self.store.backend(),
+                &format!(
+                    "SELECT c.id, c.name, c.email, MAX(a.entered_stage_at) AS since FROM candidates c \
+                     JOIN applications a ON a.candidate_id = c.id \
+                     WHERE c.on_hold = FALSE AND c.anonymized_at IS NULL \
+                     GROUP BY c.id, c.name, c.email \
+                     HAVING SUM(CASE WHEN a.stage IN ({}) THEN 1 ELSE 0 END) = 0 AND MAX(a.entered_stage_at) <= ? \
+                     ORDER BY c.id",
+                    active.join(",")
+                ),
+                vec![cutoff.into()],
+            ))
+            .await?;
+        rows.into_iter()
+            .map(|r| {
+                Ok(Due {
+                    candidate_id: r.try_get("", "id")?,
+                    name: r.try_get("", "name")?,
+                    email: r.try_get("", "email")?,
+                    terminal_since: r.try_get("", "since")?,
+                })
+            })
+            .collect::<std::result::Result<_, sea_orm::DbErr>>()
+            .map_err(Into::into)
+    }
+
+    pub async fn run(&self) -> Result<Report> {
+        let due = self.due().await?;
+        let held: i64 = self
+            .store
+            .conn()
+            .query_one_raw(sql(
+                self.store.backend(),
+                "SELECT COUNT(*) AS n FROM candidates WHERE on_hold = TRUE AND anonymized_at IS NULL",
+                vec![],
+            ))
+            .await?
+            .map(|r| r.try_get("", "n"))
+            .transpose()?
+            .unwrap_or(0);
+        let mut report = Report {
+            held: held as u64,
+            ..Report::default()
+        };
+        if self.dry_run {
+            report.would_anonymize = due;
+            return Ok(report);
+        }
+        for chunk in due.chunks(BATCH) {
+            self.anonymize(chunk, &mut report).await?;
+        }
+        Ok(report)
+    }
+
+    async fn anonymize(&self, people: &[Due], report: &mut Report) -> Result<()> {
+        let b = self.store.backend();
+        let ids: Vec<i64> = people.iter().map(|p| p.candidate_id).collect();
+        let txn = self.store.begin_write().await?;
+        let apps: Vec<i64> = txn
+            .query_all_raw(sql(
+                b,
+                &format!(
+                    "SELECT id FROM applications WHERE candidate_id IN ({})",
+                    id_list(&ids)
+                ),
+                vec![],
+            ))
+            .await?
+            .into_iter()
+            .map(|r| r.try_get::<i64>("", "id"))
+            .collect::<std::result::Result<_, _>>()?;
+        let apps_in = if apps.is_empty() {
+            "NULL".to_string()
+        } else {
+            id_list(&apps)
+        };
+        // the rows and files to scrub, read before they change
+        let rows = outbox::Entity::find()
+            .filter(outbox::Column::ApplicationId.is_in(apps.clone()))
+            .all(&txn)
+            .await?;
+        let digests = outbox::Entity::find()
+            .filter(outbox::Column::Template.eq("recruiter_digest"))
+            .filter(
+                outbox::Column::CreatedAt.gte(
+                    people
+                        .iter()
+                        .map(|p| p.terminal_since)
+                        .min()
+                        .unwrap_or(self.now)
+                        - chrono::Duration::days(3660),
+                ),
+            )
+            .all(&txn)
+            .await?;
+        txn.execute_raw(sql(
+            b,
+            &format!(
+                "UPDATE candidates SET name = ?, email = 'anonymized-' || id || '@anonymized.invalid', \
+                 email_key = 'anonymized:' || id, locale = NULL, timezone = NULL, anonymized_at = ?, updated_at = ? \
+                 WHERE id IN ({})",
+                id_list(&ids)
+            ),
+            vec![REDACTED.into(), self.now.into(), self.now.into()],
+        ))
+        .await?;
+        txn.execute_raw(sql(
+            b,
+            &format!(
+                "UPDATE transitions SET reason = ? WHERE application_id IN ({apps_in}) \
+                 AND reason IS NOT NULL AND actor NOT LIKE 'rule:%'"
+            ),
+            vec![REDACTED.into()],
+        ))
+        .await?;
+        let res = txn
+            .execute_raw(sql(
+                b,
+                &format!(
+                    "UPDATE outbox SET \
+                     recipient = CASE WHEN template LIKE 'recruiter_%' THEN recipient ELSE 'anonymized@anonymized.invalid' END, \
+                     recipient_name = NULL, \
+                     last_error = CASE WHEN last_error IS NULL THEN NULL ELSE ? END, \
+                     status = CASE WHEN status IN ('pending', 'sending') THEN 'cancelled' ELSE status END, \
+                     updated_at = ? WHERE application_id IN ({apps_in})"
+                ),
+                vec![REDACTED.into(), self.now.into()],
+            ))
+            .await?;
+        report.outbox_rows += res.rows_affected();
+        txn.execute_raw(sql(
+            b,
+            &format!(
+                "UPDATE outbox_bodies SET subject = ?, body_text = '', body_html = '' \
+                 WHERE outbox_id IN (SELECT id FROM outbox WHERE application_id IN ({apps_in}))"
+            ),
+            vec![REDACTED.into()],
+        ))
+        .await?;
+        // digests list names: replace each name, as written and as HTML-escaped
+        if !digests.is_empty() {
+            let digest_ids: Vec<i64> = digests.iter().map(|d| d.id).collect();
+            for p in people {
+                let escaped = html_escape::encode_safe(&p.name).to_string();
+                txn.execute_raw(sql(
+                    b,
+                    &format!(
+                        "UPDATE outbox_bodies SET subject = REPLACE(subject, ?, ?), \
+                         body_text = REPLACE(REPLACE(body_text, ?, ?), ?, ?), \
+                         body_html = REPLACE(REPLACE(body_html, ?, ?), ?, ?) WHERE outbox_id IN ({})",
+                        id_list(&digest_ids)
+                    ),
+                    vec![
+                        p.name.clone().into(),
+                        REDACTED.into(),
+                        p.name.clone().into(),
+                        REDACTED.into(),
+                        p.email.clone().into(),
+                        REDACTED.into(),
+                        p.name.clone().into(),
+                        REDACTED.into(),
+                        escaped.into(),
+                        REDACTED.into(),
+                    ],
+                ))
+                .await?;
+            }
+        }
+        txn.commit().await?;
+        report.anonymized += people.len() as u64;
+        for p in people {
+            tracing::info!(candidate = p.candidate_id, "candidate anonymized");
+        }
+        // the file transport's copies
+        if let Some(dir) = self.outbox_dir() {
+            for r in &rows {
+                let path = dir.join(dispatch::eml_file_name(&r.message_id));
+                if std::fs::remove_file(&path).is_ok() {
+                    report.files_removed += 1;
+                }
+            }
+            self.rewrite_digests(&dir, &digests).await?;
+        }
+        Ok(())
+    }
+
+    fn outbox_dir(&self) -> Option<PathBuf> {
+        let dir = dispatch::file_dir(self.config, crate::store::sqlite_dir(self.store.url()));
+        dir.is_dir().then_some(dir)
+    }
+
+    /// Writes the `.eml` files of digests again from their scrubbed rows.
+    async fn rewrite_digests(
+        &self,
+        dir: &std::path::Path,
+        digests: &[outbox::Model],
+    ) -> Result<()> {
+        for d in digests {
+            let path = dir.join(dispatch::eml_file_name(&d.message_id));
+            if !path.is_file() {
+                continue;
+            }
+            let Some(body) = outbox_body::Entity::find_by_id(d.id)
+                .one(self.store.conn())
+                .await?
+            else {
+                continue;
+            };
+            let date = d.sent_at.unwrap_or(d.created_at);
+            match dispatch::compose(self.config, d, &body, date) {
+                Ok(msg) => {
+                    std::fs::write(&path, msg.formatted()).map_err(|e| {
+                        crate::Error::io(format!("cannot rewrite {}", path.display()), e)
+                    })?;
+                }
+                Err(e) => {
+                    tracing::warn!(email = d.id, error = %e, "cannot rewrite a digest file; removing it");
+                    let _ = std::fs::remove_file(&path);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Puts a candidate on hold (exempt from retention), or takes them off it.
+pub async fn hold(
+    store: &Store,
+    email: &str,
+    on: bool,
+    reason: Option<String>,
+    now: DateTime<Utc>,
+) -> Result<candidate::Model> {
+    use sea_orm::{ActiveModelTrait, ActiveValue::Set};
+    let c = crate::store::candidates::find_by_email(store.conn(), email)
+        .await?
+        .ok_or_else(|| crate::Error::NotFound(format!("no candidate with email {email}")))?;
+    let mut am: candidate::ActiveModel = c.into();
+    am.on_hold = Set(on);
+    am.hold_reason = Set(if on { reason } else { None });
+    am.updated_at = Set(now);
+    Ok(am.update(store.conn()).await?)
+}
