@@ -43,6 +43,7 @@ fn at(s: &str) -> DateTime<Utc> {
 }
 
 async fn fresh(dir: &std::path::Path, n: usize) -> (support::BenchDb, Store) {
+    std::fs::create_dir_all(dir).expect("bench folder");
     let db = support::BenchDb::new(dir).await;
     let store = Store::open(&db.url).await.expect("open");
     let b = store.backend();
@@ -102,7 +103,7 @@ fn main() {
         let renderer = Renderer::new(None);
 
         // atsd
-        let (db, store) = fresh(dir.path(), n).await;
+        let (db, store) = fresh(&dir.path().join("atsd"), n).await;
         let engine = if db.is_postgres() { "PostgreSQL" } else { "SQLite" };
         let rss_before = peak_rss_mib();
         let t = Instant::now();
@@ -133,7 +134,7 @@ fn main() {
         db.drop_database().await;
 
         // the floor: the same rows and bytes by plain SQL in one transaction
-        let (db, store) = fresh(dir.path(), n).await;
+        let (db, store) = fresh(&dir.path().join("floor"), n).await;
         let b = store.backend();
         let p = |i: usize| if b == DbBackend::Sqlite { format!("?{i}") } else { format!("${i}") };
         let t = Instant::now();

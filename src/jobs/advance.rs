@@ -16,13 +16,15 @@ use crate::store::bulk::{self, BulkEmail, BulkMove};
 use crate::store::{Store, id_list, sql};
 use chrono::{DateTime, Utc};
 use entity::{application, candidate, posting};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Value};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ConnectionTrait, EntityTrait, QueryFilter, Value};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 use tokio_util::sync::CancellationToken;
 
-/// Applications read, decided and written per transaction.
-pub const BATCH: usize = bulk::MAX_BATCH;
+/// Applications read, decided and written per transaction (written in
+/// statements of [`bulk::MAX_BATCH`] rows on SQLite).
+pub const BATCH: usize = 5000;
 
 /// One thing the rules do (printed by `--dry-run`).
 #[derive(Clone, Debug, Serialize)]
@@ -63,6 +65,38 @@ pub struct Advance<'a> {
     pub now: DateTime<Utc>,
     /// Print what would happen and change nothing.
     pub dry_run: bool,
+}
+
+/// One batch, decided and rendered, ready to write.
+#[derive(Default)]
+struct Prepared {
+    moves: Vec<(String, BulkMove)>,
+    reminders: Vec<(String, Vec<BulkEmail>)>,
+    planned: Vec<Planned>,
+}
+
+/// What writing one batch did.
+#[derive(Default)]
+struct Written {
+    moved: u64,
+    reminders: u64,
+    emails: u64,
+    conflicts: Vec<i64>,
+    cancelled_emails: u64,
+    by_rule: BTreeMap<String, u64>,
+}
+
+impl Written {
+    fn add_to(self, r: &mut Report) {
+        r.moved += self.moved;
+        r.reminders += self.reminders;
+        r.emails += self.emails;
+        r.conflicts += self.conflicts.len() as u64;
+        r.cancelled_emails += self.cancelled_emails;
+        for (k, v) in self.by_rule {
+            *r.by_rule.entry(k).or_default() += v;
+        }
+    }
 }
 
 struct Row {
@@ -163,22 +197,71 @@ impl Advance<'_> {
                 "a remind rule is configured but [recruiters] emails is empty: no reminders are sent"
             );
         }
+        // while one batch is written, the next is read, decided and rendered
         let mut after = 0i64;
+        let mut ready: Option<Prepared> = None;
         loop {
             if cancel.is_cancelled() {
                 report.stopped = true;
                 break;
             }
-            let rows = self.read(after, &filter, reminders).await?;
-            let Some(last) = rows.last() else { break };
-            after = last.id;
-            report.examined += rows.len() as u64;
-            self.batch(&rules, rows, &mut report).await?;
+            // the write runs on a task of its own, so that rendering here
+            // does not hold up its statements
+            let write = ready.take().map(|p| {
+                tokio::spawn(write(
+                    self.store.clone(),
+                    mail::message_domain(self.config).to_string(),
+                    self.now,
+                    p,
+                ))
+            });
+            let next = self.prepare(&rules, after, &filter, reminders).await;
+            if let Some(w) = write {
+                w.await
+                    .map_err(|e| Error::Other(format!("writing a batch failed: {e}")))??
+                    .add_to(&mut report);
+            }
+            let Some((last, examined, prepared)) = next? else {
+                break;
+            };
+            after = last;
+            report.examined += examined;
+            if self.dry_run {
+                report.moved += prepared.moves.len() as u64;
+                report.reminders += prepared.reminders.len() as u64;
+                report.planned.extend(prepared.planned);
+            } else {
+                ready = Some(prepared);
+            }
+        }
+        if let Some(p) = ready {
+            write(
+                self.store.clone(),
+                mail::message_domain(self.config).to_string(),
+                self.now,
+                p,
+            )
+            .await?
+            .add_to(&mut report);
         }
         Ok(report)
     }
 
-    async fn batch(&self, rules: &[Rule], rows: Vec<Row>, report: &mut Report) -> Result<()> {
+    /// Reads the next batch after `after` and decides and renders what the
+    /// rules do with it: `(last id, rows read, what to write)`, or `None` at the end.
+    async fn prepare(
+        &self,
+        rules: &[Rule],
+        after: i64,
+        filter: &(String, Vec<Value>),
+        with_reminders: bool,
+    ) -> Result<Option<(i64, u64, Prepared)>> {
+        let rows = self.read(after, filter, with_reminders).await?;
+        let Some(last) = rows.last().map(|r| r.id) else {
+            return Ok(None);
+        };
+        let examined = rows.len() as u64;
+        let mut planned = Vec::new();
         let mut actions = Vec::new();
         for r in &rows {
             let facts = Facts {
@@ -192,12 +275,12 @@ impl Advance<'_> {
             }
         }
         if actions.is_empty() {
-            return Ok(());
+            return Ok(Some((last, examined, Prepared::default())));
         }
         let ids: Vec<i64> = actions.iter().map(|(r, _)| r.id).collect();
         let c = self.store.conn();
         let apps: HashMap<i64, application::Model> = application::Entity::find()
-            .filter(application::Column::Id.is_in(ids.clone()))
+            .filter(Expr::cust(format!("id IN ({})", id_list(&ids))))
             .all(c)
             .await?
             .into_iter()
@@ -205,7 +288,7 @@ impl Advance<'_> {
             .collect();
         let cand_ids: Vec<i64> = apps.values().map(|a| a.candidate_id).collect();
         let cands: HashMap<i64, candidate::Model> = candidate::Entity::find()
-            .filter(candidate::Column::Id.is_in(dedup(cand_ids)))
+            .filter(Expr::cust(format!("id IN ({})", id_list(&dedup(cand_ids)))))
             .all(c)
             .await?
             .into_iter()
@@ -213,7 +296,7 @@ impl Advance<'_> {
             .collect();
         let post_ids: Vec<i64> = apps.values().map(|a| a.posting_id).collect();
         let posts: HashMap<i64, posting::Model> = posting::Entity::find()
-            .filter(posting::Column::Id.is_in(dedup(post_ids)))
+            .filter(Expr::cust(format!("id IN ({})", id_list(&dedup(post_ids)))))
             .all(c)
             .await?
             .into_iter()
@@ -266,7 +349,7 @@ impl Advance<'_> {
                         _ => None,
                     };
                     if self.dry_run {
-                        report.planned.push(Planned {
+                        planned.push(Planned {
                             application_id: app.id,
                             rule: rule.name.clone(),
                             action: "move",
@@ -310,7 +393,7 @@ impl Advance<'_> {
                         });
                     }
                     if self.dry_run {
-                        report.planned.push(Planned {
+                        planned.push(Planned {
                             application_id: app.id,
                             rule: rule.name.clone(),
                             action: "remind",
@@ -326,45 +409,15 @@ impl Advance<'_> {
                 }
             }
         }
-        if self.dry_run {
-            report.moved += moves.len() as u64;
-            report.reminders += reminders.len() as u64;
-            return Ok(());
-        }
-        let txn = self.store.begin_write().await?;
-        let bulk_moves: Vec<BulkMove> = moves.iter().map(|(_, m)| m.clone()).collect();
-        let config = self.config;
-        let applied = bulk::apply_moves(&txn, &bulk_moves, self.now, &|t| {
-            mail::message_id(config, t, 0)
-        })
-        .await?;
-        let all_reminders: Vec<BulkEmail> = reminders
-            .iter()
-            .flat_map(|(_, e)| e.iter().cloned())
-            .collect();
-        let reminded = bulk::queue_emails(&txn, &all_reminders, self.now).await?;
-        txn.commit().await?;
-        let moved: std::collections::HashSet<i64> = applied.moved.iter().copied().collect();
-        for (rule, m) in &moves {
-            if moved.contains(&m.application_id) {
-                *report.by_rule.entry(rule.clone()).or_default() += 1;
-            }
-        }
-        for (rule, e) in &reminders {
-            if !e.is_empty() {
-                *report.by_rule.entry(rule.clone()).or_default() += 1;
-            }
-        }
-        if !applied.conflicts.is_empty() {
-            tracing::info!(applications = %id_list(&applied.conflicts),
-                "moved by someone else since they were read; the rules skipped them");
-        }
-        report.moved += applied.moved.len() as u64;
-        report.conflicts += applied.conflicts.len() as u64;
-        report.cancelled_emails += applied.cancelled_emails;
-        report.emails += applied.emails + reminded;
-        report.reminders += reminders.iter().filter(|(_, e)| !e.is_empty()).count() as u64;
-        Ok(())
+        Ok(Some((
+            last,
+            examined,
+            Prepared {
+                moves,
+                reminders,
+                planned,
+            },
+        )))
     }
 
     fn draft(
@@ -382,6 +435,51 @@ impl Advance<'_> {
             ))
         })
     }
+}
+
+/// Writes one prepared batch in one transaction.
+async fn write(store: Store, domain: String, now: DateTime<Utc>, p: Prepared) -> Result<Written> {
+    let mut w = Written::default();
+    if p.moves.is_empty() && p.reminders.is_empty() {
+        return Ok(w);
+    }
+    let txn = store.begin_write().await?;
+    let mut moved = std::collections::HashSet::new();
+    for chunk in p.moves.chunks(bulk::chunk_size(store.backend())) {
+        let bulk_moves: Vec<BulkMove> = chunk.iter().map(|(_, m)| m.clone()).collect();
+        let applied = bulk::apply_moves(&txn, &bulk_moves, now, &|t| {
+            mail::message_id_at(&domain, t, 0)
+        })
+        .await?;
+        moved.extend(applied.moved.iter().copied());
+        w.conflicts.extend(applied.conflicts);
+        w.cancelled_emails += applied.cancelled_emails;
+        w.emails += applied.emails;
+    }
+    let all_reminders: Vec<BulkEmail> = p
+        .reminders
+        .iter()
+        .flat_map(|(_, e)| e.iter().cloned())
+        .collect();
+    w.emails += bulk::queue_emails(&txn, &all_reminders, now).await?;
+    txn.commit().await?;
+    for (rule, m) in &p.moves {
+        if moved.contains(&m.application_id) {
+            *w.by_rule.entry(rule.clone()).or_default() += 1;
+        }
+    }
+    for (rule, e) in &p.reminders {
+        if !e.is_empty() {
+            *w.by_rule.entry(rule.clone()).or_default() += 1;
+            w.reminders += 1;
+        }
+    }
+    if !w.conflicts.is_empty() {
+        tracing::info!(applications = %id_list(&w.conflicts),
+            "moved by someone else since they were read; the rules skipped them");
+    }
+    w.moved = moved.len() as u64;
+    Ok(w)
 }
 
 /// The Message-ID of the `n`th recruiter's reminder about one stage visit

@@ -112,7 +112,12 @@ pub fn message_domain(config: &Config) -> &str {
 
 /// A stable, globally unique Message-ID for the `n`th email of a transition.
 pub fn message_id(config: &Config, transition_id: i64, n: usize) -> String {
-    format!("<atsd.t{transition_id}.{n}@{}>", message_domain(config))
+    message_id_at(message_domain(config), transition_id, n)
+}
+
+/// [`message_id`] with the domain already known.
+pub fn message_id_at(domain: &str, transition_id: i64, n: usize) -> String {
+    format!("<atsd.t{transition_id}.{n}@{domain}>")
 }
 
 #[cfg(test)]

@@ -45,9 +45,19 @@ pub struct Applied {
     pub cancelled_emails: u64,
 }
 
-/// At most this many moves per call: the bound values of one statement stay
-/// under SQLite's limit (32,766).
+/// At most this many moves per call on SQLite: the bound values of one
+/// statement stay under its limit (32,766). PostgreSQL gets its rows as one
+/// JSON value, so a call there takes any number.
 pub const MAX_BATCH: usize = 1000;
+
+/// Rows per statement on this engine.
+pub fn chunk_size(b: DbBackend) -> usize {
+    if b == DbBackend::Postgres {
+        usize::MAX
+    } else {
+        MAX_BATCH
+    }
+}
 
 /// Applies `moves` inside `txn`. `message_id(transition_id)` names each email.
 pub async fn apply_moves(
@@ -72,12 +82,16 @@ pub async fn apply_moves(
             .iter()
             .map(|m| format!("({},{})", m.application_id, m.version))
             .collect();
+        let ids: Vec<i64> = ms.iter().map(|m| m.application_id).collect();
+        // `id IN (…)` first, so that both engines find the rows by key
+        // before matching the (id, version) pairs
         let rows = txn
             .query_all_raw(sql(
                 b,
                 &format!(
                     "UPDATE applications SET stage = ?, entered_stage_at = ?, updated_at = ?, version = version + 1 \
-                     WHERE (id, version) IN (VALUES {}) RETURNING id",
+                     WHERE id IN ({}) AND (id, version) IN (VALUES {}) RETURNING id",
+                    id_list(&ids),
                     pairs.join(",")
                 ),
                 vec![(*to).into(), now.into(), now.into()],
@@ -101,26 +115,33 @@ pub async fn apply_moves(
         return Ok(out);
     }
     // 2. the transitions
-    let mut values = Vec::with_capacity(done.len() * 6);
-    for m in &done {
-        values.extend([
-            Value::from(m.application_id),
-            m.from.clone().into(),
-            m.to.clone().into(),
-            m.reason.clone().into(),
-            m.actor.clone().into(),
-            now.into(),
-        ]);
-    }
+    let rows: Vec<Vec<Cell>> = done
+        .iter()
+        .map(|m| {
+            vec![
+                Cell::I(Some(m.application_id)),
+                Cell::S(Some(m.from.clone())),
+                Cell::S(Some(m.to.clone())),
+                Cell::S(m.reason.clone()),
+                Cell::S(Some(m.actor.clone())),
+                Cell::T(Some(now)),
+            ]
+        })
+        .collect();
     let rows = txn
-        .query_all_raw(sql(
+        .query_all_raw(insert(
             b,
-            &format!(
-                "INSERT INTO transitions (application_id, from_stage, to_stage, reason, actor, at) VALUES {} \
-                 RETURNING id, application_id",
-                placeholders(done.len(), 6)
-            ),
-            values,
+            "transitions",
+            &[
+                ("application_id", "bigint"),
+                ("from_stage", "text"),
+                ("to_stage", "text"),
+                ("reason", "text"),
+                ("actor", "text"),
+                ("at", "timestamptz"),
+            ],
+            rows,
+            "RETURNING id, application_id",
         ))
         .await?;
     let mut transition_of: HashMap<i64, i64> = HashMap::with_capacity(rows.len());
@@ -143,8 +164,11 @@ pub async fn apply_moves(
             .execute_raw(sql(
                 b,
                 &format!(
+                    // the subquery finds the rows by application, whatever
+                    // the planner thinks of the status index
                     "UPDATE outbox SET status = 'cancelled', last_error = ?, updated_at = ? \
-                     WHERE application_id IN ({}) AND stage = ? AND status = 'pending' AND send_after > ?",
+                     WHERE id IN (SELECT id FROM outbox WHERE application_id IN ({})) \
+                     AND stage = ? AND status = 'pending' AND send_after > ?",
                     id_list(&ids)
                 ),
                 vec![
@@ -189,7 +213,7 @@ pub async fn queue_emails(
 ) -> Result<u64> {
     let b = txn.get_database_backend();
     let mut n = 0;
-    for chunk in emails.chunks(MAX_BATCH) {
+    for chunk in emails.chunks(chunk_size(b)) {
         n += insert_emails(txn, b, chunk, now, None).await?;
     }
     Ok(n)
@@ -205,76 +229,156 @@ async fn insert_emails(
     if emails.is_empty() {
         return Ok(0);
     }
-    let mut values = Vec::with_capacity(emails.len() * 14);
-    for e in emails {
-        let d = &e.draft;
-        let transition = e
-            .application_id
-            .and_then(|a| transitions.and_then(|t| t.get(&a).copied()));
-        values.extend([
-            Value::from(e.application_id),
-            transition.into(),
-            d.stage.clone().into(),
-            d.recipient.clone().into(),
-            d.recipient_name.clone().into(),
-            d.template.clone().into(),
-            d.locale.clone().into(),
-            e.message_id.clone().into(),
-            "pending".into(),
-            0i32.into(),
-            d.send_after.unwrap_or(now).into(),
-            d.send_after.into(),
-            now.into(),
-            now.into(),
-        ]);
-    }
+    let cells: Vec<Vec<Cell>> = emails
+        .iter()
+        .map(|e| {
+            let d = &e.draft;
+            let transition = e
+                .application_id
+                .and_then(|a| transitions.and_then(|t| t.get(&a).copied()));
+            vec![
+                Cell::I(e.application_id),
+                Cell::I(transition),
+                Cell::S(d.stage.clone()),
+                Cell::S(Some(d.recipient.clone())),
+                Cell::S(d.recipient_name.clone()),
+                Cell::S(Some(d.template.clone())),
+                Cell::S(Some(d.locale.clone())),
+                Cell::S(Some(e.message_id.clone())),
+                Cell::S(Some("pending".into())),
+                Cell::I(Some(0)),
+                Cell::T(Some(d.send_after.unwrap_or(now))),
+                Cell::T(d.send_after),
+                Cell::T(Some(now)),
+                Cell::T(Some(now)),
+            ]
+        })
+        .collect();
     let rows = txn
-        .query_all_raw(sql(
+        .query_all_raw(insert(
             b,
-            &format!(
-                "INSERT INTO outbox (application_id, transition_id, stage, recipient, recipient_name, template, locale, \
-                 message_id, status, attempts, next_attempt_at, send_after, created_at, updated_at) VALUES {} \
-                 ON CONFLICT (message_id) DO NOTHING RETURNING id, message_id",
-                placeholders(emails.len(), 14)
-            ),
-            values,
+            "outbox",
+            &[
+                ("application_id", "bigint"),
+                ("transition_id", "bigint"),
+                ("stage", "text"),
+                ("recipient", "text"),
+                ("recipient_name", "text"),
+                ("template", "text"),
+                ("locale", "text"),
+                ("message_id", "text"),
+                ("status", "text"),
+                ("attempts", "integer"),
+                ("next_attempt_at", "timestamptz"),
+                ("send_after", "timestamptz"),
+                ("created_at", "timestamptz"),
+                ("updated_at", "timestamptz"),
+            ],
+            cells,
+            "ON CONFLICT (message_id) DO NOTHING RETURNING id, message_id",
         ))
         .await?;
     let by_id: HashMap<&str, &Draft> = emails
         .iter()
         .map(|e| (e.message_id.as_str(), &e.draft))
         .collect();
-    let mut values = Vec::with_capacity(rows.len() * 4);
-    let mut n = 0;
+    let mut bodies = Vec::with_capacity(rows.len());
     for r in rows {
         let id: i64 = r.try_get("", "id")?;
         let mid: String = r.try_get("", "message_id")?;
         if let Some(d) = by_id.get(mid.as_str()) {
-            values.extend([
-                Value::from(id),
-                d.subject.clone().unwrap_or_default().into(),
-                d.body_text.clone().unwrap_or_default().into(),
-                d.body_html.clone().unwrap_or_default().into(),
+            bodies.push(vec![
+                Cell::I(Some(id)),
+                Cell::S(Some(d.subject.clone().unwrap_or_default())),
+                Cell::S(Some(d.body_text.clone().unwrap_or_default())),
+                Cell::S(Some(d.body_html.clone().unwrap_or_default())),
             ]);
-            n += 1;
         }
     }
+    let n = bodies.len();
     if n > 0 {
-        txn.execute_raw(sql(
+        txn.execute_raw(insert(
             b,
-            &format!(
-                "INSERT INTO outbox_bodies (outbox_id, subject, body_text, body_html) VALUES {}",
-                placeholders(n, 4)
-            ),
-            values,
+            "outbox_bodies",
+            &[
+                ("outbox_id", "bigint"),
+                ("subject", "text"),
+                ("body_text", "text"),
+                ("body_html", "text"),
+            ],
+            bodies,
+            "",
         ))
         .await?;
     }
     Ok(n as u64)
 }
 
-/// `(?,?,?),(?,?,?)`: `rows` groups of `cols` placeholders.
-fn placeholders(rows: usize, cols: usize) -> String {
-    let one = format!("({})", vec!["?"; cols].join(","));
-    vec![one; rows].join(",")
+/// One value of a row to insert.
+enum Cell {
+    I(Option<i64>),
+    S(Option<String>),
+    T(Option<DateTime<Utc>>),
+}
+
+/// A multi-row `INSERT INTO table (columns) … suffix`. SQLite gets `VALUES`
+/// with bound values; PostgreSQL gets the rows as one JSON parameter read by
+/// `json_to_recordset`, because planning a `VALUES` list of thousands of
+/// bound values costs it more than the insert itself.
+fn insert(
+    b: DbBackend,
+    table: &str,
+    columns: &[(&str, &str)],
+    rows: Vec<Vec<Cell>>,
+    suffix: &str,
+) -> sea_orm::Statement {
+    let names: Vec<&str> = columns.iter().map(|(c, _)| *c).collect();
+    if b == DbBackend::Postgres {
+        let json: Vec<serde_json::Value> = rows
+            .into_iter()
+            .map(|row| {
+                let mut obj = serde_json::Map::with_capacity(row.len());
+                for ((name, _), cell) in columns.iter().zip(row) {
+                    let v = match cell {
+                        Cell::I(i) => i.map(serde_json::Value::from),
+                        Cell::S(s) => s.map(serde_json::Value::from),
+                        Cell::T(t) => t.map(|t| serde_json::Value::from(t.to_rfc3339())),
+                    };
+                    obj.insert((*name).to_string(), v.unwrap_or(serde_json::Value::Null));
+                }
+                serde_json::Value::Object(obj)
+            })
+            .collect();
+        let types: Vec<String> = columns.iter().map(|(c, t)| format!("{c} {t}")).collect();
+        return sql(
+            b,
+            &format!(
+                "INSERT INTO {table} ({}) SELECT {} FROM json_to_recordset(CAST(? AS json)) AS x({}) {suffix}",
+                names.join(", "),
+                names.join(", "),
+                types.join(", ")
+            ),
+            vec![serde_json::Value::Array(json).to_string().into()],
+        );
+    }
+    let mut values = Vec::with_capacity(rows.len() * columns.len());
+    for row in &rows {
+        for cell in row {
+            values.push(match cell {
+                Cell::I(i) => Value::from(*i),
+                Cell::S(s) => Value::from(s.clone()),
+                Cell::T(t) => Value::from(*t),
+            });
+        }
+    }
+    let one = format!("({})", vec!["?"; columns.len()].join(","));
+    sql(
+        b,
+        &format!(
+            "INSERT INTO {table} ({}) VALUES {} {suffix}",
+            names.join(", "),
+            vec![one; rows.len()].join(",")
+        ),
+        values,
+    )
 }
