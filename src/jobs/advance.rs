@@ -445,34 +445,42 @@ async fn write(store: Store, domain: String, now: DateTime<Utc>, p: Prepared) ->
     }
     let txn = store.begin_write().await?;
     let mut moved = std::collections::HashSet::new();
-    for chunk in p.moves.chunks(bulk::chunk_size(store.backend())) {
-        let bulk_moves: Vec<BulkMove> = chunk.iter().map(|(_, m)| m.clone()).collect();
-        let applied = bulk::apply_moves(&txn, &bulk_moves, now, &|t| {
-            mail::message_id_at(&domain, t, 0)
-        })
-        .await?;
+    let (rules_of, all_moves): (Vec<(String, i64)>, Vec<BulkMove>) = p
+        .moves
+        .into_iter()
+        .map(|(rule, m)| ((rule, m.application_id), m))
+        .unzip();
+    let mut rest = all_moves.into_iter().peekable();
+    while rest.peek().is_some() {
+        let chunk: Vec<BulkMove> = rest
+            .by_ref()
+            .take(bulk::chunk_size(store.backend()))
+            .collect();
+        let applied =
+            bulk::apply_moves(&txn, chunk, now, &|t| mail::message_id_at(&domain, t, 0)).await?;
         moved.extend(applied.moved.iter().copied());
         w.conflicts.extend(applied.conflicts);
         w.cancelled_emails += applied.cancelled_emails;
         w.emails += applied.emails;
     }
-    let all_reminders: Vec<BulkEmail> = p
-        .reminders
-        .iter()
-        .flat_map(|(_, e)| e.iter().cloned())
-        .collect();
-    w.emails += bulk::queue_emails(&txn, &all_reminders, now).await?;
+    let mut reminded_rules = Vec::new();
+    let mut all_reminders: Vec<BulkEmail> = Vec::new();
+    for (rule, e) in p.reminders {
+        if !e.is_empty() {
+            reminded_rules.push(rule);
+        }
+        all_reminders.extend(e);
+    }
+    w.emails += bulk::queue_emails(&txn, all_reminders, now).await?;
     txn.commit().await?;
-    for (rule, m) in &p.moves {
-        if moved.contains(&m.application_id) {
-            *w.by_rule.entry(rule.clone()).or_default() += 1;
+    for (rule, app) in rules_of {
+        if moved.contains(&app) {
+            *w.by_rule.entry(rule).or_default() += 1;
         }
     }
-    for (rule, e) in &p.reminders {
-        if !e.is_empty() {
-            *w.by_rule.entry(rule.clone()).or_default() += 1;
-            w.reminders += 1;
-        }
+    for rule in reminded_rules {
+        *w.by_rule.entry(rule).or_default() += 1;
+        w.reminders += 1;
     }
     if !w.conflicts.is_empty() {
         tracing::info!(applications = %id_list(&w.conflicts),

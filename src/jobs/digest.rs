@@ -169,7 +169,7 @@ impl Digest<'_> {
             return Ok(report);
         }
         let txn = self.store.begin_write().await?;
-        report.queued = bulk::queue_emails(&txn, &emails, self.now).await?;
+        report.queued = bulk::queue_emails(&txn, emails, self.now).await?;
         txn.commit().await?;
         Ok(report)
     }

@@ -62,7 +62,7 @@ pub fn chunk_size(b: DbBackend) -> usize {
 /// Applies `moves` inside `txn`. `message_id(transition_id)` names each email.
 pub async fn apply_moves(
     txn: &DatabaseTransaction,
-    moves: &[BulkMove],
+    moves: Vec<BulkMove>,
     now: DateTime<Utc>,
     message_id: &(dyn Fn(i64) -> String + Sync),
 ) -> Result<Applied> {
@@ -73,20 +73,35 @@ pub async fn apply_moves(
     }
     // 1. compare-and-swap, one UPDATE per target stage
     let mut by_target: BTreeMap<&str, Vec<&BulkMove>> = BTreeMap::new();
-    for m in moves {
+    for m in &moves {
         by_target.entry(m.to.as_str()).or_default().push(m);
     }
     let mut moved: HashSet<i64> = HashSet::new();
     for (to, ms) in &by_target {
-        let pairs: Vec<String> = ms
-            .iter()
-            .map(|m| format!("({},{})", m.application_id, m.version))
-            .collect();
         let ids: Vec<i64> = ms.iter().map(|m| m.application_id).collect();
-        // `id IN (…)` first, so that both engines find the rows by key
-        // before matching the (id, version) pairs
-        let rows = txn
-            .query_all_raw(sql(
+        let stmt = if b == DbBackend::Postgres {
+            let versions: Vec<String> = ms.iter().map(|m| m.version.to_string()).collect();
+            sql(
+                b,
+                "UPDATE applications AS a SET stage = ?, entered_stage_at = ?, updated_at = ?, version = a.version + 1 \
+                 FROM unnest(CAST(? AS bigint[]), CAST(? AS integer[])) AS v(id, version) \
+                 WHERE a.id = v.id AND a.version = v.version RETURNING a.id",
+                vec![
+                    (*to).into(),
+                    now.into(),
+                    now.into(),
+                    format!("{{{}}}", id_list(&ids)).into(),
+                    format!("{{{}}}", versions.join(",")).into(),
+                ],
+            )
+        } else {
+            // `id IN (…)` first, so that SQLite finds the rows by key before
+            // matching the (id, version) pairs
+            let pairs: Vec<String> = ms
+                .iter()
+                .map(|m| format!("({},{})", m.application_id, m.version))
+                .collect();
+            sql(
                 b,
                 &format!(
                     "UPDATE applications SET stage = ?, entered_stage_at = ?, updated_at = ?, version = version + 1 \
@@ -95,8 +110,9 @@ pub async fn apply_moves(
                     pairs.join(",")
                 ),
                 vec![(*to).into(), now.into(), now.into()],
-            ))
-            .await?;
+            )
+        };
+        let rows = txn.query_all_raw(stmt).await?;
         for r in rows {
             moved.insert(r.try_get::<i64>("", "id")?);
         }
@@ -160,6 +176,24 @@ pub async fn apply_moves(
             .push(m.application_id);
     }
     for ((from, to, actor), ids) in leaving {
+        let (apps, mut values): (String, Vec<Value>) = if b == DbBackend::Postgres {
+            (
+                "SELECT unnest(CAST(? AS bigint[]))".into(),
+                vec![format!("{{{}}}", id_list(&ids)).into()],
+            )
+        } else {
+            (id_list(&ids), vec![])
+        };
+        let mut all: Vec<Value> = vec![
+            format!(
+                "cancelled at {}: the application left `{from}` for `{to}` ({actor}) before the email was due",
+                now.to_rfc3339()
+            )
+            .into(),
+            now.into(),
+        ];
+        all.append(&mut values);
+        all.extend([Value::from(from), now.into()]);
         let res = txn
             .execute_raw(sql(
                 b,
@@ -167,39 +201,29 @@ pub async fn apply_moves(
                     // the subquery finds the rows by application, whatever
                     // the planner thinks of the status index
                     "UPDATE outbox SET status = 'cancelled', last_error = ?, updated_at = ? \
-                     WHERE id IN (SELECT id FROM outbox WHERE application_id IN ({})) \
-                     AND stage = ? AND status = 'pending' AND send_after > ?",
-                    id_list(&ids)
+                     WHERE id IN (SELECT id FROM outbox WHERE application_id IN ({apps})) \
+                     AND stage = ? AND status = 'pending' AND send_after > ?"
                 ),
-                vec![
-                    format!(
-                        "cancelled at {}: the application left `{from}` for `{to}` ({actor}) before the email was due",
-                        now.to_rfc3339()
-                    )
-                    .into(),
-                    now.into(),
-                    from.into(),
-                    now.into(),
-                ],
+                all,
             ))
             .await?;
         out.cancelled_emails += res.rows_affected();
     }
-    // 4. the emails, then their bodies
-    let emails: Vec<BulkEmail> = done
-        .iter()
+    drop(by_target);
+    // 4. the emails, then their bodies (moved, not copied: they are most of
+    // the bytes)
+    let emails: Vec<BulkEmail> = moves
+        .into_iter()
         .filter_map(|m| {
-            let d = m.email.clone()?;
             let t = *transition_of.get(&m.application_id)?;
             Some(BulkEmail {
                 application_id: Some(m.application_id),
                 message_id: message_id(t),
-                draft: d,
+                draft: m.email?,
             })
         })
         .collect();
-    let with_transition: HashMap<i64, i64> = transition_of;
-    out.emails = insert_emails(txn, b, &emails, now, Some(&with_transition)).await?;
+    out.emails = insert_emails(txn, b, emails, now, Some(&transition_of)).await?;
     Ok(out)
 }
 
@@ -208,12 +232,14 @@ pub async fn apply_moves(
 /// Returns how many were queued.
 pub async fn queue_emails(
     txn: &DatabaseTransaction,
-    emails: &[BulkEmail],
+    emails: Vec<BulkEmail>,
     now: DateTime<Utc>,
 ) -> Result<u64> {
     let b = txn.get_database_backend();
     let mut n = 0;
-    for chunk in emails.chunks(chunk_size(b)) {
+    let mut rest = emails.into_iter().peekable();
+    while rest.peek().is_some() {
+        let chunk: Vec<BulkEmail> = rest.by_ref().take(chunk_size(b)).collect();
         n += insert_emails(txn, b, chunk, now, None).await?;
     }
     Ok(n)
@@ -222,7 +248,7 @@ pub async fn queue_emails(
 async fn insert_emails(
     txn: &DatabaseTransaction,
     b: DbBackend,
-    emails: &[BulkEmail],
+    emails: Vec<BulkEmail>,
     now: DateTime<Utc>,
     transitions: Option<&HashMap<i64, i64>>,
 ) -> Result<u64> {
@@ -278,20 +304,19 @@ async fn insert_emails(
             "ON CONFLICT (message_id) DO NOTHING RETURNING id, message_id",
         ))
         .await?;
-    let by_id: HashMap<&str, &Draft> = emails
-        .iter()
-        .map(|e| (e.message_id.as_str(), &e.draft))
-        .collect();
-    let mut bodies = Vec::with_capacity(rows.len());
+    let mut inserted: HashMap<String, i64> = HashMap::with_capacity(rows.len());
     for r in rows {
-        let id: i64 = r.try_get("", "id")?;
-        let mid: String = r.try_get("", "message_id")?;
-        if let Some(d) = by_id.get(mid.as_str()) {
+        inserted.insert(r.try_get("", "message_id")?, r.try_get("", "id")?);
+    }
+    let mut bodies = Vec::with_capacity(inserted.len());
+    for e in emails {
+        if let Some(id) = inserted.get(&e.message_id) {
+            let d = e.draft;
             bodies.push(vec![
-                Cell::I(Some(id)),
-                Cell::S(Some(d.subject.clone().unwrap_or_default())),
-                Cell::S(Some(d.body_text.clone().unwrap_or_default())),
-                Cell::S(Some(d.body_html.clone().unwrap_or_default())),
+                Cell::I(Some(*id)),
+                Cell::S(Some(d.subject.unwrap_or_default())),
+                Cell::S(Some(d.body_text.unwrap_or_default())),
+                Cell::S(Some(d.body_html.unwrap_or_default())),
             ]);
         }
     }
@@ -314,6 +339,18 @@ async fn insert_emails(
     Ok(n as u64)
 }
 
+/// Appends `v` to a PostgreSQL array literal as a quoted element.
+fn push_quoted(a: &mut String, v: &str) {
+    a.push('"');
+    for ch in v.chars() {
+        if ch == '"' || ch == '\\' {
+            a.push('\\');
+        }
+        a.push(ch);
+    }
+    a.push('"');
+}
+
 /// One value of a row to insert.
 enum Cell {
     I(Option<i64>),
@@ -322,9 +359,9 @@ enum Cell {
 }
 
 /// A multi-row `INSERT INTO table (columns) … suffix`. SQLite gets `VALUES`
-/// with bound values; PostgreSQL gets the rows as one JSON parameter read by
-/// `json_to_recordset`, because planning a `VALUES` list of thousands of
-/// bound values costs it more than the insert itself.
+/// with bound values; PostgreSQL gets one array per column, read by
+/// `unnest` — planning a `VALUES` list of thousands of bound values, or
+/// reading the rows from JSON, costs it more than the insert itself.
 fn insert(
     b: DbBackend,
     table: &str,
@@ -334,40 +371,50 @@ fn insert(
 ) -> sea_orm::Statement {
     let names: Vec<&str> = columns.iter().map(|(c, _)| *c).collect();
     if b == DbBackend::Postgres {
-        let json: Vec<serde_json::Value> = rows
-            .into_iter()
-            .map(|row| {
-                let mut obj = serde_json::Map::with_capacity(row.len());
-                for ((name, _), cell) in columns.iter().zip(row) {
-                    let v = match cell {
-                        Cell::I(i) => i.map(serde_json::Value::from),
-                        Cell::S(s) => s.map(serde_json::Value::from),
-                        Cell::T(t) => t.map(|t| serde_json::Value::from(t.to_rfc3339())),
-                    };
-                    obj.insert((*name).to_string(), v.unwrap_or(serde_json::Value::Null));
+        // one array per column, written as PostgreSQL array text
+        let mut arrays: Vec<String> = vec![String::from("{"); columns.len()];
+        for (r, row) in rows.into_iter().enumerate() {
+            for (c, cell) in row.into_iter().enumerate() {
+                let a = &mut arrays[c];
+                if r > 0 {
+                    a.push(',');
                 }
-                serde_json::Value::Object(obj)
-            })
+                match cell {
+                    Cell::I(Some(i)) => a.push_str(&i.to_string()),
+                    Cell::S(Some(v)) => push_quoted(a, &v),
+                    Cell::T(Some(t)) => push_quoted(a, &t.to_rfc3339()),
+                    Cell::I(None) | Cell::S(None) | Cell::T(None) => a.push_str("NULL"),
+                }
+            }
+        }
+        let casts: Vec<String> = columns
+            .iter()
+            .map(|(_, t)| format!("CAST(? AS {t}[])"))
             .collect();
-        let types: Vec<String> = columns.iter().map(|(c, t)| format!("{c} {t}")).collect();
         return sql(
             b,
             &format!(
-                "INSERT INTO {table} ({}) SELECT {} FROM json_to_recordset(CAST(? AS json)) AS x({}) {suffix}",
+                "INSERT INTO {table} ({}) SELECT * FROM unnest({}) {suffix}",
                 names.join(", "),
-                names.join(", "),
-                types.join(", ")
+                casts.join(", ")
             ),
-            vec![serde_json::Value::Array(json).to_string().into()],
+            arrays
+                .into_iter()
+                .map(|mut a| {
+                    a.push('}');
+                    Value::from(a)
+                })
+                .collect(),
         );
     }
-    let mut values = Vec::with_capacity(rows.len() * columns.len());
-    for row in &rows {
+    let n = rows.len();
+    let mut values = Vec::with_capacity(n * columns.len());
+    for row in rows {
         for cell in row {
             values.push(match cell {
-                Cell::I(i) => Value::from(*i),
-                Cell::S(s) => Value::from(s.clone()),
-                Cell::T(t) => Value::from(*t),
+                Cell::I(i) => Value::from(i),
+                Cell::S(s) => Value::from(s),
+                Cell::T(t) => Value::from(t),
             });
         }
     }
@@ -377,7 +424,7 @@ fn insert(
         &format!(
             "INSERT INTO {table} ({}) VALUES {} {suffix}",
             names.join(", "),
-            vec![one; rows.len()].join(",")
+            vec![one; n].join(",")
         ),
         values,
     )
