@@ -509,7 +509,8 @@ pub async fn due(store: &Store, ids: &[i64], now: DateTime<Utc>) -> Result<Vec<p
     }
 }
 
-/// Writes in batches of this many postings per transaction.
+/// Writes in batches of this many postings per transaction (17 bound values
+/// each on SQLite: under its limit of 32,766 per statement).
 const BATCH: usize = 500;
 
 /// Polls `postings` now and records what was learned.
@@ -544,6 +545,7 @@ pub async fn poll(
     for chunk in decided.chunks(BATCH) {
         let txn = store.begin_write().await?;
         let mut history = Vec::new();
+        let mut updates = Vec::with_capacity(chunk.len());
         for (p, d, f) in chunk {
             if let Answer::Transient { reason, .. } | Answer::BoardMissing { detail: reason } =
                 &f.answer
@@ -551,8 +553,14 @@ pub async fn poll(
                 tracing::warn!(posting = p.id, url = %p.url, reason = %reason, errors = d.state.consecutive_errors, "poll failed; status unchanged");
             }
             let validators = f.validators.clone();
-            store_postings::apply_poll(&txn, p, d, f.info.as_ref(), validators, now, &mut history)
-                .await?;
+            updates.push(store_postings::poll_update(
+                p,
+                d,
+                f.info.as_ref(),
+                validators,
+                now,
+                &mut history,
+            ));
             if d.closed_now {
                 tracing::info!(posting = p.id, url = %p.url, "posting confirmed closed");
                 report.closed.push(PostingClosed {
@@ -569,6 +577,7 @@ pub async fn poll(
                 next_poll_at: d.next_poll_at,
             });
         }
+        store_postings::record_polls(&txn, updates, now).await?;
         store_postings::insert_history(&txn, history).await?;
         txn.commit().await?;
     }

@@ -351,18 +351,98 @@ fn push_quoted(a: &mut String, v: &str) {
     a.push('"');
 }
 
-/// One value of a row to insert.
-enum Cell {
+/// One value of a row to write.
+pub(crate) enum Cell {
     I(Option<i64>),
     S(Option<String>),
     T(Option<DateTime<Utc>>),
+    B(Option<bool>),
+}
+
+/// `WITH name (columns) AS (…rows…)`, to update many rows with one
+/// statement (`UPDATE t SET … FROM name WHERE t.id = name.id`): SQLite gets
+/// `VALUES` with bound values, PostgreSQL one array per column.
+pub(crate) fn rows_cte(
+    b: DbBackend,
+    name: &str,
+    columns: &[(&str, &str)],
+    rows: Vec<Vec<Cell>>,
+) -> (String, Vec<Value>) {
+    let names: Vec<&str> = columns.iter().map(|(c, _)| *c).collect();
+    if b == DbBackend::Postgres {
+        let casts: Vec<String> = columns
+            .iter()
+            .map(|(_, t)| format!("CAST(? AS {t}[])"))
+            .collect();
+        return (
+            format!(
+                "WITH {name} ({}) AS (SELECT * FROM unnest({}))",
+                names.join(", "),
+                casts.join(", ")
+            ),
+            pg_arrays(columns.len(), rows),
+        );
+    }
+    let n = rows.len();
+    let values = sqlite_values(columns.len(), rows);
+    let one = format!("({})", vec!["?"; columns.len()].join(","));
+    (
+        format!(
+            "WITH {name} ({}) AS (VALUES {})",
+            names.join(", "),
+            vec![one; n].join(",")
+        ),
+        values,
+    )
+}
+
+/// One PostgreSQL array literal per column.
+fn pg_arrays(columns: usize, rows: Vec<Vec<Cell>>) -> Vec<Value> {
+    let mut arrays: Vec<String> = vec![String::from("{"); columns];
+    for (r, row) in rows.into_iter().enumerate() {
+        for (c, cell) in row.into_iter().enumerate() {
+            let a = &mut arrays[c];
+            if r > 0 {
+                a.push(',');
+            }
+            match cell {
+                Cell::I(Some(i)) => a.push_str(&i.to_string()),
+                Cell::S(Some(v)) => push_quoted(a, &v),
+                Cell::T(Some(t)) => push_quoted(a, &t.to_rfc3339()),
+                Cell::B(Some(v)) => a.push(if v { 't' } else { 'f' }),
+                Cell::I(None) | Cell::S(None) | Cell::T(None) | Cell::B(None) => a.push_str("NULL"),
+            }
+        }
+    }
+    arrays
+        .into_iter()
+        .map(|mut a| {
+            a.push('}');
+            Value::from(a)
+        })
+        .collect()
+}
+
+fn sqlite_values(columns: usize, rows: Vec<Vec<Cell>>) -> Vec<Value> {
+    let mut values = Vec::with_capacity(rows.len() * columns);
+    for row in rows {
+        for cell in row {
+            values.push(match cell {
+                Cell::I(i) => Value::from(i),
+                Cell::S(s) => Value::from(s),
+                Cell::T(t) => Value::from(t),
+                Cell::B(v) => Value::from(v),
+            });
+        }
+    }
+    values
 }
 
 /// A multi-row `INSERT INTO table (columns) … suffix`. SQLite gets `VALUES`
 /// with bound values; PostgreSQL gets one array per column, read by
 /// `unnest` — planning a `VALUES` list of thousands of bound values, or
 /// reading the rows from JSON, costs it more than the insert itself.
-fn insert(
+pub(crate) fn insert(
     b: DbBackend,
     table: &str,
     columns: &[(&str, &str)],
@@ -371,22 +451,6 @@ fn insert(
 ) -> sea_orm::Statement {
     let names: Vec<&str> = columns.iter().map(|(c, _)| *c).collect();
     if b == DbBackend::Postgres {
-        // one array per column, written as PostgreSQL array text
-        let mut arrays: Vec<String> = vec![String::from("{"); columns.len()];
-        for (r, row) in rows.into_iter().enumerate() {
-            for (c, cell) in row.into_iter().enumerate() {
-                let a = &mut arrays[c];
-                if r > 0 {
-                    a.push(',');
-                }
-                match cell {
-                    Cell::I(Some(i)) => a.push_str(&i.to_string()),
-                    Cell::S(Some(v)) => push_quoted(a, &v),
-                    Cell::T(Some(t)) => push_quoted(a, &t.to_rfc3339()),
-                    Cell::I(None) | Cell::S(None) | Cell::T(None) => a.push_str("NULL"),
-                }
-            }
-        }
         let casts: Vec<String> = columns
             .iter()
             .map(|(_, t)| format!("CAST(? AS {t}[])"))
@@ -398,26 +462,11 @@ fn insert(
                 names.join(", "),
                 casts.join(", ")
             ),
-            arrays
-                .into_iter()
-                .map(|mut a| {
-                    a.push('}');
-                    Value::from(a)
-                })
-                .collect(),
+            pg_arrays(columns.len(), rows),
         );
     }
     let n = rows.len();
-    let mut values = Vec::with_capacity(n * columns.len());
-    for row in rows {
-        for cell in row {
-            values.push(match cell {
-                Cell::I(i) => Value::from(i),
-                Cell::S(s) => Value::from(s),
-                Cell::T(t) => Value::from(t),
-            });
-        }
-    }
+    let values = sqlite_values(columns.len(), rows);
     let one = format!("({})", vec!["?"; columns.len()].join(","));
     sql(
         b,

@@ -287,33 +287,107 @@ fn history_row(
     }
 }
 
-/// Writes history rows gathered by [`apply_poll`] in one statement.
+/// Writes history rows gathered by [`poll_update`] in one statement.
 pub async fn insert_history<C: ConnectionTrait>(
     c: &C,
     rows: Vec<posting_history::ActiveModel>,
 ) -> Result<()> {
-    if !rows.is_empty() {
-        posting_history::Entity::insert_many(rows).exec(c).await?;
+    use crate::store::bulk::{Cell, insert};
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let b = c.get_database_backend();
+    let take_s = |mut v: sea_orm::ActiveValue<Option<String>>| v.take().flatten();
+    let cells: Vec<Vec<Cell>> = rows
+        .into_iter()
+        .map(|mut r| {
+            vec![
+                Cell::I(r.posting_id.take()),
+                Cell::T(r.at.take()),
+                Cell::S(r.field.take()),
+                Cell::S(take_s(r.old_value)),
+                Cell::S(take_s(r.new_value)),
+                Cell::S(take_s(r.note)),
+            ]
+        })
+        .collect();
+    // SQLite's bound-value limit: 6 columns × 1,000 rows per statement
+    let mut rest = cells.into_iter().peekable();
+    while rest.peek().is_some() {
+        let chunk: Vec<Vec<Cell>> = rest.by_ref().take(1000).collect();
+        c.execute_raw(insert(
+            b,
+            "posting_history",
+            &[
+                ("posting_id", "bigint"),
+                ("at", "timestamptz"),
+                ("field", "text"),
+                ("old_value", "text"),
+                ("new_value", "text"),
+                ("note", "text"),
+            ],
+            chunk,
+            "",
+        ))
+        .await?;
     }
     Ok(())
 }
 
-/// Records one poll: the status rules' decision, what the board said about
-/// the job (title, location and posting date changes go to the history), and
-/// the validators for the next conditional request. History rows are pushed
-/// to `history` for the caller to write in bulk ([`insert_history`]).
-pub async fn apply_poll<C: ConnectionTrait>(
-    c: &C,
+/// What one poll changes in a posting row. `None` in the optional fields
+/// means "keep what is stored".
+#[derive(Clone, Debug)]
+pub struct PollUpdate {
+    pub id: i64,
+    pub status: String,
+    pub status_changed_at: Option<DateTime<Utc>>,
+    pub board_missing: bool,
+    pub title: Option<String>,
+    pub location: Option<String>,
+    pub posted_at: Option<DateTime<Utc>>,
+    pub company: Option<String>,
+    pub description: Option<String>,
+    /// New validators for the next conditional request, when the answer had some.
+    pub validators: Option<(Option<String>, Option<String>)>,
+    pub consecutive_not_found: i32,
+    pub last_not_found_at: Option<DateTime<Utc>>,
+    pub consecutive_errors: i32,
+    pub next_poll_at: DateTime<Utc>,
+    pub last_error: Option<String>,
+}
+
+/// What one poll changes: the status rules' decision, what the board said
+/// about the job (title, location and posting date changes go to the
+/// history), and the validators for the next conditional request. History
+/// rows are pushed to `history` for the caller to write in bulk
+/// ([`insert_history`]); the update is written with others by [`record_polls`].
+pub fn poll_update(
     old: &posting::Model,
     d: &crate::poll::decide::Decision,
     info: Option<&crate::poll::boards::JobInfo>,
     validators: Option<(Option<String>, Option<String>)>,
     now: DateTime<Utc>,
     history: &mut Vec<posting_history::ActiveModel>,
-) -> Result<()> {
-    let mut am: posting::ActiveModel = old.clone().into();
+) -> PollUpdate {
     let status = d.state.status.as_str();
     let note = format!("poll: {}", d.label);
+    let mut u = PollUpdate {
+        id: old.id,
+        status: status.to_string(),
+        status_changed_at: None,
+        board_missing: d.state.board_missing,
+        title: None,
+        location: None,
+        posted_at: None,
+        company: None,
+        description: None,
+        validators,
+        consecutive_not_found: d.state.consecutive_not_found,
+        last_not_found_at: d.state.last_not_found_at,
+        consecutive_errors: d.state.consecutive_errors,
+        next_poll_at: d.next_poll_at,
+        last_error: d.last_error.clone(),
+    };
     if old.status != status {
         history.push(history_row(
             old.id,
@@ -323,8 +397,7 @@ pub async fn apply_poll<C: ConnectionTrait>(
             &note,
             now,
         ));
-        am.status = Set(status.into());
-        am.status_changed_at = Set(Some(now));
+        u.status_changed_at = Some(now);
     }
     if old.board_missing != d.state.board_missing {
         history.push(history_row(
@@ -335,7 +408,6 @@ pub async fn apply_poll<C: ConnectionTrait>(
             &note,
             now,
         ));
-        am.board_missing = Set(d.state.board_missing);
     }
     if let Some(i) = info {
         if !i.title.is_empty() && i.title != old.title {
@@ -347,7 +419,7 @@ pub async fn apply_poll<C: ConnectionTrait>(
                 "poll",
                 now,
             ));
-            am.title = Set(i.title.clone());
+            u.title = Some(i.title.clone());
         }
         if i.location.is_some() && i.location != old.location {
             history.push(history_row(
@@ -358,7 +430,7 @@ pub async fn apply_poll<C: ConnectionTrait>(
                 "poll",
                 now,
             ));
-            am.location = Set(i.location.clone());
+            u.location = i.location.clone();
         }
         if i.posted_at.is_some() && i.posted_at != old.posted_at {
             history.push(history_row(
@@ -369,27 +441,104 @@ pub async fn apply_poll<C: ConnectionTrait>(
                 "poll",
                 now,
             ));
-            am.posted_at = Set(i.posted_at);
+            u.posted_at = i.posted_at;
         }
         if i.company.is_some() && old.company.is_none() {
-            am.company = Set(i.company.clone());
+            u.company = i.company.clone();
         }
         if i.description.is_some() && i.description != old.description {
-            am.description = Set(i.description.clone());
+            u.description = i.description.clone();
         }
     }
-    if let Some((etag, lm)) = validators {
-        am.etag = Set(etag);
-        am.last_modified = Set(lm);
+    u
+}
+
+/// Writes many polls' updates with one statement (`UPDATE … FROM` a list of
+/// rows), instead of one `UPDATE` per posting.
+pub async fn record_polls<C: ConnectionTrait>(
+    c: &C,
+    updates: Vec<PollUpdate>,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    use crate::store::bulk::{Cell, rows_cte};
+    if updates.is_empty() {
+        return Ok(());
     }
-    am.consecutive_not_found = Set(d.state.consecutive_not_found);
-    am.last_not_found_at = Set(d.state.last_not_found_at);
-    am.consecutive_errors = Set(d.state.consecutive_errors);
-    am.next_poll_at = Set(Some(d.next_poll_at));
-    am.last_polled_at = Set(Some(now));
-    am.last_error = Set(d.last_error.clone());
-    am.updated_at = Set(now);
-    am.update(c).await?;
+    let b = c.get_database_backend();
+    let rows: Vec<Vec<Cell>> = updates
+        .into_iter()
+        .map(|u| {
+            let (set_validators, etag, last_modified) = match u.validators {
+                Some((e, l)) => (true, e, l),
+                None => (false, None, None),
+            };
+            vec![
+                Cell::I(Some(u.id)),
+                Cell::S(Some(u.status)),
+                Cell::T(u.status_changed_at),
+                Cell::B(Some(u.board_missing)),
+                Cell::S(u.title),
+                Cell::S(u.location),
+                Cell::T(u.posted_at),
+                Cell::S(u.company),
+                Cell::S(u.description),
+                Cell::B(Some(set_validators)),
+                Cell::S(etag),
+                Cell::S(last_modified),
+                Cell::I(Some(u.consecutive_not_found as i64)),
+                Cell::T(u.last_not_found_at),
+                Cell::I(Some(u.consecutive_errors as i64)),
+                Cell::T(Some(u.next_poll_at)),
+                Cell::S(u.last_error),
+            ]
+        })
+        .collect();
+    let (cte, mut values) = rows_cte(
+        b,
+        "v",
+        &[
+            ("id", "bigint"),
+            ("status", "text"),
+            ("status_changed_at", "timestamptz"),
+            ("board_missing", "boolean"),
+            ("title", "text"),
+            ("location", "text"),
+            ("posted_at", "timestamptz"),
+            ("company", "text"),
+            ("description", "text"),
+            ("set_validators", "boolean"),
+            ("etag", "text"),
+            ("last_modified", "text"),
+            ("consecutive_not_found", "integer"),
+            ("last_not_found_at", "timestamptz"),
+            ("consecutive_errors", "integer"),
+            ("next_poll_at", "timestamptz"),
+            ("last_error", "text"),
+        ],
+        rows,
+    );
+    values.extend([now.into(), now.into()]);
+    c.execute_raw(crate::store::sql(
+        b,
+        &format!(
+            "{cte} UPDATE postings SET status = v.status, \
+             status_changed_at = COALESCE(v.status_changed_at, postings.status_changed_at), \
+             board_missing = v.board_missing, \
+             title = COALESCE(v.title, postings.title), \
+             location = COALESCE(v.location, postings.location), \
+             posted_at = COALESCE(v.posted_at, postings.posted_at), \
+             company = COALESCE(v.company, postings.company), \
+             description = COALESCE(v.description, postings.description), \
+             etag = CASE WHEN v.set_validators THEN v.etag ELSE postings.etag END, \
+             last_modified = CASE WHEN v.set_validators THEN v.last_modified ELSE postings.last_modified END, \
+             consecutive_not_found = v.consecutive_not_found, last_not_found_at = v.last_not_found_at, \
+             consecutive_errors = v.consecutive_errors, next_poll_at = v.next_poll_at, \
+             last_polled_at = ?, last_error = v.last_error, updated_at = ? \
+             FROM v WHERE postings.id = v.id"
+        ),
+        values,
+    ))
+    .await?;
     Ok(())
 }
 
