@@ -1,14 +1,22 @@
-//! Quick start: the main recruiting flow on the embedded default (SQLite, no
-//! server, no network). Imports the example postings and applications, moves
-//! a few applications through the pipeline, writes the emails those moves
-//! caused as .eml files, and prints the pipeline report.
+//! Quick start: what atsd does, offline, on the embedded default (SQLite, no
+//! server, nobody emailed). It starts a small stand-in for the Greenhouse and
+//! Lever job-board APIs on loopback, imports the example postings and
+//! applications, and then lets a few days pass with `atsd tick` at advancing
+//! `--now` times: the postings are polled, one of them closes on the board,
+//! stale applications are rejected, the recruiters are reminded and sent a
+//! digest, and every email lands as an `.eml` file. Then `atsd status` and
+//! the report.
 //!
 //!     cargo run --example quickstart
 //!
-//! Everything lands in `target/quickstart/` (database and emails); each run
-//! starts afresh. Every step is the real `atsd` command line.
+//! Everything lands in `target/quickstart/`; each run starts afresh. Every
+//! step is the real `atsd` command line.
 
+use std::io::{BufRead, BufReader, Write};
+use std::net::{TcpListener, TcpStream};
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 fn atsd(dir: &Path, args: &[&str]) {
     let db = format!("sqlite://{}/atsd.db?mode=rwc", dir.display());
@@ -29,6 +37,104 @@ fn atsd(dir: &Path, args: &[&str]) {
     }
 }
 
+fn say(text: &str) {
+    println!("\n# {text}");
+}
+
+/// The jobs the stand-in board lists for examplecorp on Greenhouse.
+fn greenhouse_jobs(payments_open: bool) -> Vec<serde_json::Value> {
+    let mut jobs = vec![serde_json::json!({
+        "id": 4410021,
+        "title": "Senior Platform Engineer",
+        "absolute_url": "https://boards.greenhouse.io/examplecorp/jobs/4410021",
+        "location": {"name": "Berlin, Germany"},
+        "company_name": "Example Corp",
+        "first_published": "2026-10-15T09:00:00-04:00",
+        "updated_at": "2026-11-19T08:12:44-05:00",
+    })];
+    if payments_open {
+        jobs.push(serde_json::json!({
+            "id": 4410055,
+            "title": "Engineering Manager, Payments",
+            "absolute_url": "https://boards.greenhouse.io/examplecorp/jobs/4410055",
+            "location": {"name": "Zurich, Switzerland"},
+            "company_name": "Example Corp",
+            "first_published": "2026-10-01T09:00:00-04:00",
+            "updated_at": "2026-11-19T08:12:44-05:00",
+        }));
+    }
+    jobs
+}
+
+fn answer(stream: &mut TcpStream, payments_open: bool) -> std::io::Result<()> {
+    let mut line = String::new();
+    let mut reader = BufReader::new(stream.try_clone()?);
+    reader.read_line(&mut line)?;
+    // skip the headers
+    loop {
+        let mut h = String::new();
+        if reader.read_line(&mut h)? == 0 || h == "\r\n" || h == "\n" {
+            break;
+        }
+    }
+    let path = line.split_whitespace().nth(1).unwrap_or("/");
+    let path = path.split('?').next().unwrap_or(path);
+    let jobs = greenhouse_jobs(payments_open);
+    let (status, body) = if path == "/v1/boards/examplecorp/jobs" {
+        let total = jobs.len();
+        (
+            "200 OK",
+            serde_json::json!({"jobs": jobs, "meta": {"total": total}}),
+        )
+    } else if let Some(id) = path.strip_prefix("/v1/boards/examplecorp/jobs/") {
+        match jobs.into_iter().find(|j| j["id"].to_string() == id) {
+            Some(j) => ("200 OK", j),
+            None => (
+                "404 Not Found",
+                serde_json::json!({"status": 404, "error": "Job not found"}),
+            ),
+        }
+    } else if path == "/v0/postings/examplecorp/6f1c2d3e-4a5b-4c6d-8e7f-901a2b3c4d5e" {
+        (
+            "200 OK",
+            serde_json::json!({
+                "id": "6f1c2d3e-4a5b-4c6d-8e7f-901a2b3c4d5e",
+                "text": "Data Analyst, Growth",
+                "categories": {"location": "Remote (EU)"},
+                "hostedUrl": "https://jobs.lever.co/examplecorp/6f1c2d3e-4a5b-4c6d-8e7f-901a2b3c4d5e",
+            }),
+        )
+    } else {
+        (
+            "404 Not Found",
+            serde_json::json!({"status": 404, "error": "Job not found"}),
+        )
+    };
+    let body = body.to_string();
+    write!(
+        stream,
+        "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    )?;
+    stream.flush()
+}
+
+/// A stand-in for boards-api.greenhouse.io and api.lever.co on loopback.
+fn start_board(payments_open: Arc<AtomicBool>) -> std::io::Result<u16> {
+    let listener = TcpListener::bind("127.0.0.1:0")?;
+    let port = listener.local_addr()?.port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut stream = stream;
+            let open = payments_open.load(Ordering::SeqCst);
+            if let Err(e) = answer(&mut stream, open) {
+                eprintln!("stand-in board: {e}");
+            }
+        }
+    });
+    Ok(port)
+}
+
 fn main() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let dir = root.join("target").join("quickstart");
@@ -37,26 +143,94 @@ fn main() {
         eprintln!("quickstart: cannot create {}: {e}", dir.display());
         std::process::exit(1);
     }
+    let payments_open = Arc::new(AtomicBool::new(true));
+    let port = match start_board(payments_open.clone()) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("quickstart: cannot start the stand-in job board: {e}");
+            std::process::exit(1);
+        }
+    };
     let ex = root.join("examples");
     let p = |rel: &str| ex.join(rel).display().to_string();
 
+    say("a fresh atsd: the commented config and the SQLite database");
     atsd(&dir, &["init", &dir.display().to_string()]);
+    // the stand-in board on loopback instead of the real APIs, and the rules
+    let config = format!(
+        r#"
+[org]
+name = "Example Corp"
+
+[[rules]]                         # no answer for two weeks: reject
+name = "stale-applied"
+stage = "applied"
+after = "14d"
+move_to = "rejected"
+reason = "no_response"
+
+[[rules]]                         # five days in screening: remind the recruiters
+name = "nudge-screening"
+stage = "screening"
+after = "5d"
+remind = true
+
+[[rules]]                         # the job is gone from the board: tell its candidates
+name = "posting-closed"
+on = "posting_closed"
+move_to = "rejected"
+reason = "posting_closed"
+email = "posting_closed"
+
+[recruiters]
+emails = ["recruiting@example.org"]
+
+[poll]
+allow_addresses = ["127.0.0.1:{port}"]
+[poll.sources.greenhouse]
+api_base = "http://127.0.0.1:{port}"
+[poll.sources.lever]
+api_base = "http://127.0.0.1:{port}"
+"#
+    );
+    if let Err(e) = std::fs::write(dir.join("atsd.toml"), config) {
+        eprintln!("quickstart: cannot write atsd.toml: {e}");
+        std::process::exit(1);
+    }
+    println!(
+        "\n(atsd.toml now has three rules, a recruiter and the stand-in board at 127.0.0.1:{port})"
+    );
+    atsd(&dir, &["check-config"]);
+
+    say("Friday 20 November: postings and applications arrive");
     atsd(
         &dir,
         &[
             "--now",
-            "2026-11-20T09:00:00Z",
+            "2026-11-20T08:00:00Z",
             "posting",
             "import",
-            &p("postings"),
-            &p("greenhouse-jobs.json"),
+            &p("postings/platform-engineer.md"),
+            &p("postings/data-analyst.md"),
         ],
     );
     atsd(
         &dir,
         &[
             "--now",
-            "2026-11-20T09:05:00Z",
+            "2026-11-20T08:00:00Z",
+            "posting",
+            "add",
+            "https://boards.greenhouse.io/examplecorp/jobs/4410055",
+            "--title",
+            "Engineering Manager, Payments",
+        ],
+    );
+    atsd(
+        &dir,
+        &[
+            "--now",
+            "2026-11-20T08:05:00Z",
             "application",
             "import",
             &p("applications.csv"),
@@ -66,7 +240,7 @@ fn main() {
         &dir,
         &[
             "--now",
-            "2026-11-20T10:00:00Z",
+            "2026-11-20T08:30:00Z",
             "apply",
             "https://boards.greenhouse.io/examplecorp/jobs/4410021",
             "--name",
@@ -81,61 +255,56 @@ fn main() {
         &dir,
         &[
             "--now",
-            "2026-11-21T09:00:00Z",
+            "2026-11-20T08:45:00Z",
             "application",
             "move",
-            "1",
-            "screening",
-        ],
-    );
-    atsd(
-        &dir,
-        &[
-            "--now",
-            "2026-11-24T15:00:00Z",
-            "application",
-            "move",
-            "1",
-            "interview",
-            "--reason",
-            "strong screen",
-        ],
-    );
-    atsd(
-        &dir,
-        &[
-            "--now",
-            "2026-11-24T16:00:00Z",
-            "application",
-            "move",
-            "4",
-            "rejected",
-            "--reason",
-            "position requires German",
-        ],
-    );
-    atsd(
-        &dir,
-        &[
-            "--now",
-            "2026-11-25T09:00:00Z",
-            "application",
-            "move",
-            "6",
+            "3",
             "offer",
+            "--reason",
+            "great final round",
         ],
     );
+
+    say("what the 09:00 run would do (nothing changes)");
     atsd(
         &dir,
-        &["--now", "2026-11-25T09:00:00Z", "application", "list"],
+        &[
+            "--now",
+            "2026-11-20T09:00:00Z",
+            "tick",
+            "advance",
+            "--dry-run",
+        ],
     );
-    // the default `file` transport writes each email as an .eml file; no one is emailed
-    atsd(&dir, &["--now", "2026-11-25T09:00:00Z", "tick", "dispatch"]);
-    atsd(&dir, &["--now", "2026-11-25T09:00:00Z", "mail", "list"]);
-    atsd(&dir, &["--now", "2026-11-25T09:00:00Z", "report"]);
-    atsd(&dir, &["--now", "2026-11-25T09:00:00Z", "status"]);
+    say("the 09:00 run: every job once, each claimed as a job run");
+    atsd(&dir, &["--now", "2026-11-20T09:00:00Z", "tick"]);
+
+    say("Saturday: the payments job disappears from the board");
+    payments_open.store(false, Ordering::SeqCst);
+    atsd(&dir, &["--now", "2026-11-21T09:00:00Z", "tick", "poll"]);
+    say("a second 'not found' at least 10 minutes later confirms the close");
+    atsd(&dir, &["--now", "2026-11-21T09:30:00Z", "tick"]);
+
+    say("Wednesday 25 November: more stale applications, the delayed rejections go out");
+    atsd(&dir, &["--now", "2026-11-25T09:00:00Z", "tick"]);
+
+    atsd(&dir, &["--now", "2026-11-25T09:05:00Z", "tick", "dispatch"]);
+
+    say("where everything stands");
+    atsd(
+        &dir,
+        &["--now", "2026-11-25T09:05:00Z", "application", "list"],
+    );
+    atsd(&dir, &["--now", "2026-11-25T09:05:00Z", "mail", "list"]);
+    atsd(&dir, &["--now", "2026-11-25T09:05:00Z", "posting", "list"]);
+    atsd(&dir, &["--now", "2026-11-25T09:05:00Z", "status"]);
+    atsd(&dir, &["--now", "2026-11-25T09:05:00Z", "report"]);
+    let emails = std::fs::read_dir(dir.join("outbox"))
+        .map(|rd| rd.flatten().count())
+        .unwrap_or(0);
     println!(
-        "\nDatabase, config and the emails (outbox/*.eml): {}",
+        "\n{emails} emails were written as .eml files to {}; the database and config are in {}",
+        dir.join("outbox").display(),
         dir.display()
     );
 }
