@@ -87,7 +87,10 @@ fn answer(stream: &mut TcpStream, payments_open: bool) -> std::io::Result<()> {
             serde_json::json!({"jobs": jobs, "meta": {"total": total}}),
         )
     } else if let Some(id) = path.strip_prefix("/v1/boards/examplecorp/jobs/") {
-        match jobs.into_iter().find(|j| j["id"].to_string() == id) {
+        match jobs
+            .into_iter()
+            .find(|j| j["id"].as_i64().map(|n| n.to_string()).as_deref() == Some(id))
+        {
             Some(j) => ("200 OK", j),
             None => (
                 "404 Not Found",
