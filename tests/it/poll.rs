@@ -473,3 +473,84 @@ fn a_redirect_to_a_refused_address_is_not_followed() {
         "the refused hop was never contacted"
     );
 }
+
+/// A confirmed close cascades through the rules: each active application of
+/// the posting is rejected exactly once, with one email each, in the tick
+/// that confirms it; a transient failure before that moves nobody.
+#[test]
+fn a_close_confirmed_by_polls_rejects_active_applications_once() {
+    let board = Board::start();
+    board.route(
+        "/v1/boards/acme/jobs/1",
+        vec![
+            Reply::json(200, &gh_job(1, "Welder")),
+            Reply::json(500, "oops"),
+            Reply::json(404, GH_404),
+            Reply::json(404, GH_404),
+        ],
+    );
+    board.route(
+        "/v1/boards/acme/jobs",
+        vec![Reply::json(200, &gh_list(&[2]))],
+    );
+    let env = env_for(
+        &board,
+        "[[rules]]\nname = \"closed\"\non = \"posting_closed\"\nmove_to = \"rejected\"\nreason = \"posting_closed\"\nemail = \"posting_closed\"\n",
+    );
+    add(&env, "https://boards.greenhouse.io/acme/jobs/1");
+    for (i, who) in ["ada", "bo", "cy"].iter().enumerate() {
+        env.ok(&[
+            "--now",
+            &t(i as i64),
+            "apply",
+            "1",
+            "--name",
+            who,
+            "--email",
+            &format!("{who}@example.net"),
+        ]);
+    }
+    env.ok(&["--now", &t(5), "application", "move", "3", "withdrawn"]);
+    let tick = |min: i64| env.json(&["--now", &t(min), "tick", "poll", "advance"]);
+    let v = tick(15);
+    assert_eq!(v["poll"]["closed"], 0, "{v}");
+    let v = tick(30);
+    assert_eq!(v["poll"]["errors"], 1, "{v}");
+    assert_eq!(v["advance"]["moved"], 0, "a 500 moves nobody: {v}");
+    let v = tick(45);
+    assert_eq!(
+        (v["poll"]["closed"].as_u64(), v["advance"]["moved"].as_u64()),
+        (Some(0), Some(0)),
+        "one 404 is not a close: {v}"
+    );
+    let v = tick(60);
+    assert_eq!(v["poll"]["closed"], 1, "{v}");
+    assert_eq!(v["advance"]["moved"], 2, "{v}");
+    assert_eq!(v["advance"]["by_rule"]["closed"], 2, "{v}");
+    let v = tick(75);
+    assert_eq!(v["advance"]["moved"], 0, "{v}");
+    let mails = env.json(&["mail", "list"]);
+    let closed: Vec<&Value> = mails
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["template"] == "posting_closed")
+        .collect();
+    assert_eq!(closed.len(), 2);
+    assert!(closed.iter().all(|m| m["recipient"] != "cy@example.net"));
+    for id in ["1", "2"] {
+        let a = env.json(&["application", "show", id]);
+        assert_eq!(a["application"]["stage"], "rejected");
+        let rejections = a["transitions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|t| t["reason"] == "posting_closed" && t["actor"] == "rule:closed")
+            .count();
+        assert_eq!(rejections, 1);
+    }
+    assert_eq!(
+        env.json(&["application", "show", "3"])["application"]["stage"],
+        "withdrawn"
+    );
+}
