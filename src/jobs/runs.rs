@@ -123,15 +123,12 @@ impl JobLock {
 
 /// `atsd.db-job-advance.lock` beside the SQLite file.
 fn lock_path(store: &Store, job: Job) -> Option<PathBuf> {
-    let url = store.url();
-    let rest = url
-        .strip_prefix("sqlite://")
-        .or_else(|| url.strip_prefix("sqlite:"))?;
-    let file = rest.split('?').next()?;
-    if file.is_empty() || file == ":memory:" {
-        return None;
-    }
-    Some(PathBuf::from(format!("{file}-job-{}.lock", job.name())))
+    let file = crate::store::sqlite_file(store.url())?;
+    Some(PathBuf::from(format!(
+        "{}-job-{}.lock",
+        file.display(),
+        job.name()
+    )))
 }
 
 /// A claimed occurrence: run its work, then [`finish`] it.

@@ -52,8 +52,8 @@ pub fn resolve_url(flag: Option<&str>, config: &Config) -> String {
     format!("sqlite://{}?mode=rwc", dir.join("atsd.db").display())
 }
 
-/// The folder of a SQLite database file (for files kept beside it), if the URL is SQLite.
-pub fn sqlite_dir(url: &str) -> Option<PathBuf> {
+/// The SQLite database file of a URL, if the URL is SQLite and names a file.
+pub fn sqlite_file(url: &str) -> Option<PathBuf> {
     let rest = url
         .strip_prefix("sqlite://")
         .or_else(|| url.strip_prefix("sqlite:"))?;
@@ -61,8 +61,13 @@ pub fn sqlite_dir(url: &str) -> Option<PathBuf> {
     if file.is_empty() || file == ":memory:" {
         return None;
     }
+    Some(PathBuf::from(file))
+}
+
+/// The folder of a SQLite database file (for files kept beside it), if the URL is SQLite.
+pub fn sqlite_dir(url: &str) -> Option<PathBuf> {
     Some(
-        PathBuf::from(file)
+        sqlite_file(url)?
             .parent()
             .map(PathBuf::from)
             .unwrap_or_default(),
