@@ -27,6 +27,8 @@ pub const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// SQLite connections in the pool: one writer at a time, readers alongside (WAL).
 pub const SQLITE_POOL_SIZE: u32 = 4;
 pub const POSTGRES_POOL_SIZE: u32 = 10;
+/// Prepared statements kept per SQLite connection.
+pub const SQLITE_STATEMENT_CACHE: usize = 24;
 
 #[derive(Clone, Debug)]
 pub struct Store {
@@ -139,6 +141,10 @@ impl Store {
                         .synchronous(SqliteSynchronous::Full)
                         .foreign_keys(true)
                         .busy_timeout(SQLITE_BUSY_TIMEOUT)
+                        // the set-based statements name their rows in the
+                        // text, so most are used once: a small cache keeps
+                        // their compiled programs from piling up
+                        .statement_cache_capacity(SQLITE_STATEMENT_CACHE)
                 });
         } else {
             opts.max_connections(POSTGRES_POOL_SIZE);
