@@ -3,9 +3,11 @@
 //! and `atsd tick` invocations share one database. A job never overlaps
 //! itself: one task per job at a time here, the job's lock across processes.
 //! After downtime the latest missed occurrence runs once. Email is sent
-//! promptly: a move made by the rules wakes dispatch at once, and the outbox
-//! is looked at every [`OUTBOX_POLL`] for email that fell due (a move by a
-//! recruiter's CLI, a delayed email, a retry), between dispatch occurrences.
+//! promptly: a move made by the rules wakes dispatch at once; on PostgreSQL
+//! every transaction that queues email (in any process: another daemon, a
+//! recruiter's CLI) sends a `NOTIFY` that wakes every daemon; and the outbox
+//! is looked at every [`OUTBOX_POLL`] for email that fell due (a delayed
+//! email, a retry, and on SQLite everything), between dispatch occurrences.
 //!
 //! SIGTERM or SIGINT: stop claiming, let the running jobs finish their
 //! current batch (dispatch hands back what it has not sent; advance stops
@@ -68,6 +70,48 @@ impl Clock {
     }
 }
 
+/// Listens on PostgreSQL for queued email (`NOTIFY atsd_outbox`, sent by
+/// every transaction that queues some, in any process) and wakes the loop.
+async fn listen_for_email(
+    pool: sea_orm::sqlx::PgPool,
+    wake: Arc<tokio::sync::Notify>,
+    cancel: tokio_util::sync::CancellationToken,
+) {
+    use sea_orm::sqlx::postgres::PgListener;
+    loop {
+        let listener = async {
+            let mut l = PgListener::connect_with(&pool).await?;
+            l.listen(crate::store::OUTBOX_CHANNEL).await?;
+            Ok::<_, sea_orm::sqlx::Error>(l)
+        };
+        let mut l = tokio::select! {
+            _ = cancel.cancelled() => return,
+            l = listener => match l {
+                Ok(l) => l,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot listen for queued email (the outbox is still looked at every few seconds); trying again in 5 s");
+                    tokio::select! {
+                        _ = cancel.cancelled() => return,
+                        _ = tokio::time::sleep(Duration::from_secs(5)) => continue,
+                    }
+                }
+            },
+        };
+        loop {
+            tokio::select! {
+                _ = cancel.cancelled() => return,
+                n = l.recv() => match n {
+                    Ok(_) => wake.notify_one(),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "lost the queued-email notifications; listening again");
+                        break;
+                    }
+                },
+            }
+        }
+    }
+}
+
 enum Done {
     Scheduled(Job, DateTime<Utc>, Result<Ran>),
     ExtraDispatch(Result<serde_json::Value>),
@@ -94,6 +138,14 @@ pub async fn run(runner: Arc<Runner>, clock: Clock, life: Arc<dyn Lifecycle>) ->
     let mut set: JoinSet<Done> = JoinSet::new();
     let mut wake_dispatch = false;
     let mut last_outbox_check = tokio::time::Instant::now() - OUTBOX_POLL;
+    let email_queued = Arc::new(tokio::sync::Notify::new());
+    if runner.store.backend() == sea_orm::DbBackend::Postgres {
+        tokio::spawn(listen_for_email(
+            runner.store.conn().get_postgres_connection_pool().clone(),
+            email_queued.clone(),
+            runner.cancel.clone(),
+        ));
+    }
     life.ready();
     tracing::info!(instance = %runner.instance, jobs = ?jobs.iter().map(|j| j.name()).collect::<Vec<_>>(), "scheduler started");
     loop {
@@ -193,6 +245,10 @@ pub async fn run(runner: Arc<Runner>, clock: Clock, life: Arc<dyn Lifecycle>) ->
                     }
                     Err(e) => tracing::error!(error = %e, "a job task failed"),
                 }
+            }
+            _ = email_queued.notified() => {
+                tracing::debug!("woken by a queued-email notification");
+                wake_dispatch = true;
             }
             _ = tokio::time::sleep(wait) => {}
         }

@@ -943,6 +943,7 @@ async fn mail_retry(env: &Env, id: i64) -> CmdResult {
     let store = env.store().await?;
     let txn = store.begin_write().await?;
     let row = crate::store::outbox::retry(&txn, id, env.now).await?;
+    store::notify_outbox(&txn).await?;
     txn.commit().await?;
     if env.json {
         return print_json(&row);

@@ -472,6 +472,9 @@ async fn write(store: Store, domain: String, now: DateTime<Utc>, p: Prepared) ->
         all_reminders.extend(e);
     }
     w.emails += bulk::queue_emails(&txn, all_reminders, now).await?;
+    if w.emails > 0 {
+        crate::store::notify_outbox(&txn).await?;
+    }
     txn.commit().await?;
     for (rule, app) in rules_of {
         if moved.contains(&app) {

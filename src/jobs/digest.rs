@@ -170,6 +170,9 @@ impl Digest<'_> {
         }
         let txn = self.store.begin_write().await?;
         report.queued = bulk::queue_emails(&txn, emails, self.now).await?;
+        if report.queued > 0 {
+            crate::store::notify_outbox(&txn).await?;
+        }
         txn.commit().await?;
         Ok(report)
     }

@@ -324,6 +324,9 @@ pub async fn apply(
             posting.id, posting.title
         ));
     }
+    if !created.emails.is_empty() {
+        super::notify_outbox(&txn).await?;
+    }
     txn.commit().await?;
     Ok(created)
 }
@@ -410,6 +413,9 @@ pub async fn move_application(store: &Store, ctx: &Ctx<'_>, req: &MoveRequest) -
     let txn = store.begin_write().await?;
     match move_in(&txn, ctx, req).await {
         Ok(m) => {
+            if !m.emails.is_empty() {
+                super::notify_outbox(&txn).await?;
+            }
             txn.commit()
                 .await
                 .map_err(|e| conflict_or_db(req.application_id, e))?;

@@ -115,6 +115,20 @@ pub fn id_list(ids: &[i64]) -> String {
         .join(",")
 }
 
+/// The PostgreSQL channel on which queued email wakes the daemons.
+pub const OUTBOX_CHANNEL: &str = "atsd_outbox";
+
+/// Tells the daemons that email was queued: a PostgreSQL `NOTIFY`, delivered
+/// when the caller's transaction commits (and not at all if it rolls back).
+/// Nothing on SQLite, whose daemons look at the outbox every few seconds.
+pub async fn notify_outbox<C: ConnectionTrait>(c: &C) -> Result<()> {
+    if c.get_database_backend() == DbBackend::Postgres {
+        c.execute_unprepared(&format!("NOTIFY {OUTBOX_CHANNEL}"))
+            .await?;
+    }
+    Ok(())
+}
+
 /// The PostgreSQL advisory lock key that serialises migrations ("atsd").
 const MIGRATION_LOCK: i64 = 0x6174_7364;
 

@@ -212,3 +212,49 @@ fn two_daemons_share_the_work_each_occurrence_once() {
     assert_eq!(count_sync(&env, "job_runs") as usize, runs.len());
     assert!(!instances.is_empty());
 }
+
+/// On PostgreSQL a recruiter's `apply` in another process wakes the daemon
+/// through `NOTIFY`: the email goes out although no dispatch occurrence is
+/// due for a year. (SQLite has no notifications; its daemons look at the
+/// outbox every two seconds, which the test above relies on.)
+#[test]
+fn on_postgres_queued_email_wakes_the_daemon() {
+    let env = Env::with_config(
+        "[mail]\ntransport = \"log\"\n[schedule]\npoll = \"0 0 1 1 *\"\nadvance = \"0 0 1 1 *\"\n\
+         dispatch = \"0 0 1 1 *\"\ndigest = \"0 0 1 1 *\"\nretention = \"0 0 1 1 *\"\n",
+    );
+    if !env.db.is_postgres() {
+        return;
+    }
+    env.ok(&["posting", "add", "https://boards.greenhouse.io/acme/jobs/1"]);
+    let log = env.path("daemon.log");
+    let mut child = env
+        .std_cmd()
+        .env("ATSD_LOG", "info,atsd::daemon=debug")
+        .args(["run"])
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let read = || std::fs::read_to_string(&log).unwrap_or_default();
+    let wait_for = |what: &str| {
+        let t = Instant::now();
+        while !read().contains(what) && t.elapsed() < Duration::from_secs(30) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        read().contains(what)
+    };
+    assert!(wait_for("scheduler started"), "{}", read());
+    env.ok(&["apply", "1", "--name", "Ada", "--email", "ada@example.net"]);
+    assert!(
+        wait_for("woken by a queued-email notification"),
+        "{}",
+        read()
+    );
+    assert!(wait_for("email (log transport)"), "{}", read());
+    term(&child);
+    let (code, _) = wait_exit(&mut child, Duration::from_secs(15));
+    assert_eq!(code, Some(0), "{}", read());
+    let mails = env.json(&["mail", "list"]);
+    assert_eq!(mails[0]["status"], "sent", "{mails}");
+}
