@@ -2,10 +2,13 @@
 //! small function in [`commands`] that loads what it needs, calls the
 //! library and prints a table, or JSON with `--json`.
 
+mod applications;
 mod candidates;
 mod commands;
 mod jobs;
+mod mail;
 mod output;
+mod postings;
 
 use crate::error::{Error, Result};
 use chrono::{DateTime, Utc};
