@@ -9,7 +9,7 @@ use crate::mail::EmailChoice;
 use crate::store::Store;
 use crate::store::applications::{self, MoveRequest, NewApplication};
 use crate::store::candidates::CandidateInput;
-use crate::store::postings::{self};
+use crate::store::postings;
 use std::path::Path;
 
 pub(super) fn input_error(errs: Vec<(&'static str, String)>) -> Error {
