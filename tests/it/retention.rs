@@ -254,3 +254,52 @@ fn a_digest_goes_once_per_recruiter_and_not_at_all_when_there_is_nothing_to_say(
     let v = env.json(&["--now", "2027-01-06T09:30:00Z", "tick", "digest"]);
     assert_eq!(v["digest"]["nothing_to_say"], true, "{v}");
 }
+
+/// A job that fails is recorded `failed` with its error, the other jobs
+/// still run, and `tick` exits 1 after printing every job's result.
+#[test]
+fn a_failing_job_is_recorded_and_the_others_still_run() {
+    let env = Env::with_config(
+        "[recruiters]\nemails = [\"a@example.org\"]\n[templates]\ndir = \"tpl\"\n\
+         [[rules]]\nname = \"stale\"\nstage = \"applied\"\nafter = \"1d\"\nmove_to = \"rejected\"\nemail = \"\"\n",
+    );
+    // a digest template that only breaks on a long list: check-config's
+    // sample data passes, the real run with five new applications does not
+    env.write(
+        "tpl/en/recruiter_digest.txt",
+        "{% if digest.new_applications | length > 3 %}{{ digest.new_applications[10].candidate }}{% endif %}\n",
+    );
+    env.ok(&["check-config"]);
+    env.ok(&["posting", "add", "https://boards.greenhouse.io/acme/jobs/1"]);
+    for i in 0..5 {
+        apply(
+            &env,
+            "2027-01-04T10:00:00Z",
+            &format!("P{i}"),
+            &format!("p{i}@example.net"),
+        );
+    }
+    let (code, out, err) = env.run(&[
+        "--json",
+        "--now",
+        "2027-01-05T10:00:00Z",
+        "tick",
+        "digest",
+        "advance",
+    ]);
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(
+        err.contains("job digest") && err.contains("failed"),
+        "{err}"
+    );
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["digest"]["run"]["outcome"], "failed", "{v}");
+    assert!(
+        v["digest"]["run"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("recruiter_digest"),
+        "{v}"
+    );
+    assert_eq!(v["advance"]["moved"], 5, "the next job still ran: {v}");
+}
