@@ -83,7 +83,9 @@ pub struct Runner {
     pub config: Arc<Config>,
     pub pipeline: Arc<Pipeline>,
     pub renderer: Arc<Renderer>,
-    pub sender: Arc<Sender>,
+    /// Built on the first dispatch, so that the other jobs run whatever the
+    /// state of the mail settings.
+    pub sender: tokio::sync::OnceCell<Arc<Sender>>,
     /// `host:pid`, written on the job runs this process claims.
     pub instance: String,
     /// Set on shutdown: jobs stop between batches.
@@ -112,13 +114,12 @@ impl Runner {
     pub fn new(store: Store, config: Config, instance: String) -> Result<Runner> {
         let pipeline = config.pipeline().map_err(|e| Error::input(e.to_string()))?;
         let renderer = Renderer::new(config.templates.dir.as_deref());
-        let sender = Sender::from_config(&config, crate::store::sqlite_dir(store.url()))?;
         Ok(Runner {
             store,
             config: Arc::new(config),
             pipeline: Arc::new(pipeline),
             renderer: Arc::new(renderer),
-            sender: Arc::new(sender),
+            sender: tokio::sync::OnceCell::new(),
             instance,
             cancel: CancellationToken::new(),
         })
@@ -163,9 +164,26 @@ impl Runner {
                 Ok(to_json(&r))
             }
             Job::Dispatch => {
-                let r =
-                    crate::mail::dispatch::run(&self.store, &self.config, self.sender.clone(), now)
-                        .await?;
+                let sender = self
+                    .sender
+                    .get_or_try_init(|| async {
+                        Sender::from_config(
+                            &self.config,
+                            crate::store::sqlite_dir(self.store.url()),
+                        )
+                        .map(Arc::new)
+                    })
+                    .await?
+                    .clone();
+                let r = crate::mail::dispatch::run_until(
+                    &self.store,
+                    &self.config,
+                    sender,
+                    now,
+                    crate::mail::dispatch::LEASE,
+                    &self.cancel,
+                )
+                .await?;
                 Ok(to_json(&r))
             }
             Job::Digest => {
