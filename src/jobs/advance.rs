@@ -100,10 +100,7 @@ impl Written {
 }
 
 struct Row {
-    id: i64,
-    version: i32,
-    stage: String,
-    entered_stage_at: DateTime<Utc>,
+    app: application::Model,
     closed_at: Option<DateTime<Utc>>,
     reminded: bool,
 }
@@ -158,7 +155,8 @@ impl Advance<'_> {
             .query_all_raw(sql(
                 self.store.backend(),
                 &format!(
-                    "SELECT a.id, a.version, a.stage, a.entered_stage_at, \
+                    "SELECT a.id, a.candidate_id, a.posting_id, a.stage, a.entered_stage_at, a.applied_at, \
+                     a.version, a.created_at, a.updated_at, \
                      CASE WHEN p.status = 'closed' THEN COALESCE(p.status_changed_at, p.created_at) END AS closed_at, \
                      {reminded} AS reminded \
                      FROM applications a JOIN postings p ON p.id = a.posting_id \
@@ -171,10 +169,17 @@ impl Advance<'_> {
         rows.into_iter()
             .map(|r| {
                 Ok(Row {
-                    id: r.try_get("", "id")?,
-                    version: r.try_get("", "version")?,
-                    stage: r.try_get("", "stage")?,
-                    entered_stage_at: r.try_get("", "entered_stage_at")?,
+                    app: application::Model {
+                        id: r.try_get("", "id")?,
+                        candidate_id: r.try_get("", "candidate_id")?,
+                        posting_id: r.try_get("", "posting_id")?,
+                        stage: r.try_get("", "stage")?,
+                        entered_stage_at: r.try_get("", "entered_stage_at")?,
+                        applied_at: r.try_get("", "applied_at")?,
+                        version: r.try_get("", "version")?,
+                        created_at: r.try_get("", "created_at")?,
+                        updated_at: r.try_get("", "updated_at")?,
+                    },
                     closed_at: r.try_get("", "closed_at")?,
                     reminded: r.try_get("", "reminded")?,
                 })
@@ -257,7 +262,7 @@ impl Advance<'_> {
         with_reminders: bool,
     ) -> Result<Option<(i64, u64, Prepared)>> {
         let rows = self.read(after, filter, with_reminders).await?;
-        let Some(last) = rows.last().map(|r| r.id) else {
+        let Some(last) = rows.last().map(|r| r.app.id) else {
             return Ok(None);
         };
         let examined = rows.len() as u64;
@@ -265,8 +270,8 @@ impl Advance<'_> {
         let mut actions = Vec::new();
         for r in &rows {
             let facts = Facts {
-                stage: &r.stage,
-                entered_stage_at: r.entered_stage_at,
+                stage: &r.app.stage,
+                entered_stage_at: r.app.entered_stage_at,
                 posting_closed_at: r.closed_at,
                 reminded: r.reminded,
             };
@@ -277,16 +282,8 @@ impl Advance<'_> {
         if actions.is_empty() {
             return Ok(Some((last, examined, Prepared::default())));
         }
-        let ids: Vec<i64> = actions.iter().map(|(r, _)| r.id).collect();
         let c = self.store.conn();
-        let apps: HashMap<i64, application::Model> = application::Entity::find()
-            .filter(Expr::cust(format!("id IN ({})", id_list(&ids))))
-            .all(c)
-            .await?
-            .into_iter()
-            .map(|a| (a.id, a))
-            .collect();
-        let cand_ids: Vec<i64> = apps.values().map(|a| a.candidate_id).collect();
+        let cand_ids: Vec<i64> = actions.iter().map(|(r, _)| r.app.candidate_id).collect();
         let cands: HashMap<i64, candidate::Model> = candidate::Entity::find()
             .filter(Expr::cust(format!("id IN ({})", id_list(&dedup(cand_ids)))))
             .all(c)
@@ -294,7 +291,7 @@ impl Advance<'_> {
             .into_iter()
             .map(|m| (m.id, m))
             .collect();
-        let post_ids: Vec<i64> = apps.values().map(|a| a.posting_id).collect();
+        let post_ids: Vec<i64> = actions.iter().map(|(r, _)| r.app.posting_id).collect();
         let posts: HashMap<i64, posting::Model> = posting::Entity::find()
             .filter(Expr::cust(format!("id IN ({})", id_list(&dedup(post_ids)))))
             .all(c)
@@ -311,12 +308,10 @@ impl Advance<'_> {
         let mut moves = Vec::new();
         let mut reminders = Vec::new();
         for (row, action) in &actions {
-            // read again: a version changed since the first read is a move
-            // someone else made, and the compare-and-swap below skips it
-            let (Some(app), Some(cand)) = (
-                apps.get(&row.id),
-                apps.get(&row.id).and_then(|a| cands.get(&a.candidate_id)),
-            ) else {
+            // a version changed since this read is a move someone else
+            // made: the compare-and-swap skips it
+            let app = &row.app;
+            let Some(cand) = cands.get(&app.candidate_id) else {
                 continue;
             };
             let Some(post) = posts.get(&app.posting_id) else {
@@ -336,7 +331,7 @@ impl Advance<'_> {
                                 &moved,
                                 cand,
                                 post,
-                                Some(&row.stage),
+                                Some(&app.stage),
                                 rule.reason.as_deref(),
                             );
                             let to_whom = Recipient {
@@ -353,7 +348,7 @@ impl Advance<'_> {
                             application_id: app.id,
                             rule: rule.name.clone(),
                             action: "move",
-                            from: row.stage.clone(),
+                            from: app.stage.clone(),
                             to: Some(to.to_string()),
                             emails: email
                                 .iter()
@@ -365,8 +360,8 @@ impl Advance<'_> {
                         rule.name.clone(),
                         BulkMove {
                             application_id: app.id,
-                            version: row.version,
-                            from: row.stage.clone(),
+                            version: app.version,
+                            from: app.stage.clone(),
                             to: to.to_string(),
                             reason: rule.reason.clone(),
                             actor: rule.actor(),
@@ -384,11 +379,11 @@ impl Advance<'_> {
                             name: "",
                             locale: None,
                         };
-                        let mut d = self.draft(&spec, &to_whom, &tctx, &row.stage, app.id)?;
+                        let mut d = self.draft(&spec, &to_whom, &tctx, &app.stage, app.id)?;
                         d.recipient_name = None;
                         emails.push(BulkEmail {
                             application_id: Some(app.id),
-                            message_id: reminder_id(self.config, app.id, row.version, n),
+                            message_id: reminder_id(self.config, app.id, app.version, n),
                             draft: d,
                         });
                     }
@@ -397,7 +392,7 @@ impl Advance<'_> {
                             application_id: app.id,
                             rule: rule.name.clone(),
                             action: "remind",
-                            from: row.stage.clone(),
+                            from: app.stage.clone(),
                             to: None,
                             emails: emails
                                 .iter()
