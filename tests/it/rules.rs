@@ -421,3 +421,20 @@ fn a_run_killed_midway_is_marked_interrupted_and_redone_at_the_same_time() {
     );
     assert_eq!(count_sync(&env, "job_runs"), 1);
 }
+
+/// `atsd status` shows the run a daylight-saving jump would otherwise drop:
+/// `30 2 * * *` in Europe/Berlin, asked on the night 02:00-03:00 is skipped.
+#[test]
+fn status_shows_the_next_run_at_the_jump() {
+    let env =
+        Env::with_config("[schedule]\ntimezone = \"Europe/Berlin\"\nadvance = \"30 2 * * *\"\n");
+    let v = env.json(&["--now", "2027-03-28T00:00:00Z", "status"]);
+    let advance = v["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|j| j["job"] == "advance")
+        .cloned()
+        .unwrap();
+    assert_eq!(advance["next_run"], "2027-03-28T01:00:00Z", "{v}");
+}
