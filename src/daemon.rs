@@ -19,7 +19,7 @@ use crate::jobs::{Job, Ran, Runner};
 use crate::store::sql;
 use chrono::{DateTime, Utc};
 use sea_orm::ConnectionTrait;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::task::JoinSet;
@@ -131,7 +131,7 @@ pub async fn run(runner: Arc<Runner>, clock: Clock, life: Arc<dyn Lifecycle>) ->
     let jobs = Job::ALL;
     // the last occurrence of each job seen through (run here, or already run)
     let mut done: HashMap<Job, DateTime<Utc>> = HashMap::new();
-    let mut running: HashMap<Job, ()> = HashMap::new();
+    let mut running: HashSet<Job> = HashSet::new();
     // a job running elsewhere, or failing to start, is looked at again after a pause
     let mut not_before: HashMap<Job, tokio::time::Instant> = HashMap::new();
     let mut extra_dispatch = false;
@@ -156,31 +156,27 @@ pub async fn run(runner: Arc<Runner>, clock: Clock, life: Arc<dyn Lifecycle>) ->
         }
         let mut next_wake = now + chrono::Duration::from_std(OUTBOX_POLL).unwrap_or_default();
         for &job in &jobs {
-            let occurrence = runner.due_occurrence(job, now)?;
-            if let Some(o) = occurrence
+            if let Some(o) = runner.due_occurrence(job, now)
                 && done.get(&job) != Some(&o)
-                && !running.contains_key(&job)
+                && !running.contains(&job)
                 && not_before
                     .get(&job)
                     .is_none_or(|t| *t <= tokio::time::Instant::now())
                 && !(job == Job::Dispatch && extra_dispatch)
             {
-                running.insert(job, ());
+                running.insert(job);
                 let r = runner.clone();
                 set.spawn(async move {
                     let res = r.run_occurrence(job, o, clock.now()).await;
                     Done::Scheduled(job, o, res)
                 });
             }
-            if let Ok(tz) = runner.config.schedule.tz()
-                && let Ok(cron) = crate::schedule::parse_cron(job.schedule(&runner.config))
-                && let Some(n) = cron.next_after(now, tz)
-            {
+            if let Some(n) = runner.next_occurrence(job, now) {
                 next_wake = next_wake.min(n);
             }
         }
         // email that fell due between dispatch occurrences
-        if !running.contains_key(&Job::Dispatch) && !extra_dispatch {
+        if !running.contains(&Job::Dispatch) && !extra_dispatch {
             let look = wake_dispatch || last_outbox_check.elapsed() >= OUTBOX_POLL;
             if look {
                 last_outbox_check = tokio::time::Instant::now();
@@ -189,10 +185,8 @@ pub async fn run(runner: Arc<Runner>, clock: Clock, life: Arc<dyn Lifecycle>) ->
                     extra_dispatch = true;
                     let r = runner.clone();
                     set.spawn(async move {
-                        {
-                            let now = clock.now();
-                            Done::ExtraDispatch(r.work(Job::Dispatch, now, now).await)
-                        }
+                        let now = clock.now();
+                        Done::ExtraDispatch(r.work(Job::Dispatch, now, now).await)
                     });
                 }
             }

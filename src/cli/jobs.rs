@@ -5,8 +5,6 @@ use super::commands::Env;
 use super::output::{opt, print_json, time};
 use crate::error::Error;
 use crate::jobs::{Job, Ran, Runner, runs};
-use crate::schedule;
-use crate::store::Store;
 use serde_json::json;
 
 pub(super) async fn tick(env: &Env, names: &[String], dry_run: bool) -> CmdResult {
@@ -21,15 +19,15 @@ pub(super) async fn tick(env: &Env, names: &[String], dry_run: bool) -> CmdResul
         jobs = Job::ALL.to_vec();
     }
     let store = env.store().await?;
-    if dry_run {
-        return tick_dry_run(env, &store, &jobs).await;
-    }
     let runner = Runner::new(store, env.config().clone(), runs::instance_name())?;
+    if dry_run {
+        return tick_dry_run(env, &runner, &jobs).await;
+    }
     let mut out = serde_json::Map::new();
     let mut failed = Vec::new();
     for job in jobs {
         let name = job.name();
-        let Some(occurrence) = runner.due_occurrence(job, env.now)? else {
+        let Some(occurrence) = runner.due_occurrence(job, env.now) else {
             if !env.json {
                 println!(
                     "{name}: `{}` has had no occurrence yet; skipped",
@@ -219,7 +217,8 @@ fn summary(job: Job, c: &serde_json::Value) -> String {
     }
 }
 
-async fn tick_dry_run(env: &Env, store: &Store, jobs: &[Job]) -> CmdResult {
+async fn tick_dry_run(env: &Env, runner: &Runner, jobs: &[Job]) -> CmdResult {
+    let store = &runner.store;
     let mut out = serde_json::Map::new();
     for job in jobs {
         match job {
@@ -294,10 +293,8 @@ async fn tick_dry_run(env: &Env, store: &Store, jobs: &[Job]) -> CmdResult {
                 );
             }
             Job::Digest => {
-                let runner_tz = env.config().schedule.tz()?;
-                let occurrence = schedule::parse_cron(&env.config().schedule.digest)
-                    .ok()
-                    .and_then(|c| c.latest_at_or_before(env.now, runner_tz))
+                let occurrence = runner
+                    .due_occurrence(Job::Digest, env.now)
                     .unwrap_or(env.now);
                 let r = crate::jobs::digest::Digest {
                     store,

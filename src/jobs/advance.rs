@@ -233,7 +233,11 @@ impl Advance<'_> {
             report.examined += examined;
             if self.dry_run {
                 report.moved += prepared.moves.len() as u64;
-                report.reminders += prepared.reminders.len() as u64;
+                report.reminders += prepared
+                    .reminders
+                    .iter()
+                    .filter(|(_, e)| !e.is_empty())
+                    .count() as u64;
                 report.planned.extend(prepared.planned);
             } else {
                 ready = Some(prepared);

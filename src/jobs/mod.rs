@@ -14,6 +14,7 @@ use crate::error::{Error, Result};
 use crate::mail::dispatch::Sender;
 use crate::mail::render::Renderer;
 use crate::pipeline::Pipeline;
+use crate::schedule::CronExpr;
 use crate::store::Store;
 use chrono::{DateTime, Utc};
 use entity::job_run;
@@ -90,6 +91,10 @@ pub struct Runner {
     pub instance: String,
     /// Set on shutdown: jobs stop between batches.
     pub cancel: CancellationToken,
+    /// The schedule, parsed once: its time zone and each job's expression
+    /// (in the order of [`Job::ALL`]).
+    tz: chrono_tz::Tz,
+    schedules: Vec<CronExpr>,
 }
 
 /// How one occurrence went.
@@ -114,7 +119,17 @@ impl Runner {
     pub fn new(store: Store, config: Config, instance: String) -> Result<Runner> {
         let pipeline = config.pipeline().map_err(|e| Error::input(e.to_string()))?;
         let renderer = Renderer::new(config.templates.dir.as_deref());
+        let tz = config.schedule.tz()?;
+        let mut schedules = Vec::with_capacity(Job::ALL.len());
+        for job in Job::ALL {
+            schedules.push(
+                crate::schedule::parse_cron(job.schedule(&config))
+                    .map_err(|e| Error::input(format!("schedule.{}: {e}", job.name())))?,
+            );
+        }
         Ok(Runner {
+            tz,
+            schedules,
             store,
             config: Arc::new(config),
             pipeline: Arc::new(pipeline),
@@ -125,12 +140,18 @@ impl Runner {
         })
     }
 
+    fn cron(&self, job: Job) -> &CronExpr {
+        &self.schedules[job as usize]
+    }
+
     /// The latest occurrence of `job` at or before `now`: the one to run now.
-    pub fn due_occurrence(&self, job: Job, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>> {
-        let tz = self.config.schedule.tz()?;
-        let cron = crate::schedule::parse_cron(job.schedule(&self.config))
-            .map_err(|e| Error::input(format!("schedule.{}: {e}", job.name())))?;
-        Ok(cron.latest_at_or_before(now, tz))
+    pub fn due_occurrence(&self, job: Job, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        self.cron(job).latest_at_or_before(now, self.tz)
+    }
+
+    /// The first occurrence of `job` after `now`.
+    pub fn next_occurrence(&self, job: Job, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        self.cron(job).next_after(now, self.tz)
     }
 
     /// A job's work for `occurrence` at `now`, without the job-run bookkeeping.

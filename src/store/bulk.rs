@@ -46,8 +46,8 @@ pub struct Applied {
 }
 
 /// At most this many moves per call on SQLite: the bound values of one
-/// statement stay under its limit (32,766). PostgreSQL gets its rows as one
-/// JSON value, so a call there takes any number.
+/// statement stay under its limit (32,766). PostgreSQL gets one array per
+/// column, so a call there takes any number.
 pub const MAX_BATCH: usize = 1000;
 
 /// Rows per statement on this engine.
