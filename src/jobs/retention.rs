@@ -41,6 +41,9 @@ pub struct Due {
     pub email: String,
     /// When the last of their applications became terminal.
     pub terminal_since: DateTime<Utc>,
+    /// When their first application was recorded: no digest before it names them.
+    #[serde(skip)]
+    pub first_seen: DateTime<Utc>,
 }
 
 #[derive(Clone, Debug, Default, Serialize)]
@@ -77,7 +80,7 @@ impl Retention<'_> {
             .query_all_raw(sql(
                 self.store.backend(),
                 &format!(
-                    "SELECT c.id, c.name, c.email, MAX(a.entered_stage_at) AS since FROM candidates c \
+                    "SELECT c.id, c.name, c.email, MAX(a.entered_stage_at) AS since, MIN(a.created_at) AS first_seen FROM candidates c \
                      JOIN applications a ON a.candidate_id = c.id \
                      WHERE c.on_hold = FALSE AND c.anonymized_at IS NULL \
                      GROUP BY c.id, c.name, c.email \
@@ -95,6 +98,7 @@ impl Retention<'_> {
                     name: r.try_get("", "name")?,
                     email: r.try_get("", "email")?,
                     terminal_since: r.try_get("", "since")?,
+                    first_seen: r.try_get("", "first_seen")?,
                 })
             })
             .collect::<std::result::Result<_, sea_orm::DbErr>>()
@@ -162,10 +166,9 @@ impl Retention<'_> {
                 outbox::Column::CreatedAt.gte(
                     people
                         .iter()
-                        .map(|p| p.terminal_since)
+                        .map(|p| p.first_seen)
                         .min()
-                        .unwrap_or(self.now)
-                        - chrono::Duration::days(3660),
+                        .unwrap_or(self.now),
                 ),
             )
             .all(&txn)
