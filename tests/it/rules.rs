@@ -131,6 +131,17 @@ fn thirty_days_later_stale_applications_are_rejected_once_with_one_email() {
     let app = env.json(&["application", "show", "2"]);
     assert_eq!(app["application"]["stage"], "rejected");
     assert_eq!(app["application"]["version"], 2);
+    // a recruiter reconsiders before the rule's rejection went out: cancelled
+    env.ok(&["--now", &day(32), "application", "move", "2", "screening"]);
+    let app = env.json(&["application", "show", "2"]);
+    let rejection = app["emails"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["template"] == "rejection")
+        .cloned()
+        .unwrap();
+    assert_eq!(rejection["status"], "cancelled", "{rejection}");
 }
 
 #[test]
