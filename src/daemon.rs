@@ -30,19 +30,47 @@ pub const DRAIN: Duration = Duration::from_secs(8);
 /// How often the outbox is checked for email that fell due.
 pub const OUTBOX_POLL: Duration = Duration::from_secs(2);
 
-/// What the daemon tells whoever supervises it. Every method has a default
-/// that does nothing; systemd's notify protocol, a watchdog or health
-/// endpoints implement the ones they need.
+/// What the daemon tells whoever supervises it: systemd's notify protocol,
+/// the watchdog, health and metrics ([`crate::service`]) implement it. Every
+/// method has a default that does nothing.
 pub trait Lifecycle: Send + Sync {
-    /// Migrated, configured, about to schedule.
+    /// Migrated, configured (and any listener bound): about to schedule.
+    /// Called again after each reload, whether it was taken or refused.
     fn ready(&self) {}
-    /// Once per turn of the scheduler loop (a watchdog ping belongs here:
-    /// a wedged loop stops calling it).
+    /// Once per turn of the scheduler loop, from the loop itself (a watchdog
+    /// ping belongs here: a wedged loop stops calling it).
     fn tick(&self, _now: DateTime<Utc>) {}
+    /// The longest the loop may go between two [`Lifecycle::tick`]s.
+    fn tick_every(&self) -> Option<Duration> {
+        None
+    }
     /// A job run (or an extra dispatch pass) ended.
-    fn job_done(&self, _job: Job, _outcome: &str) {}
+    fn job_done(&self, _end: &JobEnd<'_>) {}
+    /// One line on what the daemon is doing, for `systemctl status`.
+    fn status(&self, _line: &str) {}
+    /// A reload began (SIGHUP).
+    fn reloading(&self) {}
     /// Shutdown began.
     fn stopping(&self) {}
+}
+
+/// How a job run or dispatch pass ended, for [`Lifecycle::job_done`].
+pub struct JobEnd<'a> {
+    pub job: Job,
+    /// `ok` or `failed`.
+    pub outcome: &'a str,
+    /// The job's counts (as in `atsd tick --json`); null when it failed.
+    pub counts: &'a serde_json::Value,
+    pub elapsed: Duration,
+    /// Whether this was a scheduled occurrence (else an extra dispatch pass).
+    pub scheduled: bool,
+}
+
+/// How the daemon reloads its configuration: each message on `requests`
+/// (SIGHUP) re-reads it with `load`, validated as `check-config` does.
+pub struct Reloads {
+    pub requests: tokio::sync::mpsc::Receiver<()>,
+    pub load: Box<dyn Fn() -> Result<crate::config::Config> + Send + Sync>,
 }
 
 /// A [`Lifecycle`] that does nothing.
@@ -113,9 +141,13 @@ async fn listen_for_email(
 }
 
 enum Done {
-    Scheduled(Job, DateTime<Utc>, Result<Ran>),
-    ExtraDispatch(Result<serde_json::Value>),
+    Scheduled(Job, DateTime<Utc>, Result<Ran>, Duration),
+    ExtraDispatch(Result<serde_json::Value>, Duration),
 }
+
+/// Bounds the loop's own database reads, so that a database that stops
+/// answering leaves the loop turning (and `/healthz` saying why).
+const LOOP_QUERY_TIMEOUT: Duration = Duration::from_secs(5);
 
 async fn outbox_due(runner: &Runner, now: DateTime<Utc>) -> bool {
     let st = sql(
@@ -123,11 +155,81 @@ async fn outbox_due(runner: &Runner, now: DateTime<Utc>) -> bool {
         "SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= ? LIMIT 1",
         vec![now.into()],
     );
-    matches!(runner.store.conn().query_one_raw(st).await, Ok(Some(_)))
+    matches!(
+        tokio::time::timeout(LOOP_QUERY_TIMEOUT, runner.store.conn().query_one_raw(st)).await,
+        Ok(Ok(Some(_)))
+    )
 }
 
-/// Runs every job on its schedule until `runner.cancel` is cancelled.
-pub async fn run(runner: Arc<Runner>, clock: Clock, life: Arc<dyn Lifecycle>) -> Result<()> {
+async fn pending_emails(runner: &Runner) -> Option<i64> {
+    let st = sql(
+        runner.store.backend(),
+        "SELECT COUNT(*) AS n FROM outbox WHERE status = 'pending'",
+        vec![],
+    );
+    let row = tokio::time::timeout(LOOP_QUERY_TIMEOUT, runner.store.conn().query_one_raw(st))
+        .await
+        .ok()?
+        .ok()??;
+    row.try_get::<i64>("", "n").ok()
+}
+
+/// The `STATUS=` line: the next job to run, the pending emails, the last run.
+fn status_line(
+    runner: &Runner,
+    now: DateTime<Utc>,
+    pending: Option<i64>,
+    last_runs: &HashMap<Job, (&'static str, DateTime<Utc>)>,
+) -> String {
+    // a failed job is what an operator needs to see; else the latest run
+    let last = last_runs
+        .iter()
+        .filter(|(_, (o, _))| *o != "ok")
+        .max_by_key(|(_, (_, t))| *t)
+        .or_else(|| last_runs.iter().max_by_key(|(_, (_, t))| *t));
+    let tz = runner.tz();
+    let hm = |t: DateTime<Utc>| t.with_timezone(&tz).format("%H:%M").to_string();
+    let mut parts = Vec::new();
+    if let Some((job, at)) = Job::ALL
+        .iter()
+        .filter_map(|&j| runner.next_occurrence(j, now).map(|t| (j, t)))
+        .min_by_key(|(_, t)| *t)
+    {
+        parts.push(format!("next {} {}", job.name(), hm(at)));
+    }
+    if let Some(n) = pending {
+        parts.push(format!(
+            "{n} email{} pending",
+            if n == 1 { "" } else { "s" }
+        ));
+    }
+    if let Some((job, (outcome, at))) = last {
+        parts.push(format!("last {} {outcome} {}", job.name(), hm(*at)));
+    }
+    parts.join(" · ")
+}
+
+/// A test-only hook: while the file named by `ATSD_TEST_WEDGE_FILE` exists
+/// the loop hangs, as a loop wedged by a bug would (the watchdog tests use it).
+async fn wedge_if_asked() {
+    if let Some(p) = std::env::var_os("ATSD_TEST_WEDGE_FILE")
+        && std::path::Path::new(&p).exists()
+    {
+        tracing::warn!("ATSD_TEST_WEDGE_FILE exists: the scheduler loop hangs (a test hook)");
+        std::future::pending::<()>().await;
+    }
+}
+
+/// Runs every job on its schedule until `runner.cancel` is cancelled,
+/// reloading the configuration on each request of `reloads`.
+pub async fn run(
+    runner: Arc<Runner>,
+    clock: Clock,
+    life: Arc<dyn Lifecycle>,
+    mut reloads: Option<Reloads>,
+) -> Result<()> {
+    let mut runner = runner;
+    let cancel = runner.cancel.clone();
     let jobs = Job::ALL;
     // the last occurrence of each job seen through (run here, or already run)
     let mut done: HashMap<Job, DateTime<Utc>> = HashMap::new();
@@ -138,26 +240,34 @@ pub async fn run(runner: Arc<Runner>, clock: Clock, life: Arc<dyn Lifecycle>) ->
     let mut set: JoinSet<Done> = JoinSet::new();
     let mut wake_dispatch = false;
     let mut last_outbox_check = tokio::time::Instant::now() - OUTBOX_POLL;
+    let mut last_runs: HashMap<Job, (&'static str, DateTime<Utc>)> = HashMap::new();
+    let mut status_due = true;
     let email_queued = Arc::new(tokio::sync::Notify::new());
     if runner.store.backend() == sea_orm::DbBackend::Postgres {
         tokio::spawn(listen_for_email(
             runner.store.conn().get_postgres_connection_pool().clone(),
             email_queued.clone(),
-            runner.cancel.clone(),
+            cancel.clone(),
         ));
     }
     life.ready();
     tracing::info!(instance = %runner.instance, jobs = ?jobs.iter().map(|j| j.name()).collect::<Vec<_>>(), "scheduler started");
     loop {
+        wedge_if_asked().await;
         let now = clock.now();
         life.tick(now);
-        if runner.cancel.is_cancelled() {
+        if cancel.is_cancelled() {
             break;
+        }
+        if status_due {
+            status_due = false;
+            let pending = pending_emails(&runner).await;
+            life.status(&status_line(&runner, now, pending, &last_runs));
         }
         let mut next_wake = now + chrono::Duration::from_std(OUTBOX_POLL).unwrap_or_default();
         for &job in &jobs {
             if let Some(o) = runner.due_occurrence(job, now)
-                && done.get(&job) != Some(&o)
+                && done.get(&job).is_none_or(|d| *d < o)
                 && !running.contains(&job)
                 && not_before
                     .get(&job)
@@ -167,8 +277,9 @@ pub async fn run(runner: Arc<Runner>, clock: Clock, life: Arc<dyn Lifecycle>) ->
                 running.insert(job);
                 let r = runner.clone();
                 set.spawn(async move {
+                    let started = tokio::time::Instant::now();
                     let res = r.run_occurrence(job, o, clock.now()).await;
-                    Done::Scheduled(job, o, res)
+                    Done::Scheduled(job, o, res, started.elapsed())
                 });
             }
             if let Some(n) = runner.next_occurrence(job, now) {
@@ -185,26 +296,67 @@ pub async fn run(runner: Arc<Runner>, clock: Clock, life: Arc<dyn Lifecycle>) ->
                     extra_dispatch = true;
                     let r = runner.clone();
                     set.spawn(async move {
+                        let started = tokio::time::Instant::now();
                         let now = clock.now();
-                        Done::ExtraDispatch(r.work(Job::Dispatch, now, now).await)
+                        Done::ExtraDispatch(
+                            r.work(Job::Dispatch, now, now).await,
+                            started.elapsed(),
+                        )
                     });
                 }
             }
         }
-        let wait = (next_wake - clock.now())
+        let mut wait = (next_wake - clock.now())
             .to_std()
             .unwrap_or(Duration::ZERO)
             .min(OUTBOX_POLL);
+        if let Some(every) = life.tick_every() {
+            wait = wait.min(every);
+        }
+        let reload_requested = async {
+            match reloads.as_mut() {
+                Some(r) => r.requests.recv().await,
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
-            _ = runner.cancel.cancelled() => break,
+            _ = cancel.cancelled() => break,
+            Some(()) = reload_requested => {
+                life.reloading();
+                if let Some(r) = &reloads {
+                    match (r.load)().and_then(|c| runner.reconfigured(c)) {
+                        Ok(new) => {
+                            let new = Arc::new(new);
+                            // the new schedule counts from now: what it would
+                            // have run before the reload is not caught up on
+                            let now = clock.now();
+                            for &job in &jobs {
+                                if let Some(o) = new.due_occurrence(job, now) {
+                                    let d = done.entry(job).or_insert(o);
+                                    *d = (*d).max(o);
+                                }
+                            }
+                            runner = new;
+                            tracing::info!("configuration reloaded: the new schedule, rules and templates apply from the next occurrence");
+                        }
+                        Err(e) => tracing::error!(error = %e, "reload refused; the running configuration stays"),
+                    }
+                }
+                status_due = true;
+                life.ready();
+            }
             Some(joined) = set.join_next(), if !set.is_empty() => {
+                status_due = true;
                 match joined {
-                    Ok(Done::Scheduled(job, o, res)) => {
+                    Ok(Done::Scheduled(job, o, res, elapsed)) => {
                         running.remove(&job);
                         match res {
                             Ok(Ran::Ran { error, counts, .. }) => {
-                                done.insert(job, o);
-                                life.job_done(job, if error.is_some() { "failed" } else { "ok" });
+                                let d = done.entry(job).or_insert(o);
+                                *d = (*d).max(o);
+                                let outcome = if error.is_some() { "failed" } else { "ok" };
+                                life.job_done(&JobEnd { job, outcome, counts: &counts, elapsed, scheduled: true });
+                                last_runs.insert(job, (outcome, clock.now()));
                                 if job == Job::Advance && counts.get("emails").and_then(|v| v.as_u64()).unwrap_or(0) > 0 {
                                     wake_dispatch = true;
                                 }
@@ -213,7 +365,8 @@ pub async fn run(runner: Arc<Runner>, clock: Clock, life: Arc<dyn Lifecycle>) ->
                                 }
                             }
                             Ok(Ran::AlreadyRan { .. }) => {
-                                done.insert(job, o);
+                                let d = done.entry(job).or_insert(o);
+                                *d = (*d).max(o);
                             }
                             // another process runs it; look again shortly
                             Ok(Ran::Busy) => {
@@ -221,20 +374,25 @@ pub async fn run(runner: Arc<Runner>, clock: Clock, life: Arc<dyn Lifecycle>) ->
                             }
                             Err(e) => {
                                 tracing::error!(job = job.name(), occurrence = %o, error = %e, "cannot run the job (tried again shortly)");
+                                life.job_done(&JobEnd { job, outcome: "failed", counts: &serde_json::Value::Null, elapsed, scheduled: true });
+                                last_runs.insert(job, ("failed", clock.now()));
                                 not_before.insert(job, tokio::time::Instant::now() + Duration::from_secs(5));
                             }
                         }
                     }
-                    Ok(Done::ExtraDispatch(res)) => {
+                    Ok(Done::ExtraDispatch(res, elapsed)) => {
                         extra_dispatch = false;
                         match res {
                             Ok(c) => {
-                                life.job_done(Job::Dispatch, "ok");
+                                life.job_done(&JobEnd { job: Job::Dispatch, outcome: "ok", counts: &c, elapsed, scheduled: false });
                                 if c.get("sent").and_then(|v| v.as_u64()).unwrap_or(0) > 0 {
                                     tracing::info!(counts = %c, "dispatch pass");
                                 }
                             }
-                            Err(e) => tracing::error!(error = %e, "dispatch pass failed"),
+                            Err(e) => {
+                                life.job_done(&JobEnd { job: Job::Dispatch, outcome: "failed", counts: &serde_json::Value::Null, elapsed, scheduled: false });
+                                tracing::error!(error = %e, "dispatch pass failed");
+                            }
                         }
                     }
                     Err(e) => tracing::error!(error = %e, "a job task failed"),
@@ -252,10 +410,10 @@ pub async fn run(runner: Arc<Runner>, clock: Clock, life: Arc<dyn Lifecycle>) ->
         running = set.len(),
         "stopping: no new work is claimed; waiting for the running jobs to hand back or finish"
     );
-    runner.cancel.cancel();
+    cancel.cancel();
     let drained = tokio::time::timeout(DRAIN, async {
         while let Some(joined) = set.join_next().await {
-            if let Ok(Done::Scheduled(job, o, Err(e))) = joined {
+            if let Ok(Done::Scheduled(job, o, Err(e), _)) = joined {
                 tracing::error!(job = job.name(), occurrence = %o, error = %e, "job ended with an error during shutdown");
             }
         }

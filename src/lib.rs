@@ -11,6 +11,7 @@ pub mod error;
 pub mod import;
 pub mod intake;
 pub mod jobs;
+pub mod logging;
 pub mod mail;
 pub mod pipeline;
 pub mod poll;
@@ -18,6 +19,7 @@ pub mod posting;
 pub mod report;
 pub mod rules;
 pub mod schedule;
+pub mod service;
 pub mod store;
 
 pub use error::{Error, Result};

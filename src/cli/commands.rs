@@ -54,16 +54,56 @@ impl Env {
         ApiBases::from(&self.config().poll.sources)
     }
 
+    /// Reads the configuration again from where it was read at start (the
+    /// same file, the `ATSD_*` variables), validated: the daemon's reload.
+    pub(super) fn reloader(&self) -> Box<dyn Fn() -> Result<Config> + Send + Sync> {
+        let path = self.loaded.path.clone();
+        Box::new(move || {
+            let vars: Vec<(String, String)> = std::env::vars()
+                .filter(|(k, _)| k.starts_with("ATSD_"))
+                .collect();
+            let loaded = Config::load_from(path.as_deref(), &vars)?;
+            loaded
+                .config
+                .pipeline()
+                .map_err(|e| Error::input(e.to_string()))?;
+            Ok(loaded.config)
+        })
+    }
+
     pub(super) fn progress(&self) -> bool {
         !self.json && std::io::stderr().is_terminal()
     }
 }
 
-pub(super) async fn dispatch(cli: Cli) -> CmdResult {
+pub(super) async fn dispatch(cli: Cli, verbose: u8) -> CmdResult {
+    use crate::logging::{Style, init as init_logging};
+    match &cli.command {
+        Command::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(*shell, &mut cmd, "atsd", &mut std::io::stdout());
+            return Ok(());
+        }
+        Command::Man => {
+            let cmd = <Cli as clap::CommandFactory>::command();
+            return clap_mangen::Man::new(cmd)
+                .render(&mut std::io::stdout())
+                .map_err(|e| Error::io("cannot write the man page", e));
+        }
+        _ => {}
+    }
     if let Command::Init { dir, force } = &cli.command {
+        init_logging(verbose, Style::from_env(Default::default()));
         return init(&cli, dir.as_deref(), *force).await;
     }
-    let loaded = Config::load(cli.config.as_deref())?;
+    let loaded = match Config::load(cli.config.as_deref()) {
+        Ok(l) => l,
+        Err(e) => {
+            init_logging(verbose, Style::from_env(Default::default()));
+            return Err(e);
+        }
+    };
+    init_logging(verbose, Style::from_env(loaded.config.log.format));
     let pipeline = loaded
         .config
         .pipeline()
@@ -77,7 +117,10 @@ pub(super) async fn dispatch(cli: Cli) -> CmdResult {
         pipeline,
     };
     match cli.command {
-        Command::Init { .. } => unreachable!("handled above"),
+        Command::Init { .. } | Command::Completions { .. } | Command::Man => {
+            unreachable!("handled above")
+        }
+        Command::Backup { file } => backup(&env, &file).await,
         Command::Migrate => migrate(&env).await,
         Command::CheckConfig => check_config(&env),
         Command::Posting(cmd) => match cmd {
@@ -183,6 +226,21 @@ async fn migrate(env: &Env) -> CmdResult {
         println!("applied {m}");
     }
     println!("schema version {version}");
+    Ok(())
+}
+
+async fn backup(env: &Env, file: &Path) -> CmdResult {
+    let store = env.store().await?;
+    let b = store::backup::backup(&store, file).await?;
+    if env.json {
+        return print_json(&b);
+    }
+    println!(
+        "backup written: {} ({}, integrity {})",
+        b.file.display(),
+        bytesize::ByteSize(b.bytes),
+        b.integrity
+    );
     Ok(())
 }
 

@@ -112,31 +112,39 @@ pub(super) async fn tick(env: &Env, names: &[String], dry_run: bool) -> CmdResul
 }
 
 pub(super) async fn run_daemon(env: &Env) -> CmdResult {
+    use crate::service::{self, Health, Service, http, metrics::Metrics};
+    use std::sync::Arc;
+    // everything is checked before READY=1: the schema (migrated by
+    // opening), the configuration, the templates, the HTTP listener
     let store = env.store().await?;
-    let runner = std::sync::Arc::new(Runner::new(
-        store,
-        env.config().clone(),
-        runs::instance_name(),
-    )?);
-    let cancel = runner.cancel.clone();
-    tokio::spawn(async move {
-        use tokio::signal::unix::{SignalKind, signal};
-        let (Ok(mut term), Ok(mut int)) = (
-            signal(SignalKind::terminate()),
-            signal(SignalKind::interrupt()),
-        ) else {
-            tracing::error!("cannot listen for SIGTERM/SIGINT");
-            return;
+    let runner = Runner::new(store.clone(), env.config().clone(), runs::instance_name())?;
+    runner.check_templates()?;
+    let runner = Arc::new(runner);
+    let health = Arc::new(Health::new(store, runner.instance.clone()));
+    let metrics = Arc::new(Metrics::new());
+    if let Some(h) = &env.config().http {
+        let listener = http::bind(&h.listen).await?;
+        let addr = listener
+            .local_addr()
+            .map(|a| a.to_string())
+            .unwrap_or_else(|_| h.listen.clone());
+        tracing::info!(listen = %addr, "serving /healthz and /metrics");
+        let state = http::AppState {
+            health: health.clone(),
+            metrics: metrics.clone(),
         };
-        tokio::select! {
-            _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
-            _ = int.recv() => tracing::info!("SIGINT: shutting down"),
-        }
-        cancel.cancel();
-    });
+        tokio::spawn(http::serve(listener, state, runner.cancel.clone()));
+    }
+    let (reload_tx, reload_rx) = tokio::sync::mpsc::channel(1);
+    service::handle_signals(runner.cancel.clone(), reload_tx);
+    let reloads = crate::daemon::Reloads {
+        requests: reload_rx,
+        load: env.reloader(),
+    };
+    let life = Arc::new(Service::new(health, metrics));
     // with --now the daemon lives in a simulated present that starts then
     let clock = crate::daemon::Clock::starting_at(env.now);
-    crate::daemon::run(runner, clock, std::sync::Arc::new(crate::daemon::Quiet)).await
+    crate::daemon::run(runner, clock, life, Some(reloads)).await
 }
 
 /// One line about a job's counts.

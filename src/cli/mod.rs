@@ -86,6 +86,19 @@ pub enum Command {
     Mail(MailCmd),
     /// Jobs, outbox, postings and applications at a glance.
     Status,
+    /// A consistent copy of the live SQLite database (PostgreSQL: use pg_dump).
+    Backup {
+        /// The copy to write (must not exist yet).
+        file: PathBuf,
+    },
+    /// Shell completions on stdout (bash, zsh, fish, elvish, powershell).
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// The man page (roff) on stdout.
+    #[command(hide = true)]
+    Man,
 }
 
 #[derive(Debug, Subcommand)]
@@ -253,7 +266,6 @@ where
     } else {
         cli.verbose
     };
-    init_logging(verbose);
     let json = cli.json;
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -265,7 +277,7 @@ where
             return 1;
         }
     };
-    match rt.block_on(commands::dispatch(cli)) {
+    match rt.block_on(commands::dispatch(cli, verbose)) {
         Ok(()) => 0,
         Err(e) => {
             report_error(&e, json);
@@ -282,31 +294,6 @@ fn report_error(e: &Error, json: bool) {
         );
     }
     eprintln!("error: {e}");
-}
-
-fn init_logging(verbose: u8) {
-    use tracing_subscriber::EnvFilter;
-    let default = match verbose {
-        0 => "warn",
-        1 => "info",
-        _ => "debug",
-    };
-    let filter = EnvFilter::try_from_env("ATSD_LOG").unwrap_or_else(|_| EnvFilter::new(default));
-    let journald = std::env::var_os("JOURNAL_STREAM").is_some();
-    // colours only for a person at a terminal: never into files, pipes or the journal
-    let colour = std::io::IsTerminal::is_terminal(&std::io::stderr())
-        && !journald
-        && std::env::var_os("NO_COLOR").is_none();
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(colour)
-        .with_target(false);
-    let _ = if journald {
-        builder.without_time().try_init()
-    } else {
-        builder.try_init()
-    };
 }
 
 /// `cli:<user>` for moves made from the command line.

@@ -49,6 +49,8 @@ pub struct Report {
     pub conflicts: u64,
     pub cancelled_emails: u64,
     pub by_rule: BTreeMap<String, u64>,
+    /// Moves made, by the reason written on their transitions.
+    pub by_reason: BTreeMap<String, u64>,
     /// Stopped early (shutdown): the rest is left for the next run.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub stopped: bool,
@@ -84,6 +86,7 @@ struct Written {
     conflicts: Vec<i64>,
     cancelled_emails: u64,
     by_rule: BTreeMap<String, u64>,
+    by_reason: BTreeMap<String, u64>,
 }
 
 impl Written {
@@ -95,6 +98,9 @@ impl Written {
         r.cancelled_emails += self.cancelled_emails;
         for (k, v) in self.by_rule {
             *r.by_rule.entry(k).or_default() += v;
+        }
+        for (k, v) in self.by_reason {
+            *r.by_reason.entry(k).or_default() += v;
         }
     }
 }
@@ -444,10 +450,11 @@ async fn write(store: Store, domain: String, now: DateTime<Utc>, p: Prepared) ->
     }
     let txn = store.begin_write().await?;
     let mut moved = std::collections::HashSet::new();
-    let (rules_of, all_moves): (Vec<(String, i64)>, Vec<BulkMove>) = p
+    #[allow(clippy::type_complexity)]
+    let (rules_of, all_moves): (Vec<(String, Option<String>, i64)>, Vec<BulkMove>) = p
         .moves
         .into_iter()
-        .map(|(rule, m)| ((rule, m.application_id), m))
+        .map(|(rule, m)| ((rule, m.reason.clone(), m.application_id), m))
         .unzip();
     let mut rest = all_moves.into_iter().peekable();
     while rest.peek().is_some() {
@@ -475,9 +482,12 @@ async fn write(store: Store, domain: String, now: DateTime<Utc>, p: Prepared) ->
         crate::store::notify_outbox(&txn).await?;
     }
     txn.commit().await?;
-    for (rule, app) in rules_of {
+    for (rule, reason, app) in rules_of {
         if moved.contains(&app) {
             *w.by_rule.entry(rule).or_default() += 1;
+            *w.by_reason
+                .entry(reason.unwrap_or_else(|| "none".into()))
+                .or_default() += 1;
         }
     }
     for rule in reminded_rules {

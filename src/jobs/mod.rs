@@ -140,6 +140,44 @@ impl Runner {
         })
     }
 
+    /// A runner for a new configuration (a reload), validated as
+    /// `atsd check-config` does, templates included. It shares this one's
+    /// database, instance name and shutdown signal; the jobs running on this
+    /// one finish with the old configuration.
+    pub fn reconfigured(&self, config: Config) -> Result<Runner> {
+        if config.database.url != self.config.database.url {
+            tracing::warn!(
+                "database.url changed: the daemon keeps its database until it is restarted"
+            );
+        }
+        if config.http.as_ref().map(|h| &h.listen) != self.config.http.as_ref().map(|h| &h.listen) {
+            tracing::warn!("http.listen changed: the listener moves when the daemon is restarted");
+        }
+        let mut next = Runner::new(self.store.clone(), config, self.instance.clone())?;
+        next.check_templates()?;
+        next.cancel = self.cancel.clone();
+        Ok(next)
+    }
+
+    /// Every template renders in every locale and uses only known variables.
+    pub fn check_templates(&self) -> Result<()> {
+        let problems = self.renderer.check_all(&self.config.org.default_locale);
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::input(format!(
+                "templates: {} problem(s):\n  {}",
+                problems.len(),
+                problems.join("\n  ")
+            )))
+        }
+    }
+
+    /// The schedule's time zone.
+    pub fn tz(&self) -> chrono_tz::Tz {
+        self.tz
+    }
+
     fn cron(&self, job: Job) -> &CronExpr {
         &self.schedules[job as usize]
     }

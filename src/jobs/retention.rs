@@ -294,7 +294,7 @@ impl Retention<'_> {
                     })?;
                 }
                 Err(e) => {
-                    tracing::warn!(email = d.id, error = %e, "cannot rewrite a digest file; removing it");
+                    tracing::warn!(outbox = d.id, error = %e, "cannot rewrite a digest file; removing it");
                     let _ = std::fs::remove_file(&path);
                 }
             }

@@ -172,7 +172,8 @@ impl Sender {
                 })
             }
             Sender::Log => {
-                tracing::info!(to = %row.recipient, template = %row.template, message_id = %row.message_id, "email (log transport)");
+                tracing::info!(outbox = row.id, template = %row.template, message_id = %row.message_id, "email (log transport)");
+                tracing::debug!(outbox = row.id, to = %row.recipient, "email (log transport)");
                 Ok(())
             }
         }
@@ -448,7 +449,8 @@ async fn run_halting(
                             Failure::Transient => retry_or_dead(e.text, &row, &config),
                             Failure::MaybeDelivered => {
                                 maybe_sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                                tracing::warn!(outbox = row.id, to = %row.recipient, message_id = %row.message_id, error = %e.text,
+                                tracing::debug!(outbox = row.id, to = %row.recipient, "the recipient of the email below");
+                                tracing::warn!(outbox = row.id, message_id = %row.message_id, error = %e.text,
                                     "no reply after the whole message was sent: retrying; the recipient may get this email twice");
                                 retry_or_dead(e.text, &row, &config)
                             }
@@ -502,11 +504,13 @@ async fn run_halting(
                 match o {
                     Result1::Retry(e) => {
                         report.retried += 1;
-                        tracing::warn!(outbox = row.id, to = %row.recipient, attempt = row.attempts, error = %e, "send failed; will retry");
+                        tracing::debug!(outbox = row.id, to = %row.recipient, "the recipient of the email below");
+                        tracing::warn!(outbox = row.id, attempt = row.attempts, error = %e, "send failed; will retry");
                     }
                     Result1::Dead(e) => {
                         report.dead += 1;
-                        tracing::error!(outbox = row.id, to = %row.recipient, attempt = row.attempts, error = %e, "send failed for good; the email is dead");
+                        tracing::debug!(outbox = row.id, to = %row.recipient, "the recipient of the email below");
+                        tracing::error!(outbox = row.id, attempt = row.attempts, error = %e, "send failed for good; the email is dead");
                     }
                     Result1::Released => {
                         report.released += 1;

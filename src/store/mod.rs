@@ -5,6 +5,7 @@
 //! it writes waits for the lock instead of failing under contention.
 
 pub mod applications;
+pub mod backup;
 pub mod bulk;
 pub mod candidates;
 pub mod outbox;

@@ -79,6 +79,36 @@ impl TestDb {
     pub fn is_postgres(&self) -> bool {
         self.pg.is_some()
     }
+
+    /// PostgreSQL: lets this test's database take connections, or refuses
+    /// them and ends the open ones (the database becomes unreachable for
+    /// whoever uses it, even a superuser).
+    pub fn pg_allow_connections(&self, allow: bool) {
+        let Some((admin, name)) = self.pg.clone() else {
+            return;
+        };
+        std::thread::spawn(move || {
+            block_on(async move {
+                let db = Database::connect(&admin).await.expect("connect as admin");
+                db.execute_unprepared(&format!(
+                    "ALTER DATABASE \"{name}\" ALLOW_CONNECTIONS {allow}"
+                ))
+                .await
+                .expect("alter database");
+                if !allow {
+                    db.execute_unprepared(&format!(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                         WHERE datname = '{name}' AND pid <> pg_backend_pid()"
+                    ))
+                    .await
+                    .expect("terminate backends");
+                }
+                db.close().await.ok();
+            })
+        })
+        .join()
+        .expect("alter database");
+    }
 }
 
 impl Drop for TestDb {

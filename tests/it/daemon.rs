@@ -7,7 +7,7 @@ use sea_orm::ConnectionTrait;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-fn term(child: &Child) {
+pub fn term(child: &Child) {
     let ok = std::process::Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
@@ -17,7 +17,7 @@ fn term(child: &Child) {
 }
 
 /// Waits for the child to exit; returns its exit code and how long it took.
-fn wait_exit(child: &mut Child, limit: Duration) -> (Option<i32>, Duration) {
+pub fn wait_exit(child: &mut Child, limit: Duration) -> (Option<i32>, Duration) {
     let t = Instant::now();
     while t.elapsed() < limit {
         if let Some(s) = child.try_wait().unwrap() {
@@ -29,7 +29,7 @@ fn wait_exit(child: &mut Child, limit: Duration) -> (Option<i32>, Duration) {
     (None, t.elapsed())
 }
 
-fn rows(env: &Env, q: &str) -> Vec<Vec<String>> {
+pub fn rows(env: &Env, q: &str) -> Vec<Vec<String>> {
     block_on(async {
         let s = env.store().await;
         let rows = s

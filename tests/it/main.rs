@@ -16,5 +16,6 @@ mod report;
 mod retention;
 mod rules;
 mod schedule;
+mod service;
 mod smtp;
 mod templates;

@@ -1,0 +1,122 @@
+//! The operator's HTTP listener (`[http] listen`, off by default):
+//! `GET /healthz` and `GET /metrics`, served by axum on hyper. Bounded: at
+//! most [`MAX_CONNECTIONS`] connections at once, request heads of at most
+//! 16 KiB read within 10 s, bodies of at most 16 KiB, each connection closed
+//! after a minute.
+
+use super::Health;
+use super::metrics::Metrics;
+use crate::error::{Error, Result};
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+pub const MAX_CONNECTIONS: usize = 64;
+const MAX_HEAD: usize = 16 * 1024;
+const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
+const CONNECTION_LIFETIME: Duration = Duration::from_secs(60);
+
+#[derive(Clone)]
+pub struct AppState {
+    pub health: Arc<Health>,
+    pub metrics: Arc<Metrics>,
+}
+
+/// Binds the listener; the error names the address.
+pub async fn bind(listen: &str) -> Result<TcpListener> {
+    TcpListener::bind(listen)
+        .await
+        .map_err(|e| Error::io(format!("cannot listen on http.listen `{listen}`"), e))
+}
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .layer(DefaultBodyLimit::max(MAX_HEAD))
+        .with_state(state)
+}
+
+/// Serves until `cancel`.
+pub async fn serve(listener: TcpListener, state: AppState, cancel: CancellationToken) {
+    let app = router(state);
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    loop {
+        let permit = tokio::select! {
+            _ = cancel.cancelled() => return,
+            p = slots.clone().acquire_owned() => match p {
+                Ok(p) => p,
+                Err(_) => return,
+            },
+        };
+        let (stream, peer) = tokio::select! {
+            _ = cancel.cancelled() => return,
+            a = listener.accept() => match a {
+                Ok(a) => a,
+                Err(e) => {
+                    // too many open files and the like: pause rather than spin
+                    tracing::warn!(error = %e, "http: cannot accept a connection");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+        };
+        let service = TowerToHyperService::new(app.clone());
+        let cancel = cancel.clone();
+        tokio::spawn(async move {
+            let _permit = permit;
+            let conn = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(HEAD_TIMEOUT)
+                .max_buf_size(MAX_HEAD)
+                .serve_connection(TokioIo::new(stream), service);
+            tokio::select! {
+                _ = cancel.cancelled() => {}
+                r = tokio::time::timeout(CONNECTION_LIFETIME, conn) => {
+                    if let Ok(Err(e)) = r {
+                        tracing::debug!(%peer, error = %e, "http: connection ended with an error");
+                    }
+                }
+            }
+        });
+    }
+}
+
+async fn healthz(State(s): State<AppState>) -> Response {
+    let report = s.health.check().await;
+    let code = if report.ok {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (code, axum::Json(report)).into_response()
+}
+
+async fn metrics(State(s): State<AppState>) -> Response {
+    match s.metrics.render(&s.health.store).await {
+        Ok(text) => (
+            [(
+                header::CONTENT_TYPE,
+                "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            )],
+            text,
+        )
+            .into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "http: cannot read the metrics from the database");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("cannot read the metrics from the database: {e}\n"),
+            )
+                .into_response()
+        }
+    }
+}

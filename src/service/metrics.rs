@@ -1,0 +1,274 @@
+//! `/metrics`: Prometheus metrics in the OpenMetrics text format, through
+//! `prometheus-client`.
+//!
+//! Two kinds of figures:
+//! - **what this daemon did**, as counters and histograms fed by the end of
+//!   each job run: moves by reason, emails by outcome, polls by outcome, job
+//!   runs by outcome and their durations;
+//! - **the state of the database**, shared by every instance, read at each
+//!   scrape: outbox depth by status, postings by status, the last successful
+//!   run of each job.
+
+use crate::daemon::JobEnd;
+use crate::error::Result;
+use crate::jobs::Job;
+use crate::store::{Store, sql};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::metrics::info::Info;
+use prometheus_client::registry::Registry;
+use sea_orm::ConnectionTrait;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Reason {
+    reason: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Outcome {
+    outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Status {
+    status: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct JobLabel {
+    job: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct JobOutcome {
+    job: String,
+    outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Build {
+    version: String,
+}
+
+fn job_duration_histogram() -> Histogram {
+    // 10 ms … about 45 min
+    Histogram::new(exponential_buckets(0.01, 3.0, 15))
+}
+
+pub struct Metrics {
+    registry: Registry,
+    moves: Family<Reason, Counter>,
+    reminders: Counter,
+    emails: Family<Outcome, Counter>,
+    polls: Family<Outcome, Counter>,
+    job_runs: Family<JobOutcome, Counter>,
+    job_seconds: Family<JobLabel, Histogram, fn() -> Histogram>,
+    outbox: Family<Status, Gauge>,
+    postings: Family<Status, Gauge>,
+    last_success: Family<JobLabel, Gauge>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Metrics {
+        let mut registry = Registry::default();
+        let moves = Family::<Reason, Counter>::default();
+        registry.register(
+            "atsd_moves",
+            "Applications moved by this daemon's rules, by the reason written on the transition",
+            moves.clone(),
+        );
+        let reminders = Counter::default();
+        registry.register(
+            "atsd_reminders",
+            "Stale-application reminders queued by this daemon",
+            reminders.clone(),
+        );
+        let emails = Family::<Outcome, Counter>::default();
+        registry.register(
+            "atsd_emails",
+            "Emails handled by this daemon's dispatcher: sent, retried, dead, released (handed back unsent), possible_duplicate",
+            emails.clone(),
+        );
+        let polls = Family::<Outcome, Counter>::default();
+        registry.register(
+            "atsd_polls",
+            "Postings polled by this daemon: ok, error, closed (a confirmed close)",
+            polls.clone(),
+        );
+        let job_runs = Family::<JobOutcome, Counter>::default();
+        registry.register(
+            "atsd_job_runs",
+            "Job runs and extra dispatch passes of this daemon, by outcome",
+            job_runs.clone(),
+        );
+        let job_seconds: Family<JobLabel, Histogram, fn() -> Histogram> =
+            Family::new_with_constructor(job_duration_histogram);
+        registry.register(
+            "atsd_job_run_duration_seconds",
+            "How long this daemon's job runs took",
+            job_seconds.clone(),
+        );
+        let outbox = Family::<Status, Gauge>::default();
+        registry.register(
+            "atsd_outbox_emails",
+            "Emails in the outbox by status (the whole database)",
+            outbox.clone(),
+        );
+        let postings = Family::<Status, Gauge>::default();
+        registry.register(
+            "atsd_postings",
+            "Postings by status (the whole database)",
+            postings.clone(),
+        );
+        let last_success = Family::<JobLabel, Gauge>::default();
+        registry.register(
+            "atsd_job_last_success_timestamp_seconds",
+            "When the last successful run of each job finished, any instance (Unix time)",
+            last_success.clone(),
+        );
+        registry.register(
+            "atsd_build",
+            "The running version",
+            Info::new(Build {
+                version: env!("CARGO_PKG_VERSION").to_string(),
+            }),
+        );
+        Metrics {
+            registry,
+            moves,
+            reminders,
+            emails,
+            polls,
+            job_runs,
+            job_seconds,
+            outbox,
+            postings,
+            last_success,
+        }
+    }
+
+    /// Counts what a job run did.
+    pub fn record(&self, end: &JobEnd<'_>) {
+        let n = |k: &str| end.counts.get(k).and_then(|v| v.as_u64()).unwrap_or(0);
+        self.job_runs
+            .get_or_create(&JobOutcome {
+                job: end.job.name().into(),
+                outcome: end.outcome.into(),
+            })
+            .inc();
+        self.job_seconds
+            .get_or_create(&JobLabel {
+                job: end.job.name().into(),
+            })
+            .observe(end.elapsed.as_secs_f64());
+        match end.job {
+            Job::Advance => {
+                if let Some(m) = end.counts.get("by_reason").and_then(|v| v.as_object()) {
+                    for (reason, v) in m {
+                        self.moves
+                            .get_or_create(&Reason {
+                                reason: reason.clone(),
+                            })
+                            .inc_by(v.as_u64().unwrap_or(0));
+                    }
+                }
+                self.reminders.inc_by(n("reminders"));
+            }
+            Job::Dispatch => {
+                for (key, outcome) in [
+                    ("sent", "sent"),
+                    ("retried", "retried"),
+                    ("dead", "dead"),
+                    ("released", "released"),
+                    ("possible_duplicates", "possible_duplicate"),
+                ] {
+                    self.emails
+                        .get_or_create(&Outcome {
+                            outcome: outcome.into(),
+                        })
+                        .inc_by(n(key));
+                }
+            }
+            Job::Poll => {
+                let errors = n("errors");
+                for (outcome, v) in [
+                    ("ok", n("polled").saturating_sub(errors)),
+                    ("error", errors),
+                    ("closed", n("closed")),
+                ] {
+                    self.polls
+                        .get_or_create(&Outcome {
+                            outcome: outcome.into(),
+                        })
+                        .inc_by(v);
+                }
+            }
+            Job::Digest | Job::Retention => {}
+        }
+    }
+
+    /// Reads the database's figures, then writes every metric as text.
+    pub async fn render(&self, store: &Store) -> Result<String> {
+        self.read_database(store).await?;
+        let mut out = String::new();
+        prometheus_client::encoding::text::encode(&mut out, &self.registry)
+            .map_err(|e| crate::Error::Other(format!("cannot encode the metrics: {e}")))?;
+        Ok(out)
+    }
+
+    async fn read_database(&self, store: &Store) -> Result<()> {
+        let db = store.conn();
+        let b = store.backend();
+        let grouped = |table: &str| {
+            sql(
+                b,
+                &format!("SELECT status, COUNT(*) AS n FROM {table} GROUP BY status"),
+                vec![],
+            )
+        };
+        let outbox = db.query_all_raw(grouped("outbox")).await?;
+        let postings = db.query_all_raw(grouped("postings")).await?;
+        let last = db
+            .query_all_raw(sql(
+                b,
+                "SELECT job, MAX(finished_at) AS at FROM job_runs WHERE outcome = 'ok' GROUP BY job",
+                vec![],
+            ))
+            .await?;
+        // every status is shown, at 0 when there is none
+        for s in ["pending", "sending", "sent", "dead", "cancelled"] {
+            self.outbox
+                .get_or_create(&Status { status: s.into() })
+                .set(0);
+        }
+        for s in ["unknown", "open", "closed"] {
+            self.postings
+                .get_or_create(&Status { status: s.into() })
+                .set(0);
+        }
+        for (family, rows) in [(&self.outbox, outbox), (&self.postings, postings)] {
+            for r in rows {
+                let status: String = r.try_get("", "status")?;
+                let n: i64 = r.try_get("", "n")?;
+                family.get_or_create(&Status { status }).set(n);
+            }
+        }
+        for r in last {
+            let job: String = r.try_get("", "job")?;
+            let at: chrono::DateTime<chrono::Utc> = r.try_get("", "at")?;
+            self.last_success
+                .get_or_create(&JobLabel { job })
+                .set(at.timestamp());
+        }
+        Ok(())
+    }
+}
