@@ -121,6 +121,7 @@ pub(super) async fn dispatch(cli: Cli, verbose: u8) -> CmdResult {
             unreachable!("handled above")
         }
         Command::Backup { file } => backup(&env, &file).await,
+        Command::CopyDatabase { to } => copy_database(&env, &to).await,
         Command::Migrate => migrate(&env).await,
         Command::CheckConfig => check_config(&env),
         Command::Posting(cmd) => match cmd {
@@ -241,6 +242,36 @@ async fn backup(env: &Env, file: &Path) -> CmdResult {
         bytesize::ByteSize(b.bytes),
         b.integrity
     );
+    Ok(())
+}
+
+async fn copy_database(env: &Env, to: &str) -> CmdResult {
+    let from = env.store().await?;
+    if store::redact(to) == store::redact(from.url()) {
+        return Err(Error::input("the target is the database being copied"));
+    }
+    let target = Store::open(to).await?;
+    let show = env.progress();
+    let copied = store::copy::copy(&from, &target, |table, n| {
+        if show {
+            eprint!("\r{table}: {n} row(s)   ");
+        }
+    })
+    .await?;
+    if show {
+        eprintln!();
+    }
+    if env.json {
+        let tables: serde_json::Map<String, serde_json::Value> = copied
+            .iter()
+            .map(|(t, n)| ((*t).to_string(), json!(n)))
+            .collect();
+        return print_json(&json!({"to": store::redact(to), "tables": tables}));
+    }
+    for (t, n) in &copied {
+        println!("{t}: {n} row(s)");
+    }
+    println!("copied into {}", store::redact(to));
     Ok(())
 }
 

@@ -91,6 +91,11 @@ pub enum Command {
         /// The copy to write (must not exist yet).
         file: PathBuf,
     },
+    /// Copy every row into another, empty database (SQLite → PostgreSQL, or back).
+    CopyDatabase {
+        /// The target database URL (migrated first; must hold no rows).
+        to: String,
+    },
     /// Shell completions on stdout (bash, zsh, fish, elvish, powershell).
     Completions {
         #[arg(value_enum)]

@@ -8,6 +8,7 @@ pub mod applications;
 pub mod backup;
 pub mod bulk;
 pub mod candidates;
+pub mod copy;
 pub mod outbox;
 pub mod postings;
 pub mod stats;
@@ -77,7 +78,7 @@ pub fn sqlite_dir(url: &str) -> Option<PathBuf> {
     )
 }
 
-fn redact(url: &str) -> String {
+pub fn redact(url: &str) -> String {
     match url::Url::parse(url) {
         Ok(mut u) if u.password().is_some() => {
             let _ = u.set_password(Some("***"));

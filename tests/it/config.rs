@@ -136,12 +136,23 @@ fn usage_errors_exit_2() {
     env.fails(2, &["application", "move", "not-a-number", "screening"]);
 }
 
+/// The packaged config is `atsd init`'s, except that the database lives in
+/// the service's state directory rather than beside the file (in /etc).
 #[test]
-fn the_deployed_example_is_the_built_in_one() {
+fn the_deployed_example_is_the_built_in_one_with_the_database_in_var_lib() {
     let deployed = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/atsd.toml");
+    let deployed = std::fs::read_to_string(deployed).unwrap();
+    let expected = atsd::config::EXAMPLE.replace(
+        "url = \"sqlite://atsd.db?mode=rwc\"",
+        "# Installed by the .deb: the state directory of atsd.service (StateDirectory=atsd).\n\
+         url = \"sqlite:///var/lib/atsd/atsd.db?mode=rwc\"",
+    );
+    assert_ne!(expected, atsd::config::EXAMPLE, "the url line moved");
+    assert_eq!(deployed, expected);
+    let c = atsd::config::Config::parse(&deployed, "deploy/atsd.toml").unwrap();
     assert_eq!(
-        std::fs::read_to_string(deployed).unwrap(),
-        atsd::config::EXAMPLE
+        c.database.url.as_deref(),
+        Some("sqlite:///var/lib/atsd/atsd.db?mode=rwc")
     );
 }
 

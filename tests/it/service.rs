@@ -684,3 +684,126 @@ fn backup_while_a_tick_writes_holds_every_committed_move() {
     let err = env.fails(2, &["backup", copy.to_str().unwrap()]);
     assert!(err.contains("already exists"), "{err}");
 }
+
+/// SQLite → the engine under test (PostgreSQL in CI's second run): every
+/// row, the same answers from both, and ids that go on counting.
+#[test]
+fn copy_database_moves_every_row_and_the_target_keeps_counting() {
+    let env = Env::new();
+    let src = format!("sqlite://{}/src.db?mode=rwc", env.dir.path().display());
+    let on = |url: &str, args: &[&str]| -> String {
+        #[allow(deprecated)]
+        let out = std::process::Command::new(assert_cmd::cargo::cargo_bin("atsd"))
+            .current_dir(env.dir.path())
+            .env("USER", "tester")
+            .args(["--config", env.config.to_str().unwrap(), "--database", url])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    on(
+        &src,
+        &["posting", "add", "https://boards.greenhouse.io/acme/jobs/1"],
+    );
+    for i in 0..3 {
+        on(
+            &src,
+            &[
+                "apply",
+                "1",
+                "--name",
+                "Ada",
+                "--email",
+                &format!("a{i}@example.org"),
+            ],
+        );
+    }
+    on(&src, &["application", "move", "2", "screening"]);
+    on(
+        &src,
+        &["application", "move", "3", "rejected", "--reason", "filled"],
+    );
+    on(&src, &["tick", "advance", "dispatch"]);
+
+    let out = on(&src, &["--json", "copy-database", &env.db.url]);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["tables"]["applications"], 3, "{v}");
+    assert_eq!(v["tables"]["transitions"], 5, "{v}");
+    assert_eq!(v["tables"]["outbox"], 4, "{v}");
+    // the same answers, to the microsecond PostgreSQL keeps
+    let micros = |s: String| {
+        let mut out = String::new();
+        let mut rest = s.as_str();
+        while let Some(i) = rest.find('.') {
+            out.push_str(&rest[..=i]);
+            rest = &rest[i + 1..];
+            let digits = rest.chars().take_while(|c| c.is_ascii_digit()).count();
+            if digits > 6 && rest[digits..].starts_with('Z') {
+                out.push_str(&rest[..6]);
+                rest = &rest[digits..];
+            }
+        }
+        out + rest
+    };
+    for cmd in [
+        vec!["--json", "application", "list"],
+        vec!["--json", "mail", "list"],
+        vec!["--json", "posting", "list"],
+        vec![
+            "--now",
+            "2026-12-01T00:00:00Z",
+            "report",
+            "--format",
+            "json",
+        ],
+    ] {
+        assert_eq!(
+            micros(on(&src, &cmd)),
+            micros(on(&env.db.url, &cmd)),
+            "{cmd:?}"
+        );
+    }
+    // the copy goes on with the next ids
+    let out = on(
+        &env.db.url,
+        &[
+            "--json",
+            "apply",
+            "1",
+            "--name",
+            "Bo",
+            "--email",
+            "bo@example.org",
+        ],
+    );
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["application"]["id"], 4, "{v}");
+    // and is never copied over
+    let err = env.fails(2, &["copy-database", &env.db.url]);
+    assert!(
+        err.contains("the target is the database being copied"),
+        "{err}"
+    );
+    let (code, _, err) = {
+        #[allow(deprecated)]
+        let out = std::process::Command::new(assert_cmd::cargo::cargo_bin("atsd"))
+            .current_dir(env.dir.path())
+            .args(["--config", env.config.to_str().unwrap(), "--database", &src])
+            .args(["copy-database", &env.db.url])
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::new(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("is not empty"), "{err}");
+}
