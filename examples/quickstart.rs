@@ -5,7 +5,9 @@
 //! `--now` times: the postings are polled, one of them closes on the board,
 //! stale applications are rejected, the recruiters are reminded and sent a
 //! digest, and every email lands as an `.eml` file. Then `atsd status` and
-//! the report.
+//! the report, and finally the same jobs as a service for a few seconds:
+//! `atsd run` answering `/healthz` and `/metrics` on loopback, stopped by
+//! SIGTERM.
 //!
 //!     cargo run --example quickstart
 //!
@@ -35,6 +37,70 @@ fn atsd(dir: &Path, args: &[&str]) {
         eprintln!("quickstart: `atsd {}` exited with {code}", args.join(" "));
         std::process::exit(code);
     }
+}
+
+/// One GET over loopback: (status, body).
+fn get(port: u16, path: &str) -> std::io::Result<(u16, String)> {
+    use std::io::Read;
+    let mut s = TcpStream::connect(("127.0.0.1", port))?;
+    s.set_read_timeout(Some(std::time::Duration::from_secs(10)))?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    )?;
+    let mut text = String::new();
+    s.read_to_string(&mut text)?;
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = text.split_once("\r\n\r\n").map(|x| x.1).unwrap_or("");
+    Ok((status, body.to_string()))
+}
+
+/// `atsd run` for a few seconds: what an operator's systemd service does.
+fn run_as_a_service(dir: &Path, port: u16) {
+    say(
+        "the same jobs as a service: `atsd run` (under systemd: atsd.service, see deploy/README.md)",
+    );
+    let d = dir.to_path_buf();
+    let daemon = std::thread::spawn(move || {
+        atsd(&d, &["--now", "2026-11-25T09:10:00Z", "run"]);
+    });
+    let started = std::time::Instant::now();
+    let health = loop {
+        match get(port, "/healthz") {
+            Ok((200, body)) => break body,
+            _ if started.elapsed() > std::time::Duration::from_secs(30) => {
+                eprintln!("quickstart: the daemon did not answer on 127.0.0.1:{port}");
+                std::process::exit(1);
+            }
+            _ => std::thread::sleep(std::time::Duration::from_millis(100)),
+        }
+    };
+    println!("\n$ curl 127.0.0.1:{port}/healthz\n{health}");
+    if let Ok((_, metrics)) = get(port, "/metrics") {
+        println!("\n$ curl 127.0.0.1:{port}/metrics   # a few of the lines");
+        for line in metrics.lines().filter(|l| {
+            l.starts_with("atsd_outbox_emails{")
+                || l.starts_with("atsd_postings{")
+                || l.starts_with("atsd_build_info")
+        }) {
+            println!("{line}");
+        }
+    }
+    println!("\n$ kill -TERM <atsd run>   # systemctl stop atsd");
+    let me = std::process::id().to_string();
+    if let Err(e) = std::process::Command::new("kill")
+        .args(["-TERM", &me])
+        .status()
+    {
+        eprintln!("quickstart: cannot signal the daemon: {e}");
+        std::process::exit(1);
+    }
+    let _ = daemon.join();
+    println!("the daemon finished its work in hand and stopped");
 }
 
 fn say(text: &str) {
@@ -154,6 +220,13 @@ fn main() {
             std::process::exit(1);
         }
     };
+    let http_port = match TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()) {
+        Ok(a) => a.port(),
+        Err(e) => {
+            eprintln!("quickstart: no free port on loopback: {e}");
+            std::process::exit(1);
+        }
+    };
     let ex = root.join("examples");
     let p = |rel: &str| ex.join(rel).display().to_string();
 
@@ -187,6 +260,9 @@ email = "posting_closed"
 
 [recruiters]
 emails = ["recruiting@example.org"]
+
+[http]                            # `atsd run` serves /healthz and /metrics here
+listen = "127.0.0.1:{http_port}"
 
 [poll]
 allow_addresses = ["127.0.0.1:{port}"]
@@ -302,6 +378,8 @@ api_base = "http://127.0.0.1:{port}"
     atsd(&dir, &["--now", "2026-11-25T09:05:00Z", "posting", "list"]);
     atsd(&dir, &["--now", "2026-11-25T09:05:00Z", "status"]);
     atsd(&dir, &["--now", "2026-11-25T09:05:00Z", "report"]);
+    run_as_a_service(&dir, http_port);
+
     let emails = std::fs::read_dir(dir.join("outbox"))
         .map(|rd| rd.flatten().count())
         .unwrap_or(0);

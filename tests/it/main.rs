@@ -12,6 +12,7 @@ mod mail_faults;
 mod moves;
 mod poll;
 mod postings;
+mod quickstart;
 mod report;
 mod retention;
 mod rules;

@@ -1,0 +1,39 @@
+//! The README's first command, `cargo run --example quickstart`, keeps
+//! telling its story: cargo builds the examples before it runs the tests, so
+//! this runs that very program.
+
+#[test]
+fn the_quick_start_runs_to_the_end() {
+    let exe = std::env::current_exe().expect("the test binary's path");
+    // target/debug/deps/it-… → target/debug/examples/quickstart
+    let Some(quickstart) = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .map(|debug| debug.join("examples").join("quickstart"))
+        .filter(|p| p.exists())
+    else {
+        eprintln!("the quickstart example was not built (cargo test --test it alone); skipped");
+        return;
+    };
+    let out = std::process::Command::new(&quickstart)
+        .env_remove("ATSD_CONFIG")
+        .env_remove("ATSD_DATABASE_URL")
+        .output()
+        .expect("run the quick start");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for shown in [
+        "1 closed",
+        "posting_closed",
+        "\"status\":\"ok\"",
+        "atsd_postings{status=\"closed\"} 1",
+        "the daemon finished its work in hand and stopped",
+        "8 emails were written as .eml files",
+    ] {
+        assert!(text.contains(shown), "`{shown}` missing from:\n{text}");
+    }
+}
