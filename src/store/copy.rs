@@ -97,54 +97,23 @@ pub async fn copy(from: &Store, to: &Store, progress: impl Fn(&str, u64)) -> Res
     let src = from.conn().begin().await?;
     let dst = to.begin_write().await?;
     let mut copied = Copied::new();
-    copied.push((
-        "postings",
-        copy_table!(&src, &dst, posting, Id, id, progress, "postings"),
-    ));
-    copied.push((
-        "posting_history",
-        copy_table!(
-            &src,
-            &dst,
-            posting_history,
-            Id,
-            id,
-            progress,
-            "posting_history"
-        ),
-    ));
-    copied.push((
-        "candidates",
-        copy_table!(&src, &dst, candidate, Id, id, progress, "candidates"),
-    ));
-    copied.push((
-        "applications",
-        copy_table!(&src, &dst, application, Id, id, progress, "applications"),
-    ));
-    copied.push((
-        "transitions",
-        copy_table!(&src, &dst, transition, Id, id, progress, "transitions"),
-    ));
-    copied.push((
-        "outbox",
-        copy_table!(&src, &dst, outbox, Id, id, progress, "outbox"),
-    ));
-    copied.push((
-        "outbox_bodies",
-        copy_table!(
-            &src,
-            &dst,
-            outbox_body,
-            OutboxId,
-            outbox_id,
-            progress,
-            "outbox_bodies"
-        ),
-    ));
-    copied.push((
-        "job_runs",
-        copy_table!(&src, &dst, job_run, Id, id, progress, "job_runs"),
-    ));
+    // in the order of TABLES: (table, entity module, key column, key field)
+    macro_rules! copy_all {
+        ($(($table:literal, $module:ident, $key:ident, $field:ident)),* $(,)?) => {
+            $(copied.push(($table, copy_table!(&src, &dst, $module, $key, $field, progress, $table)));)*
+        };
+    }
+    copy_all!(
+        ("postings", posting, Id, id),
+        ("posting_history", posting_history, Id, id),
+        ("candidates", candidate, Id, id),
+        ("applications", application, Id, id),
+        ("transitions", transition, Id, id),
+        ("outbox", outbox, Id, id),
+        ("outbox_bodies", outbox_body, OutboxId, outbox_id),
+        ("job_runs", job_run, Id, id),
+    );
+    debug_assert!(copied.iter().map(|(t, _)| *t).eq(TABLES));
     if to.backend() == DbBackend::Postgres {
         for t in TABLES.iter().filter(|t| **t != "outbox_bodies") {
             dst.execute_unprepared(&format!(

@@ -389,6 +389,8 @@ fn sighup_reloads_the_schedule_and_refuses_a_bad_config() {
     );
     std::thread::sleep(Duration::from_millis(500));
     assert!(d.alive(), "a reload never kills the daemon\n{}", d.log());
+    let err = env.fails(2, &["check-config"]);
+    assert!(err.contains("shoe_size"), "{err}");
 }
 
 /// One HTTP/1.1 GET over loopback: (status, body).
