@@ -537,6 +537,20 @@ fn healthz_and_metrics_over_loopback_and_503_while_the_database_is_gone() {
         "{m}"
     );
     assert!(get(port, "/nothing").0 == 404);
+    // a request head over 16 KiB is refused, not buffered
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let big = "x".repeat(20 * 1024);
+    let _ = write!(
+        s,
+        "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: {big}\r\nConnection: close\r\n\r\n"
+    );
+    let mut answer = String::new();
+    let _ = s.read_to_string(&mut answer);
+    assert!(
+        answer.is_empty() || answer.starts_with("HTTP/1.1 431"),
+        "{answer}"
+    );
 
     // the database goes away: 503 naming it; back: 200
     let file = env.path("atsd.db");
