@@ -43,6 +43,16 @@ fn check_chars(field: &str, value: &str) -> Result<(), String> {
 /// invisible formatting characters.
 pub fn name(value: &str) -> Result<String, String> {
     check_chars("name", value)?;
+    // a mail program would decode `=?charset?q?…?=` into anything, line
+    // breaks included, where the name is shown
+    if let Some(at) = value.find("=?")
+        && value[at + 2..].contains("?=")
+    {
+        return Err(format!(
+            "name contains `=?…?=`, which mail programs decode as an RFC 2047 encoded word (at character {})",
+            value[..at].chars().count() + 1
+        ));
+    }
     let v = value.trim();
     if v.is_empty() {
         return Err("name is empty".into());
@@ -153,10 +163,14 @@ mod tests {
             "李雷",
             "Łukasz",
             "<script>alert(1)</script>",
-            "=?utf-8?q?a=0D=0A?=",
+            "Who =? Me",
         ] {
             assert_eq!(name(&format!("  {good} ")).unwrap(), good);
         }
+        // lettre writes an ASCII display name as it is, and mail programs
+        // decode an encoded word in it: line breaks and all
+        let e = name("Eve =?utf-8?q?a=0D=0ABcc:_x@y?=").unwrap_err();
+        assert!(e.contains("RFC 2047") && e.contains("character 5"), "{e}");
         assert!(name("   ").is_err());
         assert!(name(&"x".repeat(10_000)).unwrap_err().contains("10000"));
     }

@@ -61,7 +61,7 @@ pub fn compose(
     let mut b = Message::builder()
         .from(from)
         .to(to)
-        .subject(body.subject.clone())
+        .raw_header(subject_header(&body.subject))
         .date(date.into())
         .message_id(Some(row.message_id.clone()));
     if let Some(r) = &config.mail.reply_to {
@@ -82,6 +82,32 @@ pub fn compose(
             .singlepart(html),
     )
     .map_err(|e| format!("cannot build the message: {e}"))
+}
+
+/// The Subject header. lettre leaves an ASCII word as it is, so a subject
+/// holding text that looks like an RFC 2047 encoded word (`=?utf-8?q?…?=`,
+/// from a candidate's name or a job board's title) would reach the reader
+/// decoded — as anything, line breaks included. Such a subject is sent
+/// encoded whole instead, which decodes to exactly the text written.
+pub fn subject_header(subject: &str) -> header::HeaderValue {
+    let name = header::HeaderName::new_from_ascii_str("Subject");
+    if !subject.contains("=?") {
+        return header::HeaderValue::new(name, subject.to_string());
+    }
+    let mut encoded = String::new();
+    let written = {
+        let mut w = email_encoding::headers::writer::EmailWriter::new(
+            &mut encoded,
+            "Subject: ".len(),
+            0,
+            false,
+        );
+        email_encoding::headers::rfc2047::encode(subject, &mut w)
+    };
+    if written.is_err() {
+        return header::HeaderValue::new(name, subject.to_string());
+    }
+    header::HeaderValue::dangerous_new_pre_encoded(name, subject.to_string(), encoded)
 }
 
 /// The MIME boundary of a message, made from its Message-ID so that a resent

@@ -347,3 +347,33 @@ pub fn dump_tables(env: &Env) -> String {
         out
     })
 }
+
+/// A small seeded generator for kill points (xorshift64*).
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn from_env() -> Rng {
+        let seed = std::env::var("ATSD_TEST_SEED")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| {
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_nanos() as u64)
+                    .unwrap_or(1)
+            });
+        Rng(seed.max(1))
+    }
+
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) % n
+    }
+}
+
+/// Whether the long form of the reliability tests was asked for (`RELIABILITY=1`).
+pub fn reliability() -> bool {
+    std::env::var("RELIABILITY").is_ok_and(|v| v == "1")
+}

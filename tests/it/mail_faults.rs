@@ -3,7 +3,7 @@
 //! a slow server (T6), body smuggling (T16) and kill -9 during dispatch (T2).
 //! Time moves by `--now`; nothing here asserts how long anything took.
 
-use crate::common::{Env, NOW};
+use crate::common::{Env, NOW, Rng};
 use crate::mail::{dispatch, email, env_with, t};
 use crate::smtp::{Sink, free_port, message_id};
 use mail_parser::MessageParser;
@@ -346,31 +346,6 @@ fn smtp_commands_in_free_text_stay_text() {
     assert!(notes.iter().any(|n| n.contains("x\n.\nQUIT\n")));
     // the lone CRs became line breaks
     assert!(notes.iter().any(|n| n.contains("x\n.\nMAIL FROM:<a@b>")));
-}
-
-/// A small seeded generator for kill points (xorshift64*).
-struct Rng(u64);
-
-impl Rng {
-    fn from_env() -> Rng {
-        let seed = std::env::var("ATSD_TEST_SEED")
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or_else(|| {
-                std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map(|d| d.as_nanos() as u64)
-                    .unwrap_or(1)
-            });
-        Rng(seed.max(1))
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) % n
-    }
 }
 
 /// T2: `tick dispatch` killed with SIGKILL at seeded random points, then run

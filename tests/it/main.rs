@@ -13,6 +13,7 @@ mod moves;
 mod poll;
 mod postings;
 mod quickstart;
+mod reliability;
 mod report;
 mod retention;
 mod rules;
