@@ -476,3 +476,482 @@ fn t15_hostile_candidate_data_through_csv_and_a_template_override() {
         }
     }
 }
+
+/// A loopback job board for generic postings: 200 to every path, counting
+/// the requests per path.
+struct CountingBoard {
+    port: u16,
+    hits: Arc<std::sync::Mutex<std::collections::HashMap<String, usize>>>,
+}
+
+fn counting_board() -> CountingBoard {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let hits: Arc<std::sync::Mutex<std::collections::HashMap<String, usize>>> = Arc::default();
+    let h = hits.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let h = h.clone();
+            std::thread::spawn(move || {
+                let mut s = stream;
+                let Ok(clone) = s.try_clone() else { return };
+                let mut r = BufReader::new(clone);
+                let mut line = String::new();
+                if r.read_line(&mut line).is_err() {
+                    return;
+                }
+                let path = line.split_whitespace().nth(1).unwrap_or("/").to_string();
+                loop {
+                    let mut l = String::new();
+                    if r.read_line(&mut l).map(|n| n == 0).unwrap_or(true) || l == "\r\n" {
+                        break;
+                    }
+                }
+                *h.lock().unwrap().entry(path).or_insert(0) += 1;
+                let body = "<html><body>Open</body></html>";
+                let _ = write!(
+                    s,
+                    "HTTP/1.1 200 OK\r\ncontent-type: text/html\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            });
+        }
+    });
+    CountingBoard { port, hits }
+}
+
+/// T9: three `atsd run` on one PostgreSQL database with second-resolution
+/// schedules, over stale applications whose rejections go out by SMTP and
+/// postings on a loopback board; one daemon SIGKILLed mid-run. Each email
+/// arrives once, except rows that were in flight at the kill; one job run
+/// per occurrence; each posting polled at most once per poll occurrence.
+/// 2,000 emails and 200 postings by default; 10,000 and 1,000 with
+/// RELIABILITY=1, which also waits out the killed daemon's leases instead of
+/// taking them over with a later `--now`.
+#[test]
+fn t9_three_daemons_on_postgres_one_killed_each_email_once() {
+    let env0 = Env::new();
+    if !env0.db.is_postgres() {
+        eprintln!("T9 runs on PostgreSQL (ATSD_TEST_DATABASE_URL)");
+        return;
+    }
+    drop(env0);
+    let (emails, postings) = if reliability() {
+        (10_000, 1_000)
+    } else {
+        (2_000, 200)
+    };
+    let sink = crate::smtp::Sink::start(crate::smtp::free_port());
+    let board = counting_board();
+    let env = Env::with_config(&format!(
+        "{STALE}\n[pipeline.emails]\nrejected = \"rejection\"\n\
+         [mail]\ntransport = \"smtp\"\nrate_per_second = 200\n[mail.smtp]\nhost = \"127.0.0.1\"\nport = {}\ntls = \"none\"\ntimeout = \"5s\"\npool_size = 2\n\
+         [poll]\nallow_addresses = [\"127.0.0.1:{}\"]\n\
+         [schedule]\npoll = \"*/3 * * * * *\"\nadvance = \"*/2 * * * * *\"\ndispatch = \"* * * * * *\"\ndigest = \"0 0 0 1 1 *\"\nretention = \"0 0 0 1 1 *\"\n",
+        sink.port, board.port
+    ));
+    env.ok(&["posting", "add", "https://boards.greenhouse.io/acme/jobs/1"]);
+    crate::common::seed_applications(&env, 1, emails, "applied", SEEDED_AT);
+    let mut csv = String::new();
+    for i in 0..postings {
+        csv.push_str(&format!(
+            "---\ntitle: Job {i}\ncompanyName: Acme\nurl: http://127.0.0.1:{}/jobs/{i}\n---\nA job.\n",
+            board.port
+        ));
+        env.write(&format!("postings/job{i}.md"), &csv);
+        csv.clear();
+    }
+    env.ok(&["posting", "import", "postings"]);
+    let spawn = |i: usize| {
+        env.std_cmd()
+            .args(["run"])
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(env.path(&format!("daemon{i}.log"))).unwrap())
+            .spawn()
+            .unwrap()
+    };
+    let mut daemons: Vec<_> = (0..3).map(spawn).collect();
+    let sent = || scalar(&env, "SELECT COUNT(*) FROM outbox WHERE status = 'sent'");
+    let t = Instant::now();
+    while sink.messages().len() < emails / 4 && t.elapsed() < Duration::from_secs(120) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    daemons[0].kill().unwrap();
+    daemons[0].wait().unwrap();
+    let killed_at = sent();
+    // the survivors send everything else; what stays `sending` is the killed
+    // daemon's, leased for 5 minutes
+    let sending = || -> std::collections::BTreeSet<String> {
+        rows(
+            &env,
+            "SELECT message_id FROM outbox WHERE status = 'sending'",
+        )
+        .into_iter()
+        .map(|r| r[0].clone())
+        .collect()
+    };
+    let t = Instant::now();
+    let mut last = sending();
+    let mut steady_since = Instant::now();
+    while t.elapsed() < Duration::from_secs(120) {
+        std::thread::sleep(Duration::from_millis(250));
+        let now = sending();
+        if now != last {
+            last = now;
+            steady_since = Instant::now();
+        }
+        let pending = scalar(&env, "SELECT COUNT(*) FROM outbox WHERE status = 'pending'");
+        if pending == 0 && steady_since.elapsed() > Duration::from_secs(2) {
+            break;
+        }
+    }
+    let in_flight = last;
+    let stop_survivors = |daemons: &mut Vec<std::process::Child>| {
+        for d in daemons.iter_mut().skip(1) {
+            crate::daemon::term(d);
+            let (code, _) = crate::daemon::wait_exit(d, Duration::from_secs(15));
+            assert_eq!(code, Some(0));
+        }
+    };
+    if reliability() {
+        // the survivors take the killed daemon's rows over once its leases end
+        let t = Instant::now();
+        while sent() < emails as i64 && t.elapsed() < Duration::from_secs(420) {
+            std::thread::sleep(Duration::from_millis(500));
+        }
+        stop_survivors(&mut daemons);
+    } else {
+        // rather than wait 5 minutes: stop the survivors, then a dispatcher
+        // 6 minutes on takes the killed daemon's rows over
+        stop_survivors(&mut daemons);
+        let later = (chrono::Utc::now() + chrono::Duration::minutes(6)).to_rfc3339();
+        env.ok(&["--now", &later, "tick", "dispatch"]);
+    }
+    let logs: String = (0..3)
+        .map(|i| std::fs::read_to_string(env.path(&format!("daemon{i}.log"))).unwrap_or_default())
+        .collect();
+    assert!(!logs.contains("panicked"), "{logs}");
+    assert_eq!(sent(), emails as i64, "every email sent");
+    let copies = sink.copies_by_message_id();
+    assert_eq!(copies.len(), emails, "every email arrived");
+    let twice: Vec<&String> = copies
+        .iter()
+        .filter(|(_, n)| **n > 1)
+        .map(|(m, _)| m)
+        .collect();
+    for m in &twice {
+        assert!(
+            in_flight.contains(*m) || in_flight.contains(&format!("<{m}>")),
+            "{m} arrived twice but was not in flight at the kill"
+        );
+        assert_eq!(copies[*m], 2, "{m}");
+    }
+    assert_eq!(
+        scalar(
+            &env,
+            "SELECT COUNT(*) FROM (SELECT job, scheduled_for FROM job_runs GROUP BY job, scheduled_for HAVING COUNT(*) > 1) x"
+        ),
+        0
+    );
+    let poll_runs = scalar(&env, "SELECT COUNT(*) FROM job_runs WHERE job = 'poll'");
+    let hits = board.hits.lock().unwrap().clone();
+    assert_eq!(hits.len(), postings, "every posting polled");
+    let most = hits.values().copied().max().unwrap_or(0) as i64;
+    assert!(
+        most <= poll_runs,
+        "a posting polled {most} times in {poll_runs} poll runs"
+    );
+    assert!(
+        twice.len() <= 2 * 128,
+        "more duplicates than the killed daemon's unrecorded sends can be"
+    );
+    assert_moved_exactly_once_with(&env, emails);
+    eprintln!(
+        "T9: {emails} emails, {postings} postings, 3 daemons; killed one after {killed_at} sent, holding {} leased rows; {} arrived twice; {poll_runs} poll runs, a posting polled at most {most} time(s)",
+        in_flight.len(),
+        twice.len()
+    );
+}
+
+/// [`assert_moved_exactly_once`] for moves whose emails were sent.
+fn assert_moved_exactly_once_with(env: &Env, n: usize) {
+    assert_moved_exactly_once(env, n, "T9");
+}
+
+/// A PostgreSQL cluster of this test's own (initdb, pg_ctl) on a free port:
+/// stopped and started at will without touching the shared server.
+struct Cluster {
+    dir: tempfile::TempDir,
+    bin: std::path::PathBuf,
+    port: u16,
+}
+
+impl Cluster {
+    fn create() -> Option<Cluster> {
+        let bin = std::fs::read_dir("/usr/lib/postgresql")
+            .ok()?
+            .flatten()
+            .map(|e| e.path().join("bin"))
+            .filter(|b| b.join("initdb").exists())
+            .max()?;
+        let dir = tempfile::tempdir().ok()?;
+        let owner = std::process::Command::new("chown")
+            .args(["-R", "postgres", dir.path().to_str()?])
+            .status()
+            .ok()?;
+        if !owner.success() {
+            return None;
+        }
+        let c = Cluster {
+            dir,
+            bin,
+            port: crate::smtp::free_port(),
+        };
+        c.pg(&["initdb", "-D", &c.data(), "-A", "trust", "-U", "postgres"])
+            .then_some(())?;
+        c.start().then_some(c)
+    }
+
+    fn data(&self) -> String {
+        self.dir.path().join("data").display().to_string()
+    }
+
+    fn pg(&self, args: &[&str]) -> bool {
+        let mut cmd = std::process::Command::new("runuser");
+        cmd.args(["-u", "postgres", "--"])
+            .arg(self.bin.join(args[0]))
+            .args(&args[1..])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        cmd.status().map(|s| s.success()).unwrap_or(false)
+    }
+
+    fn start(&self) -> bool {
+        let opts = format!(
+            "-p {} -k {} -c listen_addresses=127.0.0.1",
+            self.port,
+            self.dir.path().display()
+        );
+        self.pg(&["pg_ctl", "-D", &self.data(), "-o", &opts, "-w", "start"])
+    }
+
+    fn stop_immediately(&self) -> bool {
+        self.pg(&[
+            "pg_ctl",
+            "-D",
+            &self.data(),
+            "-m",
+            "immediate",
+            "-w",
+            "stop",
+        ])
+    }
+
+    fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        self.stop_immediately();
+    }
+}
+
+fn healthz(port: u16) -> u16 {
+    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else {
+        return 0;
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
+    let _ = write!(
+        s,
+        "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    );
+    let mut answer = String::new();
+    let _ = std::io::Read::read_to_string(&mut s, &mut answer);
+    answer
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0)
+}
+
+/// T7: PostgreSQL stopped with `-m immediate` under a running daemon with
+/// postings to poll and emails to send, then started again: the daemon
+/// stays up without a panic, `/healthz` says 503 during the outage and 200
+/// after, and all the work is done afterwards, each move and email once
+/// (an email sent during the outage whose `sent` could not be written is the
+/// allowed duplicate, and is counted). A cluster of the test's own, so the
+/// shared server is never stopped; runs in the PostgreSQL pass, as root.
+#[test]
+fn t7_a_postgres_outage_under_a_running_daemon() {
+    let env = Env::new();
+    if !env.db.is_postgres() {
+        eprintln!("T7 runs in the PostgreSQL pass (ATSD_TEST_DATABASE_URL)");
+        return;
+    }
+    let Some(cluster) = Cluster::create() else {
+        eprintln!("T7 skipped: cannot make a PostgreSQL cluster here (needs root and initdb)");
+        return;
+    };
+    let (emails, postings) = if reliability() {
+        (1_000, 1_000)
+    } else {
+        (300, 100)
+    };
+    let outage = if reliability() { 30 } else { 8 };
+    let sink = crate::smtp::Sink::start(crate::smtp::free_port());
+    let board = counting_board();
+    let http = crate::smtp::free_port();
+    let config = format!(
+        "{STALE}\n[pipeline.emails]\nrejected = \"rejection\"\n\
+         [mail]\ntransport = \"smtp\"\nrate_per_second = 50\n[mail.smtp]\nhost = \"127.0.0.1\"\nport = {}\ntls = \"none\"\ntimeout = \"5s\"\npool_size = 2\n\
+         [poll]\nallow_addresses = [\"127.0.0.1:{}\"]\n[http]\nlisten = \"127.0.0.1:{http}\"\n\
+         [schedule]\npoll = \"*/5 * * * * *\"\nadvance = \"*/2 * * * * *\"\ndispatch = \"* * * * * *\"\ndigest = \"0 0 0 1 1 *\"\nretention = \"0 0 0 1 1 *\"\n",
+        sink.port, board.port
+    );
+    let env = Env::with_config(&config);
+    let url = cluster.url();
+    // the harness's commands name its own database: these name the cluster
+    let run = |args: &[&str]| -> (i32, String) {
+        #[allow(deprecated)]
+        let out = std::process::Command::new(assert_cmd::cargo::cargo_bin("atsd"))
+            .current_dir(env.dir.path())
+            .args(["--config", env.config.to_str().unwrap(), "--database", &url])
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    assert_eq!(
+        run(&["posting", "add", "https://boards.greenhouse.io/acme/jobs/1"]).0,
+        0
+    );
+    for i in 0..postings {
+        env.write(
+            &format!("postings/job{i}.md"),
+            &format!(
+                "---\ntitle: Job {i}\ncompanyName: Acme\nurl: http://127.0.0.1:{}/jobs/{i}\n---\nA job.\n",
+                board.port
+            ),
+        );
+    }
+    assert_eq!(run(&["posting", "import", "postings"]).0, 0);
+    // stale applications in the cluster (the seeding helper writes to the
+    // harness database, so they come through CSV here)
+    let mut csv = String::from("posting,name,email,stage,applied_at\n");
+    for i in 0..emails {
+        csv.push_str(&format!(
+            "1,Person {i},p{i}@example.net,applied,{SEEDED_AT}\n"
+        ));
+    }
+    env.write("apps.csv", &csv);
+    let (code, err) = run(&["application", "import", "apps.csv"]);
+    assert_eq!(code, 0, "{err}");
+
+    let log = env.path("daemon.log");
+    #[allow(deprecated)]
+    let mut daemon = std::process::Command::new(assert_cmd::cargo::cargo_bin("atsd"))
+        .current_dir(env.dir.path())
+        .args([
+            "--config",
+            env.config.to_str().unwrap(),
+            "--database",
+            &url,
+            "run",
+        ])
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let t = Instant::now();
+    while healthz(http) != 200 && t.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(healthz(http), 200);
+    // some work done, then the database goes away mid-stream
+    while sink.messages().len() < emails / 5 && t.elapsed() < Duration::from_secs(120) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(cluster.stop_immediately(), "pg_ctl stop -m immediate");
+    let down = Instant::now();
+    let mut saw_503 = false;
+    while down.elapsed() < Duration::from_secs(outage) {
+        if healthz(http) == 503 {
+            saw_503 = true;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    assert!(saw_503, "/healthz said 503 during the outage");
+    assert!(daemon.try_wait().unwrap().is_none(), "the daemon stays up");
+    assert!(cluster.start(), "pg_ctl start");
+    let t = Instant::now();
+    while healthz(http) != 200 && t.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    assert_eq!(healthz(http), 200, "/healthz is 200 again");
+    // the daemon finishes what it can; rows it leased before the outage
+    // come free after their lease: a dispatcher 6 minutes on takes them
+    let sql = |q: &str| -> i64 {
+        block_on(async {
+            use sea_orm::ConnectionTrait;
+            let db = sea_orm::Database::connect(&url).await.unwrap();
+            let r = db
+                .query_one_raw(sea_orm::Statement::from_string(
+                    sea_orm::DbBackend::Postgres,
+                    q.to_string(),
+                ))
+                .await
+                .unwrap()
+                .unwrap();
+            let n = r.try_get_by_index::<i64>(0).unwrap();
+            db.close().await.ok();
+            n
+        })
+    };
+    let t = Instant::now();
+    while (sql("SELECT COUNT(*) FROM applications WHERE stage = 'applied'") > 0
+        || sql("SELECT COUNT(*) FROM outbox WHERE status = 'pending'") > 0)
+        && t.elapsed() < Duration::from_secs(120)
+    {
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let leased = sql("SELECT COUNT(*) FROM outbox WHERE status = 'sending'");
+    crate::daemon::term(&daemon);
+    let (code, _) = crate::daemon::wait_exit(&mut daemon, Duration::from_secs(15));
+    let daemon_log = std::fs::read_to_string(&log).unwrap_or_default();
+    assert_eq!(code, Some(0), "{daemon_log}");
+    assert!(!daemon_log.contains("panicked"), "{daemon_log}");
+    let later = (chrono::Utc::now() + chrono::Duration::minutes(6)).to_rfc3339();
+    let (code, err) = run(&["--now", &later, "tick", "dispatch"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        sql("SELECT COUNT(*) FROM outbox WHERE status = 'sent'"),
+        emails as i64
+    );
+    assert_eq!(
+        sql(
+            "SELECT COUNT(*) FROM (SELECT application_id FROM transitions WHERE reason = 'no_response' GROUP BY 1 HAVING COUNT(*) <> 1) x"
+        ),
+        0
+    );
+    assert_eq!(
+        sql("SELECT COUNT(*) FROM transitions WHERE reason = 'no_response'"),
+        emails as i64
+    );
+    let copies = sink.copies_by_message_id();
+    assert_eq!(copies.len(), emails, "every email arrived");
+    let twice = copies.values().filter(|n| **n > 1).count();
+    assert!(
+        twice as i64 <= leased,
+        "{twice} duplicates, {leased} rows were leased"
+    );
+    let hits = board.hits.lock().unwrap();
+    assert_eq!(hits.len(), postings, "every posting polled");
+    eprintln!(
+        "T7: {emails} emails, {postings} postings; PostgreSQL down {outage} s; /healthz 503 then 200; {leased} rows leased across the outage, {twice} arrived twice"
+    );
+}
