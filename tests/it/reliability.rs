@@ -955,3 +955,68 @@ fn t7_a_postgres_outage_under_a_running_daemon() {
         "T7: {emails} emails, {postings} postings; PostgreSQL down {outage} s; /healthz 503 then 200; {leased} rows leased across the outage, {twice} arrived twice"
     );
 }
+
+/// T10 with the daemon: `atsd run` at 09:00, stopped, started again three
+/// hours later: one catch-up run per job, for its latest missed occurrence
+/// (not 180 dispatches and 12 polls), and no job run overlapping another of
+/// the same job.
+#[test]
+fn t10_after_three_hours_down_the_daemon_runs_each_job_once_for_the_latest_occurrence() {
+    let env = Env::with_config(STALE);
+    env.ok(&["posting", "add", "https://boards.greenhouse.io/acme/jobs/1"]);
+    let run_for = |now: &str, secs: u64| {
+        let mut d = env
+            .std_cmd()
+            .args(["--now", now, "run"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let t = Instant::now();
+        // until this start's runs are in (or the time is up)
+        while t.elapsed() < Duration::from_secs(secs) {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        crate::daemon::term(&d);
+        let (code, _) = crate::daemon::wait_exit(&mut d, Duration::from_secs(15));
+        assert_eq!(code, Some(0));
+    };
+    // Monday 09:00:30: every job's occurrence of the morning
+    run_for("2027-01-04T09:00:30Z", 3);
+    let first = count_sync(&env, "job_runs");
+    assert_eq!(first, 5);
+    // back at 12:07:30, half a minute before the next dispatch
+    run_for("2027-01-04T12:07:30Z", 3);
+    let runs = rows(
+        &env,
+        "SELECT job, scheduled_for FROM job_runs WHERE scheduled_for > '2027-01-04T09:00:00Z' ORDER BY job",
+    );
+    let got: Vec<(String, String)> = runs
+        .into_iter()
+        .map(|r| (r[0].clone(), r[1].clone()))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (
+                "advance".to_string(),
+                "2027-01-04T12:05:00+00:00".to_string()
+            ),
+            (
+                "dispatch".to_string(),
+                "2027-01-04T12:07:00+00:00".to_string()
+            ),
+            ("poll".to_string(), "2027-01-04T12:00:00+00:00".to_string()),
+        ],
+        "one catch-up run per job; the daily digest and retention had run at 09:00"
+    );
+    assert_eq!(
+        scalar(
+            &env,
+            "SELECT COUNT(*) FROM job_runs a JOIN job_runs b ON a.job = b.job AND a.id < b.id \
+             WHERE a.started_at < b.finished_at AND b.started_at < a.finished_at"
+        ),
+        0,
+        "no job overlapped itself"
+    );
+}

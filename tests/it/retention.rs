@@ -135,8 +135,16 @@ fn retention_reaches_every_copy_and_leaves_the_report_alone() {
         "a dry run changes nothing"
     );
 
-    let v = env.json(&["--now", now, "tick", "retention"]);
+    // the run's own log, at debug level, names nobody either
+    let (code, out, log) = env.run(&["--json", "-vv", "--now", now, "tick", "retention"]);
+    assert_eq!(code, 0, "{log}");
+    let v: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["retention"]["anonymized"], 1, "{v}");
+    assert!(log.contains("candidate anonymized"), "{log}");
+    assert!(
+        !log.contains("Zyxwerth") && !log.contains("ada.zyxwerth"),
+        "{log}"
+    );
     let after = crate::common::dump_tables(&env);
     for needle in ["Zyxwerth", "ada.zyxwerth", "Ada "] {
         assert!(
