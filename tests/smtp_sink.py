@@ -2,7 +2,7 @@
 
 usage: smtp_sink.py PORT OUTFILE [--no-pipelining] [--auth USER:PASSWORD]
                     [--starttls CERT KEY | --smtps CERT KEY]
-                    [--refuse-mail] [--slow SECONDS]
+                    [--refuse-mail] [--slow SECONDS] [--tempfail-every N]
 
 Advertises PIPELINING (RFC 2920) like Postfix does, unless --no-pipelining.
 With --auth, requires AUTH (PLAIN or LOGIN, allowed without TLS on loopback)
@@ -10,6 +10,8 @@ with exactly that user and password, and answers 535 otherwise.
 With --starttls, offers STARTTLS and requires it before MAIL; with --smtps,
 speaks TLS from the first byte (implicit TLS). CERT and KEY are PEM files.
 With --refuse-mail, answers 550 to every MAIL and then hangs up.
+With --tempfail-every N, answers 451 to the final "." of one message in N at
+random (seeded, so a run can be replayed with the same seed) and keeps nothing.
 
 Behaviour by recipient local part:
   tempfail3-*  answer 451 to the first three RCPTs of that address, then accept
@@ -31,6 +33,7 @@ import ssl
 import sys
 import warnings
 import time
+import random
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
@@ -46,6 +49,8 @@ pipelining = "--no-pipelining" not in flags
 credentials = flags[flags.index("--auth") + 1] if "--auth" in flags else None
 slow = float(flags[flags.index("--slow") + 1]) if "--slow" in flags else 2.0
 tempfails = {}
+tempfail_every = int(flags[flags.index("--tempfail-every") + 1]) if "--tempfail-every" in flags else 0
+chance = random.Random(int(flags[flags.index("--seed") + 1]) if "--seed" in flags else 1)
 # addresses whose first delivery was already played out
 played = set()
 
@@ -90,6 +95,8 @@ class Handler:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        if tempfail_every and chance.randrange(tempfail_every) == 0:
+            return "451 4.3.0 Try again later (injected)"
         self.store(server, session, envelope)
         rcpt = envelope.rcpt_tos[0] if envelope.rcpt_tos else ""
         local = rcpt.split("@", 1)[0]

@@ -20,4 +20,5 @@ mod rules;
 mod schedule;
 mod service;
 mod smtp;
+mod soak;
 mod templates;
