@@ -172,7 +172,7 @@ fn soak_the_daemon_under_a_stream_of_applications_and_faults() {
         ]);
         assert_eq!(code, 0, "{err}");
         applied += 1;
-        if applied % 4 == 0 {
+        if applied.is_multiple_of(4) {
             let v: serde_json::Value = serde_json::from_str(&out).unwrap();
             let id = v["application"]["id"].as_i64().unwrap().to_string();
             let (code, _, err) = env.run(&["application", "move", &id, "screening"]);
