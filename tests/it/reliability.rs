@@ -92,8 +92,8 @@ fn assert_moved_exactly_once(env: &Env, n: usize, ctx: &str) {
 }
 
 /// T1: `atsd tick advance` over 10,000 stale applications, SIGKILLed at a
-/// seeded random point within the time a whole run takes, then run again to
-/// completion. 2 rounds by default, 20 with RELIABILITY=1; ATSD_TEST_SEED
+/// seeded random point within the time a whole run takes (one point in each
+/// of `rounds` equal slices of it), then run again to completion. 2 rounds by default, 20 with RELIABILITY=1; ATSD_TEST_SEED
 /// replays a run.
 #[test]
 fn t1_kill_9_during_a_tick_of_10000_moves_loses_and_doubles_nothing() {
@@ -118,7 +118,10 @@ fn t1_kill_9_during_a_tick_of_10000_moves_loses_and_doubles_nothing() {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        let delay = Duration::from_millis(rng.below(full.as_millis().max(1) as u64));
+        // stratified: round r of R is killed at a random point of the r-th
+        // R-th of a whole run, so that few rounds still cover all of it
+        let slice = (full.as_millis() as u64 / rounds as u64).max(1);
+        let delay = Duration::from_millis(slice * (round as u64 - 1) + rng.below(slice));
         std::thread::sleep(delay);
         child.kill().ok();
         child.wait().unwrap();
@@ -256,6 +259,14 @@ fn serve_hostile(mut s: TcpStream) -> std::io::Result<()> {
             break;
         }
     }
+    if path.contains("small") {
+        let body = r#"{"status":404,"error":"Job not found"}"#;
+        return write!(
+            s,
+            "HTTP/1.1 404 Not Found\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+            body.len()
+        );
+    }
     if path.contains("trickle") {
         s.write_all(
             b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 1000000\r\n\r\n",
@@ -329,11 +340,8 @@ fn t14_a_1_gib_body_and_a_trickle_end_within_the_timeout_in_bounded_memory() {
              [poll.sources.greenhouse]\napi_base = \"http://127.0.0.1:{port}/{path}\"\n"
         )
     };
-    // the baseline: the same command answered at once with a small error
-    let small = Env::with_config(&format!(
-        "[poll]\ntimeout = \"3s\"\n[poll.sources.greenhouse]\napi_base = \"http://127.0.0.1:{}\"\n",
-        crate::smtp::free_port()
-    ));
+    // the baseline: the same command, the same server, a small answer
+    let small = Env::with_config(&config("small"));
     small.ok(&["posting", "add", "https://boards.greenhouse.io/acme/jobs/1"]);
     let (_, _, base_peak, _) = poll_peak_rss(&small);
     for (what, path) in [("1 GiB", "huge"), ("trickle", "trickle")] {
