@@ -411,8 +411,10 @@ fn t15_hostile_candidate_data_through_csv_and_a_template_override() {
                1,Eve,\"a@b.org\r\nRCPT TO:<x@y>\"\n\
                1,Eve,a@b.org>\n\
                1,\u{202E}evE,eve3@example.org\n\
-               1,=?utf-8?q?Eve=0D=0ABcc:_x@evil.example?=,eve4@example.org\n";
-    env.write("bad.csv", bad);
+               1,=?utf-8?q?Eve=0D=0ABcc:_x@evil.example?=,eve4@example.org\n"
+        .to_string()
+        + &format!("1,{},eve5@example.org\n", "x".repeat(10_000));
+    env.write("bad.csv", &bad);
     let err = env.fails(2, &["application", "import", "bad.csv", "--send-emails"]);
     // lines as a text editor counts them: a quoted line break starts a new one
     for (line, field) in [
@@ -422,6 +424,7 @@ fn t15_hostile_candidate_data_through_csv_and_a_template_override() {
         (9, "email"),
         (10, "name"),
         (11, "name"),
+        (12, "name"),
     ] {
         assert!(
             err.contains(&format!("bad.csv: line {line}: {field}:")),
@@ -431,7 +434,10 @@ fn t15_hostile_candidate_data_through_csv_and_a_template_override() {
     assert_eq!(count_sync(&env, "applications"), 0, "nothing imported");
     assert_eq!(count_sync(&env, "outbox"), 0);
 
-    assert!(err.contains("RFC 2047"), "{err}");
+    assert!(
+        err.contains("RFC 2047") && err.contains("at most 200"),
+        "{err}"
+    );
     let names = [
         "<script>alert(1)</script>",
         "Mallory \"Bcc: x@evil.example\"",
