@@ -44,6 +44,8 @@ pub trait Lifecycle: Send + Sync {
     fn tick_every(&self) -> Option<Duration> {
         None
     }
+    /// The configuration in force: at start, and after each reload taken.
+    fn configured(&self, _runner: &Arc<Runner>) {}
     /// A job run (or an extra dispatch pass) ended.
     fn job_done(&self, _end: &JobEnd<'_>) {}
     /// One line on what the daemon is doing, for `systemctl status`.
@@ -250,6 +252,7 @@ pub async fn run(
             cancel.clone(),
         ));
     }
+    life.configured(&runner);
     life.ready();
     tracing::info!(instance = %runner.instance, jobs = ?jobs.iter().map(|j| j.name()).collect::<Vec<_>>(), "scheduler started");
     loop {
@@ -337,6 +340,7 @@ pub async fn run(
                                 }
                             }
                             runner = new;
+                            life.configured(&runner);
                             tracing::info!("configuration reloaded: the new schedule, rules and templates apply from the next occurrence");
                         }
                         Err(e) => tracing::error!(error = %e, "reload refused; the running configuration stays"),

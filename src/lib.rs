@@ -4,6 +4,7 @@
 //! The pure parts (pipeline, URL recognition, cron, posting files, intake
 //! validation, report) do no I/O.
 
+pub mod api;
 pub mod cli;
 pub mod config;
 pub mod daemon;

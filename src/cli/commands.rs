@@ -121,6 +121,7 @@ pub(super) async fn dispatch(cli: Cli, verbose: u8) -> CmdResult {
             unreachable!("handled above")
         }
         Command::Backup { file } => backup(&env, &file).await,
+        Command::Token(cmd) => super::tokens::token(&env, cmd).await,
         Command::CopyDatabase { to } => copy_database(&env, &to).await,
         Command::Migrate => migrate(&env).await,
         Command::CheckConfig => check_config(&env),

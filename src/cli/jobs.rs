@@ -122,6 +122,7 @@ pub(super) async fn run_daemon(env: &Env) -> CmdResult {
     let runner = Arc::new(runner);
     let health = Arc::new(Health::new(store, runner.instance.clone()));
     let metrics = Arc::new(Metrics::new());
+    let current = Arc::new(crate::api::Current::default());
     if let Some(h) = &env.config().http {
         let listener = http::bind(&h.listen).await?;
         let addr = listener
@@ -132,6 +133,7 @@ pub(super) async fn run_daemon(env: &Env) -> CmdResult {
         let state = http::AppState {
             health: health.clone(),
             metrics: metrics.clone(),
+            current: current.clone(),
         };
         tokio::spawn(http::serve(listener, state, runner.cancel.clone()));
     }
@@ -141,7 +143,7 @@ pub(super) async fn run_daemon(env: &Env) -> CmdResult {
         requests: reload_rx,
         load: env.reloader(),
     };
-    let life = Arc::new(Service::new(health, metrics));
+    let life = Arc::new(Service::new(health, metrics, current));
     // with --now the daemon lives in a simulated present that starts then
     let clock = crate::daemon::Clock::starting_at(env.now);
     crate::daemon::run(runner, clock, life, Some(reloads)).await

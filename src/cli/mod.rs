@@ -9,6 +9,7 @@ mod jobs;
 mod mail;
 mod output;
 mod postings;
+mod tokens;
 
 use crate::error::{Error, Result};
 use chrono::{DateTime, Utc};
@@ -84,6 +85,9 @@ pub enum Command {
     /// The email outbox.
     #[command(subcommand)]
     Mail(MailCmd),
+    /// API tokens for the HTTP API.
+    #[command(subcommand)]
+    Token(TokenCmd),
     /// Jobs, outbox, postings and applications at a glance.
     Status,
     /// A consistent copy of the live SQLite database (PostgreSQL: use pg_dump).
@@ -202,6 +206,21 @@ pub enum CandidateCmd {
     Unhold { email: String },
     /// A candidate, their applications and when retention will anonymize them.
     Show { email: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCmd {
+    /// Create a token and print it (the only time it is shown).
+    Create {
+        name: String,
+        /// intake (create applications), recruiter (everything), read (read only).
+        #[arg(long, value_parser = ["intake", "recruiter", "read"])]
+        scope: String,
+    },
+    /// List tokens (names, scopes, prefixes, last use; never the tokens).
+    List,
+    /// Revoke a token: every request with it fails from now on.
+    Revoke { name: String },
 }
 
 #[derive(Debug, Subcommand)]

@@ -1,5 +1,6 @@
-//! The operator's HTTP listener (`[http] listen`, off by default):
-//! `GET /healthz` and `GET /metrics`, served by axum on hyper. Bounded: at
+//! The HTTP listener (`[http] listen`, off by default): `GET /healthz` and
+//! `GET /metrics` for the operator, and the API under `/v1`
+//! ([`crate::api`]), served by axum on hyper. Bounded: at
 //! most [`MAX_CONNECTIONS`] connections at once, request heads of at most
 //! 16 KiB read within 10 s, bodies of at most 16 KiB, each connection closed
 //! after a minute.
@@ -28,6 +29,7 @@ const CONNECTION_LIFETIME: Duration = Duration::from_secs(60);
 pub struct AppState {
     pub health: Arc<Health>,
     pub metrics: Arc<Metrics>,
+    pub current: Arc<crate::api::Current>,
 }
 
 /// Binds the listener; the error names the address.
@@ -38,11 +40,16 @@ pub async fn bind(listen: &str) -> Result<TcpListener> {
 }
 
 pub fn router(state: AppState) -> Router {
+    let api = crate::api::router(crate::api::ApiState {
+        store: state.health.store.clone(),
+        current: state.current.clone(),
+    });
     Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .layer(DefaultBodyLimit::max(MAX_HEAD))
         .with_state(state)
+        .merge(api)
 }
 
 /// Serves until `cancel`.

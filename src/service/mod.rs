@@ -120,15 +120,22 @@ impl Health {
 /// The daemon's [`Lifecycle`] under a service manager.
 pub struct Service {
     pub notifier: notify::Notifier,
+    /// The configuration the API works with.
+    pub current: Arc<crate::api::Current>,
     pub health: Arc<Health>,
     pub metrics: Arc<metrics::Metrics>,
     status: Mutex<String>,
 }
 
 impl Service {
-    pub fn new(health: Arc<Health>, metrics: Arc<metrics::Metrics>) -> Service {
+    pub fn new(
+        health: Arc<Health>,
+        metrics: Arc<metrics::Metrics>,
+        current: Arc<crate::api::Current>,
+    ) -> Service {
         Service {
             notifier: notify::Notifier::from_env(),
+            current,
             health,
             metrics,
             status: Mutex::new("scheduling".into()),
@@ -155,6 +162,10 @@ impl Lifecycle for Service {
 
     fn tick_every(&self) -> Option<Duration> {
         self.notifier.ping_every()
+    }
+
+    fn configured(&self, runner: &Arc<crate::jobs::Runner>) {
+        self.current.set(runner.clone());
     }
 
     fn job_done(&self, end: &JobEnd<'_>) {

@@ -315,9 +315,23 @@ pub async fn apply(
     new: &NewApplication,
 ) -> Result<Created> {
     let txn = store.begin_write().await?;
-    let posting = postings::find(&txn, posting_ref).await?;
-    let cand = super::candidates::find_or_create(&txn, input, ctx.now).await?;
-    let mut created = create_in(&txn, ctx, &posting, &cand, new).await?;
+    let created = apply_in(&txn, ctx, posting_ref, input, new).await?;
+    txn.commit().await?;
+    Ok(created)
+}
+
+/// [`apply`] inside the caller's transaction (the API writes its
+/// idempotency record in the same one).
+pub async fn apply_in<C: ConnectionTrait>(
+    txn: &C,
+    ctx: &Ctx<'_>,
+    posting_ref: &str,
+    input: &CandidateInput,
+    new: &NewApplication,
+) -> Result<Created> {
+    let posting = postings::find(txn, posting_ref).await?;
+    let cand = super::candidates::find_or_create(txn, input, ctx.now).await?;
+    let mut created = create_in(txn, ctx, &posting, &cand, new).await?;
     if posting.status == Status::Closed.as_str() {
         created.warnings.push(format!(
             "posting {} ({}) is closed; the application was recorded anyway",
@@ -325,9 +339,8 @@ pub async fn apply(
         ));
     }
     if !created.emails.is_empty() {
-        super::notify_outbox(&txn).await?;
+        super::notify_outbox(txn).await?;
     }
-    txn.commit().await?;
     Ok(created)
 }
 

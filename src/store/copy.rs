@@ -16,7 +16,7 @@ use sea_orm::{
 const PAGE: u64 = 500;
 
 /// The tables in an order that satisfies their foreign keys.
-pub const TABLES: [&str; 8] = [
+pub const TABLES: [&str; 10] = [
     "postings",
     "posting_history",
     "candidates",
@@ -25,6 +25,8 @@ pub const TABLES: [&str; 8] = [
     "outbox",
     "outbox_bodies",
     "job_runs",
+    "api_tokens",
+    "idempotency_keys",
 ];
 
 macro_rules! copy_table {
@@ -112,6 +114,8 @@ pub async fn copy(from: &Store, to: &Store, progress: impl Fn(&str, u64)) -> Res
         ("outbox", outbox, Id, id),
         ("outbox_bodies", outbox_body, OutboxId, outbox_id),
         ("job_runs", job_run, Id, id),
+        ("api_tokens", api_token, Id, id),
+        ("idempotency_keys", idempotency_key, Id, id),
     );
     debug_assert!(copied.iter().map(|(t, _)| *t).eq(TABLES));
     if to.backend() == DbBackend::Postgres {

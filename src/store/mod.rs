@@ -12,6 +12,7 @@ pub mod copy;
 pub mod outbox;
 pub mod postings;
 pub mod stats;
+pub mod tokens;
 
 use crate::config::Config;
 use crate::error::{Error, Result};

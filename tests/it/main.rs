@@ -2,6 +2,7 @@
 //! database per test — a SQLite file, or PostgreSQL when
 //! `ATSD_TEST_DATABASE_URL` is set (see README "Tests").
 
+mod api;
 mod applications;
 mod board;
 mod common;

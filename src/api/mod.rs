@@ -1,0 +1,480 @@
+//! The HTTP API (`/v1`, JSON), served on `[http] listen` beside `/healthz`
+//! and `/metrics`. It reuses the command line's validation and write paths:
+//! an application created here is created by the same transaction as
+//! `atsd apply`, a move is `atsd application move`'s.
+//!
+//! Every request carries `Authorization: Bearer <token>` (`atsd token
+//! create`); a token's scope decides what it may do ([`Scope::allows`]).
+//! Errors are RFC 9457 problem details ([`problem`]).
+
+pub mod problem;
+
+use crate::jobs::Runner;
+use crate::mail::EmailChoice;
+use crate::store::Store;
+use crate::store::applications::{self, Ctx, MoveRequest, NewApplication};
+use crate::store::candidates::CandidateInput;
+use crate::store::tokens::{self, Scope};
+use axum::Json;
+use axum::Router;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use entity::{api_token, application, idempotency_key};
+use problem::Problem;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::sync::{Arc, RwLock};
+
+/// The largest request body the API reads.
+pub const MAX_BODY: usize = 64 * 1024;
+
+/// The configuration the API works with: the daemon's current one, replaced
+/// on each reload.
+#[derive(Default)]
+pub struct Current(RwLock<Option<Arc<Runner>>>);
+
+impl Current {
+    pub fn set(&self, runner: Arc<Runner>) {
+        if let Ok(mut c) = self.0.write() {
+            *c = Some(runner);
+        }
+    }
+
+    fn get(&self) -> Option<Arc<Runner>> {
+        self.0.read().ok().and_then(|c| c.clone())
+    }
+}
+
+#[derive(Clone)]
+pub struct ApiState {
+    pub store: Store,
+    pub current: Arc<Current>,
+}
+
+pub fn router(state: ApiState) -> Router {
+    Router::new()
+        .route(
+            "/v1/applications",
+            post(create_application).get(list_applications),
+        )
+        .route("/v1/applications/{id}", get(get_application))
+        .route("/v1/applications/{id}/moves", post(move_application))
+        .route("/v1/postings", get(list_postings).post(add_posting))
+        .route("/v1/report", get(report))
+        .fallback(|| async { Problem::new(StatusCode::NOT_FOUND, "no such endpoint") })
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .with_state(state)
+}
+
+type ApiResult = std::result::Result<Response, Problem>;
+
+/// The token of the request, if it may do what `needed` asks: 401 without a
+/// live token, 403 with one whose scope does not allow it.
+async fn authorize(
+    s: &ApiState,
+    headers: &HeaderMap,
+    needed: Scope,
+) -> std::result::Result<api_token::Model, Problem> {
+    let secret = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .ok_or_else(Problem::unauthorized)?;
+    let token = tokens::authenticate(&s.store, secret, chrono::Utc::now())
+        .await
+        .map_err(|e| Problem::from_error(&e, StatusCode::UNAUTHORIZED))?
+        .ok_or_else(Problem::unauthorized)?;
+    let scope = Scope::parse(&token.scope).map_err(|_| Problem::forbidden())?;
+    if !scope.allows(needed) {
+        return Err(Problem::forbidden());
+    }
+    Ok(token)
+}
+
+fn runner(s: &ApiState) -> std::result::Result<Arc<Runner>, Problem> {
+    s.current
+        .get()
+        .ok_or_else(|| Problem::new(StatusCode::SERVICE_UNAVAILABLE, "the daemon is starting"))
+}
+
+fn body<T>(b: std::result::Result<Json<T>, JsonRejection>) -> std::result::Result<T, Problem> {
+    b.map(|Json(t)| t).map_err(|e| {
+        let status = if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            StatusCode::PAYLOAD_TOO_LARGE
+        } else {
+            StatusCode::UNPROCESSABLE_ENTITY
+        };
+        Problem::new(status, e.body_text())
+    })
+}
+
+fn json_response(status: StatusCode, v: &impl serde::Serialize) -> Response {
+    (status, Json(v)).into_response()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewApplicationBody {
+    /// Posting id or URL.
+    posting: Value,
+    name: String,
+    email: String,
+    #[serde(default)]
+    locale: Option<String>,
+    #[serde(default)]
+    timezone: Option<String>,
+}
+
+/// `POST /v1/applications` (intake): one application, in one transaction
+/// with its email and, given an `Idempotency-Key`, with the answer kept for
+/// retries of the same request.
+async fn create_application(
+    State(s): State<ApiState>,
+    headers: HeaderMap,
+    b: std::result::Result<Json<NewApplicationBody>, JsonRejection>,
+) -> ApiResult {
+    let token = authorize(&s, &headers, Scope::Intake).await?;
+    let key = headers
+        .get("idempotency-key")
+        .map(|v| v.to_str().map(str::to_string))
+        .transpose()
+        .map_err(|_| Problem::fields(vec![("Idempotency-Key", "is not ASCII".into())]))?;
+    if let Some(k) = &key
+        && (k.is_empty() || k.len() > 255)
+    {
+        return Err(Problem::fields(vec![(
+            "Idempotency-Key",
+            "is 1 to 255 characters".into(),
+        )]));
+    }
+    let b = body(b)?;
+    let request_hash = tokens::sha256(
+        serde_json::to_string(&json!([b.posting, b.name, b.email, b.locale, b.timezone]))
+            .unwrap_or_default()
+            .as_bytes(),
+    );
+    if let Some(k) = &key
+        && let Some(r) = replay(&s, token.id, k, &request_hash).await?
+    {
+        return Ok(r);
+    }
+    let posting = match &b.posting {
+        Value::Number(n) if n.is_i64() => n.to_string(),
+        Value::String(u) if !u.trim().is_empty() => u.trim().to_string(),
+        _ => {
+            return Err(Problem::fields(vec![(
+                "posting",
+                "a posting id or URL".into(),
+            )]));
+        }
+    };
+    let input = CandidateInput::parse(
+        &b.name,
+        &b.email,
+        b.locale.as_deref(),
+        b.timezone.as_deref(),
+    )
+    .map_err(Problem::fields)?;
+    let r = runner(&s)?;
+    let ctx = Ctx {
+        config: &r.config,
+        pipeline: &r.pipeline,
+        renderer: &r.renderer,
+        now: chrono::Utc::now(),
+    };
+    let new = NewApplication {
+        stage: None,
+        applied_at: None,
+        actor: format!("api:{}", token.name),
+        reason: None,
+        email: EmailChoice::StageDefault,
+    };
+    let outcome = async {
+        let txn = s.store.begin_write().await?;
+        let created = applications::apply_in(&txn, &ctx, &posting, &input, &new).await?;
+        let answer = serde_json::to_string(&created)
+            .map_err(|e| crate::Error::Other(format!("cannot write the answer: {e}")))?;
+        if let Some(k) = &key {
+            idempotency_key::ActiveModel {
+                token_id: Set(token.id),
+                key: Set(k.clone()),
+                request_hash: Set(request_hash.clone()),
+                status: Set(201),
+                body: Set(answer.clone()),
+                created_at: Set(ctx.now),
+                ..Default::default()
+            }
+            .insert(&txn)
+            .await?;
+        }
+        txn.commit().await?;
+        Ok::<_, crate::Error>(answer)
+    }
+    .await;
+    match outcome {
+        Ok(answer) => {
+            tracing::info!(application = %application_id(&answer), token = %token.name, "api: application created");
+            Ok(raw_json(StatusCode::CREATED, answer))
+        }
+        Err(e) => {
+            // a concurrent request with the same key may have won
+            if let Some(k) = &key
+                && let Some(r) = replay(&s, token.id, k, &request_hash).await?
+            {
+                return Ok(r);
+            }
+            if matches!(&e, crate::Error::Db(d) if d.sql_err().is_some()) {
+                return Err(Problem::new(
+                    StatusCode::CONFLICT,
+                    "the same application is being created by another request",
+                ));
+            }
+            Err(Problem::from_error(&e, StatusCode::CONFLICT))
+        }
+    }
+}
+
+fn application_id(answer: &str) -> String {
+    serde_json::from_str::<Value>(answer)
+        .ok()
+        .and_then(|v| v["application"]["id"].as_i64())
+        .map(|i| i.to_string())
+        .unwrap_or_default()
+}
+
+fn raw_json(status: StatusCode, body: String) -> Response {
+    (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+/// The kept answer to an earlier request with this key, if any; 422 when
+/// the key was used for another request.
+async fn replay(
+    s: &ApiState,
+    token_id: i64,
+    key: &str,
+    request_hash: &str,
+) -> std::result::Result<Option<Response>, Problem> {
+    let found = idempotency_key::Entity::find()
+        .filter(idempotency_key::Column::TokenId.eq(token_id))
+        .filter(idempotency_key::Column::Key.eq(key))
+        .one(s.store.conn())
+        .await
+        .map_err(|e| Problem::from_error(&e.into(), StatusCode::CONFLICT))?;
+    match found {
+        None => Ok(None),
+        Some(k) if k.request_hash != request_hash => Err(Problem::fields(vec![(
+            "Idempotency-Key",
+            "was used for another request".into(),
+        )])),
+        Some(k) => {
+            let status = StatusCode::from_u16(k.status as u16).unwrap_or(StatusCode::OK);
+            Ok(Some(raw_json(status, k.body)))
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct ListQuery {
+    posting: Option<i64>,
+    stage: Option<String>,
+    cursor: Option<String>,
+    limit: Option<u64>,
+}
+
+/// The opaque cursor: the last id seen, in hex behind a version letter.
+fn cursor_of(id: i64) -> String {
+    format!("a{id:x}")
+}
+
+fn after_cursor(c: &str) -> Option<i64> {
+    i64::from_str_radix(c.strip_prefix('a')?, 16).ok()
+}
+
+/// `GET /v1/applications` (read): newest last, 50 a page (at most 200), the
+/// next page from `next_cursor`.
+async fn list_applications(
+    State(s): State<ApiState>,
+    headers: HeaderMap,
+    q: std::result::Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult {
+    authorize(&s, &headers, Scope::Read).await?;
+    let Query(q) = q.map_err(|e| Problem::new(StatusCode::UNPROCESSABLE_ENTITY, e.body_text()))?;
+    let limit = q.limit.unwrap_or(50);
+    if !(1..=200).contains(&limit) {
+        return Err(Problem::fields(vec![("limit", "1 to 200".into())]));
+    }
+    let after = match &q.cursor {
+        None => 0,
+        Some(c) => after_cursor(c)
+            .ok_or_else(|| Problem::fields(vec![("cursor", "not a cursor of this API".into())]))?,
+    };
+    let mut find = application::Entity::find()
+        .filter(application::Column::Id.gt(after))
+        .order_by_asc(application::Column::Id)
+        .limit(limit + 1);
+    if let Some(p) = q.posting {
+        find = find.filter(application::Column::PostingId.eq(p));
+    }
+    if let Some(st) = &q.stage {
+        find = find.filter(application::Column::Stage.eq(st.as_str()));
+    }
+    let mut rows = find
+        .all(s.store.conn())
+        .await
+        .map_err(|e| Problem::from_error(&e.into(), StatusCode::CONFLICT))?;
+    let next = if rows.len() as u64 > limit {
+        rows.truncate(limit as usize);
+        rows.last().map(|r| cursor_of(r.id))
+    } else {
+        None
+    };
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({"items": rows, "next_cursor": next}),
+    ))
+}
+
+/// `GET /v1/applications/{id}` (read): with its candidate, posting,
+/// transitions and emails.
+async fn get_application(
+    State(s): State<ApiState>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+) -> ApiResult {
+    authorize(&s, &headers, Scope::Read).await?;
+    let d = applications::detail(s.store.conn(), id)
+        .await
+        .map_err(|e| Problem::from_error(&e, StatusCode::CONFLICT))?;
+    Ok(json_response(StatusCode::OK, &d))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MoveBody {
+    to: String,
+    #[serde(default)]
+    reason: Option<String>,
+    #[serde(default)]
+    expected_version: Option<i32>,
+}
+
+/// `POST /v1/applications/{id}/moves` (recruiter): 409 when
+/// `expected_version` is no longer the application's, 422 for a move the
+/// pipeline does not allow.
+async fn move_application(
+    State(s): State<ApiState>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+    b: std::result::Result<Json<MoveBody>, JsonRejection>,
+) -> ApiResult {
+    let token = authorize(&s, &headers, Scope::Recruiter).await?;
+    let b = body(b)?;
+    if let Some(r) = &b.reason
+        && (r.chars().count() > 500 || r.chars().any(|c| c.is_control() && c != '\n'))
+    {
+        return Err(Problem::fields(vec![(
+            "reason",
+            "at most 500 characters, no control characters".into(),
+        )]));
+    }
+    let r = runner(&s)?;
+    let ctx = Ctx {
+        config: &r.config,
+        pipeline: &r.pipeline,
+        renderer: &r.renderer,
+        now: chrono::Utc::now(),
+    };
+    let req = MoveRequest {
+        application_id: id,
+        to: b.to,
+        reason: b.reason,
+        actor: format!("api:{}", token.name),
+        email: EmailChoice::StageDefault,
+        expected_version: b.expected_version,
+    };
+    let moved = applications::move_application(&s.store, &ctx, &req)
+        .await
+        .map_err(|e| Problem::from_error(&e, StatusCode::UNPROCESSABLE_ENTITY))?;
+    Ok(json_response(StatusCode::CREATED, &moved))
+}
+
+/// `GET /v1/postings` (read).
+async fn list_postings(State(s): State<ApiState>, headers: HeaderMap) -> ApiResult {
+    authorize(&s, &headers, Scope::Read).await?;
+    let rows = crate::store::postings::list(s.store.conn(), None)
+        .await
+        .map_err(|e| Problem::from_error(&e, StatusCode::CONFLICT))?;
+    Ok(json_response(StatusCode::OK, &json!({"items": rows})))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewPostingBody {
+    url: String,
+    #[serde(default)]
+    title: Option<String>,
+}
+
+/// `POST /v1/postings` (recruiter): add by URL; 201 when new, 200 when known.
+async fn add_posting(
+    State(s): State<ApiState>,
+    headers: HeaderMap,
+    b: std::result::Result<Json<NewPostingBody>, JsonRejection>,
+) -> ApiResult {
+    authorize(&s, &headers, Scope::Recruiter).await?;
+    let b = body(b)?;
+    let r = runner(&s)?;
+    let bases = crate::poll::ApiBases::from(&r.config.poll.sources);
+    let rec =
+        crate::poll::recognize(&b.url, &bases).map_err(|e| Problem::fields(vec![("url", e)]))?;
+    if let Some(t) = &b.title
+        && (t.trim().is_empty() || t.chars().any(char::is_control))
+    {
+        return Err(Problem::fields(vec![(
+            "title",
+            "empty or with control characters".into(),
+        )]));
+    }
+    let np = crate::store::postings::NewPosting {
+        url: rec.url.clone(),
+        source: rec.source.to_string(),
+        board: rec.board.clone(),
+        external_id: rec.external_id.clone(),
+        title: b.title.map(|t| t.trim().to_string()),
+        ..Default::default()
+    };
+    let result = async {
+        let txn = s.store.begin_write().await?;
+        let (m, outcome) =
+            crate::store::postings::upsert(&txn, &np, "api", chrono::Utc::now()).await?;
+        txn.commit().await?;
+        Ok::<_, crate::Error>((m, outcome))
+    }
+    .await
+    .map_err(|e| Problem::from_error(&e, StatusCode::CONFLICT))?;
+    let status = if matches!(result.1, crate::store::postings::Upserted::Created) {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok(json_response(status, &result.0))
+}
+
+/// `GET /v1/report` (read): `atsd report --format json`.
+async fn report(State(s): State<ApiState>, headers: HeaderMap) -> ApiResult {
+    authorize(&s, &headers, Scope::Read).await?;
+    let r = runner(&s)?;
+    let data = crate::store::stats::report_data(s.store.conn(), None)
+        .await
+        .map_err(|e| Problem::from_error(&e, StatusCode::CONFLICT))?;
+    let th = crate::report::stale_thresholds(&r.config, &r.pipeline, chrono::Duration::days(14));
+    let rep = crate::report::build(&data, &r.pipeline, &th, chrono::Utc::now());
+    Ok(json_response(StatusCode::OK, &rep))
+}
