@@ -11,3 +11,4 @@ pub mod outbox_body;
 pub mod posting;
 pub mod posting_history;
 pub mod transition;
+pub mod webhook_in;

@@ -1,6 +1,7 @@
-//! The HTTP API's bookkeeping: API tokens (only a hash of each is kept) and
-//! the answers to requests sent with an `Idempotency-Key`, so that a retried
-//! request gets the first answer instead of doing the work twice.
+//! The HTTP API's bookkeeping: API tokens (only a hash of each is kept), the
+//! answers to requests sent with an `Idempotency-Key`, so that a retried
+//! request gets the first answer instead of doing the work twice, and the
+//! ids of the webhooks received, so that a delivery repeated acts once.
 
 use sea_orm_migration::prelude::*;
 
@@ -98,10 +99,43 @@ impl MigrationTrait for Migration {
                 .to_owned(),
         )
         .await?;
+        m.create_table(
+            Table::create()
+                .table(WebhooksIn::Table)
+                .col(
+                    ColumnDef::new(WebhooksIn::Id)
+                        .big_integer()
+                        .not_null()
+                        .auto_increment()
+                        .primary_key(),
+                )
+                .col(ColumnDef::new(WebhooksIn::Source).text().not_null())
+                .col(ColumnDef::new(WebhooksIn::EventId).text().not_null())
+                .col(ColumnDef::new(WebhooksIn::Action).text().not_null())
+                .col(
+                    ColumnDef::new(WebhooksIn::ReceivedAt)
+                        .timestamp_with_time_zone()
+                        .not_null(),
+                )
+                .to_owned(),
+        )
+        .await?;
+        m.create_index(
+            Index::create()
+                .name("idx_webhooks_in_source_event")
+                .table(WebhooksIn::Table)
+                .col(WebhooksIn::Source)
+                .col(WebhooksIn::EventId)
+                .unique()
+                .to_owned(),
+        )
+        .await?;
         Ok(())
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.drop_table(Table::drop().table(WebhooksIn::Table).to_owned())
+            .await?;
         m.drop_table(Table::drop().table(IdempotencyKeys::Table).to_owned())
             .await?;
         m.drop_table(Table::drop().table(ApiTokens::Table).to_owned())
@@ -133,4 +167,14 @@ enum IdempotencyKeys {
     Status,
     Body,
     CreatedAt,
+}
+
+#[derive(DeriveIden)]
+enum WebhooksIn {
+    Table,
+    Id,
+    Source,
+    EventId,
+    Action,
+    ReceivedAt,
 }

@@ -8,6 +8,7 @@
 //! Errors are RFC 9457 problem details ([`problem`]).
 
 pub mod problem;
+pub mod webhooks;
 
 use crate::jobs::Runner;
 use crate::mail::EmailChoice;
@@ -67,8 +68,12 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/applications/{id}/moves", post(move_application))
         .route("/v1/postings", get(list_postings).post(add_posting))
         .route("/v1/report", get(report))
-        .fallback(|| async { Problem::new(StatusCode::NOT_FOUND, "no such endpoint") })
         .layer(DefaultBodyLimit::max(MAX_BODY))
+        .route(
+            "/v1/webhooks/greenhouse",
+            post(webhooks::greenhouse).layer(DefaultBodyLimit::max(webhooks::MAX_BODY)),
+        )
+        .fallback(|| async { Problem::new(StatusCode::NOT_FOUND, "no such endpoint") })
         .with_state(state)
 }
 

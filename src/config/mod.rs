@@ -33,7 +33,24 @@ pub struct Config {
     pub templates: TemplatesConfig,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub http: Option<HttpConfig>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub webhooks: Option<WebhooksConfig>,
     pub log: LogConfig,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebhooksConfig {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub greenhouse: Option<GreenhouseWebhookConfig>,
+}
+
+/// `[webhooks.greenhouse]`: Greenhouse's webhooks in, signed with the secret
+/// in `secret_file`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GreenhouseWebhookConfig {
+    pub secret_file: PathBuf,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -469,6 +486,16 @@ impl Config {
                 };
                 self.database.url = Some(format!("sqlite://{}{q}", joined.display()));
             }
+        }
+        let gh = self
+            .webhooks
+            .as_mut()
+            .and_then(|w| w.greenhouse.as_mut())
+            .map(|g| &mut g.secret_file);
+        if let Some(p) = gh
+            && p.is_relative()
+        {
+            *p = base.join(&*p);
         }
         for path in [
             &mut self.templates.dir,

@@ -432,3 +432,134 @@ fn an_idempotent_intake_retried_100_times_at_once_makes_one_application() {
     );
     api.stop();
 }
+
+/// A loopback stand-in for Greenhouse's board API that answers 404 to
+/// everything and counts the requests.
+fn gone_board() -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::io::BufRead;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let h = hits.clone();
+    std::thread::spawn(move || {
+        for mut s in listener.incoming().flatten() {
+            let Ok(c) = s.try_clone() else { continue };
+            let mut r = std::io::BufReader::new(c);
+            loop {
+                let mut l = String::new();
+                if r.read_line(&mut l).map(|n| n == 0).unwrap_or(true) || l == "\r\n" {
+                    break;
+                }
+            }
+            h.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let body = r#"{"status":404,"error":"Job not found"}"#;
+            let _ = write!(
+                s,
+                "HTTP/1.1 404 Not Found\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    (port, hits)
+}
+
+fn sign(secret: &str, body: &[u8]) -> String {
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret.as_bytes());
+    let tag = ring::hmac::sign(&key, body);
+    let hex: String = tag.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+    format!("sha256 {hex}")
+}
+
+fn deliver(port: u16, body: &[u8], signature: &str, event: &str) -> Answer {
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    write!(
+        s,
+        "POST /v1/webhooks/greenhouse HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\nSignature: {signature}\r\nGreenhouse-Event-ID: {event}\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .unwrap();
+    s.write_all(body).unwrap();
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).unwrap();
+    let (headers, b) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
+    Answer {
+        status: headers
+            .split_whitespace()
+            .nth(1)
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0),
+        headers: headers.to_ascii_lowercase(),
+        body: b.to_string(),
+    }
+}
+
+/// Greenhouse webhooks: a valid one starts one confirming poll (which does
+/// not close the posting by itself); a forged one, one with its body changed
+/// by a byte, and a replay of the valid one do nothing; the ping gets 200.
+#[test]
+fn greenhouse_webhooks_act_once_and_only_when_signed() {
+    let (board, hits) = gone_board();
+    let port = free_port();
+    let secret = "whsec-greenhouse-7c1";
+    let env = Env::with_config(&format!(
+        "[http]\nlisten = \"127.0.0.1:{port}\"\n[webhooks.greenhouse]\nsecret_file = \"gh-secret\"\n\
+         [poll]\nallow_addresses = [\"127.0.0.1:{board}\"]\n[poll.sources.greenhouse]\napi_base = \"http://127.0.0.1:{board}\"\n\
+         [schedule]\npoll = \"0 0 1 1 *\"\ndispatch = \"0 0 1 1 *\"\n"
+    ));
+    env.write("gh-secret", &format!("{secret}\n"));
+    env.ok(&[
+        "posting",
+        "add",
+        "https://boards.greenhouse.io/acme/jobs/127817",
+    ]);
+    let api = Api::start(&env, port);
+    // the daemon's catch-up poll at start, then quiet
+    let t = Instant::now();
+    let mut seen = usize::MAX;
+    while t.elapsed() < Duration::from_secs(10) {
+        let h = hits.load(std::sync::atomic::Ordering::SeqCst);
+        if h == seen {
+            break;
+        }
+        seen = h;
+        std::thread::sleep(Duration::from_millis(700));
+    }
+    let base = seen;
+    let hits_now = || hits.load(std::sync::atomic::Ordering::SeqCst) - base;
+    let ping = br#"{"action":"ping","payload":{"web_hook_id":1}}"#;
+    assert_eq!(deliver(port, ping, &sign(secret, ping), "e0").status, 200);
+
+    let body = br#"{"action":"job_post_updated","payload":{"job_post":{"id":127817,"live":false,"title":"Cook"}}}"#.to_vec();
+    let good = sign(secret, &body);
+    // forged, and altered by one byte: refused before anything is read
+    problem(&deliver(port, &body, &sign("guess", &body), "e1"), 401);
+    let mut altered = body.clone();
+    altered[60] ^= 1;
+    problem(&deliver(port, &altered, &good, "e1"), 401);
+    problem(&deliver(port, &body, "", "e1"), 401);
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(hits_now(), 0, "nothing polled for a bad delivery");
+
+    let a = deliver(port, &body, &good, "e1");
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(a.json()["polling"], json!([1]));
+    let t = Instant::now();
+    while hits_now() == 0 && t.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // one confirming poll (the board's list, then the job itself)
+    std::thread::sleep(Duration::from_millis(700));
+    let polled = hits_now();
+    assert!(polled >= 1);
+    // the replay is answered and ignored
+    let again = deliver(port, &body, &good, "e1");
+    assert_eq!(again.status, 200);
+    assert_eq!(again.json()["duplicate"], true);
+    std::thread::sleep(Duration::from_millis(700));
+    assert_eq!(hits_now(), polled, "a replay polls nothing");
+    api.stop();
+    // one "not found" is not a close
+    let p = env.json(&["posting", "show", "1"]);
+    assert_ne!(p["posting"]["status"], "closed", "{p}");
+}

@@ -123,9 +123,7 @@ fn init_writes_the_commented_config_and_creates_the_database() {
     let cfg = dir.join("atsd.toml").display().to_string();
     let out = run(&["--config", &cfg, "migrate"]);
     assert!(out.status.success());
-    assert!(
-        String::from_utf8_lossy(&out.stdout).contains("schema version m20261126_000002_scheduler")
-    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("schema version m20261126_000003_api"));
 }
 
 #[test]
