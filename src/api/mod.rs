@@ -56,6 +56,38 @@ impl Current {
 pub struct ApiState {
     pub store: Store,
     pub current: Arc<Current>,
+    pub limiter: Arc<Limiter>,
+}
+
+/// A token bucket per API token: `rate` requests a second, bursts of as
+/// many. In memory: each daemon limits what it serves.
+#[derive(Default)]
+pub struct Limiter {
+    buckets: std::sync::Mutex<std::collections::HashMap<i64, (f64, std::time::Instant)>>,
+}
+
+impl Limiter {
+    /// Takes one request from `token`'s bucket; `Err(seconds)` to wait when
+    /// it is empty.
+    pub fn take(&self, token: i64, rate: u32) -> std::result::Result<(), u64> {
+        if rate == 0 {
+            return Ok(());
+        }
+        let rate = f64::from(rate);
+        let now = std::time::Instant::now();
+        let Ok(mut b) = self.buckets.lock() else {
+            return Ok(());
+        };
+        let (level, at) = b.entry(token).or_insert((rate, now));
+        *level = (*level + now.duration_since(*at).as_secs_f64() * rate).min(rate);
+        *at = now;
+        if *level >= 1.0 {
+            *level -= 1.0;
+            Ok(())
+        } else {
+            Err(((1.0 - *level) / rate).ceil().max(1.0) as u64)
+        }
+    }
 }
 
 pub fn router(state: ApiState) -> Router {
@@ -99,6 +131,19 @@ async fn authorize(
     let scope = Scope::parse(&token.scope).map_err(|_| Problem::forbidden())?;
     if !scope.allows(needed) {
         return Err(Problem::forbidden());
+    }
+    let rate = s
+        .current
+        .get()
+        .and_then(|r| r.config.http.as_ref().map(|h| h.rate_limit))
+        .unwrap_or(0);
+    if let Err(wait) = s.limiter.take(token.id, rate) {
+        let mut p = Problem::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            format!("more than {rate} requests a second with this token"),
+        );
+        p.retry_after = Some(wait);
+        return Err(p);
     }
     Ok(token)
 }

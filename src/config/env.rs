@@ -57,6 +57,7 @@ pub const ENV_KEYS: &[(&str, Kind)] = &[
     ("mail.file.dir", Kind::Str),
     ("templates.dir", Kind::Str),
     ("http.listen", Kind::Str),
+    ("http.rate_limit", Kind::Int),
     ("webhooks.greenhouse.secret_file", Kind::Str),
     ("log.format", Kind::Str),
 ];

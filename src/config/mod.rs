@@ -375,6 +375,13 @@ pub struct TemplatesConfig {
 #[serde(deny_unknown_fields)]
 pub struct HttpConfig {
     pub listen: String,
+    /// API requests per second per token (a burst of as many); 0: no limit.
+    #[serde(default = "default_rate_limit")]
+    pub rate_limit: u32,
+}
+
+fn default_rate_limit() -> u32 {
+    100
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

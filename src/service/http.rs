@@ -43,6 +43,7 @@ pub fn router(state: AppState) -> Router {
     let api = crate::api::router(crate::api::ApiState {
         store: state.health.store.clone(),
         current: state.current.clone(),
+        limiter: Arc::default(),
     });
     Router::new()
         .route("/healthz", get(healthz))

@@ -104,7 +104,7 @@ impl Api {
 fn setup() -> (Env, u16) {
     let port = free_port();
     let env = Env::with_config(&format!(
-        "[http]\nlisten = \"127.0.0.1:{port}\"\n[schedule]\npoll = \"0 0 1 1 *\"\ndispatch = \"0 0 1 1 *\"\n"
+        "[http]\nlisten = \"127.0.0.1:{port}\"\nrate_limit = 1000\n[schedule]\npoll = \"0 0 1 1 *\"\ndispatch = \"0 0 1 1 *\"\n"
     ));
     env.ok(&[
         "posting",
@@ -562,4 +562,34 @@ fn greenhouse_webhooks_act_once_and_only_when_signed() {
     // one "not found" is not a close
     let p = env.json(&["posting", "show", "1"]);
     assert_ne!(p["posting"]["status"], "closed", "{p}");
+}
+
+/// Past `[http] rate_limit` requests a second a token gets 429 with
+/// `Retry-After`; another token is not held up by it.
+#[test]
+fn a_token_over_its_rate_gets_429_with_retry_after() {
+    let port = free_port();
+    let env = Env::with_config(&format!(
+        "[http]\nlisten = \"127.0.0.1:{port}\"\nrate_limit = 5\n[schedule]\npoll = \"0 0 1 1 *\"\n"
+    ));
+    let busy = token(&env, "busy", "read");
+    let calm = token(&env, "calm", "read");
+    let api = Api::start(&env, port);
+    let statuses: Vec<Answer> = (0..12)
+        .map(|_| request(port, "GET", "/v1/postings", Some(&busy), &[], None))
+        .collect();
+    let limited: Vec<&Answer> = statuses.iter().filter(|a| a.status == 429).collect();
+    assert!(!limited.is_empty(), "no 429 in 12 requests at once");
+    assert!(statuses.iter().take(5).all(|a| a.status == 200));
+    assert!(
+        limited[0].headers.contains("retry-after: 1"),
+        "{}",
+        limited[0].headers
+    );
+    problem(limited[0], 429);
+    assert_eq!(
+        request(port, "GET", "/v1/postings", Some(&calm), &[], None).status,
+        200
+    );
+    api.stop();
 }
