@@ -7,13 +7,14 @@
 //! create`); a token's scope decides what it may do ([`Scope::allows`]).
 //! Errors are RFC 9457 problem details ([`problem`]).
 
+pub mod intake;
 pub mod problem;
 pub mod webhooks;
 
 use crate::jobs::Runner;
 use crate::mail::EmailChoice;
 use crate::store::Store;
-use crate::store::applications::{self, Ctx, MoveRequest, NewApplication};
+use crate::store::applications::{self, Ctx, MoveRequest};
 use crate::store::candidates::CandidateInput;
 use crate::store::tokens::{self, Scope};
 use axum::Json;
@@ -25,9 +26,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use entity::{api_token, application, idempotency_key};
 use problem::Problem;
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
-};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::sync::{Arc, RwLock};
@@ -57,6 +56,7 @@ pub struct ApiState {
     pub store: Store,
     pub current: Arc<Current>,
     pub limiter: Arc<Limiter>,
+    pub intake: intake::Queue,
 }
 
 /// A token bucket per API token: `rate` requests a second, bursts of as
@@ -232,42 +232,17 @@ async fn create_application(
         b.timezone.as_deref(),
     )
     .map_err(Problem::fields)?;
-    let r = runner(&s)?;
-    let ctx = Ctx {
-        config: &r.config,
-        pipeline: &r.pipeline,
-        renderer: &r.renderer,
-        now: chrono::Utc::now(),
-    };
-    let new = NewApplication {
-        stage: None,
-        applied_at: None,
-        actor: format!("api:{}", token.name),
-        reason: None,
-        email: EmailChoice::StageDefault,
-    };
-    let outcome = async {
-        let txn = s.store.begin_write().await?;
-        let created = applications::apply_in(&txn, &ctx, &posting, &input, &new).await?;
-        let answer = serde_json::to_string(&created)
-            .map_err(|e| crate::Error::Other(format!("cannot write the answer: {e}")))?;
-        if let Some(k) = &key {
-            idempotency_key::ActiveModel {
-                token_id: Set(token.id),
-                key: Set(k.clone()),
-                request_hash: Set(request_hash.clone()),
-                status: Set(201),
-                body: Set(answer.clone()),
-                created_at: Set(ctx.now),
-                ..Default::default()
-            }
-            .insert(&txn)
-            .await?;
-        }
-        txn.commit().await?;
-        Ok::<_, crate::Error>(answer)
-    }
-    .await;
+    let outcome = s
+        .intake
+        .submit(intake::Request {
+            runner: runner(&s)?,
+            token_id: token.id,
+            actor: format!("api:{}", token.name),
+            posting,
+            input,
+            key: key.clone().map(|k| (k, request_hash.clone())),
+        })
+        .await;
     match outcome {
         Ok(answer) => {
             tracing::info!(application = %application_id(&answer), token = %token.name, "api: application created");

@@ -44,6 +44,7 @@ pub fn router(state: AppState) -> Router {
         store: state.health.store.clone(),
         current: state.current.clone(),
         limiter: Arc::default(),
+        intake: crate::api::intake::Queue::start(state.health.store.clone()),
     });
     Router::new()
         .route("/healthz", get(healthz))

@@ -70,6 +70,13 @@ struct Api {
     log: std::path::PathBuf,
 }
 
+impl Drop for Api {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 impl Api {
     fn start(env: &Env, port: u16) -> Api {
         let log = env.path("api-daemon.log");
