@@ -377,3 +377,30 @@ impl Rng {
 pub fn reliability() -> bool {
     std::env::var("RELIABILITY").is_ok_and(|v| v == "1")
 }
+
+/// The first column of the first row of `q` on the test's database, as a number.
+pub fn scalar(env: &Env, q: &str) -> i64 {
+    crate::daemon::rows(env, q)
+        .first()
+        .and_then(|r| r.first())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(-1)
+}
+
+/// The number `q` answers on the database at `url` (a copy, another cluster).
+pub fn scalar_at(url: &str, q: &str) -> i64 {
+    block_on(async {
+        let db = Database::connect(url).await.expect("connect");
+        let r = db
+            .query_one_raw(sea_orm::Statement::from_string(
+                db.get_database_backend(),
+                q.to_string(),
+            ))
+            .await
+            .expect("query")
+            .expect("a row");
+        let n = r.try_get_by_index::<i64>(0).expect("a number");
+        db.close().await.ok();
+        n
+    })
+}

@@ -5,7 +5,7 @@
 //! template override, T9 three daemons on one PostgreSQL, T7 a PostgreSQL
 //! outage under a running daemon. The long forms run with `RELIABILITY=1`.
 
-use crate::common::{Env, Rng, block_on, count_sync, reliability};
+use crate::common::{Env, Rng, block_on, count_sync, reliability, scalar};
 use crate::daemon::rows;
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
@@ -13,14 +13,6 @@ use std::process::Stdio;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
-
-fn scalar(env: &Env, q: &str) -> i64 {
-    rows(env, q)
-        .first()
-        .and_then(|r| r.first())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(-1)
-}
 
 const STALE: &str = "[[rules]]\nname = \"stale-applied\"\nstage = \"applied\"\nafter = \"30d\"\nmove_to = \"rejected\"\nreason = \"no_response\"\n";
 const SEEDED_AT: &str = "2026-01-05T00:00:00Z";
@@ -909,23 +901,7 @@ fn t7_a_postgres_outage_under_a_running_daemon() {
     assert_eq!(healthz(http), 200, "/healthz is 200 again");
     // the daemon finishes what it can; rows it leased before the outage
     // come free after their lease: a dispatcher 6 minutes on takes them
-    let sql = |q: &str| -> i64 {
-        block_on(async {
-            use sea_orm::ConnectionTrait;
-            let db = sea_orm::Database::connect(&url).await.unwrap();
-            let r = db
-                .query_one_raw(sea_orm::Statement::from_string(
-                    sea_orm::DbBackend::Postgres,
-                    q.to_string(),
-                ))
-                .await
-                .unwrap()
-                .unwrap();
-            let n = r.try_get_by_index::<i64>(0).unwrap();
-            db.close().await.ok();
-            n
-        })
-    };
+    let sql = |q: &str| crate::common::scalar_at(&url, q);
     let t = Instant::now();
     while (sql("SELECT COUNT(*) FROM applications WHERE stage = 'applied'") > 0
         || sql("SELECT COUNT(*) FROM outbox WHERE status = 'pending'") > 0)

@@ -3,7 +3,7 @@
 //! SIGHUP, `/healthz` and `/metrics` over loopback, journald and JSON logs,
 //! and `atsd backup` under load.
 
-use crate::common::{Env, block_on, count_sync};
+use crate::common::{Env, block_on, count_sync, scalar};
 use crate::daemon::{rows, term, wait_exit};
 use crate::smtp::free_port;
 use std::io::{Read, Write};
@@ -156,14 +156,6 @@ fn schedule(advance: &str, dispatch: &str) -> String {
 }
 
 const STALE: &str = "[[rules]]\nname = \"stale\"\nstage = \"applied\"\nafter = \"30d\"\nmove_to = \"rejected\"\nreason = \"no_response\"\nemail = \"rejection\"\n";
-
-fn scalar(env: &Env, q: &str) -> i64 {
-    rows(env, q)
-        .first()
-        .and_then(|r| r.first())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(-1)
-}
 
 #[test]
 fn ready_after_migrations_watchdog_from_the_loop_and_stopping_on_sigterm() {
@@ -665,21 +657,7 @@ fn backup_while_a_tick_writes_holds_every_committed_move() {
         "ok"
     );
     let copy_url = format!("sqlite://{}?mode=ro", copy.display());
-    let q = |sql: &str| -> i64 {
-        block_on(async {
-            use sea_orm::ConnectionTrait;
-            let db = sea_orm::Database::connect(&copy_url).await.unwrap();
-            let r = db
-                .query_one_raw(sea_orm::Statement::from_string(
-                    sea_orm::DbBackend::Sqlite,
-                    sql.to_string(),
-                ))
-                .await
-                .unwrap()
-                .unwrap();
-            r.try_get_by_index::<i64>(0).unwrap()
-        })
-    };
+    let q = |sql: &str| crate::common::scalar_at(&copy_url, sql);
     let rejected = q("SELECT COUNT(*) FROM applications WHERE stage = 'rejected'");
     eprintln!("moves committed before the copy began: {before}; in the copy: {rejected} of {n}");
     assert!(

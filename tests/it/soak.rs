@@ -12,7 +12,7 @@
 //! stayed flat (start, peak and end are printed), the log has no warning or
 //! error but the injected faults', and `job_runs` has every occurrence.
 
-use crate::common::{Env, Rng};
+use crate::common::{Env, Rng, scalar};
 use crate::daemon::rows;
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
@@ -20,14 +20,6 @@ use std::process::Stdio;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
-
-fn scalar(env: &Env, q: &str) -> i64 {
-    rows(env, q)
-        .first()
-        .and_then(|r| r.first())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(-1)
-}
 
 /// A loopback board: 200 for every path, except one request in ten, which
 /// gets a 500, a 503, a reset connection, a truncated answer or no answer
