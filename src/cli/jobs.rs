@@ -134,6 +134,7 @@ pub(super) async fn run_daemon(env: &Env) -> CmdResult {
             health: health.clone(),
             metrics: metrics.clone(),
             current: current.clone(),
+            cors_origins: h.cors_origins.clone(),
         };
         tokio::spawn(http::serve(listener, state, runner.cancel.clone()));
     }

@@ -58,6 +58,7 @@ pub const ENV_KEYS: &[(&str, Kind)] = &[
     ("templates.dir", Kind::Str),
     ("http.listen", Kind::Str),
     ("http.rate_limit", Kind::Int),
+    ("http.cors_origins", Kind::List),
     ("webhooks.greenhouse.secret_file", Kind::Str),
     ("log.format", Kind::Str),
 ];

@@ -378,6 +378,10 @@ pub struct HttpConfig {
     /// API requests per second per token (a burst of as many); 0: no limit.
     #[serde(default = "default_rate_limit")]
     pub rate_limit: u32,
+    /// Web origins whose pages may call the API from a browser (CORS); none
+    /// by default.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cors_origins: Vec<String>,
 }
 
 fn default_rate_limit() -> u32 {

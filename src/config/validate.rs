@@ -198,6 +198,19 @@ impl Config {
                 h.listen
             ));
         }
+        for o in self.http.iter().flat_map(|h| &h.cors_origins) {
+            let ok = url::Url::parse(o).is_ok_and(|u| {
+                matches!(u.scheme(), "http" | "https")
+                    && u.host().is_some()
+                    && u.path() == "/"
+                    && !o.ends_with('/')
+            });
+            if !ok {
+                errs.push(format!(
+                    "http.cors_origins: `{o}` is not an origin such as https://careers.example.org"
+                ));
+            }
+        }
         if errs.is_empty() { Ok(()) } else { Err(errs) }
     }
 }

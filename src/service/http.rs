@@ -30,6 +30,8 @@ pub struct AppState {
     pub health: Arc<Health>,
     pub metrics: Arc<Metrics>,
     pub current: Arc<crate::api::Current>,
+    /// `[http] cors_origins` at start (a change takes a restart).
+    pub cors_origins: Vec<String>,
 }
 
 /// Binds the listener; the error names the address.
@@ -40,12 +42,32 @@ pub async fn bind(listen: &str) -> Result<TcpListener> {
 }
 
 pub fn router(state: AppState) -> Router {
+    let cors = state.cors_origins.clone();
     let api = crate::api::router(crate::api::ApiState {
         store: state.health.store.clone(),
         current: state.current.clone(),
         limiter: Arc::default(),
         intake: crate::api::intake::Queue::start(state.health.store.clone()),
     });
+    // CORS only for the origins configured (none by default: a browser page
+    // on another site cannot call the API)
+    let api = if cors.is_empty() {
+        api
+    } else {
+        let origins: Vec<axum::http::HeaderValue> =
+            cors.iter().filter_map(|o| o.parse().ok()).collect();
+        api.layer(
+            tower_http::cors::CorsLayer::new()
+                .allow_origin(origins)
+                .allow_methods([axum::http::Method::GET, axum::http::Method::POST])
+                .allow_headers([
+                    header::AUTHORIZATION,
+                    header::CONTENT_TYPE,
+                    axum::http::HeaderName::from_static("idempotency-key"),
+                ])
+                .max_age(Duration::from_secs(600)),
+        )
+    };
     Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))

@@ -600,3 +600,78 @@ fn a_token_over_its_rate_gets_429_with_retry_after() {
     );
     api.stop();
 }
+
+/// CORS is off unless `[http] cors_origins` names the page's origin.
+#[test]
+fn cors_answers_only_the_configured_origins() {
+    let (env, port) = setup();
+    let read = token(&env, "warehouse", "read");
+    let preflight = |origin: &str| {
+        request(
+            port,
+            "OPTIONS",
+            "/v1/postings",
+            None,
+            &[
+                ("Origin", origin),
+                ("Access-Control-Request-Method", "GET"),
+                ("Access-Control-Request-Headers", "authorization"),
+            ],
+            None,
+        )
+    };
+    let api = Api::start(&env, port);
+    let a = preflight("https://careers.example.org");
+    assert!(
+        !a.headers.contains("access-control-allow-origin"),
+        "{}",
+        a.headers
+    );
+    let g = request(
+        port,
+        "GET",
+        "/v1/postings",
+        Some(&read),
+        &[("Origin", "https://careers.example.org")],
+        None,
+    );
+    assert_eq!(g.status, 200);
+    assert!(
+        !g.headers.contains("access-control-allow-origin"),
+        "{}",
+        g.headers
+    );
+    api.stop();
+
+    // configured: that origin, and only it
+    let config = std::fs::read_to_string(&env.config).unwrap().replace(
+        "rate_limit = 1000\n",
+        "rate_limit = 1000\ncors_origins = [\"https://careers.example.org\"]\n",
+    );
+    std::fs::write(&env.config, config).unwrap();
+    let api = Api::start(&env, port);
+    let a = preflight("https://careers.example.org");
+    assert!(
+        a.headers
+            .contains("access-control-allow-origin: https://careers.example.org"),
+        "{}",
+        a.headers
+    );
+    let other = preflight("https://evil.example");
+    assert!(
+        !other.headers.contains("access-control-allow-origin"),
+        "{}",
+        other.headers
+    );
+    api.stop();
+    // a bad origin is a config error naming it
+    let bad = std::fs::read_to_string(&env.config)
+        .unwrap()
+        .replace("https://careers.example.org\"", "careers.example.org/\"");
+    std::fs::write(&env.config, bad).unwrap();
+    let err = env.fails(2, &["check-config"]);
+    assert!(
+        err.contains("http.cors_origins") && err.contains("careers.example.org/"),
+        "{err}"
+    );
+}
