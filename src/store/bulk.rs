@@ -359,39 +359,50 @@ pub(crate) enum Cell {
     B(Option<bool>),
 }
 
-/// `WITH name (columns) AS (…rows…)`, to update many rows with one
-/// statement (`UPDATE t SET … FROM name WHERE t.id = name.id`): SQLite gets
-/// `VALUES` with bound values, PostgreSQL one array per column.
-pub(crate) fn rows_cte(
+/// The rows as a row source and its bound values: `SELECT * FROM
+/// unnest(…)` with one array per column on PostgreSQL (planning a `VALUES`
+/// list of thousands of bound values, or reading the rows from JSON, costs it
+/// more than the write itself), `VALUES (…), (…)` on SQLite.
+fn row_source(
     b: DbBackend,
-    name: &str,
     columns: &[(&str, &str)],
     rows: Vec<Vec<Cell>>,
 ) -> (String, Vec<Value>) {
-    let names: Vec<&str> = columns.iter().map(|(c, _)| *c).collect();
     if b == DbBackend::Postgres {
         let casts: Vec<String> = columns
             .iter()
             .map(|(_, t)| format!("CAST(? AS {t}[])"))
             .collect();
         return (
-            format!(
-                "WITH {name} ({}) AS (SELECT * FROM unnest({}))",
-                names.join(", "),
-                casts.join(", ")
-            ),
+            format!("SELECT * FROM unnest({})", casts.join(", ")),
             pg_arrays(columns.len(), rows),
         );
     }
     let n = rows.len();
     let values = sqlite_values(columns.len(), rows);
     let one = format!("({})", vec!["?"; columns.len()].join(","));
+    (format!("VALUES {}", vec![one; n].join(",")), values)
+}
+
+fn column_names(columns: &[(&str, &str)]) -> String {
+    columns
+        .iter()
+        .map(|(c, _)| *c)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `WITH name (columns) AS (…rows…)`, to update many rows with one
+/// statement (`UPDATE t SET … FROM name WHERE t.id = name.id`).
+pub(crate) fn rows_cte(
+    b: DbBackend,
+    name: &str,
+    columns: &[(&str, &str)],
+    rows: Vec<Vec<Cell>>,
+) -> (String, Vec<Value>) {
+    let (source, values) = row_source(b, columns, rows);
     (
-        format!(
-            "WITH {name} ({}) AS (VALUES {})",
-            names.join(", "),
-            vec![one; n].join(",")
-        ),
+        format!("WITH {name} ({}) AS ({source})", column_names(columns)),
         values,
     )
 }
@@ -438,10 +449,7 @@ fn sqlite_values(columns: usize, rows: Vec<Vec<Cell>>) -> Vec<Value> {
     values
 }
 
-/// A multi-row `INSERT INTO table (columns) … suffix`. SQLite gets `VALUES`
-/// with bound values; PostgreSQL gets one array per column, read by
-/// `unnest` — planning a `VALUES` list of thousands of bound values, or
-/// reading the rows from JSON, costs it more than the insert itself.
+/// A multi-row `INSERT INTO table (columns) … suffix`.
 pub(crate) fn insert(
     b: DbBackend,
     table: &str,
@@ -449,31 +457,12 @@ pub(crate) fn insert(
     rows: Vec<Vec<Cell>>,
     suffix: &str,
 ) -> sea_orm::Statement {
-    let names: Vec<&str> = columns.iter().map(|(c, _)| *c).collect();
-    if b == DbBackend::Postgres {
-        let casts: Vec<String> = columns
-            .iter()
-            .map(|(_, t)| format!("CAST(? AS {t}[])"))
-            .collect();
-        return sql(
-            b,
-            &format!(
-                "INSERT INTO {table} ({}) SELECT * FROM unnest({}) {suffix}",
-                names.join(", "),
-                casts.join(", ")
-            ),
-            pg_arrays(columns.len(), rows),
-        );
-    }
-    let n = rows.len();
-    let values = sqlite_values(columns.len(), rows);
-    let one = format!("({})", vec!["?"; columns.len()].join(","));
+    let (source, values) = row_source(b, columns, rows);
     sql(
         b,
         &format!(
-            "INSERT INTO {table} ({}) VALUES {} {suffix}",
-            names.join(", "),
-            vec![one; n].join(",")
+            "INSERT INTO {table} ({}) {source} {suffix}",
+            column_names(columns)
         ),
         values,
     )
