@@ -2,26 +2,13 @@
 //! intake with its errors and idempotency, listing with a cursor, moves with
 //! their conflicts, postings and the report.
 
-use crate::common::{Env, count_sync};
+use crate::common::{Answer, Env, count_sync, http};
 use crate::daemon::{term, wait_exit};
 use crate::smtp::free_port;
 use serde_json::{Value, json};
-use std::io::{Read, Write};
+use std::io::Write;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
-
-struct Answer {
-    status: u16,
-    headers: String,
-    body: String,
-}
-
-impl Answer {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.body)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {} {}", self.status, self.body))
-    }
-}
 
 fn request(
     port: u16,
@@ -31,38 +18,16 @@ fn request(
     extra: &[(&str, &str)],
     body: Option<&Value>,
 ) -> Answer {
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let auth = token.map(|t| format!("Bearer {t}"));
+    let mut headers: Vec<(&str, &str)> = extra.to_vec();
+    if let Some(a) = &auth {
+        headers.push(("Authorization", a));
+    }
     let body = body.map(|b| b.to_string()).unwrap_or_default();
-    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n");
-    if let Some(t) = token {
-        head.push_str(&format!("Authorization: Bearer {t}\r\n"));
-    }
-    for (k, v) in extra {
-        head.push_str(&format!("{k}: {v}\r\n"));
-    }
     if !body.is_empty() {
-        head.push_str(&format!(
-            "Content-Type: application/json\r\nContent-Length: {}\r\n",
-            body.len()
-        ));
+        headers.push(("Content-Type", "application/json"));
     }
-    head.push_str("\r\n");
-    s.write_all(head.as_bytes()).unwrap();
-    s.write_all(body.as_bytes()).unwrap();
-    let mut raw = String::new();
-    s.read_to_string(&mut raw).unwrap();
-    let (headers, body) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
-    let status = headers
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    Answer {
-        status,
-        headers: headers.to_ascii_lowercase(),
-        body: body.to_string(),
-    }
+    http(port, method, path, &headers, body.as_bytes()).expect("the API listens")
 }
 
 struct Api {
@@ -478,27 +443,18 @@ fn sign(secret: &str, body: &[u8]) -> String {
 }
 
 fn deliver(port: u16, body: &[u8], signature: &str, event: &str) -> Answer {
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    write!(
-        s,
-        "POST /v1/webhooks/greenhouse HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\nSignature: {signature}\r\nGreenhouse-Event-ID: {event}\r\nContent-Length: {}\r\n\r\n",
-        body.len()
+    http(
+        port,
+        "POST",
+        "/v1/webhooks/greenhouse",
+        &[
+            ("Content-Type", "application/json"),
+            ("Signature", signature),
+            ("Greenhouse-Event-ID", event),
+        ],
+        body,
     )
-    .unwrap();
-    s.write_all(body).unwrap();
-    let mut raw = String::new();
-    s.read_to_string(&mut raw).unwrap();
-    let (headers, b) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
-    Answer {
-        status: headers
-            .split_whitespace()
-            .nth(1)
-            .and_then(|c| c.parse().ok())
-            .unwrap_or(0),
-        headers: headers.to_ascii_lowercase(),
-        body: b.to_string(),
-    }
+    .expect("the API listens")
 }
 
 /// Greenhouse webhooks: a valid one starts one confirming poll (which does

@@ -765,21 +765,7 @@ impl Drop for Cluster {
 }
 
 fn healthz(port: u16) -> u16 {
-    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else {
-        return 0;
-    };
-    let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
-    let _ = write!(
-        s,
-        "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-    );
-    let mut answer = String::new();
-    let _ = std::io::Read::read_to_string(&mut s, &mut answer);
-    answer
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0)
+    crate::common::http(port, "GET", "/healthz", &[], b"").map_or(0, |a| a.status)
 }
 
 /// T7: PostgreSQL stopped with `-m immediate` under a running daemon with

@@ -387,22 +387,8 @@ fn sighup_reloads_the_schedule_and_refuses_a_bad_config() {
 
 /// One HTTP/1.1 GET over loopback: (status, body).
 fn get(port: u16, path: &str) -> (u16, String) {
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut buf = String::new();
-    s.read_to_string(&mut buf).expect("read the answer");
-    let status = buf
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    let body = buf.split_once("\r\n\r\n").map(|x| x.1).unwrap_or("");
-    (status, body.to_string())
+    let a = crate::common::http(port, "GET", path, &[], b"").expect("the daemon listens");
+    (a.status, a.body)
 }
 
 /// Parses OpenMetrics text with Python's `prometheus_client` (Debian's
