@@ -90,9 +90,12 @@ impl Sink {
         by_id
     }
 
+    /// The messages stored so far. The sink may be writing one while this
+    /// reads: only whole lines count.
     pub fn messages(&self) -> Vec<Value> {
-        std::fs::read_to_string(&self.out)
-            .unwrap_or_default()
+        let text = std::fs::read_to_string(&self.out).unwrap_or_default();
+        let whole = text.rfind('\n').map_or("", |i| &text[..i]);
+        whole
             .lines()
             .map(|l| serde_json::from_str(l).expect("sink JSON line"))
             .collect()
