@@ -472,9 +472,20 @@ fn healthz_and_metrics_over_loopback_and_503_while_the_database_is_gone() {
         "{}",
         d.log()
     );
-    let (code, text) = get(port, "/metrics");
-    assert_eq!(code, 200);
-    let m = parse_metrics(&text);
+    // the log line comes before the dispatch run ends and its counts reach
+    // the counters: read the metrics until that run is counted
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let m = loop {
+        let (code, text) = get(port, "/metrics");
+        assert_eq!(code, 200);
+        let m = parse_metrics(&text);
+        if sample(&m, "atsd_emails", "outcome", "sent").unwrap_or(0.0) >= 3.0
+            || Instant::now() > deadline
+        {
+            break m;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
     assert_eq!(
         sample(&m, "atsd_outbox_emails", "status", "sent"),
         Some(3.0),
