@@ -22,5 +22,6 @@ pub mod rules;
 pub mod schedule;
 pub mod service;
 pub mod store;
+pub mod webhooks;
 
 pub use error::{Error, Result};

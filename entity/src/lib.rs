@@ -4,11 +4,15 @@
 pub mod api_token;
 pub mod application;
 pub mod candidate;
+pub mod event;
 pub mod idempotency_key;
 pub mod job_run;
 pub mod outbox;
 pub mod outbox_body;
 pub mod posting;
 pub mod posting_history;
+pub mod self_service_use;
 pub mod transition;
+pub mod webhook_delivery;
+pub mod webhook_endpoint;
 pub mod webhook_in;

@@ -5,6 +5,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261125_000001_initial;
 mod m20261126_000002_scheduler;
 mod m20261126_000003_api;
+mod m20261126_000004_events;
 
 pub struct Migrator;
 
@@ -15,6 +16,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000001_initial::Migration),
             Box::new(m20261126_000002_scheduler::Migration),
             Box::new(m20261126_000003_api::Migration),
+            Box::new(m20261126_000004_events::Migration),
         ]
     }
 }

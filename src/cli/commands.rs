@@ -122,6 +122,12 @@ pub(super) async fn dispatch(cli: Cli, verbose: u8) -> CmdResult {
         }
         Command::Backup { file } => backup(&env, &file).await,
         Command::Token(cmd) => super::tokens::token(&env, cmd).await,
+        Command::Events {
+            since,
+            follow,
+            types,
+        } => super::events::events(&env, since, follow, &types).await,
+        Command::Webhook(cmd) => super::events::webhook(&env, cmd).await,
         Command::CopyDatabase { to } => copy_database(&env, &to).await,
         Command::Migrate => migrate(&env).await,
         Command::CheckConfig => check_config(&env),
@@ -286,6 +292,10 @@ fn check_config(env: &Env) -> CmdResult {
             problems.join("\n  ")
         )));
     }
+    for w in c.webhooks.iter().flat_map(|w| &w.out) {
+        crate::webhooks::sign::Secret::read(&w.secret_file)
+            .map_err(|e| Error::input(format!("webhooks.out ({}).secret_file: {e}", w.name)))?;
+    }
     let tz = c.schedule.tz()?;
     let mut jobs = Vec::new();
     for (job, expr) in c.schedule.jobs() {
@@ -448,6 +458,10 @@ async fn report_cmd(env: &Env, args: &ReportArgs) -> CmdResult {
 async fn status(env: &Env) -> CmdResult {
     let store = env.store().await?;
     let c = env.config();
+    for w in c.webhooks.iter().flat_map(|w| &w.out) {
+        crate::webhooks::sign::Secret::read(&w.secret_file)
+            .map_err(|e| Error::input(format!("webhooks.out ({}).secret_file: {e}", w.name)))?;
+    }
     let tz = c.schedule.tz()?;
     let mut jobs = Vec::new();
     for (job, expr) in c.schedule.jobs() {

@@ -5,6 +5,7 @@
 mod applications;
 mod candidates;
 mod commands;
+mod events;
 mod jobs;
 mod mail;
 mod output;
@@ -88,6 +89,21 @@ pub enum Command {
     /// API tokens for the HTTP API.
     #[command(subcommand)]
     Token(TokenCmd),
+    /// The event feed as JSON lines: transitions, email outcomes, posting status changes, failed job runs.
+    Events {
+        /// Only events after this id (the last one a reader saw); default: from the first.
+        #[arg(long, value_name = "ID")]
+        since: Option<i64>,
+        /// Keep printing new events as they happen (until interrupted).
+        #[arg(long)]
+        follow: bool,
+        /// Only this type (repeatable; application.* for a family).
+        #[arg(long = "type", value_name = "TYPE")]
+        types: Vec<String>,
+    },
+    /// Outgoing webhooks: their deliveries, and sending dead ones again.
+    #[command(subcommand)]
+    Webhook(WebhookCmd),
     /// Jobs, outbox, postings and applications at a glance.
     Status,
     /// A consistent copy of the live SQLite database (PostgreSQL: use pg_dump).
@@ -221,6 +237,33 @@ pub enum TokenCmd {
     List,
     /// Revoke a token: every request with it fails from now on.
     Revoke { name: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WebhookCmd {
+    /// List deliveries, newest first.
+    List {
+        #[arg(long, value_parser = ["pending", "sending", "delivered", "dead"])]
+        status: Option<String>,
+        /// Only this endpoint (its name in [[webhooks.out]]).
+        #[arg(long)]
+        endpoint: Option<String>,
+        /// At most this many.
+        #[arg(long, default_value_t = 100)]
+        limit: u64,
+    },
+    /// Send dead deliveries again (attempts start over).
+    Retry {
+        /// The delivery to send again.
+        id: Option<i64>,
+        /// Every dead delivery (of --endpoint, if given).
+        #[arg(long, conflicts_with = "id")]
+        all: bool,
+        #[arg(long)]
+        endpoint: Option<String>,
+    },
+    /// Print a new random signing secret (whsec_…) for a secret_file.
+    Secret,
 }
 
 #[derive(Debug, Subcommand)]

@@ -43,6 +43,39 @@ pub struct Config {
 pub struct WebhooksConfig {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub greenhouse: Option<GreenhouseWebhookConfig>,
+    /// `[[webhooks.out]]`: endpoints that receive atsd's events.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub out: Vec<OutWebhookConfig>,
+}
+
+/// `[[webhooks.out]]`: an endpoint that receives events, signed the way the
+/// Standard Webhooks specification says with the secret in `secret_file`
+/// (`whsec_` and the key in base64).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutWebhookConfig {
+    /// The endpoint's name in `atsd webhook list` (and its cursor's key:
+    /// renaming it starts it afresh).
+    pub name: String,
+    pub url: String,
+    pub secret_file: PathBuf,
+    /// Event types (`application.*` for a family); all when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub events: Vec<String>,
+    /// Attempts before a delivery is `dead`.
+    #[serde(default = "default_hook_attempts")]
+    pub max_attempts: u32,
+    /// How long one delivery may take.
+    #[serde(default = "default_hook_timeout")]
+    pub timeout: Dur,
+}
+
+fn default_hook_attempts() -> u32 {
+    12
+}
+
+fn default_hook_timeout() -> Dur {
+    Dur(std::time::Duration::from_secs(10))
 }
 
 /// `[webhooks.greenhouse]`: Greenhouse's webhooks in, signed with the secret
@@ -507,6 +540,11 @@ impl Config {
             && p.is_relative()
         {
             *p = base.join(&*p);
+        }
+        for w in self.webhooks.iter_mut().flat_map(|w| &mut w.out) {
+            if w.secret_file.is_relative() {
+                w.secret_file = base.join(&w.secret_file);
+            }
         }
         for path in [
             &mut self.templates.dir,

@@ -211,6 +211,28 @@ impl Config {
                 ));
             }
         }
+        let mut hooks = std::collections::BTreeSet::new();
+        for (i, w) in self.webhooks.iter().flat_map(|w| &w.out).enumerate() {
+            let key = format!("webhooks.out[{i}] ({})", w.name);
+            if w.name.trim().is_empty() {
+                errs.push(format!("webhooks.out[{i}]: name is empty"));
+            } else if !hooks.insert(w.name.as_str()) {
+                errs.push(format!("{key}: name `{}` is used twice", w.name));
+            }
+            match url::Url::parse(&w.url) {
+                Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {}
+                _ => errs.push(format!(
+                    "{key}.url: `{}` is not an http or https URL",
+                    w.url
+                )),
+            }
+            if let Err(e) = crate::store::events::check_types(&w.events) {
+                errs.push(format!("{key}.events: {e}"));
+            }
+            if w.max_attempts == 0 {
+                errs.push(format!("{key}.max_attempts: must be at least 1"));
+            }
+        }
         if errs.is_empty() { Ok(()) } else { Err(errs) }
     }
 }

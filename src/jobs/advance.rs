@@ -370,6 +370,7 @@ impl Advance<'_> {
                         rule.name.clone(),
                         BulkMove {
                             application_id: app.id,
+                            posting_id: app.posting_id,
                             version: app.version,
                             from: app.stage.clone(),
                             to: to.to_string(),

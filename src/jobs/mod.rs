@@ -223,27 +223,16 @@ impl Runner {
                 Ok(to_json(&r))
             }
             Job::Dispatch => {
-                let sender = self
-                    .sender
-                    .get_or_try_init(|| async {
-                        Sender::from_config(
-                            &self.config,
-                            crate::store::sqlite_dir(self.store.url()),
-                        )
-                        .map(Arc::new)
-                    })
-                    .await?
-                    .clone();
-                let r = crate::mail::dispatch::run_until(
-                    &self.store,
-                    &self.config,
-                    sender,
-                    now,
-                    crate::mail::dispatch::LEASE,
-                    &self.cancel,
-                )
-                .await?;
-                Ok(to_json(&r))
+                // email, then the outgoing webhooks, which run even when the
+                // mail settings are broken
+                let mail = self.dispatch_mail(now).await;
+                let hooks =
+                    crate::webhooks::run(&self.store, &self.config, now, &self.cancel).await?;
+                let mut counts = to_json(&mail?);
+                if self.config.webhooks.iter().any(|w| !w.out.is_empty()) {
+                    counts["webhooks"] = to_json(&hooks);
+                }
+                Ok(counts)
             }
             Job::Digest => {
                 let r = digest::Digest {
@@ -272,6 +261,26 @@ impl Runner {
                 Ok(to_json(&r))
             }
         }
+    }
+
+    async fn dispatch_mail(&self, now: DateTime<Utc>) -> Result<crate::mail::dispatch::Report> {
+        let sender = self
+            .sender
+            .get_or_try_init(|| async {
+                Sender::from_config(&self.config, crate::store::sqlite_dir(self.store.url()))
+                    .map(Arc::new)
+            })
+            .await?
+            .clone();
+        crate::mail::dispatch::run_until(
+            &self.store,
+            &self.config,
+            sender,
+            now,
+            crate::mail::dispatch::LEASE,
+            &self.cancel,
+        )
+        .await
     }
 
     /// Claims `occurrence` of `job` and runs it, recording the run.

@@ -12,7 +12,7 @@
 
 use super::Job;
 use crate::error::{Error, Result};
-use crate::store::{Store, sql};
+use crate::store::{Store, events, sql};
 use chrono::{DateTime, Utc};
 use entity::job_run;
 use sea_orm::sqlx::{self, Postgres, pool::PoolConnection};
@@ -157,6 +157,7 @@ async fn mark_interrupted(
     me: &str,
 ) -> Result<Vec<job_run::Model>> {
     let b = store.backend();
+    let txn = store.begin_write().await?;
     let rows = job_run::Entity::find()
         .from_raw_sql(sql(
             b,
@@ -165,8 +166,10 @@ async fn mark_interrupted(
              WHERE job = ? AND finished_at IS NULL RETURNING *",
             vec![now.into(), me.into(), job.name().into()],
         ))
-        .all(store.conn())
+        .all(&txn)
         .await?;
+    events::record(&txn, rows.iter().map(failed_event).collect()).await?;
+    txn.commit().await?;
     for r in &rows {
         tracing::warn!(job = job.name(), run = r.id, occurrence = %r.scheduled_for, instance = %r.instance,
             "a run of this job was interrupted (its process is gone); the work it left is done again");
@@ -267,20 +270,47 @@ pub async fn finish(
         Err(e) => ("failed", None, Some(e.to_string())),
     };
     let b = store.backend();
-    let row = job_run::Entity::find()
-        .from_raw_sql(sql(
-            b,
-            "UPDATE job_runs SET finished_at = ?, outcome = ?, counts = ?, error = ? WHERE id = ? RETURNING *",
-            vec![
-                now.into(),
-                name.into(),
-                counts.into(),
-                error.into(),
-                claimed.run.id.into(),
-            ],
-        ))
-        .one(store.conn())
-        .await;
+    let row = async {
+        let txn = store.begin_write().await?;
+        let row = job_run::Entity::find()
+            .from_raw_sql(sql(
+                b,
+                "UPDATE job_runs SET finished_at = ?, outcome = ?, counts = ?, error = ? WHERE id = ? RETURNING *",
+                vec![
+                    now.into(),
+                    name.into(),
+                    counts.into(),
+                    error.into(),
+                    claimed.run.id.into(),
+                ],
+            ))
+            .one(&txn)
+            .await?
+            .ok_or_else(|| Error::Other(format!("job run {} vanished", claimed.run.id)))?;
+        if row.outcome.as_deref() == Some("failed") {
+            events::record(&txn, vec![failed_event(&row)]).await?;
+        }
+        txn.commit().await?;
+        Ok::<_, Error>(row)
+    }
+    .await;
     claimed.lock.release().await;
-    row?.ok_or_else(|| Error::Other(format!("job run {} vanished", claimed.run.id)))
+    row
+}
+
+/// `job.failed`: a run that failed, or that was interrupted by its
+/// process's end.
+fn failed_event(r: &job_run::Model) -> events::NewEvent {
+    events::NewEvent::new(
+        "job.failed",
+        r.finished_at.unwrap_or(r.started_at),
+        serde_json::json!({
+            "run_id": r.id,
+            "job": r.job,
+            "scheduled_for": r.scheduled_for,
+            "outcome": r.outcome,
+            "error": r.error,
+            "instance": r.instance,
+        }),
+    )
 }

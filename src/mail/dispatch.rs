@@ -652,13 +652,32 @@ async fn record(
         .map(|(row, _)| row.id)
         .collect();
     let txn = store.begin_write().await?;
-    update_ids(
-        &txn,
-        sent,
-        "status = 'sent', sent_at = ?, lease_until = NULL, last_error = NULL, updated_at = ?",
-        vec![now.into(), now.into()],
-    )
-    .await?;
+    let mut events = Vec::new();
+    if !sent.is_empty() {
+        // only the rows still ours become `sent` and an event
+        let rows = txn
+            .query_all_raw(sql(
+                backend,
+                &format!(
+                    "UPDATE outbox SET status = 'sent', sent_at = ?, lease_until = NULL, last_error = NULL, updated_at = ? \
+                     WHERE id IN ({}) AND status = 'sending' RETURNING id, application_id, template, message_id",
+                    ids_list(sent)
+                ),
+                vec![now.into(), now.into()],
+            ))
+            .await?;
+        for r in rows {
+            events.push(email_event(
+                "email.sent",
+                r.try_get("", "id")?,
+                r.try_get("", "application_id")?,
+                &r.try_get::<String>("", "template")?,
+                &r.try_get::<String>("", "message_id")?,
+                None,
+                now,
+            ));
+        }
+    }
     // handed back unsent: the claim's attempt did not happen
     update_ids(
         &txn,
@@ -673,16 +692,52 @@ async fn record(
             Result1::Dead(e) => ("dead", now, e),
             Result1::Released | Result1::Sent => continue,
         };
-        txn.execute_raw(sql(
-            backend,
-            "UPDATE outbox SET status = ?, next_attempt_at = ?, last_error = ?, lease_until = NULL, updated_at = ? \
-             WHERE id = ? AND status = 'sending'",
-            vec![status.into(), next.into(), err.clone().into(), now.into(), row.id.into()],
-        ))
-        .await?;
+        let res = txn
+            .execute_raw(sql(
+                backend,
+                "UPDATE outbox SET status = ?, next_attempt_at = ?, last_error = ?, lease_until = NULL, updated_at = ? \
+                 WHERE id = ? AND status = 'sending'",
+                vec![status.into(), next.into(), err.clone().into(), now.into(), row.id.into()],
+            ))
+            .await?;
+        if status == "dead" && res.rows_affected() == 1 {
+            events.push(email_event(
+                "email.dead",
+                row.id,
+                row.application_id,
+                &row.template,
+                &row.message_id,
+                Some(err),
+                now,
+            ));
+        }
     }
+    crate::store::events::record(&txn, events).await?;
     txn.commit().await?;
     Ok(())
+}
+
+/// `email.sent` or `email.dead` (with the last error). No address or name:
+/// the application id leads to them for those allowed to see them.
+fn email_event(
+    kind: &'static str,
+    id: i64,
+    application_id: Option<i64>,
+    template: &str,
+    message_id: &str,
+    error: Option<&str>,
+    at: DateTime<Utc>,
+) -> crate::store::events::NewEvent {
+    let mut data = serde_json::json!({
+        "email_id": id,
+        "application_id": application_id,
+        "template": template,
+        "message_id": message_id,
+    });
+    if let Some(e) = error {
+        data["error"] = e.into();
+    }
+    crate::store::events::NewEvent::new(kind, at, data)
 }
 
 #[cfg(test)]

@@ -126,7 +126,8 @@ pub fn retry_after(headers: &HeaderMap, now: DateTime<Utc>) -> Option<Duration> 
     None
 }
 
-fn classify(e: &reqwest::Error) -> FetchError {
+/// What went wrong with a request, in words.
+pub fn classify(e: &reqwest::Error) -> FetchError {
     // errors raised by our redirect policy come back wrapped
     let mut src: Option<&(dyn std::error::Error + 'static)> = Some(e);
     while let Some(s) = src {

@@ -17,6 +17,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 #[derive(Clone, Debug)]
 pub struct BulkMove {
     pub application_id: i64,
+    pub posting_id: i64,
     /// The version read: the move happens only if it is still this.
     pub version: i32,
     pub from: String,
@@ -167,6 +168,25 @@ pub async fn apply_moves(
             r.try_get::<i64>("", "id")?,
         );
     }
+    super::events::record(
+        txn,
+        done.iter()
+            .filter_map(|m| {
+                let t = *transition_of.get(&m.application_id)?;
+                Some(super::events::moved(
+                    m.application_id,
+                    m.posting_id,
+                    t,
+                    Some(&m.from),
+                    &m.to,
+                    m.reason.as_deref(),
+                    &m.actor,
+                    now,
+                ))
+            })
+            .collect(),
+    )
+    .await?;
     // 3. the delayed emails of the stage left, cancelled
     let mut leaving: BTreeMap<(&str, &str, &str), Vec<i64>> = BTreeMap::new();
     for m in &done {

@@ -16,7 +16,7 @@ use sea_orm::{
 const PAGE: u64 = 500;
 
 /// The tables in an order that satisfies their foreign keys.
-pub const TABLES: [&str; 10] = [
+pub const TABLES: [&str; 12] = [
     "postings",
     "posting_history",
     "candidates",
@@ -27,6 +27,8 @@ pub const TABLES: [&str; 10] = [
     "job_runs",
     "api_tokens",
     "idempotency_keys",
+    "events",
+    "webhook_deliveries",
 ];
 
 macro_rules! copy_table {
@@ -116,6 +118,8 @@ pub async fn copy(from: &Store, to: &Store, progress: impl Fn(&str, u64)) -> Res
         ("job_runs", job_run, Id, id),
         ("api_tokens", api_token, Id, id),
         ("idempotency_keys", idempotency_key, Id, id),
+        ("events", event, Id, id),
+        ("webhook_deliveries", webhook_delivery, Id, id),
     );
     debug_assert!(copied.iter().map(|(t, _)| *t).eq(TABLES));
     if to.backend() == DbBackend::Postgres {

@@ -9,6 +9,7 @@ pub mod backup;
 pub mod bulk;
 pub mod candidates;
 pub mod copy;
+pub mod events;
 pub mod outbox;
 pub mod postings;
 pub mod stats;

@@ -49,10 +49,37 @@ async fn history<C: ConnectionTrait>(
     note: &str,
     now: DateTime<Utc>,
 ) -> Result<()> {
+    if field == "status" {
+        super::events::record(
+            c,
+            vec![status_event(
+                posting_id,
+                old.as_deref(),
+                new.as_deref(),
+                note,
+                now,
+            )],
+        )
+        .await?;
+    }
     history_row(posting_id, field, old, new, note, now)
         .insert(c)
         .await?;
     Ok(())
+}
+
+fn status_event(
+    posting_id: i64,
+    from: Option<&str>,
+    to: Option<&str>,
+    note: &str,
+    at: DateTime<Utc>,
+) -> super::events::NewEvent {
+    super::events::NewEvent::new(
+        "posting.status_changed",
+        at,
+        serde_json::json!({"posting_id": posting_id, "from": from, "to": to, "why": note}),
+    )
 }
 
 /// The stored posting with this URL, or with the same board and job id.
@@ -297,6 +324,20 @@ pub async fn insert_history<C: ConnectionTrait>(
         return Ok(());
     }
     let b = c.get_database_backend();
+    let events: Vec<super::events::NewEvent> = rows
+        .iter()
+        .filter(|r| r.field.as_ref() == "status")
+        .map(|r| {
+            status_event(
+                *r.posting_id.as_ref(),
+                r.old_value.as_ref().as_deref(),
+                r.new_value.as_ref().as_deref(),
+                r.note.as_ref().as_deref().unwrap_or(""),
+                *r.at.as_ref(),
+            )
+        })
+        .collect();
+    super::events::record(c, events).await?;
     let take_s = |mut v: sea_orm::ActiveValue<Option<String>>| v.take().flatten();
     let cells: Vec<Vec<Cell>> = rows
         .into_iter()

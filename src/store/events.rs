@@ -1,0 +1,298 @@
+//! The event log: every transition, email outcome, posting status change and
+//! failed job run is written here in the transaction that made it, and read
+//! back in order by the feed (`atsd events`) and the outgoing webhooks.
+//!
+//! Order and resuming: on SQLite the single writer commits in id order, so
+//! "after id N" is exact. On PostgreSQL ids are taken before commit, so a
+//! transaction may commit an event with a lower id after a reader has passed
+//! it; every event therefore carries its writing transaction (`tx`), readers
+//! walk `(tx, id)` and take an event only once every transaction older than
+//! the oldest still running has ended. A long transaction delays the feed by
+//! its length; nothing is skipped.
+
+use super::bulk::{Cell, insert};
+use super::sql;
+use crate::error::{Error, Result};
+use chrono::{DateTime, Utc};
+use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult};
+use serde::Serialize;
+
+/// Every event type, for `--type` and the webhooks' `events` list.
+pub const TYPES: &[&str] = &[
+    "application.created",
+    "application.moved",
+    "email.sent",
+    "email.dead",
+    "posting.status_changed",
+    "job.failed",
+];
+
+/// An event to write.
+#[derive(Clone, Debug)]
+pub struct NewEvent {
+    pub kind: &'static str,
+    pub at: DateTime<Utc>,
+    pub data: serde_json::Value,
+}
+
+impl NewEvent {
+    pub fn new(kind: &'static str, at: DateTime<Utc>, data: serde_json::Value) -> NewEvent {
+        debug_assert!(TYPES.contains(&kind), "{kind}");
+        NewEvent { kind, at, data }
+    }
+}
+
+/// A transition: `application.created` for the first, `application.moved`
+/// for the others.
+#[allow(clippy::too_many_arguments)]
+pub fn moved(
+    application_id: i64,
+    posting_id: i64,
+    transition_id: i64,
+    from: Option<&str>,
+    to: &str,
+    reason: Option<&str>,
+    actor: &str,
+    at: DateTime<Utc>,
+) -> NewEvent {
+    let kind = if from.is_some() {
+        "application.moved"
+    } else {
+        "application.created"
+    };
+    NewEvent::new(
+        kind,
+        at,
+        serde_json::json!({
+            "application_id": application_id,
+            "posting_id": posting_id,
+            "transition_id": transition_id,
+            "from": from,
+            "to": to,
+            "reason": reason,
+            "actor": actor,
+        }),
+    )
+}
+
+/// Writes `events` inside the caller's transaction.
+pub async fn record<C: ConnectionTrait>(c: &C, events: Vec<NewEvent>) -> Result<()> {
+    let b = c.get_database_backend();
+    let mut rest = events.into_iter().peekable();
+    while rest.peek().is_some() {
+        let rows: Vec<Vec<Cell>> = rest
+            .by_ref()
+            .take(super::bulk::MAX_BATCH)
+            .map(|e| {
+                vec![
+                    Cell::S(Some(e.kind.to_string())),
+                    Cell::T(Some(e.at)),
+                    Cell::S(Some(e.data.to_string())),
+                ]
+            })
+            .collect();
+        c.execute_raw(insert(
+            b,
+            "events",
+            &[("type", "text"), ("at", "timestamptz"), ("data", "text")],
+            rows,
+            "",
+        ))
+        .await?;
+    }
+    Ok(())
+}
+
+/// One event as the feed and the webhooks carry it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Event {
+    pub id: i64,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub timestamp: DateTime<Utc>,
+    pub data: serde_json::Value,
+}
+
+/// Where a reader stands: after the event `(tx, id)`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Position {
+    pub tx: i64,
+    pub id: i64,
+}
+
+#[derive(FromQueryResult)]
+struct Row {
+    id: i64,
+    kind: String,
+    at: DateTime<Utc>,
+    tx: i64,
+    data: String,
+}
+
+/// Whether `kind` is one of `types` (all when empty); `application.*`
+/// stands for every type under `application.`.
+pub fn matches(types: &[String], kind: &str) -> bool {
+    types.is_empty()
+        || types.iter().any(|t| match t.strip_suffix(".*") {
+            Some(prefix) => kind
+                .strip_prefix(prefix)
+                .is_some_and(|r| r.starts_with('.')),
+            None => t == kind,
+        })
+}
+
+/// Checks a list of event types as given on the command line or in the
+/// config, naming the first unknown one.
+pub fn check_types(types: &[String]) -> std::result::Result<(), String> {
+    for t in types {
+        let known = match t.strip_suffix(".*") {
+            Some(prefix) => TYPES.iter().any(|k| k.split('.').next() == Some(prefix)),
+            None => TYPES.contains(&t.as_str()),
+        };
+        if !known {
+            return Err(format!(
+                "unknown event type `{t}` (types: {}, or a prefix such as application.*)",
+                TYPES.join(", ")
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The position just after event `id` (0: the beginning).
+pub async fn position_of<C: ConnectionTrait>(c: &C, id: i64) -> Result<Position> {
+    if id <= 0 {
+        return Ok(Position::default());
+    }
+    let row = c
+        .query_one_raw(sql(
+            c.get_database_backend(),
+            "SELECT tx FROM events WHERE id = ?",
+            vec![id.into()],
+        ))
+        .await?;
+    match row {
+        Some(r) => Ok(Position {
+            tx: r.try_get("", "tx")?,
+            id,
+        }),
+        None => Err(Error::NotFound(format!(
+            "no event {id} (it may not exist yet, or it was removed)"
+        ))),
+    }
+}
+
+/// The position after the last event readable now: where a reader that
+/// wants only new events starts.
+pub async fn end<C: ConnectionTrait>(c: &C) -> Result<Position> {
+    let b = c.get_database_backend();
+    let q = if b == DbBackend::Postgres {
+        format!("SELECT tx, id FROM events WHERE {VISIBLE} ORDER BY tx DESC, id DESC LIMIT 1")
+    } else {
+        "SELECT tx, id FROM events ORDER BY id DESC LIMIT 1".to_string()
+    };
+    Ok(match c.query_one_raw(sql(b, &q, vec![])).await? {
+        Some(r) => Position {
+            tx: r.try_get("", "tx")?,
+            id: r.try_get("", "id")?,
+        },
+        None => Position::default(),
+    })
+}
+
+/// Only the events of transactions older than every running one.
+const VISIBLE: &str = "tx < pg_snapshot_xmin(pg_current_snapshot())::text::bigint";
+
+/// Up to `limit` events after `from`, in order, and the position after the
+/// last one looked at (events of other types than `types` are passed over).
+pub async fn after<C: ConnectionTrait>(
+    c: &C,
+    from: Position,
+    types: &[String],
+    limit: u64,
+) -> Result<(Vec<Event>, Position)> {
+    let b = c.get_database_backend();
+    let stmt = if b == DbBackend::Postgres {
+        sql(
+            b,
+            &format!(
+                "SELECT id, type AS kind, at, tx, data FROM events WHERE (tx > ? OR (tx = ? AND id > ?)) \
+                 AND {VISIBLE} ORDER BY tx, id LIMIT {limit}"
+            ),
+            vec![from.tx.into(), from.tx.into(), from.id.into()],
+        )
+    } else {
+        sql(
+            b,
+            &format!(
+                "SELECT id, type AS kind, at, tx, data FROM events WHERE id > ? ORDER BY id LIMIT {limit}"
+            ),
+            vec![from.id.into()],
+        )
+    };
+    let rows = Row::find_by_statement(stmt).all(c).await?;
+    let mut at = from;
+    let mut out = Vec::new();
+    for r in rows {
+        at = Position { tx: r.tx, id: r.id };
+        if !matches(types, &r.kind) {
+            continue;
+        }
+        let data = serde_json::from_str(&r.data)
+            .map_err(|e| Error::Other(format!("event {} holds bad JSON: {e}", r.id)))?;
+        out.push(Event {
+            id: r.id,
+            kind: r.kind,
+            timestamp: r.at,
+            data,
+        });
+    }
+    Ok((out, at))
+}
+
+/// The events with these ids, in id order (the webhook deliveries' payloads).
+pub async fn by_ids<C: ConnectionTrait>(c: &C, ids: &[i64]) -> Result<Vec<Event>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows = Row::find_by_statement(sql(
+        c.get_database_backend(),
+        &format!(
+            "SELECT id, type AS kind, at, tx, data FROM events WHERE id IN ({}) ORDER BY id",
+            super::id_list(ids)
+        ),
+        vec![],
+    ))
+    .all(c)
+    .await?;
+    rows.into_iter()
+        .map(|r| {
+            Ok(Event {
+                id: r.id,
+                data: serde_json::from_str(&r.data)
+                    .map_err(|e| Error::Other(format!("event {} holds bad JSON: {e}", r.id)))?,
+                kind: r.kind,
+                timestamp: r.at,
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn types_match_exactly_or_by_prefix() {
+        let t = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert!(matches(&[], "email.sent"));
+        assert!(matches(&t(&["email.sent"]), "email.sent"));
+        assert!(!matches(&t(&["email.sent"]), "email.dead"));
+        assert!(matches(&t(&["application.*"]), "application.moved"));
+        assert!(!matches(&t(&["app.*"]), "application.moved"));
+        assert!(check_types(&t(&["application.*", "job.failed"])).is_ok());
+        let e = check_types(&t(&["email.bounced"])).unwrap_err();
+        assert!(e.contains("`email.bounced`"), "{e}");
+        assert!(check_types(&t(&["nope.*"])).is_err());
+    }
+}

@@ -1,0 +1,520 @@
+//! Outgoing webhooks: atsd's events delivered to the `[[webhooks.out]]`
+//! endpoints with the email outbox's promises. Each endpoint reads the event
+//! log with a cursor of its own ([`fan_out`]): the events it wants become
+//! delivery rows, and the cursor moves, in one transaction. Deliveries are
+//! then claimed with a lease, POSTed (signed per Standard Webhooks), and
+//! marked `delivered` only after a 2xx answer; other answers and errors are
+//! retried with backoff until `max_attempts`, then `dead` (`atsd webhook
+//! retry` sends them again). A crash leaves a claimed row to be taken over
+//! after its lease: a receiver may then see an event twice, with the same
+//! `webhook-id`, which is what the specification asks receivers to dedupe by.
+//! The poller's SSRF guard applies to the endpoints' addresses.
+
+pub mod sign;
+
+use crate::config::{Config, OutWebhookConfig};
+use crate::error::{Error, Result};
+use crate::poll::guard::Guard;
+use crate::poll::http::HttpOptions;
+use crate::store::events::{self, Event, Position};
+use crate::store::{Store, id_list, sql};
+use chrono::{DateTime, Duration, Utc};
+use entity::webhook_delivery;
+use sea_orm::{ConnectionTrait, DbBackend, EntityTrait, FromQueryResult};
+use serde::Serialize;
+use sign::Secret;
+use std::collections::HashMap;
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
+
+/// How long a claimed delivery is ours before another dispatcher may take it.
+pub const LEASE: Duration = Duration::minutes(2);
+const BACKOFF_BASE: Duration = Duration::minutes(1);
+const BACKOFF_MAX: Duration = Duration::hours(6);
+/// Deliveries claimed at once, and sent at once.
+const BATCH: usize = 200;
+const CONCURRENCY: usize = 8;
+/// Events read per step of the fan-out.
+const FAN_OUT_PAGE: u64 = 1000;
+/// At most this much of an error answer is kept.
+const ERROR_BODY: usize = 200;
+
+/// What one run did.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Report {
+    /// Delivery rows made from new events.
+    pub queued: u64,
+    pub delivered: u64,
+    pub retried: u64,
+    pub dead: u64,
+    /// Endpoints not served this run, with why (an unreadable secret).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<String>,
+}
+
+/// The body of one delivery: the event as the feed prints it.
+pub fn payload(e: &Event) -> Vec<u8> {
+    serde_json::to_vec(e).unwrap_or_default()
+}
+
+/// The `webhook-id` of an event: the same on every attempt and endpoint.
+pub fn message_id(event_id: i64) -> String {
+    format!("evt_{event_id}")
+}
+
+/// Delivers every due event to every configured endpoint, until nothing is
+/// due at `now` or `stop` is cancelled.
+pub async fn run(
+    store: &Store,
+    config: &Config,
+    now: DateTime<Utc>,
+    stop: &CancellationToken,
+) -> Result<Report> {
+    let mut report = Report::default();
+    let hooks: Vec<&OutWebhookConfig> = config.webhooks.iter().flat_map(|w| &w.out).collect();
+    if hooks.is_empty() {
+        return Ok(report);
+    }
+    let mut ready: HashMap<String, (OutWebhookConfig, Secret)> = HashMap::new();
+    for h in &hooks {
+        match Secret::read(&h.secret_file) {
+            Ok(s) => {
+                ready.insert(h.name.clone(), ((*h).clone(), s));
+            }
+            Err(e) => {
+                tracing::error!(endpoint = %h.name, error = %e, "webhooks: endpoint skipped");
+                report.skipped.push(format!("{}: {e}", h.name));
+            }
+        }
+    }
+    for h in &hooks {
+        report.queued += fan_out(store, h, now).await?;
+    }
+    let guard = Arc::new(guard(config)?);
+    let timeout = hooks
+        .iter()
+        .map(|h| h.timeout.std())
+        .max()
+        .unwrap_or_default();
+    let client = crate::poll::http::client(
+        guard.clone(),
+        &HttpOptions {
+            timeout,
+            connect_timeout: timeout.min(std::time::Duration::from_secs(5)),
+            max_body: 0,
+            follow_redirects: false,
+        },
+    )
+    .map_err(Error::Other)?;
+    let names: Vec<String> = ready.keys().cloned().collect();
+    let ready = Arc::new(ready);
+    while !stop.is_cancelled() {
+        let claimed = claim(store, &names, now, BATCH).await?;
+        if claimed.is_empty() {
+            break;
+        }
+        let ids: Vec<i64> = claimed.iter().map(|d| d.event_id).collect();
+        let by_id: HashMap<i64, Event> = events::by_ids(store.conn(), &ids)
+            .await?
+            .into_iter()
+            .map(|e| (e.id, e))
+            .collect();
+        let sem = Arc::new(tokio::sync::Semaphore::new(CONCURRENCY));
+        let mut set = tokio::task::JoinSet::new();
+        for d in claimed {
+            let Some(event) = by_id.get(&d.event_id).cloned() else {
+                continue;
+            };
+            let (client, ready, guard, sem) =
+                (client.clone(), ready.clone(), guard.clone(), sem.clone());
+            set.spawn(async move {
+                let _permit = sem.acquire_owned().await;
+                let outcome = match ready.get(&d.endpoint) {
+                    Some((hook, secret)) => deliver(&client, &guard, hook, secret, &event).await,
+                    None => Err((None, "the endpoint is no longer configured".into())),
+                };
+                (d, outcome)
+            });
+        }
+        let mut outcomes = Vec::new();
+        while let Some(r) = set.join_next().await {
+            if let Ok(o) = r {
+                outcomes.push(o);
+            }
+        }
+        record(store, &ready, outcomes, now, &mut report).await?;
+    }
+    Ok(report)
+}
+
+fn guard(config: &Config) -> Result<Guard> {
+    Ok(crate::poll::poller::Settings::from_config(config)?.guard)
+}
+
+/// One POST: `Ok(status)` for a 2xx, else the status (if any) and why.
+async fn deliver(
+    client: &reqwest::Client,
+    guard: &Guard,
+    hook: &OutWebhookConfig,
+    secret: &Secret,
+    event: &Event,
+) -> std::result::Result<u16, (Option<u16>, String)> {
+    let url = url::Url::parse(&hook.url).map_err(|e| (None, format!("bad URL: {e}")))?;
+    guard
+        .check_url(&url)
+        .map_err(|e| (None, format!("refused: {e}")))?;
+    let body = payload(event);
+    let id = message_id(event.id);
+    // the time of sending, not the job's clock: receivers check it
+    let ts = Utc::now().timestamp();
+    let answer = client
+        .post(url)
+        .timeout(hook.timeout.std())
+        .header("content-type", "application/json")
+        .header("webhook-id", &id)
+        .header("webhook-timestamp", ts.to_string())
+        .header("webhook-signature", secret.sign(&id, ts, &body))
+        .body(body)
+        .send()
+        .await
+        .map_err(|e| (None, crate::poll::http::classify(&e).to_string()))?;
+    let status = answer.status().as_u16();
+    if answer.status().is_success() {
+        return Ok(status);
+    }
+    // the start of the answer only, however much the receiver sends
+    let mut answer = answer;
+    let mut head = Vec::new();
+    while head.len() < ERROR_BODY * 4 {
+        match answer.chunk().await {
+            Ok(Some(c)) => head.extend_from_slice(&c),
+            _ => break,
+        }
+    }
+    let text = String::from_utf8_lossy(&head);
+    let mut short: String = text.chars().take(ERROR_BODY).collect();
+    if short.len() < text.len() {
+        short.push('…');
+    }
+    Err((Some(status), format!("HTTP {status}: {}", short.trim())))
+}
+
+/// Makes delivery rows for the events `hook` wants that it has not seen,
+/// moving its cursor in the same transaction (a compare-and-swap: two
+/// daemons fanning out at once make each row once). A new endpoint starts
+/// at the end of the log: it gets the events from its first run on.
+pub async fn fan_out(store: &Store, hook: &OutWebhookConfig, now: DateTime<Utc>) -> Result<u64> {
+    let b = store.backend();
+    let c = store.conn();
+    let start = events::end(c).await?;
+    c.execute_raw(sql(
+        b,
+        "INSERT INTO webhook_endpoints (name, url, cursor_tx, cursor_id, created_at) VALUES (?, ?, ?, ?, ?) \
+         ON CONFLICT (name) DO UPDATE SET url = excluded.url",
+        vec![
+            hook.name.clone().into(),
+            hook.url.clone().into(),
+            start.tx.into(),
+            start.id.into(),
+            now.into(),
+        ],
+    ))
+    .await?;
+    let mut queued = 0;
+    loop {
+        let row = c
+            .query_one_raw(sql(
+                b,
+                "SELECT cursor_tx, cursor_id FROM webhook_endpoints WHERE name = ?",
+                vec![hook.name.clone().into()],
+            ))
+            .await?
+            .ok_or_else(|| Error::Other(format!("webhook endpoint {} vanished", hook.name)))?;
+        let from = Position {
+            tx: row.try_get("", "cursor_tx")?,
+            id: row.try_get("", "cursor_id")?,
+        };
+        let (evs, to) = events::after(c, from, &hook.events, FAN_OUT_PAGE).await?;
+        if to == from {
+            return Ok(queued);
+        }
+        let txn = store.begin_write().await?;
+        let moved = txn
+            .execute_raw(sql(
+                b,
+                "UPDATE webhook_endpoints SET cursor_tx = ?, cursor_id = ? \
+                 WHERE name = ? AND cursor_tx = ? AND cursor_id = ?",
+                vec![
+                    to.tx.into(),
+                    to.id.into(),
+                    hook.name.clone().into(),
+                    from.tx.into(),
+                    from.id.into(),
+                ],
+            ))
+            .await?;
+        if moved.rows_affected() != 1 {
+            // another dispatcher moved it first: read again
+            txn.rollback().await?;
+            continue;
+        }
+        if !evs.is_empty() {
+            use crate::store::bulk::{Cell, insert};
+            let rows = evs
+                .iter()
+                .map(|e| {
+                    vec![
+                        Cell::S(Some(hook.name.clone())),
+                        Cell::I(Some(e.id)),
+                        Cell::S(Some("pending".into())),
+                        Cell::I(Some(0)),
+                        Cell::T(Some(now)),
+                        Cell::T(Some(now)),
+                        Cell::T(Some(now)),
+                    ]
+                })
+                .collect();
+            let res = txn
+                .execute_raw(insert(
+                    b,
+                    "webhook_deliveries",
+                    &[
+                        ("endpoint", "text"),
+                        ("event_id", "bigint"),
+                        ("status", "text"),
+                        ("attempts", "integer"),
+                        ("next_attempt_at", "timestamptz"),
+                        ("created_at", "timestamptz"),
+                        ("updated_at", "timestamptz"),
+                    ],
+                    rows,
+                    "ON CONFLICT (endpoint, event_id) DO NOTHING",
+                ))
+                .await?;
+            queued += res.rows_affected();
+        }
+        txn.commit().await?;
+    }
+}
+
+/// Claims up to `limit` due deliveries of these endpoints, leased until
+/// `now + LEASE`.
+async fn claim(
+    store: &Store,
+    endpoints: &[String],
+    now: DateTime<Utc>,
+    limit: usize,
+) -> Result<Vec<webhook_delivery::Model>> {
+    if endpoints.is_empty() {
+        return Ok(Vec::new());
+    }
+    let b = store.backend();
+    let txn = store.begin_write().await?;
+    let lock = if b == DbBackend::Postgres {
+        " FOR UPDATE SKIP LOCKED"
+    } else {
+        ""
+    };
+    let marks = vec!["?"; endpoints.len()].join(", ");
+    let mut values: Vec<sea_orm::Value> = endpoints.iter().map(|e| e.clone().into()).collect();
+    values.extend([now.into(), now.into()]);
+    let rows = txn
+        .query_all_raw(sql(
+            b,
+            &format!(
+                "SELECT id FROM webhook_deliveries WHERE endpoint IN ({marks}) AND \
+                 ((status = 'pending' AND next_attempt_at <= ?) OR (status = 'sending' AND lease_until <= ?)) \
+                 ORDER BY event_id, id LIMIT {limit}{lock}"
+            ),
+            values,
+        ))
+        .await?;
+    let ids: Vec<i64> = rows
+        .iter()
+        .map(|r| r.try_get::<i64>("", "id"))
+        .collect::<std::result::Result<_, _>>()?;
+    if ids.is_empty() {
+        txn.commit().await?;
+        return Ok(Vec::new());
+    }
+    let claimed = webhook_delivery::Entity::find()
+        .from_raw_sql(sql(
+            b,
+            &format!(
+                "UPDATE webhook_deliveries SET status = 'sending', attempts = attempts + 1, lease_until = ?, updated_at = ? \
+                 WHERE id IN ({}) RETURNING *",
+                id_list(&ids)
+            ),
+            vec![(now + LEASE).into(), now.into()],
+        ))
+        .all(&txn)
+        .await?;
+    txn.commit().await?;
+    Ok(claimed)
+}
+
+type Outcome = (
+    webhook_delivery::Model,
+    std::result::Result<u16, (Option<u16>, String)>,
+);
+
+/// Writes a batch's outcomes in one transaction (only rows still ours).
+async fn record(
+    store: &Store,
+    ready: &HashMap<String, (OutWebhookConfig, Secret)>,
+    outcomes: Vec<Outcome>,
+    now: DateTime<Utc>,
+    report: &mut Report,
+) -> Result<()> {
+    let b = store.backend();
+    let txn = store.begin_write().await?;
+    for (d, outcome) in outcomes {
+        let max = ready.get(&d.endpoint).map_or(1, |(h, _)| h.max_attempts) as i32;
+        let (status, next, code, error) = match outcome {
+            Ok(code) => ("delivered", now, Some(code), None),
+            Err((code, e)) if d.attempts >= max => (
+                "dead",
+                now,
+                code,
+                Some(format!("{e} (gave up after {} attempts)", d.attempts)),
+            ),
+            Err((code, e)) => (
+                "pending",
+                now + crate::poll::decide::exp_backoff(
+                    BACKOFF_BASE,
+                    BACKOFF_MAX,
+                    d.attempts,
+                    d.id as u64,
+                ),
+                code,
+                Some(e),
+            ),
+        };
+        let res = txn
+            .execute_raw(sql(
+                b,
+                "UPDATE webhook_deliveries SET status = ?, next_attempt_at = ?, last_status = ?, last_error = ?, \
+                 lease_until = NULL, delivered_at = ?, updated_at = ? WHERE id = ? AND status = 'sending'",
+                vec![
+                    status.into(),
+                    next.into(),
+                    code.map(i32::from).into(),
+                    error.clone().into(),
+                    (status == "delivered").then_some(now).into(),
+                    now.into(),
+                    d.id.into(),
+                ],
+            ))
+            .await?;
+        if res.rows_affected() != 1 {
+            continue;
+        }
+        match status {
+            "delivered" => report.delivered += 1,
+            "dead" => {
+                report.dead += 1;
+                tracing::error!(endpoint = %d.endpoint, event = d.event_id, delivery = d.id,
+                    error = error.as_deref().unwrap_or(""), "webhook delivery dead");
+            }
+            _ => {
+                report.retried += 1;
+                tracing::warn!(endpoint = %d.endpoint, event = d.event_id, delivery = d.id,
+                    attempt = d.attempts, error = error.as_deref().unwrap_or(""), "webhook delivery failed; retried later");
+            }
+        }
+    }
+    txn.commit().await?;
+    Ok(())
+}
+
+/// One delivery as `atsd webhook list` shows it.
+#[derive(Clone, Debug, Serialize, sea_orm::FromQueryResult)]
+pub struct Listed {
+    pub id: i64,
+    pub endpoint: String,
+    pub event_id: i64,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub status: String,
+    pub attempts: i32,
+    pub next_attempt_at: DateTime<Utc>,
+    pub delivered_at: Option<DateTime<Utc>>,
+    pub last_status: Option<i32>,
+    pub last_error: Option<String>,
+}
+
+/// The deliveries, newest first, optionally of one status or endpoint.
+pub async fn list(
+    store: &Store,
+    status: Option<&str>,
+    endpoint: Option<&str>,
+    limit: u64,
+) -> Result<Vec<Listed>> {
+    let mut filters = Vec::new();
+    let mut values: Vec<sea_orm::Value> = Vec::new();
+    if let Some(s) = status {
+        filters.push("d.status = ?");
+        values.push(s.into());
+    }
+    if let Some(e) = endpoint {
+        filters.push("d.endpoint = ?");
+        values.push(e.into());
+    }
+    let filter = if filters.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", filters.join(" AND "))
+    };
+    Ok(Listed::find_by_statement(sql(
+        store.backend(),
+        &format!(
+            "SELECT d.id, d.endpoint, d.event_id, e.type AS kind, d.status, d.attempts, d.next_attempt_at, \
+             d.delivered_at, d.last_status, d.last_error FROM webhook_deliveries d \
+             JOIN events e ON e.id = d.event_id {filter} ORDER BY d.id DESC LIMIT {limit}"
+        ),
+        values,
+    ))
+    .all(store.conn())
+    .await?)
+}
+
+/// Sends dead deliveries again from now on, with their attempts reset: the
+/// one named, or every dead one (of `endpoint`, if given). Returns how many.
+pub async fn retry(
+    store: &Store,
+    id: Option<i64>,
+    endpoint: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<u64> {
+    let b = store.backend();
+    let mut q = String::from(
+        "UPDATE webhook_deliveries SET status = 'pending', attempts = 0, next_attempt_at = ?, \
+         last_error = NULL, updated_at = ? WHERE status = 'dead'",
+    );
+    let mut values: Vec<sea_orm::Value> = vec![now.into(), now.into()];
+    if let Some(id) = id {
+        q.push_str(" AND id = ?");
+        values.push(id.into());
+    }
+    if let Some(e) = endpoint {
+        q.push_str(" AND endpoint = ?");
+        values.push(e.into());
+    }
+    let txn = store.begin_write().await?;
+    let n = txn.execute_raw(sql(b, &q, values)).await?.rows_affected();
+    if n == 0
+        && let Some(id) = id
+    {
+        let row = webhook_delivery::Entity::find_by_id(id).one(&txn).await?;
+        txn.rollback().await?;
+        return Err(match row {
+            None => Error::NotFound(format!("no webhook delivery with id {id}")),
+            Some(r) => Error::Refused(format!(
+                "webhook delivery {id} is {}, not dead: nothing to retry",
+                r.status
+            )),
+        });
+    }
+    txn.commit().await?;
+    Ok(n)
+}
