@@ -8,6 +8,7 @@ mod board;
 mod common;
 mod config;
 mod daemon;
+mod events;
 mod mail;
 mod mail_faults;
 mod moves;
