@@ -20,6 +20,7 @@ pub mod posting;
 pub mod report;
 pub mod rules;
 pub mod schedule;
+pub mod selfservice;
 pub mod service;
 pub mod store;
 pub mod webhooks;

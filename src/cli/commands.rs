@@ -292,6 +292,7 @@ fn check_config(env: &Env) -> CmdResult {
             problems.join("\n  ")
         )));
     }
+    crate::selfservice::Links::from_config(c)?;
     for w in c.webhooks.iter().flat_map(|w| &w.out) {
         crate::webhooks::sign::Secret::read(&w.secret_file)
             .map_err(|e| Error::input(format!("webhooks.out ({}).secret_file: {e}", w.name)))?;
@@ -458,6 +459,7 @@ async fn report_cmd(env: &Env, args: &ReportArgs) -> CmdResult {
 async fn status(env: &Env) -> CmdResult {
     let store = env.store().await?;
     let c = env.config();
+    crate::selfservice::Links::from_config(c)?;
     for w in c.webhooks.iter().flat_map(|w| &w.out) {
         crate::webhooks::sign::Secret::read(&w.secret_file)
             .map_err(|e| Error::input(format!("webhooks.out ({}).secret_file: {e}", w.name)))?;

@@ -415,6 +415,20 @@ pub struct HttpConfig {
     /// by default.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub cors_origins: Vec<String>,
+    /// The address candidates reach atsd at (e.g. https://atsd.example.org):
+    /// set, candidate emails carry a self-service withdraw link.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_url: Option<String>,
+    /// The links' signing key (else the systemd credential `link-key`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link_key_file: Option<PathBuf>,
+    /// How long a self-service link works.
+    #[serde(default = "default_link_ttl")]
+    pub link_ttl: Dur,
+}
+
+fn default_link_ttl() -> Dur {
+    Dur(std::time::Duration::from_secs(30 * 24 * 3600))
 }
 
 fn default_rate_limit() -> u32 {
@@ -537,6 +551,11 @@ impl Config {
             .and_then(|w| w.greenhouse.as_mut())
             .map(|g| &mut g.secret_file);
         if let Some(p) = gh
+            && p.is_relative()
+        {
+            *p = base.join(&*p);
+        }
+        if let Some(p) = self.http.as_mut().and_then(|h| h.link_key_file.as_mut())
             && p.is_relative()
         {
             *p = base.join(&*p);

@@ -211,6 +211,15 @@ impl Config {
                 ));
             }
         }
+        if let Some(u) = self.http.as_ref().and_then(|h| h.public_url.as_ref()) {
+            let ok = url::Url::parse(u)
+                .is_ok_and(|p| matches!(p.scheme(), "http" | "https") && p.host().is_some());
+            if !ok {
+                errs.push(format!(
+                    "http.public_url: `{u}` is not an http or https URL such as https://atsd.example.org"
+                ));
+            }
+        }
         let mut hooks = std::collections::BTreeSet::new();
         for (i, w) in self.webhooks.iter().flat_map(|w| &w.out).enumerate() {
             let key = format!("webhooks.out[{i}] ({})", w.name);

@@ -161,6 +161,7 @@ impl Runner {
 
     /// Every template renders in every locale and uses only known variables.
     pub fn check_templates(&self) -> Result<()> {
+        crate::selfservice::Links::from_config(&self.config)?;
         let problems = self.renderer.check_all(&self.config.org.default_locale);
         if problems.is_empty() {
             Ok(())

@@ -50,6 +50,9 @@ pub struct ApplicationCtx {
     pub applied_on: String,
     /// When it entered its stage, formatted likewise.
     pub stage_since: String,
+    /// The candidate's signed link to withdraw (with `[http] public_url`,
+    /// in an active stage).
+    pub withdraw_url: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, Serialize)]
@@ -409,6 +412,7 @@ pub fn known_variables() -> BTreeSet<&'static str> {
         "application.previous_stage",
         "application.applied_on",
         "application.stage_since",
+        "application.withdraw_url",
         "reason",
         "org",
         "org.name",
@@ -464,6 +468,7 @@ pub fn sample_context() -> Context {
             previous_stage: Some("screening".into()),
             applied_on: "2 November 2026".into(),
             stage_since: "24 November 2026".into(),
+            withdraw_url: Some("https://atsd.example.org/self-service/withdraw/7.1798790400.bm9uY2Vub25jZQ.c2lnbmF0dXJl".into()),
         },
         reason: "strong portfolio".into(),
         org: OrgCtx {

@@ -105,6 +105,12 @@ pub(crate) fn context(
             previous_stage: previous.map(String::from),
             applied_on: render::format_date(app.applied_at, locale, tz),
             stage_since: render::format_date(app.entered_stage_at, locale, tz),
+            withdraw_url: if ctx.pipeline.is_terminal(&app.stage) {
+                None
+            } else {
+                crate::selfservice::Links::cached(ctx.config)
+                    .map(|l| l.withdraw_url(app.id, ctx.now))
+            },
         },
         reason: reason.unwrap_or_default().to_string(),
         org: render::OrgCtx {

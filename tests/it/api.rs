@@ -30,7 +30,7 @@ fn request(
     http(port, method, path, &headers, body.as_bytes()).expect("the API listens")
 }
 
-struct Api {
+pub(crate) struct Api {
     child: Child,
     log: std::path::PathBuf,
 }
@@ -43,7 +43,7 @@ impl Drop for Api {
 }
 
 impl Api {
-    fn start(env: &Env, port: u16) -> Api {
+    pub(crate) fn start(env: &Env, port: u16) -> Api {
         let log = env.path("api-daemon.log");
         let child = env
             .std_cmd()
@@ -65,7 +65,7 @@ impl Api {
         Api { child, log }
     }
 
-    fn stop(mut self) -> String {
+    pub(crate) fn stop(mut self) -> String {
         term(&self.child);
         let (code, _) = wait_exit(&mut self.child, Duration::from_secs(15));
         assert_eq!(code, Some(0));
