@@ -3,7 +3,8 @@ use serde::Serialize;
 
 /// A candidate for a posting, at one stage of the pipeline. `version` grows by
 /// one on every move and is the compare-and-swap token.
-#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, Serialize, utoipa::ToSchema)]
+#[schema(as = Application)]
 #[sea_orm(table_name = "applications")]
 pub struct Model {
     #[sea_orm(primary_key)]
@@ -11,10 +12,14 @@ pub struct Model {
     pub candidate_id: i64,
     pub posting_id: i64,
     pub stage: String,
+    #[schema(value_type = String, format = DateTime)]
     pub entered_stage_at: DateTimeUtc,
+    #[schema(value_type = String, format = DateTime)]
     pub applied_at: DateTimeUtc,
     pub version: i32,
+    #[schema(value_type = String, format = DateTime)]
     pub created_at: DateTimeUtc,
+    #[schema(value_type = String, format = DateTime)]
     pub updated_at: DateTimeUtc,
 }
 

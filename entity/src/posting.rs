@@ -2,7 +2,8 @@ use sea_orm::entity::prelude::*;
 use serde::Serialize;
 
 /// A job opening, known by its URL.
-#[derive(Clone, Debug, PartialEq, DeriveEntityModel, Serialize)]
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel, Serialize, utoipa::ToSchema)]
+#[schema(as = Posting)]
 #[sea_orm(table_name = "postings")]
 pub struct Model {
     #[sea_orm(primary_key)]
@@ -19,21 +20,29 @@ pub struct Model {
     #[sea_orm(column_type = "Text")]
     pub description: Option<String>,
     pub apply_url: Option<String>,
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub posted_at: Option<DateTimeUtc>,
     /// `unknown`, `open` or `closed`.
     pub status: String,
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub status_changed_at: Option<DateTimeUtc>,
     pub board_missing: bool,
     pub etag: Option<String>,
     pub last_modified: Option<String>,
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub last_polled_at: Option<DateTimeUtc>,
     pub consecutive_not_found: i32,
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub last_not_found_at: Option<DateTimeUtc>,
     pub consecutive_errors: i32,
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub next_poll_at: Option<DateTimeUtc>,
     pub last_error: Option<String>,
+    #[schema(value_type = Option<Object>)]
     pub raw: Option<Json>,
+    #[schema(value_type = String, format = DateTime)]
     pub created_at: DateTimeUtc,
+    #[schema(value_type = String, format = DateTime)]
     pub updated_at: DateTimeUtc,
 }
 

@@ -8,7 +8,9 @@
 //! Errors are RFC 9457 problem details ([`problem`]).
 
 pub mod intake;
+pub mod openapi;
 pub mod problem;
+pub mod selfservice;
 pub mod webhooks;
 
 use crate::jobs::Runner;
@@ -100,10 +102,15 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/applications/{id}/moves", post(move_application))
         .route("/v1/postings", get(list_postings).post(add_posting))
         .route("/v1/report", get(report))
+        .route("/v1/openapi.json", get(openapi::document))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .route(
             "/v1/webhooks/greenhouse",
             post(webhooks::greenhouse).layer(DefaultBodyLimit::max(webhooks::MAX_BODY)),
+        )
+        .route(
+            "/self-service/withdraw/{token}",
+            get(selfservice::confirm).post(selfservice::withdraw),
         )
         .fallback(|| async { Problem::new(StatusCode::NOT_FOUND, "no such endpoint") })
         .with_state(state)
@@ -169,10 +176,11 @@ fn json_response(status: StatusCode, v: &impl serde::Serialize) -> Response {
     (status, Json(v)).into_response()
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewApplicationBody {
     /// Posting id or URL.
+    #[schema(value_type = openapi::PostingRef)]
     posting: Value,
     name: String,
     email: String,
@@ -185,6 +193,21 @@ struct NewApplicationBody {
 /// `POST /v1/applications` (intake): one application, in one transaction
 /// with its email and, given an `Idempotency-Key`, with the answer kept for
 /// retries of the same request.
+#[utoipa::path(post, path = "/v1/applications", tag = "applications",
+    request_body = NewApplicationBody,
+    params(("Idempotency-Key" = Option<String>, Header, description = "A retried request with the same key gets the first answer")),
+    responses(
+        (status = 201, description = "Created: the application, its candidate, first transition and emails", body = Object),
+        (status = 401, body = problem::Problem, content_type = "application/problem+json"),
+        (status = 403, body = problem::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such posting", body = problem::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "This person already applied to this posting, or the key was used for another request", body = problem::Problem, content_type = "application/problem+json"),
+        (status = 413, body = problem::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Bad fields, each named", body = problem::Problem, content_type = "application/problem+json"),
+        (status = 429, body = problem::Problem, content_type = "application/problem+json"),
+        (status = 503, body = problem::Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
 async fn create_application(
     State(s): State<ApiState>,
     headers: HeaderMap,
@@ -305,12 +328,40 @@ async fn replay(
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
+    /// Only this posting's applications.
     posting: Option<i64>,
+    /// Only applications in this stage.
     stage: Option<String>,
+    /// `next_cursor` of the page before.
     cursor: Option<String>,
+    /// Applications per page, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<u64>,
+}
+
+/// A page of applications, oldest first.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ApplicationPage {
+    items: Vec<application::Model>,
+    /// The cursor of the next page; none on the last.
+    next_cursor: Option<String>,
+}
+
+/// Every posting.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct PostingList {
+    items: Vec<entity::posting::Model>,
+}
+
+/// A path id that is not a number is a 422 naming it, like any bad field.
+fn id_of(
+    p: std::result::Result<Path<i64>, axum::extract::rejection::PathRejection>,
+) -> std::result::Result<i64, Problem> {
+    p.map(|Path(id)| id)
+        .map_err(|_| Problem::fields(vec![("id", "not an application id".into())]))
 }
 
 /// The opaque cursor: the last id seen, in hex behind a version letter.
@@ -324,6 +375,16 @@ fn after_cursor(c: &str) -> Option<i64> {
 
 /// `GET /v1/applications` (read): newest last, 50 a page (at most 200), the
 /// next page from `next_cursor`.
+#[utoipa::path(get, path = "/v1/applications", tag = "applications",
+    params(ListQuery),
+    responses(
+        (status = 200, body = ApplicationPage),
+        (status = 401, body = problem::Problem, content_type = "application/problem+json"),
+        (status = 403, body = problem::Problem, content_type = "application/problem+json"),
+        (status = 422, body = problem::Problem, content_type = "application/problem+json"),
+        (status = 429, body = problem::Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
 async fn list_applications(
     State(s): State<ApiState>,
     headers: HeaderMap,
@@ -362,25 +423,40 @@ async fn list_applications(
     };
     Ok(json_response(
         StatusCode::OK,
-        &json!({"items": rows, "next_cursor": next}),
+        &ApplicationPage {
+            items: rows,
+            next_cursor: next,
+        },
     ))
 }
 
 /// `GET /v1/applications/{id}` (read): with its candidate, posting,
 /// transitions and emails.
+#[utoipa::path(get, path = "/v1/applications/{id}", tag = "applications",
+    params(("id" = i64, Path, description = "Application id")),
+    responses(
+        (status = 200, description = "The application with its candidate, posting, transitions and emails", body = Object),
+        (status = 401, body = problem::Problem, content_type = "application/problem+json"),
+        (status = 403, body = problem::Problem, content_type = "application/problem+json"),
+        (status = 404, body = problem::Problem, content_type = "application/problem+json"),
+        (status = 422, body = problem::Problem, content_type = "application/problem+json"),
+        (status = 429, body = problem::Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
 async fn get_application(
     State(s): State<ApiState>,
     headers: HeaderMap,
-    Path(id): Path<i64>,
+    id: std::result::Result<Path<i64>, axum::extract::rejection::PathRejection>,
 ) -> ApiResult {
     authorize(&s, &headers, Scope::Read).await?;
+    let id = id_of(id)?;
     let d = applications::detail(s.store.conn(), id)
         .await
         .map_err(|e| Problem::from_error(&e, StatusCode::CONFLICT))?;
     Ok(json_response(StatusCode::OK, &d))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct MoveBody {
     to: String,
@@ -393,13 +469,29 @@ struct MoveBody {
 /// `POST /v1/applications/{id}/moves` (recruiter): 409 when
 /// `expected_version` is no longer the application's, 422 for a move the
 /// pipeline does not allow.
+#[utoipa::path(post, path = "/v1/applications/{id}/moves", tag = "applications",
+    params(("id" = i64, Path, description = "Application id")),
+    request_body = MoveBody,
+    responses(
+        (status = 201, description = "Moved: the application, the transition, its emails", body = Object),
+        (status = 401, body = problem::Problem, content_type = "application/problem+json"),
+        (status = 403, body = problem::Problem, content_type = "application/problem+json"),
+        (status = 404, body = problem::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "expected_version is no longer the application's", body = problem::Problem, content_type = "application/problem+json"),
+        (status = 413, body = problem::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Bad fields, or a move the pipeline does not allow", body = problem::Problem, content_type = "application/problem+json"),
+        (status = 429, body = problem::Problem, content_type = "application/problem+json"),
+        (status = 503, body = problem::Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
 async fn move_application(
     State(s): State<ApiState>,
     headers: HeaderMap,
-    Path(id): Path<i64>,
+    id: std::result::Result<Path<i64>, axum::extract::rejection::PathRejection>,
     b: std::result::Result<Json<MoveBody>, JsonRejection>,
 ) -> ApiResult {
     let token = authorize(&s, &headers, Scope::Recruiter).await?;
+    let id = id_of(id)?;
     let b = body(b)?;
     if let Some(r) = &b.reason
         && (r.chars().count() > 500 || r.chars().any(|c| c.is_control() && c != '\n'))
@@ -431,15 +523,23 @@ async fn move_application(
 }
 
 /// `GET /v1/postings` (read).
+#[utoipa::path(get, path = "/v1/postings", tag = "postings",
+    responses(
+        (status = 200, body = PostingList),
+        (status = 401, body = problem::Problem, content_type = "application/problem+json"),
+        (status = 403, body = problem::Problem, content_type = "application/problem+json"),
+        (status = 429, body = problem::Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
 async fn list_postings(State(s): State<ApiState>, headers: HeaderMap) -> ApiResult {
     authorize(&s, &headers, Scope::Read).await?;
     let rows = crate::store::postings::list(s.store.conn(), None)
         .await
         .map_err(|e| Problem::from_error(&e, StatusCode::CONFLICT))?;
-    Ok(json_response(StatusCode::OK, &json!({"items": rows})))
+    Ok(json_response(StatusCode::OK, &PostingList { items: rows }))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewPostingBody {
     url: String,
@@ -448,6 +548,20 @@ struct NewPostingBody {
 }
 
 /// `POST /v1/postings` (recruiter): add by URL; 201 when new, 200 when known.
+#[utoipa::path(post, path = "/v1/postings", tag = "postings",
+    request_body = NewPostingBody,
+    responses(
+        (status = 201, description = "Added", body = entity::posting::Model),
+        (status = 200, description = "Already known", body = entity::posting::Model),
+        (status = 401, body = problem::Problem, content_type = "application/problem+json"),
+        (status = 403, body = problem::Problem, content_type = "application/problem+json"),
+        (status = 409, body = problem::Problem, content_type = "application/problem+json"),
+        (status = 413, body = problem::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Not a job posting URL atsd recognizes, or a bad title", body = problem::Problem, content_type = "application/problem+json"),
+        (status = 429, body = problem::Problem, content_type = "application/problem+json"),
+        (status = 503, body = problem::Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
 async fn add_posting(
     State(s): State<ApiState>,
     headers: HeaderMap,
@@ -493,6 +607,15 @@ async fn add_posting(
 }
 
 /// `GET /v1/report` (read): `atsd report --format json`.
+#[utoipa::path(get, path = "/v1/report", tag = "report",
+    responses(
+        (status = 200, description = "`atsd report --format json`", body = Object),
+        (status = 401, body = problem::Problem, content_type = "application/problem+json"),
+        (status = 403, body = problem::Problem, content_type = "application/problem+json"),
+        (status = 429, body = problem::Problem, content_type = "application/problem+json"),
+        (status = 503, body = problem::Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
 async fn report(State(s): State<ApiState>, headers: HeaderMap) -> ApiResult {
     authorize(&s, &headers, Scope::Read).await?;
     let r = runner(&s)?;

@@ -132,7 +132,10 @@ fn init_writes_the_commented_config_and_creates_the_database() {
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
-        stdout.contains(&format!("schema version {}", newest.trim_end_matches(".rs"))),
+        stdout.contains(&format!(
+            "schema version {}",
+            newest.trim_end_matches(".rs")
+        )),
         "{stdout}"
     );
 }

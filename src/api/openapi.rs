@@ -1,0 +1,88 @@
+//! The API's OpenAPI 3.1 document, generated from the handlers' and types'
+//! annotations (utoipa) and served at `/v1/openapi.json`.
+
+use super::problem::{FieldError, Problem};
+use axum::http::header;
+use axum::response::IntoResponse;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi, ToSchema};
+
+/// A posting named by its id or by its URL.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+#[serde(untagged)]
+pub enum PostingRef {
+    Id(i64),
+    Url(String),
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "atsd",
+        description = "The HTTP API of atsd, the applicant tracking workflow daemon: intake, \
+                       moves, postings and the report. Every request carries a token \
+                       (`atsd token create NAME --scope intake|recruiter|read`).",
+    ),
+    paths(
+        super::create_application,
+        super::list_applications,
+        super::get_application,
+        super::move_application,
+        super::list_postings,
+        super::add_posting,
+        super::report,
+    ),
+    components(schemas(Problem, FieldError, PostingRef)),
+    modifiers(&Bearer),
+)]
+pub struct ApiDoc;
+
+struct Bearer;
+
+impl Modify for Bearer {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        if let Some(c) = doc.components.as_mut() {
+            c.add_security_scheme(
+                "bearer",
+                SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+            );
+        }
+    }
+}
+
+/// The document as JSON.
+pub fn json() -> String {
+    ApiDoc::openapi().to_pretty_json().unwrap_or_default()
+}
+
+/// `GET /v1/openapi.json`: no token needed.
+pub async fn document() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "application/json")], json())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_document_is_openapi_3_1_with_every_path() {
+        let doc: serde_json::Value = serde_json::from_str(&json()).unwrap();
+        assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"), "{doc}");
+        for p in [
+            "/v1/applications",
+            "/v1/applications/{id}",
+            "/v1/applications/{id}/moves",
+            "/v1/postings",
+            "/v1/report",
+        ] {
+            assert!(doc["paths"][p].is_object(), "{p} missing");
+        }
+        let body = &doc["components"]["schemas"]["NewApplicationBody"];
+        assert_eq!(body["additionalProperties"], false, "{body}");
+        assert_eq!(
+            doc["components"]["securitySchemes"]["bearer"]["scheme"],
+            "bearer"
+        );
+    }
+}
