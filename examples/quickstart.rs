@@ -4,8 +4,8 @@
 //! applications, and then lets a few days pass with `atsd tick` at advancing
 //! `--now` times: the postings are polled, one of them closes on the board,
 //! stale applications are rejected, the recruiters are reminded and sent a
-//! digest, and every email lands as an `.eml` file. Then `atsd status` and
-//! the report, and finally the same jobs as a service for a few seconds:
+//! digest, and every email lands as an `.eml` file. Then `atsd status`,
+//! the report and the event feed, and finally the same jobs as a service for a few seconds:
 //! `atsd run` answering `/healthz` and `/metrics` on loopback, stopped by
 //! SIGTERM.
 //!
@@ -378,6 +378,10 @@ api_base = "http://127.0.0.1:{port}"
     atsd(&dir, &["--now", "2026-11-25T09:05:00Z", "posting", "list"]);
     atsd(&dir, &["--now", "2026-11-25T09:05:00Z", "status"]);
     atsd(&dir, &["--now", "2026-11-25T09:05:00Z", "report"]);
+    say(
+        "the event feed: every move of the week as JSON lines (what [[webhooks.out]] endpoints receive, signed)",
+    );
+    atsd(&dir, &["events", "--type", "application.moved"]);
     run_as_a_service(&dir, http_port);
 
     let emails = std::fs::read_dir(dir.join("outbox"))
