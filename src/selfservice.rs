@@ -234,12 +234,12 @@ static DE: Words = Words {
 
 static ES: Words = Words {
     lang: "es",
-    title: "Retirar su candidatura",
-    confirm: "¿Desea retirar su candidatura para {posting}? No la seguiremos considerando.",
+    title: "Retirar tu candidatura",
+    confirm: "¿Quieres retirar tu candidatura para {posting}? Ya no la tendremos en cuenta.",
     button: "Retirar mi candidatura",
-    done: "Su candidatura para {posting} ha sido retirada. Gracias por su interés.",
+    done: "Tu candidatura para {posting} se ha retirado. Gracias por tu interés.",
     invalid: "Este enlace no es válido.",
-    expired: "Este enlace ha caducado. Responda a nuestro correo si desea retirar su candidatura.",
+    expired: "Este enlace ha caducado. Si quieres retirar tu candidatura, responde a nuestro correo.",
     used: "Este enlace ya se ha utilizado.",
     closed: "Esta candidatura ya está cerrada.",
 };
