@@ -4,7 +4,7 @@
 //! the same run on the same engine: the same rows and bytes written by plain
 //! set-based SQL in one transaction (one `UPDATE` of the applications, one
 //! `INSERT … SELECT` of the transitions, one of the outbox rows, one of bodies
-//! of the same size). Each side gets a fresh database seeded identically.
+//! of the same size, one of the moves' events). Each side gets a fresh database seeded identically.
 //!
 //!     cargo bench --bench advance                          # SQLite
 //!     ATSD_BENCH_DATABASE_URL=postgres://... cargo bench --bench advance
@@ -149,6 +149,12 @@ fn main() {
                      'pending', 0, {0}, {0}, {0}, {0} FROM transitions t JOIN applications a ON a.id = t.application_id \
                      JOIN candidates c ON c.id = a.candidate_id WHERE t.to_stage = 'rejected'", p(1)),
             format!("INSERT INTO outbox_bodies (outbox_id, subject, body_text, body_html) SELECT id, {}, {}, {} FROM outbox", p(2), p(3), p(4)),
+            // the event of each move, of the same JSON
+            format!("INSERT INTO events (type, at, data) SELECT 'application.moved', {0}, \
+                     '{{\"actor\":\"rule:stale-applied\",\"application_id\":' || t.application_id || \
+                     ',\"from\":\"applied\",\"posting_id\":' || a.posting_id || \
+                     ',\"reason\":\"no_response\",\"to\":\"rejected\",\"transition_id\":' || t.id || '}}' \
+                     FROM transitions t JOIN applications a ON a.id = t.application_id WHERE t.to_stage = 'rejected'", p(1)),
         ];
         for st in stmts {
             txn.execute_raw(Statement::from_sql_and_values(
@@ -167,6 +173,7 @@ fn main() {
         txn.commit().await.expect("commit");
         let floor_s = t.elapsed().as_secs_f64();
         assert_eq!(scalar(&store, "SELECT COUNT(*) AS n FROM outbox").await as usize, n);
+        assert_eq!(scalar(&store, "SELECT COUNT(*) AS n FROM events WHERE type = 'application.moved'").await as usize, n);
         store.close().await.ok();
         db.drop_database().await;
 
