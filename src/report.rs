@@ -18,7 +18,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct StageRow {
     pub stage: String,
     pub terminal: bool,
@@ -34,7 +34,7 @@ pub struct StageRow {
     pub stale_after_seconds: Option<i64>,
 }
 
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct PostingReport {
     pub posting_id: i64,
     pub title: String,
@@ -44,7 +44,7 @@ pub struct PostingReport {
     pub stages: Vec<StageRow>,
 }
 
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct Report {
     pub generated_at: DateTime<Utc>,
     pub postings: Vec<PostingReport>,

@@ -2,7 +2,8 @@ use sea_orm::entity::prelude::*;
 use serde::Serialize;
 
 /// A person who applies. `email_key` is the lower-cased email: unique.
-#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, Serialize, utoipa::ToSchema)]
+#[schema(as = Candidate)]
 #[sea_orm(table_name = "candidates")]
 pub struct Model {
     #[sea_orm(primary_key)]
@@ -18,8 +19,11 @@ pub struct Model {
     pub on_hold: bool,
     /// Why the candidate is held (`atsd candidate hold --reason`).
     pub hold_reason: Option<String>,
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub anonymized_at: Option<DateTimeUtc>,
+    #[schema(value_type = String, format = DateTime)]
     pub created_at: DateTimeUtc,
+    #[schema(value_type = String, format = DateTime)]
     pub updated_at: DateTimeUtc,
 }
 

@@ -3,7 +3,8 @@ use serde::Serialize;
 
 /// One email to send. Written in the transaction of the move that caused it;
 /// its rendered subject and bodies are in [`super::outbox_body`].
-#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, Serialize, utoipa::ToSchema)]
+#[schema(as = OutboxEmail)]
 #[sea_orm(table_name = "outbox")]
 pub struct Model {
     #[sea_orm(primary_key)]
@@ -21,12 +22,18 @@ pub struct Model {
     /// `pending`, `sending`, `sent`, `dead` or `cancelled`.
     pub status: String,
     pub attempts: i32,
+    #[schema(value_type = String, format = DateTime)]
     pub next_attempt_at: DateTimeUtc,
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub send_after: Option<DateTimeUtc>,
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub lease_until: Option<DateTimeUtc>,
     pub last_error: Option<String>,
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub sent_at: Option<DateTimeUtc>,
+    #[schema(value_type = String, format = DateTime)]
     pub created_at: DateTimeUtc,
+    #[schema(value_type = String, format = DateTime)]
     pub updated_at: DateTimeUtc,
 }
 

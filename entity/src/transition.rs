@@ -3,7 +3,8 @@ use serde::Serialize;
 
 /// One move of an application, kept forever. `from_stage` is empty for the
 /// transition that created the application.
-#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, Serialize, utoipa::ToSchema)]
+#[schema(as = Transition)]
 #[sea_orm(table_name = "transitions")]
 pub struct Model {
     #[sea_orm(primary_key)]
@@ -14,6 +15,7 @@ pub struct Model {
     pub reason: Option<String>,
     /// `cli:<user>`, `rule:<name>` or `posting:<id>`.
     pub actor: String,
+    #[schema(value_type = String, format = DateTime)]
     pub at: DateTimeUtc,
 }
 

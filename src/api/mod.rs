@@ -178,6 +178,7 @@ fn json_response(status: StatusCode, v: &impl serde::Serialize) -> Response {
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"posting": 1, "name": "Grace Hopper", "email": "grace@example.org", "locale": "en", "timezone": "America/New_York"}))]
 struct NewApplicationBody {
     /// Posting id or URL.
     #[schema(value_type = openapi::PostingRef)]
@@ -197,7 +198,7 @@ struct NewApplicationBody {
     request_body = NewApplicationBody,
     params(("Idempotency-Key" = Option<String>, Header, description = "A retried request with the same key gets the first answer")),
     responses(
-        (status = 201, description = "Created: the application, its candidate, first transition and emails", body = Object),
+        (status = 201, description = "Created: the application, its candidate, first transition and emails", body = applications::Created),
         (status = 401, body = problem::Problem, content_type = "application/problem+json"),
         (status = 403, body = problem::Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such posting", body = problem::Problem, content_type = "application/problem+json"),
@@ -433,9 +434,9 @@ async fn list_applications(
 /// `GET /v1/applications/{id}` (read): with its candidate, posting,
 /// transitions and emails.
 #[utoipa::path(get, path = "/v1/applications/{id}", tag = "applications",
-    params(("id" = i64, Path, description = "Application id")),
+    params(("id" = i64, Path, description = "Application id", example = 1)),
     responses(
-        (status = 200, description = "The application with its candidate, posting, transitions and emails", body = Object),
+        (status = 200, description = "The application with its candidate, posting, transitions and emails", body = applications::Detail),
         (status = 401, body = problem::Problem, content_type = "application/problem+json"),
         (status = 403, body = problem::Problem, content_type = "application/problem+json"),
         (status = 404, body = problem::Problem, content_type = "application/problem+json"),
@@ -458,6 +459,7 @@ async fn get_application(
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"to": "screening", "reason": "strong CV"}))]
 struct MoveBody {
     to: String,
     #[serde(default)]
@@ -470,10 +472,10 @@ struct MoveBody {
 /// `expected_version` is no longer the application's, 422 for a move the
 /// pipeline does not allow.
 #[utoipa::path(post, path = "/v1/applications/{id}/moves", tag = "applications",
-    params(("id" = i64, Path, description = "Application id")),
+    params(("id" = i64, Path, description = "Application id", example = 1)),
     request_body = MoveBody,
     responses(
-        (status = 201, description = "Moved: the application, the transition, its emails", body = Object),
+        (status = 201, description = "Moved: the application, the transition, its emails", body = applications::Moved),
         (status = 401, body = problem::Problem, content_type = "application/problem+json"),
         (status = 403, body = problem::Problem, content_type = "application/problem+json"),
         (status = 404, body = problem::Problem, content_type = "application/problem+json"),
@@ -541,6 +543,7 @@ async fn list_postings(State(s): State<ApiState>, headers: HeaderMap) -> ApiResu
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"url": "https://boards.greenhouse.io/acme/jobs/2", "title": "Line cook"}))]
 struct NewPostingBody {
     url: String,
     #[serde(default)]
@@ -609,7 +612,7 @@ async fn add_posting(
 /// `GET /v1/report` (read): `atsd report --format json`.
 #[utoipa::path(get, path = "/v1/report", tag = "report",
     responses(
-        (status = 200, description = "`atsd report --format json`", body = Object),
+        (status = 200, description = "`atsd report --format json`", body = crate::report::Report),
         (status = 401, body = problem::Problem, content_type = "application/problem+json"),
         (status = 403, body = problem::Problem, content_type = "application/problem+json"),
         (status = 429, body = problem::Problem, content_type = "application/problem+json"),

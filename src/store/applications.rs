@@ -39,7 +39,7 @@ pub struct NewApplication {
     pub email: EmailChoice,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct Created {
     pub application: application::Model,
     pub candidate: candidate::Model,
@@ -63,7 +63,7 @@ pub struct MoveRequest {
     pub expected_version: Option<i32>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct Moved {
     pub application: application::Model,
     pub transition: transition::Model,
@@ -505,7 +505,7 @@ pub async fn preview_context<C: ConnectionTrait>(
     Ok((tctx, d.candidate.locale))
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct Detail {
     pub application: application::Model,
     pub candidate: candidate::Model,

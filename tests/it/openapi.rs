@@ -50,6 +50,7 @@ fn the_api_matches_its_openapi_document_under_schemathesis() {
     );
     assert!(out.status.success(), "schemathesis found failures:\n{text}");
     assert!(text.contains("passed"), "{text}");
+    println!("{text}");
     let log = api.stop();
     assert!(!log.contains("panicked"), "{log}");
 }
