@@ -168,25 +168,8 @@ pub async fn apply_moves(
             r.try_get::<i64>("", "id")?,
         );
     }
-    super::events::record(
-        txn,
-        done.iter()
-            .filter_map(|m| {
-                let t = *transition_of.get(&m.application_id)?;
-                Some(super::events::moved(
-                    m.application_id,
-                    m.posting_id,
-                    t,
-                    Some(&m.from),
-                    &m.to,
-                    m.reason.as_deref(),
-                    &m.actor,
-                    now,
-                ))
-            })
-            .collect(),
-    )
-    .await?;
+    let transitions: Vec<i64> = transition_of.values().copied().collect();
+    super::events::record_transitions(txn, &transitions).await?;
     // 3. the delayed emails of the stage left, cancelled
     let mut leaving: BTreeMap<(&str, &str, &str), Vec<i64>> = BTreeMap::new();
     for m in &done {

@@ -75,6 +75,43 @@ pub fn moved(
     )
 }
 
+/// The events of these transitions, made by the database from their rows in
+/// one statement however many there are (the rules' bulk moves): the same
+/// JSON as [`moved`], built by `json_object` (SQLite) or
+/// `json_build_object` (PostgreSQL).
+pub async fn record_transitions<C: ConnectionTrait>(c: &C, ids: &[i64]) -> Result<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let b = c.get_database_backend();
+    let (object, filter, values) = if b == DbBackend::Postgres {
+        (
+            "json_build_object",
+            "t.id = ANY(CAST(? AS bigint[]))".to_string(),
+            vec![format!("{{{}}}", super::id_list(ids)).into()],
+        )
+    } else {
+        (
+            "json_object",
+            format!("t.id IN ({})", super::id_list(ids)),
+            vec![],
+        )
+    };
+    c.execute_raw(sql(
+        b,
+        &format!(
+            "INSERT INTO events (type, at, data) \
+             SELECT CASE WHEN t.from_stage IS NULL THEN 'application.created' ELSE 'application.moved' END, t.at, \
+             CAST({object}('actor', t.actor, 'application_id', t.application_id, 'from', t.from_stage, \
+             'posting_id', a.posting_id, 'reason', t.reason, 'to', t.to_stage, 'transition_id', t.id) AS text) \
+             FROM transitions t JOIN applications a ON a.id = t.application_id WHERE {filter} ORDER BY t.id"
+        ),
+        values,
+    ))
+    .await?;
+    Ok(())
+}
+
 /// Writes `events` inside the caller's transaction.
 pub async fn record<C: ConnectionTrait>(c: &C, events: Vec<NewEvent>) -> Result<()> {
     let b = c.get_database_backend();

@@ -428,3 +428,69 @@ fn the_feed_never_passes_an_event_still_to_commit() {
         assert_eq!(ns, [1, 2]);
     });
 }
+
+/// The rules' bulk moves write their events in SQL: the same JSON as a
+/// move from the command line.
+#[test]
+fn a_rule_move_is_the_same_event_as_a_command_line_move() {
+    let env = Env::with_config(
+        "[mail]\ntransport = \"log\"\n[[rules]]\nname = \"stale\"\nstage = \"applied\"\nafter = \"14d\"\n\
+         move_to = \"rejected\"\nreason = \"no_response\"\nemail = \"\"\n",
+    );
+    env.ok(&["posting", "add", "https://boards.greenhouse.io/acme/jobs/1"]);
+    env.ok(&[
+        "--now",
+        T0,
+        "apply",
+        "1",
+        "--name",
+        "Ada",
+        "--email",
+        "ada@example.org",
+        "--no-email",
+    ]);
+    env.ok(&[
+        "--now",
+        T0,
+        "apply",
+        "1",
+        "--name",
+        "Bob",
+        "--email",
+        "bob@example.org",
+        "--no-email",
+    ]);
+    env.ok(&[
+        "--now",
+        T0,
+        "application",
+        "move",
+        "2",
+        "screening",
+        "--reason",
+        "it's \"great\"",
+    ]);
+    env.ok(&["--now", "2026-12-10T09:00:00Z", "tick", "advance"]);
+    let moved = lines(&env.ok(&["events", "--type", "application.moved"]));
+    assert_eq!(moved.len(), 2, "{moved:?}");
+    let by_rule = &moved[1];
+    assert_eq!(by_rule["timestamp"], "2026-12-10T09:00:00Z", "{by_rule}");
+    let transition = scalar(&env, "SELECT MAX(id) FROM transitions");
+    assert_eq!(
+        by_rule["data"],
+        serde_json::json!({
+            "actor": "rule:stale",
+            "application_id": 1,
+            "from": "applied",
+            "posting_id": 1,
+            "reason": "no_response",
+            "to": "rejected",
+            "transition_id": transition,
+        })
+    );
+    // the command line's, with a quoted reason, has the same keys
+    let by_hand = &moved[0]["data"];
+    assert_eq!(by_hand["reason"], "it's \"great\"");
+    let keys = |v: &Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+    assert_eq!(keys(by_hand), keys(&by_rule["data"]));
+}
