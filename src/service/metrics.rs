@@ -68,6 +68,7 @@ pub struct Metrics {
     job_seconds: Family<JobLabel, Histogram, fn() -> Histogram>,
     outbox: Family<Status, Gauge>,
     postings: Family<Status, Gauge>,
+    webhooks: Family<Status, Gauge>,
     last_success: Family<JobLabel, Gauge>,
 }
 
@@ -129,6 +130,12 @@ impl Metrics {
             "Postings by status (the whole database)",
             postings.clone(),
         );
+        let webhooks = Family::<Status, Gauge>::default();
+        registry.register(
+            "atsd_webhook_deliveries",
+            "Outgoing webhook deliveries by status (the whole database)",
+            webhooks.clone(),
+        );
         let last_success = Family::<JobLabel, Gauge>::default();
         registry.register(
             "atsd_job_last_success_timestamp_seconds",
@@ -152,6 +159,7 @@ impl Metrics {
             job_seconds,
             outbox,
             postings,
+            webhooks,
             last_success,
         }
     }
@@ -237,6 +245,7 @@ impl Metrics {
         };
         let outbox = db.query_all_raw(grouped("outbox")).await?;
         let postings = db.query_all_raw(grouped("postings")).await?;
+        let webhooks = db.query_all_raw(grouped("webhook_deliveries")).await?;
         let last = db
             .query_all_raw(sql(
                 b,
@@ -255,7 +264,16 @@ impl Metrics {
                 .get_or_create(&Status { status: s.into() })
                 .set(0);
         }
-        for (family, rows) in [(&self.outbox, outbox), (&self.postings, postings)] {
+        for s in ["pending", "sending", "delivered", "dead"] {
+            self.webhooks
+                .get_or_create(&Status { status: s.into() })
+                .set(0);
+        }
+        for (family, rows) in [
+            (&self.outbox, outbox),
+            (&self.postings, postings),
+            (&self.webhooks, webhooks),
+        ] {
             for r in rows {
                 let status: String = r.try_get("", "status")?;
                 let n: i64 = r.try_get("", "n")?;

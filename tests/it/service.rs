@@ -501,6 +501,11 @@ fn healthz_and_metrics_over_loopback_and_503_while_the_database_is_gone() {
         Some(1.0),
         "{m}"
     );
+    assert_eq!(
+        sample(&m, "atsd_webhook_deliveries", "status", "dead"),
+        Some(0.0),
+        "{m}"
+    );
     assert!(
         sample(&m, "atsd_emails", "outcome", "sent").unwrap_or(0.0) >= 3.0,
         "{m}"
