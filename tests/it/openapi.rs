@@ -41,6 +41,8 @@ fn the_api_matches_its_openapi_document_under_schemathesis() {
         .args(["--exclude-checks", "positive_data_acceptance"])
         .args(["--seed", "20261126"])
         .env("NO_COLOR", "1")
+        // its cache (.schemathesis/) goes to the test's folder, not the repo
+        .current_dir(env.dir.path())
         .output()
         .expect("run schemathesis (pip install schemathesis)");
     let text = format!(
