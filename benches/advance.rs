@@ -150,10 +150,10 @@ fn main() {
                      JOIN candidates c ON c.id = a.candidate_id WHERE t.to_stage = 'rejected'", p(1)),
             format!("INSERT INTO outbox_bodies (outbox_id, subject, body_text, body_html) SELECT id, {}, {}, {} FROM outbox", p(2), p(3), p(4)),
             // the event of each move, of the same JSON
-            format!("INSERT INTO events (type, at, data) SELECT 'application.moved', {0}, \
+            format!("INSERT INTO events (type, at, data, application_id) SELECT 'application.moved', {0}, \
                      '{{\"actor\":\"rule:stale-applied\",\"application_id\":' || t.application_id || \
                      ',\"from\":\"applied\",\"posting_id\":' || a.posting_id || \
-                     ',\"reason\":\"no_response\",\"to\":\"rejected\",\"transition_id\":' || t.id || '}}' \
+                     ',\"reason\":\"no_response\",\"to\":\"rejected\",\"transition_id\":' || t.id || '}}', t.application_id \
                      FROM transitions t JOIN applications a ON a.id = t.application_id WHERE t.to_stage = 'rejected'", p(1)),
         ];
         for st in stmts {

@@ -16,6 +16,8 @@ pub struct Model {
     /// The writing transaction's id on PostgreSQL, 0 on SQLite.
     pub tx: i64,
     pub data: String,
+    /// The application the event is about, if any.
+    pub application_id: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

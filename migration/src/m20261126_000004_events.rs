@@ -41,6 +41,17 @@ impl MigrationTrait for Migration {
                         .default(0),
                 )
                 .col(ColumnDef::new(Events::Data).text().not_null())
+                // the application the event is about, if any: retention
+                // finds the events of the people it anonymizes by it
+                .col(ColumnDef::new(Events::ApplicationId).big_integer().null())
+                .to_owned(),
+        )
+        .await?;
+        m.create_index(
+            Index::create()
+                .name("idx_events_application")
+                .table(Events::Table)
+                .col(Events::ApplicationId)
                 .to_owned(),
         )
         .await?;
@@ -219,6 +230,7 @@ enum Events {
     At,
     Tx,
     Data,
+    ApplicationId,
 }
 
 #[derive(DeriveIden)]

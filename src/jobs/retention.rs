@@ -11,6 +11,8 @@
 //!   bodies; pending ones are cancelled;
 //! - recruiter emails about them (reminders): bodies blanked; digests: their
 //!   name replaced;
+//! - their events (`atsd events`, webhooks not yet delivered): the reason of
+//!   a move not made by a rule, the error of a dead email;
 //! - the `file` transport's `.eml` files of those emails: deleted, or (for
 //!   digests) written again from the scrubbed row.
 //!
@@ -193,6 +195,7 @@ impl Retention<'_> {
             vec![REDACTED.into()],
         ))
         .await?;
+        crate::store::events::scrub(&txn, &apps, REDACTED).await?;
         let res = txn
             .execute_raw(sql(
                 b,

@@ -40,6 +40,11 @@ impl NewEvent {
         debug_assert!(TYPES.contains(&kind), "{kind}");
         NewEvent { kind, at, data }
     }
+
+    /// The application the event is about (its data's `application_id`).
+    fn application_id(&self) -> Option<i64> {
+        self.data.get("application_id").and_then(|v| v.as_i64())
+    }
 }
 
 /// A transition: `application.created` for the first, `application.moved`
@@ -100,16 +105,66 @@ pub async fn record_transitions<C: ConnectionTrait>(c: &C, ids: &[i64]) -> Resul
     c.execute_raw(sql(
         b,
         &format!(
-            "INSERT INTO events (type, at, data) \
+            "INSERT INTO events (type, at, data, application_id) \
              SELECT CASE WHEN t.from_stage IS NULL THEN 'application.created' ELSE 'application.moved' END, t.at, \
              CAST({object}('actor', t.actor, 'application_id', t.application_id, 'from', t.from_stage, \
-             'posting_id', a.posting_id, 'reason', t.reason, 'to', t.to_stage, 'transition_id', t.id) AS text) \
-             FROM transitions t JOIN applications a ON a.id = t.application_id WHERE {filter} ORDER BY t.id"
+             'posting_id', a.posting_id, 'reason', t.reason, 'to', t.to_stage, 'transition_id', t.id) AS text), \
+             t.application_id FROM transitions t JOIN applications a ON a.id = t.application_id WHERE {filter} ORDER BY t.id"
         ),
         values,
     ))
     .await?;
     Ok(())
+}
+
+/// Scrubs the people's words from the events of these applications, as
+/// retention does to the rows they copy: the reason of a move not made by a
+/// rule, and the error of a dead email (an SMTP answer may quote the
+/// address). Returns how many events changed.
+pub async fn scrub<C: ConnectionTrait>(c: &C, applications: &[i64], redacted: &str) -> Result<u64> {
+    if applications.is_empty() {
+        return Ok(0);
+    }
+    let b = c.get_database_backend();
+    let rows = c
+        .query_all_raw(sql(
+            b,
+            &format!(
+                "SELECT id, data FROM events WHERE application_id IN ({})",
+                super::id_list(applications)
+            ),
+            vec![],
+        ))
+        .await?;
+    let mut n = 0;
+    for r in rows {
+        let id: i64 = r.try_get("", "id")?;
+        let text: String = r.try_get("", "data")?;
+        let Ok(mut data) = serde_json::from_str::<serde_json::Value>(&text) else {
+            continue;
+        };
+        let by_rule = data
+            .get("actor")
+            .and_then(|a| a.as_str())
+            .is_some_and(|a| a.starts_with("rule:"));
+        let mut changed = false;
+        for (key, keep) in [("reason", by_rule), ("error", false)] {
+            if !keep && data.get(key).is_some_and(|v| !v.is_null() && v != redacted) {
+                data[key] = redacted.into();
+                changed = true;
+            }
+        }
+        if changed {
+            c.execute_raw(sql(
+                b,
+                "UPDATE events SET data = ? WHERE id = ?",
+                vec![data.to_string().into(), id.into()],
+            ))
+            .await?;
+            n += 1;
+        }
+    }
+    Ok(n)
 }
 
 /// Writes `events` inside the caller's transaction.
@@ -120,8 +175,13 @@ pub async fn record<C: ConnectionTrait>(c: &C, events: Vec<NewEvent>) -> Result<
         // PostgreSQL plans faster than the array form below
         c.execute_raw(sql(
             b,
-            "INSERT INTO events (type, at, data) VALUES (?, ?, ?)",
-            vec![e.kind.into(), e.at.into(), e.data.to_string().into()],
+            "INSERT INTO events (type, at, data, application_id) VALUES (?, ?, ?, ?)",
+            vec![
+                e.kind.into(),
+                e.at.into(),
+                e.data.to_string().into(),
+                e.application_id().into(),
+            ],
         ))
         .await?;
         return Ok(());
@@ -136,13 +196,19 @@ pub async fn record<C: ConnectionTrait>(c: &C, events: Vec<NewEvent>) -> Result<
                     Cell::S(Some(e.kind.to_string())),
                     Cell::T(Some(e.at)),
                     Cell::S(Some(e.data.to_string())),
+                    Cell::I(e.application_id()),
                 ]
             })
             .collect();
         c.execute_raw(insert(
             b,
             "events",
-            &[("type", "text"), ("at", "timestamptz"), ("data", "text")],
+            &[
+                ("type", "text"),
+                ("at", "timestamptz"),
+                ("data", "text"),
+                ("application_id", "bigint"),
+            ],
             rows,
             "",
         ))

@@ -494,3 +494,55 @@ fn a_rule_move_is_the_same_event_as_a_command_line_move() {
     let keys = |v: &Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
     assert_eq!(keys(by_hand), keys(&by_rule["data"]));
 }
+
+/// Retention scrubs the people's words from the events as it does from the
+/// transitions they copy; a rule's reason (configuration) stays.
+#[test]
+fn retention_scrubs_the_reasons_people_wrote_in_events() {
+    let env = Env::with_config(
+        "[mail]\ntransport = \"log\"\n[retention]\nanonymize_after = \"30d\"\n\
+         [[rules]]\nname = \"stale\"\nstage = \"applied\"\nafter = \"14d\"\nmove_to = \"rejected\"\n\
+         reason = \"no_response\"\nemail = \"\"\n",
+    );
+    env.ok(&["posting", "add", "https://boards.greenhouse.io/acme/jobs/1"]);
+    for (who, email) in [("Ada", "ada@example.org"), ("Bob", "bob@example.org")] {
+        env.ok(&[
+            "--now",
+            T0,
+            "apply",
+            "1",
+            "--name",
+            who,
+            "--email",
+            email,
+            "--no-email",
+        ]);
+    }
+    env.ok(&[
+        "--now",
+        T0,
+        "application",
+        "move",
+        "1",
+        "rejected",
+        "--reason",
+        "Ada called from +49 170 1234567",
+        "--no-email",
+    ]);
+    env.ok(&["--now", "2026-12-10T09:00:00Z", "tick", "advance"]);
+    let before = env.ok(&["events"]);
+    assert!(before.contains("+49 170 1234567"), "{before}");
+    env.ok(&["--now", "2027-02-01T09:00:00Z", "tick", "retention"]);
+    let after = lines(&env.ok(&["events", "--type", "application.moved"]));
+    let reason = |app: i64| {
+        after
+            .iter()
+            .find(|e| e["data"]["application_id"] == app)
+            .map(|e| e["data"]["reason"].clone())
+            .unwrap()
+    };
+    assert_eq!(reason(1), "[anonymized]", "{after:?}");
+    assert_eq!(reason(2), "no_response", "{after:?}");
+    let all = env.ok(&["events"]);
+    assert!(!all.contains("1234567"), "{all}");
+}
