@@ -218,13 +218,19 @@ fn summary(job: Job, c: &serde_json::Value) -> String {
                 )
             }
         }
-        Job::Retention => format!(
-            "{} candidate(s) anonymized ({} email(s) scrubbed, {} file(s) removed), {} on hold",
-            n("anonymized"),
-            n("outbox_rows"),
-            n("files_removed"),
-            n("held")
-        ),
+        Job::Retention => {
+            let mut line = format!(
+                "{} candidate(s) anonymized ({} email(s) scrubbed, {} file(s) removed), {} on hold",
+                n("anonymized"),
+                n("outbox_rows"),
+                n("files_removed"),
+                n("held")
+            );
+            if n("events_removed") > 0 {
+                line.push_str(&format!(", {} old event(s) removed", n("events_removed")));
+            }
+            line
+        }
     }
 }
 

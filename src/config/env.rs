@@ -23,6 +23,7 @@ pub const ENV_KEYS: &[(&str, Kind)] = &[
     ("pipeline.extra_moves", Kind::List),
     ("recruiters.emails", Kind::List),
     ("retention.anonymize_after", Kind::Str),
+    ("retention.events_after", Kind::Str),
     ("schedule.timezone", Kind::Str),
     ("schedule.poll", Kind::Str),
     ("schedule.advance", Kind::Str),

@@ -181,12 +181,16 @@ pub struct RecruitersConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct RetentionConfig {
     pub anonymize_after: Dur,
+    /// Events older than this are deleted (with their finished webhook
+    /// deliveries), unless a delivery still waits for them.
+    pub events_after: Dur,
 }
 
 impl Default for RetentionConfig {
     fn default() -> Self {
         RetentionConfig {
             anonymize_after: Dur::days(365),
+            events_after: Dur::days(365),
         }
     }
 }

@@ -54,6 +54,10 @@ pub struct Report {
     pub outbox_rows: u64,
     pub files_removed: u64,
     pub held: u64,
+    /// Events older than `events_after` deleted, and finished webhook
+    /// deliveries with them.
+    pub events_removed: u64,
+    pub deliveries_removed: u64,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub would_anonymize: Vec<Due>,
 }
@@ -132,7 +136,42 @@ impl Retention<'_> {
         for chunk in due.chunks(BATCH) {
             self.anonymize(chunk, &mut report).await?;
         }
+        self.prune_events(&mut report).await?;
         Ok(report)
+    }
+
+    /// Deletes the events older than `events_after` that no delivery still
+    /// waits for, and the finished deliveries of that age.
+    async fn prune_events(&self, report: &mut Report) -> Result<()> {
+        let b = self.store.backend();
+        let cutoff = self.now - self.config.retention.events_after.chrono();
+        let txn = self.store.begin_write().await?;
+        report.deliveries_removed += txn
+            .execute_raw(sql(
+                b,
+                "DELETE FROM webhook_deliveries WHERE status IN ('delivered', 'dead') AND updated_at < ?",
+                vec![cutoff.into()],
+            ))
+            .await?
+            .rows_affected();
+        report.events_removed += txn
+            .execute_raw(sql(
+                b,
+                "DELETE FROM events WHERE at < ? AND NOT EXISTS \
+                 (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = events.id)",
+                vec![cutoff.into()],
+            ))
+            .await?
+            .rows_affected();
+        txn.commit().await?;
+        if report.events_removed > 0 {
+            tracing::info!(
+                events = report.events_removed,
+                deliveries = report.deliveries_removed,
+                "old events removed"
+            );
+        }
+        Ok(())
     }
 
     async fn anonymize(&self, people: &[Due], report: &mut Report) -> Result<()> {

@@ -290,9 +290,29 @@ pub async fn position_of<C: ConnectionTrait>(c: &C, id: i64) -> Result<Position>
             tx: r.try_get("", "tx")?,
             id,
         }),
-        None => Err(Error::NotFound(format!(
-            "no event {id} (it may not exist yet, or it was removed)"
-        ))),
+        None => {
+            // removed by retention (older than what is kept): the reader
+            // missed nothing still here, so it starts at the oldest kept
+            let oldest = c
+                .query_one_raw(sql(
+                    c.get_database_backend(),
+                    "SELECT MIN(id) AS id FROM events",
+                    vec![],
+                ))
+                .await?
+                .and_then(|r| r.try_get::<Option<i64>>("", "id").ok().flatten());
+            match oldest {
+                Some(o) if id < o => {
+                    tracing::warn!(
+                        "events up to {} were removed by retention ([retention] events_after); \
+                         starting at the oldest kept, {o}",
+                        o - 1
+                    );
+                    Ok(Position::default())
+                }
+                _ => Err(Error::NotFound(format!("no event {id} yet"))),
+            }
+        }
     }
 }
 

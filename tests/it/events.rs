@@ -546,3 +546,74 @@ fn retention_scrubs_the_reasons_people_wrote_in_events() {
     let all = env.ok(&["events"]);
     assert!(!all.contains("1234567"), "{all}");
 }
+
+/// Retention deletes events older than `events_after` and the finished
+/// deliveries with them, never one a delivery still waits for; a reader
+/// resuming past a removed id starts at the oldest kept.
+#[test]
+fn old_events_are_removed_unless_a_delivery_waits_for_them() {
+    let (env, r, at) = webhook_env("[retention]\nevents_after = \"30d\"\n", 12, true);
+    env.ok(&["posting", "add", "https://boards.greenhouse.io/acme/jobs/1"]);
+    env.ok(&["--now", &at("0"), "tick", "dispatch"]);
+    env.ok(&[
+        "--now",
+        &at("1"),
+        "apply",
+        "1",
+        "--name",
+        "Ada",
+        "--email",
+        "ada@example.org",
+        "--no-email",
+    ]);
+    env.ok(&["--now", &at("2"), "tick", "dispatch"]);
+    // one delivered, one still waiting (the receiver fails)
+    r.answer("500");
+    env.ok(&[
+        "--now",
+        &at("3"),
+        "apply",
+        "1",
+        "--name",
+        "Bob",
+        "--email",
+        "bob@example.org",
+        "--no-email",
+    ]);
+    env.ok(&["--now", &at("4"), "tick", "dispatch"]);
+    let first = lines(&env.ok(&["events"]))[0]["id"].as_i64().unwrap();
+    let before = scalar(&env, "SELECT COUNT(*) FROM events");
+    // 40 days later
+    let out = env.ok(&[
+        "--now",
+        &at(&(40 * 24 * 60).to_string()),
+        "tick",
+        "retention",
+    ]);
+    assert!(out.contains("old event(s) removed"), "{out}");
+    let kept = lines(&env.ok(&["events"]));
+    assert_eq!(kept.len(), 1, "only Bob's, still to deliver: {kept:?}");
+    assert_eq!(kept[0]["type"], "application.created");
+    assert!(before > 1);
+    assert_eq!(
+        scalar(
+            &env,
+            "SELECT COUNT(*) FROM webhook_deliveries WHERE status = 'delivered'"
+        ),
+        0
+    );
+    // resuming after a removed id starts at what is kept
+    let (code, out, err) = env.run(&["events", "--since", &first.to_string()]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(lines(&out), kept);
+    assert!(err.contains("removed by retention"), "{err}");
+    // and the waiting one is still delivered
+    r.answer("ok");
+    env.ok(&[
+        "--now",
+        &at(&(41 * 24 * 60).to_string()),
+        "tick",
+        "dispatch",
+    ]);
+    assert_eq!(deliveries(&env)[0]["status"], "delivered");
+}
