@@ -32,6 +32,7 @@ pub enum PostingRef {
         super::list_postings,
         super::add_posting,
         super::report,
+        super::webhooks::greenhouse,
     ),
     components(schemas(Problem, FieldError, PostingRef)),
     modifiers(&Bearer),

@@ -70,6 +70,22 @@ pub fn offline_job_posts(v: &Value) -> Vec<String> {
     }
 }
 
+/// `POST /v1/webhooks/greenhouse`: Greenhouse's web hooks, checked by their
+/// signature (no token).
+#[utoipa::path(post, path = "/v1/webhooks/greenhouse", tag = "webhooks",
+    request_body(content = Object, description = "Greenhouse's web hook, as it sends it", content_type = "application/json"),
+    params(
+        ("Signature" = String, Header, description = "`sha256 <hex>`: the HMAC-SHA256 of the raw body with the shared secret"),
+        ("Greenhouse-Event-ID" = Option<String>, Header, description = "A repeated id acts once"),
+    ),
+    responses(
+        (status = 200, description = "Taken (or a repeat, ignored; or the ping)", body = Object),
+        (status = 400, description = "Signed, but not JSON", body = super::problem::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Bad or missing signature", body = super::problem::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "[webhooks.greenhouse] is not configured", body = super::problem::Problem, content_type = "application/problem+json"),
+        (status = 413, body = super::problem::Problem, content_type = "application/problem+json"),
+        (status = 503, body = super::problem::Problem, content_type = "application/problem+json"),
+    ))]
 pub async fn greenhouse(State(s): State<ApiState>, headers: HeaderMap, body: Bytes) -> Response {
     match handle(&s, &headers, &body).await {
         Ok(v) => (StatusCode::OK, axum::Json(v)).into_response(),

@@ -13,8 +13,10 @@ fn the_api_matches_its_openapi_document_under_schemathesis() {
     let port = free_port();
     let env = Env::with_config(&format!(
         "[http]\nlisten = \"127.0.0.1:{port}\"\nrate_limit = 0\n[mail]\ntransport = \"log\"\n\
-         [schedule]\npoll = \"0 0 1 1 *\"\ndispatch = \"0 0 1 1 *\"\n"
+         [schedule]\npoll = \"0 0 1 1 *\"\ndispatch = \"0 0 1 1 *\"\n\
+         [webhooks.greenhouse]\nsecret_file = \"gh.secret\"\n"
     ));
+    env.write("gh.secret", "a shared secret\n");
     env.ok(&["posting", "add", "https://boards.greenhouse.io/acme/jobs/1"]);
     env.ok(&["apply", "1", "--name", "Ada", "--email", "ada@example.org"]);
     let token = env
