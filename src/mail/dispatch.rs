@@ -654,29 +654,17 @@ async fn record(
     let txn = store.begin_write().await?;
     let mut events = Vec::new();
     if !sent.is_empty() {
-        // only the rows still ours become `sent` and an event
-        let rows = txn
-            .query_all_raw(sql(
-                backend,
-                &format!(
-                    "UPDATE outbox SET status = 'sent', sent_at = ?, lease_until = NULL, last_error = NULL, updated_at = ? \
-                     WHERE id IN ({}) AND status = 'sending' RETURNING id, application_id, template, message_id",
-                    ids_list(sent)
-                ),
-                vec![now.into(), now.into()],
-            ))
-            .await?;
-        for r in rows {
-            events.push(email_event(
-                "email.sent",
-                r.try_get("", "id")?,
-                r.try_get("", "application_id")?,
-                &r.try_get::<String>("", "template")?,
-                &r.try_get::<String>("", "message_id")?,
-                None,
-                now,
-            ));
-        }
+        update_ids(
+            &txn,
+            sent,
+            "status = 'sent', sent_at = ?, lease_until = NULL, last_error = NULL, updated_at = ?",
+            vec![now.into(), now.into()],
+        )
+        .await?;
+        // their events, made by the database from the rows this update
+        // turned `sent` (a row another dispatcher recorded has its own
+        // `sent_at`)
+        crate::store::events::record_sent(&txn, sent, now).await?;
     }
     // handed back unsent: the claim's attempt did not happen
     update_ids(

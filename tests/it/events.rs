@@ -617,3 +617,46 @@ fn old_events_are_removed_unless_a_delivery_waits_for_them() {
     ]);
     assert_eq!(deliveries(&env)[0]["status"], "delivered");
 }
+
+/// Each email the dispatcher sends is one `email.sent` event, however many
+/// go out in one recorded batch.
+#[test]
+fn every_email_sent_is_one_event() {
+    let env = Env::with_config("[mail]\ntransport = \"log\"\n");
+    env.ok(&["posting", "add", "https://boards.greenhouse.io/acme/jobs/1"]);
+    for i in 0..12 {
+        env.ok(&[
+            "apply",
+            "1",
+            "--name",
+            "Ada",
+            "--email",
+            &format!("ada{i}@example.org"),
+        ]);
+    }
+    env.ok(&["tick", "dispatch"]);
+    env.ok(&["tick", "dispatch"]);
+    let sent = lines(&env.ok(&["events", "--type", "email.sent"]));
+    assert_eq!(sent.len(), 12, "{sent:?}");
+    let mut ids: Vec<i64> = sent
+        .iter()
+        .map(|e| e["data"]["email_id"].as_i64().unwrap())
+        .collect();
+    ids.dedup();
+    assert_eq!(ids.len(), 12);
+    for e in &sent {
+        assert_eq!(e["data"]["template"], "application_received");
+        assert!(
+            e["data"]["message_id"]
+                .as_str()
+                .unwrap()
+                .starts_with("<atsd."),
+            "{e}"
+        );
+        assert!(e["data"]["application_id"].as_i64().is_some(), "{e}");
+    }
+    assert_eq!(
+        scalar(&env, "SELECT COUNT(*) FROM outbox WHERE status = 'sent'"),
+        12
+    );
+}
