@@ -455,3 +455,35 @@ pub fn http(
         body: body.to_string(),
     })
 }
+
+/// Waits until the event feed shows every committed event. On PostgreSQL the
+/// feed holds back an event while any older write transaction of the
+/// cluster is still open (documented: a long transaction delays the feed),
+/// and the other tests running beside this one open such transactions all
+/// the time. On SQLite there is nothing to wait for.
+pub fn settle(env: &Env) {
+    if !env.db.is_postgres() {
+        return;
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let held = scalar(
+            env,
+            "SELECT COUNT(*) FROM events WHERE tx >= pg_snapshot_xmin(pg_current_snapshot())::text::bigint",
+        );
+        if held == 0 {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{held} event(s) still held back after 60 s"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// `atsd ARGS` (an `events` command) once the feed has settled.
+pub fn feed(env: &Env, args: &[&str]) -> String {
+    settle(env);
+    env.ok(args)
+}

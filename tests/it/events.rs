@@ -2,7 +2,7 @@
 //! receiver that checks every signature with the Standard Webhooks reference
 //! library (tests/webhook_receiver.py, PyPI `standardwebhooks`).
 
-use crate::common::{Env, scalar};
+use crate::common::{Env, feed, scalar, settle};
 use crate::smtp::free_port;
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
@@ -28,11 +28,12 @@ fn the_feed_holds_every_change_in_order_and_resumes_after_an_id() {
     env.ok(&["posting", "add", "https://boards.greenhouse.io/acme/jobs/1"]);
     env.ok(&["apply", "1", "--name", "Ada", "--email", "ada@example.org"]);
     env.ok(&["application", "move", "1", "screening", "--reason", "cv ok"]);
+    settle(&env);
     env.ok(&["tick", "dispatch"]);
     // a refused move writes nothing
     env.fails(2, &["application", "move", "1", "hired"]);
 
-    let all = lines(&env.ok(&["events"]));
+    let all = lines(&feed(&env, &["events"]));
     assert_eq!(
         types(&all),
         [
@@ -62,12 +63,12 @@ fn the_feed_holds_every_change_in_order_and_resumes_after_an_id() {
 
     // resumed after the second event: the last two
     let since = ids[1].to_string();
-    let rest = lines(&env.ok(&["events", "--since", &since]));
+    let rest = lines(&feed(&env, &["events", "--since", &since]));
     assert_eq!(rest, all[2..].to_vec());
     // by type, exactly or by family
-    let emails = lines(&env.ok(&["events", "--type", "email.sent"]));
+    let emails = lines(&feed(&env, &["events", "--type", "email.sent"]));
     assert_eq!(types(&emails), ["email.sent"]);
-    let apps = lines(&env.ok(&["events", "--type", "application.*"]));
+    let apps = lines(&feed(&env, &["events", "--type", "application.*"]));
     assert_eq!(types(&apps), ["application.created", "application.moved"]);
     // bad input is named
     let err = env.fails(2, &["events", "--type", "email.bounced"]);
@@ -202,6 +203,7 @@ fn webhooks_go_out_signed_once_each_after_failures_and_timeouts() {
     // the endpoint starts at the end of the log: the posting's event before
     // its first run is not sent
     env.ok(&["posting", "add", "https://boards.greenhouse.io/acme/jobs/1"]);
+    settle(&env);
     env.ok(&["--now", &at("0"), "tick", "dispatch"]);
     for i in 0..3 {
         env.ok(&[
@@ -215,7 +217,7 @@ fn webhooks_go_out_signed_once_each_after_failures_and_timeouts() {
         ]);
     }
     env.ok(&["application", "move", "2", "screening"]);
-    let wanted: Vec<i64> = lines(&env.ok(&["events", "--type", "application.*"]))
+    let wanted: Vec<i64> = lines(&feed(&env, &["events", "--type", "application.*"]))
         .iter()
         .map(|e| e["id"].as_i64().unwrap())
         .collect();
@@ -223,6 +225,7 @@ fn webhooks_go_out_signed_once_each_after_failures_and_timeouts() {
 
     // the receiver fails: every delivery is tried once and kept
     r.answer("500");
+    settle(&env);
     env.ok(&["--now", &at("1"), "tick", "dispatch"]);
     assert_eq!(r.received().len(), 4, "{:?}", r.received());
     let d = deliveries(&env);
@@ -232,11 +235,13 @@ fn webhooks_go_out_signed_once_each_after_failures_and_timeouts() {
         "{d:?}"
     );
     // not due yet: nothing is sent
+    settle(&env);
     env.ok(&["--now", &at("1"), "tick", "dispatch"]);
     assert_eq!(r.received().len(), 4);
 
     // the receiver hangs past the 1 s timeout
     r.answer("hang");
+    settle(&env);
     env.ok(&["--now", &at("20"), "tick", "dispatch"]);
     assert_eq!(r.received().len(), 8);
     let d = deliveries(&env);
@@ -250,7 +255,9 @@ fn webhooks_go_out_signed_once_each_after_failures_and_timeouts() {
     // it recovers: each event is delivered once, signatures verified by the
     // reference library
     r.answer("ok");
+    settle(&env);
     env.ok(&["--now", &at("120"), "tick", "dispatch"]);
+    settle(&env);
     env.ok(&["--now", &at("600"), "tick", "dispatch"]);
     let ok: Vec<Value> = r
         .received()
@@ -299,10 +306,13 @@ fn webhooks_go_out_signed_once_each_after_failures_and_timeouts() {
 fn dead_deliveries_are_listed_and_retried_and_the_guard_refuses_private_addresses() {
     let (env, r, at) = webhook_env("", 2, true);
     env.ok(&["posting", "add", "https://boards.greenhouse.io/acme/jobs/1"]);
+    settle(&env);
     env.ok(&["--now", &at("0"), "tick", "dispatch"]);
     env.ok(&["apply", "1", "--name", "Ada", "--email", "ada@example.org"]);
     r.answer("500");
+    settle(&env);
     env.ok(&["--now", &at("1"), "tick", "dispatch"]);
+    settle(&env);
     env.ok(&["--now", &at("30"), "tick", "dispatch"]);
     let d = env.json(&["webhook", "list", "--status", "dead"]);
     assert_eq!(d.as_array().unwrap().len(), 1, "{d}");
@@ -320,6 +330,7 @@ fn dead_deliveries_are_listed_and_retried_and_the_guard_refuses_private_addresse
     );
     // nothing more happens to a dead delivery…
     r.answer("ok");
+    settle(&env);
     env.ok(&["--now", &at("600"), "tick", "dispatch"]);
     assert_eq!(r.received().len(), 2);
     // …until it is retried
@@ -328,6 +339,7 @@ fn dead_deliveries_are_listed_and_retried_and_the_guard_refuses_private_addresse
     env.fails(2, &["webhook", "retry"]);
     let out = env.ok(&["--now", &at("600"), "webhook", "retry", "--all"]);
     assert!(out.contains("1 dead delivery queued again"), "{out}");
+    settle(&env);
     env.ok(&["--now", &at("601"), "tick", "dispatch"]);
     let got = r.received();
     assert_eq!(got.len(), 3);
@@ -337,8 +349,10 @@ fn dead_deliveries_are_listed_and_retried_and_the_guard_refuses_private_addresse
     // without the allow-list entry, loopback is refused before any request
     let (env, r, at) = webhook_env("", 3, false);
     env.ok(&["posting", "add", "https://boards.greenhouse.io/acme/jobs/1"]);
+    settle(&env);
     env.ok(&["--now", &at("0"), "tick", "dispatch"]);
     env.ok(&["apply", "1", "--name", "Ada", "--email", "ada@example.org"]);
+    settle(&env);
     env.ok(&["--now", &at("1"), "tick", "dispatch"]);
     assert!(r.received().is_empty());
     let d = deliveries(&env);
@@ -372,7 +386,7 @@ fn a_failed_job_run_is_an_event() {
     env.ok(&["posting", "add", "https://boards.greenhouse.io/acme/jobs/1"]);
     env.ok(&["apply", "1", "--name", "Ada", "--email", "ada@example.org"]);
     env.fails(1, &["--now", T0, "tick", "dispatch"]);
-    let failed = lines(&env.ok(&["events", "--type", "job.failed"]));
+    let failed = lines(&feed(&env, &["events", "--type", "job.failed"]));
     assert_eq!(failed.len(), 1, "{failed:?}");
     let d = &failed[0]["data"];
     assert_eq!(d["job"], "dispatch");
@@ -423,7 +437,16 @@ fn the_feed_never_passes_an_event_still_to_commit() {
         let (got, at) = read(Position::default()).await;
         assert!(got.is_empty(), "read past an open transaction: {got:?}");
         first.commit().await.unwrap();
-        let (got, _) = read(at).await;
+        // both committed: readable once the cluster's older write
+        // transactions (other tests') have ended
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        let got = loop {
+            let (got, _) = read(at).await;
+            if got.len() == 2 || std::time::Instant::now() > deadline {
+                break got;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
         let ns: Vec<i64> = got.iter().map(|e| e.data["n"].as_i64().unwrap()).collect();
         assert_eq!(ns, [1, 2]);
     });
@@ -471,7 +494,7 @@ fn a_rule_move_is_the_same_event_as_a_command_line_move() {
         "it's \"great\"",
     ]);
     env.ok(&["--now", "2026-12-10T09:00:00Z", "tick", "advance"]);
-    let moved = lines(&env.ok(&["events", "--type", "application.moved"]));
+    let moved = lines(&feed(&env, &["events", "--type", "application.moved"]));
     assert_eq!(moved.len(), 2, "{moved:?}");
     let by_rule = &moved[1];
     assert_eq!(by_rule["timestamp"], "2026-12-10T09:00:00Z", "{by_rule}");
@@ -530,10 +553,10 @@ fn retention_scrubs_the_reasons_people_wrote_in_events() {
         "--no-email",
     ]);
     env.ok(&["--now", "2026-12-10T09:00:00Z", "tick", "advance"]);
-    let before = env.ok(&["events"]);
+    let before = feed(&env, &["events"]);
     assert!(before.contains("+49 170 1234567"), "{before}");
     env.ok(&["--now", "2027-02-01T09:00:00Z", "tick", "retention"]);
-    let after = lines(&env.ok(&["events", "--type", "application.moved"]));
+    let after = lines(&feed(&env, &["events", "--type", "application.moved"]));
     let reason = |app: i64| {
         after
             .iter()
@@ -543,7 +566,7 @@ fn retention_scrubs_the_reasons_people_wrote_in_events() {
     };
     assert_eq!(reason(1), "[anonymized]", "{after:?}");
     assert_eq!(reason(2), "no_response", "{after:?}");
-    let all = env.ok(&["events"]);
+    let all = feed(&env, &["events"]);
     assert!(!all.contains("1234567"), "{all}");
 }
 
@@ -554,6 +577,7 @@ fn retention_scrubs_the_reasons_people_wrote_in_events() {
 fn old_events_are_removed_unless_a_delivery_waits_for_them() {
     let (env, r, at) = webhook_env("[retention]\nevents_after = \"30d\"\n", 12, true);
     env.ok(&["posting", "add", "https://boards.greenhouse.io/acme/jobs/1"]);
+    settle(&env);
     env.ok(&["--now", &at("0"), "tick", "dispatch"]);
     env.ok(&[
         "--now",
@@ -566,6 +590,7 @@ fn old_events_are_removed_unless_a_delivery_waits_for_them() {
         "ada@example.org",
         "--no-email",
     ]);
+    settle(&env);
     env.ok(&["--now", &at("2"), "tick", "dispatch"]);
     // one delivered, one still waiting (the receiver fails)
     r.answer("500");
@@ -580,8 +605,9 @@ fn old_events_are_removed_unless_a_delivery_waits_for_them() {
         "bob@example.org",
         "--no-email",
     ]);
+    settle(&env);
     env.ok(&["--now", &at("4"), "tick", "dispatch"]);
-    let first = lines(&env.ok(&["events"]))[0]["id"].as_i64().unwrap();
+    let first = lines(&feed(&env, &["events"]))[0]["id"].as_i64().unwrap();
     let before = scalar(&env, "SELECT COUNT(*) FROM events");
     // 40 days later
     let out = env.ok(&[
@@ -591,7 +617,7 @@ fn old_events_are_removed_unless_a_delivery_waits_for_them() {
         "retention",
     ]);
     assert!(out.contains("old event(s) removed"), "{out}");
-    let kept = lines(&env.ok(&["events"]));
+    let kept = lines(&feed(&env, &["events"]));
     assert_eq!(kept.len(), 1, "only Bob's, still to deliver: {kept:?}");
     assert_eq!(kept[0]["type"], "application.created");
     assert!(before > 1);
@@ -603,7 +629,10 @@ fn old_events_are_removed_unless_a_delivery_waits_for_them() {
         0
     );
     // resuming after a removed id starts at what is kept
-    let (code, out, err) = env.run(&["events", "--since", &first.to_string()]);
+    let (code, out, err) = {
+        settle(&env);
+        env.run(&["events", "--since", &first.to_string()])
+    };
     assert_eq!(code, 0, "{err}");
     assert_eq!(lines(&out), kept);
     assert!(err.contains("removed by retention"), "{err}");
@@ -634,9 +663,11 @@ fn every_email_sent_is_one_event() {
             &format!("ada{i}@example.org"),
         ]);
     }
+    settle(&env);
     env.ok(&["tick", "dispatch"]);
+    settle(&env);
     env.ok(&["tick", "dispatch"]);
-    let sent = lines(&env.ok(&["events", "--type", "email.sent"]));
+    let sent = lines(&feed(&env, &["events", "--type", "email.sent"]));
     assert_eq!(sent.len(), 12, "{sent:?}");
     let mut ids: Vec<i64> = sent
         .iter()

@@ -4,7 +4,7 @@
 //! another application, reused, expired) changing nothing.
 
 use crate::api::Api;
-use crate::common::{Env, block_on, http};
+use crate::common::{Env, block_on, feed, http};
 use crate::smtp::free_port;
 use sea_orm::ConnectionTrait;
 
@@ -144,7 +144,7 @@ fn a_withdraw_link_works_once_for_its_application_only() {
     assert_eq!(stage(&env, 1), ("withdrawn".into(), 2));
     // the other application is untouched
     assert_eq!(stage(&env, 2), ("applied".into(), 1));
-    let events = env.ok(&["events", "--type", "application.moved"]);
+    let events = feed(&env, &["events", "--type", "application.moved"]);
     assert!(events.contains("candidate_withdrew"), "{events}");
     api.stop();
 }
