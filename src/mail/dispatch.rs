@@ -689,7 +689,15 @@ async fn record(
             ))
             .await?;
         if status == "dead" && res.rows_affected() == 1 {
-            events.push(dead_event(row, err, now));
+            events.push(email_event(
+                "email.dead",
+                row.id,
+                row.application_id,
+                &row.template,
+                &row.message_id,
+                Some(err),
+                now,
+            ));
         }
     }
     crate::store::events::record(&txn, events).await?;
@@ -697,25 +705,27 @@ async fn record(
     Ok(())
 }
 
-/// `email.dead`, with the last error. No address or name: the application
-/// id leads to them for those allowed to see them. (`email.sent`, with the
-/// same keys but `error`, is made in SQL by `events::record_sent`.)
-fn dead_event(
-    row: &outbox::Model,
-    error: &str,
+/// `email.sent` or `email.dead` (with the last error). No address or name:
+/// the application id leads to them for those allowed to see them.
+fn email_event(
+    kind: &'static str,
+    id: i64,
+    application_id: Option<i64>,
+    template: &str,
+    message_id: &str,
+    error: Option<&str>,
     at: DateTime<Utc>,
 ) -> crate::store::events::NewEvent {
-    crate::store::events::NewEvent::new(
-        "email.dead",
-        at,
-        serde_json::json!({
-            "email_id": row.id,
-            "application_id": row.application_id,
-            "template": row.template,
-            "message_id": row.message_id,
-            "error": error,
-        }),
-    )
+    let mut data = serde_json::json!({
+        "email_id": id,
+        "application_id": application_id,
+        "template": template,
+        "message_id": message_id,
+    });
+    if let Some(e) = error {
+        data["error"] = e.into();
+    }
+    crate::store::events::NewEvent::new(kind, at, data)
 }
 
 #[cfg(test)]

@@ -295,7 +295,20 @@ pub async fn create_in<C: ConnectionTrait>(
     }
     .insert(c)
     .await?;
-    super::events::record_transitions(c, &[t.id]).await?;
+    super::events::record(
+        c,
+        vec![super::events::moved(
+            app.id,
+            posting.id,
+            t.id,
+            None,
+            &t.to_stage,
+            t.reason.as_deref(),
+            &t.actor,
+            t.at,
+        )],
+    )
+    .await?;
     let cause = Cause {
         app: &app,
         cand,
@@ -405,7 +418,20 @@ pub async fn move_in<C: ConnectionTrait>(c: &C, ctx: &Ctx<'_>, req: &MoveRequest
         .one(c)
         .await?
         .ok_or_else(|| Error::Other(format!("application {} has no posting", app.id)))?;
-    super::events::record_transitions(c, &[t.id]).await?;
+    super::events::record(
+        c,
+        vec![super::events::moved(
+            app.id,
+            app.posting_id,
+            t.id,
+            Some(&app.stage),
+            &t.to_stage,
+            t.reason.as_deref(),
+            &t.actor,
+            t.at,
+        )],
+    )
+    .await?;
     let cancelled = cancel_delayed(c, ctx, app.id, &app.stage, &req.to, &req.actor).await?;
     let moved_app = application::Model {
         stage: req.to.clone(),

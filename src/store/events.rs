@@ -47,11 +47,43 @@ impl NewEvent {
     }
 }
 
-/// The events of these transitions (`application.created` for a first one,
-/// `application.moved` for the others), made by the database from their rows
-/// in one statement however many there are: the one definition of a
-/// transition's event, for a single move and the rules' bulk moves alike,
-/// built by `json_object` (SQLite) or `json_build_object` (PostgreSQL).
+/// A transition: `application.created` for the first, `application.moved`
+/// for the others.
+#[allow(clippy::too_many_arguments)]
+pub fn moved(
+    application_id: i64,
+    posting_id: i64,
+    transition_id: i64,
+    from: Option<&str>,
+    to: &str,
+    reason: Option<&str>,
+    actor: &str,
+    at: DateTime<Utc>,
+) -> NewEvent {
+    let kind = if from.is_some() {
+        "application.moved"
+    } else {
+        "application.created"
+    };
+    NewEvent::new(
+        kind,
+        at,
+        serde_json::json!({
+            "application_id": application_id,
+            "posting_id": posting_id,
+            "transition_id": transition_id,
+            "from": from,
+            "to": to,
+            "reason": reason,
+            "actor": actor,
+        }),
+    )
+}
+
+/// The events of these transitions, made by the database from their rows in
+/// one statement however many there are (the rules' bulk moves): the same
+/// JSON as [`moved`], built by `json_object` (SQLite) or
+/// `json_build_object` (PostgreSQL).
 pub async fn record_transitions<C: ConnectionTrait>(c: &C, ids: &[i64]) -> Result<()> {
     if ids.is_empty() {
         return Ok(());
@@ -137,7 +169,7 @@ pub async fn scrub<C: ConnectionTrait>(c: &C, applications: &[i64], redacted: &s
 
 /// `email.sent` for the outbox rows among `ids` marked sent at `at`, made
 /// by the database from the rows (the dispatcher records thousands a
-/// second): the keys of the dispatcher's `email.dead`, without `error`.
+/// second): the same JSON as the dispatcher's `email.dead`, without `error`.
 pub async fn record_sent<C: ConnectionTrait>(c: &C, ids: &[i64], at: DateTime<Utc>) -> Result<()> {
     if ids.is_empty() {
         return Ok(());
