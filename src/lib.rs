@@ -5,6 +5,7 @@
 //! validation, report) do no I/O.
 
 pub mod api;
+pub mod board;
 pub mod cli;
 pub mod config;
 pub mod daemon;

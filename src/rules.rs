@@ -158,6 +158,32 @@ pub fn decide<'r>(
     })
 }
 
+/// What the rules will do next with an application, and from when: the
+/// first instant at which [`decide`] acts, among the instants at which a rule
+/// becomes due. `None` if no rule ever will (as things stand).
+pub fn next_action<'r>(
+    rules: &'r [Rule],
+    pipeline: &Pipeline,
+    f: &Facts<'_>,
+) -> Option<(Action<'r>, DateTime<Utc>)> {
+    let mut due: Vec<DateTime<Utc>> = rules
+        .iter()
+        .filter_map(|r| match &r.kind {
+            Kind::StaleMove { stage, after, .. } if stage == f.stage => {
+                Some(f.entered_stage_at + *after)
+            }
+            Kind::StaleRemind { stage, after } if stage == f.stage && !f.reminded => {
+                Some(f.entered_stage_at + *after)
+            }
+            Kind::PostingClosed { grace, .. } => f.posting_closed_at.map(|c| c + *grace),
+            _ => None,
+        })
+        .collect();
+    due.sort_unstable();
+    due.into_iter()
+        .find_map(|t| decide(rules, pipeline, f, t).map(|a| (a, t)))
+}
+
 /// The earliest `entered_stage_at` that a stale rule on `stage` acts on at
 /// `now`: applications that entered later are not due. `None` if no rule
 /// watches the stage.
@@ -187,6 +213,38 @@ mod tests {
         let c = Config::parse(rules, "test.toml").unwrap();
         c.validate().unwrap();
         c
+    }
+
+    #[test]
+    fn the_next_action_is_the_first_rule_to_come_due() {
+        let c = config(RULES);
+        let rules = from_config(&c);
+        let p = Pipeline::default_stages();
+        let t0 = DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let f = Facts {
+            stage: "applied",
+            entered_stage_at: t0,
+            posting_closed_at: None,
+            reminded: false,
+        };
+        let (a, at) = next_action(&rules, &p, &f).unwrap();
+        assert_eq!(at, t0 + Duration::days(30));
+        assert!(matches!(a, Action::Move { to: "rejected", .. }));
+        // a closed posting's rule comes due earlier
+        let closed = Facts {
+            posting_closed_at: Some(t0 + Duration::days(2)),
+            ..f.clone()
+        };
+        let (_, at) = next_action(&rules, &p, &closed).unwrap();
+        assert!(at < t0 + Duration::days(30));
+        // no rule on a terminal stage
+        let done = Facts {
+            stage: "hired",
+            ..f
+        };
+        assert_eq!(next_action(&rules, &p, &done), None);
     }
 
     const RULES: &str = r#"

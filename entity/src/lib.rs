@@ -3,6 +3,7 @@
 
 pub mod api_token;
 pub mod application;
+pub mod board_session;
 pub mod candidate;
 pub mod event;
 pub mod idempotency_key;

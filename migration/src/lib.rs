@@ -6,6 +6,7 @@ mod m20261125_000001_initial;
 mod m20261126_000002_scheduler;
 mod m20261126_000003_api;
 mod m20261126_000004_events;
+mod m20261126_000005_board;
 
 pub struct Migrator;
 
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000002_scheduler::Migration),
             Box::new(m20261126_000003_api::Migration),
             Box::new(m20261126_000004_events::Migration),
+            Box::new(m20261126_000005_board::Migration),
         ]
     }
 }

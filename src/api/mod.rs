@@ -48,7 +48,7 @@ impl Current {
         }
     }
 
-    fn get(&self) -> Option<Arc<Runner>> {
+    pub fn get(&self) -> Option<Arc<Runner>> {
         self.0.read().ok().and_then(|c| c.clone())
     }
 }

@@ -367,6 +367,19 @@ fn check_config(env: &Env) -> CmdResult {
 async fn report_cmd(env: &Env, args: &ReportArgs) -> CmdResult {
     let store = env.store().await?;
     let pid = super::applications::posting_id(&store, args.posting.as_deref()).await?;
+    if args.format == ReportFormat::Html && !env.json {
+        let html = crate::board::report_html(
+            &store,
+            env.config(),
+            &env.pipeline,
+            pid,
+            args.stale_after.chrono(),
+            env.now,
+        )
+        .await?;
+        print!("{html}");
+        return Ok(());
+    }
     let data = stats::report_data(store.conn(), pid).await?;
     let th = report::stale_thresholds(env.config(), &env.pipeline, args.stale_after.chrono());
     let r = report::build(&data, &env.pipeline, &th, env.now);
@@ -376,7 +389,8 @@ async fn report_cmd(env: &Env, args: &ReportArgs) -> CmdResult {
         args.format
     };
     match format {
-        ReportFormat::Json => print_json(&r),
+        // (`--json` wins over `--format html`)
+        ReportFormat::Json | ReportFormat::Html => print_json(&r),
         ReportFormat::Csv => {
             let mut w = csv::Writer::from_writer(std::io::stdout());
             let io = |e: csv::Error| Error::Other(format!("cannot write CSV: {e}"));

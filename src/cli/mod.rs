@@ -295,6 +295,9 @@ pub enum ReportFormat {
     Table,
     Json,
     Csv,
+    /// The board's posting page as one self-contained file (charts, tables,
+    /// style sheet inline; nothing fetched): `atsd report --format html > report.html`.
+    Html,
 }
 
 #[derive(Debug, Args)]

@@ -429,6 +429,19 @@ pub struct HttpConfig {
     /// How long a self-service link works.
     #[serde(default = "default_link_ttl")]
     pub link_ttl: Dur,
+    /// Who may see the recruiter board (`/board`): holders of a `recruiter`
+    /// or `read` token (a session cookie), or whoever the operator's reverse
+    /// proxy lets through.
+    #[serde(default)]
+    pub board_auth: BoardAuth,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BoardAuth {
+    #[default]
+    Token,
+    Proxy,
 }
 
 fn default_link_ttl() -> Dur {

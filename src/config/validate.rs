@@ -190,13 +190,22 @@ impl Config {
                 dir.display()
             ));
         }
-        if let Some(h) = &self.http
-            && h.listen.parse::<std::net::SocketAddr>().is_err()
-        {
-            errs.push(format!(
-                "http.listen: `{}` is not an address such as 127.0.0.1:9187",
-                h.listen
-            ));
+        if let Some(h) = &self.http {
+            match h.listen.parse::<std::net::SocketAddr>() {
+                Err(_) => errs.push(format!(
+                    "http.listen: `{}` is not an address such as 127.0.0.1:9187",
+                    h.listen
+                )),
+                // with the proxy in charge of who sees the board, nothing
+                // but the proxy may reach the listener
+                Ok(a) if h.board_auth == super::BoardAuth::Proxy && !a.ip().is_loopback() => {
+                    errs.push(format!(
+                        "http.board_auth: `proxy` needs http.listen on a loopback address (for the reverse proxy on this host), not `{}`",
+                        h.listen
+                    ))
+                }
+                Ok(_) => {}
+            }
         }
         for o in self.http.iter().flat_map(|h| &h.cors_origins) {
             let ok = url::Url::parse(o).is_ok_and(|u| {

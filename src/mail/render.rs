@@ -14,6 +14,8 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 static BUILTIN: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/templates");
+/// The recruiter board's pages (`templates/board/`), beside the locales.
+const NOT_A_LOCALE: &str = "board";
 
 /// The three parts of one email.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -244,7 +246,9 @@ impl Renderer {
     pub fn locales(&self) -> Vec<String> {
         let mut set = BTreeSet::new();
         for d in BUILTIN.dirs() {
-            if let Some(n) = d.path().file_name().and_then(|n| n.to_str()) {
+            if let Some(n) = d.path().file_name().and_then(|n| n.to_str())
+                && n != NOT_A_LOCALE
+            {
                 set.insert(n.to_string());
             }
         }
@@ -254,6 +258,7 @@ impl Renderer {
             for e in rd.flatten() {
                 if e.path().is_dir()
                     && let Some(n) = e.file_name().to_str()
+                    && n != NOT_A_LOCALE
                 {
                     set.insert(n.to_string());
                 }

@@ -68,11 +68,17 @@ pub fn router(state: AppState) -> Router {
                 .max_age(Duration::from_secs(600)),
         )
     };
+    let board = crate::board::router(crate::board::BoardState {
+        store: state.health.store.clone(),
+        current: state.current.clone(),
+        charts: Arc::default(),
+    });
     Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .layer(DefaultBodyLimit::max(MAX_HEAD))
         .with_state(state)
+        .merge(board)
         .merge(api)
 }
 

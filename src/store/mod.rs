@@ -6,6 +6,7 @@
 
 pub mod applications;
 pub mod backup;
+pub mod board;
 pub mod bulk;
 pub mod candidates;
 pub mod copy;

@@ -1,0 +1,552 @@
+//! The recruiter board (`/board`): read-only pages of every pipeline,
+//! rendered on the server with minijinja from `templates/board/` (compiled
+//! in), with charts as inline SVG and no script at all.
+//!
+//! - `/board`: every posting, its count per stage, new since yesterday,
+//!   stale and dead emails, each number a link to the list it counts;
+//! - `/board/postings/{id}`: a column per active stage (newest
+//!   [`view::COLUMN_CARDS`] cards), the terminal stages as counts, the charts;
+//! - `/board/postings/{id}/applications`: the lists the counts link to;
+//! - `/board/applications/{id}`, `/board/outbox`, `/board/jobs`.
+//!
+//! Access: [`auth`]. Every answer is `no-store`, never framed, and under a
+//! content security policy that allows no script and only the page's own
+//! style sheet (by its hash).
+
+pub mod auth;
+pub mod charts;
+pub mod i18n;
+pub mod view;
+
+use crate::api::Current;
+use crate::config::BoardAuth;
+use crate::error::Error;
+use crate::store::Store;
+use axum::Router;
+use axum::extract::{Form, Path, Query, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use include_dir::{Dir, include_dir};
+use minijinja::{AutoEscape, Environment, UndefinedBehavior};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
+use view::{ChartCache, Ctx};
+
+static PAGES: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/templates/board");
+
+/// The board's style sheet, inlined in every page.
+pub fn css() -> &'static str {
+    PAGES
+        .get_file("board.css")
+        .and_then(|f| f.contents_utf8())
+        .unwrap_or("")
+}
+
+fn env() -> &'static Environment<'static> {
+    static ENV: OnceLock<Environment<'static>> = OnceLock::new();
+    ENV.get_or_init(|| {
+        let mut env = Environment::new();
+        env.set_undefined_behavior(UndefinedBehavior::Strict);
+        env.set_auto_escape_callback(|_| AutoEscape::Html);
+        env.set_loader(|name| {
+            Ok(PAGES
+                .get_file(name)
+                .and_then(|f| f.contents_utf8())
+                .map(str::to_string))
+        });
+        env
+    })
+}
+
+/// What surrounds a page: the sign-out button, the navigation.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Chrome {
+    pub signed_in: bool,
+    /// A file on its own (`atsd report --format html`): no navigation, no
+    /// links into a board that is not there.
+    pub standalone: bool,
+}
+
+/// Renders one board page: `page` is the template's own data; the layout
+/// gets the words, the language and the style sheet.
+pub fn render(
+    template: &str,
+    locale: &str,
+    page: Value,
+    chrome: Chrome,
+) -> crate::error::Result<String> {
+    let (lang, words) = i18n::words(locale);
+    let t = env()
+        .get_template(template)
+        .map_err(|e| Error::Other(format!("board template {template}: {e}")))?;
+    let nav = match template {
+        "outbox.html" => "outbox",
+        "jobs.html" => "jobs",
+        "login.html" | "error.html" => "",
+        _ => "postings",
+    };
+    t.render(minijinja::Value::from(minijinja::value::Serde(json!({
+        "page": page,
+        "t": words,
+        "lang": lang,
+        "css": css(),
+        "nav": nav,
+        "signed_in": chrome.signed_in,
+        "standalone": chrome.standalone,
+    }))))
+    .map_err(|e| Error::Other(format!("board template {template}: {e:#}")))
+}
+
+/// `atsd report --format html`: the posting page of one posting (or of
+/// each) as one file that needs nothing else: style sheet and charts inline,
+/// no script, no link into a board that may not be there.
+pub async fn report_html(
+    store: &Store,
+    config: &crate::config::Config,
+    pipeline: &crate::pipeline::Pipeline,
+    posting: Option<i64>,
+    default_stale: chrono::Duration,
+    now: chrono::DateTime<chrono::Utc>,
+) -> crate::error::Result<String> {
+    use sea_orm::{EntityTrait, QueryOrder};
+    let locale = config.org.default_locale.clone();
+    let (_, words) = i18n::words(&locale);
+    let charts = ChartCache::default();
+    let c = Ctx {
+        store,
+        config,
+        pipeline,
+        words: &words,
+        now,
+        tz: config.schedule.tz()?,
+        charts: &charts,
+        default_stale,
+    };
+    let ids: Vec<i64> = match posting {
+        Some(p) => vec![p],
+        None => entity::posting::Entity::find()
+            .order_by_asc(entity::posting::Column::Id)
+            .all(store.conn())
+            .await?
+            .into_iter()
+            .map(|p| p.id)
+            .collect(),
+    };
+    let generated = i18n::fill(
+        words.get("generated").map(String::as_str).unwrap_or("{at}"),
+        &[("at", c.time(&now))],
+    );
+    let mut pages = Vec::new();
+    for id in ids {
+        let mut p = view::posting_page(&c, id, &view::PostingFilter::default(), false).await?;
+        p["generated"] = json!(generated);
+        pages.push(p);
+    }
+    render(
+        "report.html",
+        &locale,
+        json!({"postings": pages}),
+        Chrome {
+            signed_in: false,
+            standalone: true,
+        },
+    )
+}
+
+#[derive(Clone)]
+pub struct BoardState {
+    pub store: Store,
+    pub current: Arc<Current>,
+    pub charts: Arc<ChartCache>,
+}
+
+pub fn router(state: BoardState) -> Router {
+    let gated = Router::new()
+        .route("/board", get(overview))
+        .route("/board/postings/{id}", get(posting))
+        .route("/board/postings/{id}/applications", get(list))
+        .route("/board/applications/{id}", get(application))
+        .route("/board/outbox", get(outbox))
+        .route("/board/jobs", get(jobs))
+        .route("/board/logout", post(logout))
+        .route_layer(middleware::from_fn_with_state(state.clone(), gate));
+    Router::new()
+        .route("/board/login", get(login_form).post(login))
+        .merge(gated)
+        .layer(middleware::map_response(headers))
+        .with_state(state)
+}
+
+fn csp() -> &'static str {
+    static CSP: OnceLock<String> = OnceLock::new();
+    CSP.get_or_init(|| {
+        use base64::Engine;
+        let digest = ring::digest::digest(&ring::digest::SHA256, css().as_bytes());
+        format!(
+            "default-src 'none'; style-src 'sha256-{}'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+            base64::engine::general_purpose::STANDARD.encode(digest.as_ref())
+        )
+    })
+}
+
+async fn headers(mut r: Response) -> Response {
+    let h = r.headers_mut();
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+    if let Ok(v) = HeaderValue::from_str(csp()) {
+        h.insert(header::CONTENT_SECURITY_POLICY, v);
+    }
+    r
+}
+
+fn runner(s: &BoardState) -> Option<Arc<crate::jobs::Runner>> {
+    s.current.get()
+}
+
+fn locale(s: &BoardState) -> String {
+    runner(s)
+        .map(|r| r.config.org.default_locale.clone())
+        .unwrap_or_else(|| "en".into())
+}
+
+fn proxy_mode(s: &BoardState) -> bool {
+    runner(s).is_some_and(|r| {
+        r.config
+            .http
+            .as_ref()
+            .is_some_and(|h| h.board_auth == BoardAuth::Proxy)
+    })
+}
+
+fn chrome(s: &BoardState) -> Chrome {
+    Chrome {
+        signed_in: !proxy_mode(s),
+        standalone: false,
+    }
+}
+
+/// Lets a request through with a live session (or in proxy mode); sends it
+/// to the sign-in page otherwise.
+async fn gate(State(s): State<BoardState>, req: Request, next: Next) -> Response {
+    if proxy_mode(&s) {
+        return next.run(req).await;
+    }
+    let cookie = req
+        .headers()
+        .get(header::COOKIE)
+        .and_then(|v| v.to_str().ok());
+    let live = match auth::cookie(cookie) {
+        Some(secret) => match auth::check(&s.store, secret, chrono::Utc::now()).await {
+            Ok(ok) => ok,
+            Err(e) => return error_page(&s, &e),
+        },
+        None => false,
+    };
+    if live {
+        return next.run(req).await;
+    }
+    if req.method() != axum::http::Method::GET {
+        return (StatusCode::UNAUTHORIZED, "sign in at /board/login first").into_response();
+    }
+    let here = req
+        .uri()
+        .path_and_query()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "/board".into());
+    let target: String = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("next", &here)
+        .finish();
+    redirect(&format!("/board/login?{target}"), None)
+}
+
+fn redirect(to: &str, cookie: Option<String>) -> Response {
+    let mut r = (StatusCode::SEE_OTHER, [(header::LOCATION, to.to_string())]).into_response();
+    if let Some(c) = cookie
+        && let Ok(v) = HeaderValue::from_str(&c)
+    {
+        r.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    r
+}
+
+fn html(status: StatusCode, body: String) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        body,
+    )
+        .into_response()
+}
+
+fn error_page(s: &BoardState, e: &Error) -> Response {
+    let status = match e {
+        Error::Input(_) => StatusCode::BAD_REQUEST,
+        Error::NotFound(_) => StatusCode::NOT_FOUND,
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    let message = if status == StatusCode::INTERNAL_SERVER_ERROR {
+        tracing::error!(error = %e, "board page failed");
+        "The page could not be made; the daemon's log says why.".to_string()
+    } else {
+        e.to_string()
+    };
+    match render(
+        "error.html",
+        &locale(s),
+        json!({"status": status.as_u16(), "message": message}),
+        chrome(s),
+    ) {
+        Ok(b) => html(status, b),
+        Err(_) => (status, message).into_response(),
+    }
+}
+
+/// What every page is made with: the configuration of the moment and the
+/// words of its locale.
+struct PageEnv {
+    runner: Arc<crate::jobs::Runner>,
+    words: i18n::Words,
+    locale: String,
+}
+
+impl PageEnv {
+    /// `None` while the daemon is starting (no configuration yet).
+    fn new(s: &BoardState) -> Option<PageEnv> {
+        let runner = runner(s)?;
+        let locale = runner.config.org.default_locale.clone();
+        let (_, words) = i18n::words(&locale);
+        Some(PageEnv {
+            runner,
+            words,
+            locale,
+        })
+    }
+
+    fn ctx<'a>(&'a self, s: &'a BoardState) -> Ctx<'a> {
+        Ctx {
+            store: &s.store,
+            config: &self.runner.config,
+            pipeline: &self.runner.pipeline,
+            words: &self.words,
+            now: chrono::Utc::now(),
+            tz: self.runner.tz(),
+            charts: &s.charts,
+            default_stale: view::DEFAULT_STALE,
+        }
+    }
+
+    fn finish(
+        &self,
+        s: &BoardState,
+        template: &str,
+        data: crate::error::Result<Value>,
+    ) -> Response {
+        match data.and_then(|d| render(template, &self.locale, d, chrome(s))) {
+            Ok(b) => html(StatusCode::OK, b),
+            Err(e) => error_page(s, &e),
+        }
+    }
+}
+
+macro_rules! page_env {
+    ($s:expr) => {
+        match PageEnv::new(&$s) {
+            Some(p) => p,
+            None => {
+                return (StatusCode::SERVICE_UNAVAILABLE, "the daemon is starting").into_response();
+            }
+        }
+    };
+}
+
+type Params = Query<HashMap<String, String>>;
+
+fn param<'a>(q: &'a HashMap<String, String>, k: &str) -> Option<&'a str> {
+    q.get(k).map(String::as_str).filter(|v| !v.is_empty())
+}
+
+fn flag(q: &HashMap<String, String>, k: &str) -> crate::error::Result<bool> {
+    match param(q, k) {
+        None | Some("0") => Ok(false),
+        Some("1") => Ok(true),
+        Some(v) => Err(Error::input(format!("{k}: `{v}` is not 0 or 1"))),
+    }
+}
+
+fn number(q: &HashMap<String, String>, k: &str) -> crate::error::Result<Option<i64>> {
+    param(q, k)
+        .map(|v| {
+            v.parse::<i64>()
+                .map_err(|_| Error::input(format!("{k}: `{v}` is not a number")))
+        })
+        .transpose()
+}
+
+fn path_id(id: &str, what: &str) -> crate::error::Result<i64> {
+    id.parse()
+        .map_err(|_| Error::NotFound(format!("no {what} `{id}`")))
+}
+
+async fn overview(State(s): State<BoardState>, Query(q): Params) -> Response {
+    let pe = page_env!(s);
+    let c = pe.ctx(&s);
+    let data = match view::parse_posting_status(param(&q, "status")) {
+        Ok(status) => view::overview(&c, status.as_deref()).await,
+        Err(e) => Err(e),
+    };
+    pe.finish(&s, "overview.html", data)
+}
+
+async fn posting(
+    State(s): State<BoardState>,
+    Path(id): Path<String>,
+    Query(q): Params,
+) -> Response {
+    let pe = page_env!(s);
+    let c = pe.ctx(&s);
+    let data = async {
+        let id = path_id(&id, "posting")?;
+        let f = view::PostingFilter {
+            stage: param(&q, "stage").map(String::from),
+            stale: flag(&q, "stale")?,
+        };
+        view::posting_page(&c, id, &f, true).await
+    }
+    .await;
+    pe.finish(&s, "posting.html", data)
+}
+
+async fn list(State(s): State<BoardState>, Path(id): Path<String>, Query(q): Params) -> Response {
+    let pe = page_env!(s);
+    let c = pe.ctx(&s);
+    let data = async {
+        let id = path_id(&id, "posting")?;
+        let since = param(&q, "since")
+            .map(|v| {
+                chrono::DateTime::parse_from_rfc3339(v)
+                    .map(|t| t.with_timezone(&chrono::Utc))
+                    .map_err(|_| Error::input(format!("since: `{v}` is not an RFC 3339 time")))
+            })
+            .transpose()?;
+        let lq = view::ListQuery {
+            stage: param(&q, "stage").map(String::from),
+            stale: flag(&q, "stale")?,
+            since,
+            before: number(&q, "before")?,
+        };
+        view::list_page(&c, id, &lq).await
+    }
+    .await;
+    pe.finish(&s, "list.html", data)
+}
+
+async fn application(State(s): State<BoardState>, Path(id): Path<String>) -> Response {
+    let pe = page_env!(s);
+    let c = pe.ctx(&s);
+    let data = match path_id(&id, "application") {
+        Ok(id) => view::application_page(&c, id).await,
+        Err(e) => Err(e),
+    };
+    pe.finish(&s, "application.html", data)
+}
+
+async fn outbox(State(s): State<BoardState>, Query(q): Params) -> Response {
+    let pe = page_env!(s);
+    let c = pe.ctx(&s);
+    let data = async {
+        view::outbox_page(
+            &c,
+            param(&q, "status"),
+            number(&q, "posting")?,
+            number(&q, "before")?,
+        )
+        .await
+    }
+    .await;
+    pe.finish(&s, "outbox.html", data)
+}
+
+async fn jobs(State(s): State<BoardState>) -> Response {
+    let pe = page_env!(s);
+    let c = pe.ctx(&s);
+    let data = view::jobs_page(&c).await;
+    pe.finish(&s, "jobs.html", data)
+}
+
+fn login_page(s: &BoardState, next: &str, error: Option<&str>, status: StatusCode) -> Response {
+    let (_, words) = i18n::words(&locale(s));
+    let message = error.and_then(|k| words.get(k).cloned());
+    match render(
+        "login.html",
+        &locale(s),
+        json!({"next": next, "error": message}),
+        Chrome::default(),
+    ) {
+        Ok(b) => html(status, b),
+        Err(e) => error_page(s, &e),
+    }
+}
+
+async fn login_form(State(s): State<BoardState>, Query(q): Params) -> Response {
+    if proxy_mode(&s) {
+        return redirect("/board", None);
+    }
+    login_page(
+        &s,
+        &auth::safe_next(param(&q, "next")),
+        None,
+        StatusCode::OK,
+    )
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    token: String,
+    #[serde(default)]
+    next: Option<String>,
+}
+
+async fn login(
+    State(s): State<BoardState>,
+    form: std::result::Result<Form<LoginForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    if proxy_mode(&s) {
+        return redirect("/board", None);
+    }
+    let Ok(Form(f)) = form else {
+        return login_page(&s, "/board", Some("bad_token"), StatusCode::BAD_REQUEST);
+    };
+    let next = auth::safe_next(f.next.as_deref());
+    match auth::sign_in(&s.store, &f.token, chrono::Utc::now()).await {
+        Ok(Ok(secret)) => redirect(&next, Some(auth::set_cookie(Some(&secret)))),
+        Ok(Err(auth::Refusal::BadToken)) => {
+            login_page(&s, &next, Some("bad_token"), StatusCode::UNAUTHORIZED)
+        }
+        Ok(Err(auth::Refusal::WrongScope)) => {
+            login_page(&s, &next, Some("wrong_scope"), StatusCode::FORBIDDEN)
+        }
+        Err(e) => error_page(&s, &e),
+    }
+}
+
+async fn logout(State(s): State<BoardState>, headers: HeaderMap) -> Response {
+    let cookie = headers.get(header::COOKIE).and_then(|v| v.to_str().ok());
+    if let Some(secret) = auth::cookie(cookie)
+        && let Err(e) = auth::sign_out(&s.store, secret).await
+    {
+        return error_page(&s, &e);
+    }
+    redirect("/board/login", Some(auth::set_cookie(None)))
+}

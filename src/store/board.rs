@@ -1,0 +1,303 @@
+//! The read-only queries behind the recruiter board (`/board`): counts come
+//! from grouped queries, never from rows loaded to be counted; a column's
+//! cards are read newest first through `idx_applications_posting_stage_id`,
+//! at most a page at a time.
+
+use super::{id_list, sql};
+use crate::error::Result;
+use chrono::{DateTime, Utc};
+use sea_orm::{ConnectionTrait, DbBackend, Value};
+use std::collections::HashMap;
+
+/// How many applications a posting has in one stage, how many of them are
+/// stale (in the stage longer than its threshold), and how many applied
+/// since the given instant.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StageCount {
+    pub posting_id: i64,
+    pub stage: String,
+    pub count: i64,
+    pub stale: i64,
+    pub new: i64,
+}
+
+/// The stale cut-off of each active stage: an application that entered the
+/// stage before it is stale (the report's `now - entered > threshold`).
+pub type Cutoffs = [(String, DateTime<Utc>)];
+
+fn stale_case(cutoffs: &Cutoffs, values: &mut Vec<Value>) -> String {
+    if cutoffs.is_empty() {
+        return "0".into();
+    }
+    let parts: Vec<&str> = cutoffs
+        .iter()
+        .map(|(stage, at)| {
+            values.push(stage.clone().into());
+            values.push((*at).into());
+            "(a.stage = ? AND a.entered_stage_at < ?)"
+        })
+        .collect();
+    format!("CASE WHEN {} THEN 1 ELSE 0 END", parts.join(" OR "))
+}
+
+/// Per posting (or one posting) and stage: count, stale, new since `since`.
+/// One grouped query.
+pub async fn stage_counts<C: ConnectionTrait>(
+    c: &C,
+    posting: Option<i64>,
+    cutoffs: &Cutoffs,
+    since: DateTime<Utc>,
+) -> Result<Vec<StageCount>> {
+    let b = c.get_database_backend();
+    let mut values = Vec::new();
+    let stale = stale_case(cutoffs, &mut values);
+    values.push(since.into());
+    let mut q = format!(
+        "SELECT a.posting_id AS posting_id, a.stage AS stage, COUNT(*) AS n, \
+         SUM({stale}) AS stale, SUM(CASE WHEN a.applied_at >= ? THEN 1 ELSE 0 END) AS new \
+         FROM applications a"
+    );
+    if let Some(p) = posting {
+        q.push_str(" WHERE a.posting_id = ?");
+        values.push(p.into());
+    }
+    q.push_str(" GROUP BY a.posting_id, a.stage");
+    let rows = c.query_all_raw(sql(b, &q, values)).await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in rows {
+        out.push(StageCount {
+            posting_id: r.try_get("", "posting_id")?,
+            stage: r.try_get("", "stage")?,
+            count: r.try_get("", "n")?,
+            stale: sum(&r, "stale")?,
+            new: sum(&r, "new")?,
+        });
+    }
+    Ok(out)
+}
+
+/// A `SUM(...)`: an integer on SQLite, a numeric on PostgreSQL.
+fn sum(r: &sea_orm::QueryResult, col: &str) -> Result<i64> {
+    if let Ok(v) = r.try_get::<Option<i64>>("", col) {
+        return Ok(v.unwrap_or(0));
+    }
+    let d: Option<sea_orm::prelude::Decimal> = r.try_get("", col)?;
+    Ok(d.and_then(|d| i64::try_from(d).ok()).unwrap_or(0))
+}
+
+/// Dead emails per posting (through their application).
+pub async fn dead_emails<C: ConnectionTrait>(
+    c: &C,
+    posting: Option<i64>,
+) -> Result<HashMap<i64, i64>> {
+    let b = c.get_database_backend();
+    let mut values = Vec::new();
+    let mut q = "SELECT a.posting_id AS posting_id, COUNT(*) AS n FROM outbox o \
+                 JOIN applications a ON a.id = o.application_id WHERE o.status = 'dead'"
+        .to_string();
+    if let Some(p) = posting {
+        q.push_str(" AND a.posting_id = ?");
+        values.push(p.into());
+    }
+    q.push_str(" GROUP BY a.posting_id");
+    let rows = c.query_all_raw(sql(b, &q, values)).await?;
+    let mut out = HashMap::new();
+    for r in rows {
+        out.insert(r.try_get("", "posting_id")?, r.try_get("", "n")?);
+    }
+    Ok(out)
+}
+
+/// One card: an application as a column shows it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Card {
+    pub id: i64,
+    pub stage: String,
+    pub name: String,
+    pub email: String,
+    pub entered_stage_at: DateTime<Utc>,
+    pub applied_at: DateTime<Utc>,
+}
+
+/// Which applications of a posting a list shows.
+#[derive(Clone, Debug, Default)]
+pub struct ListFilter {
+    pub stage: Option<String>,
+    /// Only those that entered their stage before this (stale ones).
+    pub entered_before: Option<Vec<(String, DateTime<Utc>)>>,
+    /// Only those that applied at or after this.
+    pub applied_since: Option<DateTime<Utc>>,
+    /// Keyset: only ids below this one.
+    pub before_id: Option<i64>,
+}
+
+/// Up to `limit` applications of `posting` matching `f`, newest first.
+pub async fn cards<C: ConnectionTrait>(
+    c: &C,
+    posting: i64,
+    f: &ListFilter,
+    limit: u64,
+) -> Result<Vec<Card>> {
+    let b = c.get_database_backend();
+    let mut values: Vec<Value> = vec![posting.into()];
+    let mut q = "SELECT a.id AS id, a.stage AS stage, a.entered_stage_at AS entered_stage_at, \
+                 a.applied_at AS applied_at, c.name AS name, c.email AS email \
+                 FROM applications a JOIN candidates c ON c.id = a.candidate_id \
+                 WHERE a.posting_id = ?"
+        .to_string();
+    if let Some(s) = &f.stage {
+        q.push_str(" AND a.stage = ?");
+        values.push(s.clone().into());
+    }
+    if let Some(cutoffs) = &f.entered_before {
+        if cutoffs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let parts: Vec<&str> = cutoffs
+            .iter()
+            .map(|(stage, at)| {
+                values.push(stage.clone().into());
+                values.push((*at).into());
+                "(a.stage = ? AND a.entered_stage_at < ?)"
+            })
+            .collect();
+        q.push_str(&format!(" AND ({})", parts.join(" OR ")));
+    }
+    if let Some(t) = f.applied_since {
+        q.push_str(" AND a.applied_at >= ?");
+        values.push(t.into());
+    }
+    if let Some(id) = f.before_id {
+        q.push_str(" AND a.id < ?");
+        values.push(id.into());
+    }
+    q.push_str(&format!(" ORDER BY a.id DESC LIMIT {limit}"));
+    let rows = c.query_all_raw(sql(b, &q, values)).await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in rows {
+        out.push(Card {
+            id: r.try_get("", "id")?,
+            stage: r.try_get("", "stage")?,
+            name: r.try_get("", "name")?,
+            email: r.try_get("", "email")?,
+            entered_stage_at: r.try_get("", "entered_stage_at")?,
+            applied_at: r.try_get("", "applied_at")?,
+        });
+    }
+    Ok(out)
+}
+
+/// The email a card mentions: one still to send or one that died.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CardEmail {
+    pub id: i64,
+    pub template: String,
+    pub status: String,
+}
+
+/// The pending (or sending) and dead emails of these applications, by
+/// application; the newest of each.
+pub async fn card_emails<C: ConnectionTrait>(
+    c: &C,
+    applications: &[i64],
+) -> Result<HashMap<i64, CardEmail>> {
+    if applications.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let b = c.get_database_backend();
+    let q = format!(
+        "SELECT id, application_id, template, status FROM outbox \
+         WHERE application_id IN ({}) AND status IN ('pending', 'sending', 'dead') ORDER BY id",
+        id_list(applications)
+    );
+    let rows = c.query_all_raw(sql(b, &q, vec![])).await?;
+    let mut out = HashMap::new();
+    for r in rows {
+        out.insert(
+            r.try_get("", "application_id")?,
+            CardEmail {
+                id: r.try_get("", "id")?,
+                template: r.try_get("", "template")?,
+                status: r.try_get("", "status")?,
+            },
+        );
+    }
+    Ok(out)
+}
+
+/// How many finished applications of a posting ever reached each stage
+/// (from the transition log), and how many finished applications there are.
+pub async fn funnel<C: ConnectionTrait>(
+    c: &C,
+    posting: i64,
+    terminal: &[String],
+) -> Result<HashMap<String, i64>> {
+    let b = c.get_database_backend();
+    let mut values: Vec<Value> = vec![posting.into()];
+    let marks: Vec<&str> = terminal
+        .iter()
+        .map(|s| {
+            values.push(s.clone().into());
+            "?"
+        })
+        .collect();
+    let q = format!(
+        "SELECT t.to_stage AS stage, COUNT(DISTINCT t.application_id) AS n \
+         FROM transitions t JOIN applications a ON a.id = t.application_id \
+         WHERE a.posting_id = ? AND a.stage IN ({}) GROUP BY t.to_stage",
+        marks.join(", ")
+    );
+    let rows = c.query_all_raw(sql(b, &q, values)).await?;
+    let mut out = HashMap::new();
+    for r in rows {
+        out.insert(r.try_get("", "stage")?, r.try_get("", "n")?);
+    }
+    Ok(out)
+}
+
+/// Completed stays (entered, then left) of a posting's applications, per
+/// stage, as a histogram of whole days: `(stage, days, how many)`.
+pub async fn stay_days<C: ConnectionTrait>(c: &C, posting: i64) -> Result<Vec<(String, i64, i64)>> {
+    let b = c.get_database_backend();
+    let days = match b {
+        DbBackend::Postgres => {
+            "CAST(FLOOR(EXTRACT(EPOCH FROM (s.next_at - s.at)) / 86400) AS BIGINT)"
+        }
+        _ => "CAST(julianday(s.next_at) - julianday(s.at) AS INTEGER)",
+    };
+    let q = format!(
+        "SELECT s.stage AS stage, {days} AS days, COUNT(*) AS n FROM ( \
+           SELECT t.to_stage AS stage, t.at AS at, \
+                  LEAD(t.at) OVER (PARTITION BY t.application_id ORDER BY t.at, t.id) AS next_at \
+           FROM transitions t JOIN applications a ON a.id = t.application_id \
+           WHERE a.posting_id = ?) s \
+         WHERE s.next_at IS NOT NULL GROUP BY s.stage, {days}"
+    );
+    let rows = c.query_all_raw(sql(b, &q, vec![posting.into()])).await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in rows {
+        out.push((
+            r.try_get("", "stage")?,
+            r.try_get("", "days")?,
+            r.try_get("", "n")?,
+        ));
+    }
+    Ok(out)
+}
+
+/// The newest transition id: the board's charts are computed again only
+/// when it changes.
+pub async fn last_transition<C: ConnectionTrait>(c: &C) -> Result<i64> {
+    let b = c.get_database_backend();
+    let r = c
+        .query_one_raw(sql(
+            b,
+            "SELECT COALESCE(MAX(id), 0) AS n FROM transitions",
+            vec![],
+        ))
+        .await?;
+    Ok(match r {
+        Some(r) => r.try_get("", "n")?,
+        None => 0,
+    })
+}

@@ -1,0 +1,155 @@
+// The recruiter board in a real browser (Debian's Chromium, driven by
+// playwright-core, which never downloads a browser of its own).
+//
+//   node tests/browser/board.mjs CONFIG.json
+//
+// CONFIG: {"base": "http://127.0.0.1:PORT", "token": "atsd_…",
+//          "pages": ["/board", …], "report": "/path/report.html" | null,
+//          "out": "target/board-screenshots/sqlite"}
+//
+// Signs in through the form, then for every page: the answer is 200, the
+// page has a <main> and an <h1>, axe-core finds no violation of the WCAG
+// 2.0/2.1/2.2 A and AA rules, a keyboard user sees where the focus is, the
+// page fits 320 CSS pixels without scrolling sideways, and screenshots at
+// desktop size and 320 px wide are saved. The HTML report is opened from its
+// file with every request refused and counted: none may leave it.
+// Prints one JSON line per page; exits 1 on the first broken promise.
+
+import { readFileSync, mkdirSync } from "node:fs";
+import { createRequire } from "node:module";
+import { chromium } from "playwright-core";
+
+const require = createRequire(import.meta.url);
+const axeSource = readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
+const config = JSON.parse(readFileSync(process.argv[2], "utf8"));
+mkdirSync(config.out, { recursive: true });
+
+const TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22a", "wcag22aa"];
+const failures = [];
+const fail = (page, what) => failures.push(`${page}: ${what}`);
+
+const browser = await chromium.launch({
+  executablePath: process.env.ATSD_CHROMIUM || "/usr/bin/chromium",
+  args: [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+  ],
+});
+
+// axe is injected past the board's content security policy (which allows
+// no script at all): the page itself never runs one
+const context = await browser.newContext({ bypassCSP: true, viewport: { width: 1280, height: 900 } });
+const page = await context.newPage();
+
+async function axe(p, name) {
+  await p.addScriptTag({ content: axeSource });
+  const result = await p.evaluate(
+    (tags) => window.axe.run(document, { runOnly: { type: "tag", values: tags }, resultTypes: ["violations"] }),
+    TAGS,
+  );
+  for (const v of result.violations) {
+    fail(name, `axe ${v.id} (${v.impact}): ${v.help} — ${v.nodes.map((n) => n.target.join(" ")).slice(0, 3).join(", ")}`);
+  }
+  return result.violations.length;
+}
+
+// A keyboard user sees where the focus is: the first focus stops show an
+// outline of at least 2 px, not hidden under anything.
+async function focusVisible(p, name) {
+  await p.evaluate(() => document.activeElement && document.activeElement.blur());
+  for (let i = 0; i < 6; i++) {
+    await p.keyboard.press("Tab");
+    const f = await p.evaluate(() => {
+      const e = document.activeElement;
+      if (!e || e === document.body) return null;
+      const s = getComputedStyle(e);
+      const r = e.getBoundingClientRect();
+      const top = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);
+      return {
+        tag: e.tagName,
+        outline: parseFloat(s.outlineWidth) || 0,
+        style: s.outlineStyle,
+        covered: top !== null && top !== e && !e.contains(top),
+      };
+    });
+    if (!f) break;
+    if (f.style === "none" || f.outline < 2) fail(name, `focus on a ${f.tag} has no visible outline`);
+    if (f.covered) fail(name, `focus on a ${f.tag} is hidden under another element`);
+  }
+}
+
+// sign in through the form, as a recruiter would
+{
+  const r = await page.goto(`${config.base}/board`);
+  if (!page.url().includes("/board/login")) fail("/board", `without a session it was not sent to sign in (${page.url()}, ${r.status()})`);
+  await page.fill("#token", config.token);
+  await Promise.all([page.waitForNavigation(), page.click("button[type=submit]")]);
+  if (new URL(page.url()).pathname !== "/board") fail("/board/login", `signing in led to ${page.url()}`);
+  const cookies = await context.cookies();
+  const c = cookies.find((c) => c.name === "atsd_board");
+  if (!c) fail("/board/login", "no session cookie");
+  else if (!c.httpOnly || !c.secure || c.sameSite !== "Strict") fail("/board/login", `the cookie is not HttpOnly, Secure and SameSite=Strict: ${JSON.stringify(c)}`);
+  await axe(page, "/board/login (after)");
+}
+
+for (const path of config.pages) {
+  const name = path;
+  const slug = path.replace(/[^a-z0-9]+/gi, "-").replace(/^-|-$/g, "") || "root";
+  await page.setViewportSize({ width: 1280, height: 900 });
+  const r = await page.goto(`${config.base}${path}`);
+  if (r.status() !== 200) {
+    fail(name, `answered ${r.status()}`);
+    continue;
+  }
+  const shape = await page.evaluate(() => ({
+    lang: document.documentElement.lang,
+    main: document.querySelectorAll("main").length,
+    h1: document.querySelectorAll("h1").length,
+    scripts: document.querySelectorAll("script").length,
+  }));
+  if (!shape.lang) fail(name, "no lang");
+  if (shape.main !== 1 || shape.h1 !== 1) fail(name, `main ${shape.main}, h1 ${shape.h1}`);
+  if (shape.scripts !== 0) fail(name, `${shape.scripts} scripts: the board needs none`);
+  await page.screenshot({ path: `${config.out}/${slug}-desktop.png`, fullPage: true });
+  const violations = await axe(page, name);
+  await focusVisible(page, name);
+  // 320 CSS pixels wide: everything reflows into one column
+  await page.setViewportSize({ width: 320, height: 800 });
+  await page.goto(`${config.base}${path}`);
+  const wide = await page.evaluate(() => document.documentElement.scrollWidth);
+  if (wide > 320) fail(name, `at 320 px wide the page is ${wide} px wide`);
+  await page.screenshot({ path: `${config.out}/${slug}-320.png`, fullPage: true });
+  const narrowViolations = await axe(page, `${name} (320 px)`);
+  console.log(JSON.stringify({ page: path, status: r.status(), axe_violations: violations + narrowViolations, width_at_320: wide }));
+}
+
+// the HTML report: a file that asks the network for nothing
+if (config.report) {
+  const p = await context.newPage();
+  const asked = [];
+  await p.route("**/*", (route) => {
+    const u = route.request().url();
+    if (u.startsWith("file://") && u.endsWith(".html")) return route.continue();
+    asked.push(u);
+    return route.abort();
+  });
+  const r = await p.goto(`file://${config.report}`);
+  await p.waitForLoadState("networkidle");
+  if (asked.length > 0) fail("report", `it asked for ${asked.join(", ")}`);
+  const figures = await p.evaluate(() => document.querySelectorAll("svg[role=img] title").length);
+  if (figures < 3) fail("report", `${figures} charts with a title`);
+  await p.screenshot({ path: `${config.out}/report.png`, fullPage: true });
+  const violations = await axe(p, "report");
+  console.log(JSON.stringify({ page: "report", requests_out: asked.length, charts: figures, axe_violations: violations, ok: r !== null }));
+}
+
+await browser.close();
+if (failures.length > 0) {
+  for (const f of failures) console.error(f);
+  process.exit(1);
+}
