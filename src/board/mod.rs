@@ -52,6 +52,19 @@ fn env() -> &'static Environment<'static> {
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::Strict);
         env.set_auto_escape_callback(|_| AutoEscape::Html);
+        // HTML escaping of the five characters that matter, leaving `/`
+        // alone so that the board's links read as links in the source
+        env.set_formatter(|out, state, value| {
+            if value.is_safe() || value.is_none() || value.is_undefined() {
+                return minijinja::escape_formatter(out, state, value);
+            }
+            if let Some(s) = value.as_str() {
+                return out
+                    .write_str(&charts::esc(s))
+                    .map_err(minijinja::Error::from);
+            }
+            minijinja::escape_formatter(out, state, value)
+        });
         env.set_loader(|name| {
             Ok(PAGES
                 .get_file(name)

@@ -5,6 +5,7 @@
 mod api;
 mod applications;
 mod board;
+mod board_browser;
 mod common;
 mod config;
 mod daemon;
@@ -16,6 +17,7 @@ mod openapi;
 mod poll;
 mod postings;
 mod quickstart;
+mod recruiter_board;
 mod reliability;
 mod report;
 mod retention;
