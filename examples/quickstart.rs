@@ -5,9 +5,10 @@
 //! `--now` times: the postings are polled, one of them closes on the board,
 //! stale applications are rejected, the recruiters are reminded and sent a
 //! digest, and every email lands as an `.eml` file. Then `atsd status`,
-//! the report and the event feed, and finally the same jobs as a service for a few seconds:
-//! `atsd run` answering `/healthz` and `/metrics` on loopback, stopped by
-//! SIGTERM.
+//! the report (also as a self-contained HTML page) and the event feed, and
+//! finally the same jobs as a service for a few seconds: `atsd run` answering
+//! `/healthz`, `/metrics` and the recruiter board (`/board`) on loopback,
+//! stopped by SIGTERM.
 //!
 //!     cargo run --example quickstart
 //!
@@ -41,13 +42,27 @@ fn atsd(dir: &Path, args: &[&str]) {
 
 /// One GET over loopback: (status, body).
 fn get(port: u16, path: &str) -> std::io::Result<(u16, String)> {
+    request(port, "GET", path, &[], "").map(|(status, _, body)| (status, body))
+}
+
+/// One HTTP/1.1 request over loopback: (status, head, body).
+fn request(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> std::io::Result<(u16, String, String)> {
     use std::io::Read;
     let mut s = TcpStream::connect(("127.0.0.1", port))?;
     s.set_read_timeout(Some(std::time::Duration::from_secs(10)))?;
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
-    )?;
+    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n");
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
+    s.write_all(head.as_bytes())?;
+    s.write_all(body.as_bytes())?;
     let mut text = String::new();
     s.read_to_string(&mut text)?;
     let status = text
@@ -55,8 +70,75 @@ fn get(port: u16, path: &str) -> std::io::Result<(u16, String)> {
         .nth(1)
         .and_then(|c| c.parse().ok())
         .unwrap_or(0);
-    let body = text.split_once("\r\n\r\n").map(|x| x.1).unwrap_or("");
-    Ok((status, body.to_string()))
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    Ok((status, head.to_string(), body.to_string()))
+}
+
+/// The recruiter board while the daemon runs: a read token, signed in
+/// once, then the posting page, summed up in a line.
+fn look_at_the_board(dir: &Path, port: u16) {
+    let url = format!("sqlite://{}/atsd.db?mode=rwc", dir.display());
+    let token = tokio::runtime::Runtime::new().ok().and_then(|rt| {
+        rt.block_on(async {
+            let store = atsd::store::Store::open(&url).await.ok()?;
+            let now = chrono::Utc::now();
+            let scope = atsd::store::tokens::Scope::Read;
+            atsd::store::tokens::create(&store, "quickstart-board", scope, now)
+                .await
+                .ok()
+                .map(|t| t.0)
+        })
+    });
+    let Some(token) = token else {
+        eprintln!("quickstart: cannot create a token for the board");
+        std::process::exit(1);
+    };
+    println!(
+        "\n$ atsd token create board --scope read   # then open http://127.0.0.1:{port}/board and sign in with it"
+    );
+    let form = format!("token={token}&next=%2Fboard%2Fpostings%2F1");
+    let cookie = request(
+        port,
+        "POST",
+        "/board/login",
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        &form,
+    )
+    .ok()
+    .and_then(|(_, head, _)| {
+        head.lines()
+            .find_map(|l| l.strip_prefix("set-cookie: "))
+            .and_then(|c| c.split(';').next())
+            .map(String::from)
+    });
+    let Some(cookie) = cookie else {
+        eprintln!("quickstart: the board did not open a session");
+        std::process::exit(1);
+    };
+    match request(port, "GET", "/board/postings/1", &[("Cookie", &cookie)], "") {
+        Ok((200, _, page)) => {
+            let columns = page.matches("<section class=\"column\"").count();
+            let waiting: Vec<&str> = page
+                .split("<li class=\"card stale\">")
+                .skip(1)
+                .filter_map(|c| c.split("\">").nth(1)?.split("</a>").next())
+                .collect();
+            println!(
+                "GET /board/postings/1 → 200, {} KB: {columns} stage columns, {} charts; waiting too long: {}",
+                page.len() / 1024,
+                page.matches("role=\"img\"").count(),
+                if waiting.is_empty() {
+                    "nobody".to_string()
+                } else {
+                    waiting.join(", ")
+                }
+            );
+        }
+        other => {
+            eprintln!("quickstart: the board's posting page answered {other:?}");
+            std::process::exit(1);
+        }
+    }
 }
 
 /// `atsd run` for a few seconds: what an operator's systemd service does.
@@ -90,6 +172,7 @@ fn run_as_a_service(dir: &Path, port: u16) {
             println!("{line}");
         }
     }
+    look_at_the_board(dir, port);
     println!("\n$ kill -TERM <atsd run>   # systemctl stop atsd");
     let me = std::process::id().to_string();
     if let Err(e) = std::process::Command::new("kill")
@@ -378,6 +461,20 @@ api_base = "http://127.0.0.1:{port}"
     atsd(&dir, &["--now", "2026-11-25T09:05:00Z", "posting", "list"]);
     atsd(&dir, &["--now", "2026-11-25T09:05:00Z", "status"]);
     atsd(&dir, &["--now", "2026-11-25T09:05:00Z", "report"]);
+    let report = dir.join("report.html");
+    say("the same report as one web page with charts, for a browser or an email attachment");
+    atsd(
+        &dir,
+        &[
+            "--now",
+            "2026-11-25T09:05:00Z",
+            "report",
+            "--format",
+            "html",
+            "--output",
+            &report.display().to_string(),
+        ],
+    );
     say(
         "the event feed: every move of the week as JSON lines (what [[webhooks.out]] endpoints receive, signed)",
     );

@@ -32,9 +32,9 @@ pub struct Row {
     pub bars: Vec<Bar>,
 }
 
-const WIDTH: f64 = 720.0;
-const LABEL_W: f64 = 130.0;
-const TEXT_W: f64 = 270.0;
+const WIDTH: f64 = 600.0;
+const LABEL_W: f64 = 110.0;
+const TEXT_W: f64 = 240.0;
 const BAR_H: f64 = 18.0;
 const GAP: f64 = 10.0;
 

@@ -377,8 +377,23 @@ async fn report_cmd(env: &Env, args: &ReportArgs) -> CmdResult {
             env.now,
         )
         .await?;
-        print!("{html}");
+        match &args.output {
+            Some(path) => {
+                // a half-written report never replaces a whole one
+                let tmp = path.with_extension("html.tmp");
+                std::fs::write(&tmp, html.as_bytes())
+                    .and_then(|()| std::fs::rename(&tmp, path))
+                    .map_err(|e| Error::io(format!("cannot write {}", path.display()), e))?;
+                eprintln!("wrote {} ({} bytes)", path.display(), html.len());
+            }
+            None => print!("{html}"),
+        }
         return Ok(());
+    }
+    if args.output.is_some() {
+        return Err(Error::input(
+            "--output is for --format html (the other formats go to stdout)",
+        ));
     }
     let data = stats::report_data(store.conn(), pid).await?;
     let th = report::stale_thresholds(env.config(), &env.pipeline, args.stale_after.chrono());

@@ -310,6 +310,9 @@ pub struct ReportArgs {
     /// Stale threshold for stages without a stale rule.
     #[arg(long, default_value = "14d", value_parser = parse_dur)]
     pub stale_after: crate::config::Dur,
+    /// With `--format html`: write the page to this file instead of stdout.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<std::path::PathBuf>,
 }
 
 fn parse_dur(s: &str) -> std::result::Result<crate::config::Dur, String> {
