@@ -128,7 +128,7 @@ pub async fn report_html(
     use sea_orm::{EntityTrait, QueryOrder};
     let locale = config.org.default_locale.clone();
     let (_, words) = i18n::words(&locale);
-    let charts = ChartCache::default();
+    let charts = Arc::new(ChartCache::default());
     let c = Ctx {
         store,
         config,
@@ -353,7 +353,8 @@ impl PageEnv {
             config: &self.runner.config,
             pipeline: &self.runner.pipeline,
             words: &self.words,
-            now: chrono::Utc::now(),
+            // in whole seconds: links carry it, and list what was counted
+            now: chrono::SubsecRound::trunc_subsecs(chrono::Utc::now(), 0),
             tz: self.runner.tz(),
             charts: &s.charts,
             default_stale: view::DEFAULT_STALE,
@@ -441,18 +442,29 @@ async fn posting(
     pe.finish(&s, "posting.html", data)
 }
 
+fn instant(
+    q: &HashMap<String, String>,
+    k: &str,
+) -> crate::error::Result<Option<chrono::DateTime<chrono::Utc>>> {
+    param(q, k)
+        .map(|v| {
+            chrono::DateTime::parse_from_rfc3339(v)
+                .map(|t| t.with_timezone(&chrono::Utc))
+                .map_err(|_| Error::input(format!("{k}: `{v}` is not an RFC 3339 time")))
+        })
+        .transpose()
+}
+
 async fn list(State(s): State<BoardState>, Path(id): Path<String>, Query(q): Params) -> Response {
     let pe = page_env!(s);
-    let c = pe.ctx(&s);
+    let mut c = pe.ctx(&s);
     let data = async {
         let id = path_id(&id, "posting")?;
-        let since = param(&q, "since")
-            .map(|v| {
-                chrono::DateTime::parse_from_rfc3339(v)
-                    .map(|t| t.with_timezone(&chrono::Utc))
-                    .map_err(|_| Error::input(format!("since: `{v}` is not an RFC 3339 time")))
-            })
-            .transpose()?;
+        let since = instant(&q, "since")?;
+        // the list as of the instant its link was made (stale ones)
+        if let Some(at) = instant(&q, "at")? {
+            c.now = at;
+        }
         let lq = view::ListQuery {
             stage: param(&q, "stage").map(String::from),
             stale: flag(&q, "stale")?,

@@ -84,7 +84,13 @@ pub fn router(state: AppState) -> Router {
 
 /// Serves until `cancel`.
 pub async fn serve(listener: TcpListener, state: AppState, cancel: CancellationToken) {
-    let app = router(state);
+    serve_router(listener, router(state), cancel).await
+}
+
+/// Serves `app` with the listener's bounds (connections, head size and
+/// time, connection lifetime) until `cancel`; the benchmarks serve their
+/// reference files beside the real routes through it.
+pub async fn serve_router(listener: TcpListener, app: Router, cancel: CancellationToken) {
     let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     loop {
         let permit = tokio::select! {

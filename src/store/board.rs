@@ -76,6 +76,12 @@ pub async fn stage_counts<C: ConnectionTrait>(
     Ok(out)
 }
 
+/// `?, ?, …` for `items`, whose values join `values`.
+fn marks(items: &[String], values: &mut Vec<Value>) -> String {
+    values.extend(items.iter().map(|s| Value::from(s.clone())));
+    vec!["?"; items.len()].join(", ")
+}
+
 /// A `SUM(...)`: an integer on SQLite, a numeric on PostgreSQL.
 fn sum(r: &sea_orm::QueryResult, col: &str) -> Result<i64> {
     if let Ok(v) = r.try_get::<Option<i64>>("", col) {
@@ -234,18 +240,11 @@ pub async fn funnel<C: ConnectionTrait>(
 ) -> Result<HashMap<String, i64>> {
     let b = c.get_database_backend();
     let mut values: Vec<Value> = vec![posting.into()];
-    let marks: Vec<&str> = terminal
-        .iter()
-        .map(|s| {
-            values.push(s.clone().into());
-            "?"
-        })
-        .collect();
     let q = format!(
         "SELECT t.to_stage AS stage, COUNT(DISTINCT t.application_id) AS n \
          FROM transitions t JOIN applications a ON a.id = t.application_id \
          WHERE a.posting_id = ? AND a.stage IN ({}) GROUP BY t.to_stage",
-        marks.join(", ")
+        marks(terminal, &mut values)
     );
     let rows = c.query_all_raw(sql(b, &q, values)).await?;
     let mut out = HashMap::new();
@@ -253,6 +252,20 @@ pub async fn funnel<C: ConnectionTrait>(
         out.insert(r.try_get("", "stage")?, r.try_get("", "n")?);
     }
     Ok(out)
+}
+
+/// How many applications of a posting are finished (in a terminal stage).
+pub async fn finished<C: ConnectionTrait>(c: &C, posting: i64, terminal: &[String]) -> Result<i64> {
+    let b = c.get_database_backend();
+    let mut values: Vec<Value> = vec![posting.into()];
+    let q = format!(
+        "SELECT COUNT(*) AS n FROM applications WHERE posting_id = ? AND stage IN ({})",
+        marks(terminal, &mut values)
+    );
+    Ok(match c.query_one_raw(sql(b, &q, values)).await? {
+        Some(r) => r.try_get("", "n")?,
+        None => 0,
+    })
 }
 
 /// Completed stays (entered, then left) of a posting's applications, per

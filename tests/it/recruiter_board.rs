@@ -216,12 +216,25 @@ fn stage_row<'a>(r: &'a Value, stage: &str) -> &'a Value {
         .unwrap()
 }
 
-/// The number inside the link to `href` on the page.
-fn linked_number(body: &str, href: &str) -> i64 {
-    let needle = format!("href=\"{}\"", href.replace('&', "&amp;"));
+/// The first link on the page whose target starts with `prefix`, decoded.
+fn href_starting(body: &str, prefix: &str) -> String {
+    let needle = format!("href=\"{}", prefix.replace('&', "&amp;"));
     let at = body
         .find(&needle)
-        .unwrap_or_else(|| panic!("no link to {href}"));
+        .unwrap_or_else(|| panic!("no link to {prefix}…"));
+    body[at + 6..]
+        .split('"')
+        .next()
+        .unwrap()
+        .replace("&amp;", "&")
+}
+
+/// The number inside the first link whose target starts with `prefix`.
+fn linked_number(body: &str, prefix: &str) -> i64 {
+    let href = href_starting(body, prefix);
+    let at = body
+        .find(&format!("href=\"{}\"", href.replace('&', "&amp;")))
+        .unwrap();
     let rest = &body[at..];
     let text = &rest[rest.find('>').unwrap() + 1..rest.find("</a>").unwrap()];
     text.trim()
@@ -262,7 +275,13 @@ fn the_pages_count_what_the_report_counts_with_caps_paging_filters_and_stale_edg
     );
     seed_applications(&env, 1, 3, "applied", &t(Duration::hours(2)));
     seed_applications(&env, 1, 4, "screening", &t(Duration::days(6)));
-    seed_applications(&env, 1, 2, "rejected", &t(Duration::days(1)));
+    seed_applications(
+        &env,
+        1,
+        2,
+        "rejected",
+        &t(Duration::days(1) + Duration::hours(1)),
+    );
     let read = token(&env, "board", "read");
     let api = Api::start(&env, port);
     let cookie = session(port, &read);
@@ -288,28 +307,18 @@ fn the_pages_count_what_the_report_counts_with_caps_paging_filters_and_stale_edg
         .map(|s| stage_row(&r, s)["stale"].as_i64().unwrap())
         .sum();
     assert_eq!(stale_total, 61 + 4);
-    assert_eq!(
-        linked_number(&o, "/board/postings/1/applications?stale=1"),
-        stale_total
-    );
-    let stale_list = get(
-        port,
-        "/board/postings/1/applications?stale=1",
-        Some(&cookie),
-    )
-    .body;
+    // (the stale ones as of the page's instant, which the link carries)
+    let stale_href = href_starting(&o, "/board/postings/1/applications?stale=1&at=");
+    assert_eq!(linked_number(&o, &stale_href), stale_total);
+    let stale_list = get(port, &stale_href, Some(&cookie)).body;
     assert!(stale_list.contains(&format!("Count: {stale_total}")));
     // new since yesterday: the 3 of today (the 2 rejected applied a day ago)
-    let new_href = o
-        .split("href=\"")
-        .map(|s| s.split('"').next().unwrap())
-        .find(|h| h.contains("since="))
-        .unwrap()
-        .replace("&amp;", "&");
+    let new_href = href_starting(&o, "/board/postings/1/applications?since=");
     let new = linked_number(&o, &new_href);
     assert_eq!(new, 3);
     let new_list = get(port, &new_href, Some(&cookie)).body;
     assert_eq!(new_list.matches("<tr>").count() - 1, 3, "{new_list}");
+    assert!(new_list.contains("Count: 3"));
 
     // the posting page: columns of at most 25 cards, newest first, "and N more"
     let p = get(port, "/board/postings/1", Some(&cookie)).body;
@@ -398,6 +407,30 @@ fn the_pages_count_what_the_report_counts_with_caps_paging_filters_and_stale_edg
     );
     assert!(a.contains("(due: at the next advance run)"), "{a}");
     assert!(a.contains("cli:seed"));
+
+    // the charts say when they were counted, and catch up with a new move
+    // (in the background: the page never waits for them twice)
+    assert!(p.contains("were counted from the transition log at"), "{p}");
+    env.ok(&[
+        "application",
+        "move",
+        "1",
+        "rejected",
+        "--reason",
+        "no visa",
+    ]);
+    let started = std::time::Instant::now();
+    loop {
+        let b = get(port, "/board/postings/1", Some(&cookie)).body;
+        if b.contains("Of the 3 finished applications") {
+            break;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(15),
+            "the funnel never counted the new move"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
     api.stop();
 }
 

@@ -1,0 +1,349 @@
+//! Board benchmark: the recruiter board's posting page and overview with
+//! 100,000 applications on one posting (and 20 small postings beside it),
+//! loaded over loopback with `wrk` (Debian's package), beside a static
+//! answer of the same size served by the same server (the same routes, the
+//! same hyper loop and limits) in the same run. Also times the posting page
+//! on its first view (a new server: the charts' figures counted while the
+//! page waits) and right after a move (the kept figures shown while new ones
+//! are counted in the background).
+//!
+//!     cargo bench --bench board                          # SQLite
+//!     ATSD_BENCH_DATABASE_URL=postgres://... cargo bench --bench board
+//!     ATSD_BENCH_APPLICATIONS=10000 DURATION=5s cargo bench --bench board
+
+#[path = "support/seed.rs"]
+mod seed;
+#[path = "support/mod.rs"]
+mod support;
+
+use atsd::config::Config;
+use atsd::jobs::Runner;
+use atsd::service::{Health, http, metrics::Metrics};
+use atsd::store::Store;
+use axum::routing::get;
+use chrono::{Duration, Utc};
+use sea_orm::ConnectionTrait;
+use std::io::{Read, Write};
+use std::sync::{Arc, RwLock};
+use std::time::Instant;
+
+/// One request over loopback: (status, head, body).
+fn request(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (u16, String, String) {
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n");
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
+    s.write_all(head.as_bytes()).expect("send");
+    s.write_all(body.as_bytes()).expect("send");
+    let mut text = String::new();
+    s.read_to_string(&mut text).expect("read");
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let (h, b) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    (status, h.to_string(), b.to_string())
+}
+
+/// What wrk said: requests a second and the latency percentiles (ms).
+struct Load {
+    rps: f64,
+    p50: f64,
+    p99: f64,
+}
+
+fn ms(s: &str) -> f64 {
+    let (n, unit) = s
+        .find(|c: char| c.is_ascii_alphabetic())
+        .map(|i| s.split_at(i))
+        .unwrap_or((s, "ms"));
+    let v: f64 = n.parse().unwrap_or(f64::NAN);
+    match unit {
+        "us" => v / 1000.0,
+        "s" => v * 1000.0,
+        _ => v,
+    }
+}
+
+fn wrk(url: &str, cookie: &str, conns: u32, duration: &str) -> Load {
+    let out = std::process::Command::new("wrk")
+        .args([
+            "-t1",
+            &format!("-c{conns}"),
+            &format!("-d{duration}"),
+            "--latency",
+        ])
+        .args(["-H", &format!("Cookie: {cookie}"), url])
+        .output()
+        .expect("run wrk (apt install wrk)");
+    let text = String::from_utf8_lossy(&out.stdout);
+    if text.contains("Non-2xx") {
+        panic!("wrk saw errors on {url}:\n{text}");
+    }
+    let field = |prefix: &str| {
+        text.lines()
+            .find(|l| l.trim_start().starts_with(prefix))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .unwrap_or("nan")
+            .to_string()
+    };
+    Load {
+        rps: field("Requests/sec:").parse().unwrap_or(f64::NAN),
+        p50: ms(&field("50%")),
+        p99: ms(&field("99%")),
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let n: usize = std::env::var("ATSD_BENCH_APPLICATIONS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000);
+    let duration = std::env::var("DURATION").unwrap_or_else(|_| "10s".into());
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-board");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("bench folder");
+    let db = support::BenchDb::new(&dir).await;
+    let engine = if db.is_postgres() {
+        "PostgreSQL"
+    } else {
+        "SQLite"
+    };
+    let store = Store::open(&db.url).await.expect("open");
+    let conn = store.conn();
+    for i in 1..=21 {
+        conn.execute_unprepared(&format!(
+            "INSERT INTO postings (url, source, board, external_id, title, company, status, board_missing, \
+             consecutive_not_found, consecutive_errors, created_at, updated_at) VALUES \
+             ('https://boards.greenhouse.io/acme/jobs/{i}', 'greenhouse', 'acme', '{i}', 'Job {i}', 'Example Corp', \
+             'open', FALSE, 0, 0, '2026-01-01 00:00:00+00:00', '2026-01-01 00:00:00+00:00')"
+        ))
+        .await
+        .expect("posting");
+    }
+    // posting 1: n applications over the pipeline, of every age
+    let now = Utc::now();
+    let t0 = Instant::now();
+    let share = |f: f64| ((n as f64) * f) as usize;
+    let spread: [(&str, f64, i64); 10] = [
+        ("applied", 0.20, 1),
+        ("applied", 0.20, 30),
+        ("screening", 0.10, 3),
+        ("screening", 0.10, 12),
+        ("interview", 0.10, 9),
+        ("offer", 0.05, 4),
+        ("hired", 0.05, 40),
+        ("rejected", 0.15, 20),
+        ("withdrawn", 0.03, 25),
+        ("rejected", 0.02, 60),
+    ];
+    for (stage, f, days) in spread {
+        seed::seed_applications(conn, 1, share(f), stage, now - Duration::days(days)).await;
+    }
+    // a history: everyone past `applied` applied some days before
+    let b = store.backend();
+    let earlier = match b {
+        sea_orm::DbBackend::Postgres => "t.at - INTERVAL '6 days'",
+        _ => "strftime('%Y-%m-%dT%H:%M:%S+00:00', t.at, '-6 days')",
+    };
+    conn.execute_unprepared(&format!(
+        "INSERT INTO transitions (application_id, from_stage, to_stage, actor, at) \
+         SELECT t.application_id, NULL, 'applied', 'cli:seed', {earlier} FROM transitions t \
+         JOIN applications a ON a.id = t.application_id WHERE a.stage <> 'applied'"
+    ))
+    .await
+    .expect("histories");
+    for p in 2..=21 {
+        seed::seed_applications(conn, p, 100, "applied", now - Duration::days(2)).await;
+    }
+    conn.execute_unprepared("ANALYZE").await.expect("analyze");
+    let total = n + 2000;
+    eprintln!(
+        "seeded {total} applications in {:.1}s",
+        t0.elapsed().as_secs_f64()
+    );
+
+    let listener = http::bind("127.0.0.1:0").await.expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let config = Config::parse(
+        &format!(
+            "[http]\nlisten = \"127.0.0.1:{port}\"\n\n[[rules]]\nname = \"nudge\"\nstage = \"screening\"\nafter = \"5d\"\nremind = true\n"
+        ),
+        "bench.toml",
+    )
+    .expect("config");
+    let runner = Arc::new(Runner::new(store.clone(), config, "bench".into()).expect("runner"));
+    let current = Arc::new(atsd::api::Current::default());
+    current.set(runner.clone());
+    let state = http::AppState {
+        health: Arc::new(Health::new(store.clone(), "bench".into())),
+        metrics: Arc::new(Metrics::new()),
+        current,
+        cors_origins: vec![],
+    };
+    // the static references: the pages' own bytes, once rendered
+    let statics: Arc<RwLock<[String; 2]>> = Arc::default();
+    let s0 = statics.clone();
+    let s1 = statics.clone();
+    let app = http::router(state.clone())
+        .route(
+            "/bench/static/posting.html",
+            get(move || async move {
+                axum::response::Html(s0.read().map(|s| s[0].clone()).unwrap_or_default())
+            }),
+        )
+        .route(
+            "/bench/static/overview.html",
+            get(move || async move {
+                axum::response::Html(s1.read().map(|s| s[1].clone()).unwrap_or_default())
+            }),
+        );
+    let cancel = tokio_util::sync::CancellationToken::new();
+    tokio::spawn(http::serve_router(listener, app, cancel.clone()));
+
+    let (token, _) =
+        atsd::store::tokens::create(&store, "bench", atsd::store::tokens::Scope::Read, now)
+            .await
+            .expect("token");
+    let (status, head, _) = tokio::task::spawn_blocking(move || {
+        request(
+            port,
+            "POST",
+            "/board/login",
+            &[("Content-Type", "application/x-www-form-urlencoded")],
+            &format!("token={token}"),
+        )
+    })
+    .await
+    .expect("sign in");
+    assert_eq!(status, 303, "{head}");
+    let cookie = head
+        .lines()
+        .find_map(|l| l.strip_prefix("set-cookie: "))
+        .and_then(|c| c.split(';').next())
+        .expect("a session")
+        .to_string();
+
+    let c = cookie.clone();
+    let (posting, overview) = tokio::task::spawn_blocking(move || {
+        let p = request(port, "GET", "/board/postings/1", &[("Cookie", &c)], "");
+        let o = request(port, "GET", "/board", &[("Cookie", &c)], "");
+        assert_eq!((p.0, o.0), (200, 200), "{}{}", p.2, o.2);
+        (p.2, o.2)
+    })
+    .await
+    .expect("pages");
+    if let Ok(mut s) = statics.write() {
+        *s = [posting.clone(), overview.clone()];
+    }
+
+    // first view: a new server (its chart figures not yet counted) for each
+    // request, what the first recruiter to open the posting waits for
+    let mut cold = Vec::new();
+    for _ in 0..10 {
+        let l = http::bind("127.0.0.1:0").await.expect("bind");
+        let p = l.local_addr().expect("addr").port();
+        let stop = tokio_util::sync::CancellationToken::new();
+        tokio::spawn(http::serve_router(
+            l,
+            http::router(state.clone()),
+            stop.clone(),
+        ));
+        let c = cookie.clone();
+        let took = tokio::task::spawn_blocking(move || {
+            let t = Instant::now();
+            let (s, _, _) = request(p, "GET", "/board/postings/1", &[("Cookie", &c)], "");
+            assert_eq!(s, 200);
+            t.elapsed().as_secs_f64() * 1000.0
+        })
+        .await
+        .expect("first view");
+        stop.cancel();
+        cold.push(took);
+    }
+    cold.sort_by(f64::total_cmp);
+    // after a move: the kept figures are shown, new ones counted behind
+    let mut moved = Vec::new();
+    for i in 0..10 {
+        conn.execute_unprepared(&format!(
+            "INSERT INTO transitions (application_id, from_stage, to_stage, actor, at) \
+             SELECT id, stage, stage, 'bench:{i}', entered_stage_at FROM applications \
+             WHERE posting_id = 2 ORDER BY id LIMIT 1"
+        ))
+        .await
+        .expect("a transition");
+        let c = cookie.clone();
+        let took = tokio::task::spawn_blocking(move || {
+            let t = Instant::now();
+            let (s, _, _) = request(port, "GET", "/board/postings/1", &[("Cookie", &c)], "");
+            assert_eq!(s, 200);
+            let ms = t.elapsed().as_secs_f64() * 1000.0;
+            // let the background count finish before the next move
+            std::thread::sleep(std::time::Duration::from_millis(600));
+            ms
+        })
+        .await
+        .expect("after a move");
+        moved.push(took);
+    }
+    moved.sort_by(f64::total_cmp);
+
+    let base = format!("http://127.0.0.1:{port}");
+    let runs: [(&str, &str, usize); 4] = [
+        ("posting page", "/board/postings/1", posting.len()),
+        (
+            "static, same size",
+            "/bench/static/posting.html",
+            posting.len(),
+        ),
+        ("overview", "/board", overview.len()),
+        (
+            "static, same size",
+            "/bench/static/overview.html",
+            overview.len(),
+        ),
+    ];
+    println!(
+        "\n== {engine}: {total} applications ({n} on posting 1), wrk over loopback, {duration} each"
+    );
+    println!(
+        "posting page, first view (chart figures counted while it waits), 10 requests: median {:.1} ms, max {:.1} ms",
+        cold[cold.len() / 2],
+        cold[cold.len() - 1]
+    );
+    println!(
+        "posting page right after a move (kept figures shown, new ones counted behind), 10 requests: median {:.1} ms, max {:.1} ms",
+        moved[moved.len() / 2],
+        moved[moved.len() - 1]
+    );
+    println!(
+        "| page | bytes | 1 connection: req/s | p50 ms | p99 ms | 8 connections: req/s | p50 ms | p99 ms |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|");
+    for (name, path, bytes) in runs {
+        let url = format!("{base}{path}");
+        let c2 = cookie.clone();
+        let d = duration.clone();
+        let (one, eight) =
+            tokio::task::spawn_blocking(move || (wrk(&url, &c2, 1, &d), wrk(&url, &c2, 8, &d)))
+                .await
+                .expect("wrk");
+        println!(
+            "| {name} (`{path}`) | {bytes} | {:.0} | {:.2} | {:.2} | {:.0} | {:.2} | {:.2} |",
+            one.rps, one.p50, one.p99, eight.rps, eight.p50, eight.p99
+        );
+    }
+    cancel.cancel();
+    store.close().await.ok();
+    db.drop_database().await;
+}
