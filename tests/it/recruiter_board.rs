@@ -181,7 +181,7 @@ fn no_board_page_without_a_live_session_and_forged_expired_or_revoked_ones_are_r
 
 #[test]
 fn proxy_mode_leaves_the_question_to_the_reverse_proxy() {
-    let (env, port) = setup("board_auth = \"proxy\"");
+    let (env, port) = setup("board_auth = \"proxy\"\n[org]\ndefault_locale = \"de-CH\"");
     seed_applications(&env, 1, 2, "applied", "2026-01-01T00:00:00Z");
     let api = Api::start(&env, port);
     for p in PAGES {
@@ -191,7 +191,11 @@ fn proxy_mode_leaves_the_question_to_the_reverse_proxy() {
             !a.body.contains("/board/logout"),
             "no sign-out behind a proxy"
         );
+        // in the recruiters' language (de-CH → de)
+        assert!(a.body.contains("<html lang=\"de\">"), "{p}");
     }
+    let p = get(port, "/board/postings/1", None).body;
+    assert!(p.contains("Überfällig nach 14 Tagen"), "{p}");
     assert_eq!(get(port, "/board/login", None).status, 303);
     api.stop();
     // and only on loopback
