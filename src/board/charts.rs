@@ -190,7 +190,7 @@ mod tests {
             .filter_map(|s| s.split('"').next()?.parse().ok())
             .collect();
         assert!(
-            widths.contains(&80.0) && widths.contains(&240.0),
+            widths.contains(&62.5) && widths.contains(&187.5),
             "{widths:?}"
         );
     }
