@@ -689,17 +689,19 @@ pub async fn application_page(c: &Ctx<'_>, id: i64) -> Result<Value> {
         .order_by_asc(outbox::Column::Id)
         .all(conn)
         .await?;
-    // a reminder queued during this stage visit
-    let reminded = emails
-        .iter()
-        .any(|e| e.template == "recruiter_reminder" && e.created_at >= a.entered_stage_at);
+    // a reminder queued during this stage visit (as the advance job asks)
+    let reminded = emails.iter().any(|e| {
+        e.template == "recruiter_reminder"
+            && e.stage.as_deref() == Some(a.stage.as_str())
+            && e.created_at >= a.entered_stage_at
+    });
     let rules = rules::from_config(c.config);
     let facts = Facts {
         stage: &a.stage,
         entered_stage_at: a.entered_stage_at,
+        // as the advance job reads it
         posting_closed_at: (p.status == "closed")
-            .then_some(p.status_changed_at)
-            .flatten(),
+            .then(|| p.status_changed_at.unwrap_or(p.created_at)),
         reminded,
     };
     let next_rule = rules::next_action(&rules, c.pipeline, &facts).map(|(act, at)| {
@@ -793,7 +795,7 @@ pub async fn outbox_page(
     } else {
         None
     };
-    let counts = crate::store::stats::outbox_by_status(conn).await?;
+    let counts = q::outbox_counts(conn, posting).await?;
     let href = |s: Option<&str>, before: Option<i64>| {
         let mut qs = Vec::new();
         if let Some(s) = s {

@@ -114,6 +114,31 @@ pub async fn dead_emails<C: ConnectionTrait>(
     Ok(out)
 }
 
+/// `(status, count)` of the outbox, or of one posting's emails.
+pub async fn outbox_counts<C: ConnectionTrait>(
+    c: &C,
+    posting: Option<i64>,
+) -> Result<Vec<(String, i64)>> {
+    let b = c.get_database_backend();
+    let (q, values): (&str, Vec<Value>) = match posting {
+        None => (
+            "SELECT status, COUNT(*) AS n FROM outbox GROUP BY status",
+            vec![],
+        ),
+        Some(p) => (
+            "SELECT o.status AS status, COUNT(*) AS n FROM outbox o \
+             JOIN applications a ON a.id = o.application_id WHERE a.posting_id = ? GROUP BY o.status",
+            vec![p.into()],
+        ),
+    };
+    let rows = c.query_all_raw(sql(b, q, values)).await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in rows {
+        out.push((r.try_get("", "status")?, r.try_get("", "n")?));
+    }
+    Ok(out)
+}
+
 /// One card: an application as a column shows it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Card {

@@ -435,6 +435,40 @@ fn the_pages_count_what_the_report_counts_with_caps_paging_filters_and_stale_edg
         );
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
+
+    // the move's email, dead: counted on the overview, listed in the outbox
+    // and on the application with the server's answer
+    let emails = scalar(&env, "SELECT COUNT(*) FROM outbox WHERE application_id = 1");
+    assert!(emails >= 1, "the rejection queued an email");
+    let store = crate::common::block_on(env.store());
+    crate::common::block_on(async {
+        use sea_orm::ConnectionTrait;
+        store
+            .conn()
+            .execute_unprepared(
+                "UPDATE outbox SET status = 'dead', last_error = '550 5.1.1 <p1@example.net>: no such user' \
+                 WHERE application_id = 1",
+            )
+            .await
+            .unwrap();
+    });
+    let o = get(port, "/board", Some(&cookie)).body;
+    let dead_href = href_starting(&o, "/board/outbox?status=dead&posting=1");
+    assert_eq!(linked_number(&o, &dead_href), emails);
+    let outbox = get(port, &dead_href, Some(&cookie)).body;
+    assert_eq!(
+        outbox.matches("550 5.1.1").count() as i64,
+        emails,
+        "{outbox}"
+    );
+    assert!(outbox.contains(&format!("dead ({emails})")), "{outbox}");
+    assert!(outbox.contains("sent (0)"), "{outbox}");
+    let a1 = get(port, "/board/applications/1", Some(&cookie)).body;
+    assert!(
+        a1.contains("no such user") && a1.contains("no visa"),
+        "{a1}"
+    );
+    assert!(a1.contains("No rule will act on this application."), "{a1}");
     api.stop();
 }
 
