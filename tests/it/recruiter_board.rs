@@ -260,6 +260,17 @@ fn the_pages_count_what_the_report_counts_with_caps_paging_filters_and_stale_edg
     let (env, port) = setup("");
     let now = Utc::now();
     let t = |d: Duration| (now - d).to_rfc3339_opts(SecondsFormat::Secs, true);
+    // a candidate whose name is markup, applied a year ago (application 1)
+    env.ok(&[
+        "--now",
+        &t(Duration::days(365)),
+        "apply",
+        "1",
+        "--name",
+        "<img src=x onerror=alert(1)> \"Bobby\" & Co",
+        "--email",
+        "bobby@example.org",
+    ]);
     // applied: 60 for 20 days (stale: the default threshold is 14 days), 2 at
     // the edge of it, 3 new today; screening (stale after 5 days): 4 for 6 days
     seed_applications(&env, 1, 60, "applied", &t(Duration::days(20)));
@@ -310,7 +321,7 @@ fn the_pages_count_what_the_report_counts_with_caps_paging_filters_and_stale_edg
         .iter()
         .map(|s| stage_row(&r, s)["stale"].as_i64().unwrap())
         .sum();
-    assert_eq!(stale_total, 61 + 4);
+    assert_eq!(stale_total, 1 + 61 + 4);
     // (the stale ones as of the page's instant, which the link carries)
     let stale_href = href_starting(&o, "/board/postings/1/applications?stale=1&at=");
     assert_eq!(linked_number(&o, &stale_href), stale_total);
@@ -327,7 +338,7 @@ fn the_pages_count_what_the_report_counts_with_caps_paging_filters_and_stale_edg
     // the posting page: columns of at most 25 cards, newest first, "and N more"
     let p = get(port, "/board/postings/1", Some(&cookie)).body;
     assert_eq!(cards_in(&p, "applied"), 25);
-    assert!(p.contains("and 40 more"), "65 applied, 25 shown");
+    assert!(p.contains("and 41 more"), "66 applied, 25 shown");
     assert_eq!(cards_in(&p, "screening"), 4);
     assert_eq!(cards_in(&p, "interview"), 0);
     assert!(p.contains("No one in this stage."));
@@ -362,7 +373,13 @@ fn the_pages_count_what_the_report_counts_with_caps_paging_filters_and_stale_edg
         .map(|s| s.split('"').next().unwrap().replace("&amp;", "&"))
         .unwrap();
     let page2 = applied_list(&next);
-    assert_eq!(page2.split("<tr>").skip(2).count(), 65 - 50);
+    assert_eq!(page2.split("<tr>").skip(2).count(), 66 - 50);
+    // markup in a name is text
+    assert!(
+        page2.contains("&lt;img src=x onerror=alert(1)&gt; &quot;Bobby&quot; &amp; Co"),
+        "{page2}"
+    );
+    assert!(!page2.contains("<img"));
     assert!(!page2.contains("rel=\"next\""));
 
     // filters: one stage; stale only
@@ -370,7 +387,7 @@ fn the_pages_count_what_the_report_counts_with_caps_paging_filters_and_stale_edg
     assert!(f.contains("<span>screening</span>") && !f.contains("<span>applied</span>"));
     let s = get(port, "/board/postings/1?stale=1", Some(&cookie)).body;
     assert_eq!(cards_in(&s, "applied"), 25);
-    assert!(s.contains("and 36 more"), "61 stale applied, 25 shown");
+    assert!(s.contains("and 37 more"), "62 stale applied, 25 shown");
     assert_eq!(s.matches("Waiting too long").count(), 25 + 4);
     // bad filters are named, and change nothing
     let bad = get(port, "/board/postings/1?stage=nope", Some(&cookie));
