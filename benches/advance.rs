@@ -141,8 +141,9 @@ fn main() {
         let txn = store.begin_write().await.expect("begin");
         let stmts = [
             format!("UPDATE applications SET stage = 'rejected', entered_stage_at = {0}, updated_at = {0}, version = version + 1 WHERE stage = 'applied'", p(1)),
-            format!("INSERT INTO transitions (application_id, from_stage, to_stage, reason, actor, at) \
-                     SELECT id, 'applied', 'rejected', 'no_response', 'rule:stale-applied', {0} FROM applications WHERE stage = 'rejected'", p(1)),
+            // (the stay began when they applied: the seed's entered_stage_at, overwritten above)
+            format!("INSERT INTO transitions (application_id, from_stage, to_stage, reason, actor, at, stage_entered_at) \
+                     SELECT id, 'applied', 'rejected', 'no_response', 'rule:stale-applied', {0}, applied_at FROM applications WHERE stage = 'rejected'", p(1)),
             format!("INSERT INTO outbox (application_id, transition_id, stage, recipient, recipient_name, template, locale, message_id, \
                      status, attempts, next_attempt_at, send_after, created_at, updated_at) \
                      SELECT t.application_id, t.id, 'rejected', c.email, c.name, 'rejection', 'en', '<atsd.t' || t.id || '.0@example.org>', \

@@ -150,17 +150,23 @@ async fn main() {
     for (stage, f, days) in spread {
         seed::seed_applications(conn, 1, share(f), stage, now - Duration::days(days)).await;
     }
-    // a history: everyone past `applied` applied some days before
+    // a history: everyone past `applied` applied 6 days before entering
+    // their stage (the move out of `applied` records when that stay began)
     let b = store.backend();
     let earlier = match b {
-        sea_orm::DbBackend::Postgres => "t.at - INTERVAL '6 days'",
-        _ => "strftime('%Y-%m-%dT%H:%M:%S+00:00', t.at, '-6 days')",
+        sea_orm::DbBackend::Postgres => "at - INTERVAL '6 days'",
+        _ => "strftime('%Y-%m-%dT%H:%M:%S+00:00', at, '-6 days')",
     };
     conn.execute_unprepared(&format!(
-        "INSERT INTO transitions (application_id, from_stage, to_stage, actor, at) \
-         SELECT t.application_id, NULL, 'applied', 'cli:seed', {earlier} FROM transitions t \
-         JOIN applications a ON a.id = t.application_id WHERE a.stage <> 'applied'"
+        "UPDATE transitions SET from_stage = 'applied', stage_entered_at = {earlier} WHERE to_stage <> 'applied'"
     ))
+    .await
+    .expect("histories");
+    conn.execute_unprepared(
+        "INSERT INTO transitions (application_id, from_stage, to_stage, actor, at) \
+         SELECT application_id, NULL, 'applied', 'cli:seed', stage_entered_at FROM transitions \
+         WHERE stage_entered_at IS NOT NULL",
+    )
     .await
     .expect("histories");
     for p in 2..=21 {

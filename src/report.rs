@@ -252,6 +252,7 @@ mod tests {
             reason: None,
             actor: "cli:test".into(),
             at: at(day),
+            stage_entered_at: None,
         }
     }
 

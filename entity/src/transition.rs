@@ -17,6 +17,11 @@ pub struct Model {
     pub actor: String,
     #[schema(value_type = String, format = DateTime)]
     pub at: DateTimeUtc,
+    /// When the application entered `from_stage`: the stay this move ends
+    /// began then (empty for the first transition, and for a move out of a
+    /// stage the log never saw entered).
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub stage_entered_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

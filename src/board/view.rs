@@ -63,10 +63,16 @@ pub struct LogFigures {
 impl LogFigures {
     async fn count(store: &Store, posting: i64, terminal: &[String]) -> Result<LogFigures> {
         let counted_at = Utc::now();
+        // three reads side by side, on connections of their own
+        let (finished, funnel, stays) = tokio::try_join!(
+            q::finished(store.conn(), posting, terminal),
+            q::funnel(store.conn(), posting, terminal),
+            q::stay_days(store.conn(), posting),
+        )?;
         Ok(LogFigures {
-            finished: q::finished(store.conn(), posting, terminal).await?,
-            funnel: q::funnel(store.conn(), posting, terminal).await?,
-            stays: q::stay_days(store.conn(), posting).await?,
+            finished,
+            funnel,
+            stays,
             counted_at,
         })
     }

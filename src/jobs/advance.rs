@@ -373,6 +373,7 @@ impl Advance<'_> {
                             posting_id: app.posting_id,
                             version: app.version,
                             from: app.stage.clone(),
+                            entered: app.entered_stage_at,
                             to: to.to_string(),
                             reason: rule.reason.clone(),
                             actor: rule.actor(),

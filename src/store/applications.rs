@@ -406,6 +406,7 @@ pub async fn move_in<C: ConnectionTrait>(c: &C, ctx: &Ctx<'_>, req: &MoveRequest
         reason: Set(req.reason.clone()),
         actor: Set(req.actor.clone()),
         at: Set(ctx.now),
+        stage_entered_at: Set(Some(app.entered_stage_at)),
         ..Default::default()
     }
     .insert(c)

@@ -294,22 +294,22 @@ pub async fn finished<C: ConnectionTrait>(c: &C, posting: i64, terminal: &[Strin
 }
 
 /// Completed stays (entered, then left) of a posting's applications, per
-/// stage, as a histogram of whole days: `(stage, days, how many)`.
+/// stage, as a histogram of whole days: `(stage, days, how many)`. Each move
+/// records when the stay it ends began (`stage_entered_at`), so this is one
+/// grouped pass over the posting's transitions.
 pub async fn stay_days<C: ConnectionTrait>(c: &C, posting: i64) -> Result<Vec<(String, i64, i64)>> {
     let b = c.get_database_backend();
     let days = match b {
         DbBackend::Postgres => {
-            "CAST(FLOOR(EXTRACT(EPOCH FROM (s.next_at - s.at)) / 86400) AS BIGINT)"
+            "CAST(FLOOR(EXTRACT(EPOCH FROM (t.at - t.stage_entered_at)) / 86400) AS BIGINT)"
         }
-        _ => "CAST(julianday(s.next_at) - julianday(s.at) AS INTEGER)",
+        _ => "CAST(julianday(t.at) - julianday(t.stage_entered_at) AS INTEGER)",
     };
     let q = format!(
-        "SELECT s.stage AS stage, {days} AS days, COUNT(*) AS n FROM ( \
-           SELECT t.to_stage AS stage, t.at AS at, \
-                  LEAD(t.at) OVER (PARTITION BY t.application_id ORDER BY t.at, t.id) AS next_at \
-           FROM transitions t JOIN applications a ON a.id = t.application_id \
-           WHERE a.posting_id = ?) s \
-         WHERE s.next_at IS NOT NULL GROUP BY s.stage, {days}"
+        "SELECT t.from_stage AS stage, {days} AS days, COUNT(*) AS n \
+         FROM transitions t JOIN applications a ON a.id = t.application_id \
+         WHERE a.posting_id = ? AND t.stage_entered_at IS NOT NULL \
+         GROUP BY t.from_stage, {days}"
     );
     let rows = c.query_all_raw(sql(b, &q, vec![posting.into()])).await?;
     let mut out = Vec::with_capacity(rows.len());

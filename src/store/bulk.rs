@@ -21,6 +21,8 @@ pub struct BulkMove {
     /// The version read: the move happens only if it is still this.
     pub version: i32,
     pub from: String,
+    /// When the application entered `from` (the stay this move ends began).
+    pub entered: DateTime<Utc>,
     pub to: String,
     pub reason: Option<String>,
     pub actor: String,
@@ -142,6 +144,7 @@ pub async fn apply_moves(
                 Cell::S(m.reason.clone()),
                 Cell::S(Some(m.actor.clone())),
                 Cell::T(Some(now)),
+                Cell::T(Some(m.entered)),
             ]
         })
         .collect();
@@ -156,6 +159,7 @@ pub async fn apply_moves(
                 ("reason", "text"),
                 ("actor", "text"),
                 ("at", "timestamptz"),
+                ("stage_entered_at", "timestamptz"),
             ],
             rows,
             "RETURNING id, application_id",

@@ -453,6 +453,13 @@ fn the_pages_count_what_the_report_counts_with_caps_paging_filters_and_stale_edg
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
 
+    // its year in `applied` is a completed stay now
+    let p = get(port, "/board/postings/1", Some(&cookie)).body;
+    assert!(
+        p.contains("<th scope=\"row\">applied</th><td class=\"num\">365</td><td class=\"num\">365</td><td class=\"num\">1</td>"),
+        "{p}"
+    );
+
     // the move's email, dead: counted on the overview, listed in the outbox
     // and on the application with the server's answer
     let emails = scalar(&env, "SELECT COUNT(*) FROM outbox WHERE application_id = 1");
