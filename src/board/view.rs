@@ -348,17 +348,13 @@ pub async fn posting_page(c: &Ctx<'_>, id: i64, f: &PostingFilter, links: bool) 
     }
     let cutoffs = c.cutoffs();
     let th = c.thresholds();
-    let terminal = c.terminal();
-    // the counts and the charts' log figures side by side
-    let (counts, log) = tokio::try_join!(
-        q::stage_counts(
-            c.store.conn(),
-            Some(id),
-            &cutoffs,
-            c.now - Duration::days(1)
-        ),
-        c.charts.get(c.store, id, &terminal),
-    )?;
+    let counts = q::stage_counts(
+        c.store.conn(),
+        Some(id),
+        &cutoffs,
+        c.now - Duration::days(1),
+    )
+    .await?;
     let count = |s: &str| {
         counts
             .iter()
@@ -424,11 +420,12 @@ pub async fn posting_page(c: &Ctx<'_>, id: i64, f: &PostingFilter, links: bool) 
             })
         })
         .collect();
+    let terminal = c.terminal();
     let finished: Vec<Value> = terminal
         .iter()
         .map(|s| json!({"stage": s, "count": count(s).count, "href": list_href(id, Some(s), None, None)}))
         .collect();
-    let charts = posting_charts(c, id, &counts, log);
+    let charts = posting_charts(c, id, &counts, &terminal).await?;
     Ok(json!({
         "posting": posting_json(c, &p),
         "columns": cols,
@@ -441,12 +438,12 @@ pub async fn posting_page(c: &Ctx<'_>, id: i64, f: &PostingFilter, links: bool) 
     }))
 }
 
-fn posting_charts(
+async fn posting_charts(
     c: &Ctx<'_>,
     id: i64,
     counts: &[StageCount],
-    (log, behind): (Arc<LogFigures>, bool),
-) -> Value {
+    terminal: &[String],
+) -> Result<Value> {
     let th = c.thresholds();
     let count = |s: &str| {
         counts
@@ -494,6 +491,7 @@ fn posting_charts(
         })
         .collect();
 
+    let (log, behind) = c.charts.get(c.store, id, terminal).await?;
     let counted = fill(
         &c.w(if behind { "counted_behind" } else { "counted" }),
         &[("at", c.time(&log.counted_at))],
@@ -565,12 +563,12 @@ fn posting_charts(
         &stays_def,
         &stays_rows,
     );
-    json!({
+    Ok(json!({
         "now": {"svg": now_svg, "rows": now_table},
         "funnel": {"svg": funnel_svg, "rows": funnel_table, "definition": funnel_def, "finished": finished},
         "counted": counted,
         "stays": {"svg": stays_svg, "rows": stays_table, "definition": stays_def},
-    })
+    }))
 }
 
 /// A list's query string, parsed.
