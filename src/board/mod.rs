@@ -177,7 +177,14 @@ pub struct BoardState {
     pub charts: Arc<ChartCache>,
 }
 
+/// The board's routes; also starts counting the biggest postings' chart
+/// figures ahead ([`view::keep_warm`]), until the routes are dropped.
 pub fn router(state: BoardState) -> Router {
+    tokio::spawn(view::keep_warm(
+        Arc::downgrade(&state.charts),
+        state.store.clone(),
+        state.current.clone(),
+    ));
     let gated = Router::new()
         .route("/board", get(overview))
         .route("/board/postings/{id}", get(posting))

@@ -40,7 +40,8 @@ const SHOW_AT_MOST: std::time::Duration = std::time::Duration::from_secs(600);
 /// them: when none are kept, it computes them and waits; when transitions
 /// were written since (or they are a minute old), it shows the kept ones
 /// with the time they were counted, and one refresh per posting runs in the
-/// background; figures ten minutes old are never shown.
+/// background; figures ten minutes old are never shown. The biggest
+/// postings' figures are counted ahead by [`keep_warm`].
 #[derive(Default)]
 pub struct ChartCache(Mutex<HashMap<i64, Cached>>);
 
@@ -81,7 +82,83 @@ impl LogFigures {
     }
 }
 
+/// Postings with at least this many applications have their chart figures
+/// counted ahead, in the background ([`keep_warm`]), so that no recruiter
+/// waits for them; smaller postings count in a few milliseconds.
+pub const WARM_MIN: i64 = 2_000;
+/// At most this many postings (the biggest) are kept counted ahead.
+const WARM_POSTINGS: u64 = 50;
+/// How often [`keep_warm`] looks.
+const WARM_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Counts ahead the chart figures of the biggest postings: a second after the
+/// board starts, then every minute, those missing, behind the transition log
+/// or half their shelf life old. Ends when the board (its cache) is gone.
+pub async fn keep_warm(
+    cache: std::sync::Weak<ChartCache>,
+    store: Store,
+    current: Arc<crate::api::Current>,
+) {
+    let mut wait = std::time::Duration::from_secs(1);
+    loop {
+        tokio::time::sleep(wait).await;
+        wait = WARM_EVERY;
+        let Some(cache) = cache.upgrade() else {
+            return;
+        };
+        let Some(runner) = current.get() else {
+            continue;
+        };
+        let terminal: Vec<String> = runner
+            .pipeline
+            .stages()
+            .filter(|s| runner.pipeline.is_terminal(s))
+            .map(String::from)
+            .collect();
+        let big = match q::big_postings(store.conn(), WARM_MIN, WARM_POSTINGS).await {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::warn!(error = %e, "board: cannot find the biggest postings");
+                continue;
+            }
+        };
+        for posting in big {
+            let Ok(last) = q::last_transition(store.conn()).await else {
+                break;
+            };
+            if !cache.needs(posting, last) {
+                continue;
+            }
+            let t = Instant::now();
+            match LogFigures::count(&store, posting, &terminal).await {
+                Ok(f) => {
+                    cache.keep(posting, last, Arc::new(f));
+                    tracing::debug!(
+                        posting,
+                        ms = t.elapsed().as_millis() as u64,
+                        "board: counted the chart figures ahead"
+                    );
+                }
+                Err(e) => {
+                    tracing::warn!(posting, error = %e, "board: cannot count the chart figures")
+                }
+            }
+        }
+    }
+}
+
 impl ChartCache {
+    /// Whether the kept figures of `posting` should be counted again: none
+    /// kept, behind the log, or half their shelf life old.
+    fn needs(&self, posting: i64, last: i64) -> bool {
+        match self.0.lock() {
+            Ok(m) => m
+                .get(&posting)
+                .is_none_or(|c| c.last != last || c.counted.elapsed() > SHOW_AT_MOST / 2),
+            Err(_) => false,
+        }
+    }
+
     fn keep(&self, posting: i64, last: i64, figures: Arc<LogFigures>) {
         if let Ok(mut m) = self.0.lock() {
             if m.len() > 1024 {

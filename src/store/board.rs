@@ -323,6 +323,19 @@ pub async fn stay_days<C: ConnectionTrait>(c: &C, posting: i64) -> Result<Vec<(S
     Ok(out)
 }
 
+/// The postings with at least `min` applications, biggest first, at most `limit`.
+pub async fn big_postings<C: ConnectionTrait>(c: &C, min: i64, limit: u64) -> Result<Vec<i64>> {
+    let b = c.get_database_backend();
+    let q = format!(
+        "SELECT posting_id, COUNT(*) AS n FROM applications GROUP BY posting_id \
+         HAVING COUNT(*) >= ? ORDER BY n DESC, posting_id LIMIT {limit}"
+    );
+    let rows = c.query_all_raw(sql(b, &q, vec![min.into()])).await?;
+    rows.iter()
+        .map(|r| r.try_get("", "posting_id").map_err(Into::into))
+        .collect()
+}
+
 /// The newest transition id: the board's charts are computed again only
 /// when it changes.
 pub async fn last_transition<C: ConnectionTrait>(c: &C) -> Result<i64> {

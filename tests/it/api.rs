@@ -44,9 +44,15 @@ impl Drop for Api {
 
 impl Api {
     pub(crate) fn start(env: &Env, port: u16) -> Api {
+        Api::start_with(env, port, &[])
+    }
+
+    /// `atsd run` with these environment variables besides.
+    pub(crate) fn start_with(env: &Env, port: u16, vars: &[(&str, &str)]) -> Api {
         let log = env.path("api-daemon.log");
         let child = env
             .std_cmd()
+            .envs(vars.iter().copied())
             .arg("run")
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).unwrap())
@@ -63,6 +69,11 @@ impl Api {
         // the listener is bound before the loop sets the configuration
         std::thread::sleep(Duration::from_millis(300));
         Api { child, log }
+    }
+
+    /// What the daemon logged so far.
+    pub(crate) fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
     pub(crate) fn stop(mut self) -> String {

@@ -524,3 +524,53 @@ fn the_html_report_is_the_posting_page_in_one_file_that_fetches_nothing() {
     assert!(html.contains("5 (5 stale)"), "{html}");
     assert!(html.contains("Generated at 2026-02-01"));
 }
+
+#[test]
+fn the_biggest_postings_chart_figures_are_counted_ahead() {
+    let (env, port) = setup("");
+    // posting 1 is big enough to be counted ahead; posting 2 is not
+    env.ok(&[
+        "posting",
+        "add",
+        "https://boards.greenhouse.io/acme/jobs/2",
+        "--title",
+        "Baker",
+    ]);
+    seed_applications(
+        &env,
+        1,
+        atsd::board::view::WARM_MIN as usize,
+        "rejected",
+        "2026-01-01T00:00:00Z",
+    );
+    seed_applications(&env, 2, 10, "applied", "2026-01-01T00:00:00Z");
+    let api = Api::start_with(&env, port, &[("ATSD_LOG", "atsd=debug")]);
+    let started = std::time::Instant::now();
+    while !api.log().contains("counted the chart figures ahead") {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(20),
+            "nothing counted ahead:\n{}",
+            api.log()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let log = api.log();
+    let lines: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("counted the chart figures ahead"))
+        .collect();
+    assert_eq!(lines.len(), 1, "{log}");
+    assert!(lines[0].contains("posting=1"), "{}", lines[0]);
+    // the first view shows them: counted before anyone asked
+    let read = token(&env, "board", "read");
+    let cookie = session(port, &read);
+    let p = get(port, "/board/postings/1", Some(&cookie)).body;
+    assert!(
+        p.contains(&format!(
+            "Of the {} finished applications",
+            atsd::board::view::WARM_MIN
+        )),
+        "{p}"
+    );
+    api.stop();
+}
