@@ -104,6 +104,31 @@ fn wrk(url: &str, cookie: &str, conns: u32, duration: &str) -> Load {
     }
 }
 
+/// The posting page's first view on a new server (its board's cache empty),
+/// `after` its start: milliseconds.
+async fn first_view(state: &http::AppState, cookie: &str, after: std::time::Duration) -> f64 {
+    let l = http::bind("127.0.0.1:0").await.expect("bind");
+    let p = l.local_addr().expect("addr").port();
+    let stop = tokio_util::sync::CancellationToken::new();
+    tokio::spawn(http::serve_router(
+        l,
+        http::router(state.clone()),
+        stop.clone(),
+    ));
+    tokio::time::sleep(after).await;
+    let c = cookie.to_string();
+    let took = tokio::task::spawn_blocking(move || {
+        let t = Instant::now();
+        let (s, _, _) = request(p, "GET", "/board/postings/1", &[("Cookie", &c)], "");
+        assert_eq!(s, 200);
+        t.elapsed().as_secs_f64() * 1000.0
+    })
+    .await
+    .expect("first view");
+    stop.cancel();
+    took
+}
+
 #[tokio::main]
 async fn main() {
     let n: usize = std::env::var("ATSD_BENCH_APPLICATIONS")
@@ -258,51 +283,14 @@ async fn main() {
     // request, what the first recruiter to open the posting waits for
     let mut cold = Vec::new();
     for _ in 0..10 {
-        let l = http::bind("127.0.0.1:0").await.expect("bind");
-        let p = l.local_addr().expect("addr").port();
-        let stop = tokio_util::sync::CancellationToken::new();
-        tokio::spawn(http::serve_router(
-            l,
-            http::router(state.clone()),
-            stop.clone(),
-        ));
-        let c = cookie.clone();
-        let took = tokio::task::spawn_blocking(move || {
-            let t = Instant::now();
-            let (s, _, _) = request(p, "GET", "/board/postings/1", &[("Cookie", &c)], "");
-            assert_eq!(s, 200);
-            t.elapsed().as_secs_f64() * 1000.0
-        })
-        .await
-        .expect("first view");
-        stop.cancel();
-        cold.push(took);
+        cold.push(first_view(&state, &cookie, std::time::Duration::ZERO).await);
     }
     cold.sort_by(f64::total_cmp);
     // first view a few seconds after the server started: the biggest
     // postings' figures were counted ahead (board::view::keep_warm)
     let mut ahead = Vec::new();
     for _ in 0..5 {
-        let l = http::bind("127.0.0.1:0").await.expect("bind");
-        let p = l.local_addr().expect("addr").port();
-        let stop = tokio_util::sync::CancellationToken::new();
-        tokio::spawn(http::serve_router(
-            l,
-            http::router(state.clone()),
-            stop.clone(),
-        ));
-        tokio::time::sleep(std::time::Duration::from_secs(3)).await;
-        let c = cookie.clone();
-        let took = tokio::task::spawn_blocking(move || {
-            let t = Instant::now();
-            let (s, _, _) = request(p, "GET", "/board/postings/1", &[("Cookie", &c)], "");
-            assert_eq!(s, 200);
-            t.elapsed().as_secs_f64() * 1000.0
-        })
-        .await
-        .expect("first view, counted ahead");
-        stop.cancel();
-        ahead.push(took);
+        ahead.push(first_view(&state, &cookie, std::time::Duration::from_secs(3)).await);
     }
     ahead.sort_by(f64::total_cmp);
     // after a move: the kept figures are shown, new ones counted behind

@@ -6,7 +6,7 @@
 //! With `board_auth = "proxy"` the operator's reverse proxy decides, and the
 //! listener must be on loopback (`check-config` refuses otherwise).
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::store::Store;
 use crate::store::tokens::{self, Scope, sha256};
 use chrono::{DateTime, Duration, Utc};
@@ -37,10 +37,7 @@ pub async fn sign_in(
     if !readable {
         return Ok(Err(Refusal::WrongScope));
     }
-    let mut b = [0u8; 32];
-    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut b)
-        .map_err(|_| Error::Other("the system's random source failed".into()))?;
-    let secret: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    let secret = tokens::random_hex()?;
     board_session::ActiveModel {
         hash: Set(sha256(secret.as_bytes())),
         token_id: Set(t.id),

@@ -285,6 +285,46 @@ impl Ctx<'_> {
         }
     }
 
+    /// A stage named in a query must be one of the pipeline's.
+    fn check_stage(&self, stage: Option<&String>) -> Result<()> {
+        match stage {
+            Some(s) if !self.pipeline.contains(s) => Err(Error::input(format!(
+                "stage: `{s}` is not a stage of the pipeline"
+            ))),
+            _ => Ok(()),
+        }
+    }
+
+    /// How long an application is in its stage, as every page shows it:
+    /// `days`, `days_text`, `stale` (in the stage longer than its threshold
+    /// in `th`, as the report counts) and `stale_text`, added to `base`.
+    fn with_stay(
+        &self,
+        mut base: Value,
+        th: &HashMap<String, Duration>,
+        stage: &str,
+        entered: DateTime<Utc>,
+    ) -> Value {
+        let days = (self.now - entered).num_days();
+        let limit = th.get(stage);
+        if let Value::Object(m) = &mut base {
+            m.insert("days".into(), json!(days));
+            m.insert("days_text".into(), json!(self.days_text(days)));
+            m.insert(
+                "stale".into(),
+                json!(limit.is_some_and(|l| self.now - entered > *l)),
+            );
+            m.insert(
+                "stale_text".into(),
+                json!(fill(
+                    &self.w("stale_badge"),
+                    &[("days", limit.map(|l| l.num_days()).unwrap_or(0).to_string())]
+                )),
+            );
+        }
+        base
+    }
+
     fn days_text(&self, days: i64) -> String {
         if days == 1 {
             self.w("day_one")
@@ -419,13 +459,7 @@ pub struct PostingFilter {
 /// with its newest cards, the terminal stages as counts, and the charts.
 pub async fn posting_page(c: &Ctx<'_>, id: i64, f: &PostingFilter, links: bool) -> Result<Value> {
     let p = find_posting(c, id).await?;
-    if let Some(s) = &f.stage
-        && !c.pipeline.contains(s)
-    {
-        return Err(Error::input(format!(
-            "stage: `{s}` is not a stage of the pipeline"
-        )));
-    }
+    c.check_stage(f.stage.as_ref())?;
     let cutoffs = c.cutoffs();
     let th = c.thresholds();
     let counts = q::stage_counts(
@@ -458,17 +492,17 @@ pub async fn posting_page(c: &Ctx<'_>, id: i64, f: &PostingFilter, links: bool) 
         };
         let cards = q::cards(c.store.conn(), id, &filter, COLUMN_CARDS).await?;
         let shown = if f.stale { n.stale } else { n.count };
-        columns.push((stage.clone(), n, shown, cutoff, cards));
+        columns.push((stage.clone(), n, shown, cards));
     }
     let ids: Vec<i64> = columns
         .iter()
-        .flat_map(|c| c.4.iter().map(|x| x.id))
+        .flat_map(|c| c.3.iter().map(|x| x.id))
         .collect();
     let emails = q::card_emails(c.store.conn(), &ids).await?;
     let threshold_days = |s: &str| th.get(s).map(|d| d.num_days()).unwrap_or(0);
     let cols: Vec<Value> = columns
         .iter()
-        .map(|(stage, n, shown, cutoff, cards)| {
+        .map(|(stage, n, shown, cards)| {
             let more = shown - cards.len() as i64;
             json!({
                 "stage": stage,
@@ -478,21 +512,16 @@ pub async fn posting_page(c: &Ctx<'_>, id: i64, f: &PostingFilter, links: bool) 
                 "count_href": list_href(id, Some(stage), None, None),
                 "threshold_days": threshold_days(stage),
                 "cards": cards.iter().map(|card| {
-                    let days = (c.now - card.entered_stage_at).num_days();
-                    let stale = cutoff.is_some_and(|t| card.entered_stage_at < t);
                     let email = emails.get(&card.id).map(|e| json!({
                         "status": e.status,
                         "text": fill(&c.w(if e.status == "dead" { "email_dead" } else { "email_pending" }),
                                      &[("template", e.template.clone())]),
                     }));
-                    json!({
+                    c.with_stay(json!({
                         "id": card.id, "name": card.name,
                         "href": format!("/board/applications/{}", card.id),
-                        "days": days, "days_text": c.days_text(days),
-                        "stale": stale,
-                        "stale_text": fill(&c.w("stale_badge"), &[("days", threshold_days(stage).to_string())]),
                         "email": email,
-                    })
+                    }), &th, stage, card.entered_stage_at)
                 }).collect::<Vec<_>>(),
                 "more": more.max(0),
                 "more_text": fill(&c.w("and_more"), &[("n", more.max(0).to_string())]),
@@ -664,13 +693,7 @@ pub struct ListQuery {
 /// newest first, a page at a time.
 pub async fn list_page(c: &Ctx<'_>, id: i64, lq: &ListQuery) -> Result<Value> {
     let p = find_posting(c, id).await?;
-    if let Some(s) = &lq.stage
-        && !c.pipeline.contains(s)
-    {
-        return Err(Error::input(format!(
-            "stage: `{s}` is not a stage of the pipeline"
-        )));
-    }
+    c.check_stage(lq.stage.as_ref())?;
     let cutoffs = c.cutoffs();
     let stale_cutoffs: Vec<(String, DateTime<Utc>)> = cutoffs
         .iter()
@@ -718,18 +741,16 @@ pub async fn list_page(c: &Ctx<'_>, id: i64, lq: &ListQuery) -> Result<Value> {
     let items: Vec<Value> = rows
         .iter()
         .map(|r| {
-            let days = (c.now - r.entered_stage_at).num_days();
-            let stale = cutoffs
-                .iter()
-                .any(|(s, t)| *s == r.stage && r.entered_stage_at < *t);
-            json!({
-                "id": r.id, "name": r.name, "stage": r.stage,
-                "href": format!("/board/applications/{}", r.id),
-                "days": days, "days_text": c.days_text(days),
-                "stale": stale,
-                "stale_text": fill(&c.w("stale_badge"), &[("days", th.get(&r.stage).map(|d| d.num_days()).unwrap_or(0).to_string())]),
-                "applied": c.time(&r.applied_at),
-            })
+            c.with_stay(
+                json!({
+                    "id": r.id, "name": r.name, "stage": r.stage,
+                    "href": format!("/board/applications/{}", r.id),
+                    "applied": c.time(&r.applied_at),
+                }),
+                &th,
+                &r.stage,
+                r.entered_stage_at,
+            )
         })
         .collect();
     let next_href = next.map(|n| {
@@ -808,30 +829,26 @@ pub async fn application_page(c: &Ctx<'_>, id: i64) -> Result<Value> {
         };
         json!({"text": text, "due": at <= c.now})
     });
-    let cutoff = c
-        .cutoffs()
-        .into_iter()
-        .find(|(s, _)| *s == a.stage)
-        .map(|x| x.1);
-    let days = (c.now - a.entered_stage_at).num_days();
     let th = c.thresholds();
-    Ok(json!({
-        "id": a.id,
-        "name": cand.as_ref().map(|x| x.name.clone()).unwrap_or_default(),
-        "email": cand.as_ref().map(|x| x.email.clone()).unwrap_or_default(),
-        "stage": a.stage,
-        "days_text": c.days_text(days),
-        "stale": cutoff.is_some_and(|t| a.entered_stage_at < t),
-        "stale_text": fill(&c.w("stale_badge"), &[("days", th.get(&a.stage).map(|d| d.num_days()).unwrap_or(0).to_string())]),
-        "applied": c.time(&a.applied_at),
-        "posting": posting_json(c, &p),
-        "transitions": ts.iter().map(|t| json!({
-            "at": c.time(&t.at), "from": t.from_stage, "to": t.to_stage,
-            "actor": t.actor, "reason": t.reason,
-        })).collect::<Vec<_>>(),
-        "emails": emails.iter().map(|e| email_json(c, e)).collect::<Vec<_>>(),
-        "next_rule": next_rule,
-    }))
+    Ok(c.with_stay(
+        json!({
+            "id": a.id,
+            "name": cand.as_ref().map(|x| x.name.clone()).unwrap_or_default(),
+            "email": cand.as_ref().map(|x| x.email.clone()).unwrap_or_default(),
+            "stage": a.stage,
+            "applied": c.time(&a.applied_at),
+            "posting": posting_json(c, &p),
+            "transitions": ts.iter().map(|t| json!({
+                "at": c.time(&t.at), "from": t.from_stage, "to": t.to_stage,
+                "actor": t.actor, "reason": t.reason,
+            })).collect::<Vec<_>>(),
+            "emails": emails.iter().map(|e| email_json(c, e)).collect::<Vec<_>>(),
+            "next_rule": next_rule,
+        }),
+        &th,
+        &a.stage,
+        a.entered_stage_at,
+    ))
 }
 
 fn email_json(c: &Ctx<'_>, e: &outbox::Model) -> Value {

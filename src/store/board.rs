@@ -25,9 +25,11 @@ pub struct StageCount {
 /// stage before it is stale (the report's `now - entered > threshold`).
 pub type Cutoffs = [(String, DateTime<Utc>)];
 
-fn stale_case(cutoffs: &Cutoffs, values: &mut Vec<Value>) -> String {
+/// The condition "stale" over `applications a`, its values pushed to
+/// `values`; `None` when no stage has a cut-off (nothing is stale).
+fn stale_condition(cutoffs: &Cutoffs, values: &mut Vec<Value>) -> Option<String> {
     if cutoffs.is_empty() {
-        return "0".into();
+        return None;
     }
     let parts: Vec<&str> = cutoffs
         .iter()
@@ -37,7 +39,14 @@ fn stale_case(cutoffs: &Cutoffs, values: &mut Vec<Value>) -> String {
             "(a.stage = ? AND a.entered_stage_at < ?)"
         })
         .collect();
-    format!("CASE WHEN {} THEN 1 ELSE 0 END", parts.join(" OR "))
+    Some(format!("({})", parts.join(" OR ")))
+}
+
+fn stale_case(cutoffs: &Cutoffs, values: &mut Vec<Value>) -> String {
+    match stale_condition(cutoffs, values) {
+        Some(cond) => format!("CASE WHEN {cond} THEN 1 ELSE 0 END"),
+        None => "0".into(),
+    }
 }
 
 /// Per posting (or one posting) and stage: count, stale, new since `since`.
@@ -181,18 +190,10 @@ pub async fn cards<C: ConnectionTrait>(
         values.push(s.clone().into());
     }
     if let Some(cutoffs) = &f.entered_before {
-        if cutoffs.is_empty() {
-            return Ok(Vec::new());
+        match stale_condition(cutoffs, &mut values) {
+            Some(cond) => q.push_str(&format!(" AND {cond}")),
+            None => return Ok(Vec::new()),
         }
-        let parts: Vec<&str> = cutoffs
-            .iter()
-            .map(|(stage, at)| {
-                values.push(stage.clone().into());
-                values.push((*at).into());
-                "(a.stage = ? AND a.entered_stage_at < ?)"
-            })
-            .collect();
-        q.push_str(&format!(" AND ({})", parts.join(" OR ")));
     }
     if let Some(t) = f.applied_since {
         q.push_str(" AND a.applied_at >= ?");

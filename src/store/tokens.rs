@@ -68,11 +68,16 @@ pub fn sha256(bytes: &[u8]) -> String {
     hex(ring::digest::digest(&ring::digest::SHA256, bytes).as_ref())
 }
 
-fn new_secret() -> Result<String> {
+/// 32 bytes from the system's random source, in hex (64 digits).
+pub fn random_hex() -> Result<String> {
     let mut b = [0u8; 32];
     ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut b)
         .map_err(|_| Error::Other("the system's random source failed".into()))?;
-    Ok(format!("atsd_{}", hex(&b)))
+    Ok(hex(&b))
+}
+
+fn new_secret() -> Result<String> {
+    Ok(format!("atsd_{}", random_hex()?))
 }
 
 /// Creates a token; returns it (the only time it is seen) and its row.
