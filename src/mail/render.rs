@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use include_dir::{Dir, include_dir};
 use minijinja::{AutoEscape, Environment, UndefinedBehavior};
 use serde::Serialize;
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
 static BUILTIN: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/templates");
@@ -187,6 +187,11 @@ pub fn first_name(name: &str) -> String {
 pub struct Renderer {
     env: Environment<'static>,
     dir: Option<PathBuf>,
+    /// Which locale each `(template, locale, default)` resolved to. Like the
+    /// compiled templates the environment keeps, it lasts as long as this
+    /// renderer (a reload makes a new one): looking a file up, on disk or in
+    /// the built-in set, cost as much as rendering the email.
+    resolved: std::sync::Mutex<HashMap<(String, String, String), Option<String>>>,
 }
 
 fn builtin(name: &str) -> Option<String> {
@@ -227,7 +232,11 @@ impl Renderer {
             }
             Ok(builtin(name))
         });
-        Renderer { env, dir: over }
+        Renderer {
+            env,
+            dir: over,
+            resolved: Default::default(),
+        }
     }
 
     fn has(&self, path: &str) -> bool {
@@ -293,9 +302,19 @@ impl Renderer {
 
     /// The locale `name` will be rendered in for a recipient who wants `locale`.
     pub fn resolve_locale(&self, name: &str, locale: &str, default: &str) -> Option<String> {
-        fallback_chain(locale, default)
+        let key = (name.to_string(), locale.to_string(), default.to_string());
+        if let Ok(memo) = self.resolved.lock()
+            && let Some(found) = memo.get(&key)
+        {
+            return found.clone();
+        }
+        let found = fallback_chain(locale, default)
             .into_iter()
-            .find(|l| self.has(&format!("{l}/{name}.subject.txt")))
+            .find(|l| self.has(&format!("{l}/{name}.subject.txt")));
+        if let Ok(mut memo) = self.resolved.lock() {
+            memo.insert(key, found.clone());
+        }
+        found
     }
 
     fn one(&self, path: &str, value: minijinja::Value) -> Result<String, String> {
