@@ -22,8 +22,8 @@ use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 use tokio_util::sync::CancellationToken;
 
-/// Applications read, decided and written per transaction (written in
-/// statements of [`bulk::MAX_BATCH`] rows on SQLite).
+/// Applications read, decided and written per transaction (in statements
+/// of up to [`bulk::moves_per_call`] moves on SQLite, one on PostgreSQL).
 pub const BATCH: usize = 5000;
 
 /// One thing the rules do (printed by `--dry-run`).
@@ -451,6 +451,14 @@ async fn write(store: Store, domain: String, now: DateTime<Utc>, p: Prepared) ->
         return Ok(w);
     }
     let txn = store.begin_write().await?;
+    if store.backend() == sea_orm::DbBackend::Postgres {
+        // every statement of a batch finds its rows by key, a few thousand
+        // of tables that may hold millions: a sequential scan or a hash of a
+        // whole table is never the right plan, though the planner, with
+        // statistics older than the rows this run writes, may think so
+        txn.execute_unprepared("SET LOCAL enable_seqscan = off; SET LOCAL enable_hashjoin = off")
+            .await?;
+    }
     let mut moved = std::collections::HashSet::new();
     #[allow(clippy::type_complexity)]
     let (rules_of, all_moves): (Vec<(String, Option<String>, i64)>, Vec<BulkMove>) = p
@@ -462,7 +470,7 @@ async fn write(store: Store, domain: String, now: DateTime<Utc>, p: Prepared) ->
     while rest.peek().is_some() {
         let chunk: Vec<BulkMove> = rest
             .by_ref()
-            .take(bulk::chunk_size(store.backend()))
+            .take(bulk::moves_per_call(store.backend()))
             .collect();
         let applied =
             bulk::apply_moves(&txn, chunk, now, &|t| mail::message_id_at(&domain, t, 0)).await?;

@@ -48,21 +48,46 @@ pub struct Applied {
     pub cancelled_emails: u64,
 }
 
-/// At most this many moves per call on SQLite: the bound values of one
-/// statement stay under its limit (32,766). PostgreSQL gets one array per
-/// column, so a call there takes any number.
-pub const MAX_BATCH: usize = 1000;
+/// SQLite binds at most this many values per statement.
+const SQLITE_MAX_VALUES: usize = 32_766;
 
-/// Rows per statement on this engine.
-pub fn chunk_size(b: DbBackend) -> usize {
+/// Rows of `columns` columns per statement on this engine: as many as
+/// SQLite can bind in one (constant columns, bound once, only make room),
+/// any number on PostgreSQL, which takes one array per column.
+pub(crate) fn rows_per_statement(b: DbBackend, columns: usize) -> usize {
     if b == DbBackend::Postgres {
         usize::MAX
     } else {
-        MAX_BATCH
+        (SQLITE_MAX_VALUES / columns.max(1)).max(1)
     }
 }
 
-/// Applies `moves` inside `txn`. `message_id(transition_id)` names each email.
+/// Moves per [`apply_moves`] call on this engine (its widest statement, the
+/// outbox rows, sets the limit).
+pub fn moves_per_call(b: DbBackend) -> usize {
+    rows_per_statement(b, OUTBOX_COLUMNS.len())
+}
+
+/// The outbox columns an email is written with.
+const OUTBOX_COLUMNS: [(&str, &str); 14] = [
+    ("application_id", "bigint"),
+    ("transition_id", "bigint"),
+    ("stage", "text"),
+    ("recipient", "text"),
+    ("recipient_name", "text"),
+    ("template", "text"),
+    ("locale", "text"),
+    ("message_id", "text"),
+    ("status", "text"),
+    ("attempts", "integer"),
+    ("next_attempt_at", "timestamptz"),
+    ("send_after", "timestamptz"),
+    ("created_at", "timestamptz"),
+    ("updated_at", "timestamptz"),
+];
+
+/// Applies `moves` inside `txn` (at most [`moves_per_call`] of them).
+/// `message_id(transition_id)` names each email.
 pub async fn apply_moves(
     txn: &DatabaseTransaction,
     moves: Vec<BulkMove>,
@@ -81,44 +106,7 @@ pub async fn apply_moves(
     }
     let mut moved: HashSet<i64> = HashSet::new();
     for (to, ms) in &by_target {
-        let ids: Vec<i64> = ms.iter().map(|m| m.application_id).collect();
-        let stmt = if b == DbBackend::Postgres {
-            let versions: Vec<String> = ms.iter().map(|m| m.version.to_string()).collect();
-            sql(
-                b,
-                "UPDATE applications AS a SET stage = ?, entered_stage_at = ?, updated_at = ?, version = a.version + 1 \
-                 FROM unnest(CAST(? AS bigint[]), CAST(? AS integer[])) AS v(id, version) \
-                 WHERE a.id = v.id AND a.version = v.version RETURNING a.id",
-                vec![
-                    (*to).into(),
-                    now.into(),
-                    now.into(),
-                    format!("{{{}}}", id_list(&ids)).into(),
-                    format!("{{{}}}", versions.join(",")).into(),
-                ],
-            )
-        } else {
-            // `id IN (…)` first, so that SQLite finds the rows by key before
-            // matching the (id, version) pairs
-            let pairs: Vec<String> = ms
-                .iter()
-                .map(|m| format!("({},{})", m.application_id, m.version))
-                .collect();
-            sql(
-                b,
-                &format!(
-                    "UPDATE applications SET stage = ?, entered_stage_at = ?, updated_at = ?, version = version + 1 \
-                     WHERE id IN ({}) AND (id, version) IN (VALUES {}) RETURNING id",
-                    id_list(&ids),
-                    pairs.join(",")
-                ),
-                vec![(*to).into(), now.into(), now.into()],
-            )
-        };
-        let rows = txn.query_all_raw(stmt).await?;
-        for r in rows {
-            moved.insert(r.try_get::<i64>("", "id")?);
-        }
+        moved.extend(compare_and_swap(txn, to, ms, now).await?);
     }
     let done: Vec<&BulkMove> = moves
         .iter()
@@ -172,8 +160,23 @@ pub async fn apply_moves(
             r.try_get::<i64>("", "id")?,
         );
     }
-    let transitions: Vec<i64> = transition_of.values().copied().collect();
-    super::events::record_transitions(txn, &transitions).await?;
+    let events: Vec<Vec<Cell>> = done
+        .iter()
+        .filter_map(|m| {
+            let t = *transition_of.get(&m.application_id)?;
+            Some(vec![
+                Cell::I(Some(t)),
+                Cell::I(Some(m.application_id)),
+                Cell::I(Some(m.posting_id)),
+                Cell::S(Some(m.from.clone())),
+                Cell::S(Some(m.to.clone())),
+                Cell::S(m.reason.clone()),
+                Cell::S(Some(m.actor.clone())),
+                Cell::T(Some(now)),
+            ])
+        })
+        .collect();
+    super::events::record_moves(txn, events).await?;
     // 3. the delayed emails of the stage left, cancelled
     let mut leaving: BTreeMap<(&str, &str, &str), Vec<i64>> = BTreeMap::new();
     for m in &done {
@@ -183,35 +186,42 @@ pub async fn apply_moves(
             .push(m.application_id);
     }
     for ((from, to, actor), ids) in leaving {
-        let (apps, mut values): (String, Vec<Value>) = if b == DbBackend::Postgres {
+        // the emails found by application, not by the status index: the
+        // pending emails not yet due may be many (a delayed rejection each).
+        // PostgreSQL scans the index for the array; on SQLite the list
+        // drives the join
+        let (find, ids) = if b == DbBackend::Postgres {
             (
-                "SELECT unnest(CAST(? AS bigint[]))".into(),
-                vec![format!("{{{}}}", id_list(&ids)).into()],
+                "application_id = ANY(CAST(? AS bigint[])) AND stage = ? AND status = 'pending' AND send_after > ?"
+                    .to_string(),
+                Value::from(format!("{{{}}}", id_list(&ids))),
             )
         } else {
-            (id_list(&ids), vec![])
+            let (apps, ids) = id_source(b, &ids);
+            (
+                format!(
+                    "id IN (SELECT o.id FROM ({apps}) AS x CROSS JOIN outbox AS o \
+                     WHERE o.application_id = x.id AND o.stage = ? AND o.status = 'pending' AND o.send_after > ?)"
+                ),
+                ids,
+            )
         };
-        let mut all: Vec<Value> = vec![
+        let values: Vec<Value> = vec![
             format!(
                 "cancelled at {}: the application left `{from}` for `{to}` ({actor}) before the email was due",
                 now.to_rfc3339()
             )
             .into(),
             now.into(),
+            ids,
+            Value::from(from),
+            now.into(),
         ];
-        all.append(&mut values);
-        all.extend([Value::from(from), now.into()]);
         let res = txn
             .execute_raw(sql(
                 b,
-                &format!(
-                    // the subquery finds the rows by application, whatever
-                    // the planner thinks of the status index
-                    "UPDATE outbox SET status = 'cancelled', last_error = ?, updated_at = ? \
-                     WHERE id IN (SELECT id FROM outbox WHERE application_id IN ({apps})) \
-                     AND stage = ? AND status = 'pending' AND send_after > ?"
-                ),
-                all,
+                &format!("UPDATE outbox SET status = 'cancelled', last_error = ?, updated_at = ? WHERE {find}"),
+                values,
             ))
             .await?;
         out.cancelled_emails += res.rows_affected();
@@ -234,6 +244,64 @@ pub async fn apply_moves(
     Ok(out)
 }
 
+/// Moves `ms` to `to` where each still has the version read; returns the
+/// ids moved (the others were moved by someone else first).
+async fn compare_and_swap(
+    txn: &DatabaseTransaction,
+    to: &str,
+    ms: &[&BulkMove],
+    now: DateTime<Utc>,
+) -> Result<Vec<i64>> {
+    let b = txn.get_database_backend();
+    if b == DbBackend::Postgres {
+        let ids: Vec<i64> = ms.iter().map(|m| m.application_id).collect();
+        let versions: Vec<String> = ms.iter().map(|m| m.version.to_string()).collect();
+        let rows = txn
+            .query_all_raw(sql(
+                b,
+                "UPDATE applications AS a SET stage = ?, entered_stage_at = ?, updated_at = ?, version = a.version + 1 \
+                 FROM unnest(CAST(? AS bigint[]), CAST(? AS integer[])) AS v(id, version) \
+                 WHERE a.id = v.id AND a.version = v.version RETURNING a.id",
+                vec![
+                    to.into(),
+                    now.into(),
+                    now.into(),
+                    format!("{{{}}}", id_list(&ids)).into(),
+                    format!("{{{}}}", versions.join(",")).into(),
+                ],
+            ))
+            .await?;
+        return rows
+            .into_iter()
+            .map(|r| r.try_get::<i64>("", "id").map_err(Into::into))
+            .collect();
+    }
+    // SQLite: the pairs go as one JSON array, so that the statement's text
+    // is the same for every batch (compiled once, not once per batch)
+    let pairs: Vec<String> = ms
+        .iter()
+        .map(|m| format!("[{},{}]", m.application_id, m.version))
+        .collect();
+    let rows = txn
+        .query_all_raw(sql(
+            b,
+            "UPDATE applications SET stage = ?, entered_stage_at = ?, updated_at = ?, \
+             version = applications.version + 1 \
+             FROM (SELECT value ->> 0 AS cas_id, value ->> 1 AS cas_version FROM json_each(?)) AS v \
+             WHERE applications.id = v.cas_id AND applications.version = v.cas_version RETURNING id",
+            vec![
+                to.into(),
+                now.into(),
+                now.into(),
+                format!("[{}]", pairs.join(",")).into(),
+            ],
+        ))
+        .await?;
+    rows.into_iter()
+        .map(|r| r.try_get::<i64>("", "id").map_err(Into::into))
+        .collect()
+}
+
 /// Queues emails not caused by a move (reminders, digests); one whose
 /// Message-ID exists already is skipped, which makes queuing idempotent.
 /// Returns how many were queued.
@@ -246,7 +314,7 @@ pub async fn queue_emails(
     let mut n = 0;
     let mut rest = emails.into_iter().peekable();
     while rest.peek().is_some() {
-        let chunk: Vec<BulkEmail> = rest.by_ref().take(chunk_size(b)).collect();
+        let chunk: Vec<BulkEmail> = rest.by_ref().take(moves_per_call(b)).collect();
         n += insert_emails(txn, b, chunk, now, None).await?;
     }
     Ok(n)
@@ -291,22 +359,7 @@ async fn insert_emails(
         .query_all_raw(insert(
             b,
             "outbox",
-            &[
-                ("application_id", "bigint"),
-                ("transition_id", "bigint"),
-                ("stage", "text"),
-                ("recipient", "text"),
-                ("recipient_name", "text"),
-                ("template", "text"),
-                ("locale", "text"),
-                ("message_id", "text"),
-                ("status", "text"),
-                ("attempts", "integer"),
-                ("next_attempt_at", "timestamptz"),
-                ("send_after", "timestamptz"),
-                ("created_at", "timestamptz"),
-                ("updated_at", "timestamptz"),
-            ],
+            &OUTBOX_COLUMNS,
             cells,
             "ON CONFLICT (message_id) DO NOTHING RETURNING id, message_id",
         ))
@@ -359,6 +412,7 @@ fn push_quoted(a: &mut String, v: &str) {
 }
 
 /// One value of a row to write.
+#[derive(PartialEq)]
 pub(crate) enum Cell {
     I(Option<i64>),
     S(Option<String>),
@@ -366,29 +420,117 @@ pub(crate) enum Cell {
     B(Option<bool>),
 }
 
-/// The rows as a row source and its bound values: `SELECT * FROM
-/// unnest(…)` with one array per column on PostgreSQL (planning a `VALUES`
-/// list of thousands of bound values, or reading the rows from JSON, costs it
-/// more than the write itself), `VALUES (…), (…)` on SQLite.
+impl Cell {
+    fn into_value(self) -> Value {
+        match self {
+            Cell::I(i) => Value::from(i),
+            Cell::S(s) => Value::from(s),
+            Cell::T(t) => Value::from(t),
+            Cell::B(v) => Value::from(v),
+        }
+    }
+}
+
+/// The rows as a row source and its bound values. A column that holds the
+/// same value in every row (the stage moved to, the actor, the time, the
+/// template…) is bound once, as a scalar; the others come from `unnest(…)`
+/// with one array per column on PostgreSQL (planning a `VALUES` list of
+/// thousands of bound values, or reading the rows from JSON, costs it more
+/// than the write itself) and from `VALUES (…), (…)` on SQLite. Each bound
+/// value costs SQLite about half a microsecond and PostgreSQL the parsing
+/// of its array, so the constant columns, most of a move's, are nearly free.
 fn row_source(
     b: DbBackend,
     columns: &[(&str, &str)],
     rows: Vec<Vec<Cell>>,
 ) -> (String, Vec<Value>) {
+    // the first column always varies, so that the source has its rows
+    let constant: Vec<bool> = (0..columns.len())
+        .map(|c| {
+            c > 0
+                && rows
+                    .first()
+                    .is_some_and(|first| rows.iter().all(|r| r[c] == first[c]))
+        })
+        .collect();
+    let mut scalars: Vec<Value> = Vec::new();
+    let mut varying: Vec<Vec<Cell>> = Vec::with_capacity(rows.len());
+    for (r, row) in rows.into_iter().enumerate() {
+        let mut keep = Vec::with_capacity(row.len());
+        for (c, cell) in row.into_iter().enumerate() {
+            if !constant[c] {
+                keep.push(cell);
+            } else if r == 0 {
+                scalars.push(cell.into_value());
+            }
+        }
+        varying.push(keep);
+    }
+    let width = constant.iter().filter(|c| !**c).count();
+    let mut select = Vec::with_capacity(columns.len());
+    let mut k = 0;
+    for (c, (name, t)) in columns.iter().enumerate() {
+        if constant[c] {
+            select.push(if b == DbBackend::Postgres {
+                format!("CAST(? AS {t})")
+            } else {
+                "?".to_string()
+            });
+        } else {
+            k += 1;
+            select.push(if b == DbBackend::Postgres {
+                format!("u.{name}")
+            } else {
+                format!("u.column{k}")
+            });
+        }
+    }
+    let select = select.join(", ");
     if b == DbBackend::Postgres {
-        let casts: Vec<String> = columns
+        let (names, casts): (Vec<&str>, Vec<String>) = columns
             .iter()
-            .map(|(_, t)| format!("CAST(? AS {t}[])"))
-            .collect();
+            .zip(&constant)
+            .filter(|(_, c)| !**c)
+            .map(|((name, t), _)| (*name, format!("CAST(? AS {t}[])")))
+            .unzip();
+        scalars.extend(pg_arrays(width, varying));
         return (
-            format!("SELECT * FROM unnest({})", casts.join(", ")),
-            pg_arrays(columns.len(), rows),
+            format!(
+                "SELECT {select} FROM unnest({}) AS u({})",
+                casts.join(", "),
+                names.join(", ")
+            ),
+            scalars,
         );
     }
-    let n = rows.len();
-    let values = sqlite_values(columns.len(), rows);
-    let one = format!("({})", vec!["?"; columns.len()].join(","));
-    (format!("VALUES {}", vec![one; n].join(",")), values)
+    let n = varying.len();
+    let one = format!("({})", vec!["?"; width].join(","));
+    scalars.extend(varying.into_iter().flatten().map(Cell::into_value));
+    // (`WHERE true` lets an `ON CONFLICT` follow an `INSERT … SELECT`)
+    (
+        format!(
+            "SELECT {select} FROM (VALUES {}) AS u WHERE true",
+            vec![one; n].join(",")
+        ),
+        scalars,
+    )
+}
+
+/// A list of ids as a row source of one column and its one bound value:
+/// `SELECT unnest(…)` of an array (PostgreSQL) or `json_each` of a JSON
+/// array (SQLite), so that the statement's text does not change with them.
+pub(crate) fn id_source(b: DbBackend, ids: &[i64]) -> (&'static str, Value) {
+    if b == DbBackend::Postgres {
+        (
+            "SELECT unnest(CAST(? AS bigint[])) AS id",
+            format!("{{{}}}", id_list(ids)).into(),
+        )
+    } else {
+        (
+            "SELECT value AS id FROM json_each(?)",
+            format!("[{}]", id_list(ids)).into(),
+        )
+    }
 }
 
 fn column_names(columns: &[(&str, &str)]) -> String {
@@ -439,21 +581,6 @@ fn pg_arrays(columns: usize, rows: Vec<Vec<Cell>>) -> Vec<Value> {
             Value::from(a)
         })
         .collect()
-}
-
-fn sqlite_values(columns: usize, rows: Vec<Vec<Cell>>) -> Vec<Value> {
-    let mut values = Vec::with_capacity(rows.len() * columns);
-    for row in rows {
-        for cell in row {
-            values.push(match cell {
-                Cell::I(i) => Value::from(i),
-                Cell::S(s) => Value::from(s),
-                Cell::T(t) => Value::from(t),
-                Cell::B(v) => Value::from(v),
-            });
-        }
-    }
-    values
 }
 
 /// A multi-row `INSERT INTO table (columns) … suffix`.

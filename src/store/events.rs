@@ -80,36 +80,45 @@ pub fn moved(
     )
 }
 
-/// The events of these transitions, made by the database from their rows in
-/// one statement however many there are (the rules' bulk moves): the same
-/// JSON as [`moved`], built by `json_object` (SQLite) or
-/// `json_build_object` (PostgreSQL).
-pub async fn record_transitions<C: ConnectionTrait>(c: &C, ids: &[i64]) -> Result<()> {
-    if ids.is_empty() {
+/// The events of moves just written, one row each: `(transition_id,
+/// application_id, posting_id, from_stage, to_stage, reason, actor, at)`,
+/// as cells. The JSON is the same as [`moved`]'s, built by the database in
+/// one statement however many there are (`json_object` on SQLite,
+/// `json_build_object` on PostgreSQL) from the rows sent, without reading
+/// the transitions back.
+pub(crate) async fn record_moves<C: ConnectionTrait>(c: &C, rows: Vec<Vec<Cell>>) -> Result<()> {
+    if rows.is_empty() {
         return Ok(());
     }
     let b = c.get_database_backend();
-    let (object, filter, values) = if b == DbBackend::Postgres {
-        (
-            "json_build_object",
-            "t.id = ANY(CAST(? AS bigint[]))".to_string(),
-            vec![format!("{{{}}}", super::id_list(ids)).into()],
-        )
+    let object = if b == DbBackend::Postgres {
+        "json_build_object"
     } else {
-        (
-            "json_object",
-            format!("t.id IN ({})", super::id_list(ids)),
-            vec![],
-        )
+        "json_object"
     };
+    let (cte, values) = super::bulk::rows_cte(
+        b,
+        "m",
+        &[
+            ("transition_id", "bigint"),
+            ("application_id", "bigint"),
+            ("posting_id", "bigint"),
+            ("from_stage", "text"),
+            ("to_stage", "text"),
+            ("reason", "text"),
+            ("actor", "text"),
+            ("at", "timestamptz"),
+        ],
+        rows,
+    );
     c.execute_raw(sql(
         b,
         &format!(
-            "INSERT INTO events (type, at, data, application_id) \
-             SELECT CASE WHEN t.from_stage IS NULL THEN 'application.created' ELSE 'application.moved' END, t.at, \
-             CAST({object}('actor', t.actor, 'application_id', t.application_id, 'from', t.from_stage, \
-             'posting_id', a.posting_id, 'reason', t.reason, 'to', t.to_stage, 'transition_id', t.id) AS text), \
-             t.application_id FROM transitions t JOIN applications a ON a.id = t.application_id WHERE {filter} ORDER BY t.id"
+            "{cte} INSERT INTO events (type, at, data, application_id) \
+             SELECT CASE WHEN m.from_stage IS NULL THEN 'application.created' ELSE 'application.moved' END, m.at, \
+             CAST({object}('actor', m.actor, 'application_id', m.application_id, 'from', m.from_stage, \
+             'posting_id', m.posting_id, 'reason', m.reason, 'to', m.to_stage, 'transition_id', m.transition_id) AS text), \
+             m.application_id FROM m ORDER BY m.transition_id"
         ),
         values,
     ))
@@ -198,6 +207,9 @@ pub async fn record_sent<C: ConnectionTrait>(c: &C, ids: &[i64], at: DateTime<Ut
 /// Writes `events` inside the caller's transaction.
 pub async fn record<C: ConnectionTrait>(c: &C, events: Vec<NewEvent>) -> Result<()> {
     let b = c.get_database_backend();
+    if events.is_empty() {
+        return Ok(());
+    }
     if let [e] = events.as_slice() {
         // one event (a move, a new application): a plain insert, which
         // PostgreSQL plans faster than the array form below
@@ -214,11 +226,17 @@ pub async fn record<C: ConnectionTrait>(c: &C, events: Vec<NewEvent>) -> Result<
         .await?;
         return Ok(());
     }
+    const COLUMNS: [(&str, &str); 4] = [
+        ("type", "text"),
+        ("at", "timestamptz"),
+        ("data", "text"),
+        ("application_id", "bigint"),
+    ];
     let mut rest = events.into_iter().peekable();
     while rest.peek().is_some() {
         let rows: Vec<Vec<Cell>> = rest
             .by_ref()
-            .take(super::bulk::MAX_BATCH)
+            .take(super::bulk::rows_per_statement(b, COLUMNS.len()))
             .map(|e| {
                 vec![
                     Cell::S(Some(e.kind.to_string())),
@@ -228,19 +246,8 @@ pub async fn record<C: ConnectionTrait>(c: &C, events: Vec<NewEvent>) -> Result<
                 ]
             })
             .collect();
-        c.execute_raw(insert(
-            b,
-            "events",
-            &[
-                ("type", "text"),
-                ("at", "timestamptz"),
-                ("data", "text"),
-                ("application_id", "bigint"),
-            ],
-            rows,
-            "",
-        ))
-        .await?;
+        c.execute_raw(insert(b, "events", &COLUMNS, rows, ""))
+            .await?;
     }
     Ok(())
 }

@@ -319,7 +319,7 @@ pub async fn insert_history<C: ConnectionTrait>(
     c: &C,
     rows: Vec<posting_history::ActiveModel>,
 ) -> Result<()> {
-    use crate::store::bulk::{Cell, insert};
+    use crate::store::bulk::{Cell, insert, rows_per_statement};
     if rows.is_empty() {
         return Ok(());
     }
@@ -352,25 +352,22 @@ pub async fn insert_history<C: ConnectionTrait>(
             ]
         })
         .collect();
-    // SQLite's bound-value limit: 6 columns × 1,000 rows per statement
+    const COLUMNS: [(&str, &str); 6] = [
+        ("posting_id", "bigint"),
+        ("at", "timestamptz"),
+        ("field", "text"),
+        ("old_value", "text"),
+        ("new_value", "text"),
+        ("note", "text"),
+    ];
     let mut rest = cells.into_iter().peekable();
     while rest.peek().is_some() {
-        let chunk: Vec<Vec<Cell>> = rest.by_ref().take(1000).collect();
-        c.execute_raw(insert(
-            b,
-            "posting_history",
-            &[
-                ("posting_id", "bigint"),
-                ("at", "timestamptz"),
-                ("field", "text"),
-                ("old_value", "text"),
-                ("new_value", "text"),
-                ("note", "text"),
-            ],
-            chunk,
-            "",
-        ))
-        .await?;
+        let chunk: Vec<Vec<Cell>> = rest
+            .by_ref()
+            .take(rows_per_statement(b, COLUMNS.len()))
+            .collect();
+        c.execute_raw(insert(b, "posting_history", &COLUMNS, chunk, ""))
+            .await?;
     }
     Ok(())
 }

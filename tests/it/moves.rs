@@ -266,3 +266,241 @@ async fn sqlite_connections_use_wal_full_sync_and_foreign_keys() {
         .await;
     assert!(err.is_err());
 }
+
+/// One row of text columns (NULL as `None`), by a query.
+async fn texts(store: &Store, q: &str, columns: &[&str]) -> Vec<Option<String>> {
+    let row = store
+        .conn()
+        .query_one_raw(Statement::from_string(store.backend(), q.to_string()))
+        .await
+        .unwrap()
+        .unwrap_or_else(|| panic!("a row for {q}"));
+    columns
+        .iter()
+        .map(|c| row.try_get::<Option<String>>("", c).unwrap())
+        .collect()
+}
+
+/// The rules' set-based writes send a value that every row shares once and
+/// the others per row: each moved application must still get its own
+/// reason, actor, stage, recipient, locale, delay and words, NULLs where its
+/// own are missing, and a move whose version changed is skipped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_batch_of_rule_moves_writes_each_rows_own_values() {
+    use atsd::mail::Draft;
+    use atsd::store::bulk::{BulkMove, apply_moves};
+    let env = Env::new();
+    let store = env.store().await;
+    let config = Config::default();
+    let pipeline = config.pipeline().unwrap();
+    let renderer = Renderer::new(None);
+    let ctx = Ctx {
+        config: &config,
+        pipeline: &pipeline,
+        renderer: &renderer,
+        now: now(),
+    };
+    let ids = seed(&store, &ctx, 4).await;
+    let later = now() + chrono::Duration::days(2);
+    let draft = |name: Option<&str>, locale: &str, after, subject: &str| Draft {
+        recipient: format!("{subject}@example.org"),
+        recipient_name: name.map(str::to_string),
+        template: "rejection".into(),
+        locale: locale.into(),
+        stage: Some("rejected".into()),
+        send_after: after,
+        subject: Some(subject.into()),
+        body_text: Some(format!("text of {subject}")),
+        body_html: Some(format!("<p>html of {subject}</p>")),
+    };
+    let mv =
+        |i: usize, to: &str, version: i32, reason: Option<&str>, actor: &str, email| BulkMove {
+            application_id: ids[i],
+            posting_id: 1,
+            version,
+            from: "applied".into(),
+            entered: now(),
+            to: to.into(),
+            reason: reason.map(str::to_string),
+            actor: actor.into(),
+            email,
+        };
+    let moves = vec![
+        mv(
+            0,
+            "rejected",
+            1,
+            Some("no_response"),
+            "rule:a",
+            Some(draft(Some("Ann"), "en", Some(later), "s1")),
+        ),
+        mv(
+            1,
+            "rejected",
+            1,
+            None,
+            "rule:b",
+            Some(draft(None, "de", None, "s2")),
+        ),
+        mv(2, "screening", 1, Some("fit"), "rule:a", None),
+        mv(
+            3,
+            "rejected",
+            7,
+            Some("no_response"),
+            "rule:a",
+            Some(draft(None, "en", None, "s4")),
+        ),
+    ];
+    let at = now() + chrono::Duration::hours(1);
+    let txn = store.begin_write().await.unwrap();
+    let applied = apply_moves(&txn, moves, at, &|t| format!("<bulk.t{t}@example.org>"))
+        .await
+        .unwrap();
+    txn.commit().await.unwrap();
+    let mut moved = applied.moved.clone();
+    moved.sort();
+    assert_eq!(moved, ids[..3].to_vec());
+    assert_eq!(
+        applied.conflicts,
+        vec![ids[3]],
+        "the stale version is skipped"
+    );
+    assert_eq!(applied.emails, 2);
+
+    let transition = |app: i64| {
+        format!(
+            "SELECT to_stage, reason, actor FROM transitions WHERE application_id = {app} AND from_stage IS NOT NULL"
+        )
+    };
+    let cols = ["to_stage", "reason", "actor"];
+    assert_eq!(
+        texts(&store, &transition(ids[0]), &cols).await,
+        [
+            Some("rejected".into()),
+            Some("no_response".into()),
+            Some("rule:a".into())
+        ]
+    );
+    assert_eq!(
+        texts(&store, &transition(ids[1]), &cols).await,
+        [Some("rejected".into()), None, Some("rule:b".into())]
+    );
+    assert_eq!(
+        texts(&store, &transition(ids[2]), &cols).await,
+        [
+            Some("screening".into()),
+            Some("fit".into()),
+            Some("rule:a".into())
+        ]
+    );
+    assert_eq!(
+        texts(
+            &store,
+            &format!("SELECT stage FROM applications WHERE id = {}", ids[3]),
+            &["stage"]
+        )
+        .await,
+        [Some("applied".into())],
+        "the skipped application stays"
+    );
+
+    let email = |app: i64| {
+        format!(
+            "SELECT o.recipient, o.recipient_name, o.locale, o.message_id, \
+             CASE WHEN o.send_after IS NULL THEN NULL ELSE 'later' END AS delayed, b.subject, b.body_text \
+             FROM outbox o JOIN outbox_bodies b ON b.outbox_id = o.id \
+             JOIN transitions t ON t.id = o.transition_id \
+             WHERE o.application_id = {app} AND o.template = 'rejection'"
+        )
+    };
+    let cols = [
+        "recipient",
+        "recipient_name",
+        "locale",
+        "delayed",
+        "subject",
+        "body_text",
+    ];
+    assert_eq!(
+        texts(&store, &email(ids[0]), &cols).await,
+        [
+            Some("s1@example.org".into()),
+            Some("Ann".into()),
+            Some("en".into()),
+            Some("later".into()),
+            Some("s1".into()),
+            Some("text of s1".into())
+        ]
+    );
+    assert_eq!(
+        texts(&store, &email(ids[1]), &cols).await,
+        [
+            Some("s2@example.org".into()),
+            None,
+            Some("de".into()),
+            None,
+            Some("s2".into()),
+            Some("text of s2".into())
+        ]
+    );
+    // each email is named after its own transition
+    for app in &ids[..2] {
+        let got = texts(&store, &email(*app), &["message_id"]).await;
+        let t = texts(&store, &format!("SELECT CAST(id AS TEXT) AS id FROM transitions WHERE application_id = {app} AND from_stage IS NOT NULL"), &["id"]).await;
+        assert_eq!(
+            got[0],
+            Some(format!("<bulk.t{}@example.org>", t[0].as_deref().unwrap()))
+        );
+    }
+
+    // and each move's event carries its own reason (null when none)
+    let event = |app: i64| {
+        format!(
+            "SELECT data FROM events WHERE type = 'application.moved' AND application_id = {app}"
+        )
+    };
+    let data = |s: Option<String>| serde_json::from_str::<serde_json::Value>(&s.unwrap()).unwrap();
+    let e0 = data(texts(&store, &event(ids[0]), &["data"]).await.remove(0));
+    let e1 = data(texts(&store, &event(ids[1]), &["data"]).await.remove(0));
+    let e2 = data(texts(&store, &event(ids[2]), &["data"]).await.remove(0));
+    assert_eq!(
+        (
+            e0["reason"].as_str(),
+            e0["actor"].as_str(),
+            e0["to"].as_str()
+        ),
+        (Some("no_response"), Some("rule:a"), Some("rejected"))
+    );
+    assert_eq!(
+        (e1["reason"].is_null(), e1["actor"].as_str()),
+        (true, Some("rule:b"))
+    );
+    assert_eq!(
+        (e2["to"].as_str(), e2["application_id"].as_i64()),
+        (Some("screening"), Some(ids[2]))
+    );
+    assert_eq!(
+        scalar_count(
+            &store,
+            &format!(
+                "SELECT COUNT(*) AS n FROM events WHERE application_id = {}",
+                ids[3]
+            )
+        )
+        .await,
+        1,
+        "the skipped application has only its creation event"
+    );
+}
+
+async fn scalar_count(store: &Store, q: &str) -> i64 {
+    store
+        .conn()
+        .query_one_raw(Statement::from_string(store.backend(), q.to_string()))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get("", "n")
+        .unwrap()
+}
