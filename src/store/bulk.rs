@@ -197,13 +197,11 @@ pub async fn apply_moves(
                 Value::from(format!("{{{}}}", id_list(&ids))),
             )
         } else {
-            let (apps, ids) = id_source(b, &ids);
             (
-                format!(
-                    "id IN (SELECT o.id FROM ({apps}) AS x CROSS JOIN outbox AS o \
-                     WHERE o.application_id = x.id AND o.stage = ? AND o.status = 'pending' AND o.send_after > ?)"
-                ),
-                ids,
+                "id IN (SELECT o.id FROM (SELECT value AS id FROM json_each(?)) AS x CROSS JOIN outbox AS o \
+                 WHERE o.application_id = x.id AND o.stage = ? AND o.status = 'pending' AND o.send_after > ?)"
+                    .to_string(),
+                Value::from(format!("[{}]", id_list(&ids))),
             )
         };
         let values: Vec<Value> = vec![
@@ -514,23 +512,6 @@ fn row_source(
         ),
         scalars,
     )
-}
-
-/// A list of ids as a row source of one column and its one bound value:
-/// `SELECT unnest(…)` of an array (PostgreSQL) or `json_each` of a JSON
-/// array (SQLite), so that the statement's text does not change with them.
-pub(crate) fn id_source(b: DbBackend, ids: &[i64]) -> (&'static str, Value) {
-    if b == DbBackend::Postgres {
-        (
-            "SELECT unnest(CAST(? AS bigint[])) AS id",
-            format!("{{{}}}", id_list(ids)).into(),
-        )
-    } else {
-        (
-            "SELECT value AS id FROM json_each(?)",
-            format!("[{}]", id_list(ids)).into(),
-        )
-    }
 }
 
 fn column_names(columns: &[(&str, &str)]) -> String {
