@@ -27,4 +27,5 @@ mod selfservice;
 mod service;
 mod smtp;
 mod soak;
+mod store;
 mod templates;
