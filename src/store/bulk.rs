@@ -68,8 +68,9 @@ pub fn moves_per_call(b: DbBackend) -> usize {
     rows_per_statement(b, OUTBOX_COLUMNS.len())
 }
 
-/// The outbox columns an email is written with.
-const OUTBOX_COLUMNS: [(&str, &str); 14] = [
+/// The outbox columns an email is written with (the last, `id`, only where
+/// the ids are assigned: [`last_id`]).
+const OUTBOX_COLUMNS: [(&str, &str); 15] = [
     ("application_id", "bigint"),
     ("transition_id", "bigint"),
     ("stage", "text"),
@@ -84,7 +85,49 @@ const OUTBOX_COLUMNS: [(&str, &str); 14] = [
     ("send_after", "timestamptz"),
     ("created_at", "timestamptz"),
     ("updated_at", "timestamptz"),
+    ("id", "bigint"),
 ];
+
+/// The transition columns a move is written with (`id` last, as above).
+const TRANSITION_COLUMNS: [(&str, &str); 8] = [
+    ("application_id", "bigint"),
+    ("from_stage", "text"),
+    ("to_stage", "text"),
+    ("reason", "text"),
+    ("actor", "text"),
+    ("at", "timestamptz"),
+    ("stage_entered_at", "timestamptz"),
+    ("id", "bigint"),
+];
+
+/// On SQLite, the highest id `table` has ever given out: the batch then
+/// numbers its new rows itself, from the next one on. Its transaction is
+/// the database's one writer (a transaction that read an older state
+/// cannot write at all), so nobody else takes those ids meanwhile, and the
+/// rows need not be read back with `RETURNING`, which SQLite buffers row by
+/// row before handing out the first. `None` on PostgreSQL, whose ids come
+/// from sequences shared with the other writers, and which returns rows
+/// cheaply.
+async fn last_id(txn: &DatabaseTransaction, table: &str) -> Result<Option<i64>> {
+    if txn.get_database_backend() == DbBackend::Postgres {
+        return Ok(None);
+    }
+    // AUTOINCREMENT tables: never reuse an id, even one deleted since
+    let row = txn
+        .query_one_raw(sql(
+            DbBackend::Sqlite,
+            &format!(
+                "SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = ?), 0), \
+                 COALESCE((SELECT MAX(id) FROM {table}), 0)) AS n"
+            ),
+            vec![table.into()],
+        ))
+        .await?;
+    Ok(Some(match row {
+        Some(r) => r.try_get::<i64>("", "n")?,
+        None => 0,
+    }))
+}
 
 /// Applies `moves` inside `txn` (at most [`moves_per_call`] of them).
 /// `message_id(transition_id)` names each email.
@@ -122,10 +165,12 @@ pub async fn apply_moves(
         return Ok(out);
     }
     // 2. the transitions
+    let last = last_id(txn, "transitions").await?;
     let rows: Vec<Vec<Cell>> = done
         .iter()
-        .map(|m| {
-            vec![
+        .zip(1..)
+        .map(|(m, k)| {
+            let mut row = vec![
                 Cell::I(Some(m.application_id)),
                 Cell::S(Some(m.from.clone())),
                 Cell::S(Some(m.to.clone())),
@@ -133,33 +178,50 @@ pub async fn apply_moves(
                 Cell::S(Some(m.actor.clone())),
                 Cell::T(Some(now)),
                 Cell::T(Some(m.entered)),
-            ]
+            ];
+            if let Some(last) = last {
+                row.push(Cell::I(Some(last + k)));
+            }
+            row
         })
         .collect();
-    let rows = txn
-        .query_all_raw(insert(
-            b,
-            "transitions",
-            &[
-                ("application_id", "bigint"),
-                ("from_stage", "text"),
-                ("to_stage", "text"),
-                ("reason", "text"),
-                ("actor", "text"),
-                ("at", "timestamptz"),
-                ("stage_entered_at", "timestamptz"),
-            ],
-            rows,
-            "RETURNING id, application_id",
-        ))
-        .await?;
-    let mut transition_of: HashMap<i64, i64> = HashMap::with_capacity(rows.len());
-    for r in rows {
-        transition_of.insert(
-            r.try_get::<i64>("", "application_id")?,
-            r.try_get::<i64>("", "id")?,
-        );
-    }
+    let transition_of: HashMap<i64, i64> = match last {
+        Some(last) => {
+            let n = rows.len();
+            let res = txn
+                .execute_raw(insert(b, "transitions", &TRANSITION_COLUMNS, rows, ""))
+                .await?;
+            if res.rows_affected() != n as u64 {
+                return Err(crate::error::Error::Other(format!(
+                    "wrote {} of {n} transitions",
+                    res.rows_affected()
+                )));
+            }
+            done.iter()
+                .zip(1..)
+                .map(|(m, k)| (m.application_id, last + k))
+                .collect()
+        }
+        None => {
+            let rows = txn
+                .query_all_raw(insert(
+                    b,
+                    "transitions",
+                    &TRANSITION_COLUMNS[..TRANSITION_COLUMNS.len() - 1],
+                    rows,
+                    "RETURNING id, application_id",
+                ))
+                .await?;
+            rows.into_iter()
+                .map(|r| {
+                    Ok((
+                        r.try_get::<i64>("", "application_id")?,
+                        r.try_get::<i64>("", "id")?,
+                    ))
+                })
+                .collect::<Result<_>>()?
+        }
+    };
     let events: Vec<Vec<Cell>> = done
         .iter()
         .filter_map(|m| {
@@ -328,14 +390,16 @@ async fn insert_emails(
     if emails.is_empty() {
         return Ok(0);
     }
+    let last = last_id(txn, "outbox").await?;
     let cells: Vec<Vec<Cell>> = emails
         .iter()
-        .map(|e| {
+        .zip(1..)
+        .map(|(e, k)| {
             let d = &e.draft;
             let transition = e
                 .application_id
                 .and_then(|a| transitions.and_then(|t| t.get(&a).copied()));
-            vec![
+            let mut row = vec![
                 Cell::I(e.application_id),
                 Cell::I(transition),
                 Cell::S(d.stage.clone()),
@@ -350,28 +414,71 @@ async fn insert_emails(
                 Cell::T(d.send_after),
                 Cell::T(Some(now)),
                 Cell::T(Some(now)),
-            ]
+            ];
+            if let Some(last) = last {
+                row.push(Cell::I(Some(last + k)));
+            }
+            row
         })
         .collect();
-    let rows = txn
-        .query_all_raw(insert(
-            b,
-            "outbox",
-            &OUTBOX_COLUMNS,
-            cells,
-            "ON CONFLICT (message_id) DO NOTHING RETURNING id, message_id",
-        ))
-        .await?;
-    let mut inserted: HashMap<String, i64> = HashMap::with_capacity(rows.len());
-    for r in rows {
-        inserted.insert(r.try_get("", "message_id")?, r.try_get("", "id")?);
-    }
-    let mut bodies = Vec::with_capacity(inserted.len());
-    for e in emails {
-        if let Some(id) = inserted.get(&e.message_id) {
+    // the id of each email queued; None where its Message-ID was queued before
+    let ids: Vec<Option<i64>> = match last {
+        Some(last) => {
+            let n = cells.len() as i64;
+            let res = txn
+                .execute_raw(insert(
+                    b,
+                    "outbox",
+                    &OUTBOX_COLUMNS,
+                    cells,
+                    "ON CONFLICT (message_id) DO NOTHING",
+                ))
+                .await?;
+            if res.rows_affected() == n as u64 {
+                (1..=n).map(|k| Some(last + k)).collect()
+            } else {
+                let rows = txn
+                    .query_all_raw(sql(
+                        b,
+                        "SELECT id FROM outbox WHERE id > ? AND id <= ?",
+                        vec![last.into(), (last + n).into()],
+                    ))
+                    .await?;
+                let taken: HashSet<i64> = rows
+                    .into_iter()
+                    .map(|r| r.try_get::<i64>("", "id"))
+                    .collect::<std::result::Result<_, _>>()?;
+                (1..=n)
+                    .map(|k| taken.contains(&(last + k)).then_some(last + k))
+                    .collect()
+            }
+        }
+        None => {
+            let rows = txn
+                .query_all_raw(insert(
+                    b,
+                    "outbox",
+                    &OUTBOX_COLUMNS[..OUTBOX_COLUMNS.len() - 1],
+                    cells,
+                    "ON CONFLICT (message_id) DO NOTHING RETURNING id, message_id",
+                ))
+                .await?;
+            let mut inserted: HashMap<String, i64> = HashMap::with_capacity(rows.len());
+            for r in rows {
+                inserted.insert(r.try_get("", "message_id")?, r.try_get("", "id")?);
+            }
+            emails
+                .iter()
+                .map(|e| inserted.get(&e.message_id).copied())
+                .collect()
+        }
+    };
+    let mut bodies = Vec::with_capacity(ids.len());
+    for (e, id) in emails.into_iter().zip(ids) {
+        if let Some(id) = id {
             let d = e.draft;
             bodies.push(vec![
-                Cell::I(Some(*id)),
+                Cell::I(Some(id)),
                 Cell::S(Some(d.subject.unwrap_or_default())),
                 Cell::S(Some(d.body_text.unwrap_or_default())),
                 Cell::S(Some(d.body_html.unwrap_or_default())),

@@ -281,6 +281,70 @@ async fn texts(store: &Store, q: &str, columns: &[&str]) -> Vec<Option<String>> 
         .collect()
 }
 
+/// Queuing is idempotent by Message-ID: in a batch where one email was
+/// queued before, that one is skipped and keeps its first words, and every
+/// other email gets its own body (on SQLite the batch numbers its rows
+/// itself, so this is where a body could land on the wrong row).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn queuing_skips_an_email_queued_before_and_gives_each_other_its_own_body() {
+    use atsd::mail::Draft;
+    use atsd::store::bulk::{BulkEmail, queue_emails};
+    let env = Env::new();
+    let store = env.store().await;
+    let email = |id: &str, words: &str| BulkEmail {
+        application_id: None,
+        message_id: format!("<{id}@example.org>"),
+        draft: Draft {
+            recipient: "recruiting@example.org".into(),
+            recipient_name: None,
+            template: "recruiter_digest".into(),
+            locale: "en".into(),
+            stage: None,
+            send_after: None,
+            subject: Some(format!("{words} subject")),
+            body_text: Some(format!("{words} text")),
+            body_html: Some(format!("<p>{words} html</p>")),
+        },
+    };
+    let txn = store.begin_write().await.unwrap();
+    let n = queue_emails(&txn, vec![email("m2", "first m2")], now())
+        .await
+        .unwrap();
+    txn.commit().await.unwrap();
+    assert_eq!(n, 1);
+    let txn = store.begin_write().await.unwrap();
+    let n = queue_emails(
+        &txn,
+        vec![
+            email("m1", "m1"),
+            email("m2", "second m2"),
+            email("m3", "m3"),
+        ],
+        now(),
+    )
+    .await
+    .unwrap();
+    txn.commit().await.unwrap();
+    assert_eq!(n, 2, "m2 was queued before");
+    assert_eq!(count(&store, "outbox").await, 3);
+    assert_eq!(count(&store, "outbox_bodies").await, 3);
+    for (id, words) in [("m1", "m1"), ("m2", "first m2"), ("m3", "m3")] {
+        let q = format!(
+            "SELECT b.subject, b.body_text, b.body_html FROM outbox o \
+             JOIN outbox_bodies b ON b.outbox_id = o.id WHERE o.message_id = '<{id}@example.org>'"
+        );
+        assert_eq!(
+            texts(&store, &q, &["subject", "body_text", "body_html"]).await,
+            [
+                Some(format!("{words} subject")),
+                Some(format!("{words} text")),
+                Some(format!("<p>{words} html</p>"))
+            ],
+            "the body of {id}"
+        );
+    }
+}
+
 /// The rules' set-based writes send a value that every row shares once and
 /// the others per row: each moved application must still get its own
 /// reason, actor, stage, recipient, locale, delay and words, NULLs where its
