@@ -7,7 +7,7 @@
 //! left are cancelled.
 
 use super::{id_list, sql};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::mail::Draft;
 use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, Value};
@@ -65,12 +65,12 @@ pub(crate) fn rows_per_statement(b: DbBackend, columns: usize) -> usize {
 /// Moves per [`apply_moves`] call on this engine (its widest statement, the
 /// outbox rows, sets the limit).
 pub fn moves_per_call(b: DbBackend) -> usize {
-    rows_per_statement(b, OUTBOX_COLUMNS.len())
+    // (and the id, where [`insert_with_ids`] numbers the rows)
+    rows_per_statement(b, OUTBOX_COLUMNS.len() + 1)
 }
 
-/// The outbox columns an email is written with (the last, `id`, only where
-/// the ids are assigned: [`last_id`]).
-const OUTBOX_COLUMNS: [(&str, &str); 15] = [
+/// The outbox columns an email is written with.
+const OUTBOX_COLUMNS: [(&str, &str); 14] = [
     ("application_id", "bigint"),
     ("transition_id", "bigint"),
     ("stage", "text"),
@@ -85,11 +85,10 @@ const OUTBOX_COLUMNS: [(&str, &str); 15] = [
     ("send_after", "timestamptz"),
     ("created_at", "timestamptz"),
     ("updated_at", "timestamptz"),
-    ("id", "bigint"),
 ];
 
-/// The transition columns a move is written with (`id` last, as above).
-const TRANSITION_COLUMNS: [(&str, &str); 8] = [
+/// The transition columns a move is written with.
+const TRANSITION_COLUMNS: [(&str, &str); 7] = [
     ("application_id", "bigint"),
     ("from_stage", "text"),
     ("to_stage", "text"),
@@ -97,36 +96,97 @@ const TRANSITION_COLUMNS: [(&str, &str); 8] = [
     ("actor", "text"),
     ("at", "timestamptz"),
     ("stage_entered_at", "timestamptz"),
-    ("id", "bigint"),
 ];
 
-/// On SQLite, the highest id `table` has ever given out: the batch then
-/// numbers its new rows itself, from the next one on. Its transaction is
-/// the database's one writer (a transaction that read an older state
-/// cannot write at all), so nobody else takes those ids meanwhile, and the
-/// rows need not be read back with `RETURNING`, which SQLite buffers row by
-/// row before handing out the first. `None` on PostgreSQL, whose ids come
-/// from sequences shared with the other writers, and which returns rows
-/// cheaply.
-async fn last_id(txn: &DatabaseTransaction, table: &str) -> Result<Option<i64>> {
-    if txn.get_database_backend() == DbBackend::Postgres {
-        return Ok(None);
+/// Inserts `rows` into `table` (`on_conflict` may skip some) and returns the
+/// id each row got, in order: `None` for a row skipped.
+///
+/// On SQLite the rows are numbered here: the transaction is the database's
+/// one writer (one that read an older state cannot write at all), so it
+/// reads the highest id the table has ever given out and inserts with the
+/// ones after it; only when a conflict skipped rows are the ids taken read
+/// back. That spares `RETURNING`, which SQLite buffers row by row before
+/// handing out the first. On PostgreSQL, whose ids come from sequences the
+/// other writers share, the ids come back by `RETURNING`, matched to the
+/// rows by `key`, a column unique among them.
+async fn insert_with_ids(
+    txn: &DatabaseTransaction,
+    table: &str,
+    columns: &[(&str, &str)],
+    mut rows: Vec<Vec<Cell>>,
+    on_conflict: &str,
+    key: &str,
+) -> Result<Vec<Option<i64>>> {
+    let b = txn.get_database_backend();
+    let n = rows.len() as i64;
+    if b == DbBackend::Postgres {
+        let k = columns
+            .iter()
+            .position(|(c, _)| *c == key)
+            .ok_or_else(|| Error::Other(format!("{table} has no column {key}")))?;
+        let keys: Vec<String> = rows
+            .iter()
+            .map(|r| r[k].key_text())
+            .collect::<Option<_>>()
+            .ok_or_else(|| {
+                Error::Other(format!(
+                    "{table}.{key} cannot match the returned rows: a value is NULL, or neither text nor an integer"
+                ))
+            })?;
+        let returned = txn
+            .query_all_raw(insert(
+                b,
+                table,
+                columns,
+                rows,
+                &format!("{on_conflict} RETURNING id, CAST({key} AS text) AS k"),
+            ))
+            .await?;
+        let mut id_of: HashMap<String, i64> = HashMap::with_capacity(returned.len());
+        for r in returned {
+            id_of.insert(r.try_get("", "k")?, r.try_get("", "id")?);
+        }
+        return Ok(keys.iter().map(|k| id_of.get(k).copied()).collect());
     }
     // AUTOINCREMENT tables: never reuse an id, even one deleted since
-    let row = txn
+    let last: i64 = txn
         .query_one_raw(sql(
-            DbBackend::Sqlite,
+            b,
             &format!(
                 "SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = ?), 0), \
                  COALESCE((SELECT MAX(id) FROM {table}), 0)) AS n"
             ),
             vec![table.into()],
         ))
-        .await?;
-    Ok(Some(match row {
-        Some(r) => r.try_get::<i64>("", "n")?,
-        None => 0,
-    }))
+        .await?
+        .map(|r| r.try_get("", "n"))
+        .transpose()?
+        .unwrap_or(0);
+    for (row, id) in rows.iter_mut().zip(last + 1..) {
+        row.push(Cell::I(Some(id)));
+    }
+    let mut numbered = columns.to_vec();
+    numbered.push(("id", "bigint"));
+    let written = txn
+        .execute_raw(insert(b, table, &numbered, rows, on_conflict))
+        .await?
+        .rows_affected();
+    if written == n as u64 {
+        return Ok((last + 1..=last + n).map(Some).collect());
+    }
+    let taken: HashSet<i64> = txn
+        .query_all_raw(sql(
+            b,
+            &format!("SELECT id FROM {table} WHERE id > ? AND id <= ?"),
+            vec![last.into(), (last + n).into()],
+        ))
+        .await?
+        .into_iter()
+        .map(|r| r.try_get::<i64>("", "id"))
+        .collect::<std::result::Result<_, _>>()?;
+    Ok((last + 1..=last + n)
+        .map(|id| taken.contains(&id).then_some(id))
+        .collect())
 }
 
 /// Applies `moves` inside `txn` (at most [`moves_per_call`] of them).
@@ -165,12 +225,10 @@ pub async fn apply_moves(
         return Ok(out);
     }
     // 2. the transitions
-    let last = last_id(txn, "transitions").await?;
     let rows: Vec<Vec<Cell>> = done
         .iter()
-        .zip(1..)
-        .map(|(m, k)| {
-            let mut row = vec![
+        .map(|m| {
+            vec![
                 Cell::I(Some(m.application_id)),
                 Cell::S(Some(m.from.clone())),
                 Cell::S(Some(m.to.clone())),
@@ -178,50 +236,23 @@ pub async fn apply_moves(
                 Cell::S(Some(m.actor.clone())),
                 Cell::T(Some(now)),
                 Cell::T(Some(m.entered)),
-            ];
-            if let Some(last) = last {
-                row.push(Cell::I(Some(last + k)));
-            }
-            row
+            ]
         })
         .collect();
-    let transition_of: HashMap<i64, i64> = match last {
-        Some(last) => {
-            let n = rows.len();
-            let res = txn
-                .execute_raw(insert(b, "transitions", &TRANSITION_COLUMNS, rows, ""))
-                .await?;
-            if res.rows_affected() != n as u64 {
-                return Err(crate::error::Error::Other(format!(
-                    "wrote {} of {n} transitions",
-                    res.rows_affected()
-                )));
-            }
-            done.iter()
-                .zip(1..)
-                .map(|(m, k)| (m.application_id, last + k))
-                .collect()
-        }
-        None => {
-            let rows = txn
-                .query_all_raw(insert(
-                    b,
-                    "transitions",
-                    &TRANSITION_COLUMNS[..TRANSITION_COLUMNS.len() - 1],
-                    rows,
-                    "RETURNING id, application_id",
-                ))
-                .await?;
-            rows.into_iter()
-                .map(|r| {
-                    Ok((
-                        r.try_get::<i64>("", "application_id")?,
-                        r.try_get::<i64>("", "id")?,
-                    ))
-                })
-                .collect::<Result<_>>()?
-        }
-    };
+    let ids = insert_with_ids(
+        txn,
+        "transitions",
+        &TRANSITION_COLUMNS,
+        rows,
+        "",
+        "application_id",
+    )
+    .await?;
+    let transition_of: HashMap<i64, i64> = done
+        .iter()
+        .zip(ids)
+        .filter_map(|(m, id)| Some((m.application_id, id?)))
+        .collect();
     let events: Vec<Vec<Cell>> = done
         .iter()
         .filter_map(|m| {
@@ -390,16 +421,14 @@ async fn insert_emails(
     if emails.is_empty() {
         return Ok(0);
     }
-    let last = last_id(txn, "outbox").await?;
     let cells: Vec<Vec<Cell>> = emails
         .iter()
-        .zip(1..)
-        .map(|(e, k)| {
+        .map(|e| {
             let d = &e.draft;
             let transition = e
                 .application_id
                 .and_then(|a| transitions.and_then(|t| t.get(&a).copied()));
-            let mut row = vec![
+            vec![
                 Cell::I(e.application_id),
                 Cell::I(transition),
                 Cell::S(d.stage.clone()),
@@ -414,65 +443,19 @@ async fn insert_emails(
                 Cell::T(d.send_after),
                 Cell::T(Some(now)),
                 Cell::T(Some(now)),
-            ];
-            if let Some(last) = last {
-                row.push(Cell::I(Some(last + k)));
-            }
-            row
+            ]
         })
         .collect();
-    // the id of each email queued; None where its Message-ID was queued before
-    let ids: Vec<Option<i64>> = match last {
-        Some(last) => {
-            let n = cells.len() as i64;
-            let res = txn
-                .execute_raw(insert(
-                    b,
-                    "outbox",
-                    &OUTBOX_COLUMNS,
-                    cells,
-                    "ON CONFLICT (message_id) DO NOTHING",
-                ))
-                .await?;
-            if res.rows_affected() == n as u64 {
-                (1..=n).map(|k| Some(last + k)).collect()
-            } else {
-                let rows = txn
-                    .query_all_raw(sql(
-                        b,
-                        "SELECT id FROM outbox WHERE id > ? AND id <= ?",
-                        vec![last.into(), (last + n).into()],
-                    ))
-                    .await?;
-                let taken: HashSet<i64> = rows
-                    .into_iter()
-                    .map(|r| r.try_get::<i64>("", "id"))
-                    .collect::<std::result::Result<_, _>>()?;
-                (1..=n)
-                    .map(|k| taken.contains(&(last + k)).then_some(last + k))
-                    .collect()
-            }
-        }
-        None => {
-            let rows = txn
-                .query_all_raw(insert(
-                    b,
-                    "outbox",
-                    &OUTBOX_COLUMNS[..OUTBOX_COLUMNS.len() - 1],
-                    cells,
-                    "ON CONFLICT (message_id) DO NOTHING RETURNING id, message_id",
-                ))
-                .await?;
-            let mut inserted: HashMap<String, i64> = HashMap::with_capacity(rows.len());
-            for r in rows {
-                inserted.insert(r.try_get("", "message_id")?, r.try_get("", "id")?);
-            }
-            emails
-                .iter()
-                .map(|e| inserted.get(&e.message_id).copied())
-                .collect()
-        }
-    };
+    // None where the Message-ID was queued before
+    let ids = insert_with_ids(
+        txn,
+        "outbox",
+        &OUTBOX_COLUMNS,
+        cells,
+        "ON CONFLICT (message_id) DO NOTHING",
+        "message_id",
+    )
+    .await?;
     let mut bodies = Vec::with_capacity(ids.len());
     for (e, id) in emails.into_iter().zip(ids) {
         if let Some(id) = id {
@@ -526,6 +509,16 @@ pub(crate) enum Cell {
 }
 
 impl Cell {
+    /// The value as PostgreSQL writes it as text, to match a row with what
+    /// `RETURNING` gives back: integers and strings (the keys used).
+    fn key_text(&self) -> Option<String> {
+        match self {
+            Cell::I(Some(i)) => Some(i.to_string()),
+            Cell::S(Some(s)) => Some(s.clone()),
+            _ => None,
+        }
+    }
+
     fn into_value(self) -> Value {
         match self {
             Cell::I(i) => Value::from(i),
