@@ -664,6 +664,26 @@ fn pg_arrays(columns: usize, rows: Vec<Vec<Cell>>) -> Vec<Value> {
         .collect()
 }
 
+/// Inserts any number of rows, in as many statements as the engine needs
+/// ([`rows_per_statement`]).
+pub(crate) async fn insert_all<C: ConnectionTrait>(
+    c: &C,
+    table: &str,
+    columns: &[(&str, &str)],
+    rows: Vec<Vec<Cell>>,
+) -> Result<()> {
+    let b = c.get_database_backend();
+    let mut rest = rows.into_iter().peekable();
+    while rest.peek().is_some() {
+        let chunk: Vec<Vec<Cell>> = rest
+            .by_ref()
+            .take(rows_per_statement(b, columns.len()))
+            .collect();
+        c.execute_raw(insert(b, table, columns, chunk, "")).await?;
+    }
+    Ok(())
+}
+
 /// A multi-row `INSERT INTO table (columns) … suffix`.
 pub(crate) fn insert(
     b: DbBackend,

@@ -10,7 +10,7 @@
 //! the oldest still running has ended. A long transaction delays the feed by
 //! its length; nothing is skipped.
 
-use super::bulk::{Cell, insert};
+use super::bulk::Cell;
 use super::sql;
 use crate::error::{Error, Result};
 use chrono::{DateTime, Utc};
@@ -232,24 +232,18 @@ pub async fn record<C: ConnectionTrait>(c: &C, events: Vec<NewEvent>) -> Result<
         ("data", "text"),
         ("application_id", "bigint"),
     ];
-    let mut rest = events.into_iter().peekable();
-    while rest.peek().is_some() {
-        let rows: Vec<Vec<Cell>> = rest
-            .by_ref()
-            .take(super::bulk::rows_per_statement(b, COLUMNS.len()))
-            .map(|e| {
-                vec![
-                    Cell::S(Some(e.kind.to_string())),
-                    Cell::T(Some(e.at)),
-                    Cell::S(Some(e.data.to_string())),
-                    Cell::I(e.application_id()),
-                ]
-            })
-            .collect();
-        c.execute_raw(insert(b, "events", &COLUMNS, rows, ""))
-            .await?;
-    }
-    Ok(())
+    let rows: Vec<Vec<Cell>> = events
+        .into_iter()
+        .map(|e| {
+            vec![
+                Cell::S(Some(e.kind.to_string())),
+                Cell::T(Some(e.at)),
+                Cell::S(Some(e.data.to_string())),
+                Cell::I(e.application_id()),
+            ]
+        })
+        .collect();
+    super::bulk::insert_all(c, "events", &COLUMNS, rows).await
 }
 
 /// One event as the feed and the webhooks carry it.

@@ -319,11 +319,10 @@ pub async fn insert_history<C: ConnectionTrait>(
     c: &C,
     rows: Vec<posting_history::ActiveModel>,
 ) -> Result<()> {
-    use crate::store::bulk::{Cell, insert, rows_per_statement};
+    use crate::store::bulk::Cell;
     if rows.is_empty() {
         return Ok(());
     }
-    let b = c.get_database_backend();
     let events: Vec<super::events::NewEvent> = rows
         .iter()
         .filter(|r| r.field.as_ref() == "status")
@@ -360,16 +359,7 @@ pub async fn insert_history<C: ConnectionTrait>(
         ("new_value", "text"),
         ("note", "text"),
     ];
-    let mut rest = cells.into_iter().peekable();
-    while rest.peek().is_some() {
-        let chunk: Vec<Vec<Cell>> = rest
-            .by_ref()
-            .take(rows_per_statement(b, COLUMNS.len()))
-            .collect();
-        c.execute_raw(insert(b, "posting_history", &COLUMNS, chunk, ""))
-            .await?;
-    }
-    Ok(())
+    crate::store::bulk::insert_all(c, "posting_history", &COLUMNS, cells).await
 }
 
 /// What one poll changes in a posting row. `None` in the optional fields
