@@ -6,6 +6,7 @@
 //! after a minute.
 
 use super::Health;
+use super::exposition::Exposition;
 use super::metrics::Metrics;
 use crate::error::{Error, Result};
 use axum::Router;
@@ -143,13 +144,15 @@ async fn healthz(State(s): State<AppState>) -> Response {
     (code, axum::Json(report)).into_response()
 }
 
-async fn metrics(State(s): State<AppState>) -> Response {
-    match s.metrics.render(&s.health.store).await {
+async fn metrics(State(s): State<AppState>, headers: axum::http::HeaderMap) -> Response {
+    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
+    let format = Exposition::negotiate(accept);
+    match s.metrics.render(&s.health.store, format).await {
         Ok(text) => (
-            [(
-                header::CONTENT_TYPE,
-                "application/openmetrics-text; version=1.0.0; charset=utf-8",
-            )],
+            [
+                (header::CONTENT_TYPE, format.content_type()),
+                (header::VARY, "Accept"),
+            ],
             text,
         )
             .into_response(),

@@ -1,5 +1,6 @@
-//! `/metrics`: Prometheus metrics in the OpenMetrics text format, through
-//! `prometheus-client`.
+//! `/metrics`: Prometheus metrics through `prometheus-client`, in the
+//! Prometheus text format or OpenMetrics as the scraper asks
+//! ([`super::exposition`]).
 //!
 //! Two kinds of figures:
 //! - **what this daemon did**, as counters and histograms fed by the end of
@@ -9,6 +10,7 @@
 //!   scrape: outbox depth by status, postings by status, the last successful
 //!   run of each job.
 
+use super::exposition::{Exposition, to_prometheus_text};
 use crate::daemon::JobEnd;
 use crate::error::Result;
 use crate::jobs::Job;
@@ -224,13 +226,17 @@ impl Metrics {
         }
     }
 
-    /// Reads the database's figures, then writes every metric as text.
-    pub async fn render(&self, store: &Store) -> Result<String> {
+    /// Reads the database's figures, then writes every metric as text in
+    /// the format asked for.
+    pub async fn render(&self, store: &Store, format: Exposition) -> Result<String> {
         self.read_database(store).await?;
         let mut out = String::new();
         prometheus_client::encoding::text::encode(&mut out, &self.registry)
             .map_err(|e| crate::Error::Other(format!("cannot encode the metrics: {e}")))?;
-        Ok(out)
+        Ok(match format {
+            Exposition::OpenMetrics => out,
+            Exposition::Prometheus => to_prometheus_text(&out),
+        })
     }
 
     async fn read_database(&self, store: &Store) -> Result<()> {

@@ -4,6 +4,7 @@
 //! daemon's [`Lifecycle`]: the scheduler loop calls it, and it feeds the
 //! watchdog, the `STATUS=` line, `/healthz` and `/metrics`.
 
+pub mod exposition;
 pub mod http;
 pub mod metrics;
 pub mod notify;

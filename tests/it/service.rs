@@ -6,6 +6,7 @@
 use crate::common::{Env, block_on, count_sync, scalar};
 use crate::daemon::{rows, term, wait_exit};
 use crate::smtp::free_port;
+use crate::tools::{Tool, needs};
 use std::io::{Read, Write};
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
@@ -391,24 +392,31 @@ fn get(port: u16, path: &str) -> (u16, String) {
     (a.status, a.body)
 }
 
-/// Parses OpenMetrics text with Python's `prometheus_client` (Debian's
-/// python3-prometheus-client): {"family": [[labels, value], ...]}.
-fn parse_metrics(text: &str) -> serde_json::Value {
+/// Parses `/metrics` with Python's `prometheus_client` (PyPI), with its
+/// OpenMetrics parser or its Prometheus text format parser as `format` says:
+/// {"families": {"family": [[labels, value], ...]}, "samples": {"sample
+/// name": [labels, ...]}}.
+fn parse_metrics(text: &str, format: &str) -> serde_json::Value {
     let script = r#"
 import sys, json
-from prometheus_client.openmetrics.parser import text_string_to_metric_families
-out = {}
+if sys.argv[1] == "openmetrics":
+    from prometheus_client.openmetrics.parser import text_string_to_metric_families
+else:
+    from prometheus_client.parser import text_string_to_metric_families
+families, samples = {}, {}
 for f in text_string_to_metric_families(sys.stdin.read()):
-    out[f.name] = [[s.labels, s.value] for s in f.samples]
-print(json.dumps(out))
+    families[f.name] = [[s.labels, s.value] for s in f.samples]
+    for s in f.samples:
+        samples.setdefault(s.name, []).append(s.labels)
+print(json.dumps({"families": families, "samples": samples}))
 "#;
-    let mut child = std::process::Command::new("/usr/bin/python3")
-        .args(["-c", script])
+    let mut child = std::process::Command::new(crate::tools::python())
+        .args(["-c", script, format])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("python3 (apt install python3-prometheus-client)");
+        .expect("the tests' python (cargo xtask setup)");
     child
         .stdin
         .take()
@@ -424,7 +432,37 @@ print(json.dumps(out))
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
+/// What `promtool check metrics` prints about a text-format answer (its
+/// exit status is part of it): "" when it finds nothing wrong.
+fn promtool_check_metrics(text: &str) -> String {
+    let mut child = std::process::Command::new(crate::tools::promtool())
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("promtool (cargo xtask setup)");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    if out.status.success() {
+        said
+    } else {
+        format!("{said}(exit {})", out.status)
+    }
+}
+
 fn sample(m: &serde_json::Value, family: &str, label: &str, value: &str) -> Option<f64> {
+    let m = &m["families"];
     m[family]
         .as_array()?
         .iter()
@@ -434,6 +472,7 @@ fn sample(m: &serde_json::Value, family: &str, label: &str, value: &str) -> Opti
 
 #[test]
 fn healthz_and_metrics_over_loopback_and_503_while_the_database_is_gone() {
+    needs!(Tool::PrometheusClient, Tool::Promtool);
     let port = free_port();
     let env = Env::with_config(&format!(
         "[http]\nlisten = \"127.0.0.1:{port}\"\n[mail]\ntransport = \"log\"\n{}",
@@ -475,10 +514,17 @@ fn healthz_and_metrics_over_loopback_and_503_while_the_database_is_gone() {
     // the log line comes before the dispatch run ends and its counts reach
     // the counters: read the metrics until that run is counted
     let deadline = Instant::now() + Duration::from_secs(20);
+    let openmetrics = [("Accept", "application/openmetrics-text; version=1.0.0")];
     let m = loop {
-        let (code, text) = get(port, "/metrics");
-        assert_eq!(code, 200);
-        let m = parse_metrics(&text);
+        let a = crate::common::http(port, "GET", "/metrics", &openmetrics, b"").unwrap();
+        assert_eq!(a.status, 200);
+        assert!(
+            a.headers
+                .contains("content-type: application/openmetrics-text; version=1.0.0"),
+            "{}",
+            a.headers
+        );
+        let m = parse_metrics(&a.body, "openmetrics");
         if sample(&m, "atsd_emails", "outcome", "sent").unwrap_or(0.0) >= 3.0
             || Instant::now() > deadline
         {
@@ -527,9 +573,30 @@ fn healthz_and_metrics_over_loopback_and_503_while_the_database_is_gone() {
         "{m}"
     );
     assert!(
-        m["atsd_job_run_duration_seconds"].as_array().is_some(),
+        m["families"]["atsd_job_run_duration_seconds"]
+            .as_array()
+            .is_some(),
         "{m}"
     );
+    // without an Accept header: Prometheus' text format, which promtool
+    // reads and lints without a word, with the same samples
+    let a = crate::common::http(port, "GET", "/metrics", &[], b"").unwrap();
+    assert_eq!(a.status, 200);
+    assert!(
+        a.headers
+            .contains("content-type: text/plain; version=0.0.4"),
+        "{}",
+        a.headers
+    );
+    let check = promtool_check_metrics(&a.body);
+    assert_eq!(check, "", "promtool check metrics:\n{check}\n{}", a.body);
+    let text = parse_metrics(&a.body, "text");
+    let names = |m: &serde_json::Value| {
+        let mut n: Vec<String> = m["samples"].as_object().unwrap().keys().cloned().collect();
+        n.sort();
+        n
+    };
+    assert_eq!(names(&text), names(&m), "{}", a.body);
     assert!(get(port, "/nothing").0 == 404);
     // a request head over 16 KiB is refused, not buffered
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
