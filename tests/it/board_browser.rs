@@ -1,5 +1,5 @@
 //! The recruiter board in a real browser: Debian's Chromium driven by
-//! playwright-core (`tests/browser/board.mjs`), on a seeded database of
+//! playwright-core (`tests/node/board.mjs`), on a seeded database of
 //! either engine. It signs in through the form, loads every page at desktop
 //! size and 320 px wide (screenshots in `target/board-screenshots/`), runs
 //! axe-core's WCAG 2.0/2.1/2.2 A and AA rules on each (zero violations),
@@ -9,18 +9,14 @@
 use crate::api::Api;
 use crate::common::{Env, seed_applications};
 use crate::smtp::free_port;
+use crate::tools::{Tool, needs};
 use chrono::{Duration, SecondsFormat, Utc};
 use std::path::Path;
 
 #[test]
 fn every_board_page_passes_axe_and_reflows_in_chromium() {
+    needs!(Tool::Browser);
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    assert!(
-        root.join("tests/browser/node_modules/playwright-core")
-            .is_dir(),
-        "the browser test needs playwright-core and axe-core: `npm ci --prefix tests/browser` \
-         (and Debian's chromium); bash .ci/run installs them"
-    );
     let port = free_port();
     let env = Env::with_config(&format!(
         "[http]\nlisten = \"127.0.0.1:{port}\"\n[schedule]\npoll = \"0 0 1 1 *\"\ndispatch = \"0 0 1 1 *\"\nadvance = \"0 0 1 1 *\"\n\n\
@@ -91,9 +87,10 @@ fn every_board_page_passes_axe_and_reflows_in_chromium() {
     let cfg = env.write("browser.json", &config.to_string());
     let api = Api::start(&env, port);
     let run = std::process::Command::new("node")
-        .arg(root.join("tests/browser/board.mjs"))
+        .arg(root.join("tests/node/board.mjs"))
         .arg(&cfg)
-        .current_dir(root.join("tests/browser"))
+        .env("ATSD_CHROMIUM", crate::tools::chromium())
+        .current_dir(root.join("tests/node"))
         .output()
         .expect("run node (Debian's nodejs)");
     api.stop();

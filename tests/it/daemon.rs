@@ -3,6 +3,7 @@
 
 use crate::common::{Env, block_on, count_sync};
 use crate::smtp::{Sink, free_port};
+use crate::tools::{Tool, needs};
 use sea_orm::ConnectionTrait;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
@@ -153,6 +154,7 @@ fn count(env: &Env, q: &str) -> usize {
 /// and every email is sent once.
 #[test]
 fn two_daemons_share_the_work_each_occurrence_once() {
+    needs!(Tool::Smtp);
     let sink = Sink::start(free_port());
     let n = 400;
     let env = Env::with_config(&format!(
@@ -275,6 +277,7 @@ fn on_postgres_queued_email_wakes_the_daemon() {
 /// row is left `sending`; the next run sends the rest, each email once.
 #[test]
 fn sigterm_while_sending_hands_back_the_rest() {
+    needs!(Tool::Smtp);
     let sink = Sink::start_with(free_port(), &["--slow", "0.1"]);
     let n = 200;
     let env = Env::with_config(&format!(

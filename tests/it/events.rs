@@ -4,6 +4,7 @@
 
 use crate::common::{Env, feed, scalar, settle};
 use crate::smtp::free_port;
+use crate::tools::{Tool, needs};
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -127,7 +128,7 @@ impl Receiver {
         let mode = env.path("receiver-mode");
         std::fs::write(&mode, "ok").unwrap();
         let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/webhook_receiver.py");
-        let mut child = Command::new("python3")
+        let mut child = Command::new(crate::tools::python())
             .arg(&script)
             .arg(port.to_string())
             .arg(&out)
@@ -136,7 +137,9 @@ impl Receiver {
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
-            .expect("start python3 tests/webhook_receiver.py (pip install standardwebhooks)");
+            .expect(
+                "start tests/webhook_receiver.py (cargo xtask setup installs standardwebhooks)",
+            );
         let mut line = String::new();
         BufReader::new(child.stdout.take().unwrap())
             .read_line(&mut line)
@@ -198,6 +201,7 @@ fn deliveries(env: &Env) -> Vec<Value> {
 
 #[test]
 fn webhooks_go_out_signed_once_each_after_failures_and_timeouts() {
+    needs!(Tool::StandardWebhooks);
     let (env, r, at) = webhook_env("", 12, true);
     env.ok(&["check-config"]);
     // the endpoint starts at the end of the log: the posting's event before
@@ -304,6 +308,7 @@ fn webhooks_go_out_signed_once_each_after_failures_and_timeouts() {
 
 #[test]
 fn dead_deliveries_are_listed_and_retried_and_the_guard_refuses_private_addresses() {
+    needs!(Tool::StandardWebhooks);
     let (env, r, at) = webhook_env("", 2, true);
     env.ok(&["posting", "add", "https://boards.greenhouse.io/acme/jobs/1"]);
     settle(&env);
@@ -575,6 +580,7 @@ fn retention_scrubs_the_reasons_people_wrote_in_events() {
 /// resuming past a removed id starts at the oldest kept.
 #[test]
 fn old_events_are_removed_unless_a_delivery_waits_for_them() {
+    needs!(Tool::StandardWebhooks);
     let (env, r, at) = webhook_env("[retention]\nevents_after = \"30d\"\n", 12, true);
     env.ok(&["posting", "add", "https://boards.greenhouse.io/acme/jobs/1"]);
     settle(&env);

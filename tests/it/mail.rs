@@ -3,6 +3,7 @@
 
 use crate::common::{Env, NOW, count_sync};
 use crate::smtp::{Sink, TestCa, free_port};
+use crate::tools::{Tool, needs};
 use chrono::{DateTime, Duration, Utc};
 use mail_parser::MessageParser;
 use serde_json::Value;
@@ -62,6 +63,7 @@ pub(crate) fn email(env: &Env, id: i64) -> Value {
 
 #[test]
 fn an_accepted_email_arrives_once_with_exactly_the_expected_headers() {
+    needs!(Tool::Smtp);
     let sink = Sink::start(free_port());
     let env = env_for(sink.port);
     let id = apply(
@@ -136,6 +138,7 @@ fn an_accepted_email_arrives_once_with_exactly_the_expected_headers() {
 
 #[test]
 fn temporary_failures_are_retried_with_growing_gaps_then_delivered() {
+    needs!(Tool::Smtp);
     let sink = Sink::start(free_port());
     let env = env_for(sink.port);
     let id = apply(&env, "Tem Porary", "tempfail3-tem@example.org", "en");
@@ -217,12 +220,14 @@ fn mixed_outcomes_over_one_connection(sink: &Sink, pipelined: bool) {
 
 #[test]
 fn a_pipelining_server_gets_one_round_trip_for_mail_rcpt_and_data() {
+    needs!(Tool::Smtp);
     let sink = Sink::start(free_port());
     mixed_outcomes_over_one_connection(&sink, true);
 }
 
 #[test]
 fn a_server_without_pipelining_gets_one_command_at_a_time() {
+    needs!(Tool::Smtp);
     let sink = Sink::start_without_pipelining(free_port());
     mixed_outcomes_over_one_connection(&sink, false);
 }
@@ -232,6 +237,7 @@ fn a_server_without_pipelining_gets_one_command_at_a_time() {
 /// would once the lease is over) never sends an email the first one also sends.
 #[test]
 fn two_dispatchers_never_send_one_email_twice_when_the_queue_outlasts_the_lease() {
+    needs!(Tool::Smtp);
     use atsd::mail::dispatch::{Sender, run_with_lease};
     use std::sync::Arc;
     let sink = Sink::start(free_port());
@@ -297,6 +303,7 @@ fn two_dispatchers_never_send_one_email_twice_when_the_queue_outlasts_the_lease(
 /// logged in.
 #[test]
 fn a_wrong_smtp_password_stops_the_run_and_kills_no_email() {
+    needs!(Tool::Smtp);
     let sink = Sink::start_with_login(free_port(), "jobs", "s3cret");
     let env = env_with(
         sink.port,
@@ -342,6 +349,7 @@ fn a_wrong_smtp_password_stops_the_run_and_kills_no_email() {
 /// The password can come from an environment variable (`password_env`).
 #[test]
 fn the_smtp_password_can_come_from_the_environment() {
+    needs!(Tool::Smtp);
     let sink = Sink::start_with_login(free_port(), "jobs", "from-env");
     let env = env_with(
         sink.port,
@@ -365,6 +373,7 @@ fn the_smtp_password_can_come_from_the_environment() {
 /// (`LoadCredential=`), found through `$CREDENTIALS_DIRECTORY`.
 #[test]
 fn the_smtp_password_can_come_from_a_systemd_credential() {
+    needs!(Tool::Smtp);
     let sink = Sink::start_with_login(free_port(), "jobs", "from-systemd");
     let env = env_with(sink.port, 1, "none", "username = \"jobs\"\n");
     env.write("credentials/smtp-password", "from-systemd\n");
@@ -408,6 +417,7 @@ fn the_log_transport_only_logs() {
 /// encrypted.
 #[test]
 fn starttls_trusts_the_configured_ca_and_nothing_else() {
+    needs!(Tool::Smtp);
     let ca = TestCa::new();
     let sink = Sink::start_with_starttls(free_port(), &ca);
     let env = env_with(sink.port, 1, "starttls", "");
@@ -437,6 +447,7 @@ fn starttls_trusts_the_configured_ca_and_nothing_else() {
 
 #[test]
 fn implicit_tls_delivers_encrypted() {
+    needs!(Tool::Smtp);
     let ca = TestCa::new();
     let sink = Sink::start_with_implicit_tls(free_port(), &ca);
     let env = env_with(
@@ -464,6 +475,7 @@ fn a_ca_file_that_is_not_a_certificate_is_refused_by_name() {
 
 #[test]
 fn a_permanent_rejection_is_dead_after_one_attempt() {
+    needs!(Tool::Smtp);
     let sink = Sink::start(free_port());
     let env = env_for(sink.port);
     let id = apply(&env, "Re Ject", "reject-me@example.org", "en");
@@ -482,6 +494,7 @@ fn a_permanent_rejection_is_dead_after_one_attempt() {
 
 #[test]
 fn a_server_that_is_down_is_retried_until_it_comes_back() {
+    needs!(Tool::Smtp);
     let port = free_port();
     let env = env_for(port);
     let id = apply(&env, "Ada", "ada@example.org", "en");
@@ -505,6 +518,7 @@ fn a_server_that_is_down_is_retried_until_it_comes_back() {
 
 #[test]
 fn a_row_left_sending_by_a_crash_is_retried_after_its_lease() {
+    needs!(Tool::Smtp);
     let sink = Sink::start(free_port());
     let env = env_for(sink.port);
     let id = apply(&env, "Ada", "ada@example.org", "en");

@@ -6,6 +6,7 @@
 use crate::common::{Env, NOW, Rng};
 use crate::mail::{dispatch, email, env_with, t};
 use crate::smtp::{Sink, free_port, message_id};
+use crate::tools::{Tool, needs};
 use mail_parser::MessageParser;
 use serde_json::Value;
 use std::io::Write;
@@ -70,6 +71,7 @@ fn without_date(m: &Value) -> String {
 /// one — and the resend is the same message.
 #[test]
 fn a_connection_lost_after_the_final_dot_is_retried_and_reported() {
+    needs!(Tool::Smtp);
     let sink = Sink::start(free_port());
     let env = env_with(sink.port, 2, "none", "");
     queue(&env, 100, |i| {
@@ -103,6 +105,7 @@ fn a_connection_lost_after_the_final_dot_is_retried_and_reported() {
 /// with the 550 kept, whether the commands were pipelined or not.
 #[test]
 fn a_refused_sender_then_a_hang_up_is_dead_with_the_550() {
+    needs!(Tool::Smtp);
     for flags in [
         &["--refuse-mail"][..],
         &["--refuse-mail", "--no-pipelining"],
@@ -154,6 +157,7 @@ fn a_closed_port_is_retried_until_max_attempts() {
 /// T4 (e): implicit TLS against a plain SMTP port: retried, with a TLS error.
 #[test]
 fn tls_to_a_plain_port_is_retried_with_a_tls_error() {
+    needs!(Tool::Smtp);
     let sink = Sink::start(free_port());
     let env = env_with(sink.port, 1, "tls", "");
     queue(&env, 1, |_| "ada".into());
@@ -217,6 +221,7 @@ impl Outage {
 /// it is back every email goes out exactly once.
 #[test]
 fn an_outage_costs_one_connection_per_run_and_no_email() {
+    needs!(Tool::Smtp);
     let outage = Outage::start();
     let port = outage.port;
     let env = env_with(port, 1, "none", "");
@@ -251,6 +256,7 @@ fn an_outage_costs_one_connection_per_run_and_no_email() {
 /// server did store them), and a later run delivers them.
 #[test]
 fn a_server_slower_than_the_timeout_does_not_hang_the_run() {
+    needs!(Tool::Smtp);
     let sink = Sink::start_with(free_port(), &["--slow", "2"]);
     let env = env_with(sink.port, 5, "none", "");
     let config = std::fs::read_to_string(&env.config)
@@ -279,6 +285,7 @@ fn a_server_slower_than_the_timeout_does_not_hang_the_run() {
 /// reaches the recipient as text and never as commands.
 #[test]
 fn smtp_commands_in_free_text_stay_text() {
+    needs!(Tool::Smtp);
     let sink = Sink::start(free_port());
     let env = env_with(sink.port, 1, "none", "");
     let cfg = std::fs::read_to_string(&env.config).unwrap();
@@ -354,6 +361,7 @@ fn smtp_commands_in_free_text_stay_text() {
 /// 3 kills by default, 20 with RELIABILITY=1; ATSD_TEST_SEED replays a run.
 #[test]
 fn kill_9_during_dispatch_loses_nothing_and_warns_of_every_duplicate() {
+    needs!(Tool::Smtp);
     let rounds = if std::env::var("RELIABILITY").is_ok() {
         20
     } else {

@@ -29,3 +29,4 @@ mod smtp;
 mod soak;
 mod store;
 mod templates;
+mod tools;

@@ -6,10 +6,12 @@
 use crate::api::Api;
 use crate::common::{Env, http};
 use crate::smtp::free_port;
+use crate::tools::{Tool, needs};
 use std::process::Command;
 
 #[test]
 fn the_api_matches_its_openapi_document_under_schemathesis() {
+    needs!(Tool::Schemathesis);
     let port = free_port();
     let env = Env::with_config(&format!(
         "[http]\nlisten = \"127.0.0.1:{port}\"\nrate_limit = 0\n[mail]\ntransport = \"log\"\n\
@@ -36,7 +38,7 @@ fn the_api_matches_its_openapi_document_under_schemathesis() {
     // can say (a URL must be a job posting it recognizes, a stage one of the
     // pipeline's, a cursor one it issued), so schema-valid data is often,
     // rightly, a 422
-    let out = Command::new("schemathesis")
+    let out = Command::new(crate::tools::python_tool("schemathesis"))
         .args(["run", &format!("http://127.0.0.1:{port}/v1/openapi.json")])
         .args(["-H", &format!("Authorization: Bearer {token}")])
         .args(["--max-examples", &examples])
@@ -46,7 +48,7 @@ fn the_api_matches_its_openapi_document_under_schemathesis() {
         // its cache (.schemathesis/) goes to the test's folder, not the repo
         .current_dir(env.dir.path())
         .output()
-        .expect("run schemathesis (pip install schemathesis)");
+        .expect("run schemathesis (cargo xtask setup installs it)");
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),

@@ -7,6 +7,7 @@
 
 use crate::common::{Env, Rng, block_on, count_sync, reliability, scalar};
 use crate::daemon::rows;
+use crate::tools::{Tool, needs};
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::Stdio;
@@ -371,6 +372,7 @@ fn t14_a_1_gib_body_and_a_trickle_end_within_the_timeout_in_bounded_memory() {
 /// in HTML — even when an override puts the name in the Subject.
 #[test]
 fn t15_hostile_candidate_data_through_csv_and_a_template_override() {
+    needs!(Tool::Smtp);
     let sink = crate::smtp::Sink::start(crate::smtp::free_port());
     let env = Env::with_config(&format!(
         "[mail]\ntransport = \"smtp\"\nfrom = \"Jobs <jobs@example.org>\"\n[mail.smtp]\nhost = \"127.0.0.1\"\nport = {}\ntls = \"none\"\n[templates]\ndir = \"tpl\"\n",
@@ -536,6 +538,7 @@ fn counting_board() -> CountingBoard {
 /// taking them over with a later `--now`.
 #[test]
 fn t9_three_daemons_on_postgres_one_killed_each_email_once() {
+    needs!(Tool::Smtp);
     let env0 = Env::new();
     if !env0.db.is_postgres() {
         eprintln!("T9 runs on PostgreSQL (ATSD_TEST_DATABASE_URL)");
@@ -777,6 +780,7 @@ fn healthz(port: u16) -> u16 {
 /// shared server is never stopped; runs in the PostgreSQL pass, as root.
 #[test]
 fn t7_a_postgres_outage_under_a_running_daemon() {
+    needs!(Tool::Smtp);
     let env = Env::new();
     if !env.db.is_postgres() {
         eprintln!("T7 runs in the PostgreSQL pass (ATSD_TEST_DATABASE_URL)");

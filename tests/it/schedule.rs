@@ -1,11 +1,12 @@
 //! atsd's cron occurrences against an independent implementation, Python's
-//! `croniter` (installed by `.ci/run`), over many expressions, zones and
+//! `croniter` (PyPI, installed by `cargo xtask setup`), over many expressions, zones and
 //! instants, so that "crontab semantics" stays what operators know. The one
 //! deliberate difference (a repeated local time runs once) is applied in the
 //! oracle script, `tests/cron_oracle.py`. The other (croniter reads `*/2` in
 //! the day of month as a restriction; crontab, and atsd, as a star) is kept
 //! out of the list and tested in `src/schedule/cron_expr.rs`.
 
+use crate::tools::{Tool, needs};
 use atsd::schedule::parse_cron;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
@@ -68,6 +69,7 @@ const INSTANTS: &[&str] = &[
 
 #[test]
 fn cron_next_runs_agree_with_croniter() {
+    needs!(Tool::Croniter);
     // "0 0 L * *" is not crontab: the cron crate refuses it, and so does atsd
     let exprs: Vec<&str> = EXPRESSIONS
         .iter()
@@ -89,14 +91,14 @@ fn cron_next_runs_agree_with_croniter() {
         }
     }
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/cron_oracle.py");
-    let python = std::env::var("ATSD_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
+    let python = crate::tools::python();
     let mut child = Command::new(&python)
         .arg(script)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .unwrap_or_else(|e| panic!("cannot run {python}: {e}"));
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", python.display()));
     child
         .stdin
         .take()
@@ -106,7 +108,7 @@ fn cron_next_runs_agree_with_croniter() {
     let out = child.wait_with_output().unwrap();
     assert!(
         out.status.success(),
-        "the croniter oracle failed (pip install croniter): {}",
+        "the croniter oracle failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
     let expected: Vec<Option<String>> = serde_json::from_slice(&out.stdout).unwrap();

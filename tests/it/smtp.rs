@@ -1,5 +1,6 @@
-//! A real SMTP server on loopback for the tests: Debian's python3-aiosmtpd,
-//! run with /usr/bin/python3, scripted by recipient (see tests/smtp_sink.py).
+//! A real SMTP server on loopback for the tests: aiosmtpd from PyPI, in the
+//! virtual environment `cargo xtask setup` makes, scripted by recipient (see
+//! tests/smtp_sink.py).
 
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
@@ -58,7 +59,7 @@ impl Sink {
         let dir = tempfile::tempdir().expect("tempdir");
         let out = dir.path().join("messages.jsonl");
         let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/smtp_sink.py");
-        let mut child = Command::new("/usr/bin/python3")
+        let mut child = Command::new(crate::tools::python())
             .arg(&script)
             .arg(port.to_string())
             .arg(&out)
@@ -66,7 +67,7 @@ impl Sink {
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
-            .expect("start /usr/bin/python3 tests/smtp_sink.py (install python3-aiosmtpd)");
+            .expect("start tests/smtp_sink.py (cargo xtask setup installs aiosmtpd)");
         let stdout = child.stdout.take().expect("sink stdout");
         let mut line = String::new();
         BufReader::new(stdout)

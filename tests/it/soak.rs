@@ -14,6 +14,7 @@
 
 use crate::common::{Env, Rng, scalar};
 use crate::daemon::rows;
+use crate::tools::{Tool, needs};
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::process::Stdio;
@@ -84,6 +85,7 @@ fn rss_kib(pid: u32) -> Option<u64> {
 #[test]
 #[ignore = "a 10-minute soak: cargo test --test it soak -- --ignored"]
 fn soak_the_daemon_under_a_stream_of_applications_and_faults() {
+    needs!(Tool::Smtp);
     let secs: u64 = std::env::var("ATSD_SOAK_SECONDS")
         .ok()
         .and_then(|v| v.parse().ok())

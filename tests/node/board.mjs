@@ -1,7 +1,7 @@
 // The recruiter board in a real browser (Debian's Chromium, driven by
 // playwright-core, which never downloads a browser of its own).
 //
-//   node tests/browser/board.mjs CONFIG.json
+//   node tests/node/board.mjs CONFIG.json
 //
 // CONFIG: {"base": "http://127.0.0.1:PORT", "token": "atsd_…",
 //          "pages": ["/board", …], "report": "/path/report.html" | null,
