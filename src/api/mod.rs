@@ -191,22 +191,39 @@ struct NewApplicationBody {
     timezone: Option<String>,
 }
 
-/// `POST /v1/applications` (intake): one application, in one transaction
-/// with its email and, given an `Idempotency-Key`, with the answer kept for
-/// retries of the same request.
+/// Apply: a candidate for a posting.
+///
+/// `POST /v1/applications` (token scope `intake`): one application, in one
+/// transaction with its candidate, first transition and email; the candidate
+/// is reused by email. Given an `Idempotency-Key`, the answer is kept and a
+/// retry of the same request gets it again.
 #[utoipa::path(post, path = "/v1/applications", tag = "applications",
     request_body = NewApplicationBody,
     params(("Idempotency-Key" = Option<String>, Header, description = "A retried request with the same key gets the first answer")),
     responses(
-        (status = 201, description = "Created: the application, its candidate, first transition and emails", body = applications::Created),
-        (status = 401, body = problem::Problem, content_type = "application/problem+json"),
-        (status = 403, body = problem::Problem, content_type = "application/problem+json"),
+        (status = 201, description = "Created: the application, its candidate, first transition and emails", body = applications::Created,
+            links(
+                ("GetApplication" = (operation_id = "get_application",
+                    parameters(("id" = "$response.body#/application/id")),
+                    description = "The application just created")),
+                ("MoveApplication" = (operation_id = "move_application",
+                    parameters(("id" = "$response.body#/application/id")),
+                    request_body = json!({"to": "screening", "reason": "strong CV", "expected_version": "$response.body#/application/version"}),
+                    description = "Move the application just created on, from its first stage to the next (`screening` in the default pipeline)")),
+                ("ListPostingApplications" = (operation_id = "list_applications",
+                    parameters(("posting" = "$response.body#/application/posting_id")),
+                    description = "The applications of the same posting")),
+                ("Report" = (operation_id = "report",
+                    description = "The report, which now counts this application")),
+            )),
+        (status = 401, description = "No token, or one that is revoked or unknown", body = problem::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The token's scope does not allow this", body = problem::Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such posting", body = problem::Problem, content_type = "application/problem+json"),
         (status = 409, description = "This person already applied to this posting, or the key was used for another request", body = problem::Problem, content_type = "application/problem+json"),
-        (status = 413, body = problem::Problem, content_type = "application/problem+json"),
+        (status = 413, description = "The body is over 16 KiB", body = problem::Problem, content_type = "application/problem+json"),
         (status = 422, description = "Bad fields, each named", body = problem::Problem, content_type = "application/problem+json"),
-        (status = 429, body = problem::Problem, content_type = "application/problem+json"),
-        (status = 503, body = problem::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many requests with this token: retry after the time Retry-After gives", body = problem::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database is unavailable: retry later", body = problem::Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]
 async fn create_application(
@@ -374,16 +391,19 @@ fn after_cursor(c: &str) -> Option<i64> {
     i64::from_str_radix(c.strip_prefix('a')?, 16).ok()
 }
 
-/// `GET /v1/applications` (read): newest last, 50 a page (at most 200), the
-/// next page from `next_cursor`.
+/// List applications.
+///
+/// `GET /v1/applications` (token scope `read`): oldest first, 50 a page (at
+/// most 200), the next page from `next_cursor`; filtered by posting and
+/// stage.
 #[utoipa::path(get, path = "/v1/applications", tag = "applications",
     params(ListQuery),
     responses(
-        (status = 200, body = ApplicationPage),
-        (status = 401, body = problem::Problem, content_type = "application/problem+json"),
-        (status = 403, body = problem::Problem, content_type = "application/problem+json"),
-        (status = 422, body = problem::Problem, content_type = "application/problem+json"),
-        (status = 429, body = problem::Problem, content_type = "application/problem+json"),
+        (status = 200, description = "A page of applications", body = ApplicationPage),
+        (status = 401, description = "No token, or one that is revoked or unknown", body = problem::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The token's scope does not allow this", body = problem::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A bad query parameter, named", body = problem::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many requests with this token: retry after the time Retry-After gives", body = problem::Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]
 async fn list_applications(
@@ -431,17 +451,19 @@ async fn list_applications(
     ))
 }
 
-/// `GET /v1/applications/{id}` (read): with its candidate, posting,
-/// transitions and emails.
+/// Show an application.
+///
+/// `GET /v1/applications/{id}` (token scope `read`): the application with
+/// its candidate, posting, transitions and emails.
 #[utoipa::path(get, path = "/v1/applications/{id}", tag = "applications",
     params(("id" = i64, Path, description = "Application id", example = 1)),
     responses(
         (status = 200, description = "The application with its candidate, posting, transitions and emails", body = applications::Detail),
-        (status = 401, body = problem::Problem, content_type = "application/problem+json"),
-        (status = 403, body = problem::Problem, content_type = "application/problem+json"),
-        (status = 404, body = problem::Problem, content_type = "application/problem+json"),
-        (status = 422, body = problem::Problem, content_type = "application/problem+json"),
-        (status = 429, body = problem::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No token, or one that is revoked or unknown", body = problem::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The token's scope does not allow this", body = problem::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such application", body = problem::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The id is not a number", body = problem::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many requests with this token: retry after the time Retry-After gives", body = problem::Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]
 async fn get_application(
@@ -468,22 +490,30 @@ struct MoveBody {
     expected_version: Option<i32>,
 }
 
-/// `POST /v1/applications/{id}/moves` (recruiter): 409 when
+/// Move an application to another stage.
+///
+/// `POST /v1/applications/{id}/moves` (token scope `recruiter`): one
+/// transaction with the transition and the emails the move causes; 409 when
 /// `expected_version` is no longer the application's, 422 for a move the
 /// pipeline does not allow.
 #[utoipa::path(post, path = "/v1/applications/{id}/moves", tag = "applications",
     params(("id" = i64, Path, description = "Application id", example = 1)),
     request_body = MoveBody,
     responses(
-        (status = 201, description = "Moved: the application, the transition, its emails", body = applications::Moved),
-        (status = 401, body = problem::Problem, content_type = "application/problem+json"),
-        (status = 403, body = problem::Problem, content_type = "application/problem+json"),
-        (status = 404, body = problem::Problem, content_type = "application/problem+json"),
+        (status = 201, description = "Moved: the application, the transition, its emails", body = applications::Moved,
+            links(
+                ("GetApplication" = (operation_id = "get_application",
+                    parameters(("id" = "$response.body#/application/id")),
+                    description = "The application after the move")),
+            )),
+        (status = 401, description = "No token, or one that is revoked or unknown", body = problem::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The token's scope does not allow this", body = problem::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such application", body = problem::Problem, content_type = "application/problem+json"),
         (status = 409, description = "expected_version is no longer the application's", body = problem::Problem, content_type = "application/problem+json"),
-        (status = 413, body = problem::Problem, content_type = "application/problem+json"),
+        (status = 413, description = "The body is over 16 KiB", body = problem::Problem, content_type = "application/problem+json"),
         (status = 422, description = "Bad fields, or a move the pipeline does not allow", body = problem::Problem, content_type = "application/problem+json"),
-        (status = 429, body = problem::Problem, content_type = "application/problem+json"),
-        (status = 503, body = problem::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many requests with this token: retry after the time Retry-After gives", body = problem::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database is unavailable: retry later", body = problem::Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]
 async fn move_application(
@@ -524,13 +554,16 @@ async fn move_application(
     Ok(json_response(StatusCode::CREATED, &moved))
 }
 
-/// `GET /v1/postings` (read).
+/// List postings.
+///
+/// `GET /v1/postings` (token scope `read`): every posting with its status
+/// and poll bookkeeping.
 #[utoipa::path(get, path = "/v1/postings", tag = "postings",
     responses(
-        (status = 200, body = PostingList),
-        (status = 401, body = problem::Problem, content_type = "application/problem+json"),
-        (status = 403, body = problem::Problem, content_type = "application/problem+json"),
-        (status = 429, body = problem::Problem, content_type = "application/problem+json"),
+        (status = 200, description = "Every posting", body = PostingList),
+        (status = 401, description = "No token, or one that is revoked or unknown", body = problem::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The token's scope does not allow this", body = problem::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many requests with this token: retry after the time Retry-After gives", body = problem::Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]
 async fn list_postings(State(s): State<ApiState>, headers: HeaderMap) -> ApiResult {
@@ -550,19 +583,43 @@ struct NewPostingBody {
     title: Option<String>,
 }
 
-/// `POST /v1/postings` (recruiter): add by URL; 201 when new, 200 when known.
+/// Add a posting by its URL.
+///
+/// `POST /v1/postings` (token scope `recruiter`): a job posting URL atsd
+/// recognizes (Greenhouse, Lever, Ashby or any other page); 201 when new, 200
+/// when the URL is known already.
 #[utoipa::path(post, path = "/v1/postings", tag = "postings",
     request_body = NewPostingBody,
     responses(
-        (status = 201, description = "Added", body = entity::posting::Model),
-        (status = 200, description = "Already known", body = entity::posting::Model),
-        (status = 401, body = problem::Problem, content_type = "application/problem+json"),
-        (status = 403, body = problem::Problem, content_type = "application/problem+json"),
-        (status = 409, body = problem::Problem, content_type = "application/problem+json"),
-        (status = 413, body = problem::Problem, content_type = "application/problem+json"),
+        (status = 201, description = "Added", body = entity::posting::Model,
+            links(
+                ("CreateApplication" = (operation_id = "create_application",
+                    request_body = json!({"posting": "$response.body#/id", "name": "Grace Hopper", "email": "grace@example.org"}),
+                    description = "Apply to this posting")),
+                ("ListPostingApplications" = (operation_id = "list_applications",
+                    parameters(("posting" = "$response.body#/id")),
+                    description = "This posting's applications")),
+                ("ListPostings" = (operation_id = "list_postings",
+                    description = "Every posting, this one among them")),
+            )),
+        (status = 200, description = "Already known", body = entity::posting::Model,
+            links(
+                ("CreateApplication" = (operation_id = "create_application",
+                    request_body = json!({"posting": "$response.body#/id", "name": "Grace Hopper", "email": "grace@example.org"}),
+                    description = "Apply to this posting")),
+                ("ListPostingApplications" = (operation_id = "list_applications",
+                    parameters(("posting" = "$response.body#/id")),
+                    description = "This posting's applications")),
+                ("ListPostings" = (operation_id = "list_postings",
+                    description = "Every posting, this one among them")),
+            )),
+        (status = 401, description = "No token, or one that is revoked or unknown", body = problem::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The token's scope does not allow this", body = problem::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The posting changed under this request (another writer): retry", body = problem::Problem, content_type = "application/problem+json"),
+        (status = 413, description = "The body is over 16 KiB", body = problem::Problem, content_type = "application/problem+json"),
         (status = 422, description = "Not a job posting URL atsd recognizes, or a bad title", body = problem::Problem, content_type = "application/problem+json"),
-        (status = 429, body = problem::Problem, content_type = "application/problem+json"),
-        (status = 503, body = problem::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many requests with this token: retry after the time Retry-After gives", body = problem::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database is unavailable: retry later", body = problem::Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]
 async fn add_posting(
@@ -609,14 +666,18 @@ async fn add_posting(
     Ok(json_response(status, &result.0))
 }
 
-/// `GET /v1/report` (read): `atsd report --format json`.
+/// The pipeline report.
+///
+/// `GET /v1/report` (token scope `read`): per posting, applications per
+/// stage, conversion from each stage to the next, median time in stage and
+/// stale counts, as `atsd report --format json` prints them.
 #[utoipa::path(get, path = "/v1/report", tag = "report",
     responses(
         (status = 200, description = "`atsd report --format json`", body = crate::report::Report),
-        (status = 401, body = problem::Problem, content_type = "application/problem+json"),
-        (status = 403, body = problem::Problem, content_type = "application/problem+json"),
-        (status = 429, body = problem::Problem, content_type = "application/problem+json"),
-        (status = 503, body = problem::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No token, or one that is revoked or unknown", body = problem::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The token's scope does not allow this", body = problem::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many requests with this token: retry after the time Retry-After gives", body = problem::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database is unavailable: retry later", body = problem::Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]
 async fn report(State(s): State<ApiState>, headers: HeaderMap) -> ApiResult {

@@ -23,6 +23,16 @@ pub enum PostingRef {
         description = "The HTTP API of atsd, the applicant tracking workflow daemon: intake, \
                        moves, postings and the report. Every request carries a token \
                        (`atsd token create NAME --scope intake|recruiter|read`).",
+        contact(name = "atsd developers", email = "atsd@example.org"),
+    ),
+    servers(
+        (url = "http://127.0.0.1:9187", description = "A daemon on its default `[http] listen`: use your own's address"),
+    ),
+    tags(
+        (name = "applications", description = "Candidates' applications and their moves through the pipeline"),
+        (name = "postings", description = "Job postings, known by their URL"),
+        (name = "report", description = "The pipeline report"),
+        (name = "webhooks", description = "Web hooks that job boards send to atsd"),
     ),
     paths(
         super::create_application,

@@ -70,8 +70,10 @@ pub fn offline_job_posts(v: &Value) -> Vec<String> {
     }
 }
 
-/// `POST /v1/webhooks/greenhouse`: Greenhouse's web hooks, checked by their
-/// signature (no token).
+/// Greenhouse's web hooks.
+///
+/// `POST /v1/webhooks/greenhouse` (no token): checked by their HMAC
+/// signature over the raw body; a repeated `Greenhouse-Event-ID` acts once.
 #[utoipa::path(post, path = "/v1/webhooks/greenhouse", tag = "webhooks",
     request_body(content = Object, description = "Greenhouse's web hook, as it sends it", content_type = "application/json"),
     params(
@@ -83,8 +85,8 @@ pub fn offline_job_posts(v: &Value) -> Vec<String> {
         (status = 400, description = "Signed, but not JSON", body = super::problem::Problem, content_type = "application/problem+json"),
         (status = 401, description = "Bad or missing signature", body = super::problem::Problem, content_type = "application/problem+json"),
         (status = 404, description = "[webhooks.greenhouse] is not configured", body = super::problem::Problem, content_type = "application/problem+json"),
-        (status = 413, body = super::problem::Problem, content_type = "application/problem+json"),
-        (status = 503, body = super::problem::Problem, content_type = "application/problem+json"),
+        (status = 413, description = "The body is over 16 KiB", body = super::problem::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database is unavailable: retry later", body = super::problem::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn greenhouse(State(s): State<ApiState>, headers: HeaderMap, body: Bytes) -> Response {
     match handle(&s, &headers, &body).await {
