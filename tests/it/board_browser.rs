@@ -3,7 +3,9 @@
 //! either engine. It signs in through the form, loads every page at desktop
 //! size and 320 px wide (screenshots in `target/board-screenshots/`), runs
 //! axe-core's WCAG 2.0/2.1/2.2 A and AA rules on each (zero violations),
-//! checks the focus ring, and opens the HTML report with every request
+//! checks the focus ring, has Lighthouse score each (100 in performance,
+//! accessibility, best practices and SEO, its desktop preset; the reports
+//! beside the screenshots), and opens the HTML report with every request
 //! refused: none may leave it.
 
 use crate::api::Api;
@@ -106,6 +108,17 @@ fn every_board_page_passes_axe_and_reflows_in_chromium() {
         stdout
             .lines()
             .filter(|l| l.contains("\"axe_violations\":0"))
+            .count(),
+        9,
+        "{stdout}"
+    );
+    // Lighthouse: 100 in each category on the sign-in page and every page
+    assert_eq!(
+        stdout
+            .lines()
+            .filter(|l| l.contains(
+                "\"lighthouse\":{\"performance\":100,\"accessibility\":100,\"best-practices\":100,\"seo\":100}"
+            ))
             .count(),
         9,
         "{stdout}"

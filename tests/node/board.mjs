@@ -10,14 +10,18 @@
 // Signs in through the form, then for every page: the answer is 200, the
 // page has a <main> and an <h1>, axe-core finds no violation of the WCAG
 // 2.0/2.1/2.2 A and AA rules, a keyboard user sees where the focus is, the
-// page fits 320 CSS pixels without scrolling sideways, and screenshots at
-// desktop size and 320 px wide are saved. The HTML report is opened from its
-// file with every request refused and counted: none may leave it.
-// Prints one JSON line per page; exits 1 on the first broken promise.
+// page fits 320 CSS pixels without scrolling sideways, screenshots at
+// desktop size and 320 px wide are saved, and Lighthouse (its desktop
+// preset) scores 100 in each of its four categories. The
+// HTML report is opened from its file with every request refused and
+// counted: none may leave it.
+// Prints one JSON line per page; exits 1 after listing every broken promise.
 
-import { readFileSync, mkdirSync } from "node:fs";
+import { readFileSync, mkdirSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { chromium } from "playwright-core";
+import lighthouse from "lighthouse";
+import desktopConfig from "lighthouse/core/config/desktop-config.js";
 
 const require = createRequire(import.meta.url);
 const axeSource = readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
@@ -28,9 +32,12 @@ const TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22a", "wcag22aa"]
 const failures = [];
 const fail = (page, what) => failures.push(`${page}: ${what}`);
 
+// Lighthouse drives the same browser over this DevTools port
+const debuggingPort = 9300 + (process.pid % 500);
 const browser = await chromium.launch({
   executablePath: process.env.ATSD_CHROMIUM || "/usr/bin/chromium",
   args: [
+    `--remote-debugging-port=${debuggingPort}`,
     "--no-sandbox",
     "--disable-gpu",
     "--disable-quic",
@@ -83,7 +90,47 @@ async function focusVisible(p, name) {
   }
 }
 
+// Lighthouse's scores, 0-100 per category; below 100, the audits that cost
+// points. Its tab has no session: the cookie goes as a header.
+const CATEGORIES = ["performance", "accessibility", "best-practices", "seo"];
+async function lighthouseScores(path, cookie) {
+  const result = await lighthouse(
+    `${config.base}${path}`,
+    {
+      port: debuggingPort,
+      output: "json",
+      logLevel: "error",
+      onlyCategories: CATEGORIES,
+      extraHeaders: cookie ? { Cookie: cookie } : undefined,
+    },
+    // ATSD_LIGHTHOUSE_PRESET=mobile: Lighthouse's default, a phone on a
+    // throttled network (its performance score varies with the machine's load)
+    process.env.ATSD_LIGHTHOUSE_PRESET === "mobile" ? undefined : desktopConfig,
+  );
+  const lhr = result.lhr;
+  const slug = path.replace(/[^a-z0-9]+/gi, "-").replace(/^-|-$/g, "") || "root";
+  writeFileSync(`${config.out}/${slug}-lighthouse.json`, result.report);
+  if (lhr.runtimeError) fail(path, `lighthouse: ${lhr.runtimeError.code} ${lhr.runtimeError.message}`);
+  const scores = {};
+  for (const c of CATEGORIES) {
+    const category = lhr.categories[c];
+    scores[c] = category && category.score !== null ? Math.round(category.score * 100) : null;
+    if (scores[c] !== 100) {
+      const lost = (category ? category.auditRefs : [])
+        .filter((a) => a.weight > 0 && lhr.audits[a.id].score !== null && lhr.audits[a.id].score < 1)
+        .map((a) => `${a.id}: ${lhr.audits[a.id].title}${lhr.audits[a.id].displayValue ? ` (${lhr.audits[a.id].displayValue})` : ""}`);
+      fail(path, `lighthouse ${c} ${scores[c]}: ${lost.join("; ") || "no audit named"}`);
+    }
+  }
+  return scores;
+}
+
+// the sign-in page, before any session
+const loginScores = await lighthouseScores("/board/login", null);
+console.log(JSON.stringify({ page: "/board/login", lighthouse: loginScores }));
+
 // sign in through the form, as a recruiter would
+let sessionCookie = null;
 {
   const r = await page.goto(`${config.base}/board`);
   if (!page.url().includes("/board/login")) fail("/board", `without a session it was not sent to sign in (${page.url()}, ${r.status()})`);
@@ -92,6 +139,7 @@ async function focusVisible(p, name) {
   if (new URL(page.url()).pathname !== "/board") fail("/board/login", `signing in led to ${page.url()}`);
   const cookies = await context.cookies();
   const c = cookies.find((c) => c.name === "atsd_board");
+  if (c) sessionCookie = `${c.name}=${c.value}`;
   if (!c) fail("/board/login", "no session cookie");
   else if (!c.httpOnly || !c.secure || c.sameSite !== "Strict") fail("/board/login", `the cookie is not HttpOnly, Secure and SameSite=Strict: ${JSON.stringify(c)}`);
   await axe(page, "/board/login (after)");
@@ -125,7 +173,8 @@ for (const path of config.pages) {
   if (wide > 320) fail(name, `at 320 px wide the page is ${wide} px wide`);
   await page.screenshot({ path: `${config.out}/${slug}-320.png`, fullPage: true });
   const narrowViolations = await axe(page, `${name} (320 px)`);
-  console.log(JSON.stringify({ page: path, status: r.status(), axe_violations: violations + narrowViolations, width_at_320: wide }));
+  const scores = await lighthouseScores(path, sessionCookie);
+  console.log(JSON.stringify({ page: path, status: r.status(), axe_violations: violations + narrowViolations, width_at_320: wide, lighthouse: scores }));
 }
 
 // the HTML report: a file that asks the network for nothing
