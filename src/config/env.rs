@@ -14,7 +14,9 @@ pub enum Kind {
     List,
 }
 
-/// Every scalar or list key that an environment variable can set.
+/// Every scalar or list key that an environment variable can set: every
+/// such key of [`Config`] but those in [`NOT_FROM_ENV`]. A test holds the
+/// two lists to the config's types in both directions.
 pub const ENV_KEYS: &[(&str, Kind)] = &[
     ("database.url", Kind::Str),
     ("org.name", Kind::Str),
@@ -60,9 +62,18 @@ pub const ENV_KEYS: &[(&str, Kind)] = &[
     ("http.listen", Kind::Str),
     ("http.rate_limit", Kind::Int),
     ("http.cors_origins", Kind::List),
+    ("http.public_url", Kind::Str),
+    ("http.link_key_file", Kind::Str),
+    ("http.link_ttl", Kind::Str),
+    ("http.board_auth", Kind::Str),
     ("webhooks.greenhouse.secret_file", Kind::Str),
     ("log.format", Kind::Str),
 ];
+
+/// The keys no environment variable sets: each is a list of tables or a
+/// table of entries named by the operator, which a flat `ATSD_…` name cannot
+/// spell.
+pub const NOT_FROM_ENV: &[&str] = &["pipeline.emails", "rules", "webhooks.out"];
 
 /// The environment variable that sets `key`.
 pub fn env_var_for(key: &str) -> String {
@@ -160,6 +171,186 @@ pub(super) fn apply(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::*;
+    use std::collections::BTreeMap;
+    use std::path::PathBuf;
+
+    /// A configuration with every key set. Every struct is written out
+    /// field by field (no `..Default::default()`), so that a key added to
+    /// the config does not compile here until it is set, and then the test
+    /// below asks for it in `ENV_KEYS` or `NOT_FROM_ENV`.
+    fn every_key_set() -> Config {
+        let spec = EmailSpec {
+            template: "rejection".into(),
+            delay: Some(Dur::days(2)),
+        };
+        Config {
+            database: DatabaseConfig {
+                url: Some("sqlite://atsd.db".into()),
+            },
+            org: OrgConfig {
+                name: "Org".into(),
+                default_locale: "en".into(),
+            },
+            pipeline: PipelineConfig {
+                stages: vec!["applied".into()],
+                extra_moves: vec![],
+                emails: BTreeMap::from([("rejected".to_string(), spec.clone())]),
+            },
+            rules: vec![RuleConfig {
+                name: "r".into(),
+                stage: Some("applied".into()),
+                after: Some(Dur::days(1)),
+                move_to: Some("rejected".into()),
+                reason: Some("x".into()),
+                remind: false,
+                on: Some("posting_closed".into()),
+                email: Some(spec),
+                grace: Some(Dur::days(1)),
+            }],
+            recruiters: RecruitersConfig {
+                emails: vec!["r@example.org".into()],
+            },
+            retention: RetentionConfig {
+                anonymize_after: Dur::days(1),
+                events_after: Dur::days(1),
+            },
+            schedule: ScheduleConfig {
+                timezone: "UTC".into(),
+                poll: "* * * * *".into(),
+                advance: "* * * * *".into(),
+                dispatch: "* * * * *".into(),
+                digest: "* * * * *".into(),
+                retention: "* * * * *".into(),
+            },
+            poll: PollConfig {
+                concurrency: 1,
+                per_host: 1,
+                timeout: Dur::secs(1),
+                close_after_not_found: 1,
+                confirm_interval: Dur::secs(1),
+                allow_private_addresses: true,
+                max_body: Size(1),
+                allow_addresses: vec!["127.0.0.1:1".into()],
+                sources: SourcesConfig {
+                    greenhouse: SourceConfig {
+                        api_base: "http://x".into(),
+                    },
+                    lever: SourceConfig {
+                        api_base: "http://x".into(),
+                    },
+                    ashby: SourceConfig {
+                        api_base: "http://x".into(),
+                    },
+                },
+            },
+            mail: MailConfig {
+                transport: Transport::Smtp,
+                from: "a@example.org".into(),
+                reply_to: Some("b@example.org".into()),
+                max_attempts: 1,
+                rate_per_second: 1,
+                smtp: SmtpConfig {
+                    host: "h".into(),
+                    port: 1,
+                    tls: Tls::None,
+                    username: Some("u".into()),
+                    password_env: Some("P".into()),
+                    password_file: Some(PathBuf::from("p")),
+                    ca_file: Some(PathBuf::from("c")),
+                    pool_size: 1,
+                    timeout: Dur::secs(1),
+                },
+                file: FileTransportConfig {
+                    dir: PathBuf::from("d"),
+                },
+            },
+            templates: TemplatesConfig {
+                dir: Some(PathBuf::from("t")),
+            },
+            http: Some(HttpConfig {
+                listen: "127.0.0.1:1".into(),
+                rate_limit: 1,
+                cors_origins: vec!["https://x".into()],
+                public_url: Some("https://x".into()),
+                link_key_file: Some(PathBuf::from("k")),
+                link_ttl: Dur::days(1),
+                board_auth: BoardAuth::Proxy,
+            }),
+            webhooks: Some(WebhooksConfig {
+                greenhouse: Some(GreenhouseWebhookConfig {
+                    secret_file: PathBuf::from("s"),
+                }),
+                out: vec![OutWebhookConfig {
+                    name: "n".into(),
+                    url: "https://x".into(),
+                    secret_file: PathBuf::from("s"),
+                    events: vec!["email.sent".into()],
+                    max_attempts: 1,
+                    timeout: Dur::secs(1),
+                }],
+            }),
+            log: LogConfig {
+                format: LogFormat::Json,
+            },
+        }
+    }
+
+    /// The keys under `prefix` of a serialized config, and the kind of each.
+    fn leaves(prefix: &str, v: &toml::Value, out: &mut BTreeMap<String, Kind>) {
+        let kind = match v {
+            toml::Value::Table(t) => {
+                if NOT_FROM_ENV.contains(&prefix) {
+                    out.insert(prefix.to_string(), Kind::Str);
+                    return;
+                }
+                for (k, v) in t {
+                    let key = if prefix.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{prefix}.{k}")
+                    };
+                    leaves(&key, v, out);
+                }
+                return;
+            }
+            toml::Value::Integer(_) => Kind::Int,
+            toml::Value::Boolean(_) => Kind::Bool,
+            toml::Value::Array(_) => Kind::List,
+            _ => Kind::Str,
+        };
+        out.insert(prefix.to_string(), kind);
+    }
+
+    #[test]
+    fn env_keys_are_every_key_of_the_config_and_nothing_else() {
+        let mut found = BTreeMap::new();
+        leaves(
+            "",
+            &toml::Value::try_from(every_key_set()).unwrap(),
+            &mut found,
+        );
+        for k in NOT_FROM_ENV {
+            assert!(found.remove(*k).is_some(), "{k} is not a key of the config");
+        }
+        let listed: BTreeMap<String, Kind> = ENV_KEYS
+            .iter()
+            .map(|(k, kind)| (k.to_string(), *kind))
+            .collect();
+        let missing: Vec<&String> = found.keys().filter(|k| !listed.contains_key(*k)).collect();
+        let unknown: Vec<&String> = listed.keys().filter(|k| !found.contains_key(*k)).collect();
+        assert!(
+            missing.is_empty(),
+            "keys no environment variable can set: {missing:?}"
+        );
+        assert!(
+            unknown.is_empty(),
+            "ENV_KEYS that are not keys of the config: {unknown:?}"
+        );
+        for (k, kind) in &found {
+            assert_eq!(listed[k], *kind, "the kind of {k}");
+        }
+    }
 
     fn vars(v: &[(&str, &str)]) -> Vec<(String, String)> {
         v.iter()

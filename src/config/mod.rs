@@ -7,7 +7,7 @@ mod env;
 mod types;
 mod validate;
 
-pub use env::{ENV_KEYS, env_var_for};
+pub use env::{ENV_KEYS, NOT_FROM_ENV, env_var_for};
 pub use types::{Dur, EmailSpec, Size};
 
 use crate::error::{Error, Result};
