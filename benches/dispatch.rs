@@ -2,8 +2,8 @@
 //! dispatcher to postfix's `smtp-sink` on loopback, beside `smtp-source`
 //! sending the same number of messages of the same size over the same number
 //! of connections to the same sink, in the same run. Every email is marked
-//! `sent` durably (batched writes). Needs Debian's `postfix` package for
-//! /usr/sbin/smtp-sink and /usr/sbin/smtp-source.
+//! `sent` durably (batched writes). Needs postfix's smtp-sink and
+//! smtp-source: `cargo xtask setup --bench` unpacks them.
 //!
 //!     cargo bench --bench dispatch                       # SQLite
 //!     ATSD_BENCH_DATABASE_URL=postgres://... cargo bench --bench dispatch
@@ -22,7 +22,7 @@ use atsd::store::Store;
 use chrono::Utc;
 use entity::{outbox, outbox_body};
 use sea_orm::{ActiveValue::Set, EntityTrait};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -49,17 +49,17 @@ fn main() {
         sink_args.push("-p");
     }
     sink_args.extend([listen.as_str(), "1024"]);
-    let mut sink = Command::new("/usr/sbin/smtp-sink")
+    let mut sink = support::postfix_tool("smtp-sink")
         .args(&sink_args)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .expect("start /usr/sbin/smtp-sink (apt-get install postfix)");
+        .expect("start smtp-sink (cargo xtask setup --bench)");
     std::thread::sleep(std::time::Duration::from_millis(300));
 
     // the reference: smtp-source, same count, size and connections
     let start = Instant::now();
-    let status = Command::new("/usr/sbin/smtp-source")
+    let status = support::postfix_tool("smtp-source")
         .args([
             "-d",
             "-s",
@@ -71,7 +71,7 @@ fn main() {
             &format!("127.0.0.1:{port}"),
         ])
         .status()
-        .expect("run /usr/sbin/smtp-source");
+        .expect("run smtp-source (cargo xtask setup --bench)");
     let reference = start.elapsed().as_secs_f64();
     assert!(status.success(), "smtp-source failed");
 

@@ -56,3 +56,22 @@ impl BenchDb {
         }
     }
 }
+
+/// One of postfix's test programs (`smtp-sink`, `smtp-source`): unpacked by
+/// `cargo xtask setup --bench` into `target/tools/postfix` (run with its own
+/// libraries), else a system-wide postfix's in /usr/sbin.
+#[allow(dead_code)]
+pub fn postfix_tool(name: &str) -> std::process::Command {
+    let root = std::env::var_os("ATSD_TEST_TOOLS")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/tools"))
+        .join("postfix");
+    let unpacked = root.join("usr/sbin").join(name);
+    if unpacked.is_file() {
+        let mut c = std::process::Command::new(unpacked);
+        c.env("LD_LIBRARY_PATH", root.join("usr/lib/postfix"));
+        c
+    } else {
+        std::process::Command::new(std::path::Path::new("/usr/sbin").join(name))
+    }
+}

@@ -21,7 +21,8 @@ use std::time::Instant;
 const USAGE: &str = "\
 usage: cargo xtask <command>
 
-  setup                      install the tests' outside tools (idempotent)
+  setup [--bench]            install the tests' outside tools (idempotent); --bench:
+                             the benchmarks' too (smtp-sink, smtp-source, wrk)
   test [options] [-- ARGS]   set up, then run the test suite (ARGS go to cargo test)
       --engine sqlite|postgres|all   which database engine(s) to test (default: sqlite)
       --postgres-url URL             the PostgreSQL server for --engine postgres|all
@@ -39,7 +40,11 @@ fn main() -> ExitCode {
         Err(e) => return fail(&e),
     };
     let result = match args.first().map(String::as_str) {
-        Some("setup") => tools::setup(&ws),
+        Some("setup") => match &args[1..] {
+            [] => tools::setup(&ws, false),
+            [b] if b == "--bench" => tools::setup(&ws, true),
+            _ => Err(format!("setup takes only --bench\n{USAGE}")),
+        },
         Some("test") => TestArgs::parse(&args[1..]).and_then(|t| test(&ws, &t)),
         Some("tools") => tools::list(&ws),
         Some("help" | "-h" | "--help") => {
@@ -154,7 +159,7 @@ impl TestArgs {
 }
 
 fn test(ws: &Workspace, args: &TestArgs) -> Result<(), String> {
-    tools::setup(ws)?;
+    tools::setup(ws, false)?;
     if args.engines.contains(&Engine::Postgres) {
         tools::postgres_answers(&args.postgres_url)?;
     }

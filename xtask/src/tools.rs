@@ -8,6 +8,10 @@
 //! | Chromium | Debian (`chromium`) | `/usr/bin/chromium` |
 //! | promtool | Debian (`prometheus`, unpacked, not installed: no service) | `target/tools/prometheus` |
 //!
+//! and with `--bench`, the benchmarks' own: smtp-sink and smtp-source
+//! (Debian's `postfix`, unpacked into `target/tools/postfix`: installed, it
+//! would start a mail server) and wrk (Debian's `wrk`).
+//!
 //! Each install writes a stamp (a copy of the pin file it installed from),
 //! so that a second set-up only compares files and returns at once.
 
@@ -56,12 +60,30 @@ const TOOLS: &[Tool] = &[
     },
 ];
 
-/// Installs every missing tool, one line each.
-pub fn setup(ws: &Workspace) -> Result<(), String> {
+/// The benchmarks' outside tools (`cargo xtask setup --bench`).
+const BENCH_TOOLS: &[Tool] = &[
+    Tool {
+        name: "postfix",
+        purpose: "smtp-sink and smtp-source, the dispatch benchmark's server and reference (Debian's postfix, unpacked)",
+        present: postfix_present,
+        install: postfix_install,
+    },
+    Tool {
+        name: "wrk",
+        purpose: "the HTTP load of the board and intake benchmarks (Debian's wrk)",
+        present: wrk_present,
+        install: wrk_install,
+    },
+];
+
+/// Installs every missing tool, one line each (and the benchmarks' with
+/// `bench`).
+pub fn setup(ws: &Workspace, bench: bool) -> Result<(), String> {
     let started = Instant::now();
     println!("== outside tools of the tests (cargo xtask tools lists them)");
     let apt = Apt::default();
-    for tool in TOOLS {
+    let bench_tools: &[Tool] = if bench { BENCH_TOOLS } else { &[] };
+    for tool in TOOLS.iter().chain(bench_tools) {
         let t = Instant::now();
         match (tool.present)(ws) {
             Ok(at) => println!("{:<9} ok: {at}", tool.name),
@@ -81,7 +103,7 @@ pub fn setup(ws: &Workspace) -> Result<(), String> {
 /// `cargo xtask tools`: each tool, what it is for, where it is.
 pub fn list(ws: &Workspace) -> Result<(), String> {
     let mut missing = 0;
-    for tool in TOOLS {
+    for tool in TOOLS.iter().chain(BENCH_TOOLS) {
         match (tool.present)(ws) {
             Ok(at) => println!("{:<9} {at}\n          for {}", tool.name, tool.purpose),
             Err(e) => {
@@ -94,7 +116,9 @@ pub fn list(ws: &Workspace) -> Result<(), String> {
         }
     }
     if missing > 0 {
-        println!("\n`cargo xtask setup` installs what is missing");
+        println!(
+            "\n`cargo xtask setup` installs what the tests need, `cargo xtask setup --bench` the benchmarks' too"
+        );
     }
     Ok(())
 }
@@ -269,22 +293,63 @@ fn promtool_present(ws: &Workspace) -> Result<String, String> {
 fn promtool_install(ws: &Workspace, apt: &Apt) -> Result<(), String> {
     // the package proper would start a Prometheus server; only its
     // statically linked promtool is wanted
+    unpack(ws, apt, "prometheus", &promtool_dir(ws))
+}
+
+// ---- the benchmarks' tools ----
+
+fn postfix_dir(ws: &Workspace) -> PathBuf {
+    ws.tools.join("postfix")
+}
+
+fn postfix_present(ws: &Workspace) -> Result<String, String> {
+    let bin = postfix_dir(ws).join("usr/sbin");
+    for tool in ["smtp-sink", "smtp-source"] {
+        if !bin.join(tool).is_file() {
+            return Err(format!("no {tool} in {}", bin.display()));
+        }
+    }
+    Ok(format!("{} (smtp-sink, smtp-source)", bin.display()))
+}
+
+fn postfix_install(ws: &Workspace, apt: &Apt) -> Result<(), String> {
+    // the package proper would configure and start a mail server on port
+    // 25; the two test programs run from the unpacked files (with its
+    // libraries, benches/support finds them)
+    unpack(ws, apt, "postfix", &postfix_dir(ws))
+}
+
+fn wrk_present(_: &Workspace) -> Result<String, String> {
+    output(Command::new("wrk").arg("--version"))
+        .or_else(|e| {
+            // wrk prints its version and exits 1
+            if e.contains("wrk ") { Ok(e) } else { Err(e) }
+        })
+        .map(|_| "wrk on PATH".to_string())
+        .map_err(|_| "no wrk on PATH".to_string())
+}
+
+fn wrk_install(_: &Workspace, apt: &Apt) -> Result<(), String> {
+    apt.install(&["wrk"])
+}
+
+/// Downloads a Debian package and unpacks it into `into`, without
+/// installing it (no maintainer scripts, no services).
+fn unpack(ws: &Workspace, apt: &Apt, package: &str, into: &Path) -> Result<(), String> {
     let debs = ws.tools.join("debs");
     std::fs::create_dir_all(&debs).map_err(|e| format!("{}: {e}", debs.display()))?;
-    apt.download("prometheus", &debs)?;
+    apt.download(package, &debs)?;
+    let prefix = format!("{package}_");
     let deb = std::fs::read_dir(&debs)
         .map_err(|e| format!("{}: {e}", debs.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .find(|p| {
             p.file_name()
                 .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with("prometheus_") && n.ends_with(".deb"))
+                .is_some_and(|n| n.starts_with(&prefix) && n.ends_with(".deb"))
         })
-        .ok_or("apt-get download prometheus left no .deb")?;
-    run(Command::new("dpkg-deb")
-        .arg("-x")
-        .arg(&deb)
-        .arg(promtool_dir(ws)))
+        .ok_or(format!("apt-get download {package} left no .deb"))?;
+    run(Command::new("dpkg-deb").arg("-x").arg(&deb).arg(into))
 }
 
 // ---- stamps ----
