@@ -17,8 +17,9 @@ mod support;
 
 use atsd::config::Config;
 use atsd::jobs::advance::Advance;
-use atsd::mail::render::Renderer;
 use atsd::store::Store;
+use atsd::templates::Renderer;
+use atsd::workflow::Ctx;
 use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
 use std::time::Instant;
@@ -109,10 +110,7 @@ fn main() {
         let t = Instant::now();
         let r = Advance {
             store: &store,
-            config: &config,
-            pipeline: &pipeline,
-            renderer: &renderer,
-            now,
+            ctx: Ctx::new(&config, &pipeline, &renderer, None, now),
             dry_run: false,
         }
         .run(&tokio_util::sync::CancellationToken::new())
@@ -182,25 +180,20 @@ fn main() {
         // statement) per application, 1,000 per transaction, on fewer rows
         let m = (n / 10).max(1);
         let (db, store) = fresh(&dir.path().join("rows"), m).await;
-        let ctx = atsd::store::applications::Ctx {
-            config: &config,
-            pipeline: &pipeline,
-            renderer: &renderer,
-            now,
-        };
+        let ctx = Ctx::new(&config, &pipeline, &renderer, None, now);
         let t = Instant::now();
         for chunk in (1..=m as i64).collect::<Vec<_>>().chunks(1000) {
             let txn = store.begin_write().await.expect("begin");
             for id in chunk {
-                atsd::store::applications::move_in(
+                atsd::workflow::move_in(
                     &txn,
                     &ctx,
-                    &atsd::store::applications::MoveRequest {
+                    &atsd::workflow::MoveRequest {
                         application_id: *id,
                         to: "rejected".into(),
                         reason: Some("no_response".into()),
                         actor: "rule:stale-applied".into(),
-                        email: atsd::mail::EmailChoice::StageDefault,
+                        email: atsd::config::EmailChoice::StageDefault,
                         expected_version: Some(1),
                     },
                 )

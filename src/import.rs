@@ -3,14 +3,15 @@
 //! one transaction, so a bad file or row changes nothing; every problem is
 //! listed with its file, line or field.
 
+use crate::config::EmailChoice;
 use crate::error::{Error, Result};
-use crate::mail::EmailChoice;
-use crate::poll::{ApiBases, recognize};
 use crate::posting::file::{self, PostingInput};
+use crate::posting::{ApiBases, recognize};
 use crate::store::Store;
-use crate::store::applications::{self, Ctx, NewApplication};
+use crate::store::applications;
 use crate::store::candidates::{self, CandidateInput};
 use crate::store::postings::{self, NewPosting, Upserted};
+use crate::workflow::{self, Ctx, NewApplication};
 use chrono::{DateTime, NaiveDate, Utc};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
@@ -379,13 +380,13 @@ pub async fn applications(
             }
         };
         if let Some(s) = &r.stage
-            && !ctx.pipeline.contains(s)
+            && !ctx.pipeline().contains(s)
         {
             errs.push(at(
                 "stage",
                 &format!(
                     "unknown stage `{s}` (stages: {})",
-                    ctx.pipeline.stages().collect::<Vec<_>>().join(", ")
+                    ctx.pipeline().stages().collect::<Vec<_>>().join(", ")
                 ),
             ));
             row_ok = false;
@@ -458,11 +459,11 @@ pub async fn applications(
         let existed = candidates::find_by_email(&txn, &v.input.email)
             .await?
             .is_some();
-        let cand = candidates::find_or_create(&txn, &v.input, ctx.now).await?;
+        let cand = candidates::find_or_create(&txn, &v.input, ctx.now()).await?;
         if !existed {
             new_candidates.insert(cand.id);
         }
-        let created = applications::create_in(
+        let created = workflow::create_in(
             &txn,
             ctx,
             &v.posting,

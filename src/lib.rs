@@ -5,11 +5,13 @@
 //! validation, report) do no I/O.
 
 pub mod api;
+pub mod backoff;
 pub mod board;
 pub mod cli;
 pub mod config;
 pub mod daemon;
 pub mod error;
+pub mod events;
 pub mod import;
 pub mod intake;
 pub mod jobs;
@@ -24,6 +26,9 @@ pub mod schedule;
 pub mod selfservice;
 pub mod service;
 pub mod store;
+pub mod templates;
+pub mod tls;
 pub mod webhooks;
+pub mod workflow;
 
 pub use error::{Error, Result};

@@ -15,8 +15,8 @@
 //! Rules are tried in the order written; the first rule that moves wins. A
 //! reminder is sent only when no rule moves the application.
 
+use crate::config::EmailChoice;
 use crate::config::{Config, EmailSpec};
-use crate::mail::EmailChoice;
 use crate::pipeline::Pipeline;
 use chrono::{DateTime, Duration, Utc};
 

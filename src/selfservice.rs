@@ -7,7 +7,10 @@
 //! HMAC-SHA256 of the rest with the key, checked in constant time. `GET`
 //! shows a confirmation page in the candidate's locale, `POST` moves the
 //! application to `withdrawn` (reason `candidate_withdrew`, with its email)
-//! and records the nonce in the same transaction, so a link works once.
+//! and records the nonce in the same transaction, so a link works once (that
+//! move is [`crate::workflow::withdraw`]'s). The links are made from the
+//! configuration and its key file when the configuration is loaded
+//! ([`Links::from_config`]), and handed to whatever renders emails.
 
 use crate::config::Config;
 use crate::error::{Error, Result};
@@ -15,7 +18,6 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use chrono::{DateTime, Utc};
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, OnceLock};
 
 /// The path under `public_url` that the links use.
 pub const PATH: &str = "/self-service/withdraw";
@@ -104,37 +106,15 @@ impl Links {
         Ok(Some(Links::new(url, &key, h.link_ttl.chrono())))
     }
 
-    /// [`Links::from_config`], read once per key file and its modification
-    /// time, for the email renderings; `None` (with one warning) when the
-    /// key cannot be read here, so that emails still go, without the link.
-    pub fn cached(config: &Config) -> Option<Arc<Links>> {
-        type Cache = Mutex<Option<(CacheKey, Option<Arc<Links>>)>>;
-        static CACHE: OnceLock<Cache> = OnceLock::new();
-        let h = config.http.as_ref()?;
-        let url = h.public_url.clone()?;
-        let file = Links::key_file(config);
-        let mtime = file
-            .as_ref()
-            .and_then(|f| std::fs::metadata(f).ok()?.modified().ok());
-        let key = (url, file, mtime, h.link_ttl.0);
-        let mut c = CACHE
-            .get_or_init(Mutex::default)
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        if let Some((k, v)) = c.as_ref()
-            && *k == key
-        {
-            return v.clone();
-        }
-        let links = match Links::from_config(config) {
-            Ok(l) => l.map(Arc::new),
-            Err(e) => {
-                tracing::warn!(error = %e, "emails go without self-service links");
-                None
-            }
-        };
-        *c = Some((key, links.clone()));
-        links
+    /// The links the emails carry, read when the configuration is loaded:
+    /// `None` when `public_url` is not set, and also (with one warning) when
+    /// the key cannot be read, so that emails still go, without the link.
+    /// `check-config` and a reload report that error instead.
+    pub fn for_emails(config: &Config) -> Option<Links> {
+        Links::from_config(config).unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "emails go without self-service links");
+            None
+        })
     }
 
     fn sign(&self, payload: &str) -> String {
@@ -179,13 +159,6 @@ impl Links {
         })
     }
 }
-
-type CacheKey = (
-    String,
-    Option<PathBuf>,
-    Option<std::time::SystemTime>,
-    std::time::Duration,
-);
 
 /// The pages' words, in the locales atsd ships (else English).
 pub struct Words {
@@ -328,66 +301,5 @@ mod tests {
         for junk in ["", ".", "a.b.c.d", "42.1.n.!!!", "🙂"] {
             assert_eq!(l.check(junk, now), Err(Refusal::Invalid), "{junk}");
         }
-    }
-}
-
-/// What became of a withdraw request.
-#[derive(Debug)]
-pub enum Withdrawn {
-    Done(Box<crate::store::applications::Moved>),
-    Refused(Refusal),
-}
-
-/// Withdraws the application of a checked link: the nonce is recorded and
-/// the move made in one transaction, so that the link works once and a
-/// refused move records nothing.
-pub async fn withdraw(
-    store: &crate::store::Store,
-    ctx: &crate::store::applications::Ctx<'_>,
-    claim: &Claim,
-) -> Result<Withdrawn> {
-    use crate::store::applications::{MoveRequest, move_in};
-    let txn = store.begin_write().await?;
-    let fresh = sea_orm::ConnectionTrait::execute_raw(
-        &txn,
-        crate::store::sql(
-            store.backend(),
-            "INSERT INTO self_service_uses (nonce, application_id, used_at) VALUES (?, ?, ?) \
-             ON CONFLICT (nonce) DO NOTHING",
-            vec![
-                claim.nonce.clone().into(),
-                claim.application_id.into(),
-                ctx.now.into(),
-            ],
-        ),
-    )
-    .await?
-    .rows_affected()
-        == 1;
-    if !fresh {
-        txn.rollback().await?;
-        return Ok(Withdrawn::Refused(Refusal::Used));
-    }
-    let req = MoveRequest {
-        application_id: claim.application_id,
-        to: "withdrawn".into(),
-        reason: Some(REASON.into()),
-        actor: "candidate".into(),
-        email: crate::mail::EmailChoice::StageDefault,
-        expected_version: None,
-    };
-    match move_in(&txn, ctx, &req).await {
-        Ok(m) => {
-            if !m.emails.is_empty() {
-                crate::store::notify_outbox(&txn).await?;
-            }
-            txn.commit().await?;
-            Ok(Withdrawn::Done(Box::new(m)))
-        }
-        Err(Error::Refused(_) | Error::NotFound(_) | Error::Conflict(_)) => {
-            txn.rollback().await?;
-            Ok(Withdrawn::Refused(Refusal::Closed))
-        }
-        Err(e) => Err(e),
     }
 }

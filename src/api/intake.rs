@@ -7,12 +7,12 @@
 //! the database's write lock (SQLite) or its own commit (PostgreSQL), into a
 //! few large ones.
 
+use crate::config::EmailChoice;
 use crate::error::{Error, Result};
 use crate::jobs::Runner;
-use crate::mail::EmailChoice;
 use crate::store::Store;
-use crate::store::applications::{self, Ctx, NewApplication};
 use crate::store::candidates::CandidateInput;
+use crate::workflow::{self, NewApplication};
 use entity::idempotency_key;
 use sea_orm::{ActiveModelTrait, Set, TransactionTrait};
 use std::sync::Arc;
@@ -143,12 +143,7 @@ async fn one<C: sea_orm::ConnectionTrait>(
     r: &Request,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<String> {
-    let ctx = Ctx {
-        config: &r.runner.config,
-        pipeline: &r.runner.pipeline,
-        renderer: &r.runner.renderer,
-        now,
-    };
+    let ctx = r.runner.ctx(now);
     let new = NewApplication {
         stage: None,
         applied_at: None,
@@ -156,7 +151,7 @@ async fn one<C: sea_orm::ConnectionTrait>(
         reason: None,
         email: EmailChoice::StageDefault,
     };
-    let created = applications::apply_in(c, &ctx, &r.posting, &r.input, &new).await?;
+    let created = workflow::apply_in(c, &ctx, &r.posting, &r.input, &new).await?;
     let answer = serde_json::to_string(&created)
         .map_err(|e| Error::Other(format!("cannot write the answer: {e}")))?;
     if let Some((key, hash)) = &r.key {

@@ -13,12 +13,13 @@ pub mod problem;
 pub mod selfservice;
 pub mod webhooks;
 
+use crate::config::EmailChoice;
 use crate::jobs::Runner;
-use crate::mail::EmailChoice;
 use crate::store::Store;
-use crate::store::applications::{self, Ctx, MoveRequest};
+use crate::store::applications;
 use crate::store::candidates::CandidateInput;
 use crate::store::tokens::{self, Scope};
+use crate::workflow::{self, MoveRequest};
 use axum::Json;
 use axum::Router;
 use axum::extract::rejection::JsonRejection;
@@ -201,7 +202,7 @@ struct NewApplicationBody {
     request_body = NewApplicationBody,
     params(("Idempotency-Key" = Option<String>, Header, description = "A retried request with the same key gets the first answer")),
     responses(
-        (status = 201, description = "Created: the application, its candidate, first transition and emails", body = applications::Created,
+        (status = 201, description = "Created: the application, its candidate, first transition and emails", body = workflow::Created,
             links(
                 ("GetApplication" = (operation_id = "get_application",
                     parameters(("id" = "$response.body#/application/id")),
@@ -500,7 +501,7 @@ struct MoveBody {
     params(("id" = i64, Path, description = "Application id", example = 1)),
     request_body = MoveBody,
     responses(
-        (status = 201, description = "Moved: the application, the transition, its emails", body = applications::Moved,
+        (status = 201, description = "Moved: the application, the transition, its emails", body = workflow::Moved,
             links(
                 ("GetApplication" = (operation_id = "get_application",
                     parameters(("id" = "$response.body#/application/id")),
@@ -534,12 +535,7 @@ async fn move_application(
         )]));
     }
     let r = runner(&s)?;
-    let ctx = Ctx {
-        config: &r.config,
-        pipeline: &r.pipeline,
-        renderer: &r.renderer,
-        now: chrono::Utc::now(),
-    };
+    let ctx = r.ctx(chrono::Utc::now());
     let req = MoveRequest {
         application_id: id,
         to: b.to,
@@ -548,7 +544,7 @@ async fn move_application(
         email: EmailChoice::StageDefault,
         expected_version: b.expected_version,
     };
-    let moved = applications::move_application(&s.store, &ctx, &req)
+    let moved = workflow::move_application(&s.store, &ctx, &req)
         .await
         .map_err(|e| Problem::from_error(&e, StatusCode::UNPROCESSABLE_ENTITY))?;
     Ok(json_response(StatusCode::CREATED, &moved))
@@ -630,9 +626,9 @@ async fn add_posting(
     authorize(&s, &headers, Scope::Recruiter).await?;
     let b = body(b)?;
     let r = runner(&s)?;
-    let bases = crate::poll::ApiBases::from(&r.config.poll.sources);
+    let bases = crate::posting::ApiBases::from(&r.config.poll.sources);
     let rec =
-        crate::poll::recognize(&b.url, &bases).map_err(|e| Problem::fields(vec![("url", e)]))?;
+        crate::posting::recognize(&b.url, &bases).map_err(|e| Problem::fields(vec![("url", e)]))?;
     if let Some(t) = &b.title
         && (t.trim().is_empty() || t.chars().any(char::is_control))
     {

@@ -2,8 +2,8 @@
 //! only the signed link. Plain HTML, never cached, never framed.
 
 use super::ApiState;
-use crate::selfservice::{self, Links, Refusal, Withdrawn, words};
-use crate::store::applications::Ctx;
+use crate::selfservice::{self, Refusal, words};
+use crate::workflow::{self, Withdrawn};
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -50,7 +50,7 @@ async fn look(
     let runner = super::runner(s).map_err(IntoResponse::into_response)?;
     let refuse = |locale: &str, r: Refusal| refusal(locale, &runner.config.org.name, r);
     let default = runner.config.org.default_locale.clone();
-    let Some(links) = Links::cached(&runner.config) else {
+    let Some(links) = runner.links.as_deref() else {
         return Err(refuse(&default, Refusal::Invalid));
     };
     let claim = links
@@ -125,13 +125,8 @@ pub async fn withdraw(State(s): State<ApiState>, Path(token): Path<String>) -> R
         Ok(x) => x,
         Err(r) => return r,
     };
-    let ctx = Ctx {
-        config: &runner.config,
-        pipeline: &runner.pipeline,
-        renderer: &runner.renderer,
-        now: chrono::Utc::now(),
-    };
-    match selfservice::withdraw(&s.store, &ctx, &claim).await {
+    let ctx = runner.ctx(chrono::Utc::now());
+    match workflow::withdraw(&s.store, &ctx, &claim).await {
         Ok(Withdrawn::Done(_)) => {
             tracing::info!(
                 application = seen.app.id,

@@ -796,19 +796,13 @@ pub async fn application_page(c: &Ctx<'_>, id: i64) -> Result<Value> {
         .order_by_asc(outbox::Column::Id)
         .all(conn)
         .await?;
-    // a reminder queued during this stage visit (as the advance job asks)
-    let reminded = emails.iter().any(|e| {
-        e.template == "recruiter_reminder"
-            && e.stage.as_deref() == Some(a.stage.as_str())
-            && e.created_at >= a.entered_stage_at
-    });
+    // read as the advance job reads them
+    let (posting_closed_at, reminded) = crate::store::applications::rule_facts(conn, a.id).await?;
     let rules = rules::from_config(c.config);
     let facts = Facts {
         stage: &a.stage,
         entered_stage_at: a.entered_stage_at,
-        // as the advance job reads it
-        posting_closed_at: (p.status == "closed")
-            .then(|| p.status_changed_at.unwrap_or(p.created_at)),
+        posting_closed_at,
         reminded,
     };
     let next_rule = rules::next_action(&rules, c.pipeline, &facts).map(|(act, at)| {

@@ -3,13 +3,14 @@
 use super::commands::Env;
 use super::output::{clip, opt, opt_time, print_json, print_table, table, time};
 use super::{ApplyArgs, CmdResult};
+use crate::config::EmailChoice;
 use crate::error::{Error, Result};
 use crate::import;
-use crate::mail::EmailChoice;
 use crate::store::Store;
-use crate::store::applications::{self, MoveRequest, NewApplication};
+use crate::store::applications;
 use crate::store::candidates::CandidateInput;
 use crate::store::postings;
+use crate::workflow::{self, MoveRequest, NewApplication};
 use std::path::Path;
 
 pub(super) fn input_error(errs: Vec<(&'static str, String)>) -> Error {
@@ -41,7 +42,7 @@ pub(super) async fn apply(env: &Env, a: &ApplyArgs) -> CmdResult {
             EmailChoice::StageDefault
         },
     };
-    let created = applications::apply(&store, &env.ctx(), &a.posting, &input, &new).await?;
+    let created = workflow::apply(&store, &env.ctx(), &a.posting, &input, &new).await?;
     for w in &created.warnings {
         eprintln!("warning: {w}");
     }
@@ -243,7 +244,7 @@ pub(super) async fn application_move(
         },
         expected_version: expect_version,
     };
-    let m = applications::move_application(&store, &env.ctx(), &req).await?;
+    let m = workflow::move_application(&store, &env.ctx(), &req).await?;
     if env.json {
         return print_json(&m);
     }

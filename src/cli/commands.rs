@@ -9,9 +9,10 @@ use super::{
 use crate::config::{self, Config, Loaded};
 use crate::error::{Error, Result};
 use crate::pipeline::Pipeline;
-use crate::poll::ApiBases;
-use crate::store::applications::Ctx;
+use crate::posting::ApiBases;
+use crate::selfservice::Links;
 use crate::store::{self, Store, stats};
+use crate::workflow::Ctx;
 use crate::{report, schedule};
 use chrono::{DateTime, Utc};
 use serde_json::json;
@@ -20,12 +21,13 @@ use std::path::{Path, PathBuf};
 
 /// What every command starts from.
 pub(super) struct Env {
-    pub(super) renderer: crate::mail::render::Renderer,
+    pub(super) renderer: crate::templates::Renderer,
     pub(super) json: bool,
     database: Option<String>,
     pub(super) now: DateTime<Utc>,
     loaded: Loaded,
     pub(super) pipeline: Pipeline,
+    links: Option<Links>,
 }
 
 impl Env {
@@ -42,12 +44,13 @@ impl Env {
     }
 
     pub(super) fn ctx(&self) -> Ctx<'_> {
-        Ctx {
-            config: self.config(),
-            pipeline: &self.pipeline,
-            renderer: &self.renderer,
-            now: self.now,
-        }
+        Ctx::new(
+            self.config(),
+            &self.pipeline,
+            &self.renderer,
+            self.links.as_ref(),
+            self.now,
+        )
     }
 
     pub(super) fn bases(&self) -> ApiBases {
@@ -109,10 +112,11 @@ pub(super) async fn dispatch(cli: Cli, verbose: u8) -> CmdResult {
         .pipeline()
         .map_err(|e| Error::input(e.to_string()))?;
     let env = Env {
-        renderer: crate::mail::render::Renderer::new(loaded.config.templates.dir.as_deref()),
+        renderer: crate::templates::Renderer::new(loaded.config.templates.dir.as_deref()),
         json: cli.json,
         database: cli.database.clone(),
         now: super::now_or(cli.now),
+        links: Links::for_emails(&loaded.config),
         loaded,
         pipeline,
     };

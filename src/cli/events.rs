@@ -20,7 +20,7 @@ pub(super) async fn events(
     follow: bool,
     types: &[String],
 ) -> CmdResult {
-    events::check_types(types).map_err(Error::Input)?;
+    crate::events::check_types(types).map_err(Error::Input)?;
     let store = env.store().await?;
     let mut at: Position = events::position_of(store.conn(), since.unwrap_or(0)).await?;
     let stdout = std::io::stdout();

@@ -252,10 +252,7 @@ async fn tick_dry_run(env: &Env, runner: &Runner, jobs: &[Job]) -> CmdResult {
             Job::Advance => {
                 let r = crate::jobs::advance::Advance {
                     store,
-                    config: env.config(),
-                    pipeline: &env.pipeline,
-                    renderer: &env.renderer,
-                    now: env.now,
+                    ctx: env.ctx(),
                     dry_run: true,
                 }
                 .run(&tokio_util::sync::CancellationToken::new())

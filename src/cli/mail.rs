@@ -5,7 +5,6 @@ use super::commands::Env;
 use super::output::{clip, opt, print_json, print_table, table, time};
 use crate::error::Error;
 use crate::store;
-use crate::store::applications;
 use std::path::Path;
 
 pub(super) async fn mail_list(env: &Env, status: Option<&str>) -> CmdResult {
@@ -63,14 +62,14 @@ pub(super) async fn mail_preview(
     let (ctx, cand_locale) = match application {
         Some(id) => {
             let store = env.store().await?;
-            applications::preview_context(store.conn(), &env.ctx(), id).await?
+            crate::workflow::preview_context(store.conn(), &env.ctx(), id).await?
         }
-        None => (crate::mail::render::sample_context(), None),
+        None => (crate::templates::sample_context(), None),
     };
     let default = &env.config().org.default_locale;
     let wanted = locale.or(cand_locale).unwrap_or_else(|| default.clone());
     let ctx = if application.is_none() {
-        crate::mail::render::sample_for(&wanted)
+        crate::templates::sample_for(&wanted)
     } else {
         ctx
     };

@@ -8,7 +8,7 @@ mod types;
 mod validate;
 
 pub use env::{ENV_KEYS, NOT_FROM_ENV, env_var_for};
-pub use types::{Dur, EmailSpec, Size};
+pub use types::{Dur, EmailChoice, EmailSpec, Size};
 
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};

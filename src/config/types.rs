@@ -197,3 +197,18 @@ mod tests {
         assert!("two megs".parse::<Size>().is_err());
     }
 }
+
+/// What email a move sends: the one of the stage entered (from
+/// `[pipeline.emails]`), none, or another instead. A rule's `email` and a
+/// command's `--no-email` are choices; [`super::Config::stage_email`] turns one
+/// into the template and delay to queue.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum EmailChoice {
+    /// The email of the stage entered, from `[pipeline.emails]`.
+    #[default]
+    StageDefault,
+    /// No email (`--no-email`, or a rule's `email = ""`).
+    None,
+    /// This one instead of the stage's (a rule's `email`).
+    Template(EmailSpec),
+}

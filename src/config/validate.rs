@@ -1,10 +1,21 @@
 //! Checks the configuration as a whole: what serde's types cannot say.
 
-use super::Config;
-use crate::{intake, mail, pipeline::Pipeline, schedule};
+use super::{Config, EmailChoice, EmailSpec};
+use crate::{intake, pipeline::Pipeline, schedule, templates};
 use std::str::FromStr;
 
 impl Config {
+    /// The email (template and delay) that entering `stage` sends under
+    /// `choice`.
+    pub fn stage_email(&self, stage: &str, choice: &EmailChoice) -> Option<EmailSpec> {
+        let spec = match choice {
+            EmailChoice::None => return None,
+            EmailChoice::Template(spec) => spec.clone(),
+            EmailChoice::StageDefault => self.pipeline.emails.get(stage)?.clone(),
+        };
+        (!spec.is_none()).then_some(spec)
+    }
+
     /// The pipeline this configuration describes.
     pub fn pipeline(&self) -> Result<Pipeline, crate::pipeline::ConfigError> {
         Pipeline::new(&self.pipeline.stages, &self.pipeline.extra_moves)
@@ -31,10 +42,10 @@ impl Config {
             }
         };
         let known_template = |key: &str, name: &str, errs: &mut Vec<String>| {
-            if !name.is_empty() && !mail::template_exists(self, name) {
+            if !name.is_empty() && !templates::exists(self.templates.dir.as_deref(), name) {
                 errs.push(format!(
                     "{key}: template `{name}` does not exist (built-in: {})",
-                    mail::BUILTIN_TEMPLATES.join(", ")
+                    templates::BUILTIN_TEMPLATES.join(", ")
                 ));
             }
         };
@@ -177,7 +188,7 @@ impl Config {
             errs.push("mail.smtp.pool_size: must be at least 1".into());
         }
         if let Some(ca) = &m.smtp.ca_file
-            && let Err(e) = crate::mail::smtp::read_ca_file(ca)
+            && let Err(e) = crate::tls::read_ca_file(ca)
         {
             errs.push(format!("mail.smtp.ca_file: {e}"));
         }
@@ -244,7 +255,7 @@ impl Config {
                     w.url
                 )),
             }
-            if let Err(e) = crate::store::events::check_types(&w.events) {
+            if let Err(e) = crate::events::check_types(&w.events) {
                 errs.push(format!("{key}.events: {e}"));
             }
             if w.max_attempts == 0 {
@@ -258,6 +269,26 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stage_emails_follow_the_config_and_the_choice() {
+        let c = Config::default();
+        assert_eq!(
+            c.stage_email("applied", &EmailChoice::StageDefault)
+                .map(|s| s.template),
+            Some("application_received".into())
+        );
+        assert_eq!(c.stage_email("screening", &EmailChoice::StageDefault), None);
+        assert_eq!(c.stage_email("applied", &EmailChoice::None), None);
+        assert_eq!(
+            c.stage_email("rejected", &EmailChoice::Template(EmailSpec::new(""))),
+            None
+        );
+        let r = c
+            .stage_email("rejected", &EmailChoice::StageDefault)
+            .unwrap();
+        assert_eq!(r.delay.map(|d| d.to_string()), Some("2d".into()));
+    }
 
     fn errors(toml: &str) -> Vec<String> {
         Config::parse(toml, "x").unwrap().validate().unwrap_err()

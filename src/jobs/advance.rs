@@ -1,19 +1,18 @@
 //! The `advance` job: applies the automation rules ([`crate::rules`]) at the
 //! run's time. Applications are read in batches by id (keyset pagination,
 //! so memory does not grow with their number), the rules decide on each row,
-//! the emails are rendered, and each batch is written in one transaction of
-//! a few set-based statements ([`crate::store::bulk`]). A batch is all or
+//! and each batch is rendered and written by [`crate::workflow::batch`] in
+//! one transaction of a few set-based statements. A batch is all or
 //! nothing; a crash between batches leaves finished batches done and the
 //! rest for the next run, which finds exactly what is left.
 
-use crate::config::{Config, EmailSpec};
 use crate::error::{Error, Result};
-use crate::mail::{self, Draft, Recipient, render::Renderer};
-use crate::pipeline::Pipeline;
-use crate::rules::{self, Action, Facts, Rule};
-use crate::store::applications::{Ctx, context};
-use crate::store::bulk::{self, BulkEmail, BulkMove};
+use crate::mail;
+use crate::rules::{self, Facts, Rule};
+use crate::store::applications::{POSTING_CLOSED_AT_SQL, REMINDED_SQL};
 use crate::store::{Store, id_list, sql};
+use crate::workflow::Ctx;
+use crate::workflow::batch::{self, Batch, Either, Written};
 use chrono::{DateTime, Utc};
 use entity::{application, candidate, posting};
 use sea_orm::sea_query::Expr;
@@ -23,7 +22,8 @@ use std::collections::{BTreeMap, HashMap};
 use tokio_util::sync::CancellationToken;
 
 /// Applications read, decided and written per transaction (in statements
-/// of up to [`bulk::moves_per_call`] moves on SQLite, one on PostgreSQL).
+/// of up to [`crate::store::moves::moves_per_call`] moves on SQLite, one on
+/// PostgreSQL).
 pub const BATCH: usize = 5000;
 
 /// One thing the rules do (printed by `--dry-run`).
@@ -61,10 +61,8 @@ pub struct Report {
 /// What the advance job needs.
 pub struct Advance<'a> {
     pub store: &'a Store,
-    pub config: &'a Config,
-    pub pipeline: &'a Pipeline,
-    pub renderer: &'a Renderer,
-    pub now: DateTime<Utc>,
+    /// The configuration, templates and links of the moves, and the run's time.
+    pub ctx: Ctx<'a>,
     /// Print what would happen and change nothing.
     pub dry_run: bool,
 }
@@ -72,36 +70,21 @@ pub struct Advance<'a> {
 /// One batch, decided and rendered, ready to write.
 #[derive(Default)]
 struct Prepared {
-    moves: Vec<(String, BulkMove)>,
-    reminders: Vec<(String, Vec<BulkEmail>)>,
+    batch: Batch,
     planned: Vec<Planned>,
 }
 
-/// What writing one batch did.
-#[derive(Default)]
-struct Written {
-    moved: u64,
-    reminders: u64,
-    emails: u64,
-    conflicts: Vec<i64>,
-    cancelled_emails: u64,
-    by_rule: BTreeMap<String, u64>,
-    by_reason: BTreeMap<String, u64>,
-}
-
-impl Written {
-    fn add_to(self, r: &mut Report) {
-        r.moved += self.moved;
-        r.reminders += self.reminders;
-        r.emails += self.emails;
-        r.conflicts += self.conflicts.len() as u64;
-        r.cancelled_emails += self.cancelled_emails;
-        for (k, v) in self.by_rule {
-            *r.by_rule.entry(k).or_default() += v;
-        }
-        for (k, v) in self.by_reason {
-            *r.by_reason.entry(k).or_default() += v;
-        }
+fn add_to(w: Written, r: &mut Report) {
+    r.moved += w.moved;
+    r.reminders += w.reminders;
+    r.emails += w.emails;
+    r.conflicts += w.conflicts.len() as u64;
+    r.cancelled_emails += w.cancelled_emails;
+    for (k, v) in w.by_rule {
+        *r.by_rule.entry(k).or_default() += v;
+    }
+    for (k, v) in w.by_reason {
+        *r.by_reason.entry(k).or_default() += v;
     }
 }
 
@@ -116,8 +99,8 @@ impl Advance<'_> {
     fn filter(&self, rules: &[Rule]) -> (String, Vec<Value>) {
         let mut parts = Vec::new();
         let mut values: Vec<Value> = Vec::new();
-        for stage in self.pipeline.active() {
-            if let Some(cutoff) = rules::stale_cutoff(rules, stage, self.now) {
+        for stage in self.ctx.pipeline().active() {
+            if let Some(cutoff) = rules::stale_cutoff(rules, stage, self.ctx.now()) {
                 parts.push("(a.stage = ? AND a.entered_stage_at <= ?)".to_string());
                 values.push(stage.clone().into());
                 values.push(cutoff.into());
@@ -128,7 +111,8 @@ impl Advance<'_> {
             .any(|r| matches!(r.kind, rules::Kind::PostingClosed { .. }))
         {
             let active: Vec<String> = self
-                .pipeline
+                .ctx
+                .pipeline()
                 .active()
                 .iter()
                 .map(|s| format!("'{}'", s.replace('\'', "''")))
@@ -147,12 +131,7 @@ impl Advance<'_> {
         filter: &(String, Vec<Value>),
         reminders: bool,
     ) -> Result<Vec<Row>> {
-        let reminded = if reminders {
-            "EXISTS (SELECT 1 FROM outbox o WHERE o.application_id = a.id AND o.template = 'recruiter_reminder' \
-             AND o.stage = a.stage AND o.created_at >= a.entered_stage_at)"
-        } else {
-            "(1 = 0)"
-        };
+        let reminded = if reminders { REMINDED_SQL } else { "(1 = 0)" };
         let mut values: Vec<Value> = vec![after_id.into()];
         values.extend(filter.1.iter().cloned());
         let rows = self
@@ -163,8 +142,7 @@ impl Advance<'_> {
                 &format!(
                     "SELECT a.id, a.candidate_id, a.posting_id, a.stage, a.entered_stage_at, a.applied_at, \
                      a.version, a.created_at, a.updated_at, \
-                     CASE WHEN p.status = 'closed' THEN COALESCE(p.status_changed_at, p.created_at) END AS closed_at, \
-                     {reminded} AS reminded \
+                     {POSTING_CLOSED_AT_SQL} AS closed_at, {reminded} AS reminded \
                      FROM applications a JOIN postings p ON p.id = a.posting_id \
                      WHERE a.id > ? AND ({}) ORDER BY a.id LIMIT {BATCH}",
                     filter.0
@@ -196,21 +174,22 @@ impl Advance<'_> {
 
     /// Runs the rules over every application they may act on.
     pub async fn run(&self, cancel: &CancellationToken) -> Result<Report> {
-        let rules = rules::from_config(self.config);
+        let rules = rules::from_config(self.ctx.config());
         let mut report = Report::default();
         let filter = self.filter(&rules);
         if filter.0.is_empty() {
             return Ok(report);
         }
         let reminders = rules.iter().any(|r| !r.moves());
-        if reminders && self.config.recruiters.emails.is_empty() {
+        if reminders && self.ctx.config().recruiters.emails.is_empty() {
             tracing::warn!(
                 "a remind rule is configured but [recruiters] emails is empty: no reminders are sent"
             );
         }
         // while one batch is written, the next is read, decided and rendered
+        let domain = mail::message_id::domain(self.ctx.config()).to_string();
         let mut after = 0i64;
-        let mut ready: Option<Prepared> = None;
+        let mut ready: Option<Batch> = None;
         loop {
             if cancel.is_cancelled() {
                 report.stopped = true;
@@ -218,19 +197,21 @@ impl Advance<'_> {
             }
             // the write runs on a task of its own, so that rendering here
             // does not hold up its statements
-            let write = ready.take().map(|p| {
-                tokio::spawn(write(
+            let write = ready.take().map(|b| {
+                tokio::spawn(batch::write(
                     self.store.clone(),
-                    mail::message_domain(self.config).to_string(),
-                    self.now,
-                    p,
+                    domain.clone(),
+                    self.ctx.now(),
+                    b,
                 ))
             });
             let next = self.prepare(&rules, after, &filter, reminders).await;
             if let Some(w) = write {
-                w.await
-                    .map_err(|e| Error::Other(format!("writing a batch failed: {e}")))??
-                    .add_to(&mut report);
+                add_to(
+                    w.await
+                        .map_err(|e| Error::Other(format!("writing a batch failed: {e}")))??,
+                    &mut report,
+                );
             }
             let Some((last, examined, prepared)) = next? else {
                 break;
@@ -238,26 +219,23 @@ impl Advance<'_> {
             after = last;
             report.examined += examined;
             if self.dry_run {
-                report.moved += prepared.moves.len() as u64;
+                report.moved += prepared.batch.moves.len() as u64;
                 report.reminders += prepared
+                    .batch
                     .reminders
                     .iter()
-                    .filter(|(_, e)| !e.is_empty())
+                    .filter(|r| !r.emails.is_empty())
                     .count() as u64;
                 report.planned.extend(prepared.planned);
             } else {
-                ready = Some(prepared);
+                ready = Some(prepared.batch);
             }
         }
-        if let Some(p) = ready {
-            write(
-                self.store.clone(),
-                mail::message_domain(self.config).to_string(),
-                self.now,
-                p,
-            )
-            .await?
-            .add_to(&mut report);
+        if let Some(b) = ready {
+            add_to(
+                batch::write(self.store.clone(), domain, self.ctx.now(), b).await?,
+                &mut report,
+            );
         }
         Ok(report)
     }
@@ -276,7 +254,6 @@ impl Advance<'_> {
             return Ok(None);
         };
         let examined = rows.len() as u64;
-        let mut planned = Vec::new();
         let mut actions = Vec::new();
         for r in &rows {
             let facts = Facts {
@@ -285,7 +262,7 @@ impl Advance<'_> {
                 posting_closed_at: r.closed_at,
                 reminded: r.reminded,
             };
-            if let Some(a) = rules::decide(rules, self.pipeline, &facts, self.now) {
+            if let Some(a) = rules::decide(rules, self.ctx.pipeline(), &facts, self.ctx.now()) {
                 actions.push((r, a));
             }
         }
@@ -309,214 +286,48 @@ impl Advance<'_> {
             .into_iter()
             .map(|m| (m.id, m))
             .collect();
-        let ctx = Ctx {
-            config: self.config,
-            pipeline: self.pipeline,
-            renderer: self.renderer,
-            now: self.now,
+        let decided: Vec<(&application::Model, rules::Action<'_>)> =
+            actions.into_iter().map(|(r, a)| (&r.app, a)).collect();
+        let batch = Batch::render(&self.ctx, &decided, &cands, &posts)?;
+        let planned = if self.dry_run {
+            plan(&batch)
+        } else {
+            Vec::new()
         };
-        let mut moves = Vec::new();
-        let mut reminders = Vec::new();
-        for (row, action) in &actions {
-            // a version changed since this read is a move someone else
-            // made: the compare-and-swap skips it
-            let app = &row.app;
-            let Some(cand) = cands.get(&app.candidate_id) else {
-                continue;
-            };
-            let Some(post) = posts.get(&app.posting_id) else {
-                continue;
-            };
-            match action {
-                Action::Move { rule, to } => {
-                    let moved = application::Model {
-                        stage: to.to_string(),
-                        entered_stage_at: self.now,
-                        ..app.clone()
-                    };
-                    let email = match mail::stage_email(self.config, to, &rule.email) {
-                        Some(spec) if cand.anonymized_at.is_none() => {
-                            let tctx = context(
-                                &ctx,
-                                &moved,
-                                cand,
-                                post,
-                                Some(&app.stage),
-                                rule.reason.as_deref(),
-                            );
-                            let to_whom = Recipient {
-                                email: &cand.email,
-                                name: &cand.name,
-                                locale: cand.locale.as_deref(),
-                            };
-                            Some(self.draft(&spec, &to_whom, &tctx, to, app.id)?)
-                        }
-                        _ => None,
-                    };
-                    if self.dry_run {
-                        planned.push(Planned {
-                            application_id: app.id,
-                            rule: rule.name.clone(),
-                            action: "move",
-                            from: app.stage.clone(),
-                            to: Some(to.to_string()),
-                            emails: email
-                                .iter()
-                                .map(|d| format!("{} → {}", d.template, d.recipient))
-                                .collect(),
-                        });
-                    }
-                    moves.push((
-                        rule.name.clone(),
-                        BulkMove {
-                            application_id: app.id,
-                            posting_id: app.posting_id,
-                            version: app.version,
-                            from: app.stage.clone(),
-                            entered: app.entered_stage_at,
-                            to: to.to_string(),
-                            reason: rule.reason.clone(),
-                            actor: rule.actor(),
-                            email,
-                        },
-                    ));
-                }
-                Action::Remind { rule } => {
-                    let tctx = context(&ctx, app, cand, post, None, rule.reason.as_deref());
-                    let spec = EmailSpec::new("recruiter_reminder");
-                    let mut emails = Vec::new();
-                    for (n, to) in self.config.recruiters.emails.iter().enumerate() {
-                        let to_whom = Recipient {
-                            email: to,
-                            name: "",
-                            locale: None,
-                        };
-                        let mut d = self.draft(&spec, &to_whom, &tctx, &app.stage, app.id)?;
-                        d.recipient_name = None;
-                        emails.push(BulkEmail {
-                            application_id: Some(app.id),
-                            message_id: reminder_id(self.config, app.id, app.version, n),
-                            draft: d,
-                        });
-                    }
-                    if self.dry_run {
-                        planned.push(Planned {
-                            application_id: app.id,
-                            rule: rule.name.clone(),
-                            action: "remind",
-                            from: app.stage.clone(),
-                            to: None,
-                            emails: emails
-                                .iter()
-                                .map(|e| format!("{} → {}", e.draft.template, e.draft.recipient))
-                                .collect(),
-                        });
-                    }
-                    reminders.push((rule.name.clone(), emails));
-                }
-            }
-        }
-        Ok(Some((
-            last,
-            examined,
-            Prepared {
-                moves,
-                reminders,
-                planned,
+        Ok(Some((last, examined, Prepared { batch, planned })))
+    }
+}
+
+/// What `--dry-run` prints of a batch, in the order of the applications.
+fn plan(b: &Batch) -> Vec<Planned> {
+    b.in_order()
+        .map(|e| match e {
+            Either::Move(rule, m) => Planned {
+                application_id: m.application_id,
+                rule: rule.to_string(),
+                action: "move",
+                from: m.from.clone(),
+                to: Some(m.to.clone()),
+                emails: m
+                    .email
+                    .iter()
+                    .map(|d| format!("{} → {}", d.template, d.recipient))
+                    .collect(),
             },
-        )))
-    }
-
-    fn draft(
-        &self,
-        spec: &EmailSpec,
-        to: &Recipient<'_>,
-        tctx: &crate::mail::render::Context,
-        stage: &str,
-        app: i64,
-    ) -> Result<Draft> {
-        mail::draft(self.config, self.renderer, spec, to, tctx, stage, self.now).map_err(|e| {
-            Error::Other(format!(
-                "email `{}` for application {app}: {e}",
-                spec.template
-            ))
+            Either::Remind(r) => Planned {
+                application_id: r.application_id,
+                rule: r.rule.clone(),
+                action: "remind",
+                from: r.stage.clone(),
+                to: None,
+                emails: r
+                    .emails
+                    .iter()
+                    .map(|e| format!("{} → {}", e.draft.template, e.draft.recipient))
+                    .collect(),
+            },
         })
-    }
-}
-
-/// Writes one prepared batch in one transaction.
-async fn write(store: Store, domain: String, now: DateTime<Utc>, p: Prepared) -> Result<Written> {
-    let mut w = Written::default();
-    if p.moves.is_empty() && p.reminders.is_empty() {
-        return Ok(w);
-    }
-    let txn = store.begin_write().await?;
-    if store.backend() == sea_orm::DbBackend::Postgres {
-        // every statement of a batch finds its rows by key, a few thousand
-        // of tables that may hold millions: a sequential scan or a hash of a
-        // whole table is never the right plan, though the planner, with
-        // statistics older than the rows this run writes, may think so
-        txn.execute_unprepared("SET LOCAL enable_seqscan = off; SET LOCAL enable_hashjoin = off")
-            .await?;
-    }
-    let mut moved = std::collections::HashSet::new();
-    #[allow(clippy::type_complexity)]
-    let (rules_of, all_moves): (Vec<(String, Option<String>, i64)>, Vec<BulkMove>) = p
-        .moves
-        .into_iter()
-        .map(|(rule, m)| ((rule, m.reason.clone(), m.application_id), m))
-        .unzip();
-    let mut rest = all_moves.into_iter().peekable();
-    while rest.peek().is_some() {
-        let chunk: Vec<BulkMove> = rest
-            .by_ref()
-            .take(bulk::moves_per_call(store.backend()))
-            .collect();
-        let applied =
-            bulk::apply_moves(&txn, chunk, now, &|t| mail::message_id_at(&domain, t, 0)).await?;
-        moved.extend(applied.moved.iter().copied());
-        w.conflicts.extend(applied.conflicts);
-        w.cancelled_emails += applied.cancelled_emails;
-        w.emails += applied.emails;
-    }
-    let mut reminded_rules = Vec::new();
-    let mut all_reminders: Vec<BulkEmail> = Vec::new();
-    for (rule, e) in p.reminders {
-        if !e.is_empty() {
-            reminded_rules.push(rule);
-        }
-        all_reminders.extend(e);
-    }
-    w.emails += bulk::queue_emails(&txn, all_reminders, now).await?;
-    if w.emails > 0 {
-        crate::store::notify_outbox(&txn).await?;
-    }
-    txn.commit().await?;
-    for (rule, reason, app) in rules_of {
-        if moved.contains(&app) {
-            *w.by_rule.entry(rule).or_default() += 1;
-            *w.by_reason
-                .entry(reason.unwrap_or_else(|| "none".into()))
-                .or_default() += 1;
-        }
-    }
-    for rule in reminded_rules {
-        *w.by_rule.entry(rule).or_default() += 1;
-        w.reminders += 1;
-    }
-    if !w.conflicts.is_empty() {
-        tracing::info!(applications = %id_list(&w.conflicts),
-            "moved by someone else since they were read; the rules skipped them");
-    }
-    w.moved = moved.len() as u64;
-    Ok(w)
-}
-
-/// The Message-ID of the `n`th recruiter's reminder about one stage visit
-/// (application and version): queuing it twice is impossible.
-pub fn reminder_id(config: &Config, app: i64, version: i32, n: usize) -> String {
-    let domain = mail::message_domain(config);
-    format!("<atsd.a{app}.v{version}.remind{n}@{domain}>")
+        .collect()
 }
 
 fn dedup(mut v: Vec<i64>) -> Vec<i64> {

@@ -8,11 +8,11 @@
 
 use crate::config::{Config, EmailSpec};
 use crate::error::{Error, Result};
-use crate::mail::render::{self, Context, DigestApplication, DigestCtx, DigestStale, Renderer};
 use crate::mail::{self, Recipient};
 use crate::pipeline::Pipeline;
-use crate::store::bulk::{self, BulkEmail};
+use crate::store::moves::{self as bulk, BulkEmail};
 use crate::store::{Store, sql};
+use crate::templates::{self, Context, DigestApplication, DigestCtx, DigestStale, Renderer};
 use chrono::{DateTime, Duration, Utc};
 use entity::job_run;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
@@ -130,11 +130,11 @@ impl Digest<'_> {
         }
         let locale = &self.config.org.default_locale;
         let ctx = Context {
-            org: render::OrgCtx {
+            org: templates::OrgCtx {
                 name: self.config.org.name.clone(),
             },
             digest: DigestCtx {
-                period: render::format_date(
+                period: templates::format_date(
                     self.occurrence,
                     locale,
                     Some(&self.config.schedule.timezone),
@@ -160,7 +160,11 @@ impl Digest<'_> {
             d.stage = None;
             emails.push(BulkEmail {
                 application_id: None,
-                message_id: digest_id(self.config, self.occurrence, n),
+                message_id: mail::message_id::of_digest(
+                    mail::message_id::domain(self.config),
+                    self.occurrence,
+                    n,
+                ),
                 draft: d,
             });
         }
@@ -176,13 +180,4 @@ impl Digest<'_> {
         txn.commit().await?;
         Ok(report)
     }
-}
-
-/// The Message-ID of the `n`th recruiter's digest for one occurrence.
-pub fn digest_id(config: &Config, occurrence: DateTime<Utc>, n: usize) -> String {
-    let domain = mail::message_domain(config);
-    format!(
-        "<atsd.digest.{}.{n}@{domain}>",
-        occurrence.format("%Y%m%dT%H%M%SZ")
-    )
 }

@@ -12,10 +12,12 @@ pub mod runs;
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::mail::dispatch::Sender;
-use crate::mail::render::Renderer;
 use crate::pipeline::Pipeline;
 use crate::schedule::CronExpr;
+use crate::selfservice::Links;
 use crate::store::Store;
+use crate::templates::Renderer;
+use crate::workflow::Ctx;
 use chrono::{DateTime, Utc};
 use entity::job_run;
 use serde::Serialize;
@@ -84,6 +86,9 @@ pub struct Runner {
     pub config: Arc<Config>,
     pub pipeline: Arc<Pipeline>,
     pub renderer: Arc<Renderer>,
+    /// The self-service links of the candidates' emails, read with the
+    /// configuration.
+    pub links: Option<Arc<Links>>,
     /// Built on the first dispatch, so that the other jobs run whatever the
     /// state of the mail settings.
     pub sender: tokio::sync::OnceCell<Arc<Sender>>,
@@ -131,6 +136,7 @@ impl Runner {
             tz,
             schedules,
             store,
+            links: Links::for_emails(&config).map(Arc::new),
             config: Arc::new(config),
             pipeline: Arc::new(pipeline),
             renderer: Arc::new(renderer),
@@ -174,6 +180,17 @@ impl Runner {
         }
     }
 
+    /// What a move made at `now` with this configuration needs.
+    pub fn ctx(&self, now: DateTime<Utc>) -> Ctx<'_> {
+        Ctx::new(
+            &self.config,
+            &self.pipeline,
+            &self.renderer,
+            self.links.as_deref(),
+            now,
+        )
+    }
+
     /// The schedule's time zone.
     pub fn tz(&self) -> chrono_tz::Tz {
         self.tz
@@ -213,10 +230,7 @@ impl Runner {
             Job::Advance => {
                 let r = advance::Advance {
                     store: &self.store,
-                    config: &self.config,
-                    pipeline: &self.pipeline,
-                    renderer: &self.renderer,
-                    now,
+                    ctx: self.ctx(now),
                     dry_run: false,
                 }
                 .run(&self.cancel)

@@ -316,7 +316,7 @@ fn retry_or_dead(error: String, row: &outbox::Model, config: &Config) -> Result1
 }
 
 fn backoff(attempts: i32, seed: u64) -> Duration {
-    crate::poll::decide::exp_backoff(BACKOFF_BASE, BACKOFF_MAX, attempts, seed)
+    crate::backoff::exponential(BACKOFF_BASE, BACKOFF_MAX, attempts, seed)
 }
 
 enum Result1 {

@@ -20,10 +20,10 @@ use lettre::Address;
 use lettre::address::Envelope;
 use lettre::transport::smtp::Error as SmtpError;
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
-use lettre::transport::smtp::client::{AsyncSmtpConnection, Certificate, TlsParameters};
+use lettre::transport::smtp::client::{AsyncSmtpConnection, TlsParameters};
 use lettre::transport::smtp::commands::{Data, Ehlo, Mail, Rcpt, Rset};
 use lettre::transport::smtp::extension::ClientId;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -268,26 +268,6 @@ pub struct SmtpPool {
     slots: tokio::sync::Semaphore,
 }
 
-/// Reads `[mail.smtp] ca_file`: one or more PEM certificates, each checked
-/// the way the TLS setup will use it.
-pub fn read_ca_file(path: &Path) -> std::result::Result<Certificate, String> {
-    let pem = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    const BEGIN: &[u8] = b"-----BEGIN CERTIFICATE-----";
-    if !pem.windows(BEGIN.len()).any(|w| w == BEGIN) {
-        return Err(format!(
-            "{} holds no PEM certificate (-----BEGIN CERTIFICATE-----)",
-            path.display()
-        ));
-    }
-    let cert = Certificate::from_pem(&pem).map_err(|e| format!("{}: {e}", path.display()))?;
-    crate::poll::http::install_crypto();
-    TlsParameters::builder("localhost".into())
-        .add_root_certificate(cert.clone())
-        .build_rustls()
-        .map_err(|e| format!("{}: {e}", path.display()))?;
-    Ok(cert)
-}
-
 /// The SMTP password: `password_env`, else `password_file`, else the systemd
 /// credential `smtp-password`.
 fn smtp_password(config: &Config) -> Result<Option<String>> {
@@ -326,13 +306,13 @@ impl SmtpPool {
             )),
             None => None,
         };
-        crate::poll::http::install_crypto();
+        crate::tls::install_crypto();
         let tls_params = match s.tls {
             Tls::None => None,
             Tls::Starttls | Tls::Tls => {
                 let mut b = TlsParameters::builder(s.host.clone());
                 if let Some(ca) = &s.ca_file {
-                    let cert = read_ca_file(ca)
+                    let cert = crate::tls::read_ca_file(ca)
                         .map_err(|e| Error::input(format!("mail.smtp.ca_file: {e}")))?;
                     b = b.add_root_certificate(cert);
                 }

@@ -81,29 +81,9 @@ pub struct Decision {
     pub reopened: bool,
 }
 
-/// Deterministic jitter in [-20 %, +20 %] from a seed (posting id and attempt),
-/// so two postings failing together do not retry in lockstep.
-fn jitter(seed: u64) -> f64 {
-    let mut z = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^= z >> 31;
-    ((z % 10_000) as f64 / 10_000.0) * 0.4 - 0.2
-}
-
-/// `base` doubled for each failure after the first, capped at `max`, with
-/// ±20 % jitter. Shared by the poller and the email dispatcher.
-pub fn exp_backoff(base: Duration, max: Duration, failures: i32, seed: u64) -> Duration {
-    let exp = (failures.max(1) - 1).min(30);
-    let base = base.num_milliseconds().max(1) as f64;
-    let raw = (base * 2f64.powi(exp)).min(max.num_milliseconds() as f64);
-    let ms = raw * (1.0 + jitter(seed ^ (failures as u64).rotate_left(32)));
-    Duration::milliseconds(ms as i64)
-}
-
 /// The wait after the `errors`th consecutive failure.
 pub fn backoff(rules: &Rules, errors: i32, seed: u64) -> Duration {
-    exp_backoff(rules.backoff_base, rules.backoff_max, errors, seed)
+    crate::backoff::exponential(rules.backoff_base, rules.backoff_max, errors, seed)
 }
 
 pub fn decide(

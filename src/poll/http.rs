@@ -63,14 +63,9 @@ pub enum FetchError {
     Other(String),
 }
 
-/// The crypto provider for TLS, installed once per process.
-pub fn install_crypto() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-}
-
 /// Builds the one client the poller uses.
 pub fn client(guard: Arc<Guard>, opts: &HttpOptions) -> Result<reqwest::Client, String> {
-    install_crypto();
+    crate::tls::install_crypto();
     let hop_guard = guard.clone();
     let follow = opts.follow_redirects;
     let policy = reqwest::redirect::Policy::custom(move |attempt| {

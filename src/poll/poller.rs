@@ -7,10 +7,10 @@ use super::boards::{self, JobInfo};
 use super::decide::{self, Answer, Decision, Rules, State};
 use super::guard::Guard;
 use super::http::{self, FetchError, Fetched, HttpOptions};
-use super::url::{ApiBases, Source};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::posting::Status;
+use crate::posting::{ApiBases, Source};
 use crate::store::Store;
 use crate::store::postings as store_postings;
 use chrono::{DateTime, Utc};
@@ -553,7 +553,7 @@ pub async fn poll(
                 tracing::warn!(posting = p.id, url = %p.url, reason = %reason, errors = d.state.consecutive_errors, "poll failed; status unchanged");
             }
             let validators = f.validators.clone();
-            updates.push(store_postings::poll_update(
+            updates.push(super::record::poll_update(
                 p,
                 d,
                 f.info.as_ref(),

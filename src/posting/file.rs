@@ -2,8 +2,8 @@
 //! Greenhouse job JSON (one job, or `{"jobs": [...]}`). Pure: text in,
 //! postings out; every error names the file and the line or field at fault.
 
+use super::Source;
 use super::Status;
-use crate::poll::Source;
 use chrono::{DateTime, TimeZone, Utc};
 use serde_json::{Map, Value as Json};
 use std::path::{Path, PathBuf};

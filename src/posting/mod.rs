@@ -1,6 +1,11 @@
-//! Postings: their status, and reading posting files (`atsd posting import`).
+//! Postings (pure): their status, which job board and API a posting's URL
+//! belongs to ([`url`]), and reading posting files (`atsd posting import`,
+//! [`file`]).
 
 pub mod file;
+pub mod url;
+
+pub use self::url::{ApiBases, Recognized, Source, recognize};
 
 use serde::Serialize;
 use std::fmt;

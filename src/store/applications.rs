@@ -1,15 +1,10 @@
-//! Applications and their moves. Every move is one transaction: the
-//! compare-and-swap on `version`, the new stage, a transition row and the
-//! outbox rows the move causes — all or nothing.
+//! Applications and their transitions: reading, inserting, and the
+//! compare-and-swap on `version` that every move goes through. What a move
+//! is — the pipeline's decision, its email, its event, all in one
+//! transaction — is [`crate::workflow`]'s.
 
 use super::outbox::Email;
-use super::{Store, candidates::CandidateInput, postings};
-use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::mail::render::{self, Renderer};
-use crate::mail::{self, EmailChoice};
-use crate::pipeline::Pipeline;
-use crate::posting::Status;
 use chrono::{DateTime, Utc};
 use entity::{application, candidate, outbox, posting, transition};
 use sea_orm::sea_query::{Expr, ExprTrait};
@@ -20,216 +15,12 @@ use sea_orm::{
 use serde::Serialize;
 use std::collections::HashMap;
 
-/// What every write needs: the configuration, its pipeline, the email
-/// templates and the command's clock.
-pub struct Ctx<'a> {
-    pub config: &'a Config,
-    pub pipeline: &'a Pipeline,
-    pub renderer: &'a Renderer,
-    pub now: DateTime<Utc>,
-}
-
-/// An application as created by `apply` or an import.
-#[derive(Clone, Debug)]
-pub struct NewApplication {
-    pub stage: Option<String>,
-    pub applied_at: Option<DateTime<Utc>>,
-    pub actor: String,
-    pub reason: Option<String>,
-    pub email: EmailChoice,
-}
-
-#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
-pub struct Created {
-    pub application: application::Model,
-    pub candidate: candidate::Model,
-    pub transition: transition::Model,
-    pub emails: Vec<Email>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub warnings: Vec<String>,
-}
-
-/// A request to move one application.
-#[derive(Clone, Debug)]
-pub struct MoveRequest {
-    pub application_id: i64,
-    pub to: String,
-    pub reason: Option<String>,
-    /// `cli:<user>`, `rule:<name>`, `posting:<id>`.
-    pub actor: String,
-    pub email: EmailChoice,
-    /// When set, the move happens only if the application still has this
-    /// version (the caller decided on what it read earlier).
-    pub expected_version: Option<i32>,
-}
-
-#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
-pub struct Moved {
-    pub application: application::Model,
-    pub transition: transition::Model,
-    pub emails: Vec<Email>,
-    /// Delayed emails of the stage left, cancelled by this move.
-    pub cancelled_emails: u64,
-}
-
-/// What the templates see of a move.
-pub(crate) fn context(
-    ctx: &Ctx<'_>,
-    app: &application::Model,
-    cand: &candidate::Model,
-    posting: &posting::Model,
-    previous: Option<&str>,
-    reason: Option<&str>,
-) -> render::Context {
-    let locale = cand
-        .locale
-        .as_deref()
-        .unwrap_or(&ctx.config.org.default_locale);
-    let tz = cand.timezone.as_deref();
-    render::Context {
-        candidate: render::CandidateCtx {
-            name: cand.name.clone(),
-            first_name: render::first_name(&cand.name),
-            email: cand.email.clone(),
-        },
-        posting: render::PostingCtx {
-            title: posting.title.clone(),
-            company: posting.company.clone(),
-            location: posting.location.clone(),
-            url: posting.url.clone(),
-        },
-        application: render::ApplicationCtx {
-            id: app.id,
-            stage: app.stage.clone(),
-            stage_label: render::stage_label(&app.stage, locale),
-            previous_stage: previous.map(String::from),
-            applied_on: render::format_date(app.applied_at, locale, tz),
-            stage_since: render::format_date(app.entered_stage_at, locale, tz),
-            withdraw_url: if ctx.pipeline.is_terminal(&app.stage) {
-                None
-            } else {
-                crate::selfservice::Links::cached(ctx.config)
-                    .map(|l| l.withdraw_url(app.id, ctx.now))
-            },
-        },
-        reason: reason.unwrap_or_default().to_string(),
-        org: render::OrgCtx {
-            name: ctx.config.org.name.clone(),
-        },
-        digest: render::DigestCtx::default(),
-    }
-}
-
-/// What caused an email: the transition and its surroundings.
-struct Cause<'a> {
-    app: &'a application::Model,
-    cand: &'a candidate::Model,
-    posting: &'a posting::Model,
-    transition: &'a transition::Model,
-}
-
-/// Renders and writes the outbox rows that entering the transition's stage causes.
-async fn queue_emails<C: ConnectionTrait>(
-    c: &C,
-    ctx: &Ctx<'_>,
-    cause: &Cause<'_>,
-    choice: &EmailChoice,
-) -> Result<Vec<Email>> {
-    let Cause {
-        app,
-        cand,
-        posting,
-        transition: t,
-    } = cause;
-    if cand.anonymized_at.is_some() {
-        return Ok(Vec::new());
-    }
-    let stage = t.to_stage.as_str();
-    let Some(spec) = mail::stage_email(ctx.config, stage, choice) else {
-        return Ok(Vec::new());
-    };
-    let to = mail::Recipient {
-        email: &cand.email,
-        name: &cand.name,
-        locale: cand.locale.as_deref(),
-    };
-    let tctx = context(
-        ctx,
-        app,
-        cand,
-        posting,
-        t.from_stage.as_deref(),
-        t.reason.as_deref(),
-    );
-    let d =
-        mail::draft(ctx.config, ctx.renderer, &spec, &to, &tctx, stage, ctx.now).map_err(|e| {
-            Error::Other(format!(
-                "email `{}` for application {}: {e}",
-                spec.template, app.id
-            ))
-        })?;
-    let row = outbox::ActiveModel {
-        application_id: Set(Some(app.id)),
-        transition_id: Set(Some(t.id)),
-        stage: Set(d.stage),
-        recipient: Set(d.recipient),
-        recipient_name: Set(d.recipient_name),
-        template: Set(d.template),
-        locale: Set(d.locale),
-        message_id: Set(mail::message_id(ctx.config, t.id, 0)),
-        status: Set("pending".into()),
-        attempts: Set(0),
-        next_attempt_at: Set(d.send_after.unwrap_or(ctx.now)),
-        send_after: Set(d.send_after),
-        created_at: Set(ctx.now),
-        updated_at: Set(ctx.now),
-        ..Default::default()
-    }
-    .insert(c)
-    .await?;
-    let body = entity::outbox_body::ActiveModel {
-        outbox_id: Set(row.id),
-        subject: Set(d.subject.unwrap_or_default()),
-        body_text: Set(d.body_text.unwrap_or_default()),
-        body_html: Set(d.body_html.unwrap_or_default()),
-    }
-    .insert(c)
-    .await?;
-    Ok(vec![Email {
-        row,
-        subject: Some(body.subject),
-        body_text: Some(body.body_text),
-        body_html: Some(body.body_html),
-    }])
-}
-
-/// Cancels the delayed emails of `stage` still waiting to be sent, because
-/// the application left that stage first; the reason is kept on each row.
-async fn cancel_delayed<C: ConnectionTrait>(
-    c: &C,
-    ctx: &Ctx<'_>,
-    app_id: i64,
-    stage: &str,
-    to: &str,
-    actor: &str,
-) -> Result<u64> {
-    let res = outbox::Entity::update_many()
-        .col_expr(outbox::Column::Status, Expr::value("cancelled"))
-        .col_expr(
-            outbox::Column::LastError,
-            Expr::value(format!(
-                "cancelled at {}: the application left `{stage}` for `{to}` ({actor}) before the email was due",
-                ctx.now.to_rfc3339()
-            )),
-        )
-        .col_expr(outbox::Column::UpdatedAt, Expr::value(ctx.now))
-        .filter(outbox::Column::ApplicationId.eq(app_id))
-        .filter(outbox::Column::Stage.eq(stage))
-        .filter(outbox::Column::Status.eq("pending"))
-        .filter(outbox::Column::SendAfter.gt(ctx.now))
-        .exec(c)
-        .await?;
-    Ok(res.rows_affected)
+/// An application by id.
+pub async fn find<C: ConnectionTrait>(c: &C, id: i64) -> Result<application::Model> {
+    application::Entity::find_by_id(id)
+        .one(c)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("no application with id {id}")))
 }
 
 /// The application of this candidate for this posting, if any.
@@ -245,172 +36,11 @@ pub async fn find_for<C: ConnectionTrait>(
         .await?)
 }
 
-/// Creates an application of `cand` for `posting` inside the caller's
-/// transaction: the application, its first transition and its email.
-pub async fn create_in<C: ConnectionTrait>(
+/// The candidate and the posting of an application.
+pub async fn candidate_and_posting<C: ConnectionTrait>(
     c: &C,
-    ctx: &Ctx<'_>,
-    posting: &posting::Model,
-    cand: &candidate::Model,
-    new: &NewApplication,
-) -> Result<Created> {
-    let stage = new
-        .stage
-        .clone()
-        .unwrap_or_else(|| ctx.pipeline.first_stage().to_string());
-    if !ctx.pipeline.contains(&stage) {
-        return Err(Error::input(format!(
-            "unknown stage `{stage}` (stages: {})",
-            ctx.pipeline.stages().collect::<Vec<_>>().join(", ")
-        )));
-    }
-    if let Some(existing) = find_for(c, cand.id, posting.id).await? {
-        return Err(Error::Refused(format!(
-            "{} <{}> has already applied to posting {} (application {})",
-            cand.name, cand.email, posting.id, existing.id
-        )));
-    }
-    let applied_at = new.applied_at.unwrap_or(ctx.now);
-    let app = application::ActiveModel {
-        candidate_id: Set(cand.id),
-        posting_id: Set(posting.id),
-        stage: Set(stage.clone()),
-        entered_stage_at: Set(applied_at),
-        applied_at: Set(applied_at),
-        version: Set(1),
-        created_at: Set(ctx.now),
-        updated_at: Set(ctx.now),
-        ..Default::default()
-    }
-    .insert(c)
-    .await?;
-    let t = transition::ActiveModel {
-        application_id: Set(app.id),
-        from_stage: Set(None),
-        to_stage: Set(stage.clone()),
-        reason: Set(new.reason.clone()),
-        actor: Set(new.actor.clone()),
-        at: Set(applied_at),
-        ..Default::default()
-    }
-    .insert(c)
-    .await?;
-    super::events::record(
-        c,
-        vec![super::events::moved(
-            app.id,
-            posting.id,
-            t.id,
-            None,
-            &t.to_stage,
-            t.reason.as_deref(),
-            &t.actor,
-            t.at,
-        )],
-    )
-    .await?;
-    let cause = Cause {
-        app: &app,
-        cand,
-        posting,
-        transition: &t,
-    };
-    let emails = queue_emails(c, ctx, &cause, &new.email).await?;
-    Ok(Created {
-        application: app,
-        candidate: cand.clone(),
-        transition: t,
-        emails,
-        warnings: Vec::new(),
-    })
-}
-
-/// `atsd apply`: the candidate (created or reused by email) applies to the
-/// posting named by id or URL, in the first stage, with its email. One transaction.
-pub async fn apply(
-    store: &Store,
-    ctx: &Ctx<'_>,
-    posting_ref: &str,
-    input: &CandidateInput,
-    new: &NewApplication,
-) -> Result<Created> {
-    let txn = store.begin_write().await?;
-    let created = apply_in(&txn, ctx, posting_ref, input, new).await?;
-    txn.commit().await?;
-    Ok(created)
-}
-
-/// [`apply`] inside the caller's transaction (the API writes its
-/// idempotency record in the same one).
-pub async fn apply_in<C: ConnectionTrait>(
-    txn: &C,
-    ctx: &Ctx<'_>,
-    posting_ref: &str,
-    input: &CandidateInput,
-    new: &NewApplication,
-) -> Result<Created> {
-    let posting = postings::find(txn, posting_ref).await?;
-    let cand = super::candidates::find_or_create(txn, input, ctx.now).await?;
-    let mut created = create_in(txn, ctx, &posting, &cand, new).await?;
-    if posting.status == Status::Closed.as_str() {
-        created.warnings.push(format!(
-            "posting {} ({}) is closed; the application was recorded anyway",
-            posting.id, posting.title
-        ));
-    }
-    if !created.emails.is_empty() {
-        super::notify_outbox(txn).await?;
-    }
-    Ok(created)
-}
-
-/// Moves one application inside the caller's transaction.
-pub async fn move_in<C: ConnectionTrait>(c: &C, ctx: &Ctx<'_>, req: &MoveRequest) -> Result<Moved> {
-    let app = application::Entity::find_by_id(req.application_id)
-        .one(c)
-        .await?
-        .ok_or_else(|| Error::NotFound(format!("no application with id {}", req.application_id)))?;
-    if let Some(v) = req.expected_version
-        && v != app.version
-    {
-        return Err(Error::Conflict(format!(
-            "application {} changed since it was read (version {v}, now {}): read it again and retry",
-            app.id, app.version
-        )));
-    }
-    ctx.pipeline
-        .check(&app.stage, &req.to)
-        .map_err(|e| Error::Refused(format!("application {}: {e}", app.id)))?;
-    let res = application::Entity::update_many()
-        .col_expr(application::Column::Stage, Expr::value(req.to.clone()))
-        .col_expr(application::Column::EnteredStageAt, Expr::value(ctx.now))
-        .col_expr(application::Column::UpdatedAt, Expr::value(ctx.now))
-        .col_expr(
-            application::Column::Version,
-            Expr::col(application::Column::Version).add(1),
-        )
-        .filter(application::Column::Id.eq(app.id))
-        .filter(application::Column::Version.eq(app.version))
-        .exec(c)
-        .await?;
-    if res.rows_affected != 1 {
-        return Err(Error::Conflict(format!(
-            "application {} was moved by someone else at the same time; nothing changed: read it again and retry",
-            app.id
-        )));
-    }
-    let t = transition::ActiveModel {
-        application_id: Set(app.id),
-        from_stage: Set(Some(app.stage.clone())),
-        to_stage: Set(req.to.clone()),
-        reason: Set(req.reason.clone()),
-        actor: Set(req.actor.clone()),
-        at: Set(ctx.now),
-        stage_entered_at: Set(Some(app.entered_stage_at)),
-        ..Default::default()
-    }
-    .insert(c)
-    .await?;
+    app: &application::Model,
+) -> Result<(candidate::Model, posting::Model)> {
     let cand = candidate::Entity::find_by_id(app.candidate_id)
         .one(c)
         .await?
@@ -419,91 +49,143 @@ pub async fn move_in<C: ConnectionTrait>(c: &C, ctx: &Ctx<'_>, req: &MoveRequest
         .one(c)
         .await?
         .ok_or_else(|| Error::Other(format!("application {} has no posting", app.id)))?;
-    super::events::record(
-        c,
-        vec![super::events::moved(
-            app.id,
-            app.posting_id,
-            t.id,
-            Some(&app.stage),
-            &t.to_stage,
-            t.reason.as_deref(),
-            &t.actor,
-            t.at,
-        )],
-    )
-    .await?;
-    let cancelled = cancel_delayed(c, ctx, app.id, &app.stage, &req.to, &req.actor).await?;
-    let moved_app = application::Model {
-        stage: req.to.clone(),
-        entered_stage_at: ctx.now,
-        updated_at: ctx.now,
-        version: app.version + 1,
-        ..app
-    };
-    let cause = Cause {
-        app: &moved_app,
-        cand: &cand,
-        posting: &posting,
-        transition: &t,
-    };
-    let emails = queue_emails(c, ctx, &cause, &req.email).await?;
-    Ok(Moved {
-        application: moved_app,
-        transition: t,
-        emails,
-        cancelled_emails: cancelled,
-    })
+    Ok((cand, posting))
 }
 
-/// Moves one application in its own transaction.
-pub async fn move_application(store: &Store, ctx: &Ctx<'_>, req: &MoveRequest) -> Result<Moved> {
-    let txn = store.begin_write().await?;
-    match move_in(&txn, ctx, req).await {
-        Ok(m) => {
-            if !m.emails.is_empty() {
-                super::notify_outbox(&txn).await?;
-            }
-            txn.commit()
-                .await
-                .map_err(|e| conflict_or_db(req.application_id, e))?;
-            Ok(m)
-        }
-        Err(Error::Db(e)) => Err(conflict_or_db(req.application_id, e)),
-        Err(e) => Err(e),
-    }
-}
-
-/// PostgreSQL reports a lost race as a serialization failure or deadlock; say so plainly.
-fn conflict_or_db(id: i64, e: sea_orm::DbErr) -> Error {
-    let s = e.to_string();
-    if s.contains("could not serialize") || s.contains("deadlock") {
-        Error::Conflict(format!(
-            "application {id} was moved by someone else at the same time; nothing changed: read it again and retry"
-        ))
-    } else {
-        Error::Db(e)
-    }
-}
-
-/// The template context of an application as it stands, for `mail preview`.
-pub async fn preview_context<C: ConnectionTrait>(
+/// A new application in `stage`, version 1.
+pub async fn insert<C: ConnectionTrait>(
     c: &C,
-    ctx: &Ctx<'_>,
+    candidate_id: i64,
+    posting_id: i64,
+    stage: &str,
+    applied_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<application::Model> {
+    Ok(application::ActiveModel {
+        candidate_id: Set(candidate_id),
+        posting_id: Set(posting_id),
+        stage: Set(stage.to_string()),
+        entered_stage_at: Set(applied_at),
+        applied_at: Set(applied_at),
+        version: Set(1),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .insert(c)
+    .await?)
+}
+
+/// A transition to write.
+pub struct NewTransition<'a> {
+    pub application_id: i64,
+    /// None for an application's first.
+    pub from: Option<&'a str>,
+    pub to: &'a str,
+    pub reason: Option<&'a str>,
+    pub actor: &'a str,
+    pub at: DateTime<Utc>,
+    /// When the stay this transition ends began.
+    pub stage_entered_at: Option<DateTime<Utc>>,
+}
+
+pub async fn insert_transition<C: ConnectionTrait>(
+    c: &C,
+    t: &NewTransition<'_>,
+) -> Result<transition::Model> {
+    Ok(transition::ActiveModel {
+        application_id: Set(t.application_id),
+        from_stage: Set(t.from.map(String::from)),
+        to_stage: Set(t.to.to_string()),
+        reason: Set(t.reason.map(String::from)),
+        actor: Set(t.actor.to_string()),
+        at: Set(t.at),
+        stage_entered_at: Set(t.stage_entered_at),
+        ..Default::default()
+    }
+    .insert(c)
+    .await?)
+}
+
+/// Moves `app` to `to` at `now` if it still has the version it was read
+/// with: the application as it is now, or None when another writer moved it
+/// first (nothing changed).
+pub async fn compare_and_swap<C: ConnectionTrait>(
+    c: &C,
+    app: &application::Model,
+    to: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<application::Model>> {
+    let res = application::Entity::update_many()
+        .col_expr(application::Column::Stage, Expr::value(to.to_string()))
+        .col_expr(application::Column::EnteredStageAt, Expr::value(now))
+        .col_expr(application::Column::UpdatedAt, Expr::value(now))
+        .col_expr(
+            application::Column::Version,
+            Expr::col(application::Column::Version).add(1),
+        )
+        .filter(application::Column::Id.eq(app.id))
+        .filter(application::Column::Version.eq(app.version))
+        .exec(c)
+        .await?;
+    Ok((res.rows_affected == 1).then(|| application::Model {
+        stage: to.to_string(),
+        entered_stage_at: now,
+        updated_at: now,
+        version: app.version + 1,
+        ..app.clone()
+    }))
+}
+
+/// What the rules know of an application besides its own row
+/// (`rules::Facts`), as SQL over `applications a JOIN postings p`: when its
+/// posting closed (from the moment its status changed), and whether a
+/// reminder was queued during its current stay in its stage. The advance
+/// job reads them for many applications in its query, the board for one
+/// ([`rule_facts`]): one definition.
+pub const POSTING_CLOSED_AT_SQL: &str =
+    "CASE WHEN p.status = 'closed' THEN COALESCE(p.status_changed_at, p.created_at) END";
+/// See [`POSTING_CLOSED_AT_SQL`].
+pub const REMINDED_SQL: &str = "EXISTS (SELECT 1 FROM outbox o WHERE o.application_id = a.id \
+     AND o.template = 'recruiter_reminder' AND o.stage = a.stage AND o.created_at >= a.entered_stage_at)";
+
+/// When the posting of application `id` closed, and whether it was reminded
+/// of during its current stay ([`POSTING_CLOSED_AT_SQL`], [`REMINDED_SQL`]).
+pub async fn rule_facts<C: ConnectionTrait>(
+    c: &C,
     id: i64,
-) -> Result<(render::Context, Option<String>)> {
-    let d = detail(c, id).await?;
-    let previous = d.transitions.last().and_then(|t| t.from_stage.clone());
-    let reason = d.transitions.last().and_then(|t| t.reason.clone());
-    let tctx = context(
-        ctx,
-        &d.application,
-        &d.candidate,
-        &d.posting,
-        previous.as_deref(),
-        reason.as_deref(),
-    );
-    Ok((tctx, d.candidate.locale))
+) -> Result<(Option<DateTime<Utc>>, bool)> {
+    let row = c
+        .query_one_raw(super::sql(
+            c.get_database_backend(),
+            &format!(
+                "SELECT {POSTING_CLOSED_AT_SQL} AS closed_at, {REMINDED_SQL} AS reminded \
+                 FROM applications a JOIN postings p ON p.id = a.posting_id WHERE a.id = ?"
+            ),
+            vec![id.into()],
+        ))
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("no application with id {id}")))?;
+    Ok((row.try_get("", "closed_at")?, row.try_get("", "reminded")?))
+}
+
+/// Records the use of a self-service link's nonce: true the first time,
+/// false when it was used before (the link works once).
+pub async fn record_link_use<C: ConnectionTrait>(
+    c: &C,
+    nonce: &str,
+    application_id: i64,
+    now: DateTime<Utc>,
+) -> Result<bool> {
+    Ok(c.execute_raw(super::sql(
+        c.get_database_backend(),
+        "INSERT INTO self_service_uses (nonce, application_id, used_at) VALUES (?, ?, ?) \
+         ON CONFLICT (nonce) DO NOTHING",
+        vec![nonce.into(), application_id.into(), now.into()],
+    ))
+    .await?
+    .rows_affected()
+        == 1)
 }
 
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]

@@ -10,22 +10,12 @@
 //! the oldest still running has ended. A long transaction delays the feed by
 //! its length; nothing is skipped.
 
-use super::bulk::Cell;
+use super::rows::Cell;
 use super::sql;
 use crate::error::{Error, Result};
 use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult};
 use serde::Serialize;
-
-/// Every event type, for `--type` and the webhooks' `events` list.
-pub const TYPES: &[&str] = &[
-    "application.created",
-    "application.moved",
-    "email.sent",
-    "email.dead",
-    "posting.status_changed",
-    "job.failed",
-];
 
 /// An event to write.
 #[derive(Clone, Debug)]
@@ -37,8 +27,13 @@ pub struct NewEvent {
 
 impl NewEvent {
     pub fn new(kind: &'static str, at: DateTime<Utc>, data: serde_json::Value) -> NewEvent {
-        debug_assert!(TYPES.contains(&kind), "{kind}");
+        debug_assert!(crate::events::TYPES.contains(&kind), "{kind}");
         NewEvent { kind, at, data }
+    }
+
+    /// A move's event.
+    pub fn of_move(m: &crate::events::Move<'_>) -> NewEvent {
+        NewEvent::new(m.kind(), m.at, m.data())
     }
 
     /// The application the event is about (its data's `application_id`).
@@ -47,45 +42,12 @@ impl NewEvent {
     }
 }
 
-/// A transition: `application.created` for the first, `application.moved`
-/// for the others.
-#[allow(clippy::too_many_arguments)]
-pub fn moved(
-    application_id: i64,
-    posting_id: i64,
-    transition_id: i64,
-    from: Option<&str>,
-    to: &str,
-    reason: Option<&str>,
-    actor: &str,
-    at: DateTime<Utc>,
-) -> NewEvent {
-    let kind = if from.is_some() {
-        "application.moved"
-    } else {
-        "application.created"
-    };
-    NewEvent::new(
-        kind,
-        at,
-        serde_json::json!({
-            "application_id": application_id,
-            "posting_id": posting_id,
-            "transition_id": transition_id,
-            "from": from,
-            "to": to,
-            "reason": reason,
-            "actor": actor,
-        }),
-    )
-}
-
 /// The events of moves just written, one row each: `(transition_id,
 /// application_id, posting_id, from_stage, to_stage, reason, actor, at)`,
-/// as cells. The JSON is the same as [`moved`]'s, built by the database in
-/// one statement however many there are (`json_object` on SQLite,
-/// `json_build_object` on PostgreSQL) from the rows sent, without reading
-/// the transitions back.
+/// as cells. The JSON is [`crate::events::Move`]'s, key by key from
+/// [`crate::events::MOVE_FIELDS`], built by the database in one statement
+/// however many there are (`json_object` on SQLite, `json_build_object` on
+/// PostgreSQL) from the rows sent, without reading the transitions back.
 pub(crate) async fn record_moves<C: ConnectionTrait>(c: &C, rows: Vec<Vec<Cell>>) -> Result<()> {
     if rows.is_empty() {
         return Ok(());
@@ -96,7 +58,7 @@ pub(crate) async fn record_moves<C: ConnectionTrait>(c: &C, rows: Vec<Vec<Cell>>
     } else {
         "json_object"
     };
-    let (cte, values) = super::bulk::rows_cte(
+    let (cte, values) = super::rows::rows_cte(
         b,
         "m",
         &[
@@ -111,14 +73,19 @@ pub(crate) async fn record_moves<C: ConnectionTrait>(c: &C, rows: Vec<Vec<Cell>>
         ],
         rows,
     );
+    let data: Vec<String> = crate::events::MOVE_FIELDS
+        .iter()
+        .map(|(key, column)| format!("'{key}', m.{column}"))
+        .collect();
     c.execute_raw(sql(
         b,
         &format!(
             "{cte} INSERT INTO events (type, at, data, application_id) \
-             SELECT CASE WHEN m.from_stage IS NULL THEN 'application.created' ELSE 'application.moved' END, m.at, \
-             CAST({object}('actor', m.actor, 'application_id', m.application_id, 'from', m.from_stage, \
-             'posting_id', m.posting_id, 'reason', m.reason, 'to', m.to_stage, 'transition_id', m.transition_id) AS text), \
-             m.application_id FROM m ORDER BY m.transition_id"
+             SELECT CASE WHEN m.from_stage IS NULL THEN '{}' ELSE '{}' END, m.at, \
+             CAST({object}({}) AS text), m.application_id FROM m ORDER BY m.transition_id",
+            crate::events::CREATED,
+            crate::events::MOVED,
+            data.join(", ")
         ),
         values,
     ))
@@ -243,7 +210,7 @@ pub async fn record<C: ConnectionTrait>(c: &C, events: Vec<NewEvent>) -> Result<
             ]
         })
         .collect();
-    super::bulk::insert_all(c, "events", &COLUMNS, rows).await
+    super::rows::insert_all(c, "events", &COLUMNS, rows).await
 }
 
 /// One event as the feed and the webhooks carry it.
@@ -270,36 +237,6 @@ struct Row {
     at: DateTime<Utc>,
     tx: i64,
     data: String,
-}
-
-/// Whether `kind` is one of `types` (all when empty); `application.*`
-/// stands for every type under `application.`.
-pub fn matches(types: &[String], kind: &str) -> bool {
-    types.is_empty()
-        || types.iter().any(|t| match t.strip_suffix(".*") {
-            Some(prefix) => kind
-                .strip_prefix(prefix)
-                .is_some_and(|r| r.starts_with('.')),
-            None => t == kind,
-        })
-}
-
-/// Checks a list of event types as given on the command line or in the
-/// config, naming the first unknown one.
-pub fn check_types(types: &[String]) -> std::result::Result<(), String> {
-    for t in types {
-        let known = match t.strip_suffix(".*") {
-            Some(prefix) => TYPES.iter().any(|k| k.split('.').next() == Some(prefix)),
-            None => TYPES.contains(&t.as_str()),
-        };
-        if !known {
-            return Err(format!(
-                "unknown event type `{t}` (types: {}, or a prefix such as application.*)",
-                TYPES.join(", ")
-            ));
-        }
-    }
-    Ok(())
 }
 
 /// The position just after event `id` (0: the beginning).
@@ -398,7 +335,7 @@ pub async fn after<C: ConnectionTrait>(
     let mut out = Vec::new();
     for r in rows {
         at = Position { tx: r.tx, id: r.id };
-        if !matches(types, &r.kind) {
+        if !crate::events::matches(types, &r.kind) {
             continue;
         }
         let data = serde_json::from_str(&r.data)
@@ -439,23 +376,4 @@ pub async fn by_ids<C: ConnectionTrait>(c: &C, ids: &[i64]) -> Result<Vec<Event>
             })
         })
         .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn types_match_exactly_or_by_prefix() {
-        let t = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        assert!(matches(&[], "email.sent"));
-        assert!(matches(&t(&["email.sent"]), "email.sent"));
-        assert!(!matches(&t(&["email.sent"]), "email.dead"));
-        assert!(matches(&t(&["application.*"]), "application.moved"));
-        assert!(!matches(&t(&["app.*"]), "application.moved"));
-        assert!(check_types(&t(&["application.*", "job.failed"])).is_ok());
-        let e = check_types(&t(&["email.bounced"])).unwrap_err();
-        assert!(e.contains("`email.bounced`"), "{e}");
-        assert!(check_types(&t(&["nope.*"])).is_err());
-    }
 }

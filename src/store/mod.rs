@@ -7,12 +7,13 @@
 pub mod applications;
 pub mod backup;
 pub mod board;
-pub mod bulk;
 pub mod candidates;
 pub mod copy;
 pub mod events;
+pub mod moves;
 pub mod outbox;
 pub mod postings;
+pub mod rows;
 pub mod stats;
 pub mod tokens;
 
@@ -120,6 +121,38 @@ pub fn id_list(ids: &[i64]) -> String {
         .join(",")
 }
 
+/// The code the database gave an error: PostgreSQL's SQLSTATE (`40001`),
+/// SQLite's result code (`5`, or an extended one such as `517`).
+pub fn error_code(e: &sea_orm::DbErr) -> Option<String> {
+    use sea_orm::{DbErr, RuntimeErr};
+    let runtime = match e {
+        DbErr::Exec(r) | DbErr::Query(r) | DbErr::Conn(r) => r,
+        _ => return None,
+    };
+    match runtime {
+        RuntimeErr::SqlxError(s) => match s.as_ref() {
+            sea_orm::sqlx::Error::Database(d) => d.code().map(|c| c.into_owned()),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// A transaction that lost a race with another writer and may be tried
+/// again: PostgreSQL's serialization failure (SQLSTATE 40001) or deadlock
+/// (40P01).
+pub fn is_lost_race(e: &sea_orm::DbErr) -> bool {
+    error_code(e).is_some_and(|c| c == "40001" || c == "40P01")
+}
+
+/// SQLite's "database is locked" (`SQLITE_BUSY`, 5, and its extended codes,
+/// whose low byte is 5).
+pub fn is_busy(e: &sea_orm::DbErr) -> bool {
+    error_code(e)
+        .and_then(|c| c.parse::<i32>().ok())
+        .is_some_and(|c| c & 0xff == 5)
+}
+
 /// The PostgreSQL channel on which queued email wakes the daemons.
 pub const OUTBOX_CHANNEL: &str = "atsd_outbox";
 
@@ -176,11 +209,7 @@ impl Store {
         let db = loop {
             match Database::connect(opts.clone()).await {
                 Ok(db) => break db,
-                Err(e)
-                    if is_sqlite
-                        && e.to_string().contains("database is locked")
-                        && started.elapsed() < SQLITE_BUSY_TIMEOUT =>
-                {
+                Err(e) if is_sqlite && is_busy(&e) && started.elapsed() < SQLITE_BUSY_TIMEOUT => {
                     tokio::time::sleep(Duration::from_millis(20)).await;
                 }
                 Err(e) => {

@@ -1,9 +1,11 @@
-//! The email outbox: listing and retrying (claiming and recording sends live
-//! in `mail::dispatch`).
+//! The email outbox: queuing a rendered email, cancelling delayed ones,
+//! listing and retrying (claiming and recording sends live in
+//! `mail::dispatch`).
 
 use crate::error::{Error, Result};
 use chrono::{DateTime, Utc};
 use entity::{outbox, outbox_body};
+use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
     QueryOrder,
@@ -28,6 +30,103 @@ impl std::ops::Deref for Email {
     fn deref(&self) -> &outbox::Model {
         &self.row
     }
+}
+
+/// An outbox row before it is stored: an email rendered (by `mail::draft`),
+/// to whom, and when it may go.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Draft {
+    pub recipient: String,
+    pub recipient_name: Option<String>,
+    pub template: String,
+    pub locale: String,
+    /// The stage whose entry caused the email.
+    pub stage: Option<String>,
+    pub send_after: Option<DateTime<Utc>>,
+    pub subject: Option<String>,
+    pub body_text: Option<String>,
+    pub body_html: Option<String>,
+}
+
+/// Queues one rendered email (its row and its body) inside the caller's
+/// transaction, named `message_id`.
+pub async fn queue<C: ConnectionTrait>(
+    c: &C,
+    application_id: Option<i64>,
+    transition_id: Option<i64>,
+    message_id: String,
+    d: Draft,
+    now: DateTime<Utc>,
+) -> Result<Email> {
+    let row = outbox::ActiveModel {
+        application_id: Set(application_id),
+        transition_id: Set(transition_id),
+        stage: Set(d.stage),
+        recipient: Set(d.recipient),
+        recipient_name: Set(d.recipient_name),
+        template: Set(d.template),
+        locale: Set(d.locale),
+        message_id: Set(message_id),
+        status: Set("pending".into()),
+        attempts: Set(0),
+        next_attempt_at: Set(d.send_after.unwrap_or(now)),
+        send_after: Set(d.send_after),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .insert(c)
+    .await?;
+    let body = outbox_body::ActiveModel {
+        outbox_id: Set(row.id),
+        subject: Set(d.subject.unwrap_or_default()),
+        body_text: Set(d.body_text.unwrap_or_default()),
+        body_html: Set(d.body_html.unwrap_or_default()),
+    }
+    .insert(c)
+    .await?;
+    Ok(Email {
+        row,
+        subject: Some(body.subject),
+        body_text: Some(body.body_text),
+        body_html: Some(body.body_html),
+    })
+}
+
+/// Why a delayed email was cancelled, as its row keeps it (`last_error`):
+/// the application left the stage that queued it before it was due.
+pub(crate) fn cancel_note(now: DateTime<Utc>, from: &str, to: &str, actor: &str) -> String {
+    format!(
+        "cancelled at {}: the application left `{from}` for `{to}` ({actor}) before the email was due",
+        now.to_rfc3339()
+    )
+}
+
+/// Cancels the application's emails queued on entering `from` that are still
+/// waiting for their send-after time, because it moved to `to` first (by
+/// `actor`). Returns how many.
+pub async fn cancel_delayed<C: ConnectionTrait>(
+    c: &C,
+    application_id: i64,
+    from: &str,
+    to: &str,
+    actor: &str,
+    now: DateTime<Utc>,
+) -> Result<u64> {
+    let res = outbox::Entity::update_many()
+        .col_expr(outbox::Column::Status, Expr::value("cancelled"))
+        .col_expr(
+            outbox::Column::LastError,
+            Expr::value(cancel_note(now, from, to, actor)),
+        )
+        .col_expr(outbox::Column::UpdatedAt, Expr::value(now))
+        .filter(outbox::Column::ApplicationId.eq(application_id))
+        .filter(outbox::Column::Stage.eq(from))
+        .filter(outbox::Column::Status.eq("pending"))
+        .filter(outbox::Column::SendAfter.gt(now))
+        .exec(c)
+        .await?;
+    Ok(res.rows_affected)
 }
 
 /// The rendered messages of `ids`, by outbox id.

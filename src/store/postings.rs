@@ -2,8 +2,8 @@
 //! and the history of changes.
 
 use crate::error::{Error, Result};
-use crate::poll::{ApiBases, recognize};
 use crate::posting::Status;
+use crate::posting::{ApiBases, recognize};
 use chrono::{DateTime, Utc};
 use entity::{posting, posting_history};
 use sea_orm::sea_query::ExprTrait;
@@ -109,7 +109,7 @@ pub async fn find_existing<C: ConnectionTrait>(
     Ok(None)
 }
 
-fn show_time(t: &Option<DateTime<Utc>>) -> Option<String> {
+pub fn show_time(t: &Option<DateTime<Utc>>) -> Option<String> {
     t.map(|t| t.to_rfc3339())
 }
 
@@ -295,7 +295,7 @@ pub async fn due<C: ConnectionTrait>(c: &C, now: DateTime<Utc>) -> Result<Vec<po
         .await?)
 }
 
-fn history_row(
+pub fn history_row(
     posting_id: i64,
     field: &str,
     old: Option<String>,
@@ -314,12 +314,13 @@ fn history_row(
     }
 }
 
-/// Writes history rows gathered by [`poll_update`] in one statement.
+/// Writes history rows (gathered by `poll::record::poll_update`) in one
+/// statement.
 pub async fn insert_history<C: ConnectionTrait>(
     c: &C,
     rows: Vec<posting_history::ActiveModel>,
 ) -> Result<()> {
-    use crate::store::bulk::Cell;
+    use crate::store::rows::Cell;
     if rows.is_empty() {
         return Ok(());
     }
@@ -359,7 +360,7 @@ pub async fn insert_history<C: ConnectionTrait>(
         ("new_value", "text"),
         ("note", "text"),
     ];
-    crate::store::bulk::insert_all(c, "posting_history", &COLUMNS, cells).await
+    crate::store::rows::insert_all(c, "posting_history", &COLUMNS, cells).await
 }
 
 /// What one poll changes in a posting row. `None` in the optional fields
@@ -384,103 +385,6 @@ pub struct PollUpdate {
     pub last_error: Option<String>,
 }
 
-/// What one poll changes: the status rules' decision, what the board said
-/// about the job (title, location and posting date changes go to the
-/// history), and the validators for the next conditional request. History
-/// rows are pushed to `history` for the caller to write in bulk
-/// ([`insert_history`]); the update is written with others by [`record_polls`].
-pub fn poll_update(
-    old: &posting::Model,
-    d: &crate::poll::decide::Decision,
-    info: Option<&crate::poll::boards::JobInfo>,
-    validators: Option<(Option<String>, Option<String>)>,
-    now: DateTime<Utc>,
-    history: &mut Vec<posting_history::ActiveModel>,
-) -> PollUpdate {
-    let status = d.state.status.as_str();
-    let note = format!("poll: {}", d.label);
-    let mut u = PollUpdate {
-        id: old.id,
-        status: status.to_string(),
-        status_changed_at: None,
-        board_missing: d.state.board_missing,
-        title: None,
-        location: None,
-        posted_at: None,
-        company: None,
-        description: None,
-        validators,
-        consecutive_not_found: d.state.consecutive_not_found,
-        last_not_found_at: d.state.last_not_found_at,
-        consecutive_errors: d.state.consecutive_errors,
-        next_poll_at: d.next_poll_at,
-        last_error: d.last_error.clone(),
-    };
-    if old.status != status {
-        history.push(history_row(
-            old.id,
-            "status",
-            Some(old.status.clone()),
-            Some(status.to_string()),
-            &note,
-            now,
-        ));
-        u.status_changed_at = Some(now);
-    }
-    if old.board_missing != d.state.board_missing {
-        history.push(history_row(
-            old.id,
-            "board_missing",
-            Some(old.board_missing.to_string()),
-            Some(d.state.board_missing.to_string()),
-            &note,
-            now,
-        ));
-    }
-    if let Some(i) = info {
-        if !i.title.is_empty() && i.title != old.title {
-            history.push(history_row(
-                old.id,
-                "title",
-                Some(old.title.clone()),
-                Some(i.title.clone()),
-                "poll",
-                now,
-            ));
-            u.title = Some(i.title.clone());
-        }
-        if i.location.is_some() && i.location != old.location {
-            history.push(history_row(
-                old.id,
-                "location",
-                old.location.clone(),
-                i.location.clone(),
-                "poll",
-                now,
-            ));
-            u.location = i.location.clone();
-        }
-        if i.posted_at.is_some() && i.posted_at != old.posted_at {
-            history.push(history_row(
-                old.id,
-                "posted_at",
-                show_time(&old.posted_at),
-                show_time(&i.posted_at),
-                "poll",
-                now,
-            ));
-            u.posted_at = i.posted_at;
-        }
-        if i.company.is_some() && old.company.is_none() {
-            u.company = i.company.clone();
-        }
-        if i.description.is_some() && i.description != old.description {
-            u.description = i.description.clone();
-        }
-    }
-    u
-}
-
 /// Writes many polls' updates with one statement (`UPDATE … FROM` a list of
 /// rows), instead of one `UPDATE` per posting.
 pub async fn record_polls<C: ConnectionTrait>(
@@ -488,7 +392,7 @@ pub async fn record_polls<C: ConnectionTrait>(
     updates: Vec<PollUpdate>,
     now: DateTime<Utc>,
 ) -> Result<()> {
-    use crate::store::bulk::{Cell, rows_cte};
+    use crate::store::rows::{Cell, rows_cte};
     if updates.is_empty() {
         return Ok(());
     }

@@ -259,7 +259,7 @@ pub async fn fan_out(store: &Store, hook: &OutWebhookConfig, now: DateTime<Utc>)
             continue;
         }
         if !evs.is_empty() {
-            use crate::store::bulk::{Cell, insert};
+            use crate::store::rows::{Cell, insert};
             let rows = evs
                 .iter()
                 .map(|e| {
@@ -380,7 +380,7 @@ async fn record(
             ),
             Err((code, e)) => (
                 "pending",
-                now + crate::poll::decide::exp_backoff(
+                now + crate::backoff::exponential(
                     BACKOFF_BASE,
                     BACKOFF_MAX,
                     d.attempts,

@@ -270,10 +270,10 @@ fn application_csv() {
 
 #[test]
 fn posting_urls() {
-    let bases = atsd::poll::ApiBases::default();
+    let bases = atsd::posting::ApiBases::default();
     fuzz("url", |_, input| {
         for line in text(input).lines() {
-            says(atsd::poll::recognize(line, &bases));
+            says(atsd::posting::recognize(line, &bases));
         }
     });
 }
@@ -303,15 +303,10 @@ fn template_overrides() {
         let target = en.join(path.file_name().unwrap());
         let original = std::fs::read(&target).unwrap();
         std::fs::write(&target, input).unwrap();
-        let r = atsd::mail::render::Renderer::new(Some(dir.path()));
+        let r = atsd::templates::Renderer::new(Some(dir.path()));
         let problems = r.check_all("en");
         assert!(problems.iter().all(|p| !p.is_empty()));
-        says(r.render(
-            "rejection",
-            "en",
-            "en",
-            &atsd::mail::render::sample_for("en"),
-        ));
+        says(r.render("rejection", "en", "en", &atsd::templates::sample_for("en")));
         std::fs::write(&target, original).unwrap();
     });
 }

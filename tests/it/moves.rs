@@ -4,12 +4,12 @@
 use crate::common::{Env, count};
 use atsd::Error;
 use atsd::config::Config;
-use atsd::mail::EmailChoice;
-use atsd::mail::render::Renderer;
+use atsd::config::EmailChoice;
 use atsd::store::Store;
-use atsd::store::applications::{self, Ctx, MoveRequest, NewApplication};
 use atsd::store::candidates::CandidateInput;
 use atsd::store::postings::{self, NewPosting};
+use atsd::templates::Renderer;
+use atsd::workflow::{self as applications, Ctx, MoveRequest, NewApplication};
 use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, Statement};
 use std::sync::Arc;
@@ -33,7 +33,7 @@ async fn seed(store: &Store, ctx: &Ctx<'_>, n: usize) -> Vec<i64> {
             ..Default::default()
         },
         "test",
-        ctx.now,
+        ctx.now(),
     )
     .await
     .unwrap();
@@ -83,12 +83,7 @@ async fn a_failing_email_insert_rolls_the_whole_move_back() {
     let config = Config::default();
     let pipeline = config.pipeline().unwrap();
     let renderer = Renderer::new(None);
-    let ctx = Ctx {
-        config: &config,
-        pipeline: &pipeline,
-        renderer: &renderer,
-        now: now(),
-    };
+    let ctx = Ctx::new(&config, &pipeline, &renderer, None, now());
     let ids = seed(&store, &ctx, 1).await;
     applications::move_application(&store, &ctx, &req(ids[0], "screening", None))
         .await
@@ -122,7 +117,9 @@ async fn a_failing_email_insert_rolls_the_whole_move_back() {
         .await
         .unwrap_err();
     assert!(matches!(err, Error::Db(_)), "{err}");
-    let d = applications::detail(store.conn(), ids[0]).await.unwrap();
+    let d = atsd::store::applications::detail(store.conn(), ids[0])
+        .await
+        .unwrap();
     assert_eq!(d.application.stage, "screening", "stage rolled back");
     assert_eq!(d.application.version, 2, "version rolled back");
     assert_eq!(
@@ -144,12 +141,7 @@ async fn concurrent_moves_of_one_application_exactly_one_wins() {
     let config = Arc::new(Config::default());
     let pipeline = Arc::new(config.pipeline().unwrap());
     let renderer = Arc::new(Renderer::new(None));
-    let ctx = Ctx {
-        config: &config,
-        pipeline: &pipeline,
-        renderer: &renderer,
-        now: now(),
-    };
+    let ctx = Ctx::new(&config, &pipeline, &renderer, None, now());
     let ids = seed(&store, &ctx, 1).await;
     let id = ids[0];
     let mut tasks = Vec::new();
@@ -162,12 +154,7 @@ async fn concurrent_moves_of_one_application_exactly_one_wins() {
         );
         let to = if i % 2 == 0 { "screening" } else { "rejected" };
         tasks.push(tokio::spawn(async move {
-            let ctx = Ctx {
-                config: &config,
-                pipeline: &pipeline,
-                renderer: &renderer,
-                now: now(),
-            };
+            let ctx = Ctx::new(&config, &pipeline, &renderer, None, now());
             applications::move_application(&store, &ctx, &req(id, to, Some(1))).await
         }));
     }
@@ -182,7 +169,9 @@ async fn concurrent_moves_of_one_application_exactly_one_wins() {
         }
     }
     assert_eq!(wins, 1);
-    let d = applications::detail(store.conn(), id).await.unwrap();
+    let d = atsd::store::applications::detail(store.conn(), id)
+        .await
+        .unwrap();
     assert_eq!(d.application.version, 2);
     assert_eq!(d.transitions.len(), 2, "creation + exactly one move");
 }
@@ -196,12 +185,7 @@ async fn many_concurrent_writers_all_succeed() {
     let config = Arc::new(Config::default());
     let pipeline = Arc::new(config.pipeline().unwrap());
     let renderer = Arc::new(Renderer::new(None));
-    let ctx = Ctx {
-        config: &config,
-        pipeline: &pipeline,
-        renderer: &renderer,
-        now: now(),
-    };
+    let ctx = Ctx::new(&config, &pipeline, &renderer, None, now());
     let ids = seed(&store, &ctx, 24).await;
     let mut tasks = Vec::new();
     for id in ids.clone() {
@@ -212,12 +196,7 @@ async fn many_concurrent_writers_all_succeed() {
             renderer.clone(),
         );
         tasks.push(tokio::spawn(async move {
-            let ctx = Ctx {
-                config: &config,
-                pipeline: &pipeline,
-                renderer: &renderer,
-                now: now(),
-            };
+            let ctx = Ctx::new(&config, &pipeline, &renderer, None, now());
             applications::move_application(&store, &ctx, &req(id, "screening", None)).await?;
             applications::move_application(&store, &ctx, &req(id, "interview", None)).await
         }));
@@ -287,8 +266,8 @@ async fn texts(store: &Store, q: &str, columns: &[&str]) -> Vec<Option<String>> 
 /// itself, so this is where a body could land on the wrong row).
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn queuing_skips_an_email_queued_before_and_gives_each_other_its_own_body() {
-    use atsd::mail::Draft;
-    use atsd::store::bulk::{BulkEmail, queue_emails};
+    use atsd::store::moves::{BulkEmail, queue_emails};
+    use atsd::store::outbox::Draft;
     let env = Env::new();
     let store = env.store().await;
     let email = |id: &str, words: &str| BulkEmail {
@@ -351,19 +330,14 @@ async fn queuing_skips_an_email_queued_before_and_gives_each_other_its_own_body(
 /// own are missing, and a move whose version changed is skipped.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_batch_of_rule_moves_writes_each_rows_own_values() {
-    use atsd::mail::Draft;
-    use atsd::store::bulk::{BulkMove, apply_moves};
+    use atsd::store::moves::{BulkMove, apply_moves};
+    use atsd::store::outbox::Draft;
     let env = Env::new();
     let store = env.store().await;
     let config = Config::default();
     let pipeline = config.pipeline().unwrap();
     let renderer = Renderer::new(None);
-    let ctx = Ctx {
-        config: &config,
-        pipeline: &pipeline,
-        renderer: &renderer,
-        now: now(),
-    };
+    let ctx = Ctx::new(&config, &pipeline, &renderer, None, now());
     let ids = seed(&store, &ctx, 4).await;
     let later = now() + chrono::Duration::days(2);
     let draft = |name: Option<&str>, locale: &str, after, subject: &str| Draft {

@@ -1,7 +1,7 @@
 //! Snapshots of every built-in template in every locale, rendered with the
 //! fixed sample data (`cargo insta review` after a deliberate change).
 
-use atsd::mail::render::{Renderer, sample_for};
+use atsd::templates::{Renderer, sample_for};
 
 #[test]
 fn every_template_in_every_locale() {

@@ -1,4 +1,5 @@
-//! Rendering email templates (SPEC §1 "Email"). Templates are minijinja files
+//! The email templates and their rendering (SPEC §1 "Email"), used by the
+//! moves that queue email and by the configuration's checks. Templates are minijinja files
 //! under `templates/{locale}/`: `NAME.subject.txt`, `NAME.txt` and `NAME.html`
 //! (which extends `templates/layout.html`). The built-in set is compiled into
 //! the binary; a configured `[templates] dir` overrides it file by file.
@@ -16,6 +17,24 @@ use std::path::{Path, PathBuf};
 static BUILTIN: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/templates");
 /// The recruiter board's pages (`templates/board/`), beside the locales.
 const NOT_A_LOCALE: &str = "board";
+
+/// Templates built into the binary (SPEC §1 "Email").
+pub const BUILTIN_TEMPLATES: [&str; 8] = [
+    "application_received",
+    "stage_changed",
+    "interview_invitation",
+    "offer",
+    "rejection",
+    "posting_closed",
+    "recruiter_reminder",
+    "recruiter_digest",
+];
+
+/// Is `name` a template atsd can render: a built-in one, or one that the
+/// override folder `dir` (`[templates] dir`) provides?
+pub fn exists(dir: Option<&Path>, name: &str) -> bool {
+    BUILTIN_TEMPLATES.contains(&name) || Renderer::new(dir).exists(name)
+}
 
 /// The three parts of one email.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -278,10 +297,7 @@ impl Renderer {
 
     /// Every template name, built-in or overriding.
     pub fn names(&self) -> Vec<String> {
-        let mut set: BTreeSet<String> = super::BUILTIN_TEMPLATES
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
+        let mut set: BTreeSet<String> = BUILTIN_TEMPLATES.iter().map(|s| s.to_string()).collect();
         if let Some(dir) = &self.dir {
             for l in self.locales() {
                 if let Ok(rd) = std::fs::read_dir(dir.join(&l)) {

@@ -1,0 +1,165 @@
+//! The emails a move causes: which one (the stage entered's, a rule's or
+//! none), what its template sees, rendered for its recipient, and named
+//! after the transition that caused it. A single move queues it here; a
+//! batch of the rules renders it here too and writes it set-based
+//! ([`super::batch`]). A reminder of the rules is rendered here as well.
+
+use super::Ctx;
+use crate::config::{EmailChoice, EmailSpec};
+use crate::error::{Error, Result};
+use crate::mail::{self, Recipient};
+use crate::store::outbox::{self, Draft, Email};
+use crate::templates;
+use entity::{application, candidate, posting, transition};
+use sea_orm::ConnectionTrait;
+
+/// What the templates see of an application (as it is after the move, if
+/// one caused the email).
+pub fn context(
+    ctx: &Ctx<'_>,
+    app: &application::Model,
+    cand: &candidate::Model,
+    posting: &posting::Model,
+    previous: Option<&str>,
+    reason: Option<&str>,
+) -> templates::Context {
+    let locale = cand
+        .locale
+        .as_deref()
+        .unwrap_or(&ctx.config.org.default_locale);
+    let tz = cand.timezone.as_deref();
+    templates::Context {
+        candidate: templates::CandidateCtx {
+            name: cand.name.clone(),
+            first_name: templates::first_name(&cand.name),
+            email: cand.email.clone(),
+        },
+        posting: templates::PostingCtx {
+            title: posting.title.clone(),
+            company: posting.company.clone(),
+            location: posting.location.clone(),
+            url: posting.url.clone(),
+        },
+        application: templates::ApplicationCtx {
+            id: app.id,
+            stage: app.stage.clone(),
+            stage_label: templates::stage_label(&app.stage, locale),
+            previous_stage: previous.map(String::from),
+            applied_on: templates::format_date(app.applied_at, locale, tz),
+            stage_since: templates::format_date(app.entered_stage_at, locale, tz),
+            withdraw_url: if ctx.pipeline.is_terminal(&app.stage) {
+                None
+            } else {
+                ctx.links.map(|l| l.withdraw_url(app.id, ctx.now))
+            },
+        },
+        reason: reason.unwrap_or_default().to_string(),
+        org: templates::OrgCtx {
+            name: ctx.config.org.name.clone(),
+        },
+        digest: templates::DigestCtx::default(),
+    }
+}
+
+/// The email that moving `app` from `from` (none for a new application)
+/// to its stage sends under `choice`, rendered for the candidate: none when
+/// the choice or the stage sends none, or when the candidate was anonymized.
+/// `app` is the application as the move leaves it.
+pub fn for_move(
+    ctx: &Ctx<'_>,
+    app: &application::Model,
+    cand: &candidate::Model,
+    posting: &posting::Model,
+    from: Option<&str>,
+    reason: Option<&str>,
+    choice: &EmailChoice,
+) -> Result<Option<Draft>> {
+    if cand.anonymized_at.is_some() {
+        return Ok(None);
+    }
+    let Some(spec) = ctx.config.stage_email(&app.stage, choice) else {
+        return Ok(None);
+    };
+    let to = Recipient {
+        email: &cand.email,
+        name: &cand.name,
+        locale: cand.locale.as_deref(),
+    };
+    let tctx = context(ctx, app, cand, posting, from, reason);
+    render(ctx, &spec, &to, &tctx, &app.stage, app.id).map(Some)
+}
+
+/// Renders and queues, inside the caller's transaction, the email that the
+/// transition `t` of `app` causes ([`for_move`]), named after the transition.
+pub(super) async fn queue_for_move<C: ConnectionTrait>(
+    c: &C,
+    ctx: &Ctx<'_>,
+    app: &application::Model,
+    cand: &candidate::Model,
+    posting: &posting::Model,
+    t: &transition::Model,
+    choice: &EmailChoice,
+) -> Result<Vec<Email>> {
+    let Some(d) = for_move(
+        ctx,
+        app,
+        cand,
+        posting,
+        t.from_stage.as_deref(),
+        t.reason.as_deref(),
+        choice,
+    )?
+    else {
+        return Ok(Vec::new());
+    };
+    let id = mail::message_id(ctx.config, t.id, 0);
+    let email = outbox::queue(c, Some(app.id), Some(t.id), id, d, ctx.now).await?;
+    Ok(vec![email])
+}
+
+/// A stale-application reminder about `app` to each recruiter address
+/// (`[recruiters] emails`), with the rule's reason: `(Message-ID, email)`
+/// each, the Message-ID naming the stay in the stage so that it is queued
+/// once.
+pub fn reminders(
+    ctx: &Ctx<'_>,
+    app: &application::Model,
+    cand: &candidate::Model,
+    posting: &posting::Model,
+    reason: Option<&str>,
+) -> Result<Vec<(String, Draft)>> {
+    let tctx = context(ctx, app, cand, posting, None, reason);
+    let spec = EmailSpec::new("recruiter_reminder");
+    let domain = mail::message_id::domain(ctx.config);
+    let mut out = Vec::new();
+    for (n, to) in ctx.config.recruiters.emails.iter().enumerate() {
+        let to_whom = Recipient {
+            email: to,
+            name: "",
+            locale: None,
+        };
+        let mut d = render(ctx, &spec, &to_whom, &tctx, &app.stage, app.id)?;
+        d.recipient_name = None;
+        out.push((
+            mail::message_id::of_reminder(domain, app.id, app.version, n),
+            d,
+        ));
+    }
+    Ok(out)
+}
+
+fn render(
+    ctx: &Ctx<'_>,
+    spec: &EmailSpec,
+    to: &Recipient<'_>,
+    tctx: &templates::Context,
+    stage: &str,
+    app: i64,
+) -> Result<Draft> {
+    mail::draft(ctx.config, ctx.renderer, spec, to, tctx, stage, ctx.now).map_err(|e| {
+        Error::Other(format!(
+            "email `{}` for application {app}: {e}",
+            spec.template
+        ))
+    })
+}
