@@ -17,7 +17,8 @@
 mod support;
 
 use atsd::config::{Config, Dur, Tls, Transport};
-use atsd::mail::dispatch::{self, Sender};
+use atsd::mail::dispatch;
+use atsd::mail::transport::Sender;
 use atsd::store::Store;
 use chrono::Utc;
 use entity::{outbox, outbox_body};
@@ -139,9 +140,16 @@ fn main() {
         config.mail.smtp.timeout = Dur::secs(30);
         let sender = Arc::new(Sender::from_config(&config, None).expect("sender"));
         let start = Instant::now();
-        let r = dispatch::run(&store, &config, sender, Utc::now())
-            .await
-            .expect("dispatch");
+        let r = dispatch::run(
+            &store,
+            &config,
+            sender,
+            Utc::now(),
+            dispatch::LEASE,
+            &tokio_util::sync::CancellationToken::new(),
+        )
+        .await
+        .expect("dispatch");
         let secs = start.elapsed().as_secs_f64();
         let backend = if db.is_postgres() {
             "PostgreSQL"

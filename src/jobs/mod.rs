@@ -11,7 +11,7 @@ pub mod runs;
 
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::mail::dispatch::Sender;
+use crate::mail::transport::Sender;
 use crate::pipeline::Pipeline;
 use crate::schedule::CronExpr;
 use crate::selfservice::Links;
@@ -287,7 +287,7 @@ impl Runner {
             })
             .await?
             .clone();
-        crate::mail::dispatch::run_until(
+        crate::mail::dispatch::run(
             &self.store,
             &self.config,
             sender,

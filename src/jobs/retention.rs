@@ -22,7 +22,7 @@
 
 use crate::config::Config;
 use crate::error::Result;
-use crate::mail::dispatch;
+use crate::mail::{compose, transport};
 use crate::pipeline::Pipeline;
 use crate::store::{Store, id_list, sql};
 use chrono::{DateTime, Utc};
@@ -296,7 +296,7 @@ impl Retention<'_> {
         // the file transport's copies
         if let Some(dir) = self.outbox_dir() {
             for r in &rows {
-                let path = dir.join(dispatch::eml_file_name(&r.message_id));
+                let path = dir.join(compose::eml_file_name(&r.message_id));
                 if std::fs::remove_file(&path).is_ok() {
                     report.files_removed += 1;
                 }
@@ -307,7 +307,7 @@ impl Retention<'_> {
     }
 
     fn outbox_dir(&self) -> Option<PathBuf> {
-        let dir = dispatch::file_dir(self.config, crate::store::sqlite_dir(self.store.url()));
+        let dir = transport::file_dir(self.config, crate::store::sqlite_dir(self.store.url()));
         dir.is_dir().then_some(dir)
     }
 
@@ -318,7 +318,7 @@ impl Retention<'_> {
         digests: &[outbox::Model],
     ) -> Result<()> {
         for d in digests {
-            let path = dir.join(dispatch::eml_file_name(&d.message_id));
+            let path = dir.join(compose::eml_file_name(&d.message_id));
             if !path.is_file() {
                 continue;
             }
@@ -329,7 +329,7 @@ impl Retention<'_> {
                 continue;
             };
             let date = d.sent_at.unwrap_or(d.created_at);
-            match dispatch::compose(self.config, d, &body, date) {
+            match compose::compose(self.config, d, &body, date) {
                 Ok(msg) => {
                     std::fs::write(&path, msg.formatted()).map_err(|e| {
                         crate::Error::io(format!("cannot rewrite {}", path.display()), e)

@@ -1,10 +1,14 @@
 //! Candidate and recruiter email: a template rendered into an outbox row
-//! ([`draft`]) inside the transaction of the move that causes it, and the
-//! dispatcher that sends the outbox ([`dispatch`]).
+//! ([`draft`]) inside the transaction of the move that causes it, each
+//! email's Message-ID ([`message_id`]), and the dispatcher that sends the
+//! outbox ([`dispatch`]): a row as a message ([`compose`]), through SMTP,
+//! files or the log ([`transport`], [`smtp`]).
 
+pub mod compose;
 pub mod dispatch;
 pub mod message_id;
 pub mod smtp;
+pub mod transport;
 
 pub use message_id::message_id;
 

@@ -10,6 +10,7 @@ pub mod board;
 pub mod candidates;
 pub mod copy;
 pub mod events;
+pub mod lease;
 pub mod moves;
 pub mod outbox;
 pub mod postings;

@@ -17,10 +17,11 @@ use crate::error::{Error, Result};
 use crate::poll::guard::Guard;
 use crate::poll::http::HttpOptions;
 use crate::store::events::{self, Event, Position};
-use crate::store::{Store, id_list, sql};
+use crate::store::lease::{AfterFailure, Backoff, Queue};
+use crate::store::{Store, sql};
 use chrono::{DateTime, Duration, Utc};
 use entity::webhook_delivery;
-use sea_orm::{ConnectionTrait, DbBackend, EntityTrait, FromQueryResult};
+use sea_orm::{ConnectionTrait, EntityTrait, FromQueryResult};
 use serde::Serialize;
 use sign::Secret;
 use std::collections::HashMap;
@@ -29,8 +30,6 @@ use tokio_util::sync::CancellationToken;
 
 /// How long a claimed delivery is ours before another dispatcher may take it.
 pub const LEASE: Duration = Duration::minutes(2);
-const BACKOFF_BASE: Duration = Duration::minutes(1);
-const BACKOFF_MAX: Duration = Duration::hours(6);
 /// Deliveries claimed at once, and sent at once.
 const BATCH: usize = 200;
 const CONCURRENCY: usize = 8;
@@ -297,8 +296,15 @@ pub async fn fan_out(store: &Store, hook: &OutWebhookConfig, now: DateTime<Utc>)
     }
 }
 
+/// The deliveries as a leased queue.
+const DELIVERIES: Queue = Queue {
+    table: "webhook_deliveries",
+};
+
 /// Claims up to `limit` due deliveries of these endpoints, leased until
-/// `now + LEASE`.
+/// `now + LEASE`; a delivery taken over from a lease that ran out is
+/// reported (its endpoint may get the event twice, with the same
+/// `webhook-id`).
 async fn claim(
     store: &Store,
     endpoints: &[String],
@@ -308,49 +314,25 @@ async fn claim(
     if endpoints.is_empty() {
         return Ok(Vec::new());
     }
-    let b = store.backend();
-    let txn = store.begin_write().await?;
-    let lock = if b == DbBackend::Postgres {
-        " FOR UPDATE SKIP LOCKED"
-    } else {
-        ""
-    };
     let marks = vec!["?"; endpoints.len()].join(", ");
-    let mut values: Vec<sea_orm::Value> = endpoints.iter().map(|e| e.clone().into()).collect();
-    values.extend([now.into(), now.into()]);
-    let rows = txn
-        .query_all_raw(sql(
-            b,
-            &format!(
-                "SELECT id FROM webhook_deliveries WHERE endpoint IN ({marks}) AND \
-                 ((status = 'pending' AND next_attempt_at <= ?) OR (status = 'sending' AND lease_until <= ?)) \
-                 ORDER BY event_id, id LIMIT {limit}{lock}"
-            ),
-            values,
-        ))
+    let values: Vec<sea_orm::Value> = endpoints.iter().map(|e| e.clone().into()).collect();
+    let c = DELIVERIES
+        .claim::<webhook_delivery::Entity>(
+            store,
+            (&format!("endpoint IN ({marks})"), values),
+            "event_id, id",
+            limit,
+            now,
+            LEASE,
+        )
         .await?;
-    let ids: Vec<i64> = rows
-        .iter()
-        .map(|r| r.try_get::<i64>("", "id"))
-        .collect::<std::result::Result<_, _>>()?;
-    if ids.is_empty() {
-        txn.commit().await?;
-        return Ok(Vec::new());
+    for id in &c.taken_over {
+        tracing::warn!(
+            delivery = id,
+            "lease expired while delivering: retrying; the endpoint may get this event twice"
+        );
     }
-    let claimed = webhook_delivery::Entity::find()
-        .from_raw_sql(sql(
-            b,
-            &format!(
-                "UPDATE webhook_deliveries SET status = 'sending', attempts = attempts + 1, lease_until = ?, updated_at = ? \
-                 WHERE id IN ({}) RETURNING *",
-                id_list(&ids)
-            ),
-            vec![(now + LEASE).into(), now.into()],
-        ))
-        .all(&txn)
-        .await?;
-    txn.commit().await?;
-    Ok(claimed)
+    Ok(c.rows)
 }
 
 type Outcome = (
@@ -366,35 +348,27 @@ async fn record(
     now: DateTime<Utc>,
     report: &mut Report,
 ) -> Result<()> {
-    let b = store.backend();
     let txn = store.begin_write().await?;
     for (d, outcome) in outcomes {
-        let max = ready.get(&d.endpoint).map_or(1, |(h, _)| h.max_attempts) as i32;
+        let max = ready.get(&d.endpoint).map_or(1, |(h, _)| h.max_attempts);
         let (status, next, code, error) = match outcome {
             Ok(code) => ("delivered", now, Some(code), None),
-            Err((code, e)) if d.attempts >= max => (
-                "dead",
-                now,
-                code,
-                Some(format!("{e} (gave up after {} attempts)", d.attempts)),
-            ),
-            Err((code, e)) => (
-                "pending",
-                now + crate::backoff::exponential(
-                    BACKOFF_BASE,
-                    BACKOFF_MAX,
-                    d.attempts,
-                    d.id as u64,
+            Err((code, e)) => match Backoff::MAIL.after_failure(d.attempts, max, d.id, now) {
+                AfterFailure::Dead => (
+                    "dead",
+                    now,
+                    code,
+                    Some(format!("{e} (gave up after {} attempts)", d.attempts)),
                 ),
-                code,
-                Some(e),
-            ),
+                AfterFailure::Retry(at) => ("pending", at, code, Some(e)),
+            },
         };
-        let res = txn
-            .execute_raw(sql(
-                b,
-                "UPDATE webhook_deliveries SET status = ?, next_attempt_at = ?, last_status = ?, last_error = ?, \
-                 lease_until = NULL, delivered_at = ?, updated_at = ? WHERE id = ? AND status = 'sending'",
+        let changed = DELIVERIES
+            .record_if_ours(
+                &txn,
+                &[d.id],
+                "status = ?, next_attempt_at = ?, last_status = ?, last_error = ?, \
+                 lease_until = NULL, delivered_at = ?, updated_at = ?",
                 vec![
                     status.into(),
                     next.into(),
@@ -402,11 +376,10 @@ async fn record(
                     error.clone().into(),
                     (status == "delivered").then_some(now).into(),
                     now.into(),
-                    d.id.into(),
                 ],
-            ))
+            )
             .await?;
-        if res.rows_affected() != 1 {
+        if changed != 1 {
             continue;
         }
         match status {

@@ -238,8 +238,10 @@ fn a_server_without_pipelining_gets_one_command_at_a_time() {
 #[test]
 fn two_dispatchers_never_send_one_email_twice_when_the_queue_outlasts_the_lease() {
     needs!(Tool::Smtp);
-    use atsd::mail::dispatch::{Sender, run_with_lease};
+    use atsd::mail::dispatch::run;
+    use atsd::mail::transport::Sender;
     use std::sync::Arc;
+    use tokio_util::sync::CancellationToken;
     let sink = Sink::start(free_port());
     let env = env_with_pool(sink.port, 1);
     let ids: Vec<i64> = (0..12)
@@ -256,22 +258,25 @@ fn two_dispatchers_never_send_one_email_twice_when_the_queue_outlasts_the_lease(
         .with_timezone(&Utc);
     let (first, second) = crate::common::block_on(async {
         let store = env.store().await;
-        let a = run_with_lease(
+        let never = CancellationToken::new();
+        let a = run(
             &store,
             &slow,
             Arc::new(Sender::from_config(&slow, None).unwrap()),
             start,
             lease,
+            &never,
         );
         let b = async {
             // the second dispatcher starts once the first one's lease is over
             tokio::time::sleep(std::time::Duration::from_millis(2200)).await;
-            run_with_lease(
+            run(
                 &store,
                 &fast,
                 Arc::new(Sender::from_config(&fast, None).unwrap()),
                 start + Duration::milliseconds(2200),
                 lease,
+                &never,
             )
             .await
         };

@@ -10,6 +10,7 @@ mod common;
 mod config;
 mod daemon;
 mod events;
+mod lease;
 mod mail;
 mod mail_faults;
 mod moves;

@@ -1,0 +1,206 @@
+//! An outbox row as an email message: multipart/alternative (text and
+//! HTML, both quoted-printable) with atsd's Message-ID, Date, From and
+//! Reply-To, and the same bytes after its headers every time it is composed
+//! (a resend is the same message).
+
+use crate::config::Config;
+use chrono::{DateTime, Utc};
+use entity::{outbox, outbox_body};
+use lettre::Message;
+use lettre::message::{Mailbox, MultiPart, SinglePart, header};
+use std::str::FromStr;
+
+/// Normalises line ends (CRLF, lone CR, lone LF all become one line break), so
+/// that a lone CR in candidate text never reaches the wire raw.
+pub fn normalize_lines(s: &str) -> String {
+    s.replace("\r\n", "\n").replace('\r', "\n")
+}
+
+/// Builds the message of an outbox row: multipart/alternative (text + HTML),
+/// both quoted-printable, with our Message-ID, Date, From and Reply-To.
+pub fn compose(
+    config: &Config,
+    row: &outbox::Model,
+    body: &outbox_body::Model,
+    date: DateTime<Utc>,
+) -> std::result::Result<Message, String> {
+    let from = Mailbox::from_str(&config.mail.from).map_err(|e| format!("mail.from: {e}"))?;
+    let address = row
+        .recipient
+        .parse()
+        .map_err(|e| format!("recipient `{}`: {e}", row.recipient))?;
+    let to = Mailbox::new(
+        row.recipient_name.clone().filter(|n| !n.is_empty()),
+        address,
+    );
+    let mut b = Message::builder()
+        .from(from)
+        .to(to)
+        .raw_header(subject_header(&body.subject))
+        .date(date.into())
+        .message_id(Some(row.message_id.clone()));
+    if let Some(r) = &config.mail.reply_to {
+        b = b.reply_to(Mailbox::from_str(r).map_err(|e| format!("mail.reply_to: {e}"))?);
+    }
+    let text = SinglePart::builder()
+        .header(header::ContentType::TEXT_PLAIN)
+        .header(header::ContentTransferEncoding::QuotedPrintable)
+        .body(normalize_lines(&body.body_text));
+    let html = SinglePart::builder()
+        .header(header::ContentType::TEXT_HTML)
+        .header(header::ContentTransferEncoding::QuotedPrintable)
+        .body(normalize_lines(&body.body_html));
+    b.multipart(
+        MultiPart::alternative()
+            .boundary(boundary(&row.message_id))
+            .singlepart(text)
+            .singlepart(html),
+    )
+    .map_err(|e| format!("cannot build the message: {e}"))
+}
+
+/// The Subject header. lettre leaves an ASCII word as it is, so a subject
+/// holding text that looks like an RFC 2047 encoded word (`=?utf-8?q?…?=`,
+/// from a candidate's name or a job board's title) would reach the reader
+/// decoded — as anything, line breaks included. Such a subject is sent
+/// encoded whole instead, which decodes to exactly the text written.
+pub fn subject_header(subject: &str) -> header::HeaderValue {
+    let name = header::HeaderName::new_from_ascii_str("Subject");
+    if !subject.contains("=?") {
+        return header::HeaderValue::new(name, subject.to_string());
+    }
+    let mut encoded = String::new();
+    let written = {
+        let mut w = email_encoding::headers::writer::EmailWriter::new(
+            &mut encoded,
+            "Subject: ".len(),
+            0,
+            false,
+        );
+        email_encoding::headers::rfc2047::encode(subject, &mut w)
+    };
+    if written.is_err() {
+        return header::HeaderValue::new(name, subject.to_string());
+    }
+    header::HeaderValue::dangerous_new_pre_encoded(name, subject.to_string(), encoded)
+}
+
+/// The MIME boundary of a message, made from its Message-ID so that a resent
+/// email is the same bytes after its headers. It starts with `=_`, which a
+/// quoted-printable body can never contain (`=` is always `=3D` or a soft
+/// line break there).
+pub fn boundary(message_id: &str) -> String {
+    let id: String = message_id
+        .trim_matches(['<', '>'])
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "'()+_,-./:?".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(60)
+        .collect();
+    format!("=_{id}")
+}
+
+/// The file the `file` transport writes a message to, by its Message-ID.
+pub fn eml_file_name(message_id: &str) -> String {
+    let name: String = message_id
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '@' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("{name}.eml")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::Duration;
+
+    fn row() -> outbox::Model {
+        let now = Utc::now();
+        outbox::Model {
+            id: 1,
+            application_id: None,
+            transition_id: None,
+            stage: None,
+            recipient: "zoe@example.org".into(),
+            recipient_name: Some("Zoë Müller".into()),
+            template: "offer".into(),
+            locale: "de".into(),
+            message_id: "<atsd.t1.0@example.org>".into(),
+            status: "sending".into(),
+            attempts: 1,
+            next_attempt_at: now,
+            send_after: None,
+            lease_until: None,
+            last_error: None,
+            sent_at: None,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
+    #[test]
+    fn composed_messages_are_multipart_quoted_printable_with_our_ids() {
+        let body = outbox_body::Model {
+            outbox_id: 1,
+            subject: "Gute Nachrichten zu Ihrer Bewerbung".into(),
+            body_text: "Zeile 1\rMAIL FROM:<a@b>\r\n.\r\nEnde".into(),
+            body_html: "<p>&lt;script&gt;</p>".into(),
+        };
+        let m = compose(&Config::default(), &row(), &body, Utc::now()).unwrap();
+        let raw = String::from_utf8(m.formatted()).unwrap();
+        assert!(raw.contains("Message-ID: <atsd.t1.0@example.org>"), "{raw}");
+        assert!(raw.contains("multipart/alternative"));
+        assert!(raw.contains("Content-Transfer-Encoding: quoted-printable"));
+        assert!(!raw.contains("Content-Transfer-Encoding: 7bit"));
+        assert!(raw.contains("Reply-To: recruiting@example.org"));
+        assert!(
+            raw.contains("To: =?utf-8?"),
+            "non-ASCII name encoded: {raw}"
+        );
+        // no lone CR anywhere: every CR is followed by LF
+        let b = raw.as_bytes();
+        assert!(
+            b.iter()
+                .enumerate()
+                .all(|(i, c)| *c != b'\r' || b.get(i + 1) == Some(&b'\n'))
+        );
+    }
+
+    /// A resent email is the same bytes after its headers: only Date differs.
+    #[test]
+    fn a_message_composed_twice_differs_only_in_its_date() {
+        let body = outbox_body::Model {
+            outbox_id: 1,
+            subject: "Subject".into(),
+            body_text: "text = x".into(),
+            body_html: "<p>html</p>".into(),
+        };
+        let config = Config::default();
+        let a = compose(&config, &row(), &body, Utc::now())
+            .unwrap()
+            .formatted();
+        let later = Utc::now() + Duration::hours(1);
+        let b = compose(&config, &row(), &body, later).unwrap().formatted();
+        let without_date = |m: &[u8]| {
+            String::from_utf8_lossy(m)
+                .split("\r\n")
+                .filter(|l| !l.starts_with("Date:"))
+                .collect::<Vec<_>>()
+                .join("\r\n")
+        };
+        assert_ne!(a, b);
+        assert_eq!(without_date(&a), without_date(&b));
+        assert!(without_date(&a).contains("boundary=\"=_atsd.t1.0_example.org\""));
+    }
+}
