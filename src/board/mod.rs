@@ -5,7 +5,7 @@
 //! - `/board`: every posting, its count per stage, new since yesterday,
 //!   stale and dead emails, each number a link to the list it counts;
 //! - `/board/postings/{id}`: a column per active stage (newest
-//!   [`view::COLUMN_CARDS`] cards), the terminal stages as counts, the charts;
+//!   [`pages::COLUMN_CARDS`] cards), the terminal stages as counts, the charts;
 //! - `/board/postings/{id}/applications`: the lists the counts link to;
 //! - `/board/applications/{id}`, `/board/outbox`, `/board/jobs`.
 //!
@@ -15,8 +15,9 @@
 
 pub mod auth;
 pub mod charts;
+pub mod figures;
 pub mod i18n;
-pub mod view;
+pub mod pages;
 
 use crate::api::Current;
 use crate::config::BoardAuth;
@@ -28,13 +29,13 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use figures::ChartCache;
 use include_dir::{Dir, include_dir};
 use minijinja::{AutoEscape, Environment, UndefinedBehavior};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use pages::Ctx;
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
-use view::{ChartCache, Ctx};
 
 static PAGES: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/templates/board");
 
@@ -84,12 +85,44 @@ pub struct Chrome {
     pub standalone: bool,
 }
 
-/// Renders one board page: `page` is the template's own data; the layout
-/// gets the words, the language and the style sheet.
-pub fn render(
+/// What every template sees: its page's own data, and for the layout the
+/// words, the language, the style sheet and the navigation.
+#[derive(Serialize)]
+struct Layout<'a, P: Serialize> {
+    page: &'a P,
+    t: &'a i18n::Words,
+    lang: &'a str,
+    css: &'static str,
+    nav: &'static str,
+    signed_in: bool,
+    standalone: bool,
+}
+
+/// The sign-in page.
+#[derive(Serialize)]
+struct LoginPage<'a> {
+    next: &'a str,
+    error: Option<String>,
+}
+
+/// A page that could not be shown: why.
+#[derive(Serialize)]
+struct ErrorPage {
+    status: u16,
+    message: String,
+}
+
+/// The HTML report: the posting page of each posting.
+#[derive(Serialize)]
+struct ReportPage {
+    postings: Vec<pages::PostingPage>,
+}
+
+/// Renders one board page: `page` is the template's own data.
+pub fn render<P: Serialize>(
     template: &str,
     locale: &str,
-    page: Value,
+    page: &P,
     chrome: Chrome,
 ) -> crate::error::Result<String> {
     let (lang, words) = i18n::words(locale);
@@ -102,15 +135,15 @@ pub fn render(
         "login.html" | "error.html" => "",
         _ => "postings",
     };
-    t.render(minijinja::Value::from(minijinja::value::Serde(json!({
-        "page": page,
-        "t": words,
-        "lang": lang,
-        "css": css(),
-        "nav": nav,
-        "signed_in": chrome.signed_in,
-        "standalone": chrome.standalone,
-    }))))
+    t.render(minijinja::Value::from(minijinja::value::Serde(Layout {
+        page,
+        t: &words,
+        lang: &lang,
+        css: css(),
+        nav,
+        signed_in: chrome.signed_in,
+        standalone: chrome.standalone,
+    })))
     .map_err(|e| Error::Other(format!("board template {template}: {e:#}")))
 }
 
@@ -155,14 +188,14 @@ pub async fn report_html(
     );
     let mut pages = Vec::new();
     for id in ids {
-        let mut p = view::posting_page(&c, id, &view::PostingFilter::default(), false).await?;
-        p["generated"] = json!(generated);
+        let mut p = pages::posting_page(&c, id, &pages::PostingFilter::default(), false).await?;
+        p.generated = Some(generated.clone());
         pages.push(p);
     }
     render(
         "report.html",
         &locale,
-        json!({"postings": pages}),
+        &ReportPage { postings: pages },
         Chrome {
             signed_in: false,
             standalone: true,
@@ -178,9 +211,9 @@ pub struct BoardState {
 }
 
 /// The board's routes; also starts counting the biggest postings' chart
-/// figures ahead ([`view::keep_warm`]), until the routes are dropped.
+/// figures ahead ([`figures::keep_warm`]), until the routes are dropped.
 pub fn router(state: BoardState) -> Router {
-    tokio::spawn(view::keep_warm(
+    tokio::spawn(figures::keep_warm(
         Arc::downgrade(&state.charts),
         state.store.clone(),
         state.current.clone(),
@@ -338,7 +371,10 @@ fn error_page(s: &BoardState, e: &Error) -> Response {
     match render(
         "error.html",
         &locale(s),
-        json!({"status": status.as_u16(), "message": message}),
+        &ErrorPage {
+            status: status.as_u16(),
+            message: message.clone(),
+        },
         chrome(s),
     ) {
         Ok(b) => html(status, b),
@@ -377,17 +413,17 @@ impl PageEnv {
             now: chrono::SubsecRound::trunc_subsecs(chrono::Utc::now(), 0),
             tz: self.runner.tz(),
             charts: &s.charts,
-            default_stale: view::DEFAULT_STALE,
+            default_stale: pages::DEFAULT_STALE,
         }
     }
 
-    fn finish(
+    fn finish<P: Serialize>(
         &self,
         s: &BoardState,
         template: &str,
-        data: crate::error::Result<Value>,
+        data: crate::error::Result<P>,
     ) -> Response {
-        match data.and_then(|d| render(template, &self.locale, d, chrome(s))) {
+        match data.and_then(|d| render(template, &self.locale, &d, chrome(s))) {
             Ok(b) => html(StatusCode::OK, b),
             Err(e) => error_page(s, &e),
         }
@@ -436,8 +472,8 @@ fn path_id(id: &str, what: &str) -> crate::error::Result<i64> {
 async fn overview(State(s): State<BoardState>, Query(q): Params) -> Response {
     let pe = page_env!(s);
     let c = pe.ctx(&s);
-    let data = match view::parse_posting_status(param(&q, "status")) {
-        Ok(status) => view::overview(&c, status.as_deref()).await,
+    let data = match pages::parse_posting_status(param(&q, "status")) {
+        Ok(status) => pages::overview(&c, status.as_deref()).await,
         Err(e) => Err(e),
     };
     pe.finish(&s, "overview.html", data)
@@ -452,11 +488,11 @@ async fn posting(
     let c = pe.ctx(&s);
     let data = async {
         let id = path_id(&id, "posting")?;
-        let f = view::PostingFilter {
+        let f = pages::PostingFilter {
             stage: param(&q, "stage").map(String::from),
             stale: flag(&q, "stale")?,
         };
-        view::posting_page(&c, id, &f, true).await
+        pages::posting_page(&c, id, &f, true).await
     }
     .await;
     pe.finish(&s, "posting.html", data)
@@ -485,13 +521,13 @@ async fn list(State(s): State<BoardState>, Path(id): Path<String>, Query(q): Par
         if let Some(at) = instant(&q, "at")? {
             c.now = at;
         }
-        let lq = view::ListQuery {
+        let lq = pages::ListQuery {
             stage: param(&q, "stage").map(String::from),
             stale: flag(&q, "stale")?,
             since,
             before: number(&q, "before")?,
         };
-        view::list_page(&c, id, &lq).await
+        pages::list_page(&c, id, &lq).await
     }
     .await;
     pe.finish(&s, "list.html", data)
@@ -501,7 +537,7 @@ async fn application(State(s): State<BoardState>, Path(id): Path<String>) -> Res
     let pe = page_env!(s);
     let c = pe.ctx(&s);
     let data = match path_id(&id, "application") {
-        Ok(id) => view::application_page(&c, id).await,
+        Ok(id) => pages::application_page(&c, id).await,
         Err(e) => Err(e),
     };
     pe.finish(&s, "application.html", data)
@@ -511,7 +547,7 @@ async fn outbox(State(s): State<BoardState>, Query(q): Params) -> Response {
     let pe = page_env!(s);
     let c = pe.ctx(&s);
     let data = async {
-        view::outbox_page(
+        pages::outbox_page(
             &c,
             param(&q, "status"),
             number(&q, "posting")?,
@@ -526,7 +562,7 @@ async fn outbox(State(s): State<BoardState>, Query(q): Params) -> Response {
 async fn jobs(State(s): State<BoardState>) -> Response {
     let pe = page_env!(s);
     let c = pe.ctx(&s);
-    let data = view::jobs_page(&c).await;
+    let data = pages::jobs_page(&c).await;
     pe.finish(&s, "jobs.html", data)
 }
 
@@ -536,7 +572,10 @@ fn login_page(s: &BoardState, next: &str, error: Option<&str>, status: StatusCod
     match render(
         "login.html",
         &locale(s),
-        json!({"next": next, "error": message}),
+        &LoginPage {
+            next,
+            error: message,
+        },
         Chrome::default(),
     ) {
         Ok(b) => html(status, b),

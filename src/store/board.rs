@@ -4,9 +4,13 @@
 //! at most a page at a time.
 
 use super::{id_list, sql};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use chrono::{DateTime, Utc};
-use sea_orm::{ConnectionTrait, DbBackend, Value};
+use entity::{application, candidate, job_run, outbox, posting, transition};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    Value,
+};
 use std::collections::HashMap;
 
 /// How many applications a posting has in one stage, how many of them are
@@ -352,4 +356,97 @@ pub async fn last_transition<C: ConnectionTrait>(c: &C) -> Result<i64> {
         Some(r) => r.try_get("", "n")?,
         None => 0,
     })
+}
+
+/// The postings the overview shows, by id: all, those of one status, or
+/// (`board_missing`) those whose job board is gone.
+pub async fn postings<C: ConnectionTrait>(
+    c: &C,
+    status: Option<&str>,
+) -> Result<Vec<posting::Model>> {
+    let mut q = posting::Entity::find().order_by_asc(posting::Column::Id);
+    match status {
+        Some("board_missing") => q = q.filter(posting::Column::BoardMissing.eq(true)),
+        Some(s) => q = q.filter(posting::Column::Status.eq(s)),
+        None => {}
+    }
+    Ok(q.all(c).await?)
+}
+
+/// One posting.
+pub async fn posting<C: ConnectionTrait>(c: &C, id: i64) -> Result<posting::Model> {
+    posting::Entity::find_by_id(id)
+        .one(c)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("no posting {id}")))
+}
+
+/// An application as its page shows it: the row, its candidate, its
+/// transitions and its emails, oldest first.
+pub struct ApplicationHistory {
+    pub application: application::Model,
+    pub candidate: Option<candidate::Model>,
+    pub transitions: Vec<transition::Model>,
+    pub emails: Vec<outbox::Model>,
+}
+
+pub async fn application_history<C: ConnectionTrait>(c: &C, id: i64) -> Result<ApplicationHistory> {
+    let application = application::Entity::find_by_id(id)
+        .one(c)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("no application {id}")))?;
+    let candidate = candidate::Entity::find_by_id(application.candidate_id)
+        .one(c)
+        .await?;
+    let transitions = transition::Entity::find()
+        .filter(transition::Column::ApplicationId.eq(id))
+        .order_by_asc(transition::Column::At)
+        .order_by_asc(transition::Column::Id)
+        .all(c)
+        .await?;
+    let emails = outbox::Entity::find()
+        .filter(outbox::Column::ApplicationId.eq(id))
+        .order_by_asc(outbox::Column::Id)
+        .all(c)
+        .await?;
+    Ok(ApplicationHistory {
+        application,
+        candidate,
+        transitions,
+        emails,
+    })
+}
+
+/// Up to `limit` emails, newest first: of one status, of one posting's
+/// applications, below an id (keyset), as asked.
+pub async fn emails<C: ConnectionTrait>(
+    c: &C,
+    status: Option<&str>,
+    posting: Option<i64>,
+    before: Option<i64>,
+    limit: u64,
+) -> Result<Vec<outbox::Model>> {
+    let mut q = outbox::Entity::find().order_by_desc(outbox::Column::Id);
+    if let Some(s) = status {
+        q = q.filter(outbox::Column::Status.eq(s));
+    }
+    if let Some(p) = posting {
+        q = q
+            .inner_join(application::Entity)
+            .filter(application::Column::PostingId.eq(p));
+    }
+    if let Some(b) = before {
+        q = q.filter(outbox::Column::Id.lt(b));
+    }
+    Ok(q.limit(limit).all(c).await?)
+}
+
+/// The last `limit` job runs that failed or were interrupted, newest first.
+pub async fn job_failures<C: ConnectionTrait>(c: &C, limit: u64) -> Result<Vec<job_run::Model>> {
+    Ok(job_run::Entity::find()
+        .filter(job_run::Column::Outcome.is_in(["failed", "interrupted"]))
+        .order_by_desc(job_run::Column::StartedAt)
+        .limit(limit)
+        .all(c)
+        .await?)
 }
