@@ -107,7 +107,7 @@ fn main() {
                 template: Set("application_received".into()),
                 locale: Set("en".into()),
                 message_id: Set(format!("<bench.{i}@example.org>")),
-                status: Set("pending".into()),
+                status: Set(outbox::Status::Pending),
                 attempts: Set(0),
                 next_attempt_at: Set(now),
                 created_at: Set(now),

@@ -15,10 +15,8 @@
 //! notify, watchdog, reload) plugs in through [`Lifecycle`].
 
 use crate::error::Result;
-use crate::jobs::{Job, Ran, Runner};
-use crate::store::sql;
+use crate::jobs::{Job, JobReport, Ran, Runner};
 use chrono::{DateTime, Utc};
-use sea_orm::ConnectionTrait;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
@@ -61,8 +59,8 @@ pub struct JobEnd<'a> {
     pub job: Job,
     /// `ok` or `failed`.
     pub outcome: &'a str,
-    /// The job's counts (as in `atsd tick --json`); null when it failed.
-    pub counts: &'a serde_json::Value,
+    /// What the run did (as in `atsd tick --json`); None when it failed.
+    pub counts: Option<&'a JobReport>,
     pub elapsed: Duration,
     /// Whether this was a scheduled occurrence (else an extra dispatch pass).
     pub scheduled: bool,
@@ -143,8 +141,8 @@ async fn listen_for_email(
 }
 
 enum Done {
-    Scheduled(Job, DateTime<Utc>, Result<Ran>, Duration),
-    ExtraDispatch(Result<serde_json::Value>, Duration),
+    Scheduled(Job, DateTime<Utc>, Box<Result<Ran>>, Duration),
+    ExtraDispatch(Result<JobReport>, Duration),
 }
 
 /// Bounds the loop's own database reads, so that a database that stops
@@ -152,28 +150,20 @@ enum Done {
 const LOOP_QUERY_TIMEOUT: Duration = Duration::from_secs(5);
 
 async fn outbox_due(runner: &Runner, now: DateTime<Utc>) -> bool {
-    let st = sql(
-        runner.store.backend(),
-        "SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= ? LIMIT 1",
-        vec![now.into()],
-    );
+    let due = crate::store::outbox::any_due(runner.store.conn(), now);
     matches!(
-        tokio::time::timeout(LOOP_QUERY_TIMEOUT, runner.store.conn().query_one_raw(st)).await,
-        Ok(Ok(Some(_)))
+        tokio::time::timeout(LOOP_QUERY_TIMEOUT, due).await,
+        Ok(Ok(true))
     )
 }
 
 async fn pending_emails(runner: &Runner) -> Option<i64> {
-    let st = sql(
-        runner.store.backend(),
-        "SELECT COUNT(*) AS n FROM outbox WHERE status = 'pending'",
-        vec![],
-    );
-    let row = tokio::time::timeout(LOOP_QUERY_TIMEOUT, runner.store.conn().query_one_raw(st))
+    let n = crate::store::outbox::pending(runner.store.conn());
+    let n = tokio::time::timeout(LOOP_QUERY_TIMEOUT, n)
         .await
         .ok()?
-        .ok()??;
-    row.try_get::<i64>("", "n").ok()
+        .ok()?;
+    i64::try_from(n).ok()
 }
 
 /// The `STATUS=` line: the next job to run, the pending emails, the last run.
@@ -282,7 +272,7 @@ pub async fn run(
                 set.spawn(async move {
                     let started = tokio::time::Instant::now();
                     let res = r.run_occurrence(job, o, clock.now()).await;
-                    Done::Scheduled(job, o, res, started.elapsed())
+                    Done::Scheduled(job, o, Box::new(res), started.elapsed())
                 });
             }
             if let Some(n) = runner.next_occurrence(job, now) {
@@ -354,14 +344,14 @@ pub async fn run(
                 match joined {
                     Ok(Done::Scheduled(job, o, res, elapsed)) => {
                         running.remove(&job);
-                        match res {
+                        match *res {
                             Ok(Ran::Ran { error, counts, .. }) => {
                                 let d = done.entry(job).or_insert(o);
                                 *d = (*d).max(o);
                                 let outcome = if error.is_some() { "failed" } else { "ok" };
-                                life.job_done(&JobEnd { job, outcome, counts: &counts, elapsed, scheduled: true });
+                                life.job_done(&JobEnd { job, outcome, counts: counts.as_ref(), elapsed, scheduled: true });
                                 last_runs.insert(job, (outcome, clock.now()));
-                                if job == Job::Advance && counts.get("emails").and_then(|v| v.as_u64()).unwrap_or(0) > 0 {
+                                if job == Job::Advance && counts.as_ref().is_some_and(|c| c.emails() > 0) {
                                     wake_dispatch = true;
                                 }
                                 if let Some(e) = error {
@@ -378,7 +368,7 @@ pub async fn run(
                             }
                             Err(e) => {
                                 tracing::error!(job = job.name(), occurrence = %o, error = %e, "cannot run the job (tried again shortly)");
-                                life.job_done(&JobEnd { job, outcome: "failed", counts: &serde_json::Value::Null, elapsed, scheduled: true });
+                                life.job_done(&JobEnd { job, outcome: "failed", counts: None, elapsed, scheduled: true });
                                 last_runs.insert(job, ("failed", clock.now()));
                                 not_before.insert(job, tokio::time::Instant::now() + Duration::from_secs(5));
                             }
@@ -388,13 +378,13 @@ pub async fn run(
                         extra_dispatch = false;
                         match res {
                             Ok(c) => {
-                                life.job_done(&JobEnd { job: Job::Dispatch, outcome: "ok", counts: &c, elapsed, scheduled: false });
-                                if c.get("sent").and_then(|v| v.as_u64()).unwrap_or(0) > 0 {
-                                    tracing::info!(counts = %c, "dispatch pass");
+                                life.job_done(&JobEnd { job: Job::Dispatch, outcome: "ok", counts: Some(&c), elapsed, scheduled: false });
+                                if c.emails() > 0 {
+                                    tracing::info!(counts = %c.to_json(), "dispatch pass");
                                 }
                             }
                             Err(e) => {
-                                life.job_done(&JobEnd { job: Job::Dispatch, outcome: "failed", counts: &serde_json::Value::Null, elapsed, scheduled: false });
+                                life.job_done(&JobEnd { job: Job::Dispatch, outcome: "failed", counts: None, elapsed, scheduled: false });
                                 tracing::error!(error = %e, "dispatch pass failed");
                             }
                         }
@@ -417,7 +407,9 @@ pub async fn run(
     cancel.cancel();
     let drained = tokio::time::timeout(DRAIN, async {
         while let Some(joined) = set.join_next().await {
-            if let Ok(Done::Scheduled(job, o, Err(e), _)) = joined {
+            if let Ok(Done::Scheduled(job, o, res, _)) = joined
+                && let Err(e) = *res
+            {
                 tracing::error!(job = job.name(), occurrence = %o, error = %e, "job ended with an error during shutdown");
             }
         }

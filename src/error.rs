@@ -20,12 +20,22 @@ pub enum Error {
     Conflict(String),
     #[error("database error: {0}")]
     Db(#[from] DbErr),
+    /// A template (an email's, a board page's) could not be rendered: the
+    /// change that needed it is not made.
+    #[error("{0}")]
+    Render(String),
+    /// The database holds something it should not (a row without the row
+    /// it belongs to, an event that is not JSON).
+    #[error("{0}")]
+    Integrity(String),
     #[error("{context}: {source}")]
     Io {
         context: String,
         #[source]
         source: std::io::Error,
     },
+    /// Anything else: a task that stopped, an answer that could not be
+    /// encoded.
     #[error("{0}")]
     Other(String),
     /// A failure whose details the command already printed (its `--json`
@@ -52,6 +62,8 @@ impl Error {
             Error::Input(_) | Error::NotFound(_) | Error::Refused(_) => 2,
             Error::Conflict(_)
             | Error::Db(_)
+            | Error::Render(_)
+            | Error::Integrity(_)
             | Error::Io { .. }
             | Error::Other(_)
             | Error::Reported(_) => 1,
@@ -66,6 +78,8 @@ impl Error {
             Error::Refused(_) => "refused",
             Error::Conflict(_) => "conflict",
             Error::Db(_) => "database",
+            Error::Render(_) => "template",
+            Error::Integrity(_) => "integrity",
             Error::Io { .. } => "io",
             Error::Other(_) | Error::Reported(_) => "error",
         }

@@ -19,8 +19,7 @@ pub struct Model {
     pub locale: String,
     #[sea_orm(unique)]
     pub message_id: String,
-    /// `pending`, `sending`, `sent`, `dead` or `cancelled`.
-    pub status: String,
+    pub status: Status,
     pub attempts: i32,
     #[schema(value_type = String, format = DateTime)]
     pub next_attempt_at: DateTimeUtc,
@@ -35,6 +34,62 @@ pub struct Model {
     pub created_at: DateTimeUtc,
     #[schema(value_type = String, format = DateTime)]
     pub updated_at: DateTimeUtc,
+}
+
+/// Where an email is on its way: waiting (`pending`, until `next_attempt_at`,
+/// and `send_after` if delayed), being sent (`sending`, leased until
+/// `lease_until`), or done — `sent`, `dead` (failed for good, `last_error`
+/// says why) or `cancelled` (its application left the stage that queued it
+/// first, or retention scrubbed it).
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, utoipa::ToSchema,
+)]
+#[sea_orm(rs_type = "String", db_type = "Text")]
+#[serde(rename_all = "lowercase")]
+#[schema(as = OutboxStatus)]
+pub enum Status {
+    #[sea_orm(string_value = "pending")]
+    Pending,
+    #[sea_orm(string_value = "sending")]
+    Sending,
+    #[sea_orm(string_value = "sent")]
+    Sent,
+    #[sea_orm(string_value = "dead")]
+    Dead,
+    #[sea_orm(string_value = "cancelled")]
+    Cancelled,
+}
+
+impl Status {
+    /// Every status, in the order an email goes through them.
+    pub const ALL: [Status; 5] = [
+        Status::Pending,
+        Status::Sending,
+        Status::Sent,
+        Status::Dead,
+        Status::Cancelled,
+    ];
+
+    /// The word stored and shown.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Pending => "pending",
+            Status::Sending => "sending",
+            Status::Sent => "sent",
+            Status::Dead => "dead",
+            Status::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Status> {
+        Status::ALL.into_iter().find(|x| x.as_str() == s)
+    }
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -128,7 +128,7 @@ pub fn render<P: Serialize>(
     let (lang, words) = i18n::words(locale);
     let t = env()
         .get_template(template)
-        .map_err(|e| Error::Other(format!("board template {template}: {e}")))?;
+        .map_err(|e| Error::Render(format!("board template {template}: {e}")))?;
     let nav = match template {
         "outbox.html" => "outbox",
         "jobs.html" => "jobs",
@@ -144,7 +144,7 @@ pub fn render<P: Serialize>(
         signed_in: chrome.signed_in,
         standalone: chrome.standalone,
     })))
-    .map_err(|e| Error::Other(format!("board template {template}: {e:#}")))
+    .map_err(|e| Error::Render(format!("board template {template}: {e:#}")))
 }
 
 /// `atsd report --format html`: the posting page of one posting (or of

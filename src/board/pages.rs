@@ -408,7 +408,7 @@ pub async fn posting_page(
                     email: emails.get(&card.id).map(|e| CardEmailView {
                         status: e.status.clone(),
                         text: fill(
-                            &c.w(if e.status == "dead" {
+                            &c.w(if e.status == outbox::Status::Dead.as_str() {
                                 "email_dead"
                             } else {
                                 "email_pending"
@@ -849,7 +849,7 @@ impl EmailView {
             created: c.time(&e.created_at),
             recipient: e.recipient.clone(),
             template: e.template.clone(),
-            status: e.status.clone(),
+            status: e.status.to_string(),
             attempts: e.attempts,
             last_error: e.last_error.clone(),
             application_href: e.application_id.map(|a| format!("/board/applications/{a}")),
@@ -927,8 +927,6 @@ pub async fn application_page(c: &Ctx<'_>, id: i64) -> Result<ApplicationPage> {
     })
 }
 
-pub const OUTBOX_STATUSES: [&str; 5] = ["pending", "sending", "sent", "dead", "cancelled"];
-
 /// `/board/outbox`.
 #[derive(Debug, Serialize)]
 pub struct OutboxPage {
@@ -957,13 +955,15 @@ pub async fn outbox_page(
     posting: Option<i64>,
     before: Option<i64>,
 ) -> Result<OutboxPage> {
-    if let Some(s) = status
-        && !OUTBOX_STATUSES.contains(&s)
-    {
-        return Err(Error::input(format!(
-            "status: `{s}` is not an email status (pending, sending, sent, dead, cancelled)"
-        )));
-    }
+    let status = match status {
+        None => None,
+        Some(s) => Some(outbox::Status::parse(s).ok_or_else(|| {
+            Error::input(format!(
+                "status: `{s}` is not an email status ({})",
+                outbox::Status::ALL.map(outbox::Status::as_str).join(", ")
+            ))
+        })?),
+    };
     let conn = c.store.conn();
     let mut rows = q::emails(conn, status, posting, before, PAGE_ROWS + 1).await?;
     let next = if rows.len() as u64 > PAGE_ROWS {
@@ -973,7 +973,7 @@ pub async fn outbox_page(
         None
     };
     let counts = q::outbox_counts(conn, posting).await?;
-    let href = |s: Option<&str>, before: Option<i64>| {
+    let href = |s: Option<outbox::Status>, before: Option<i64>| {
         let mut qs = Vec::new();
         if let Some(s) = s {
             qs.push(format!("status={s}"));
@@ -991,18 +991,18 @@ pub async fn outbox_page(
         }
     };
     Ok(OutboxPage {
-        status: status.map(String::from),
+        status: status.map(|s| s.to_string()),
         posting,
-        tabs: OUTBOX_STATUSES
+        tabs: outbox::Status::ALL
             .iter()
             .map(|s| Tab {
-                status: s,
+                status: s.as_str(),
                 count: counts
                     .iter()
-                    .find(|(x, _)| x == s)
+                    .find(|(x, _)| x == s.as_str())
                     .map(|x| x.1)
                     .unwrap_or(0),
-                href: href(Some(s), None),
+                href: href(Some(*s), None),
                 current: status == Some(*s),
             })
             .collect(),

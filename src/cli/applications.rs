@@ -213,7 +213,7 @@ pub(super) async fn application_show(env: &Env, id: i64) -> CmdResult {
             e.id.to_string(),
             e.template.clone(),
             e.recipient.clone(),
-            e.status.clone(),
+            e.status.to_string(),
             opt_time(&e.send_after),
             e.attempts.to_string(),
             clip(&opt(&e.last_error), 40),

@@ -4,7 +4,7 @@ use super::CmdResult;
 use super::commands::Env;
 use super::output::{opt, print_json, time};
 use crate::error::Error;
-use crate::jobs::{Job, Ran, Runner, runs};
+use crate::jobs::{Job, JobReport, Ran, Runner, runs};
 use serde_json::json;
 
 pub(super) async fn tick(env: &Env, names: &[String], dry_run: bool) -> CmdResult {
@@ -39,7 +39,7 @@ pub(super) async fn tick(env: &Env, names: &[String], dry_run: bool) -> CmdResul
         };
         let when = time(&occurrence);
         let ran = runner.run_occurrence(job, occurrence, env.now).await?;
-        let (mut counts, run, note) = match ran {
+        let (report, run, note) = match ran {
             Ran::Ran {
                 run,
                 resumed,
@@ -60,8 +60,12 @@ pub(super) async fn tick(env: &Env, names: &[String], dry_run: bool) -> CmdResul
             // dispatch shares the outbox's leases with every other dispatcher,
             // so it runs whenever asked; its occurrence is recorded once
             Ran::AlreadyRan { .. } | Ran::Busy if job == Job::Dispatch => {
-                let counts = runner.work(job, env.now, env.now).await?;
-                (counts, None, format!("extra pass; {when} already claimed"))
+                let report = runner.work(job, env.now, env.now).await?;
+                (
+                    Some(report),
+                    None,
+                    format!("extra pass; {when} already claimed"),
+                )
             }
             Ran::AlreadyRan { run } => {
                 let outcome = run.outcome.clone().unwrap_or_default();
@@ -82,14 +86,17 @@ pub(super) async fn tick(env: &Env, names: &[String], dry_run: bool) -> CmdResul
                 continue;
             }
         };
-        if !env.json && !counts.is_null() {
-            println!("{name} ({note}): {}", summary(job, &counts));
+        if !env.json
+            && let Some(r) = &report
+        {
+            println!("{name} ({note}): {}", summary(r));
         }
-        if job == Job::Dispatch
-            && let Some(why) = counts.get("unavailable").and_then(|v| v.as_str())
+        if let Some(JobReport::Dispatch(d)) = &report
+            && let Some(why) = &d.mail.unavailable
         {
             eprintln!("warning: mail transport unavailable, sending stopped: {why}");
         }
+        let mut counts = report.as_ref().map(JobReport::to_json).unwrap_or_default();
         if let Some(obj) = counts.as_object_mut() {
             if let Some(r) = run {
                 obj.insert("run".into(), serde_json::to_value(&r).unwrap_or_default());
@@ -150,84 +157,68 @@ pub(super) async fn run_daemon(env: &Env) -> CmdResult {
     crate::daemon::run(runner, clock, life, Some(reloads)).await
 }
 
-/// One line about a job's counts.
-fn summary(job: Job, c: &serde_json::Value) -> String {
-    let n = |k: &str| c.get(k).and_then(|v| v.as_u64()).unwrap_or(0);
-    match job {
-        Job::Poll => format!(
+/// One line about what a job run did.
+fn summary(report: &JobReport) -> String {
+    match report {
+        JobReport::Poll(r) => format!(
             "{} posting(s), {} request(s), {} closed, {} error(s)",
-            n("polled"),
-            n("requests"),
-            n("closed"),
-            n("errors")
+            r.polled, r.requests, r.closed, r.errors
         ),
-        Job::Advance => {
+        JobReport::Advance(r) => {
             let mut s = format!(
                 "{} moved, {} reminder(s), {} email(s) queued",
-                n("moved"),
-                n("reminders"),
-                n("emails")
+                r.moved, r.reminders, r.emails
             );
-            if n("conflicts") > 0 {
+            if r.conflicts > 0 {
                 s.push_str(&format!(
                     ", {} skipped (moved by someone else first)",
-                    n("conflicts")
+                    r.conflicts
                 ));
             }
-            if n("cancelled_emails") > 0 {
+            if r.cancelled_emails > 0 {
                 s.push_str(&format!(
                     ", {} delayed email(s) cancelled",
-                    n("cancelled_emails")
+                    r.cancelled_emails
                 ));
             }
-            if c.get("stopped").and_then(|v| v.as_bool()) == Some(true) {
+            if r.stopped {
                 s.push_str(", stopped early (the rest is left for the next run)");
             }
             s
         }
-        Job::Dispatch => {
-            let mut s = format!(
-                "{} sent, {} to retry, {} dead",
-                n("sent"),
-                n("retried"),
-                n("dead")
-            );
-            if n("possible_duplicates") > 0 {
+        JobReport::Dispatch(d) => {
+            let r = &d.mail;
+            let mut s = format!("{} sent, {} to retry, {} dead", r.sent, r.retried, r.dead);
+            if r.possible_duplicates > 0 {
                 s.push_str(&format!(
                     ", {} possibly sent twice (expired lease)",
-                    n("possible_duplicates")
+                    r.possible_duplicates
                 ));
             }
-            if n("released") > 0 {
-                s.push_str(&format!(", {} left for the next run", n("released")));
+            if r.released > 0 {
+                s.push_str(&format!(", {} left for the next run", r.released));
             }
             s
         }
-        Job::Digest => {
-            if c.get("nothing_to_say").and_then(|v| v.as_bool()) == Some(true) {
+        JobReport::Digest(r) => {
+            if r.nothing_to_say {
                 "nothing new, nothing stale, nothing closed: no digest sent".into()
-            } else if c.get("no_recruiters").and_then(|v| v.as_bool()) == Some(true) {
+            } else if r.no_recruiters {
                 "no [recruiters] emails configured: no digest sent".into()
             } else {
                 format!(
                     "{} digest(s) queued: {} new application(s), {} stale, {} posting(s) closed",
-                    n("queued"),
-                    n("new_applications"),
-                    n("stale"),
-                    n("closed_postings")
+                    r.queued, r.new_applications, r.stale, r.closed_postings
                 )
             }
         }
-        Job::Retention => {
+        JobReport::Retention(r) => {
             let mut line = format!(
                 "{} candidate(s) anonymized ({} email(s) scrubbed, {} file(s) removed), {} on hold",
-                n("anonymized"),
-                n("outbox_rows"),
-                n("files_removed"),
-                n("held")
+                r.anonymized, r.outbox_rows, r.files_removed, r.held
             );
-            if n("events_removed") > 0 {
-                line.push_str(&format!(", {} old event(s) removed", n("events_removed")));
+            if r.events_removed > 0 {
+                line.push_str(&format!(", {} old event(s) removed", r.events_removed));
             }
             line
         }
@@ -284,7 +275,9 @@ async fn tick_dry_run(env: &Env, runner: &Runner, jobs: &[Job]) -> CmdResult {
                 );
             }
             Job::Dispatch => {
-                let due = crate::store::outbox::list(store.conn(), Some("pending")).await?;
+                let due =
+                    crate::store::outbox::list(store.conn(), Some(entity::outbox::Status::Pending))
+                        .await?;
                 let due: Vec<_> = due
                     .into_iter()
                     .filter(|e| e.next_attempt_at <= env.now)
@@ -321,17 +314,14 @@ async fn tick_dry_run(env: &Env, runner: &Runner, jobs: &[Job]) -> CmdResult {
                 }
                 .run()
                 .await?;
+                let r = JobReport::Digest(r);
                 if !env.json {
                     println!(
                         "digest: {}",
-                        summary(Job::Digest, &serde_json::to_value(&r).unwrap_or_default())
-                            .replace("queued", "would be queued")
+                        summary(&r).replace("queued", "would be queued")
                     );
                 }
-                out.insert(
-                    "digest".into(),
-                    serde_json::to_value(&r).unwrap_or_default(),
-                );
+                out.insert("digest".into(), r.to_json());
             }
             Job::Retention => {
                 let r = crate::jobs::retention::Retention {

@@ -5,10 +5,13 @@ use super::commands::Env;
 use super::output::{clip, opt, print_json, print_table, table, time};
 use crate::error::Error;
 use crate::store;
+use entity::outbox::Status;
 use std::path::Path;
 
 pub(super) async fn mail_list(env: &Env, status: Option<&str>) -> CmdResult {
     let store = env.store().await?;
+    // clap allows only the statuses' words
+    let status = status.and_then(Status::parse);
     let rows = crate::store::outbox::list(store.conn(), status).await?;
     if env.json {
         return print_json(&rows);
@@ -24,13 +27,13 @@ pub(super) async fn mail_list(env: &Env, status: Option<&str>) -> CmdResult {
         "SUBJECT / LAST ERROR",
     ]);
     for e in &rows {
-        let note = match (&e.status[..], &e.last_error) {
-            ("sent", _) | (_, None) => opt(&e.subject),
+        let note = match (e.status, &e.last_error) {
+            (Status::Sent, _) | (_, None) => opt(&e.subject),
             (_, Some(err)) => err.clone(),
         };
         t.add_row(vec![
             e.id.to_string(),
-            e.status.clone(),
+            e.status.to_string(),
             e.template.clone(),
             e.locale.clone(),
             e.recipient.clone(),

@@ -270,7 +270,8 @@ pub enum WebhookCmd {
 pub enum MailCmd {
     /// List outbox emails.
     List {
-        #[arg(long, value_parser = ["pending", "sending", "sent", "dead", "cancelled"])]
+        #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(
+            entity::outbox::Status::ALL.map(entity::outbox::Status::as_str)))]
         status: Option<String>,
     },
     /// Render a template: subject and text on stdout.

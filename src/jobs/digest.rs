@@ -155,7 +155,7 @@ impl Digest<'_> {
                 locale: None,
             };
             let mut d = mail::draft(self.config, self.renderer, &spec, &who, &ctx, "", self.now)
-                .map_err(|e| Error::Other(format!("email `recruiter_digest`: {e}")))?;
+                .map_err(|e| Error::Render(format!("email `recruiter_digest`: {e}")))?;
             d.recipient_name = None;
             d.stage = None;
             emails.push(BulkEmail {

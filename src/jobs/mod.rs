@@ -102,6 +102,58 @@ pub struct Runner {
     schedules: Vec<CronExpr>,
 }
 
+/// What one job run did: its counts, as `atsd tick` prints them, the job
+/// run keeps them (`job_runs.counts`) and `/metrics` counts them.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum JobReport {
+    Poll(PollReport),
+    Advance(advance::Report),
+    Dispatch(DispatchReport),
+    Digest(digest::Report),
+    Retention(retention::Report),
+}
+
+/// What a poll run did.
+#[derive(Debug, Default, Serialize)]
+pub struct PollReport {
+    /// Postings polled.
+    pub polled: usize,
+    /// HTTP requests made (one per job board where that was enough).
+    pub requests: u64,
+    /// Postings confirmed closed.
+    pub closed: usize,
+    /// Polls that failed (and changed no status).
+    pub errors: usize,
+}
+
+/// What a dispatch run did: the email, then the outgoing webhooks (when any
+/// are configured).
+#[derive(Debug, Serialize)]
+pub struct DispatchReport {
+    #[serde(flatten)]
+    pub mail: crate::mail::dispatch::Report,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub webhooks: Option<crate::webhooks::Report>,
+}
+
+impl JobReport {
+    /// Emails the run queued (advance, digest) or sent (dispatch).
+    pub fn emails(&self) -> u64 {
+        match self {
+            JobReport::Advance(r) => r.emails,
+            JobReport::Digest(r) => r.queued,
+            JobReport::Dispatch(r) => r.mail.sent as u64,
+            JobReport::Poll(_) | JobReport::Retention(_) => 0,
+        }
+    }
+
+    /// As the job run keeps it.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
+    }
+}
+
 /// How one occurrence went.
 #[derive(Debug, Serialize)]
 #[serde(tag = "result", rename_all = "snake_case")]
@@ -112,7 +164,8 @@ pub enum Ran {
         resumed: bool,
         #[serde(skip_serializing_if = "Option::is_none")]
         error: Option<String>,
-        counts: serde_json::Value,
+        /// None when the run failed.
+        counts: Option<JobReport>,
     },
     /// This occurrence already ran.
     AlreadyRan { run: job_run::Model },
@@ -216,15 +269,19 @@ impl Runner {
         job: Job,
         occurrence: DateTime<Utc>,
         now: DateTime<Utc>,
-    ) -> Result<serde_json::Value> {
+    ) -> Result<JobReport> {
         match job {
             Job::Poll => {
                 let r = crate::poll::poller::run(&self.store, &self.config, &[], now).await?;
-                Ok(serde_json::json!({
-                    "polled": r.outcomes.len(),
-                    "requests": r.requests,
-                    "closed": r.closed.len(),
-                    "errors": r.outcomes.iter().filter(|o| o.outcome.starts_with("error")).count(),
+                Ok(JobReport::Poll(PollReport {
+                    polled: r.outcomes.len(),
+                    requests: r.requests,
+                    closed: r.closed.len(),
+                    errors: r
+                        .outcomes
+                        .iter()
+                        .filter(|o| o.outcome.starts_with("error"))
+                        .count(),
                 }))
             }
             Job::Advance => {
@@ -235,7 +292,7 @@ impl Runner {
                 }
                 .run(&self.cancel)
                 .await?;
-                Ok(to_json(&r))
+                Ok(JobReport::Advance(r))
             }
             Job::Dispatch => {
                 // email, then the outgoing webhooks, which run even when the
@@ -243,11 +300,15 @@ impl Runner {
                 let mail = self.dispatch_mail(now).await;
                 let hooks =
                     crate::webhooks::run(&self.store, &self.config, now, &self.cancel).await?;
-                let mut counts = to_json(&mail?);
-                if self.config.webhooks.iter().any(|w| !w.out.is_empty()) {
-                    counts["webhooks"] = to_json(&hooks);
-                }
-                Ok(counts)
+                Ok(JobReport::Dispatch(DispatchReport {
+                    mail: mail?,
+                    webhooks: self
+                        .config
+                        .webhooks
+                        .iter()
+                        .any(|w| !w.out.is_empty())
+                        .then_some(hooks),
+                }))
             }
             Job::Digest => {
                 let r = digest::Digest {
@@ -261,7 +322,7 @@ impl Runner {
                 }
                 .run()
                 .await?;
-                Ok(to_json(&r))
+                Ok(JobReport::Digest(r))
             }
             Job::Retention => {
                 let r = retention::Retention {
@@ -273,7 +334,7 @@ impl Runner {
                 }
                 .run()
                 .await?;
-                Ok(to_json(&r))
+                Ok(JobReport::Retention(r))
             }
         }
     }
@@ -317,14 +378,15 @@ impl Runner {
         let result = self.work(job, occurrence, now).await;
         let finished_at = now + chrono::Duration::from_std(started.elapsed()).unwrap_or_default();
         let (run, counts, error) = match result {
-            Ok(counts) => {
-                let run = runs::finish(&self.store, claimed, Ok(&counts), finished_at).await?;
-                (run, counts, None)
+            Ok(report) => {
+                let run =
+                    runs::finish(&self.store, claimed, Ok(&report.to_json()), finished_at).await?;
+                (run, Some(report), None)
             }
             Err(e) => {
                 let msg = e.to_string();
                 let run = runs::finish(&self.store, claimed, Err(&msg), finished_at).await?;
-                (run, serde_json::Value::Null, Some(msg))
+                (run, None, Some(msg))
             }
         };
         tracing::info!(
@@ -332,7 +394,7 @@ impl Runner {
             run = run.id,
             occurrence = %occurrence,
             outcome = run.outcome.as_deref().unwrap_or("-"),
-            counts = %counts,
+            counts = %counts.as_ref().map(JobReport::to_json).unwrap_or_default(),
             seconds = started.elapsed().as_secs_f64(),
             "job run"
         );
@@ -343,9 +405,4 @@ impl Runner {
             counts,
         })
     }
-}
-
-/// A job's report as its job-run counts.
-fn to_json<T: Serialize>(v: &T) -> serde_json::Value {
-    serde_json::to_value(v).unwrap_or(serde_json::Value::Null)
 }

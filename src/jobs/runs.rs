@@ -286,7 +286,7 @@ pub async fn finish(
             ))
             .one(&txn)
             .await?
-            .ok_or_else(|| Error::Other(format!("job run {} vanished", claimed.run.id)))?;
+            .ok_or_else(|| Error::Integrity(format!("job run {} vanished", claimed.run.id)))?;
         if row.outcome.as_deref() == Some("failed") {
             events::record(&txn, vec![failed_event(&row)]).await?;
         }

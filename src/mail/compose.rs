@@ -137,7 +137,7 @@ mod tests {
             template: "offer".into(),
             locale: "de".into(),
             message_id: "<atsd.t1.0@example.org>".into(),
-            status: "sending".into(),
+            status: outbox::Status::Sending,
             attempts: 1,
             next_attempt_at: now,
             send_after: None,

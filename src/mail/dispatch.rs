@@ -22,6 +22,7 @@ use crate::error::{Error, Result};
 use crate::store::Store;
 use crate::store::lease::{AfterFailure, Backoff, Queue};
 use chrono::{DateTime, Duration, Utc};
+use entity::outbox::Status;
 use entity::{outbox, outbox_body};
 use serde::Serialize;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -491,8 +492,8 @@ async fn record(
     OUTBOX.release(&txn, &released, now).await?;
     for (row, o) in batch {
         let (status, next, err) = match o {
-            Outcome::Retry(e, at) => ("pending", *at, e),
-            Outcome::Dead(e) => ("dead", now, e),
+            Outcome::Retry(e, at) => (Status::Pending, *at, e),
+            Outcome::Dead(e) => (Status::Dead, now, e),
             Outcome::Released | Outcome::Sent => continue,
         };
         let changed = OUTBOX
@@ -500,10 +501,15 @@ async fn record(
                 &txn,
                 &[row.id],
                 "status = ?, next_attempt_at = ?, last_error = ?, lease_until = NULL, updated_at = ?",
-                vec![status.into(), next.into(), err.clone().into(), now.into()],
+                vec![
+                    status.as_str().into(),
+                    next.into(),
+                    err.clone().into(),
+                    now.into(),
+                ],
             )
             .await?;
-        if status == "dead" && changed == 1 {
+        if status == Status::Dead && changed == 1 {
             events.push(email_event(row, Some(err), now));
         }
     }

@@ -13,7 +13,7 @@
 use super::exposition::{Exposition, to_prometheus_text};
 use crate::daemon::JobEnd;
 use crate::error::Result;
-use crate::jobs::Job;
+use crate::jobs::{Job, JobReport, PollReport};
 use crate::store::{Store, sql};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -168,7 +168,6 @@ impl Metrics {
 
     /// Counts what a job run did.
     pub fn record(&self, end: &JobEnd<'_>) {
-        let n = |k: &str| end.counts.get(k).and_then(|v| v.as_u64()).unwrap_or(0);
         self.job_runs
             .get_or_create(&JobOutcome {
                 job: end.job.name().into(),
@@ -180,46 +179,55 @@ impl Metrics {
                 job: end.job.name().into(),
             })
             .observe(end.elapsed.as_secs_f64());
+        let count = |family: &Family<Outcome, Counter>, outcome: &str, n: u64| {
+            family
+                .get_or_create(&Outcome {
+                    outcome: outcome.into(),
+                })
+                .inc_by(n);
+        };
+        // a failed run counts nothing, but its outcomes are shown (at 0)
         match end.job {
             Job::Advance => {
-                if let Some(m) = end.counts.get("by_reason").and_then(|v| v.as_object()) {
-                    for (reason, v) in m {
+                if let Some(JobReport::Advance(r)) = end.counts {
+                    for (reason, n) in &r.by_reason {
                         self.moves
                             .get_or_create(&Reason {
                                 reason: reason.clone(),
                             })
-                            .inc_by(v.as_u64().unwrap_or(0));
+                            .inc_by(*n);
                     }
+                    self.reminders.inc_by(r.reminders);
                 }
-                self.reminders.inc_by(n("reminders"));
             }
             Job::Dispatch => {
-                for (key, outcome) in [
-                    ("sent", "sent"),
-                    ("retried", "retried"),
-                    ("dead", "dead"),
-                    ("released", "released"),
-                    ("possible_duplicates", "possible_duplicate"),
+                let none = crate::mail::dispatch::Report::default();
+                let m = match end.counts {
+                    Some(JobReport::Dispatch(r)) => &r.mail,
+                    _ => &none,
+                };
+                for (outcome, n) in [
+                    ("sent", m.sent),
+                    ("retried", m.retried),
+                    ("dead", m.dead),
+                    ("released", m.released),
+                    ("possible_duplicate", m.possible_duplicates),
                 ] {
-                    self.emails
-                        .get_or_create(&Outcome {
-                            outcome: outcome.into(),
-                        })
-                        .inc_by(n(key));
+                    count(&self.emails, outcome, n as u64);
                 }
             }
             Job::Poll => {
-                let errors = n("errors");
-                for (outcome, v) in [
-                    ("ok", n("polled").saturating_sub(errors)),
-                    ("error", errors),
-                    ("closed", n("closed")),
+                let none = PollReport::default();
+                let r = match end.counts {
+                    Some(JobReport::Poll(r)) => r,
+                    _ => &none,
+                };
+                for (outcome, n) in [
+                    ("ok", r.polled.saturating_sub(r.errors)),
+                    ("error", r.errors),
+                    ("closed", r.closed),
                 ] {
-                    self.polls
-                        .get_or_create(&Outcome {
-                            outcome: outcome.into(),
-                        })
-                        .inc_by(v);
+                    count(&self.polls, outcome, n as u64);
                 }
             }
             Job::Digest | Job::Retention => {}
@@ -260,7 +268,7 @@ impl Metrics {
             ))
             .await?;
         // every status is shown, at 0 when there is none
-        for s in ["pending", "sending", "sent", "dead", "cancelled"] {
+        for s in entity::outbox::Status::ALL.map(entity::outbox::Status::as_str) {
             self.outbox
                 .get_or_create(&Status { status: s.into() })
                 .set(0);

@@ -44,11 +44,11 @@ pub async fn candidate_and_posting<C: ConnectionTrait>(
     let cand = candidate::Entity::find_by_id(app.candidate_id)
         .one(c)
         .await?
-        .ok_or_else(|| Error::Other(format!("application {} has no candidate", app.id)))?;
+        .ok_or_else(|| Error::Integrity(format!("application {} has no candidate", app.id)))?;
     let posting = posting::Entity::find_by_id(app.posting_id)
         .one(c)
         .await?
-        .ok_or_else(|| Error::Other(format!("application {} has no posting", app.id)))?;
+        .ok_or_else(|| Error::Integrity(format!("application {} has no posting", app.id)))?;
     Ok((cand, posting))
 }
 
@@ -205,11 +205,11 @@ pub async fn detail<C: ConnectionTrait>(c: &C, id: i64) -> Result<Detail> {
     let candidate = candidate::Entity::find_by_id(application.candidate_id)
         .one(c)
         .await?
-        .ok_or_else(|| Error::Other(format!("application {id} has no candidate")))?;
+        .ok_or_else(|| Error::Integrity(format!("application {id} has no candidate")))?;
     let posting = posting::Entity::find_by_id(application.posting_id)
         .one(c)
         .await?
-        .ok_or_else(|| Error::Other(format!("application {id} has no posting")))?;
+        .ok_or_else(|| Error::Integrity(format!("application {id} has no posting")))?;
     let transitions = transition::Entity::find()
         .filter(transition::Column::ApplicationId.eq(id))
         .order_by_asc(transition::Column::At)

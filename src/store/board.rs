@@ -421,7 +421,7 @@ pub async fn application_history<C: ConnectionTrait>(c: &C, id: i64) -> Result<A
 /// applications, below an id (keyset), as asked.
 pub async fn emails<C: ConnectionTrait>(
     c: &C,
-    status: Option<&str>,
+    status: Option<outbox::Status>,
     posting: Option<i64>,
     before: Option<i64>,
     limit: u64,

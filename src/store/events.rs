@@ -339,7 +339,7 @@ pub async fn after<C: ConnectionTrait>(
             continue;
         }
         let data = serde_json::from_str(&r.data)
-            .map_err(|e| Error::Other(format!("event {} holds bad JSON: {e}", r.id)))?;
+            .map_err(|e| Error::Integrity(format!("event {} holds bad JSON: {e}", r.id)))?;
         out.push(Event {
             id: r.id,
             kind: r.kind,
@@ -370,7 +370,7 @@ pub async fn by_ids<C: ConnectionTrait>(c: &C, ids: &[i64]) -> Result<Vec<Event>
             Ok(Event {
                 id: r.id,
                 data: serde_json::from_str(&r.data)
-                    .map_err(|e| Error::Other(format!("event {} holds bad JSON: {e}", r.id)))?,
+                    .map_err(|e| Error::Integrity(format!("event {} holds bad JSON: {e}", r.id)))?,
                 kind: r.kind,
                 timestamp: r.at,
             })

@@ -330,7 +330,7 @@ async fn insert_emails(
                 Cell::S(Some(d.template.clone())),
                 Cell::S(Some(d.locale.clone())),
                 Cell::S(Some(e.message_id.clone())),
-                Cell::S(Some("pending".into())),
+                Cell::S(Some(entity::outbox::Status::Pending.as_str().into())),
                 Cell::I(Some(0)),
                 Cell::T(Some(d.send_after.unwrap_or(now))),
                 Cell::T(d.send_after),

@@ -4,6 +4,7 @@
 
 use crate::error::{Error, Result};
 use chrono::{DateTime, Utc};
+use entity::outbox::Status;
 use entity::{outbox, outbox_body};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -67,7 +68,7 @@ pub async fn queue<C: ConnectionTrait>(
         template: Set(d.template),
         locale: Set(d.locale),
         message_id: Set(message_id),
-        status: Set("pending".into()),
+        status: Set(Status::Pending),
         attempts: Set(0),
         next_attempt_at: Set(d.send_after.unwrap_or(now)),
         send_after: Set(d.send_after),
@@ -114,7 +115,10 @@ pub async fn cancel_delayed<C: ConnectionTrait>(
     now: DateTime<Utc>,
 ) -> Result<u64> {
     let res = outbox::Entity::update_many()
-        .col_expr(outbox::Column::Status, Expr::value("cancelled"))
+        .col_expr(
+            outbox::Column::Status,
+            Expr::value(Status::Cancelled.as_str()),
+        )
         .col_expr(
             outbox::Column::LastError,
             Expr::value(cancel_note(now, from, to, actor)),
@@ -122,7 +126,7 @@ pub async fn cancel_delayed<C: ConnectionTrait>(
         .col_expr(outbox::Column::UpdatedAt, Expr::value(now))
         .filter(outbox::Column::ApplicationId.eq(application_id))
         .filter(outbox::Column::Stage.eq(from))
-        .filter(outbox::Column::Status.eq("pending"))
+        .filter(outbox::Column::Status.eq(Status::Pending))
         .filter(outbox::Column::SendAfter.gt(now))
         .exec(c)
         .await?;
@@ -170,12 +174,31 @@ pub async fn with_bodies<C: ConnectionTrait>(
 }
 
 /// Outbox rows (with their subjects), oldest first.
-pub async fn list<C: ConnectionTrait>(c: &C, status: Option<&str>) -> Result<Vec<Email>> {
+pub async fn list<C: ConnectionTrait>(c: &C, status: Option<Status>) -> Result<Vec<Email>> {
     let mut q = outbox::Entity::find().order_by_asc(outbox::Column::Id);
     if let Some(s) = status {
         q = q.filter(outbox::Column::Status.eq(s));
     }
     with_bodies(c, q.all(c).await?, false).await
+}
+
+/// Whether an email is due to be sent at `now`.
+pub async fn any_due<C: ConnectionTrait>(c: &C, now: DateTime<Utc>) -> Result<bool> {
+    Ok(outbox::Entity::find()
+        .filter(outbox::Column::Status.eq(Status::Pending))
+        .filter(outbox::Column::NextAttemptAt.lte(now))
+        .one(c)
+        .await?
+        .is_some())
+}
+
+/// How many emails wait to be sent.
+pub async fn pending<C: ConnectionTrait>(c: &C) -> Result<u64> {
+    use sea_orm::PaginatorTrait;
+    Ok(outbox::Entity::find()
+        .filter(outbox::Column::Status.eq(Status::Pending))
+        .count(c)
+        .await?)
 }
 
 /// Puts a dead or pending email back in the queue, due now, with a fresh
@@ -189,8 +212,8 @@ pub async fn retry<C: ConnectionTrait>(
         .one(c)
         .await?
         .ok_or_else(|| Error::NotFound(format!("no email with id {id}")))?;
-    match row.status.as_str() {
-        "dead" | "pending" => {}
+    match row.status {
+        Status::Dead | Status::Pending => {}
         other => {
             return Err(Error::Refused(format!(
                 "email {id} is {other}; only dead or pending emails can be retried"
@@ -198,7 +221,7 @@ pub async fn retry<C: ConnectionTrait>(
         }
     }
     let mut am: outbox::ActiveModel = row.into();
-    am.status = Set("pending".into());
+    am.status = Set(Status::Pending);
     am.attempts = Set(0);
     am.next_attempt_at = Set(now);
     am.updated_at = Set(now);

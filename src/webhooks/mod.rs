@@ -228,7 +228,7 @@ pub async fn fan_out(store: &Store, hook: &OutWebhookConfig, now: DateTime<Utc>)
                 vec![hook.name.clone().into()],
             ))
             .await?
-            .ok_or_else(|| Error::Other(format!("webhook endpoint {} vanished", hook.name)))?;
+            .ok_or_else(|| Error::Integrity(format!("webhook endpoint {} vanished", hook.name)))?;
         let from = Position {
             tx: row.try_get("", "cursor_tx")?,
             id: row.try_get("", "cursor_id")?,

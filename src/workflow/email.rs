@@ -157,7 +157,7 @@ fn render(
     app: i64,
 ) -> Result<Draft> {
     mail::draft(ctx.config, ctx.renderer, spec, to, tctx, stage, ctx.now).map_err(|e| {
-        Error::Other(format!(
+        Error::Render(format!(
             "email `{}` for application {app}: {e}",
             spec.template
         ))

@@ -88,7 +88,7 @@ async fn a_claim_takes_what_is_due_and_what_a_dead_worker_left() {
         "the row a dead worker held is reported"
     );
     for r in &c.rows {
-        assert_eq!(r.status, "sending");
+        assert_eq!(r.status, outbox::Status::Sending);
         assert_eq!(r.attempts, 2, "the attempt is counted");
         assert_eq!(r.lease_until, Some(now + lease));
     }

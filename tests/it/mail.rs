@@ -537,7 +537,7 @@ fn a_row_left_sending_by_a_crash_is_retried_after_its_lease() {
             .unwrap()
             .unwrap();
         let mut am: entity::outbox::ActiveModel = row.into();
-        am.status = Set("sending".into());
+        am.status = Set(entity::outbox::Status::Sending);
         am.attempts = Set(1);
         am.lease_until = Set(Some(
             DateTime::parse_from_rfc3339(&t(3))
