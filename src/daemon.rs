@@ -104,8 +104,10 @@ async fn listen_for_email(
     pool: sea_orm::sqlx::PgPool,
     wake: Arc<tokio::sync::Notify>,
     cancel: tokio_util::sync::CancellationToken,
+    listening: tokio::sync::oneshot::Sender<()>,
 ) {
     use sea_orm::sqlx::postgres::PgListener;
+    let mut listening = Some(listening);
     loop {
         let listener = async {
             let mut l = PgListener::connect_with(&pool).await?;
@@ -125,6 +127,9 @@ async fn listen_for_email(
                 }
             },
         };
+        if let Some(tx) = listening.take() {
+            let _ = tx.send(());
+        }
         loop {
             tokio::select! {
                 _ = cancel.cancelled() => return,
@@ -236,11 +241,18 @@ pub async fn run(
     let mut status_due = true;
     let email_queued = Arc::new(tokio::sync::Notify::new());
     if runner.store.backend() == sea_orm::DbBackend::Postgres {
+        let (listening, listened) = tokio::sync::oneshot::channel();
         tokio::spawn(listen_for_email(
             runner.store.conn().get_postgres_connection_pool().clone(),
             email_queued.clone(),
             cancel.clone(),
+            listening,
         ));
+        // ready once queued email wakes the loop (a queue the listener
+        // missed is still found by looking at the outbox every few seconds)
+        if tokio::time::timeout(LOOP_QUERY_TIMEOUT, listened).await.is_err() {
+            tracing::warn!("not yet listening for queued email; the outbox is looked at every few seconds");
+        }
     }
     life.configured(&runner);
     life.ready();
