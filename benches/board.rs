@@ -287,7 +287,7 @@ async fn main() {
     }
     cold.sort_by(f64::total_cmp);
     // first view a few seconds after the server started: the biggest
-    // postings' figures were counted ahead (board::figures::keep_warm)
+    // postings' figures were counted ahead (recruiter_board::figures::keep_warm)
     let mut ahead = Vec::new();
     for _ in 0..5 {
         ahead.push(first_view(&state, &cookie, std::time::Duration::from_secs(3)).await);

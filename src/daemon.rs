@@ -250,8 +250,13 @@ pub async fn run(
         ));
         // ready once queued email wakes the loop (a queue the listener
         // missed is still found by looking at the outbox every few seconds)
-        if tokio::time::timeout(LOOP_QUERY_TIMEOUT, listened).await.is_err() {
-            tracing::warn!("not yet listening for queued email; the outbox is looked at every few seconds");
+        if tokio::time::timeout(LOOP_QUERY_TIMEOUT, listened)
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                "not yet listening for queued email; the outbox is looked at every few seconds"
+            );
         }
     }
     life.configured(&runner);

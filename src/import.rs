@@ -403,7 +403,7 @@ pub async fn applications(
         let (Some(input), Some(posting)) = (input, posting) else {
             continue;
         };
-        let key = (crate::intake::email_key(&input.email), posting.id);
+        let key = (crate::candidate_fields::email_key(&input.email), posting.id);
         if let Some(first) = pairs.insert(key, r.line) {
             errs.push(at(
                 "email",

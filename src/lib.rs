@@ -1,25 +1,26 @@
 //! atsd — applicant tracking workflow daemon.
 //!
-//! One module per capability; `main.rs` only parses arguments and calls [`cli::run`].
-//! The pure parts (pipeline, URL recognition, cron, posting files, intake
-//! validation, report) do no I/O.
+//! One module per capability (README "Layout" has one line for each);
+//! `main.rs` only parses arguments and calls [`cli::main`].
+//! The pure parts (pipeline, rules, URL recognition, cron, posting files,
+//! candidate fields, events, backoff, report) do no I/O.
 
 pub mod api;
 pub mod backoff;
-pub mod board;
+pub mod candidate_fields;
 pub mod cli;
 pub mod config;
 pub mod daemon;
 pub mod error;
 pub mod events;
 pub mod import;
-pub mod intake;
 pub mod jobs;
 pub mod logging;
 pub mod mail;
 pub mod pipeline;
 pub mod poll;
 pub mod posting;
+pub mod recruiter_board;
 pub mod report;
 pub mod rules;
 pub mod schedule;

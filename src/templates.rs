@@ -1,5 +1,6 @@
 //! The email templates and their rendering (SPEC §1 "Email"), used by the
-//! moves that queue email and by the configuration's checks. Templates are minijinja files
+//! moves that queue email and by the configuration's checks. Templates are
+//! minijinja files
 //! under `templates/{locale}/`: `NAME.subject.txt`, `NAME.txt` and `NAME.html`
 //! (which extends `templates/layout.html`). The built-in set is compiled into
 //! the binary; a configured `[templates] dir` overrides it file by file.

@@ -372,7 +372,7 @@ async fn report_cmd(env: &Env, args: &ReportArgs) -> CmdResult {
     let store = env.store().await?;
     let pid = super::applications::posting_id(&store, args.posting.as_deref()).await?;
     if args.format == ReportFormat::Html && !env.json {
-        let html = crate::board::report_html(
+        let html = crate::recruiter_board::report_html(
             &store,
             env.config(),
             &env.pipeline,

@@ -60,7 +60,7 @@ pub(super) async fn mail_preview(
         )));
     }
     let locale = locale
-        .map(|l| crate::intake::locale(l).map_err(Error::Input))
+        .map(|l| crate::candidate_fields::locale(l).map_err(Error::Input))
         .transpose()?;
     let (ctx, cand_locale) = match application {
         Some(id) => {

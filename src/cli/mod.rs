@@ -1,5 +1,5 @@
 //! The command line (SPEC §2). `main.rs` calls [`main`]; each subcommand is a
-//! small function in [`commands`] that loads what it needs, calls the
+//! small function in `commands` that loads what it needs, calls the
 //! library and prints a table, or JSON with `--json`.
 
 mod applications;

@@ -419,7 +419,7 @@ pub struct HttpConfig {
     /// by default.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub cors_origins: Vec<String>,
-    /// The address candidates reach atsd at (e.g. https://atsd.example.org):
+    /// The address candidates reach atsd at (e.g. `https://atsd.example.org`):
     /// set, candidate emails carry a self-service withdraw link.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub public_url: Option<String>,

@@ -1,7 +1,7 @@
 //! Checks the configuration as a whole: what serde's types cannot say.
 
 use super::{Config, EmailChoice, EmailSpec};
-use crate::{intake, pipeline::Pipeline, schedule, templates};
+use crate::{candidate_fields, pipeline::Pipeline, schedule, templates};
 use std::str::FromStr;
 
 impl Config {
@@ -117,7 +117,7 @@ impl Config {
         }
 
         for (i, e) in self.recruiters.emails.iter().enumerate() {
-            if let Err(m) = intake::email(e) {
+            if let Err(m) = candidate_fields::email(e) {
                 errs.push(format!("recruiters.emails[{i}]: {m}"));
             }
         }
@@ -134,7 +134,7 @@ impl Config {
             }
         }
 
-        if let Err(m) = intake::locale(&self.org.default_locale) {
+        if let Err(m) = candidate_fields::locale(&self.org.default_locale) {
             errs.push(format!("org.default_locale: {m}"));
         }
 

@@ -8,10 +8,10 @@
 //! lease expires, with a log line saying a duplicate is possible: the one
 //! duplicate window.
 //!
-//! Three stages overlap: one task claims batches of rows ([`feed`]),
+//! Three stages overlap: one task claims batches of rows (`feed`),
 //! `pool_size` workers compose and send, one SMTP connection each
-//! ([`spawn_workers`]), and one task records the outcomes in batched
-//! transactions ([`spawn_recorder`]), so neither the database nor the SMTP
+//! (`spawn_workers`), and one task records the outcomes in batched
+//! transactions (`spawn_recorder`), so neither the database nor the SMTP
 //! server waits for the other.
 
 use super::compose::compose;

@@ -1,6 +1,6 @@
 //! Candidate and recruiter email: a template rendered into an outbox row
 //! ([`draft`]) inside the transaction of the move that causes it, each
-//! email's Message-ID ([`message_id`]), and the dispatcher that sends the
+//! email's Message-ID ([`mod@message_id`]), and the dispatcher that sends the
 //! outbox ([`dispatch`]): a row as a message ([`compose`]), through SMTP,
 //! files or the log ([`transport`], [`smtp`]).
 

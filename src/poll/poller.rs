@@ -3,10 +3,10 @@
 //! (bounded concurrency overall and per host), turns each answer into an
 //! [`Answer`] and applies the status rules of [`decide`].
 
-use super::boards::{self, JobInfo};
 use super::decide::{self, Answer, Decision, Rules, State};
 use super::guard::Guard;
 use super::http::{self, FetchError, Fetched, HttpOptions};
+use super::job_boards::{self as boards, JobInfo};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::posting::Status;

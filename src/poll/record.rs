@@ -16,7 +16,7 @@ use entity::{posting, posting_history};
 pub fn poll_update(
     old: &posting::Model,
     d: &super::decide::Decision,
-    info: Option<&super::boards::JobInfo>,
+    info: Option<&super::job_boards::JobInfo>,
     validators: Option<(Option<String>, Option<String>)>,
     now: DateTime<Utc>,
     history: &mut Vec<posting_history::ActiveModel>,

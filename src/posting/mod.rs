@@ -1,6 +1,6 @@
 //! Postings (pure): their status, which job board and API a posting's URL
 //! belongs to ([`url`]), and reading posting files (`atsd posting import`,
-//! [`file`]).
+//! [`mod@file`]).
 
 pub mod file;
 pub mod url;

@@ -1,5 +1,6 @@
-//! Scheduling. For now: cron expressions, validated when the configuration
-//! loads. The job runner joins this module in the scheduler issue.
+//! Cron expressions with crontab's meaning and the daylight-saving rules
+//! (pure), validated when the configuration loads. The jobs they schedule are
+//! [`crate::jobs`]; the loop that runs them, [`crate::daemon`].
 
 pub mod cron_expr;
 

@@ -69,7 +69,7 @@ pub fn router(state: AppState) -> Router {
                 .max_age(Duration::from_secs(600)),
         )
     };
-    let board = crate::board::router(crate::board::BoardState {
+    let board = crate::recruiter_board::router(crate::recruiter_board::BoardState {
         store: state.health.store.clone(),
         current: state.current.clone(),
         charts: Arc::default(),

@@ -1,14 +1,14 @@
 //! Candidates, unique by email (case-insensitive).
 
+use crate::candidate_fields;
 use crate::error::{Error, Result};
-use crate::intake;
 use chrono::{DateTime, Utc};
 use entity::candidate;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
 };
 
-/// A candidate as given at intake; already validated by [`crate::intake`].
+/// A candidate as given at intake; already validated by [`crate::candidate_fields`].
 #[derive(Clone, Debug, Default)]
 pub struct CandidateInput {
     pub name: String,
@@ -26,21 +26,21 @@ impl CandidateInput {
         timezone: Option<&str>,
     ) -> Result<CandidateInput, Vec<(&'static str, String)>> {
         let mut errs = Vec::new();
-        let name = intake::name(name)
+        let name = candidate_fields::name(name)
             .map_err(|e| errs.push(("name", e)))
             .unwrap_or_default();
-        let email = intake::email(email)
+        let email = candidate_fields::email(email)
             .map_err(|e| errs.push(("email", e)))
             .unwrap_or_default();
         let locale = match locale.map(str::trim).filter(|s| !s.is_empty()) {
-            Some(l) => intake::locale(l)
+            Some(l) => candidate_fields::locale(l)
                 .map(Some)
                 .map_err(|e| errs.push(("locale", e)))
                 .unwrap_or(None),
             None => None,
         };
         let timezone = match timezone.map(str::trim).filter(|s| !s.is_empty()) {
-            Some(t) => intake::timezone(t)
+            Some(t) => candidate_fields::timezone(t)
                 .map(Some)
                 .map_err(|e| errs.push(("timezone", e)))
                 .unwrap_or(None),
@@ -64,7 +64,7 @@ pub async fn find_by_email<C: ConnectionTrait>(
     email: &str,
 ) -> Result<Option<candidate::Model>> {
     Ok(candidate::Entity::find()
-        .filter(candidate::Column::EmailKey.eq(intake::email_key(email)))
+        .filter(candidate::Column::EmailKey.eq(candidate_fields::email_key(email)))
         .one(c)
         .await?)
 }
@@ -102,7 +102,7 @@ pub async fn find_or_create<C: ConnectionTrait>(
     Ok(candidate::ActiveModel {
         name: Set(input.name.clone()),
         email: Set(input.email.clone()),
-        email_key: Set(intake::email_key(&input.email)),
+        email_key: Set(candidate_fields::email_key(&input.email)),
         locale: Set(input.locale.clone()),
         timezone: Set(input.timezone.clone()),
         on_hold: Set(false),

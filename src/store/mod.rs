@@ -1,8 +1,17 @@
-//! The database: connecting (SQLite or PostgreSQL by URL), migrating, and the
-//! queries atsd runs. The rest of the crate reaches the entities only through
-//! this module. One code path serves both engines; write transactions on
-//! SQLite start with `BEGIN IMMEDIATE` so that a transaction that reads before
-//! it writes waits for the lock instead of failing under contention.
+//! The database, and nothing above it: connecting (SQLite or PostgreSQL by
+//! URL), migrating, write transactions, the errors it gives by their codes,
+//! the set-based row writer ([`rows`]), the leased queue ([`lease`]), and the
+//! domain's reads and writes (applications, candidates, postings, the
+//! outbox, the event log, tokens, the recruiter board's and the report's
+//! reads). It depends on `entity`, `error`, `config` and the pure leaves
+//! (`events`, `candidate_fields`, `pipeline`, `posting`) only — never on
+//! `workflow`, `mail`, `poll`, `jobs` or the other modules that use it.
+//! (A job's own bookkeeping — `jobs::runs`, the advance job's batch read,
+//! retention's scrubbing — and the API's idempotency records are written
+//! against the entities where they are used.) One code path serves both
+//! engines; write transactions on SQLite start with `BEGIN IMMEDIATE` so
+//! that a transaction that reads before it writes waits for the lock
+//! instead of failing under contention.
 
 pub mod applications;
 pub mod backup;

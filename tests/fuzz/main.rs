@@ -250,7 +250,7 @@ fn posting_files() {
 #[test]
 fn job_board_answers() {
     fuzz("board", |_, input| {
-        use atsd::poll::boards::*;
+        use atsd::poll::job_boards::*;
         says(greenhouse_single(input));
         says(greenhouse_list(input));
         says(lever_single(input));
@@ -321,10 +321,10 @@ fn candidate_fields() {
     let field = proptest::string::string_regex("(?s).{0,300}").unwrap();
     runner
         .run(&field, |s| {
-            says(atsd::intake::name(&s));
-            says(atsd::intake::email(&s));
-            says(atsd::intake::locale(&s));
-            says(atsd::intake::timezone(&s));
+            says(atsd::candidate_fields::name(&s));
+            says(atsd::candidate_fields::email(&s));
+            says(atsd::candidate_fields::locale(&s));
+            says(atsd::candidate_fields::timezone(&s));
             says(atsd::import::parse_time(&s));
             Ok(())
         })

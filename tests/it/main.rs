@@ -4,12 +4,11 @@
 
 mod api;
 mod applications;
-mod board;
-mod board_browser;
 mod common;
 mod config;
 mod daemon;
 mod events;
+mod job_board;
 mod lease;
 mod mail;
 mod mail_faults;
@@ -19,6 +18,7 @@ mod poll;
 mod postings;
 mod quickstart;
 mod recruiter_board;
+mod recruiter_board_browser;
 mod reliability;
 mod report;
 mod retention;

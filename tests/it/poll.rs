@@ -1,8 +1,8 @@
 //! The poller against a local job board: confirmed closing, conditional
 //! requests, transient failures, board grouping, SSRF refusals.
 
-use crate::board::{Board, GH_404, Reply, gh_job, gh_list};
 use crate::common::Env;
+use crate::job_board::{Board, GH_404, Reply, gh_job, gh_list};
 use chrono::{DateTime, Duration, Utc};
 use serde_json::Value;
 

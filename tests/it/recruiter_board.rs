@@ -539,7 +539,7 @@ fn the_biggest_postings_chart_figures_are_counted_ahead() {
     seed_applications(
         &env,
         1,
-        atsd::board::figures::WARM_MIN as usize,
+        atsd::recruiter_board::figures::WARM_MIN as usize,
         "rejected",
         "2026-01-01T00:00:00Z",
     );
@@ -568,7 +568,7 @@ fn the_biggest_postings_chart_figures_are_counted_ahead() {
     assert!(
         p.contains(&format!(
             "Of the {} finished applications",
-            atsd::board::figures::WARM_MIN
+            atsd::recruiter_board::figures::WARM_MIN
         )),
         "{p}"
     );

@@ -1,4 +1,5 @@
-//! The recruiter board (`/board`): read-only pages of every pipeline,
+//! The recruiter board (`/board`; not a job board, which atsd polls):
+//! read-only pages of every pipeline,
 //! rendered on the server with minijinja from `templates/board/` (compiled
 //! in), with charts as inline SVG and no script at all.
 //!
