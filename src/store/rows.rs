@@ -129,7 +129,7 @@ fn push_quoted(a: &mut String, v: &str) {
 
 /// One value of a row to write.
 #[derive(PartialEq)]
-pub(crate) enum Cell {
+pub enum Cell {
     I(Option<i64>),
     S(Option<String>),
     T(Option<DateTime<Utc>>),
@@ -265,8 +265,10 @@ pub(crate) fn rows_cte(
     )
 }
 
-/// One PostgreSQL array literal per column.
-fn pg_arrays(columns: usize, rows: Vec<Vec<Cell>>) -> Vec<Value> {
+/// One PostgreSQL array literal per column (`{1,NULL,3}`, `{"a","b \\"c\\""}`):
+/// strings and times are always quoted, with `"` and `\` escaped; a NULL is
+/// the bare word.
+pub fn pg_arrays(columns: usize, rows: Vec<Vec<Cell>>) -> Vec<Value> {
     let mut arrays: Vec<String> = vec![String::from("{"); columns];
     for (r, row) in rows.into_iter().enumerate() {
         for (c, cell) in row.into_iter().enumerate() {
@@ -329,4 +331,123 @@ pub(crate) fn insert(
         ),
         values,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn text(v: &Value) -> String {
+        match v {
+            Value::String(Some(s)) => s.clone(),
+            other => panic!("not a string: {other:?}"),
+        }
+    }
+
+    /// PostgreSQL's array input (`array_in`) for one dimension of text, as
+    /// its documentation describes it: elements between braces, separated
+    /// by commas; a quoted element keeps everything but its backslashes,
+    /// each of which makes the next character literal; an unquoted `NULL`
+    /// (any case) is a null; an unquoted element loses the white space
+    /// around it.
+    fn parse(literal: &str) -> Vec<Option<String>> {
+        let inner = literal
+            .strip_prefix('{')
+            .and_then(|r| r.strip_suffix('}'))
+            .expect("braces");
+        let mut out = Vec::new();
+        let mut chars = inner.chars().peekable();
+        if inner.is_empty() {
+            return out;
+        }
+        loop {
+            while chars.peek() == Some(&' ') {
+                chars.next();
+            }
+            if chars.peek() == Some(&'"') {
+                chars.next();
+                let mut e = String::new();
+                loop {
+                    match chars.next().expect("a closing quote") {
+                        '\\' => e.push(chars.next().expect("an escaped character")),
+                        '"' => break,
+                        c => e.push(c),
+                    }
+                }
+                out.push(Some(e));
+                while chars.peek() == Some(&' ') {
+                    chars.next();
+                }
+            } else {
+                let mut e = String::new();
+                while let Some(c) = chars.peek().copied() {
+                    if c == ',' {
+                        break;
+                    }
+                    e.push(c);
+                    chars.next();
+                }
+                let e = e.trim();
+                out.push((!e.eq_ignore_ascii_case("null")).then(|| e.to_string()));
+            }
+            match chars.next() {
+                None => return out,
+                Some(',') => continue,
+                Some(c) => panic!("`{c}` after an element"),
+            }
+        }
+    }
+
+    #[test]
+    fn every_kind_of_value_is_written_as_postgresql_reads_it() {
+        let t = DateTime::parse_from_rfc3339("2026-12-01T10:00:00Z")
+            .unwrap()
+            .to_utc();
+        let rows = vec![
+            vec![
+                Cell::I(Some(1)),
+                Cell::S(Some(r#"say "hi", \ {x}"#.into())),
+                Cell::T(Some(t)),
+                Cell::B(Some(true)),
+            ],
+            vec![
+                Cell::I(None),
+                Cell::S(None),
+                Cell::T(None),
+                Cell::B(Some(false)),
+            ],
+            vec![
+                Cell::I(Some(-7)),
+                Cell::S(Some("NULL".into())),
+                Cell::T(Some(t)),
+                Cell::B(None),
+            ],
+        ];
+        let a: Vec<String> = pg_arrays(4, rows).iter().map(text).collect();
+        assert_eq!(a[0], "{1,NULL,-7}");
+        assert_eq!(a[1], r#"{"say \"hi\", \\ {x}",NULL,"NULL"}"#);
+        assert_eq!(
+            a[2],
+            r#"{"2026-12-01T10:00:00+00:00",NULL,"2026-12-01T10:00:00+00:00"}"#
+        );
+        assert_eq!(a[3], "{t,f,NULL}");
+        // the word NULL as text stays text; a missing value is a null
+        assert_eq!(
+            parse(&a[1]),
+            vec![Some(r#"say "hi", \ {x}"#.into()), None, Some("NULL".into())]
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn any_text_comes_back_as_it_was_written(
+            values in proptest::collection::vec(
+                proptest::option::of("[^\\x00]{0,12}"), 0..8)
+        ) {
+            let rows: Vec<Vec<Cell>> = values.iter().map(|v| vec![Cell::S(v.clone())]).collect();
+            let literal = text(&pg_arrays(1, rows)[0]);
+            prop_assert_eq!(parse(&literal), values);
+        }
+    }
 }

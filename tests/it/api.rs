@@ -89,20 +89,12 @@ fn setup() -> (Env, u16) {
     let env = Env::with_config(&format!(
         "[http]\nlisten = \"127.0.0.1:{port}\"\nrate_limit = 1000\n[schedule]\npoll = \"0 0 1 1 *\"\ndispatch = \"0 0 1 1 *\"\n"
     ));
-    env.ok(&[
-        "posting",
-        "add",
-        "https://boards.greenhouse.io/acme/jobs/1",
-        "--title",
-        "Cook",
-    ]);
+    env.add_posting(1, "Cook");
     (env, port)
 }
 
 fn token(env: &Env, name: &str, scope: &str) -> String {
-    env.ok(&["token", "create", name, "--scope", scope])
-        .trim()
-        .to_string()
+    env.token(name, scope)
 }
 
 fn problem(a: &Answer, status: u16) -> Value {

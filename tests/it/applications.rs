@@ -4,13 +4,7 @@ use crate::common::{Env, NOW, count_sync, seed_file};
 
 fn with_posting() -> Env {
     let env = Env::new();
-    env.ok(&[
-        "posting",
-        "add",
-        "https://boards.greenhouse.io/acme/jobs/100",
-        "--title",
-        "Welder",
-    ]);
+    env.add_posting(100, "Welder");
     env
 }
 
@@ -70,13 +64,7 @@ fn apply_creates_candidate_application_transition_and_email() {
     assert_eq!(count_sync(&env, "outbox"), 1);
 
     // but they may apply to another posting, reusing the candidate
-    env.ok(&[
-        "posting",
-        "add",
-        "https://boards.greenhouse.io/acme/jobs/200",
-        "--title",
-        "Painter",
-    ]);
+    env.add_posting(200, "Painter");
     env.ok(&[
         "apply",
         "https://boards.greenhouse.io/acme/jobs/200",

@@ -231,6 +231,25 @@ impl Env {
         err
     }
 
+    /// `atsd posting add https://boards.greenhouse.io/acme/jobs/{job} --title
+    /// {title}` (the set-up of most tests): its output.
+    pub fn add_posting(&self, job: u32, title: &str) -> String {
+        self.ok(&[
+            "posting",
+            "add",
+            &format!("https://boards.greenhouse.io/acme/jobs/{job}"),
+            "--title",
+            title,
+        ])
+    }
+
+    /// A new API token of `scope`, as `atsd token create` shows it once.
+    pub fn token(&self, name: &str, scope: &str) -> String {
+        self.ok(&["token", "create", name, "--scope", scope])
+            .trim()
+            .to_string()
+    }
+
     /// Opens the database through the library.
     pub async fn store(&self) -> atsd::store::Store {
         atsd::store::Store::open(&self.db.url)

@@ -58,13 +58,7 @@ pub fn rows(env: &Env, q: &str) -> Vec<Vec<String>> {
 }
 
 fn stale_applications(env: &Env, n: usize) {
-    env.ok(&[
-        "posting",
-        "add",
-        "https://boards.greenhouse.io/acme/jobs/1",
-        "--title",
-        "Cook",
-    ]);
+    env.add_posting(1, "Cook");
     crate::common::seed_applications(env, 1, n, "applied", "2026-01-05T00:00:00Z");
 }
 

@@ -30,13 +30,7 @@ pub(crate) fn env_with(port: u16, pool_size: u32, tls: &str, smtp_extra: &str) -
         "[mail]\ntransport = \"smtp\"\nfrom = \"Example Corp Recruiting <jobs@example.org>\"\nreply_to = \"recruiting@example.org\"\nmax_attempts = 5\nrate_per_second = 0\n\
          [mail.smtp]\nhost = \"127.0.0.1\"\nport = {port}\ntls = \"{tls}\"\ntimeout = \"5s\"\npool_size = {pool_size}\n{smtp_extra}"
     ));
-    env.ok(&[
-        "posting",
-        "add",
-        "https://boards.greenhouse.io/acme/jobs/1",
-        "--title",
-        "Platform Engineer",
-    ]);
+    env.add_posting(1, "Platform Engineer");
     env
 }
 

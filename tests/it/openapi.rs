@@ -25,10 +25,7 @@ fn the_api_matches_its_openapi_document_under_schemathesis() {
     env.write("gh.secret", "a shared secret\n");
     env.ok(&["posting", "add", "https://boards.greenhouse.io/acme/jobs/1"]);
     env.ok(&["apply", "1", "--name", "Ada", "--email", "ada@example.org"]);
-    let token = env
-        .ok(&["token", "create", "fuzz", "--scope", "recruiter"])
-        .trim()
-        .to_string();
+    let token = env.token("fuzz", "recruiter");
     let api = Api::start(&env, port);
 
     let doc = http(port, "GET", "/v1/openapi.json", &[], b"").unwrap();

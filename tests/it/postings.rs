@@ -150,13 +150,7 @@ fn examples_import_cleanly_with_greenhouse_json() {
 #[test]
 fn posting_add_is_idempotent_across_url_forms() {
     let env = Env::new();
-    let out = env.ok(&[
-        "posting",
-        "add",
-        "https://boards.greenhouse.io/acme/jobs/123",
-        "--title",
-        "Welder",
-    ]);
+    let out = env.add_posting(123, "Welder");
     assert_eq!(out.trim(), "1");
     for form in [
         "https://boards.greenhouse.io/acme/jobs/123#app",

@@ -16,20 +16,12 @@ fn setup(extra: &str) -> (Env, u16) {
         "[http]\nlisten = \"127.0.0.1:{port}\"\n{extra}\n[schedule]\npoll = \"0 0 1 1 *\"\ndispatch = \"0 0 1 1 *\"\nadvance = \"0 0 1 1 *\"\n\n\
          [[rules]]\nname = \"stale-screening\"\nstage = \"screening\"\nafter = \"5d\"\nremind = true\n"
     ));
-    env.ok(&[
-        "posting",
-        "add",
-        "https://boards.greenhouse.io/acme/jobs/1",
-        "--title",
-        "Cook",
-    ]);
+    env.add_posting(1, "Cook");
     (env, port)
 }
 
 fn token(env: &Env, name: &str, scope: &str) -> String {
-    env.ok(&["token", "create", name, "--scope", scope])
-        .trim()
-        .to_string()
+    env.token(name, scope)
 }
 
 fn get(port: u16, path: &str, cookie: Option<&str>) -> Answer {
@@ -529,13 +521,7 @@ fn the_html_report_is_the_posting_page_in_one_file_that_fetches_nothing() {
 fn the_biggest_postings_chart_figures_are_counted_ahead() {
     let (env, port) = setup("");
     // posting 1 is big enough to be counted ahead; posting 2 is not
-    env.ok(&[
-        "posting",
-        "add",
-        "https://boards.greenhouse.io/acme/jobs/2",
-        "--title",
-        "Baker",
-    ]);
+    env.add_posting(2, "Baker");
     seed_applications(
         &env,
         1,

@@ -25,13 +25,7 @@ fn every_board_page_passes_axe_and_reflows_in_chromium() {
          [[rules]]\nname = \"stale-screening\"\nstage = \"screening\"\nafter = \"5d\"\nremind = true\n"
     ));
     for (i, title) in ["Senior Platform Engineer", "Line Cook"].iter().enumerate() {
-        env.ok(&[
-            "posting",
-            "add",
-            &format!("https://boards.greenhouse.io/acme/jobs/{}", i + 1),
-            "--title",
-            title,
-        ]);
+        env.add_posting(i as u32 + 1, title);
     }
     let now = Utc::now();
     let t = |d: Duration| (now - d).to_rfc3339_opts(SecondsFormat::Secs, true);
@@ -58,10 +52,7 @@ fn every_board_page_passes_axe_and_reflows_in_chromium() {
         "--reason",
         "no visa",
     ]);
-    let token = env
-        .ok(&["token", "create", "board", "--scope", "read"])
-        .trim()
-        .to_string();
+    let token = env.token("board", "read");
     let report = env.path("report.html");
     std::fs::write(&report, env.ok(&["report", "--format", "html"])).unwrap();
     let engine = if env.db.is_postgres() {

@@ -6,20 +6,8 @@ fn scenario() -> Env {
     let env = Env::with_config(
         "[[rules]]\nname = \"nudge\"\nstage = \"screening\"\nafter = \"2d\"\nremind = true\n",
     );
-    env.ok(&[
-        "posting",
-        "add",
-        "https://boards.greenhouse.io/acme/jobs/1",
-        "--title",
-        "Welder",
-    ]);
-    env.ok(&[
-        "posting",
-        "add",
-        "https://boards.greenhouse.io/acme/jobs/2",
-        "--title",
-        "Painter",
-    ]);
+    env.add_posting(1, "Welder");
+    env.add_posting(2, "Painter");
     for (i, day) in [(1, "01"), (2, "01"), (3, "02"), (4, "03")] {
         env.ok(&[
             "--now",

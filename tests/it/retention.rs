@@ -232,13 +232,7 @@ fn a_digest_goes_once_per_recruiter_and_not_at_all_when_there_is_nothing_to_say(
     let env = Env::with_config(
         "[recruiters]\nemails = [\"a@example.org\", \"b@example.org\"]\n[schedule]\ndigest = \"0 9 * * *\"\n",
     );
-    env.ok(&[
-        "posting",
-        "add",
-        "https://boards.greenhouse.io/acme/jobs/1",
-        "--title",
-        "Cook",
-    ]);
+    env.add_posting(1, "Cook");
     let v = env.json(&["--now", "2027-01-04T09:30:00Z", "tick", "digest"]);
     assert_eq!(v["digest"]["nothing_to_say"], true, "{v}");
     apply(&env, "2027-01-04T12:00:00Z", "Nia New", "nia@example.net");

@@ -15,13 +15,7 @@ fn setup() -> (Env, u16) {
          link_key_file = \"link.key\"\n[schedule]\npoll = \"0 0 1 1 *\"\ndispatch = \"0 0 1 1 *\"\n"
     ));
     env.write("link.key", "a-test-key-of-more-than-32-bytes-0123456789\n");
-    env.ok(&[
-        "posting",
-        "add",
-        "https://boards.greenhouse.io/acme/jobs/1",
-        "--title",
-        "Cook",
-    ]);
+    env.add_posting(1, "Cook");
     (env, port)
 }
 

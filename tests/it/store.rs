@@ -102,3 +102,74 @@ fn postgres_connections_send_without_delay() {
         store.close().await.ok();
     });
 }
+
+/// The row writer's PostgreSQL array literals (`store::rows::pg_arrays`),
+/// read by PostgreSQL itself: every text comes back as it was written, in
+/// its place, NULLs as NULLs — tricky characters and random ones alike.
+#[test]
+fn postgresql_reads_the_array_literals_back_as_written() {
+    use atsd::store::rows::{Cell, pg_arrays};
+    let env = Env::new();
+    if !env.db.is_postgres() {
+        return;
+    }
+    let mut values: Vec<Option<String>> = [
+        "",
+        " ",
+        "a,b",
+        "{}",
+        "{a}",
+        "\"",
+        "\\",
+        "\\\"",
+        "NULL",
+        "null",
+        " padded ",
+        "tab\there",
+        "new\nline",
+        "carriage\rreturn",
+        "Zoë Müller",
+        "王小明",
+        "🙂",
+        "'quoted'",
+        "a\u{202e}b",
+    ]
+    .iter()
+    .map(|s| Some(s.to_string()))
+    .collect();
+    values.push(None);
+    // and random texts from a fixed seed (no NUL: PostgreSQL's text has none)
+    let mut rng = crate::common::Rng(0x5eed_2026_1202);
+    for _ in 0..200 {
+        let len = rng.below(16) as usize;
+        let s: String = (0..len)
+            .map(|_| {
+                let pick = rng.below(6);
+                match pick {
+                    0 => ['"', '\\', ',', '{', '}', ' '][rng.below(6) as usize],
+                    1 => char::from_u32(0x80 + rng.below(0x700) as u32).unwrap_or('x'),
+                    _ => char::from_u32(0x20 + rng.below(0x5f) as u32).unwrap_or('y'),
+                }
+            })
+            .collect();
+        values.push(Some(s));
+    }
+    let rows: Vec<Vec<Cell>> = values.iter().map(|v| vec![Cell::S(v.clone())]).collect();
+    let literal = pg_arrays(1, rows).remove(0);
+    let back: Vec<Option<String>> = block_on(async {
+        let store = env.store().await;
+        store
+            .conn()
+            .query_all_raw(atsd::store::sql(
+                store.backend(),
+                "SELECT u.v FROM unnest(CAST(? AS text[])) WITH ORDINALITY AS u(v, n) ORDER BY u.n",
+                vec![literal],
+            ))
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.try_get::<Option<String>>("", "v").unwrap())
+            .collect()
+    });
+    assert_eq!(back, values);
+}
