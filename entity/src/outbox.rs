@@ -28,6 +28,11 @@ pub struct Model {
     #[schema(value_type = Option<String>, format = DateTime)]
     pub lease_until: Option<DateTimeUtc>,
     pub last_error: Option<String>,
+    /// When the message began to go out in this attempt (written durably
+    /// before its body): set on a row left `sending`, the recipient may have
+    /// it already.
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub data_at: Option<DateTimeUtc>,
     #[schema(value_type = Option<String>, format = DateTime)]
     pub sent_at: Option<DateTimeUtc>,
     #[schema(value_type = String, format = DateTime)]

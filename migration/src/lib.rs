@@ -7,6 +7,7 @@ mod m20261126_000002_scheduler;
 mod m20261126_000003_api;
 mod m20261126_000004_events;
 mod m20261126_000005_board;
+mod m20261202_000006_exact_email;
 
 pub struct Migrator;
 
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000003_api::Migration),
             Box::new(m20261126_000004_events::Migration),
             Box::new(m20261126_000005_board::Migration),
+            Box::new(m20261202_000006_exact_email::Migration),
         ]
     }
 }

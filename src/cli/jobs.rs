@@ -195,6 +195,12 @@ fn summary(report: &JobReport) -> String {
                     r.possible_duplicates
                 ));
             }
+            if r.recovered > 0 {
+                s.push_str(&format!(
+                    ", {} taken over unsent from a dispatcher that stopped",
+                    r.recovered
+                ));
+            }
             if r.released > 0 {
                 s.push_str(&format!(", {} left for the next run", r.released));
             }

@@ -48,6 +48,7 @@ pub const ENV_KEYS: &[(&str, Kind)] = &[
     ("mail.reply_to", Kind::Str),
     ("mail.max_attempts", Kind::Int),
     ("mail.rate_per_second", Kind::Int),
+    ("mail.record", Kind::Str),
     ("mail.smtp.host", Kind::Str),
     ("mail.smtp.port", Kind::Int),
     ("mail.smtp.tls", Kind::Str),
@@ -250,6 +251,7 @@ mod tests {
                 reply_to: Some("b@example.org".into()),
                 max_attempts: 1,
                 rate_per_second: 1,
+                record: Record::Batched,
                 smtp: SmtpConfig {
                     host: "h".into(),
                     port: 1,

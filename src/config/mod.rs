@@ -314,6 +314,22 @@ pub enum Transport {
     Log,
 }
 
+/// When the dispatcher records what became of an email.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Record {
+    /// Each outcome as soon as its reply arrives (the outcomes of every
+    /// connection that arrive together in one commit), and each email marked
+    /// as going out before its body is written: a crash resends at most the
+    /// one email each connection had on the wire, and warns of exactly those.
+    #[default]
+    Each,
+    /// Outcomes gathered for up to 100 ms per commit, without the marks:
+    /// faster for a bulk sender, but a crash may resend up to 128 emails
+    /// per connection, each with a warning.
+    Batched,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Tls {
@@ -330,7 +346,9 @@ pub struct MailConfig {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reply_to: Option<String>,
     pub max_attempts: u32,
+    /// Emails per second, summed over every daemon of the database (0: no cap).
     pub rate_per_second: u32,
+    pub record: Record,
     pub smtp: SmtpConfig,
     pub file: FileTransportConfig,
 }
@@ -343,6 +361,7 @@ impl Default for MailConfig {
             reply_to: Some("recruiting@example.org".into()),
             max_attempts: 8,
             rate_per_second: 20,
+            record: Record::Each,
             smtp: SmtpConfig::default(),
             file: FileTransportConfig::default(),
         }

@@ -143,6 +143,7 @@ mod tests {
             send_after: None,
             lease_until: None,
             last_error: None,
+            data_at: None,
             sent_at: None,
             created_at: now,
             updated_at: now,

@@ -1,47 +1,69 @@
 //! The dispatcher (`atsd tick dispatch`, and the daemon's dispatch runs):
 //! claims due outbox rows with a lease ([`crate::store::lease`]), composes
 //! each ([`super::compose`]), sends it through one transport
-//! ([`super::transport`]), and records the outcomes in batches. A permanent
-//! SMTP error (5xx) makes a row `dead` at once with the server's reply;
-//! anything else is retried with exponential backoff and jitter until
-//! `max_attempts`. A row left `sending` by a crash is claimed again once its
-//! lease expires, with a log line saying a duplicate is possible: the one
-//! duplicate window.
+//! ([`super::transport`]) and records what became of it. A permanent SMTP
+//! error (5xx) makes a row `dead` at once with the server's reply; anything
+//! else is retried with exponential backoff and jitter until
+//! `max_attempts`.
+//!
+//! **Exactly once, but for what is on the wire** (`[mail] record = "each"`,
+//! the default). Before an email's body is written, the row is marked as
+//! going out (`data_at`), durably; its outcome is recorded as soon as the
+//! server's reply arrives. Both go through one recorder that commits
+//! whatever every connection has asked for since its last commit (group
+//! commit), and a connection's next body waits for a commit that holds its
+//! previous outcome. So a crash leaves at most one email per connection
+//! sent but not recorded — marked, and taken over with a "may get this email
+//! twice" warning — while rows claimed but never marked go again silently.
+//! The mark's commit overlaps the envelope's round trip (the body waits for
+//! both, [`super::smtp::Gate`]). Unpaced, a connection's next mark is
+//! committed while its current email is on the wire: two per connection.
+//! `record = "batched"` gathers outcomes for up to 100 ms per commit
+//! instead, and marks rows [`MARK_AHEAD`] at a time as they are queued to
+//! the workers: up to [`UNRECORDED_PER_CONNECTION`] emails per connection may
+//! go out twice after a crash.
+//!
+//! A run holds its rows' leases only as long as it lives: it renews them
+//! every [`LEASE`] / 3, so a dead dispatcher's rows are taken over within a
+//! lease. `rate_per_second` is shared by every daemon of the database
+//! ([`crate::store::rate`]).
 //!
 //! Three stages overlap: one task claims batches of rows (`feed`),
 //! `pool_size` workers compose and send, one SMTP connection each
-//! (`spawn_workers`), and one task records the outcomes in batched
-//! transactions (`spawn_recorder`), so neither the database nor the SMTP
-//! server waits for the other.
+//! (`spawn_workers`), and one task records (`spawn_recorder`), so neither the
+//! database nor the SMTP server waits for the other.
 
 use super::compose::compose;
-use super::smtp::Failure;
+use super::smtp::{Failure, Gate, open_gate};
 use super::transport::Sender;
-use crate::config::Config;
+use crate::config::{Config, Record};
 use crate::error::{Error, Result};
 use crate::store::Store;
-use crate::store::lease::{AfterFailure, Backoff, Queue};
+use crate::store::lease::{AfterFailure, Backoff};
+use crate::store::outbox::QUEUE as OUTBOX;
+use crate::store::rate::{self, Taken};
 use chrono::{DateTime, Duration, Utc};
 use entity::outbox::Status;
 use entity::{outbox, outbox_body};
 use serde::Serialize;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock};
-use tokio::sync::{Mutex, OwnedSemaphorePermit, Semaphore, mpsc};
+use std::sync::{Arc, Mutex as SyncMutex, OnceLock};
+use tokio::sync::{Mutex, OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
-/// How long a claimed row is ours before another dispatcher may take it.
-pub const LEASE: Duration = Duration::minutes(5);
-/// How many emails one connection may have sent before their outcome is
-/// durably recorded. Outcomes are committed in batches (one fsync per email
-/// would cap dispatch at a few hundred per second), so a crash can leave up to
-/// `pool_size` × this many emails sent but still `sending`: they go out again
-/// after their lease, each with a "may get this email twice" warning. This
-/// bounds that window.
+/// How long a claimed row is ours before another dispatcher may take it:
+/// renewed every third of it while the run works, so after a crash the
+/// others (or the restarted daemon) send the dead run's rows within it.
+pub const LEASE: Duration = Duration::seconds(30);
+/// With `record = "batched"`, how many emails one connection may have sent
+/// before their outcome is durably recorded: the most a crash can resend
+/// per connection.
 pub const UNRECORDED_PER_CONNECTION: usize = 128;
 
-/// The email outbox as a leased queue.
-const OUTBOX: Queue = Queue { table: "outbox" };
+/// With `record = "batched"`, how many rows are marked as going out at once,
+/// ahead of the workers: a crash warns of these too, sent or not.
+const MARK_AHEAD: usize = 512;
 
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Report {
@@ -49,10 +71,14 @@ pub struct Report {
     pub sent: usize,
     pub retried: usize,
     pub dead: usize,
-    /// Emails that may have gone out twice: rows taken over from an expired
-    /// lease, and sends retried because no reply came after the whole
-    /// message was written (each logged with a warning).
+    /// Emails that may have gone out twice: rows taken over from a dead
+    /// dispatcher after their message began to go out, and sends retried
+    /// because no reply came after the whole message was written (each
+    /// logged with a warning).
     pub possible_duplicates: usize,
+    /// Rows taken over from a dead dispatcher before their message began to
+    /// go out: sent now as if for the first time, nothing to warn of.
+    pub recovered: usize,
     /// Rows handed back unsent, no attempt counted: their lease was half over
     /// before their turn came, or the transport became unavailable.
     pub released: usize,
@@ -99,8 +125,14 @@ enum Outcome {
     Released,
 }
 
-/// A row's outcome, and the unrecorded-window slot it holds until committed.
-type Done = (outbox::Model, Outcome, OwnedSemaphorePermit);
+/// What the workers ask of the recorder, in the order they ask it.
+enum Ask {
+    /// Mark this row as going out; the answer says whether it is marked.
+    Mark(i64, oneshot::Sender<bool>),
+    /// Record this row's outcome (batched: with the connection's slot,
+    /// given back once committed).
+    Done(Box<outbox::Model>, Outcome, Option<OwnedSemaphorePermit>),
+}
 
 const SHUTTING_DOWN: &str = "shutting down";
 
@@ -118,12 +150,53 @@ impl Halt {
     }
 }
 
+/// The rows this run holds (claimed, not yet recorded) and how long each
+/// lease runs: renewed while the run works.
+#[derive(Default)]
+struct Held(SyncMutex<HashMap<i64, DateTime<Utc>>>);
+
+impl Held {
+    fn insert(&self, id: i64, until: Option<DateTime<Utc>>) {
+        if let (Ok(mut m), Some(u)) = (self.0.lock(), until) {
+            m.insert(id, u);
+        }
+    }
+
+    fn remove(&self, id: i64) {
+        if let Ok(mut m) = self.0.lock() {
+            m.remove(&id);
+        }
+    }
+
+    fn until(&self, id: i64) -> Option<DateTime<Utc>> {
+        self.0.lock().ok()?.get(&id).copied()
+    }
+
+    fn ids(&self) -> Vec<i64> {
+        self.0
+            .lock()
+            .map(|m| m.keys().copied().collect())
+            .unwrap_or_default()
+    }
+
+    fn renewed(&self, ids: &[i64], until: DateTime<Utc>) {
+        if let Ok(mut m) = self.0.lock() {
+            for id in ids {
+                if let Some(u) = m.get_mut(id) {
+                    *u = until;
+                }
+            }
+        }
+    }
+}
+
 /// Sends everything due at `now` until nothing is due, or until `stop` is
 /// cancelled (the daemon shutting down: rows not yet sent are handed back
 /// untried, `released`; what is in flight finishes and is recorded). Rows
-/// are leased for `lease` ([`LEASE`] in the jobs); a claimed row whose send
-/// has not started by half its lease is handed back unsent, so that no row
-/// is still queued here when another dispatcher may take it over.
+/// are leased for `lease` ([`LEASE`] in the jobs), renewed while the run
+/// works; a claimed row whose send has not started with half its lease left
+/// is handed back unsent, so that no row is still queued here when another
+/// dispatcher may take it over.
 pub async fn run(
     store: &Store,
     config: &Config,
@@ -148,11 +221,12 @@ pub async fn run(
 /// How the run paces itself.
 #[derive(Clone, Copy)]
 struct Pace {
+    record: Record,
     /// Rows claimed at once.
     batch: usize,
-    /// Between two sends under a rate cap (zero: none).
-    interval: std::time::Duration,
-    /// Outcomes gathered before a commit.
+    /// The shared rate (0: none).
+    rate: u32,
+    /// Outcomes gathered before a commit (batched).
     flush_at: usize,
 }
 
@@ -161,25 +235,52 @@ impl Pace {
         let pool = config.mail.smtp.pool_size.max(1) as usize;
         let rate = config.mail.rate_per_second;
         // claim ahead only what can be sent soon (250 per connection, or two
-        // seconds' worth under a rate cap), and queue at most one more claim: a
-        // crash leaves every claimed row to be taken over after its lease with a
-        // "may get this email twice" warning, sent or not
+        // seconds' worth under a rate cap), and queue at most one more claim
         let batch = match rate {
             0 => pool * 250,
             r => (r as usize * 2).clamp(pool, pool * 250),
         };
-        let interval = if rate == 0 {
-            std::time::Duration::ZERO
-        } else {
-            std::time::Duration::from_secs_f64(1.0 / rate as f64)
-        };
-        // the recorder commits once half of what may be unrecorded has gathered,
-        // so the workers go on sending the other half meanwhile
+        // batched: the recorder commits once half of what may be unrecorded
+        // has gathered, so the workers go on sending the other half meanwhile
         let flush_at = (pool * UNRECORDED_PER_CONNECTION / 2).clamp(1, batch);
         Pace {
+            record: config.mail.record,
             batch,
-            interval,
+            rate,
             flush_at,
+        }
+    }
+
+    /// Whether a connection asks for its next row's mark while this row is
+    /// on the wire: recording each outcome, unpaced (where the commits, not
+    /// the rate, set the pace). A crash may then resend two emails per
+    /// connection instead of one.
+    fn pipelined(&self) -> bool {
+        self.record == Record::Each && self.rate == 0
+    }
+}
+
+/// Takes the shared rate's tokens for this run, one per email.
+struct Pacer {
+    store: Store,
+    rate: u32,
+    /// Tokens taken from the bucket and not yet spent.
+    local: Mutex<u32>,
+}
+
+impl Pacer {
+    async fn acquire(&self) -> Result<()> {
+        let mut local = self.local.lock().await;
+        loop {
+            if *local > 0 {
+                *local -= 1;
+                return Ok(());
+            }
+            let now_ms = Utc::now().timestamp_millis();
+            match rate::take(&self.store, self.rate, rate::burst(self.rate), now_ms).await? {
+                Taken::Tokens(n) => *local = n,
+                Taken::Wait(d) => tokio::time::sleep(d).await,
+            }
         }
     }
 }
@@ -193,40 +294,84 @@ async fn send_all(
     halt: Arc<Halt>,
 ) -> Result<Report> {
     let pace = Pace::new(config);
-    let (row_tx, row_rx) = mpsc::channel::<(outbox::Model, Option<outbox_body::Model>)>(pace.batch);
-    let (out_tx, out_rx) = mpsc::channel::<Done>(pace.batch * 2);
-    let mut workers = spawn_workers(config, sender, clock, lease, pace, &halt, row_rx, out_tx);
-    let recorder = spawn_recorder(store.clone(), clock, pace, out_rx);
-    let fed = feed(store, clock, lease, pace, &halt, row_tx).await;
+    let held: Arc<Held> = Arc::default();
+    // batched: the rows marked but not yet taken by a worker stay few
+    let queued = match pace.record {
+        Record::Each => pace.batch,
+        Record::Batched => MARK_AHEAD,
+    };
+    let (row_tx, row_rx) = mpsc::channel::<(outbox::Model, Option<outbox_body::Model>)>(queued);
+    let (ask_tx, ask_rx) = mpsc::unbounded_channel::<Ask>();
+    let pacer = (pace.rate > 0).then(|| {
+        Arc::new(Pacer {
+            store: store.clone(),
+            rate: pace.rate,
+            local: Mutex::new(0),
+        })
+    });
+    let mut workers = spawn_workers(
+        config,
+        sender,
+        Ctx {
+            clock,
+            lease,
+            pace,
+            halt: halt.clone(),
+            held: held.clone(),
+            pacer,
+        },
+        row_rx,
+        ask_tx,
+    );
+    let recorder = spawn_recorder(store.clone(), clock, pace, held.clone(), ask_rx);
+    let renewer = tokio::spawn(renew_while_working(
+        store.clone(),
+        clock,
+        lease,
+        held.clone(),
+    ));
+    let fed = feed(store, clock, lease, pace, &halt, &held, row_tx).await;
     while workers.join_next().await.is_some() {}
-    let mut report = recorder
+    let recorded = recorder
         .await
-        .map_err(|e| Error::Other(format!("the recorder failed: {e}")))??;
-    let (claimed, taken_over) = fed?;
-    report.claimed = claimed;
+        .map_err(|e| Error::Other(format!("the recorder failed: {e}")));
+    renewer.abort();
+    let mut report = recorded??;
+    let fed = fed?;
+    report.claimed = fed.claimed;
+    report.recovered = fed.recovered;
     let reason = halt.reason.get();
     report.stopped = reason.is_some_and(|h| h == SHUTTING_DOWN);
     report.unavailable = reason.filter(|h| *h != SHUTTING_DOWN).cloned();
-    report.possible_duplicates = taken_over + halt.maybe_sent.load(Ordering::Relaxed);
+    report.possible_duplicates = fed.taken_over + halt.maybe_sent.load(Ordering::Relaxed);
     Ok(report)
 }
 
+/// What the claimer did.
+struct Fed {
+    claimed: usize,
+    taken_over: usize,
+    recovered: usize,
+}
+
 /// The claimer: feeds the workers until nothing is due (or the run halts).
-/// Returns how many rows it claimed, and how many of them it took over from
-/// an expired lease.
 async fn feed(
     store: &Store,
     clock: Clock,
     lease: Duration,
     pace: Pace,
     halt: &Halt,
+    held: &Held,
     rows: mpsc::Sender<(outbox::Model, Option<outbox_body::Model>)>,
-) -> Result<(usize, usize)> {
-    let mut claimed = 0;
-    let mut taken_over = 0;
+) -> Result<Fed> {
+    let mut fed = Fed {
+        claimed: 0,
+        taken_over: 0,
+        recovered: 0,
+    };
     loop {
         if halt.is_set() {
-            return Ok((claimed, taken_over));
+            return Ok(fed);
         }
         let c = OUTBOX
             .claim::<outbox::Entity>(
@@ -239,19 +384,37 @@ async fn feed(
             )
             .await?;
         if c.rows.is_empty() {
-            return Ok((claimed, taken_over));
+            return Ok(fed);
         }
-        claimed += c.rows.len();
+        fed.claimed += c.rows.len();
         for id in &c.taken_over {
             tracing::warn!(
                 outbox = id,
-                "lease expired while sending: retrying; the recipient may get this email twice"
+                "lease expired after the email began to go out: sending again; the recipient may get this email twice"
             );
         }
-        taken_over += c.taken_over.len();
+        if !c.recovered.is_empty() {
+            tracing::info!(
+                emails = c.recovered.len(),
+                "taken over from a dispatcher that stopped before sending them"
+            );
+        }
+        fed.taken_over += c.taken_over.len();
+        fed.recovered += c.recovered.len();
         let ids: Vec<i64> = c.rows.iter().map(|r| r.id).collect();
+        for r in &c.rows {
+            held.insert(r.id, r.lease_until);
+        }
         let mut bodies = crate::store::outbox::bodies(store.conn(), &ids).await?;
-        for row in c.rows {
+        for (i, row) in c.rows.into_iter().enumerate() {
+            if pace.record == Record::Batched && i % MARK_AHEAD == 0 {
+                // no mark per email: the next MARK_AHEAD rows may go out
+                // from here on (the queue to the workers holds as many)
+                let next: Vec<i64> = ids.iter().skip(i).take(MARK_AHEAD).copied().collect();
+                let txn = store.begin_write().await?;
+                OUTBOX.mark(&txn, &next, clock.now()).await?;
+                txn.commit().await?;
+            }
             let body = bodies.remove(&row.id);
             if rows.send((row, body)).await.is_err() {
                 return Err(Error::Other("the send workers stopped".into()));
@@ -260,81 +423,171 @@ async fn feed(
     }
 }
 
-/// `pool_size` workers, each composing and sending one email at a time
-/// over its own connection, within its window of unrecorded sends.
-#[allow(clippy::too_many_arguments)]
-fn spawn_workers(
-    config: &Config,
-    sender: Arc<Sender>,
+/// Renews the leases of the rows the run holds, every third of a lease.
+async fn renew_while_working(store: Store, clock: Clock, lease: Duration, held: Arc<Held>) {
+    let every = (lease / 3)
+        .to_std()
+        .unwrap_or(std::time::Duration::from_secs(10));
+    loop {
+        tokio::time::sleep(every).await;
+        let ids = held.ids();
+        if ids.is_empty() {
+            continue;
+        }
+        let until = clock.now() + lease;
+        match OUTBOX.renew(store.conn(), &ids, until).await {
+            Ok(_) => held.renewed(&ids, until),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot renew the leases of the emails being sent")
+            }
+        }
+    }
+}
+
+/// What every worker shares.
+#[derive(Clone)]
+struct Ctx {
     clock: Clock,
     lease: Duration,
     pace: Pace,
-    halt: &Arc<Halt>,
+    halt: Arc<Halt>,
+    held: Arc<Held>,
+    pacer: Option<Arc<Pacer>>,
+}
+
+/// `pool_size` workers, each composing and sending one email at a time
+/// over its own connection.
+fn spawn_workers(
+    config: &Config,
+    sender: Arc<Sender>,
+    ctx: Ctx,
     rows: mpsc::Receiver<(outbox::Model, Option<outbox_body::Model>)>,
-    done: mpsc::Sender<Done>,
+    asks: mpsc::UnboundedSender<Ask>,
 ) -> tokio::task::JoinSet<()> {
     let rows = Arc::new(Mutex::new(rows));
-    let limiter = Arc::new(Mutex::new(tokio::time::Instant::now()));
     let mut workers = tokio::task::JoinSet::new();
     for _ in 0..config.mail.smtp.pool_size.max(1) {
-        let (rows, done, sender, limiter, config, halt) = (
+        let (rows, asks, sender, config, ctx) = (
             rows.clone(),
-            done.clone(),
+            asks.clone(),
             sender.clone(),
-            limiter.clone(),
             config.clone(),
-            halt.clone(),
+            ctx.clone(),
         );
+        // batched: this connection's window of unrecorded sends
         let unrecorded = Arc::new(Semaphore::new(UNRECORDED_PER_CONNECTION));
         workers.spawn(async move {
+            // each, unpaced: the next row, its mark asked while this one is
+            // on the wire (so that commit overlaps this send)
+            let mut ahead: Option<Turn> = None;
             loop {
-                // a slot of this connection's unrecorded window, given back by
-                // the recorder once the outcome is committed
-                let Ok(slot) = unrecorded.clone().acquire_owned().await else {
-                    break;
+                let slot = match ctx.pace.record {
+                    Record::Each => None,
+                    Record::Batched => match unrecorded.clone().acquire_owned().await {
+                        Ok(s) => Some(s),
+                        Err(_) => break,
+                    },
                 };
-                let Some((row, body)) = rows.lock().await.recv().await else {
-                    break;
+                let turn = match ahead.take() {
+                    // halted meanwhile: the row marked ahead goes back
+                    Some(Turn::Send(row, ..)) if ctx.halt.is_set() => Turn::Release(row),
+                    Some(t) => t,
+                    None => {
+                        let Some((row, body)) = rows.lock().await.recv().await else {
+                            break;
+                        };
+                        prepare(row, body, &ctx, &asks).await
+                    }
                 };
-                let outcome = match start_at(&row, clock, lease, pace, &limiter, &halt).await {
-                    None => Outcome::Released,
-                    Some(at) => send_one(&config, &sender, &row, body.as_ref(), at, &halt).await,
+                let (row, outcome) = match turn {
+                    Turn::Release(row) => (row, Outcome::Released),
+                    Turn::Send(row, body, at, gate) => {
+                        if ctx.pace.pipelined() {
+                            let next = rows.lock().await.try_recv();
+                            if let Ok((row, body)) = next {
+                                ahead = Some(prepare(row, body, &ctx, &asks).await);
+                            }
+                        }
+                        let o =
+                            send_one(&config, &sender, &row, body.as_ref(), at, gate, &ctx.halt)
+                                .await;
+                        (row, o)
+                    }
                 };
-                if done.send((row, outcome, slot)).await.is_err() {
+                if asks.send(Ask::Done(Box::new(row), outcome, slot)).is_err() {
                     break;
                 }
+            }
+            // a row whose mark was asked but whose turn never came
+            if let Some(Turn::Send(row, ..) | Turn::Release(row)) = ahead {
+                let _ = asks.send(Ask::Done(Box::new(row), Outcome::Released, None));
             }
         });
     }
     workers
 }
 
-/// When to send `row`: now (after the rate cap's wait), or None to hand it
-/// back — the run halted, or less than half its lease is left, so that the
+/// A row's turn on a connection: sent at this time once its gate opens, or
+/// handed back.
+enum Turn {
+    Send(
+        outbox::Model,
+        Option<outbox_body::Model>,
+        DateTime<Utc>,
+        Gate,
+    ),
+    Release(outbox::Model),
+}
+
+/// Prepares `row`'s turn: its time ([`start_at`]) and its gate ([`gate`],
+/// which asks for its mark now).
+async fn prepare(
+    row: outbox::Model,
+    body: Option<outbox_body::Model>,
+    ctx: &Ctx,
+    asks: &mpsc::UnboundedSender<Ask>,
+) -> Turn {
+    match start_at(&row, ctx).await {
+        None => Turn::Release(row),
+        Some(at) => {
+            let gate = gate(ctx, asks, row.id);
+            Turn::Send(row, body, at, gate)
+        }
+    }
+}
+
+/// When to send `row`: now (after the shared rate's wait), or None to hand
+/// it back — the run halted, or less than half its lease is left, so that the
 /// send and its record are done long before another dispatcher may take the
-/// row over. A row handed back takes no slot of the rate cap.
-async fn start_at(
-    row: &outbox::Model,
-    clock: Clock,
-    lease: Duration,
-    pace: Pace,
-    limiter: &Mutex<tokio::time::Instant>,
-    halt: &Halt,
-) -> Option<DateTime<Utc>> {
-    let in_time = |at: DateTime<Utc>| row.lease_until.is_some_and(|u| at + lease / 2 <= u);
-    if halt.is_set() {
+/// row over.
+async fn start_at(row: &outbox::Model, ctx: &Ctx) -> Option<DateTime<Utc>> {
+    if ctx.halt.is_set() {
         return None;
     }
-    if pace.interval.is_zero() {
-        return Some(clock.now()).filter(|at| in_time(*at));
+    if let Some(p) = &ctx.pacer
+        && let Err(e) = p.acquire().await
+    {
+        if ctx.halt.reason.set(e.to_string()).is_ok() {
+            tracing::warn!(error = %e, "cannot take from the shared sending rate: this run stops sending");
+        }
+        return None;
     }
-    let mut next = limiter.lock().await;
-    tokio::time::sleep_until(*next).await;
-    let at = Some(clock.now()).filter(|at| in_time(*at));
-    if at.is_some() {
-        *next = tokio::time::Instant::now().max(*next) + pace.interval;
+    let at = ctx.clock.now();
+    let until = ctx.held.until(row.id).or(row.lease_until)?;
+    (at + ctx.lease / 2 <= until).then_some(at)
+}
+
+/// The gate of a row's body: its mark committed (`record = "each"`), or
+/// open (batched: marked when claimed).
+fn gate(ctx: &Ctx, asks: &mpsc::UnboundedSender<Ask>, id: i64) -> Gate {
+    if ctx.pace.record == Record::Batched {
+        return open_gate();
     }
-    at
+    let (tx, rx) = oneshot::channel();
+    if asks.send(Ask::Mark(id, tx)).is_err() {
+        return Box::pin(std::future::ready(false));
+    }
+    Box::pin(async move { rx.await.unwrap_or(false) })
 }
 
 /// Composes and sends one row at `at`.
@@ -344,6 +597,7 @@ async fn send_one(
     row: &outbox::Model,
     body: Option<&outbox_body::Model>,
     at: DateTime<Utc>,
+    gate: Gate,
     halt: &Halt,
 ) -> Outcome {
     let msg = match body {
@@ -354,7 +608,7 @@ async fn send_one(
         Ok(m) => m,
         Err(e) => return Outcome::Dead(e),
     };
-    let e = match sender.send(msg, row).await {
+    let e = match sender.send(msg, row, gate).await {
         Ok(()) => return Outcome::Sent,
         Err(e) => e,
     };
@@ -383,56 +637,71 @@ async fn send_one(
     }
 }
 
-/// The recorder: writes outcomes in batches as they arrive, and gives each
-/// one's slot back once it is committed.
+/// The recorder: commits what the workers asked — marks and outcomes — in
+/// the order they asked it. Each: a commit as soon as anything waits, with
+/// whatever every connection asked meanwhile (group commit). Batched:
+/// outcomes gathered for up to 100 ms, or until half the connections'
+/// windows are used.
 fn spawn_recorder(
     store: Store,
     clock: Clock,
     pace: Pace,
-    mut done: mpsc::Receiver<Done>,
+    held: Arc<Held>,
+    mut asks: mpsc::UnboundedReceiver<Ask>,
 ) -> tokio::task::JoinHandle<Result<Report>> {
     tokio::spawn(async move {
         let mut report = Report::default();
-        let mut batch: Vec<(outbox::Model, Outcome)> = Vec::new();
-        let mut slots = Vec::new();
         let mut open = true;
         while open {
-            // wait for one outcome, then take whatever else is ready, up to a batch
-            match done.recv().await {
-                Some((row, o, slot)) => {
-                    batch.push((row, o));
-                    slots.push(slot);
-                }
-                None => open = false,
+            let mut batch = Vec::new();
+            match asks.recv().await {
+                Some(a) => batch.push(a),
+                None => break,
             }
-            // gather for a moment: fewer, larger commits keep the write lock
-            // (and the fsync, and the CPU) away from the claimer and the senders
-            let until = tokio::time::Instant::now() + std::time::Duration::from_millis(100);
-            while open && batch.len() < pace.flush_at {
-                match tokio::time::timeout_at(until, done.recv()).await {
-                    Ok(Some((row, o, slot))) => {
-                        batch.push((row, o));
-                        slots.push(slot);
+            match pace.record {
+                Record::Each => {
+                    while let Ok(a) = asks.try_recv() {
+                        batch.push(a);
                     }
-                    Ok(None) => open = false,
-                    Err(_) => break,
+                }
+                Record::Batched => {
+                    let until = tokio::time::Instant::now() + std::time::Duration::from_millis(100);
+                    while batch.len() < pace.flush_at {
+                        match tokio::time::timeout_at(until, asks.recv()).await {
+                            Ok(Some(a)) => batch.push(a),
+                            Ok(None) => {
+                                open = false;
+                                break;
+                            }
+                            Err(_) => break,
+                        }
+                    }
                 }
             }
-            if batch.is_empty() {
-                continue;
+            let recorded = record(&store, clock.now(), &batch).await;
+            let ok = recorded.is_ok();
+            let mut done = Vec::new();
+            for a in batch {
+                match a {
+                    Ask::Mark(_, tx) => {
+                        let _ = tx.send(ok);
+                    }
+                    // committed: the slot goes back, the row is no longer held
+                    Ask::Done(row, o, _slot) => {
+                        held.remove(row.id);
+                        done.push((row, o));
+                    }
+                }
             }
-            record(&store, clock.now(), &batch).await?;
-            report_outcomes(&batch, &mut report);
-            batch.clear();
-            // committed: the workers may send as many again
-            slots.clear();
+            recorded?;
+            report_outcomes(&done, &mut report);
         }
         Ok(report)
     })
 }
 
-fn report_outcomes(batch: &[(outbox::Model, Outcome)], report: &mut Report) {
-    for (row, o) in batch {
+fn report_outcomes(done: &[(Box<outbox::Model>, Outcome)], report: &mut Report) {
+    for (row, o) in done {
         match o {
             Outcome::Sent => report.sent += 1,
             Outcome::Retry(e, _) => {
@@ -456,22 +725,34 @@ fn report_outcomes(batch: &[(outbox::Model, Outcome)], report: &mut Report) {
     }
 }
 
-/// Writes a batch's outcomes in one transaction. If this fails the rows stay
-/// `sending` and are retried after their lease: we stop rather than spam.
-async fn record(
-    store: &Store,
-    now: DateTime<Utc>,
-    batch: &[(outbox::Model, Outcome)],
-) -> Result<()> {
-    let ids_of = |want: fn(&Outcome) -> bool| -> Vec<i64> {
-        batch
+/// Up to how many asks go through the one-statement commit (its `CASE`s
+/// test each row against the whole list; a batched commit of hundreds is
+/// faster as separate statements).
+const FEW: usize = 64;
+
+/// Writes the marks and outcomes asked for in one transaction. If this
+/// fails the marked rows' bodies are not sent, the others stay `sending`
+/// and are taken over after their lease: we stop rather than spam.
+async fn record(store: &Store, now: DateTime<Utc>, batch: &[Ask]) -> Result<()> {
+    let mut marks = Vec::new();
+    let mut sent = Vec::new();
+    let mut released = Vec::new();
+    for a in batch {
+        match a {
+            Ask::Mark(id, _) => marks.push(*id),
+            Ask::Done(row, Outcome::Sent, _) => sent.push(row.id),
+            Ask::Done(row, Outcome::Released, _) => released.push(row.id),
+            Ask::Done(..) => {}
+        }
+    }
+    if batch.len() <= FEW
+        && batch
             .iter()
-            .filter(|(_, o)| want(o))
-            .map(|(row, _)| row.id)
-            .collect()
-    };
-    let sent = ids_of(|o| matches!(o, Outcome::Sent));
-    let released = ids_of(|o| matches!(o, Outcome::Released));
+            .all(|a| matches!(a, Ask::Mark(..) | Ask::Done(_, Outcome::Sent, _)))
+    {
+        // the common commit of `record = "each"`: a few sends and marks
+        return crate::store::outbox::record_sent_and_marks(store, &sent, &marks, now).await;
+    }
     let txn = store.begin_write().await?;
     let mut events = Vec::new();
     if !sent.is_empty() {
@@ -490,7 +771,8 @@ async fn record(
     }
     // handed back unsent: the claim's attempt did not happen
     OUTBOX.release(&txn, &released, now).await?;
-    for (row, o) in batch {
+    for a in batch {
+        let Ask::Done(row, o, _) = a else { continue };
         let (status, next, err) = match o {
             Outcome::Retry(e, at) => (Status::Pending, *at, e),
             Outcome::Dead(e) => (Status::Dead, now, e),
@@ -500,7 +782,7 @@ async fn record(
             .record_if_ours(
                 &txn,
                 &[row.id],
-                "status = ?, next_attempt_at = ?, last_error = ?, lease_until = NULL, updated_at = ?",
+                "status = ?, next_attempt_at = ?, last_error = ?, lease_until = NULL, data_at = NULL, updated_at = ?",
                 vec![
                     status.as_str().into(),
                     next.into(),
@@ -513,6 +795,7 @@ async fn record(
             events.push(email_event(row, Some(err), now));
         }
     }
+    OUTBOX.mark(&txn, &marks, now).await?;
     crate::store::events::record(&txn, events).await?;
     txn.commit().await?;
     Ok(())

@@ -100,6 +100,26 @@ pub fn describe(e: &SmtpError) -> String {
     msg
 }
 
+/// What must be true before a message's body goes out: a future that says
+/// whether the sender may go on (the dispatcher's durable mark that the
+/// message may reach the server; always true when nothing is to be marked).
+/// Awaited after the server accepted MAIL, RCPT and DATA (the 354), so the
+/// mark's commit and the envelope's round trip overlap.
+pub type Gate = std::pin::Pin<Box<dyn std::future::Future<Output = bool> + Send>>;
+
+/// A gate that is always open.
+pub fn open_gate() -> Gate {
+    Box::pin(std::future::ready(true))
+}
+
+/// The gate stayed shut: nothing of the body was written, and the run stops.
+fn gate_shut() -> SendError {
+    SendError::new(
+        Failure::Unavailable,
+        "the email could not be marked as going out in the database; not sent".into(),
+    )
+}
+
 /// One open SMTP connection and what its server offers.
 struct Conn {
     smtp: AsyncSmtpConnection,
@@ -226,7 +246,7 @@ impl Conn {
         Outcome::failed(smtp_err(e), reusable)
     }
 
-    async fn transact(&mut self, envelope: &Envelope, bytes: &[u8]) -> Outcome {
+    async fn transact(&mut self, envelope: &Envelope, bytes: &[u8], gate: Gate) -> Outcome {
         let plain = bytes.is_ascii()
             && envelope.from().is_none_or(is_ascii_address)
             && envelope.to().iter().all(is_ascii_address);
@@ -234,7 +254,10 @@ impl Conn {
             // lettre's own transaction: it negotiates SMTPUTF8/8BITMIME, and
             // closes the connection on any error (atsd's messages are ASCII:
             // quoted-printable bodies, RFC 2047 headers; only an address with
-            // non-ASCII characters comes here)
+            // non-ASCII characters comes here); the gate before all of it
+            if !gate.await {
+                return Outcome::failed(gate_shut(), true);
+            }
             return match self.smtp.send(envelope, bytes).await {
                 Ok(_) => Outcome::sent(),
                 Err(e) => Outcome::failed(smtp_err(e), false),
@@ -242,6 +265,11 @@ impl Conn {
         }
         if let Err(outcome) = self.envelope(envelope).await {
             return outcome;
+        }
+        if !gate.await {
+            // the server waits for a body that will not come: dropping the
+            // connection without the final `.` discards the transaction
+            return Outcome::failed(gate_shut(), false);
         }
         self.in_body = true;
         let reply = self.smtp.message(bytes).await;
@@ -418,7 +446,12 @@ impl SmtpPool {
         }
     }
 
-    pub async fn send(&self, msg: &lettre::Message) -> std::result::Result<(), SendError> {
+    /// Sends one message; its body goes out once `gate` opens.
+    pub async fn send(
+        &self,
+        msg: &lettre::Message,
+        gate: Gate,
+    ) -> std::result::Result<(), SendError> {
         let _slot = self
             .slots
             .acquire()
@@ -431,7 +464,8 @@ impl SmtpPool {
             .await
             .map_err(|e| SendError::new(Failure::Unavailable, e.text))?;
         let bytes = msg.formatted();
-        match tokio::time::timeout(self.timeout, conn.transact(msg.envelope(), &bytes)).await {
+        match tokio::time::timeout(self.timeout, conn.transact(msg.envelope(), &bytes, gate)).await
+        {
             Ok(outcome) => {
                 if outcome.reusable {
                     conn.idle_since = Instant::now();

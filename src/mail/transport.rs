@@ -3,7 +3,7 @@
 //! configuration and reused.
 
 use super::compose::eml_file_name;
-use super::smtp::{Failure, SendError, SmtpPool};
+use super::smtp::{Failure, Gate, SendError, SmtpPool};
 use crate::config::{Config, Transport};
 use crate::error::{Error, Result};
 use entity::outbox;
@@ -46,14 +46,25 @@ impl Sender {
         })
     }
 
+    /// Sends `msg`, the body once `gate` opens (see [`Gate`]).
     pub async fn send(
         &self,
         msg: Message,
         row: &outbox::Model,
+        gate: Gate,
     ) -> std::result::Result<(), SendError> {
+        let shut = || {
+            SendError::new(
+                Failure::Unavailable,
+                "the email could not be marked as going out in the database; not sent".into(),
+            )
+        };
         match self {
-            Sender::Smtp(pool) => pool.send(&msg).await,
+            Sender::Smtp(pool) => pool.send(&msg, gate).await,
             Sender::File(dir) => {
+                if !gate.await {
+                    return Err(shut());
+                }
                 let path = dir.join(eml_file_name(&row.message_id));
                 tokio::fs::write(&path, msg.formatted()).await.map_err(|e| {
                     SendError::new(
@@ -63,6 +74,9 @@ impl Sender {
                 })
             }
             Sender::Log => {
+                if !gate.await {
+                    return Err(shut());
+                }
                 tracing::info!(outbox = row.id, template = %row.template, message_id = %row.message_id, "email (log transport)");
                 tracing::debug!(outbox = row.id, to = %row.recipient, "email (log transport)");
                 Ok(())

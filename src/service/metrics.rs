@@ -98,7 +98,7 @@ impl Metrics {
         let emails = Family::<Outcome, Counter>::default();
         registry.register(
             "atsd_emails",
-            "Emails handled by this daemon's dispatcher: sent, retried, dead, released (handed back unsent), possible_duplicate",
+            "Emails handled by this daemon's dispatcher: sent, retried, dead, released (handed back unsent), recovered (taken over unsent from a dispatcher that stopped), possible_duplicate",
             emails.clone(),
         );
         let polls = Family::<Outcome, Counter>::default();
@@ -211,6 +211,7 @@ impl Metrics {
                     ("retried", m.retried),
                     ("dead", m.dead),
                     ("released", m.released),
+                    ("recovered", m.recovered),
                     ("possible_duplicate", m.possible_duplicates),
                 ] {
                     count(&self.emails, outcome, n as u64);

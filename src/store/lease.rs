@@ -9,7 +9,15 @@
 //! that workers on several daemons never take the same row; on SQLite the
 //! claim's write transaction is the only one. An outcome is recorded only
 //! where the row is still `sending`: a row that another worker took over and
-//! already recorded is left as that worker recorded it.
+//! already recorded is left as that worker recorded it. A worker renews the
+//! leases of the rows it holds while it works, so a lease can be short: a
+//! worker that dies leaves its rows to the others within one lease.
+//!
+//! A queue may have a mark column (the outbox's `data_at`): a worker sets it,
+//! durably, just before the work can reach the outside (an email's body is
+//! written). Then a row taken over from a dead worker is reported only if it
+//! was marked; an unmarked one never left, and goes again silently, its
+//! attempt not counted.
 
 use super::{Store, id_list, sql};
 use crate::error::Result;
@@ -22,15 +30,21 @@ use sea_orm::{ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, Value};
 #[derive(Clone, Copy, Debug)]
 pub struct Queue {
     pub table: &'static str,
+    /// The column that marks a row whose work may have reached the outside
+    /// in the current attempt, if the queue has one.
+    pub mark: Option<&'static str>,
 }
 
 /// Rows claimed by one worker.
 #[derive(Debug)]
 pub struct Claimed<M> {
     pub rows: Vec<M>,
-    /// The rows among them taken over from a lease that ran out: their work
-    /// may have been done once already.
+    /// The rows among them taken over from a lease that ran out whose work
+    /// may have been done once already (marked, or in a queue without marks).
     pub taken_over: Vec<i64>,
+    /// The rows taken over from a lease that ran out before their work could
+    /// reach the outside (unmarked): nothing to report.
+    pub recovered: Vec<i64>,
 }
 
 /// What becomes of a row whose attempt failed.
@@ -107,11 +121,15 @@ impl Queue {
             format!("{condition} AND ")
         };
         values.extend([now.into(), now.into()]);
+        let marked = match self.mark {
+            Some(m) => format!("CASE WHEN {m} IS NULL THEN 0 ELSE 1 END"),
+            None => "1".into(),
+        };
         let found = txn
             .query_all_raw(sql(
                 b,
                 &format!(
-                    "SELECT id, status FROM {} WHERE {condition}((status = 'pending' AND next_attempt_at <= ?) \
+                    "SELECT id, status, {marked} AS marked FROM {} WHERE {condition}((status = 'pending' AND next_attempt_at <= ?) \
                      OR (status = 'sending' AND lease_until <= ?)) ORDER BY {order} LIMIT {limit}{lock}",
                     self.table
                 ),
@@ -120,10 +138,15 @@ impl Queue {
             .await?;
         let mut ids = Vec::with_capacity(found.len());
         let mut taken_over = Vec::new();
+        let mut recovered = Vec::new();
         for r in found {
             let id: i64 = r.try_get("", "id")?;
             if r.try_get::<String>("", "status")? == "sending" {
-                taken_over.push(id);
+                if r.try_get::<i32>("", "marked")? == 1 {
+                    taken_over.push(id);
+                } else {
+                    recovered.push(id);
+                }
             }
             ids.push(id);
         }
@@ -132,14 +155,24 @@ impl Queue {
             return Ok(Claimed {
                 rows: Vec::new(),
                 taken_over,
+                recovered,
             });
         }
+        // a row a dead worker held but never marked was never tried: its
+        // attempt is not counted twice
+        let (attempt, unmark) = match self.mark {
+            Some(m) => (
+                format!("CASE WHEN status = 'sending' AND {m} IS NULL THEN 0 ELSE 1 END"),
+                format!(", {m} = NULL"),
+            ),
+            None => ("1".into(), String::new()),
+        };
         let rows = E::find()
             .from_raw_sql(sql(
                 b,
                 &format!(
-                    "UPDATE {} SET status = 'sending', attempts = attempts + 1, lease_until = ?, updated_at = ? \
-                     WHERE id IN ({}) RETURNING *",
+                    "UPDATE {} SET status = 'sending', attempts = attempts + {attempt}, lease_until = ?, \
+                     updated_at = ?{unmark} WHERE id IN ({}) RETURNING *",
                     self.table,
                     id_list(&ids)
                 ),
@@ -148,7 +181,36 @@ impl Queue {
             .all(&txn)
             .await?;
         txn.commit().await?;
-        Ok(Claimed { rows, taken_over })
+        Ok(Claimed {
+            rows,
+            taken_over,
+            recovered,
+        })
+    }
+
+    /// Extends to `until` the leases of the rows among `ids` still
+    /// `sending` (a worker's rows, while it works on them).
+    pub async fn renew<C: ConnectionTrait>(
+        &self,
+        c: &C,
+        ids: &[i64],
+        until: DateTime<Utc>,
+    ) -> Result<u64> {
+        self.record_if_ours(c, ids, "lease_until = ?", vec![until.into()])
+            .await
+    }
+
+    /// Marks the rows among `ids` still `sending` as going out now: their
+    /// work may reach the outside from here on (see the module's comment).
+    pub async fn mark<C: ConnectionTrait>(
+        &self,
+        c: &C,
+        ids: &[i64],
+        now: DateTime<Utc>,
+    ) -> Result<u64> {
+        let Some(m) = self.mark else { return Ok(0) };
+        self.record_if_ours(c, ids, &format!("{m} = ?"), vec![now.into()])
+            .await
     }
 
     /// `UPDATE {table} SET {set}` of the rows among `ids` that are still
@@ -189,7 +251,12 @@ impl Queue {
         self.record_if_ours(
             c,
             ids,
-            "status = 'pending', attempts = attempts - 1, lease_until = NULL, updated_at = ?",
+            &format!(
+                "status = 'pending', attempts = attempts - 1, lease_until = NULL, updated_at = ?{}",
+                self.mark
+                    .map(|m| format!(", {m} = NULL"))
+                    .unwrap_or_default()
+            ),
             vec![now.into()],
         )
         .await

@@ -23,6 +23,7 @@ pub mod lease;
 pub mod moves;
 pub mod outbox;
 pub mod postings;
+pub mod rate;
 pub mod rows;
 pub mod stats;
 pub mod tokens;
@@ -170,9 +171,18 @@ pub const OUTBOX_CHANNEL: &str = "atsd_outbox";
 /// when the caller's transaction commits (and not at all if it rolls back).
 /// Nothing on SQLite, whose daemons look at the outbox every few seconds.
 pub async fn notify_outbox<C: ConnectionTrait>(c: &C) -> Result<()> {
+    notify(c, OUTBOX_CHANNEL).await
+}
+
+/// The PostgreSQL channel on which new events wake the daemons' outgoing
+/// webhooks.
+pub const EVENTS_CHANNEL: &str = "atsd_events";
+
+/// `NOTIFY channel` on PostgreSQL (delivered at commit, once however often
+/// one transaction says it); nothing on SQLite.
+pub(crate) async fn notify<C: ConnectionTrait>(c: &C, channel: &str) -> Result<()> {
     if c.get_database_backend() == DbBackend::Postgres {
-        c.execute_unprepared(&format!("NOTIFY {OUTBOX_CHANNEL}"))
-            .await?;
+        c.execute_unprepared(&format!("NOTIFY {channel}")).await?;
     }
     Ok(())
 }
@@ -193,7 +203,12 @@ impl Store {
         let mut opts = ConnectOptions::new(url.to_string());
         opts.sqlx_logging(false)
             .connect_timeout(Duration::from_secs(10))
-            .acquire_timeout(Duration::from_secs(30));
+            .acquire_timeout(Duration::from_secs(30))
+            // a connection in steady use is handed out without a ping (a
+            // round trip per statement, which the dispatcher's commits would
+            // pay); one idle for a second is pinged first, so a server
+            // restarted meanwhile costs no failed statement
+            .test_before_acquire_if_idle_for(Duration::from_secs(1));
         if is_sqlite {
             opts.max_connections(SQLITE_POOL_SIZE)
                 .min_connections(1)

@@ -14,6 +14,13 @@ use sea_orm::{
 use serde::Serialize;
 use std::collections::HashMap;
 
+/// The outbox as a leased queue: `data_at` marks an email whose message
+/// began to go out in the current attempt (`mail::dispatch`).
+pub const QUEUE: super::lease::Queue = super::lease::Queue {
+    table: "outbox",
+    mark: Some("data_at"),
+};
+
 /// An outbox row with its rendered message.
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct Email {
@@ -226,4 +233,105 @@ pub async fn retry<C: ConnectionTrait>(
     am.next_attempt_at = Set(now);
     am.updated_at = Set(now);
     Ok(am.update(c).await?)
+}
+
+/// The dispatcher's common commit, in as few round trips as the engine
+/// allows: the rows among `sent` still `sending` become `sent` (each with
+/// its `email.sent` event), and the rows among `marks` still `sending` are
+/// marked as going out (`data_at`). One statement on PostgreSQL (it commits
+/// by itself); one transaction of two on SQLite. Statements of fixed text,
+/// so each connection prepares them once.
+pub async fn record_sent_and_marks(
+    store: &super::Store,
+    sent: &[i64],
+    marks: &[i64],
+    now: DateTime<Utc>,
+) -> Result<()> {
+    use sea_orm::{DbBackend, Statement};
+    if sent.is_empty() && marks.is_empty() {
+        return Ok(());
+    }
+    let list = super::id_list;
+    if store.backend() == DbBackend::Postgres {
+        let text = format!(
+            "WITH u AS (UPDATE outbox SET \
+               status = CASE WHEN id = ANY(CAST($1 AS bigint[])) THEN 'sent' ELSE status END, \
+               sent_at = CASE WHEN id = ANY(CAST($1 AS bigint[])) THEN $3 ELSE sent_at END, \
+               lease_until = CASE WHEN id = ANY(CAST($1 AS bigint[])) THEN NULL ELSE lease_until END, \
+               last_error = CASE WHEN id = ANY(CAST($1 AS bigint[])) THEN NULL ELSE last_error END, \
+               updated_at = CASE WHEN id = ANY(CAST($1 AS bigint[])) THEN $3 ELSE updated_at END, \
+               data_at = CASE WHEN id = ANY(CAST($2 AS bigint[])) THEN $3 ELSE data_at END \
+             WHERE id = ANY(CAST($1 AS bigint[]) || CAST($2 AS bigint[])) AND status = 'sending' \
+             RETURNING id, status, application_id, message_id, template), \
+           e AS (INSERT INTO events (type, at, data, application_id) \
+             SELECT 'email.sent', $3, CAST(json_build_object('application_id', application_id, \
+             'email_id', id, 'message_id', message_id, 'template', template) AS text), application_id \
+             FROM u WHERE status = 'sent' ORDER BY id RETURNING 1) \
+           SELECT pg_notify('{}', '') FROM (SELECT COUNT(*) AS n FROM e) AS c WHERE n > 0",
+            super::EVENTS_CHANNEL
+        );
+        store
+            .conn()
+            .execute_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                text,
+                vec![
+                    format!("{{{}}}", list(sent)).into(),
+                    format!("{{{}}}", list(marks)).into(),
+                    now.into(),
+                ],
+            ))
+            .await?;
+        return Ok(());
+    }
+    // SQLite: the whole transaction in one call to the connection's
+    // thread (its ids and time written in: our own integers and an
+    // RFC 3339 time, as sqlx writes it), rolled back if any of it fails
+    let (sent_list, mark_list) = (list(sent), list(marks));
+    let at = format!(
+        "'{}'",
+        now.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, false)
+    );
+    let mut text = format!(
+        "BEGIN IMMEDIATE; UPDATE outbox SET \
+           status = CASE WHEN id IN ({sent_list}) THEN 'sent' ELSE status END, \
+           sent_at = CASE WHEN id IN ({sent_list}) THEN {at} ELSE sent_at END, \
+           lease_until = CASE WHEN id IN ({sent_list}) THEN NULL ELSE lease_until END, \
+           last_error = CASE WHEN id IN ({sent_list}) THEN NULL ELSE last_error END, \
+           updated_at = CASE WHEN id IN ({sent_list}) THEN {at} ELSE updated_at END, \
+           data_at = CASE WHEN id IN ({mark_list}) THEN {at} ELSE data_at END \
+         WHERE id IN ({sent_list}{comma}{mark_list}) AND status = 'sending';",
+        comma = if sent.is_empty() || marks.is_empty() {
+            ""
+        } else {
+            ","
+        }
+    );
+    if !sent.is_empty() {
+        text.push_str(&format!(
+            " INSERT INTO events (type, at, data, application_id) \
+             SELECT 'email.sent', {at}, CAST(json_object('application_id', application_id, 'email_id', id, \
+             'message_id', message_id, 'template', template) AS text), application_id \
+             FROM outbox WHERE id IN ({sent_list}) AND status = 'sent' AND sent_at = {at} ORDER BY id;"
+        ));
+    }
+    text.push_str(" COMMIT;");
+    let failed =
+        |e: sea_orm::sqlx::Error| Error::Other(format!("cannot record the emails sent: {e}"));
+    let mut conn = store
+        .conn()
+        .get_sqlite_connection_pool()
+        .acquire()
+        .await
+        .map_err(failed)?;
+    if let Err(e) = // audited: only our own integers and an RFC 3339 time are written in
+        sea_orm::sqlx::raw_sql(sea_orm::sqlx::AssertSqlSafe(text))
+            .execute(&mut *conn)
+            .await
+    {
+        // nothing of it stays: the connection goes back to the pool clean
+        let _ = sea_orm::sqlx::raw_sql("ROLLBACK").execute(&mut *conn).await;
+        return Err(failed(e));
+    }
+    Ok(())
 }
