@@ -8,6 +8,9 @@
 //! recruiter's CLI) sends a `NOTIFY` that wakes every daemon; and the outbox
 //! is looked at every [`OUTBOX_POLL`] for email that fell due (a delayed
 //! email, a retry, and on SQLite everything), between dispatch occurrences.
+//! With outgoing webhooks, a new event wakes a dispatch pass (which delivers
+//! them) as promptly: on PostgreSQL by `NOTIFY atsd_events`, and on either
+//! engine by looking at the event log every [`EVENTS_POLL`].
 //!
 //! SIGTERM or SIGINT: stop claiming, let the running jobs finish their
 //! current batch (dispatch hands back what it has not sent; advance stops
@@ -27,6 +30,9 @@ pub const DRAIN: Duration = Duration::from_secs(8);
 
 /// How often the outbox is checked for email that fell due.
 pub const OUTBOX_POLL: Duration = Duration::from_secs(2);
+/// With outgoing webhooks, how often the loop looks for new events (any
+/// process may write them; on PostgreSQL a notification comes sooner).
+pub const EVENTS_POLL: Duration = Duration::from_secs(1);
 
 /// What the daemon tells whoever supervises it: systemd's notify protocol,
 /// the watchdog, health and metrics ([`crate::service`]) implement it. Every
@@ -99,10 +105,12 @@ impl Clock {
 }
 
 /// Listens on PostgreSQL for queued email (`NOTIFY atsd_outbox`, sent by
-/// every transaction that queues some, in any process) and wakes the loop.
+/// every transaction that queues some, in any process) and for new events
+/// (`NOTIFY atsd_events`, for the outgoing webhooks), and wakes the loop.
 async fn listen_for_email(
     pool: sea_orm::sqlx::PgPool,
     wake: Arc<tokio::sync::Notify>,
+    events: Arc<tokio::sync::Notify>,
     cancel: tokio_util::sync::CancellationToken,
     listening: tokio::sync::oneshot::Sender<()>,
 ) {
@@ -111,7 +119,8 @@ async fn listen_for_email(
     loop {
         let listener = async {
             let mut l = PgListener::connect_with(&pool).await?;
-            l.listen(crate::store::OUTBOX_CHANNEL).await?;
+            l.listen_all([crate::store::OUTBOX_CHANNEL, crate::store::EVENTS_CHANNEL])
+                .await?;
             Ok::<_, sea_orm::sqlx::Error>(l)
         };
         let mut l = tokio::select! {
@@ -134,6 +143,7 @@ async fn listen_for_email(
             tokio::select! {
                 _ = cancel.cancelled() => return,
                 n = l.recv() => match n {
+                    Ok(n) if n.channel() == crate::store::EVENTS_CHANNEL => events.notify_one(),
                     Ok(_) => wake.notify_one(),
                     Err(e) => {
                         tracing::warn!(error = %e, "lost the queued-email notifications; listening again");
@@ -160,6 +170,15 @@ async fn outbox_due(runner: &Runner, now: DateTime<Utc>) -> bool {
         tokio::time::timeout(LOOP_QUERY_TIMEOUT, due).await,
         Ok(Ok(true))
     )
+}
+
+/// The newest event's id, if newer than `seen`.
+async fn new_events(runner: &Runner, seen: i64) -> Option<i64> {
+    let last = crate::store::events::last_id(runner.store.conn());
+    match tokio::time::timeout(LOOP_QUERY_TIMEOUT, last).await {
+        Ok(Ok(n)) if n > seen => Some(n),
+        _ => None,
+    }
 }
 
 async fn pending_emails(runner: &Runner) -> Option<i64> {
@@ -240,11 +259,17 @@ pub async fn run(
     let mut last_runs: HashMap<Job, (&'static str, DateTime<Utc>)> = HashMap::new();
     let mut status_due = true;
     let email_queued = Arc::new(tokio::sync::Notify::new());
+    let events_written = Arc::new(tokio::sync::Notify::new());
+    // the newest event the outgoing webhooks were woken for
+    let mut last_event = 0i64;
+    let mut last_events_check = tokio::time::Instant::now() - EVENTS_POLL;
+    let mut wake_webhooks = false;
     if runner.store.backend() == sea_orm::DbBackend::Postgres {
         let (listening, listened) = tokio::sync::oneshot::channel();
         tokio::spawn(listen_for_email(
             runner.store.conn().get_postgres_connection_pool().clone(),
             email_queued.clone(),
+            events_written.clone(),
             cancel.clone(),
             listening,
         ));
@@ -297,7 +322,18 @@ pub async fn run(
             }
         }
         // email that fell due between dispatch occurrences
+        let webhooks = runner.config.webhooks.iter().any(|w| !w.out.is_empty());
         if !running.contains(&Job::Dispatch) && !extra_dispatch {
+            // new events for the outgoing webhooks: told (PostgreSQL), or
+            // seen by looking every EVENTS_POLL (any engine, any writer)
+            if webhooks && (wake_webhooks || last_events_check.elapsed() >= EVENTS_POLL) {
+                last_events_check = tokio::time::Instant::now();
+                wake_webhooks = false;
+                if let Some(newest) = new_events(&runner, last_event).await {
+                    last_event = newest;
+                    wake_dispatch = true;
+                }
+            }
             let look = wake_dispatch || last_outbox_check.elapsed() >= OUTBOX_POLL;
             if look {
                 last_outbox_check = tokio::time::Instant::now();
@@ -319,7 +355,7 @@ pub async fn run(
         let mut wait = (next_wake - clock.now())
             .to_std()
             .unwrap_or(Duration::ZERO)
-            .min(OUTBOX_POLL);
+            .min(if webhooks { EVENTS_POLL } else { OUTBOX_POLL });
         if let Some(every) = life.tick_every() {
             wait = wait.min(every);
         }
@@ -412,6 +448,10 @@ pub async fn run(
             _ = email_queued.notified() => {
                 tracing::debug!("woken by a queued-email notification");
                 wake_dispatch = true;
+            }
+            _ = events_written.notified() => {
+                tracing::debug!("woken by a new-event notification");
+                wake_webhooks = true;
             }
             _ = tokio::time::sleep(wait) => {}
         }

@@ -52,6 +52,7 @@ pub(crate) async fn record_moves<C: ConnectionTrait>(c: &C, rows: Vec<Vec<Cell>>
     if rows.is_empty() {
         return Ok(());
     }
+    super::notify(c, super::EVENTS_CHANNEL).await?;
     let b = c.get_database_backend();
     let object = if b == DbBackend::Postgres {
         "json_build_object"
@@ -150,6 +151,7 @@ pub async fn record_sent<C: ConnectionTrait>(c: &C, ids: &[i64], at: DateTime<Ut
     if ids.is_empty() {
         return Ok(());
     }
+    super::notify(c, super::EVENTS_CHANNEL).await?;
     let b = c.get_database_backend();
     let object = if b == DbBackend::Postgres {
         "json_build_object"
@@ -171,12 +173,14 @@ pub async fn record_sent<C: ConnectionTrait>(c: &C, ids: &[i64], at: DateTime<Ut
     Ok(())
 }
 
-/// Writes `events` inside the caller's transaction.
+/// Writes `events` inside the caller's transaction (and tells the daemons'
+/// webhooks, on PostgreSQL, when it commits).
 pub async fn record<C: ConnectionTrait>(c: &C, events: Vec<NewEvent>) -> Result<()> {
     let b = c.get_database_backend();
     if events.is_empty() {
         return Ok(());
     }
+    super::notify(c, super::EVENTS_CHANNEL).await?;
     if let [e] = events.as_slice() {
         // one event (a move, a new application): a plain insert, which
         // PostgreSQL plans faster than the array form below
@@ -237,6 +241,21 @@ struct Row {
     at: DateTime<Utc>,
     tx: i64,
     data: String,
+}
+
+/// The newest event's id (0: none yet).
+pub async fn last_id<C: ConnectionTrait>(c: &C) -> Result<i64> {
+    let r = c
+        .query_one_raw(sql(
+            c.get_database_backend(),
+            "SELECT COALESCE(MAX(id), 0) AS n FROM events",
+            vec![],
+        ))
+        .await?;
+    Ok(match r {
+        Some(r) => r.try_get("", "n")?,
+        None => 0,
+    })
 }
 
 /// The position just after event `id` (0: the beginning).

@@ -299,6 +299,7 @@ pub async fn fan_out(store: &Store, hook: &OutWebhookConfig, now: DateTime<Utc>)
 /// The deliveries as a leased queue.
 const DELIVERIES: Queue = Queue {
     table: "webhook_deliveries",
+    mark: None,
 };
 
 /// Claims up to `limit` due deliveries of these endpoints, leased until
