@@ -23,8 +23,8 @@ Behaviour by recipient local part:
   anything else is accepted
 Every accepted message is appended to OUTFILE as one JSON line with the
 envelope, the raw bytes (latin-1), the user logged in as, whether the session
-was encrypted, and whether the client pipelined (RCPT
-already waiting when MAIL was read). Prints "READY" once listening.
+was encrypted, whether the client pipelined (RCPT
+already waiting when MAIL was read), and when it arrived (Unix seconds). Prints "READY" once listening.
 """
 import asyncio
 import json
@@ -119,6 +119,7 @@ class Handler:
                 "pipelined": getattr(envelope, "pipelined", False),
                 "auth_user": session.auth_data,
                 "tls": server.transport.get_extra_info("ssl_object") is not None,
+                "at": time.time(),
             }) + "\n")
 
 

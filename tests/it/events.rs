@@ -9,7 +9,7 @@ use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 const T0: &str = "2026-11-25T09:00:00Z";
 
@@ -695,5 +695,78 @@ fn every_email_sent_is_one_event() {
     assert_eq!(
         scalar(&env, "SELECT COUNT(*) FROM outbox WHERE status = 'sent'"),
         12
+    );
+}
+
+/// On an idle daemon (its dispatch scheduled once a year), a new event
+/// wakes the outgoing webhooks: it reaches its endpoint at once, not at the
+/// next dispatch occurrence — told by PostgreSQL's `NOTIFY atsd_events`, or
+/// seen in the event log every second (SQLite, or an event written by
+/// another process). The latency is printed (measured, not asserted).
+#[test]
+fn a_new_event_wakes_the_outgoing_webhooks_of_an_idle_daemon() {
+    needs!(Tool::StandardWebhooks);
+    let (env, r, _) = webhook_env(
+        "[schedule]\npoll = \"0 0 1 1 *\"\nadvance = \"0 0 1 1 *\"\ndispatch = \"0 0 1 1 *\"\n\
+         digest = \"0 0 1 1 *\"\nretention = \"0 0 1 1 *\"\n",
+        12,
+        true,
+    );
+    env.ok(&["posting", "add", "https://boards.greenhouse.io/acme/jobs/1"]);
+    let log = env.path("daemon.log");
+    let mut child = env
+        .std_cmd()
+        .env("ATSD_LOG", "info,atsd::daemon=debug")
+        .arg("run")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let read = || std::fs::read_to_string(&log).unwrap_or_default();
+    let wait_for = |what: &dyn Fn(&str) -> bool, limit: u64| {
+        let t = Instant::now();
+        while !what(&read()) && t.elapsed() < Duration::from_secs(limit) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        what(&read())
+    };
+    assert!(
+        wait_for(&|l| l.contains("scheduler started"), 30),
+        "{}",
+        read()
+    );
+    std::thread::sleep(Duration::from_millis(1500));
+    let before = r.received().len();
+    let t = Instant::now();
+    env.ok(&[
+        "apply",
+        "1",
+        "--name",
+        "Ada",
+        "--email",
+        "ada@example.org",
+        "--no-email",
+    ]);
+    while r.received().len() == before && t.elapsed() < Duration::from_secs(20) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let latency = t.elapsed();
+    crate::daemon::term(&child);
+    let (code, _) = crate::daemon::wait_exit(&mut child, Duration::from_secs(15));
+    assert_eq!(code, Some(0), "{}", read());
+    let got = r.received();
+    assert_eq!(got.len(), before + 1, "the event arrived: {}", read());
+    assert_eq!(
+        got[before]["body"]["type"], "application.created",
+        "{got:?}"
+    );
+    eprintln!(
+        "webhook wake-up ({}): the event reached its endpoint {} ms after the command began",
+        if env.db.is_postgres() {
+            "PostgreSQL"
+        } else {
+            "SQLite"
+        },
+        latency.as_millis()
     );
 }

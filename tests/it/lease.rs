@@ -11,7 +11,7 @@ use entity::outbox;
 use sea_orm::ConnectionTrait;
 use std::collections::HashSet;
 
-const OUTBOX: Queue = Queue { table: "outbox" };
+const OUTBOX: Queue = atsd::store::outbox::QUEUE;
 
 fn at(s: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(s).unwrap().to_utc()
@@ -75,23 +75,37 @@ async fn a_claim_takes_what_is_due_and_what_a_dead_worker_left() {
     row(&store, 4, "sending", now, Some(now + Duration::minutes(4))).await; // being sent
     row(&store, 5, "sent", now - Duration::hours(1), None).await;
     row(&store, 6, "dead", now - Duration::hours(1), None).await;
+    // its worker died after the message began to go out
+    row(&store, 9, "sending", now, Some(now - Duration::seconds(1))).await;
+    OUTBOX.mark(store.conn(), &[9], now).await.unwrap();
     let lease = Duration::minutes(5);
     let c = OUTBOX
         .claim::<outbox::Entity>(&store, ("", vec![]), "id", 10, now, lease)
         .await
         .unwrap();
     let got: Vec<i64> = c.rows.iter().map(|r| r.id).collect();
-    assert_eq!(got, vec![1, 3]);
+    assert_eq!(got, vec![1, 3, 9]);
     assert_eq!(
         c.taken_over,
+        vec![9],
+        "the row a dead worker had begun to send is reported"
+    );
+    assert_eq!(
+        c.recovered,
         vec![3],
-        "the row a dead worker held is reported"
+        "the one it never began goes again quietly"
     );
     for r in &c.rows {
         assert_eq!(r.status, outbox::Status::Sending);
-        assert_eq!(r.attempts, 2, "the attempt is counted");
         assert_eq!(r.lease_until, Some(now + lease));
+        assert_eq!(r.data_at, None, "a new attempt, not marked yet");
     }
+    let attempts: Vec<i32> = c.rows.iter().map(|r| r.attempts).collect();
+    assert_eq!(
+        attempts,
+        vec![2, 1, 2],
+        "an attempt is counted, but not twice for a row never tried"
+    );
     // nothing is due twice
     let again = OUTBOX
         .claim::<outbox::Entity>(&store, ("", vec![]), "id", 10, now, lease)
@@ -222,4 +236,40 @@ fn a_failed_attempt_waits_longer_each_time_then_is_dead() {
         Backoff::MAIL.after_failure(8, 8, 42, now),
         AfterFailure::Dead
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_renewed_lease_keeps_a_row_from_being_taken_over() {
+    let env = Env::new();
+    let store = env.store().await;
+    let now = at("2026-12-01T10:00:00Z");
+    row(&store, 1, "pending", now, None).await;
+    let lease = Duration::seconds(30);
+    OUTBOX
+        .claim::<outbox::Entity>(&store, ("", vec![]), "id", 10, now, lease)
+        .await
+        .unwrap();
+    // 20 s later the worker renews; 40 s later the first lease is over
+    OUTBOX
+        .renew(store.conn(), &[1], now + Duration::seconds(50))
+        .await
+        .unwrap();
+    let later = now + Duration::seconds(40);
+    let c = OUTBOX
+        .claim::<outbox::Entity>(&store, ("", vec![]), "id", 10, later, lease)
+        .await
+        .unwrap();
+    assert!(c.rows.is_empty(), "still the worker's: {:?}", c.rows);
+    let c = OUTBOX
+        .claim::<outbox::Entity>(
+            &store,
+            ("", vec![]),
+            "id",
+            10,
+            now + Duration::seconds(51),
+            lease,
+        )
+        .await
+        .unwrap();
+    assert_eq!(c.recovered, vec![1], "once the renewed lease is over");
 }

@@ -226,9 +226,9 @@ fn a_server_without_pipelining_gets_one_command_at_a_time() {
     mixed_outcomes_over_one_connection(&sink, false);
 }
 
-/// A dispatcher whose queue outlasts half its lease hands the rest back
-/// unsent, so a second dispatcher that takes them over (as a second daemon
-/// would once the lease is over) never sends an email the first one also sends.
+/// A dispatcher whose queue outlasts its lease renews the leases while it
+/// works, so a second dispatcher (a second daemon) takes none of its rows
+/// over and never sends an email the first one also sends.
 #[test]
 fn two_dispatchers_never_send_one_email_twice_when_the_queue_outlasts_the_lease() {
     needs!(Tool::Smtp);
@@ -277,7 +277,12 @@ fn two_dispatchers_never_send_one_email_twice_when_the_queue_outlasts_the_lease(
         tokio::join!(a, b)
     });
     let (first, second) = (first.unwrap(), second.unwrap());
-    assert!(first.released > 0, "{first:?}");
+    // the first renews its leases while it works: the second takes none over
+    assert_eq!(
+        second.possible_duplicates + second.recovered,
+        0,
+        "{second:?}"
+    );
     assert_eq!(first.sent + second.sent, 12, "{first:?} {second:?}");
     let mut to: Vec<String> = sink
         .messages()
@@ -322,9 +327,13 @@ fn a_wrong_smtp_password_stops_the_run_and_kills_no_email() {
         (Some(0), Some(0)),
         "{r}"
     );
+    // one attempt; the others handed back untried (a claim racing the
+    // failed login may take a handed-back row again, and hand it back again)
+    assert_eq!(r["retried"].as_u64(), Some(1), "{r}");
+    assert!(r["released"].as_u64() >= Some(2), "{r}");
     assert_eq!(
-        (r["retried"].as_u64(), r["released"].as_u64()),
-        (Some(1), Some(2)),
+        r["claimed"].as_u64(),
+        Some(1 + r["released"].as_u64().unwrap_or(0)),
         "{r}"
     );
     assert!(r["unavailable"].as_str().unwrap().contains("535"), "{r}");
@@ -535,6 +544,12 @@ fn a_row_left_sending_by_a_crash_is_retried_after_its_lease() {
         am.attempts = Set(1);
         am.lease_until = Set(Some(
             DateTime::parse_from_rfc3339(&t(3))
+                .unwrap()
+                .with_timezone(&Utc),
+        ));
+        // the crash came after the message had begun to go out
+        am.data_at = Set(Some(
+            DateTime::parse_from_rfc3339(&t(1))
                 .unwrap()
                 .with_timezone(&Utc),
         ));

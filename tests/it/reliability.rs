@@ -508,7 +508,11 @@ fn counting_board() -> CountingBoard {
                 if r.read_line(&mut line).is_err() {
                     return;
                 }
-                let path = line.split_whitespace().nth(1).unwrap_or("/").to_string();
+                // a connection closed before its request line (a client
+                // giving up a pooled or timed-out connection) is no request
+                let Some(path) = line.split_whitespace().nth(1).map(str::to_string) else {
+                    return;
+                };
                 loop {
                     let mut l = String::new();
                     if r.read_line(&mut l).map(|n| n == 0).unwrap_or(true) || l == "\r\n" {
@@ -530,12 +534,11 @@ fn counting_board() -> CountingBoard {
 
 /// T9: three `atsd run` on one PostgreSQL database with second-resolution
 /// schedules, over stale applications whose rejections go out by SMTP and
-/// postings on a loopback board; one daemon SIGKILLed mid-run. Each email
-/// arrives once, except rows that were in flight at the kill; one job run
-/// per occurrence; each posting polled at most once per poll occurrence.
-/// 2,000 emails and 200 postings by default; 10,000 and 1,000 with
-/// RELIABILITY=1, which also waits out the killed daemon's leases instead of
-/// taking them over with a later `--now`.
+/// postings on a loopback board; one daemon SIGKILLed mid-run. The survivors
+/// take its rows over within a lease (30 s); each email arrives once, except
+/// rows whose body was being written at the kill; one job run per
+/// occurrence; each posting polled at most once per poll occurrence. 2,000
+/// emails and 200 postings by default; 10,000 and 1,000 with RELIABILITY=1.
 #[test]
 fn t9_three_daemons_on_postgres_one_killed_each_email_once() {
     needs!(Tool::Smtp);
@@ -587,54 +590,30 @@ fn t9_three_daemons_on_postgres_one_killed_each_email_once() {
     }
     daemons[0].kill().unwrap();
     daemons[0].wait().unwrap();
+    let killed = Instant::now();
     let killed_at = sent();
-    // the survivors send everything else; what stays `sending` is the killed
-    // daemon's, leased for 5 minutes
-    let sending = || -> std::collections::BTreeSet<String> {
-        rows(
-            &env,
-            "SELECT message_id FROM outbox WHERE status = 'sending'",
-        )
-        .into_iter()
-        .map(|r| r[0].clone())
-        .collect()
+    // what is `sending` now holds the killed daemon's rows (and the
+    // survivors' of the moment); of those, only the marked ones (`data_at`:
+    // their body may have been written) can arrive twice
+    let snapshot = |q: &str| -> std::collections::BTreeSet<String> {
+        rows(&env, q)
+            .into_iter()
+            .map(|r| r[0].trim_matches(['<', '>']).to_string())
+            .collect()
     };
-    let t = Instant::now();
-    let mut last = sending();
-    let mut steady_since = Instant::now();
-    while t.elapsed() < Duration::from_secs(120) {
+    let in_flight = snapshot("SELECT message_id FROM outbox WHERE status = 'sending'");
+    let marked =
+        snapshot("SELECT message_id FROM outbox WHERE status = 'sending' AND data_at IS NOT NULL");
+    // the survivors send everything else, and take the killed daemon's rows
+    // over once their 30-second lease, no longer renewed, runs out
+    while sent() < emails as i64 && killed.elapsed() < Duration::from_secs(300) {
         std::thread::sleep(Duration::from_millis(250));
-        let now = sending();
-        if now != last {
-            last = now;
-            steady_since = Instant::now();
-        }
-        let pending = scalar(&env, "SELECT COUNT(*) FROM outbox WHERE status = 'pending'");
-        if pending == 0 && steady_since.elapsed() > Duration::from_secs(2) {
-            break;
-        }
     }
-    let in_flight = last;
-    let stop_survivors = |daemons: &mut Vec<std::process::Child>| {
-        for d in daemons.iter_mut().skip(1) {
-            crate::daemon::term(d);
-            let (code, _) = crate::daemon::wait_exit(d, Duration::from_secs(15));
-            assert_eq!(code, Some(0));
-        }
-    };
-    if reliability() {
-        // the survivors take the killed daemon's rows over once its leases end
-        let t = Instant::now();
-        while sent() < emails as i64 && t.elapsed() < Duration::from_secs(420) {
-            std::thread::sleep(Duration::from_millis(500));
-        }
-        stop_survivors(&mut daemons);
-    } else {
-        // rather than wait 5 minutes: stop the survivors, then a dispatcher
-        // 6 minutes on takes the killed daemon's rows over
-        stop_survivors(&mut daemons);
-        let later = (chrono::Utc::now() + chrono::Duration::minutes(6)).to_rfc3339();
-        env.ok(&["--now", &later, "tick", "dispatch"]);
+    let all_sent_after = killed.elapsed();
+    for d in daemons.iter_mut().skip(1) {
+        crate::daemon::term(d);
+        let (code, _) = crate::daemon::wait_exit(d, Duration::from_secs(15));
+        assert_eq!(code, Some(0));
     }
     let logs: String = (0..3)
         .map(|i| std::fs::read_to_string(env.path(&format!("daemon{i}.log"))).unwrap_or_default())
@@ -650,8 +629,8 @@ fn t9_three_daemons_on_postgres_one_killed_each_email_once() {
         .collect();
     for m in &twice {
         assert!(
-            in_flight.contains(*m) || in_flight.contains(&format!("<{m}>")),
-            "{m} arrived twice but was not in flight at the kill"
+            marked.contains(m.trim_matches(['<', '>'])),
+            "{m} arrived twice but its body was not being written at the kill"
         );
         assert_eq!(copies[*m], 2, "{m}");
     }
@@ -678,25 +657,124 @@ fn t9_three_daemons_on_postgres_one_killed_each_email_once() {
         "every posting polled (paths that are no posting's: {unexpected:?})"
     );
     let most = hits.values().copied().max().unwrap_or(0) as i64;
+    // the occurrence the killed daemon was polling is run again by whoever
+    // takes it over: its postings may be polled once more
     assert!(
-        most <= poll_runs,
+        most <= poll_runs + 1,
         "a posting polled {most} times in {poll_runs} poll runs"
-    );
-    assert!(
-        twice.len() <= 2 * 128,
-        "more duplicates than the killed daemon's unrecorded sends can be"
     );
     assert_moved_exactly_once_with(&env, emails);
     eprintln!(
-        "T9: {emails} emails, {postings} postings, 3 daemons; killed one after {killed_at} sent, holding {} leased rows; {} arrived twice; {poll_runs} poll runs, a posting polled at most {most} time(s)",
+        "T9: {emails} emails, {postings} postings, 3 daemons; killed one after {killed_at} sent, {} rows sending at the kill ({} with their body being written); {} arrived twice; all sent {:.1} s after the kill; {poll_runs} poll runs, a posting polled at most {most} time(s)",
         in_flight.len(),
-        twice.len()
+        marked.len(),
+        twice.len(),
+        all_sent_after.as_secs_f64()
     );
 }
 
 /// [`assert_moved_exactly_once`] for moves whose emails were sent.
 fn assert_moved_exactly_once_with(env: &Env, n: usize) {
     assert_moved_exactly_once(env, n, "T9");
+}
+
+/// `rate_per_second` is the sending rate of the whole installation, not of
+/// each daemon: three `atsd run` on one database, each dispatching every
+/// second, send 1,200 queued emails (a minute's worth) at 20 a second
+/// between them — in no 10-second window more than 10 % above 200 — and
+/// each email once. Three daemons each keeping its own rate would send 60 a
+/// second.
+#[test]
+fn three_daemons_share_one_sending_rate() {
+    needs!(Tool::Smtp);
+    const EMAILS: usize = 1200;
+    const RATE: usize = 20;
+    let sink = crate::smtp::Sink::start(crate::smtp::free_port());
+    let env = Env::with_config(&format!(
+        "{STALE}\n[pipeline.emails]\nrejected = \"rejection\"\n\
+         [mail]\ntransport = \"smtp\"\nrate_per_second = {RATE}\n[mail.smtp]\nhost = \"127.0.0.1\"\nport = {}\ntls = \"none\"\ntimeout = \"5s\"\npool_size = 2\n\
+         [schedule]\npoll = \"0 0 0 1 1 *\"\nadvance = \"0 0 0 1 1 *\"\ndispatch = \"* * * * * *\"\ndigest = \"0 0 0 1 1 *\"\nretention = \"0 0 0 1 1 *\"\n",
+        sink.port
+    ));
+    env.ok(&["posting", "add", "https://boards.greenhouse.io/acme/jobs/1"]);
+    crate::common::seed_applications(&env, 1, EMAILS, "applied", SEEDED_AT);
+    env.ok(&["tick", "advance"]);
+    assert_eq!(
+        scalar(&env, "SELECT COUNT(*) FROM outbox WHERE status = 'pending'"),
+        EMAILS as i64
+    );
+    let mut daemons: Vec<_> = (0..3)
+        .map(|i| {
+            env.std_cmd()
+                .args(["run"])
+                .stdout(Stdio::null())
+                .stderr(std::fs::File::create(env.path(&format!("daemon{i}.log"))).unwrap())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let t = Instant::now();
+    while sink.messages().len() < EMAILS && t.elapsed() < Duration::from_secs(180) {
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    for d in daemons.iter_mut() {
+        crate::daemon::term(d);
+        let (code, _) = crate::daemon::wait_exit(d, Duration::from_secs(15));
+        assert_eq!(code, Some(0));
+    }
+    let logs: String = (0..3)
+        .map(|i| std::fs::read_to_string(env.path(&format!("daemon{i}.log"))).unwrap_or_default())
+        .collect();
+    assert!(!logs.contains("panicked"), "{logs}");
+    let messages = sink.messages();
+    let copies = sink.copies_by_message_id();
+    assert_eq!(copies.len(), EMAILS, "every email arrived");
+    assert!(copies.values().all(|n| *n == 1), "an email arrived twice");
+    let mut at: Vec<f64> = messages.iter().map(|m| m["at"].as_f64().unwrap()).collect();
+    at.sort_by(f64::total_cmp);
+    // the most emails that arrived within any 10 seconds
+    let (mut most, mut first) = (0, 0);
+    for last in 0..at.len() {
+        while at[last] - at[first] >= 10.0 {
+            first += 1;
+        }
+        most = most.max(last - first + 1);
+    }
+    // the work was shared: more than one daemon sent (its log reports each
+    // dispatch pass that sent, scheduled or woken)
+    let senders: Vec<usize> = (0..3)
+        .filter(|i| {
+            let log =
+                std::fs::read_to_string(env.path(&format!("daemon{i}.log"))).unwrap_or_default();
+            log.lines().any(|l| {
+                l.contains("dispatch") && {
+                    let l = l.replace('\\', "");
+                    l.split("\"sent\":").skip(1).any(|rest| {
+                        rest.chars()
+                            .take_while(char::is_ascii_digit)
+                            .collect::<String>()
+                            .parse::<u64>()
+                            .is_ok_and(|n| n > 0)
+                    })
+                }
+            })
+        })
+        .collect();
+    let span = at[at.len() - 1] - at[0];
+    eprintln!(
+        "shared rate: {EMAILS} emails by {} daemon(s) in {span:.1} s ({:.1}/s), at most {most} in a 10-s window (limit {})",
+        senders.len(),
+        EMAILS as f64 / span,
+        RATE * 11
+    );
+    assert!(
+        senders.len() >= 2,
+        "one daemon sent everything: {senders:?}"
+    );
+    assert!(
+        most <= RATE * 11,
+        "{most} emails in 10 s at {RATE} a second"
+    );
 }
 
 /// A PostgreSQL cluster of this test's own (initdb, pg_ctl) on a free port:
@@ -786,9 +864,10 @@ fn healthz(port: u16) -> u16 {
 /// T7: PostgreSQL stopped with `-m immediate` under a running daemon with
 /// postings to poll and emails to send, then started again: the daemon
 /// stays up without a panic, `/healthz` says 503 during the outage and 200
-/// after, and all the work is done afterwards, each move and email once
+/// after, and all the work is done afterwards by the daemon itself (the rows
+/// it held across the outage within their lease), each move and email once
 /// (an email sent during the outage whose `sent` could not be written is the
-/// allowed duplicate, and is counted). A cluster of the test's own, so the
+/// allowed duplicate, and is warned of). A cluster of the test's own, so the
 /// shared server is never stopped; runs in the PostgreSQL pass, as root.
 #[test]
 fn t7_a_postgres_outage_under_a_running_daemon() {
@@ -901,25 +980,23 @@ fn t7_a_postgres_outage_under_a_running_daemon() {
         std::thread::sleep(Duration::from_millis(250));
     }
     assert_eq!(healthz(http), 200, "/healthz is 200 again");
-    // the daemon finishes what it can; rows it leased before the outage
-    // come free after their lease: a dispatcher 6 minutes on takes them
+    // the daemon finishes everything: rows it held across the outage come
+    // free within their 30-second lease and it takes them over itself
     let sql = |q: &str| crate::common::scalar_at(&url, q);
     let t = Instant::now();
     while (sql("SELECT COUNT(*) FROM applications WHERE stage = 'applied'") > 0
-        || sql("SELECT COUNT(*) FROM outbox WHERE status = 'pending'") > 0)
-        && t.elapsed() < Duration::from_secs(120)
+        || sql("SELECT COUNT(*) FROM outbox WHERE status <> 'sent'") > 0)
+        && t.elapsed() < Duration::from_secs(180)
     {
         std::thread::sleep(Duration::from_millis(500));
     }
-    let leased = sql("SELECT COUNT(*) FROM outbox WHERE status = 'sending'");
+    let settled = t.elapsed();
     crate::daemon::term(&daemon);
     let (code, _) = crate::daemon::wait_exit(&mut daemon, Duration::from_secs(15));
     let daemon_log = std::fs::read_to_string(&log).unwrap_or_default();
     assert_eq!(code, Some(0), "{daemon_log}");
     assert!(!daemon_log.contains("panicked"), "{daemon_log}");
-    let later = (chrono::Utc::now() + chrono::Duration::minutes(6)).to_rfc3339();
-    let (code, err) = run(&["--now", &later, "tick", "dispatch"]);
-    assert_eq!(code, 0, "{err}");
+    let warned = daemon_log.matches("may get this email twice").count();
     assert_eq!(
         sql("SELECT COUNT(*) FROM outbox WHERE status = 'sent'"),
         emails as i64
@@ -938,13 +1015,14 @@ fn t7_a_postgres_outage_under_a_running_daemon() {
     assert_eq!(copies.len(), emails, "every email arrived");
     let twice = copies.values().filter(|n| **n > 1).count();
     assert!(
-        twice as i64 <= leased,
-        "{twice} duplicates, {leased} rows were leased"
+        twice <= warned,
+        "{twice} duplicates, {warned} warned of: {daemon_log}"
     );
     let hits = board.hits.lock().unwrap();
     assert_eq!(hits.len(), postings, "every posting polled");
     eprintln!(
-        "T7: {emails} emails, {postings} postings; PostgreSQL down {outage} s; /healthz 503 then 200; {leased} rows leased across the outage, {twice} arrived twice"
+        "T7: {emails} emails, {postings} postings; PostgreSQL down {outage} s; /healthz 503 then 200; all sent {:.1} s after; {twice} arrived twice, {warned} warned of",
+        settled.as_secs_f64()
     );
 }
 

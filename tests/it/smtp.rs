@@ -91,6 +91,13 @@ impl Sink {
         by_id
     }
 
+    /// How many messages are stored so far (whole lines, not parsed).
+    pub fn count(&self) -> usize {
+        std::fs::read(&self.out)
+            .map(|b| b.iter().filter(|c| **c == b'\n').count())
+            .unwrap_or(0)
+    }
+
     /// The messages stored so far. The sink may be writing one while this
     /// reads: only whole lines count.
     pub fn messages(&self) -> Vec<Value> {
