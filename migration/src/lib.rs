@@ -8,6 +8,7 @@ mod m20261126_000003_api;
 mod m20261126_000004_events;
 mod m20261126_000005_board;
 mod m20261202_000006_exact_email;
+mod m20261203_000007_teams;
 
 pub struct Migrator;
 
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000004_events::Migration),
             Box::new(m20261126_000005_board::Migration),
             Box::new(m20261202_000006_exact_email::Migration),
+            Box::new(m20261203_000007_teams::Migration),
         ]
     }
 }

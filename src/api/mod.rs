@@ -121,6 +121,13 @@ type ApiResult = std::result::Result<Response, Problem>;
 
 /// The token of the request, if it may do what `needed` asks: 401 without a
 /// live token, 403 with one whose scope does not allow it.
+/// Who a request's moves are made by: the token's person, else the token.
+async fn actor_of(s: &ApiState, token: &api_token::Model) -> std::result::Result<String, Problem> {
+    tokens::actor(&s.store, token)
+        .await
+        .map_err(|e| Problem::from_error(&e, StatusCode::INTERNAL_SERVER_ERROR))
+}
+
 async fn authorize(
     s: &ApiState,
     headers: &HeaderMap,
@@ -279,7 +286,7 @@ async fn create_application(
         .submit(intake::Request {
             runner: runner(&s)?,
             token_id: token.id,
-            actor: format!("api:{}", token.name),
+            actor: actor_of(&s, &token).await?,
             posting,
             input,
             key: key.clone().map(|k| (k, request_hash.clone())),
@@ -540,7 +547,7 @@ async fn move_application(
         application_id: id,
         to: b.to,
         reason: b.reason,
-        actor: format!("api:{}", token.name),
+        actor: actor_of(&s, &token).await?,
         email: EmailChoice::StageDefault,
         expected_version: b.expected_version,
     };

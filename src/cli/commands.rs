@@ -126,6 +126,7 @@ pub(super) async fn dispatch(cli: Cli, verbose: u8) -> CmdResult {
         }
         Command::Backup { file } => backup(&env, &file).await,
         Command::Token(cmd) => super::tokens::token(&env, cmd).await,
+        Command::Person(cmd) => super::people::command(&env, cmd).await,
         Command::Events {
             since,
             follow,
@@ -139,8 +140,21 @@ pub(super) async fn dispatch(cli: Cli, verbose: u8) -> CmdResult {
             PostingCmd::Add { url, title } => super::postings::posting_add(&env, &url, title).await,
             PostingCmd::Import { paths } => super::postings::posting_import(&env, &paths).await,
             PostingCmd::Poll { ids } => super::postings::posting_poll(&env, &ids).await,
-            PostingCmd::List { status } => {
-                super::postings::posting_list(&env, status.as_deref()).await
+            PostingCmd::List { status, owner } => {
+                super::postings::posting_list(&env, status.as_deref(), owner.as_deref()).await
+            }
+            PostingCmd::Assign {
+                posting,
+                recruiter,
+                hiring_managers,
+                coordinators,
+            } => {
+                let team = crate::store::people::TeamSpec {
+                    recruiter,
+                    hiring_managers,
+                    coordinators,
+                };
+                super::people::assign(&env, &posting, &team).await
             }
             PostingCmd::Show { posting } => super::postings::posting_show(&env, &posting).await,
         },

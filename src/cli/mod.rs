@@ -9,6 +9,7 @@ mod events;
 mod jobs;
 mod mail;
 mod output;
+mod people;
 mod postings;
 mod tokens;
 
@@ -89,6 +90,9 @@ pub enum Command {
     /// API tokens for the HTTP API.
     #[command(subcommand)]
     Token(TokenCmd),
+    /// People on the hiring side: recruiters, hiring managers, coordinators.
+    #[command(subcommand)]
+    Person(PersonCmd),
     /// The event feed as JSON lines: transitions, email outcomes, posting status changes, failed job runs.
     Events {
         /// Only events after this id (the last one a reader saw); default: from the first.
@@ -148,6 +152,23 @@ pub enum PostingCmd {
     List {
         #[arg(long, value_parser = ["unknown", "open", "closed"])]
         status: Option<String>,
+        /// Only the postings on this person's team (any role).
+        #[arg(long, value_name = "EMAIL")]
+        owner: Option<String>,
+    },
+    /// Set a posting's hiring team (replaces it; with no option, clears it).
+    Assign {
+        /// Posting id or URL.
+        posting: String,
+        /// The posting's recruiter: their reminders and digest lines.
+        #[arg(long, value_name = "EMAIL")]
+        recruiter: Option<String>,
+        /// A hiring manager (repeatable).
+        #[arg(long = "hiring-manager", value_name = "EMAIL")]
+        hiring_managers: Vec<String>,
+        /// A coordinator, reminded with the recruiter (repeatable).
+        #[arg(long = "coordinator", value_name = "EMAIL")]
+        coordinators: Vec<String>,
     },
     /// Show one posting with its history.
     Show {
@@ -232,11 +253,40 @@ pub enum TokenCmd {
         /// intake (create applications), recruiter (everything), read (read only).
         #[arg(long, value_parser = ["intake", "recruiter", "read"])]
         scope: String,
+        /// The person the token belongs to: moves made with it name them.
+        #[arg(long, value_name = "EMAIL")]
+        person: Option<String>,
     },
     /// List tokens (names, scopes, prefixes, last use; never the tokens).
     List,
     /// Revoke a token: every request with it fails from now on.
     Revoke { name: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PersonCmd {
+    /// Add a person (or bring a removed one back).
+    Add {
+        email: String,
+        #[arg(long)]
+        name: String,
+        /// IANA time zone: their digest comes at the digest's hour here (default: [schedule] timezone).
+        #[arg(long)]
+        timezone: Option<String>,
+        /// BCP 47 locale of their emails and board (default: [org] default_locale).
+        #[arg(long)]
+        locale: Option<String>,
+    },
+    /// List people.
+    List {
+        /// Removed people too.
+        #[arg(long)]
+        all: bool,
+    },
+    /// A person, and the postings whose team they are on.
+    Show { email: String },
+    /// Remove a person: their tokens stop working and their postings fall back to [recruiters] emails.
+    Remove { email: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -311,6 +361,9 @@ pub struct ReportArgs {
     /// Stale threshold for stages without a stale rule.
     #[arg(long, default_value = "14d", value_parser = parse_dur)]
     pub stale_after: crate::config::Dur,
+    /// Only the postings on this person's team.
+    #[arg(long, value_name = "EMAIL")]
+    pub owner: Option<String>,
     /// With `--format html`: write the page to this file instead of stdout.
     #[arg(long, short = 'o', value_name = "FILE")]
     pub output: Option<std::path::PathBuf>,

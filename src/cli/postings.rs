@@ -115,10 +115,19 @@ pub(super) fn parse_status(s: Option<&str>) -> Result<Option<Status>> {
         .transpose()
 }
 
-pub(super) async fn posting_list(env: &Env, status: Option<&str>) -> CmdResult {
+pub(super) async fn posting_list(
+    env: &Env,
+    status: Option<&str>,
+    owner: Option<&str>,
+) -> CmdResult {
     let status = parse_status(status)?;
     let store = env.store().await?;
-    let list = postings::list(store.conn(), status).await?;
+    let mut list = postings::list(store.conn(), status).await?;
+    if let Some(email) = owner {
+        let p = crate::store::people::require(store.conn(), email).await?;
+        let ids = crate::store::people::postings_of(store.conn(), p.id).await?;
+        list.retain(|x| ids.binary_search(&x.id).is_ok());
+    }
     if env.json {
         return print_json(&list);
     }
@@ -155,9 +164,12 @@ pub(super) async fn posting_show(env: &Env, reference: &str) -> CmdResult {
     let store = env.store().await?;
     let p = postings::find(store.conn(), reference).await?;
     let history = postings::history_of(store.conn(), p.id).await?;
+    let team = crate::store::people::team(store.conn(), p.id).await?;
     let api_url = recognize(&p.url, &env.bases()).ok().and_then(|r| r.api_url);
     if env.json {
-        return print_json(&json!({"posting": p, "api_url": api_url, "history": history}));
+        return print_json(
+            &json!({"posting": p, "api_url": api_url, "team": team, "history": history}),
+        );
     }
     let rows: Vec<(&str, String)> = vec![
         ("id", p.id.to_string()),
@@ -199,6 +211,13 @@ pub(super) async fn posting_show(env: &Env, reference: &str) -> CmdResult {
     ];
     for (k, v) in rows {
         println!("{k:<19} {v}");
+    }
+    println!();
+    if team.is_empty() {
+        println!("team: none (reminders and digest lines go to [recruiters] emails)");
+    } else {
+        println!("team:");
+        super::people::print_team(&team);
     }
     println!();
     println!("history:");

@@ -9,16 +9,32 @@ use serde_json::json;
 pub(super) async fn token(env: &Env, cmd: TokenCmd) -> CmdResult {
     let store = env.store().await?;
     match cmd {
-        TokenCmd::Create { name, scope } => {
+        TokenCmd::Create {
+            name,
+            scope,
+            person,
+        } => {
             let scope = Scope::parse(&scope)?;
-            let (secret, t) = tokens::create(&store, &name, scope, env.now).await?;
+            let person = match &person {
+                Some(email) => Some(crate::store::people::require(store.conn(), email).await?),
+                None => None,
+            };
+            let (secret, t) =
+                tokens::create_for(&store, &name, scope, person.as_ref().map(|p| p.id), env.now)
+                    .await?;
             if env.json {
-                return print_json(&json!({"token": secret, "name": t.name, "scope": t.scope}));
+                return print_json(&json!({"token": secret, "name": t.name, "scope": t.scope,
+                    "person": person.as_ref().map(|p| &p.email)}));
             }
             println!("{secret}");
             eprintln!(
-                "token `{}` ({} scope) created; it is shown this once: keep it now",
-                t.name, t.scope
+                "token `{}` ({} scope{}) created; it is shown this once: keep it now",
+                t.name,
+                t.scope,
+                person
+                    .as_ref()
+                    .map(|p| format!(", for {}", p.email))
+                    .unwrap_or_default()
             );
             Ok(())
         }

@@ -16,9 +16,11 @@ use sea_orm::{
 const PAGE: u64 = 500;
 
 /// The tables in an order that satisfies their foreign keys.
-pub const TABLES: [&str; 12] = [
+pub const TABLES: [&str; 14] = [
     "postings",
     "posting_history",
+    "people",
+    "posting_team",
     "candidates",
     "applications",
     "transitions",
@@ -110,6 +112,8 @@ pub async fn copy(from: &Store, to: &Store, progress: impl Fn(&str, u64)) -> Res
     copy_all!(
         ("postings", posting, Id, id),
         ("posting_history", posting_history, Id, id),
+        ("people", person, Id, id),
+        ("posting_team", posting_team, Id, id),
         ("candidates", candidate, Id, id),
         ("applications", application, Id, id),
         ("transitions", transition, Id, id),

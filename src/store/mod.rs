@@ -22,6 +22,7 @@ pub mod events;
 pub mod lease;
 pub mod moves;
 pub mod outbox;
+pub mod people;
 pub mod postings;
 pub mod rate;
 pub mod rows;

@@ -87,6 +87,19 @@ pub async fn create(
     scope: Scope,
     now: DateTime<Utc>,
 ) -> Result<(String, api_token::Model)> {
+    create_for(store, name, scope, None, now).await
+}
+
+/// Creates a token that belongs to a person (`atsd token create --person`):
+/// moves made with it name that person, and it stops working when they are
+/// removed.
+pub async fn create_for(
+    store: &Store,
+    name: &str,
+    scope: Scope,
+    person_id: Option<i64>,
+    now: DateTime<Utc>,
+) -> Result<(String, api_token::Model)> {
     let name = name.trim();
     if name.is_empty() || name.len() > 100 || name.chars().any(char::is_control) {
         return Err(Error::input(
@@ -107,6 +120,7 @@ pub async fn create(
         created_at: Set(now),
         last_used_at: Set(None),
         revoked_at: Set(None),
+        person_id: Set(person_id),
         ..Default::default()
     }
     .insert(store.conn())
@@ -126,6 +140,17 @@ pub async fn list(store: &Store) -> Result<Vec<api_token::Model>> {
         .order_by_asc(api_token::Column::Id)
         .all(store.conn())
         .await?)
+}
+
+/// The actor a move made with this token records: the token's person
+/// (`person:<email>`), else the token (`api:<name>`).
+pub async fn actor(store: &Store, t: &api_token::Model) -> Result<String> {
+    if let Some(id) = t.person_id
+        && let Some(p) = super::people::by_id(store.conn(), id).await?
+    {
+        return Ok(format!("person:{}", p.email));
+    }
+    Ok(format!("api:{}", t.name))
 }
 
 /// Revokes the token named `name`: every request with it fails from now on.
@@ -159,6 +184,13 @@ pub async fn authenticate(
         return Ok(None);
     };
     if t.revoked_at.is_some() {
+        return Ok(None);
+    }
+    if let Some(p) = t.person_id
+        && !super::people::by_id(store.conn(), p)
+            .await?
+            .is_some_and(|p| p.active)
+    {
         return Ok(None);
     }
     if t.last_used_at
