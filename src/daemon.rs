@@ -34,6 +34,10 @@ pub const OUTBOX_POLL: Duration = Duration::from_secs(2);
 /// process may write them; on PostgreSQL a notification comes sooner).
 pub const EVENTS_POLL: Duration = Duration::from_secs(1);
 
+/// How often the loop reads the people's time zones again (the digest runs
+/// at its hour in each).
+const ZONES_POLL: Duration = Duration::from_secs(30);
+
 /// What the daemon tells whoever supervises it: systemd's notify protocol,
 /// the watchdog, health and metrics ([`crate::service`]) implement it. Every
 /// method has a default that does nothing.
@@ -258,6 +262,7 @@ pub async fn run(
     let mut last_outbox_check = tokio::time::Instant::now() - OUTBOX_POLL;
     let mut last_runs: HashMap<Job, (&'static str, DateTime<Utc>)> = HashMap::new();
     let mut status_due = true;
+    let mut last_zones_check = tokio::time::Instant::now() - ZONES_POLL;
     let email_queued = Arc::new(tokio::sync::Notify::new());
     let events_written = Arc::new(tokio::sync::Notify::new());
     // the newest event the outgoing webhooks were woken for
@@ -299,6 +304,12 @@ pub async fn run(
             let pending = pending_emails(&runner).await;
             life.status(&status_line(&runner, now, pending, &last_runs));
         }
+        if last_zones_check.elapsed() >= ZONES_POLL {
+            last_zones_check = tokio::time::Instant::now();
+            if let Err(e) = runner.refresh_zones().await {
+                tracing::warn!(error = %e, "cannot read the people's time zones; the digest keeps the ones it had");
+            }
+        }
         let mut next_wake = now + chrono::Duration::from_std(OUTBOX_POLL).unwrap_or_default();
         for &job in &jobs {
             if let Some(o) = runner.due_occurrence(job, now)
@@ -311,8 +322,21 @@ pub async fn run(
             {
                 running.insert(job);
                 let r = runner.clone();
+                // the digest's earlier occurrences in other time zones that
+                // this loop has not seen through (after downtime) run first
+                let seen = done.get(&job).copied();
+                let earlier: Vec<DateTime<Utc>> = runner
+                    .due_occurrences(job, now)
+                    .into_iter()
+                    .filter(|e| *e < o && seen.is_none_or(|d| d < *e))
+                    .collect();
                 set.spawn(async move {
                     let started = tokio::time::Instant::now();
+                    for e in earlier {
+                        if let Err(err) = r.run_occurrence(job, e, clock.now()).await {
+                            tracing::error!(job = job.name(), occurrence = %e, error = %err, "job run failed");
+                        }
+                    }
                     let res = r.run_occurrence(job, o, clock.now()).await;
                     Done::Scheduled(job, o, Box::new(res), started.elapsed())
                 });
@@ -383,6 +407,7 @@ pub async fn run(
                                 }
                             }
                             runner = new;
+                            last_zones_check = tokio::time::Instant::now() - ZONES_POLL;
                             life.configured(&runner);
                             tracing::info!("configuration reloaded: the new schedule, rules and templates apply from the next occurrence");
                         }

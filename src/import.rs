@@ -10,6 +10,7 @@ use crate::posting::{ApiBases, recognize};
 use crate::store::Store;
 use crate::store::applications;
 use crate::store::candidates::{self, CandidateInput};
+use crate::store::people::{self, TeamSpec};
 use crate::store::postings::{self, NewPosting, Upserted};
 use crate::workflow::{self, Ctx, NewApplication};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -93,6 +94,32 @@ pub fn to_new_posting(p: &PostingInput, bases: &ApiBases) -> Result<NewPosting, 
     })
 }
 
+/// A posting file's team, every address checked against the people: an
+/// unknown or removed one is an error naming the file and line.
+async fn team_of(
+    store: &Store,
+    origin: &str,
+    team: &file::FileTeam,
+) -> std::result::Result<TeamSpec, Vec<String>> {
+    let mut spec = TeamSpec::default();
+    let mut errs = Vec::new();
+    for (field, email, line) in &team.members {
+        match people::require(store.conn(), email).await {
+            Ok(_) => {}
+            Err(e) => {
+                errs.push(format!("{origin}:{line}: field `{field}`: {e}"));
+                continue;
+            }
+        }
+        match *field {
+            "recruiter" => spec.recruiter = Some(email.clone()),
+            "hiringManagers" => spec.hiring_managers.push(email.clone()),
+            _ => spec.coordinators.push(email.clone()),
+        }
+    }
+    if errs.is_empty() { Ok(spec) } else { Err(errs) }
+}
+
 /// `atsd posting import PATH...`
 pub async fn postings(
     store: &Store,
@@ -115,7 +142,7 @@ pub async fn postings(
     }
     let pb = progress(files.len(), show_progress, "reading");
     let mut errs = Vec::new();
-    let mut rows: Vec<(String, NewPosting)> = Vec::new();
+    let mut rows: Vec<(String, NewPosting, Option<TeamSpec>)> = Vec::new();
     let mut seen: HashMap<String, String> = HashMap::new();
     for f in &files {
         pb.inc(1);
@@ -147,7 +174,17 @@ pub async fn postings(
                                     i.origin, np.url
                                 ));
                             }
-                            rows.push((i.origin.clone(), np));
+                            let team = match &i.team {
+                                Some(t) => match team_of(store, &i.origin, t).await {
+                                    Ok(spec) => Some(spec),
+                                    Err(mut e) => {
+                                        errs.append(&mut e);
+                                        None
+                                    }
+                                },
+                                None => None,
+                            };
+                            rows.push((i.origin.clone(), np, team));
                         }
                         Err(e) => errs.push(e),
                     }
@@ -166,9 +203,12 @@ pub async fn postings(
         files: files.len(),
         ..Default::default()
     };
-    for (origin, np) in rows {
+    for (origin, np, team) in rows {
         pb.inc(1);
         let (m, outcome) = postings::upsert(&txn, &np, "import", now).await?;
+        if let Some(team) = &team {
+            people::set_team(&txn, m.id, team, now).await?;
+        }
         match &outcome {
             Upserted::Created => summary.created += 1,
             Upserted::Updated(_) => summary.updated += 1,

@@ -97,11 +97,24 @@ pub struct DigestStale {
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct DigestCtx {
     pub period: String,
+    /// At most [`DIGEST_LINES`] of them; `new_total` counts all.
     pub new_applications: Vec<DigestApplication>,
+    pub new_total: u64,
+    /// The lines left out of the section (0 when none were).
+    pub new_more: u64,
     pub stale: Vec<DigestStale>,
     pub stale_total: u64,
+    /// At most [`DIGEST_LINES`] of them; `closed_total` counts all.
     pub closed_postings: Vec<String>,
+    pub closed_total: u64,
+    pub closed_more: u64,
+    /// The board's list of postings, where the lines left out are
+    /// (with `[http] public_url`).
+    pub board_url: Option<String>,
 }
+
+/// Most lines in each section of a digest.
+pub const DIGEST_LINES: usize = 25;
 
 /// Everything a template may use.
 #[derive(Clone, Debug, Default, Serialize)]
@@ -465,6 +478,11 @@ pub fn known_variables() -> BTreeSet<&'static str> {
         "digest.stale",
         "digest.stale_total",
         "digest.closed_postings",
+        "digest.new_total",
+        "digest.new_more",
+        "digest.closed_total",
+        "digest.closed_more",
+        "digest.board_url",
     ]
     .into_iter()
     .collect()
@@ -527,6 +545,11 @@ pub fn sample_context() -> Context {
             }],
             stale_total: 2,
             closed_postings: vec!["Customer Support Lead".into()],
+            new_total: 27,
+            new_more: 26,
+            closed_total: 1,
+            closed_more: 0,
+            board_url: Some("https://atsd.example.org/board".into()),
         },
     }
 }

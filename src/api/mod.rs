@@ -26,7 +26,7 @@ use axum::extract::rejection::JsonRejection;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use entity::{api_token, application, idempotency_key};
 use problem::Problem;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
@@ -102,6 +102,8 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/applications/{id}", get(get_application))
         .route("/v1/applications/{id}/moves", post(move_application))
         .route("/v1/postings", get(list_postings).post(add_posting))
+        .route("/v1/postings/{id}/team", put(set_posting_team))
+        .route("/v1/people", get(list_people))
         .route("/v1/report", get(report))
         .route("/v1/openapi.json", get(openapi::document))
         .layer(DefaultBodyLimit::max(MAX_BODY))
@@ -555,6 +557,103 @@ async fn move_application(
         .await
         .map_err(|e| Problem::from_error(&e, StatusCode::UNPROCESSABLE_ENTITY))?;
     Ok(json_response(StatusCode::CREATED, &moved))
+}
+
+/// Every active person on the hiring side.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct PersonList {
+    items: Vec<entity::person::Model>,
+}
+
+/// List people.
+///
+/// `GET /v1/people` (token scope `read`): the people on the hiring side
+/// (recruiters, hiring managers, coordinators) who are active, with their
+/// time zones and locales.
+#[utoipa::path(get, path = "/v1/people", tag = "people",
+    responses(
+        (status = 200, description = "Every active person", body = PersonList),
+        (status = 401, description = "No token, or one that is revoked or unknown", body = problem::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The token's scope does not allow this", body = problem::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many requests with this token: retry after the time Retry-After gives", body = problem::Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+async fn list_people(State(s): State<ApiState>, headers: HeaderMap) -> ApiResult {
+    authorize(&s, &headers, Scope::Read).await?;
+    let rows = crate::store::people::list(&s.store, false)
+        .await
+        .map_err(|e| Problem::from_error(&e, StatusCode::CONFLICT))?;
+    Ok(json_response(StatusCode::OK, &PersonList { items: rows }))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"recruiter": "ada@example.org", "hiring_managers": ["lin@example.org"], "coordinators": []}))]
+struct TeamBody {
+    #[serde(default)]
+    recruiter: Option<String>,
+    #[serde(default)]
+    hiring_managers: Vec<String>,
+    #[serde(default)]
+    coordinators: Vec<String>,
+}
+
+/// A posting's team as set.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct TeamAnswer {
+    posting_id: i64,
+    team: Vec<crate::store::people::Member>,
+}
+
+/// Set a posting's hiring team.
+///
+/// `PUT /v1/postings/{id}/team` (token scope `recruiter`): replaces the
+/// team; every address must be a person (`atsd person add`), else 422
+/// naming each unknown one and nothing changes.
+#[utoipa::path(put, path = "/v1/postings/{id}/team", tag = "postings",
+    params(("id" = i64, Path, description = "The posting's id")),
+    request_body = TeamBody,
+    responses(
+        (status = 200, description = "The team as it is now", body = TeamAnswer),
+        (status = 401, description = "No token, or one that is revoked or unknown", body = problem::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The token's scope does not allow this", body = problem::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such posting", body = problem::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "An unknown person, or a malformed body", body = problem::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many requests with this token: retry after the time Retry-After gives", body = problem::Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+async fn set_posting_team(
+    State(s): State<ApiState>,
+    headers: HeaderMap,
+    id: std::result::Result<Path<i64>, axum::extract::rejection::PathRejection>,
+    b: std::result::Result<Json<TeamBody>, JsonRejection>,
+) -> ApiResult {
+    authorize(&s, &headers, Scope::Recruiter).await?;
+    let id = id
+        .map(|Path(id)| id)
+        .map_err(|_| Problem::fields(vec![("id", "not a posting id".into())]))?;
+    let b = body(b)?;
+    let err = |e: crate::Error| Problem::from_error(&e, StatusCode::UNPROCESSABLE_ENTITY);
+    let posting = crate::store::postings::find(s.store.conn(), &id.to_string())
+        .await
+        .map_err(err)?;
+    let spec = crate::store::people::TeamSpec {
+        recruiter: b.recruiter,
+        hiring_managers: b.hiring_managers,
+        coordinators: b.coordinators,
+    };
+    let txn = s.store.begin_write().await.map_err(err)?;
+    let team = crate::store::people::set_team(&txn, posting.id, &spec, chrono::Utc::now())
+        .await
+        .map_err(err)?;
+    txn.commit().await.map_err(|e| err(e.into()))?;
+    Ok(json_response(
+        StatusCode::OK,
+        &TeamAnswer {
+            posting_id: posting.id,
+            team,
+        },
+    ))
 }
 
 /// List postings.

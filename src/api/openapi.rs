@@ -31,6 +31,7 @@ pub enum PostingRef {
     tags(
         (name = "applications", description = "Candidates' applications and their moves through the pipeline"),
         (name = "postings", description = "Job postings, known by their URL"),
+        (name = "people", description = "The people on the hiring side"),
         (name = "report", description = "The pipeline report"),
         (name = "webhooks", description = "Web hooks that job boards send to atsd"),
     ),
@@ -41,6 +42,8 @@ pub enum PostingRef {
         super::move_application,
         super::list_postings,
         super::add_posting,
+        super::set_posting_team,
+        super::list_people,
         super::report,
         super::webhooks::greenhouse,
     ),

@@ -385,12 +385,20 @@ fn check_config(env: &Env) -> CmdResult {
 async fn report_cmd(env: &Env, args: &ReportArgs) -> CmdResult {
     let store = env.store().await?;
     let pid = super::applications::posting_id(&store, args.posting.as_deref()).await?;
+    let owned = match &args.owner {
+        Some(email) => {
+            let p = store::people::require(store.conn(), email).await?;
+            Some(store::people::postings_of(store.conn(), p.id).await?)
+        }
+        None => None,
+    };
     if args.format == ReportFormat::Html && !env.json {
         let html = crate::recruiter_board::report_html(
             &store,
             env.config(),
             &env.pipeline,
             pid,
+            owned.as_deref(),
             args.stale_after.chrono(),
             env.now,
         )
@@ -415,7 +423,11 @@ async fn report_cmd(env: &Env, args: &ReportArgs) -> CmdResult {
     }
     let data = stats::report_data(store.conn(), pid).await?;
     let th = report::stale_thresholds(env.config(), &env.pipeline, args.stale_after.chrono());
-    let r = report::build(&data, &env.pipeline, &th, env.now);
+    let mut r = report::build(&data, &env.pipeline, &th, env.now);
+    if let Some(owned) = &owned {
+        r.postings
+            .retain(|p| owned.binary_search(&p.posting_id).is_ok());
+    }
     let format = if env.json {
         ReportFormat::Json
     } else {

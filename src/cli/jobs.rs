@@ -20,6 +20,7 @@ pub(super) async fn tick(env: &Env, names: &[String], dry_run: bool) -> CmdResul
     }
     let store = env.store().await?;
     let runner = Runner::new(store, env.config().clone(), runs::instance_name())?;
+    runner.refresh_zones().await?;
     if dry_run {
         return tick_dry_run(env, &runner, &jobs).await;
     }
@@ -27,7 +28,17 @@ pub(super) async fn tick(env: &Env, names: &[String], dry_run: bool) -> CmdResul
     let mut failed = Vec::new();
     for job in jobs {
         let name = job.name();
-        let Some(occurrence) = runner.due_occurrence(job, env.now) else {
+        // the digest's earlier occurrences (in other people's time zones)
+        // not yet run are run first, quietly
+        let mut due = runner.due_occurrences(job, env.now);
+        let last = due.pop();
+        for o in due {
+            if let Ran::Ran { error: Some(e), .. } = runner.run_occurrence(job, o, env.now).await? {
+                eprintln!("error: job {name} ({}) failed: {e}", time(&o));
+                failed.push(name);
+            }
+        }
+        let Some(occurrence) = last else {
             if !env.json {
                 println!(
                     "{name}: `{}` has had no occurrence yet; skipped",
@@ -314,6 +325,8 @@ async fn tick_dry_run(env: &Env, runner: &Runner, jobs: &[Job]) -> CmdResult {
                     config: env.config(),
                     pipeline: &env.pipeline,
                     renderer: &env.renderer,
+                    cron: runner.cron(Job::Digest),
+                    tz: runner.tz(),
                     occurrence,
                     now: env.now,
                     dry_run: true,

@@ -183,7 +183,7 @@ impl Advance<'_> {
         let reminders = rules.iter().any(|r| !r.moves());
         if reminders && self.ctx.config().recruiters.emails.is_empty() {
             tracing::warn!(
-                "a remind rule is configured but [recruiters] emails is empty: no reminders are sent"
+                "a remind rule is configured but [recruiters] emails is empty: postings without a recruiter get no reminders"
             );
         }
         // while one batch is written, the next is read, decided and rendered
@@ -288,7 +288,16 @@ impl Advance<'_> {
             .collect();
         let decided: Vec<(&application::Model, rules::Action<'_>)> =
             actions.into_iter().map(|(r, a)| (&r.app, a)).collect();
-        let batch = Batch::render(&self.ctx, &decided, &cands, &posts)?;
+        let reminding = decided
+            .iter()
+            .any(|(_, a)| matches!(a, rules::Action::Remind { .. }));
+        let teams = if reminding {
+            let ids: Vec<i64> = posts.keys().copied().collect();
+            crate::store::people::teams(c, &ids, true).await?
+        } else {
+            Default::default()
+        };
+        let batch = Batch::render(&self.ctx, &decided, &cands, &posts, &teams)?;
         let planned = if self.dry_run {
             plan(&batch)
         } else {

@@ -1,35 +1,50 @@
-//! The `digest` job: one `recruiter_digest` per recruiter address per run —
-//! the applications that arrived since the previous digest, the stale ones
-//! per stage (the report's thresholds: the shortest stale rule of a stage,
-//! else 14 days), and the postings that closed since. Nothing is sent when
-//! there is nothing to say, and the run's counts say so. Each email's
-//! Message-ID names the occurrence, so running an occurrence again (after an
-//! interruption) queues nothing twice.
+//! The `digest` job: one `recruiter_digest` per person per occurrence of the
+//! digest's cron expression **in that person's time zone** (a person without
+//! one uses `[schedule] timezone`), listing only the postings on their team;
+//! and one to each `[recruiters] emails` address, at the occurrences in the
+//! schedule's time zone, for the postings that have no active recruiter.
+//! Each lists the applications that arrived since the recipient's previous
+//! occurrence, the stale ones per stage (the report's thresholds: the
+//! shortest stale rule of a stage, else 14 days), and the postings that
+//! closed since; each section at most [`DIGEST_LINES`] lines, then "and N
+//! more" with a link to the board. Nothing is sent to someone with nothing
+//! to hear. Each email's Message-ID names the occurrence and the recipient,
+//! so running an occurrence again (after an interruption) queues nothing
+//! twice. The data is read once per run, whatever the number of people.
 
 use crate::config::{Config, EmailSpec};
 use crate::error::{Error, Result};
 use crate::mail::{self, Recipient};
 use crate::pipeline::Pipeline;
+use crate::schedule::CronExpr;
 use crate::store::moves::{self as bulk, BulkEmail};
+use crate::store::people;
 use crate::store::{Store, sql};
-use crate::templates::{self, Context, DigestApplication, DigestCtx, DigestStale, Renderer};
+use crate::templates::{
+    self, Context, DIGEST_LINES, DigestApplication, DigestCtx, DigestStale, Renderer,
+};
 use chrono::{DateTime, Duration, Utc};
-use entity::job_run;
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
+use chrono_tz::Tz;
+use sea_orm::ConnectionTrait as _;
 use serde::Serialize;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::str::FromStr;
 
 /// The stale threshold of stages without a stale rule (as `atsd report`).
 pub const DEFAULT_STALE: Duration = Duration::days(14);
 
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Report {
+    /// The earliest `since` of the recipients due at this occurrence.
     pub since: Option<DateTime<Utc>>,
     pub new_applications: usize,
     pub stale: u64,
     pub closed_postings: usize,
-    /// Emails queued (one per recruiter address).
+    /// Recipients due at this occurrence (people and fallback addresses).
+    pub recipients: usize,
+    /// Emails queued (one per recipient with something to say).
     pub queued: u64,
-    /// Nothing new, nothing stale, nothing closed: no email.
+    /// Nothing new, nothing stale, nothing closed for anyone: no email.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub nothing_to_say: bool,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
@@ -41,132 +56,148 @@ pub struct Digest<'a> {
     pub config: &'a Config,
     pub pipeline: &'a Pipeline,
     pub renderer: &'a Renderer,
+    /// The digest's cron expression and the schedule's time zone.
+    pub cron: &'a CronExpr,
+    pub tz: Tz,
     /// The occurrence this digest is for.
     pub occurrence: DateTime<Utc>,
     pub now: DateTime<Utc>,
     pub dry_run: bool,
 }
 
+/// Someone this occurrence is for.
+struct Due<'p> {
+    /// None for a `[recruiters] emails` address.
+    person: Option<&'p entity::person::Model>,
+    email: &'p str,
+    /// Their n-th place in `[recruiters] emails` (fallback addresses).
+    n: usize,
+    tz: Tz,
+    since: DateTime<Utc>,
+    postings: HashSet<i64>,
+}
+
+struct NewApp {
+    posting: i64,
+    created: DateTime<Utc>,
+    line: DigestApplication,
+}
+
 impl Digest<'_> {
-    /// When the previous digest ran (its occurrence), else a day ago.
-    async fn since(&self) -> Result<DateTime<Utc>> {
-        let prev = job_run::Entity::find()
-            .filter(job_run::Column::Job.eq("digest"))
-            .filter(job_run::Column::Outcome.eq("ok"))
-            .filter(job_run::Column::ScheduledFor.lt(self.occurrence))
-            .order_by_desc(job_run::Column::ScheduledFor)
-            .one(self.store.conn())
-            .await?;
-        Ok(prev
-            .map(|r| r.scheduled_for)
-            .unwrap_or(self.occurrence - Duration::days(1)))
+    /// Whether `occurrence` is an occurrence of the digest in `tz`, and if
+    /// so, the one before it (else a day before).
+    fn due_in(&self, tz: Tz) -> Option<DateTime<Utc>> {
+        let o = self.occurrence;
+        (self.cron.latest_at_or_before(o, tz) == Some(o)).then(|| {
+            self.cron
+                .latest_at_or_before(o - Duration::seconds(1), tz)
+                .unwrap_or(o - Duration::days(1))
+        })
     }
 
     pub async fn run(&self) -> Result<Report> {
-        let c = self.store.conn();
-        let b = self.store.backend();
-        let since = self.since().await?;
-        let mut report = Report {
-            since: Some(since),
-            ..Report::default()
-        };
-        let rows = c
-            .query_all_raw(sql(
-                b,
-                "SELECT c.name, p.title FROM applications a JOIN candidates c ON c.id = a.candidate_id \
-                 JOIN postings p ON p.id = a.posting_id WHERE a.created_at > ? AND a.created_at <= ? ORDER BY a.id",
-                vec![since.into(), self.now.into()],
-            ))
-            .await?;
-        let mut new_applications = Vec::with_capacity(rows.len());
-        for r in rows {
-            new_applications.push(DigestApplication {
-                candidate: r.try_get("", "name")?,
-                posting: r.try_get("", "title")?,
-            });
-        }
-        let thresholds = crate::report::stale_thresholds(self.config, self.pipeline, DEFAULT_STALE);
-        let mut stale = Vec::new();
-        for stage in self.pipeline.active() {
-            let t = thresholds.get(stage).copied().unwrap_or(DEFAULT_STALE);
-            let n: i64 = c
-                .query_one_raw(sql(
-                    b,
-                    "SELECT COUNT(*) AS n FROM applications WHERE stage = ? AND entered_stage_at <= ?",
-                    vec![stage.clone().into(), (self.now - t).into()],
-                ))
-                .await?
-                .map(|r| r.try_get("", "n"))
-                .transpose()?
-                .unwrap_or(0);
-            if n > 0 {
-                stale.push(DigestStale {
-                    stage: stage.clone(),
-                    count: n as u64,
+        let mut report = Report::default();
+        let owners = people::owners(self.store).await?;
+        let mut due: Vec<Due<'_>> = Vec::new();
+        for (pid, postings) in &owners.by_person {
+            let Some(p) = owners.people.get(pid) else {
+                continue;
+            };
+            let tz = p
+                .timezone
+                .as_deref()
+                .and_then(|t| Tz::from_str(t).ok())
+                .unwrap_or(self.tz);
+            if let Some(since) = self.due_in(tz) {
+                due.push(Due {
+                    person: Some(p),
+                    email: &p.email,
+                    n: 0,
+                    tz,
+                    since,
+                    postings: postings.iter().copied().collect(),
                 });
             }
         }
-        let rows = c
-            .query_all_raw(sql(
-                b,
-                "SELECT title FROM postings WHERE status = 'closed' AND status_changed_at > ? AND status_changed_at <= ? ORDER BY id",
-                vec![since.into(), self.now.into()],
-            ))
-            .await?;
-        let mut closed = Vec::new();
-        for r in rows {
-            closed.push(r.try_get::<String>("", "title")?);
+        if !owners.unowned.is_empty()
+            && let Some(since) = self.due_in(self.tz)
+        {
+            if self.config.recruiters.emails.is_empty() {
+                report.no_recruiters = true;
+            }
+            let unowned: HashSet<i64> = owners.unowned.iter().copied().collect();
+            for (n, to) in self.config.recruiters.emails.iter().enumerate() {
+                due.push(Due {
+                    person: None,
+                    email: to,
+                    n,
+                    tz: self.tz,
+                    since,
+                    postings: unowned.clone(),
+                });
+            }
         }
-        report.new_applications = new_applications.len();
-        report.stale = stale.iter().map(|s| s.count).sum();
-        report.closed_postings = closed.len();
-        if new_applications.is_empty() && stale.is_empty() && closed.is_empty() {
-            report.nothing_to_say = true;
+        report.recipients = due.len();
+        let Some(since) = due.iter().map(|d| d.since).min() else {
+            report.nothing_to_say = !report.no_recruiters;
             return Ok(report);
-        }
-        if self.config.recruiters.emails.is_empty() {
-            report.no_recruiters = true;
-            return Ok(report);
-        }
-        let locale = &self.config.org.default_locale;
-        let ctx = Context {
-            org: templates::OrgCtx {
-                name: self.config.org.name.clone(),
-            },
-            digest: DigestCtx {
-                period: templates::format_date(
-                    self.occurrence,
-                    locale,
-                    Some(&self.config.schedule.timezone),
-                ),
-                stale_total: report.stale,
-                new_applications,
-                stale,
-                closed_postings: closed,
-            },
-            ..Context::default()
         };
+        report.since = Some(since);
+        let data = self.read(since).await?;
+        report.new_applications = data.new.len();
+        report.stale = data.stale.values().flatten().map(|(_, n)| n).sum();
+        report.closed_postings = data.closed.len();
         let spec = EmailSpec::new("recruiter_digest");
+        let domain = mail::message_id::domain(self.config);
+        let board_url = self
+            .config
+            .http
+            .as_ref()
+            .and_then(|h| h.public_url.as_deref())
+            .map(|u| format!("{}/board", u.trim_end_matches('/')));
         let mut emails = Vec::new();
-        for (n, to) in self.config.recruiters.emails.iter().enumerate() {
-            let who = Recipient {
-                email: to,
-                name: "",
-                locale: None,
+        for d in &due {
+            let Some(digest) = self.digest_for(d, &data, board_url.clone()) else {
+                continue;
             };
-            let mut d = mail::draft(self.config, self.renderer, &spec, &who, &ctx, "", self.now)
-                .map_err(|e| Error::Render(format!("email `recruiter_digest`: {e}")))?;
-            d.recipient_name = None;
-            d.stage = None;
+            let locale = d
+                .person
+                .and_then(|p| p.locale.as_deref())
+                .unwrap_or(&self.config.org.default_locale);
+            let ctx = Context {
+                org: templates::OrgCtx {
+                    name: self.config.org.name.clone(),
+                },
+                digest: DigestCtx {
+                    period: templates::format_date(self.occurrence, locale, Some(d.tz.name())),
+                    ..digest
+                },
+                ..Context::default()
+            };
+            let who = Recipient {
+                email: d.email,
+                name: d.person.map(|p| p.name.as_str()).unwrap_or(""),
+                locale: d.person.and_then(|p| p.locale.as_deref()),
+            };
+            let mut draft =
+                mail::draft(self.config, self.renderer, &spec, &who, &ctx, "", self.now)
+                    .map_err(|e| Error::Render(format!("email `recruiter_digest`: {e}")))?;
+            if d.person.is_none() {
+                draft.recipient_name = None;
+            }
+            draft.stage = None;
             emails.push(BulkEmail {
                 application_id: None,
-                message_id: mail::message_id::of_digest(
-                    mail::message_id::domain(self.config),
-                    self.occurrence,
-                    n,
-                ),
-                draft: d,
+                message_id: match d.person {
+                    Some(p) => mail::message_id::of_person_digest(domain, self.occurrence, p.id),
+                    None => mail::message_id::of_digest(domain, self.occurrence, d.n),
+                },
+                draft,
             });
+        }
+        if emails.is_empty() {
+            report.nothing_to_say = !report.no_recruiters;
+            return Ok(report);
         }
         if self.dry_run {
             report.queued = emails.len() as u64;
@@ -180,4 +211,141 @@ impl Digest<'_> {
         txn.commit().await?;
         Ok(report)
     }
+
+    /// One recipient's sections, or none when every one is empty.
+    fn digest_for(&self, d: &Due<'_>, data: &Data, board_url: Option<String>) -> Option<DigestCtx> {
+        let new: Vec<&NewApp> = data
+            .new
+            .iter()
+            .filter(|a| a.created > d.since && d.postings.contains(&a.posting))
+            .collect();
+        let mut stale: BTreeMap<usize, u64> = BTreeMap::new();
+        for p in &d.postings {
+            if let Some(by_stage) = data.stale.get(p) {
+                for (stage, n) in by_stage {
+                    *stale.entry(*stage).or_default() += n;
+                }
+            }
+        }
+        let closed: Vec<&(i64, DateTime<Utc>, String)> = data
+            .closed
+            .iter()
+            .filter(|(p, at, _)| *at > d.since && d.postings.contains(p))
+            .collect();
+        if new.is_empty() && stale.is_empty() && closed.is_empty() {
+            return None;
+        }
+        let active = self.pipeline.active();
+        let stale: Vec<DigestStale> = stale
+            .into_iter()
+            .map(|(i, count)| DigestStale {
+                stage: active[i].clone(),
+                count,
+            })
+            .collect();
+        Some(DigestCtx {
+            period: String::new(),
+            new_total: new.len() as u64,
+            new_more: new.len().saturating_sub(DIGEST_LINES) as u64,
+            new_applications: new
+                .iter()
+                .take(DIGEST_LINES)
+                .map(|a| a.line.clone())
+                .collect(),
+            stale_total: stale.iter().map(|s| s.count).sum(),
+            stale,
+            closed_total: closed.len() as u64,
+            closed_more: closed.len().saturating_sub(DIGEST_LINES) as u64,
+            closed_postings: closed
+                .iter()
+                .take(DIGEST_LINES)
+                .map(|c| c.2.clone())
+                .collect(),
+            board_url,
+        })
+    }
+
+    /// Everything any recipient's digest may list, read once.
+    async fn read(&self, since: DateTime<Utc>) -> Result<Data> {
+        let c = self.store.conn();
+        let b = self.store.backend();
+        let rows = c
+            .query_all_raw(sql(
+                b,
+                "SELECT a.posting_id, a.created_at, c.name, p.title FROM applications a \
+                 JOIN candidates c ON c.id = a.candidate_id JOIN postings p ON p.id = a.posting_id \
+                 WHERE a.created_at > ? AND a.created_at <= ? ORDER BY a.id",
+                vec![since.into(), self.now.into()],
+            ))
+            .await?;
+        let mut new = Vec::with_capacity(rows.len());
+        for r in rows {
+            new.push(NewApp {
+                posting: r.try_get("", "posting_id")?,
+                created: r.try_get("", "created_at")?,
+                line: DigestApplication {
+                    candidate: r.try_get("", "name")?,
+                    posting: r.try_get("", "title")?,
+                },
+            });
+        }
+        let thresholds = crate::report::stale_thresholds(self.config, self.pipeline, DEFAULT_STALE);
+        let mut stale: HashMap<i64, Vec<(usize, u64)>> = HashMap::new();
+        for (i, stage) in self.pipeline.active().iter().enumerate() {
+            let t = thresholds.get(stage).copied().unwrap_or(DEFAULT_STALE);
+            let rows = c
+                .query_all_raw(sql(
+                    b,
+                    "SELECT posting_id, COUNT(*) AS n FROM applications \
+                     WHERE stage = ? AND entered_stage_at <= ? GROUP BY posting_id",
+                    vec![stage.clone().into(), (self.now - t).into()],
+                ))
+                .await?;
+            for r in rows {
+                let n: i64 = r.try_get("", "n")?;
+                stale
+                    .entry(r.try_get("", "posting_id")?)
+                    .or_default()
+                    .push((i, n as u64));
+            }
+        }
+        let rows = c
+            .query_all_raw(sql(
+                b,
+                "SELECT id, status_changed_at, title FROM postings WHERE status = 'closed' \
+                 AND status_changed_at > ? AND status_changed_at <= ? ORDER BY id",
+                vec![since.into(), self.now.into()],
+            ))
+            .await?;
+        let mut closed = Vec::new();
+        for r in rows {
+            closed.push((
+                r.try_get("", "id")?,
+                r.try_get("", "status_changed_at")?,
+                r.try_get("", "title")?,
+            ));
+        }
+        Ok(Data { new, stale, closed })
+    }
+}
+
+struct Data {
+    new: Vec<NewApp>,
+    /// Per posting: (index of the active stage, stale applications).
+    stale: HashMap<i64, Vec<(usize, u64)>>,
+    closed: Vec<(i64, DateTime<Utc>, String)>,
+}
+
+/// The distinct time zones the digest runs in: the schedule's and every
+/// active person's.
+pub async fn zones(store: &Store, schedule: Tz) -> Result<Vec<Tz>> {
+    let mut out = vec![schedule];
+    for z in people::time_zones(store).await? {
+        if let Ok(tz) = Tz::from_str(&z)
+            && !out.contains(&tz)
+        {
+            out.push(tz);
+        }
+    }
+    Ok(out)
 }

@@ -100,6 +100,9 @@ pub struct Runner {
     /// (in the order of [`Job::ALL`]).
     tz: chrono_tz::Tz,
     schedules: Vec<CronExpr>,
+    /// The time zones the digest runs in (the schedule's and every active
+    /// person's), as last read by [`Runner::refresh_zones`].
+    digest_zones: std::sync::Mutex<Vec<chrono_tz::Tz>>,
 }
 
 /// What one job run did: its counts, as `atsd tick` prints them, the job
@@ -188,6 +191,7 @@ impl Runner {
         Ok(Runner {
             tz,
             schedules,
+            digest_zones: std::sync::Mutex::new(vec![tz]),
             store,
             links: Links::for_emails(&config).map(Arc::new),
             config: Arc::new(config),
@@ -249,18 +253,56 @@ impl Runner {
         self.tz
     }
 
-    fn cron(&self, job: Job) -> &CronExpr {
+    pub fn cron(&self, job: Job) -> &CronExpr {
         &self.schedules[job as usize]
+    }
+
+    /// Reads again the time zones of the people, in which the digest runs
+    /// as well as in the schedule's.
+    pub async fn refresh_zones(&self) -> Result<()> {
+        let zones = digest::zones(&self.store, self.tz).await?;
+        if let Ok(mut z) = self.digest_zones.lock() {
+            *z = zones;
+        }
+        Ok(())
+    }
+
+    fn zones(&self, job: Job) -> Vec<chrono_tz::Tz> {
+        match job {
+            Job::Digest => self
+                .digest_zones
+                .lock()
+                .map(|z| z.clone())
+                .unwrap_or_else(|_| vec![self.tz]),
+            _ => vec![self.tz],
+        }
     }
 
     /// The latest occurrence of `job` at or before `now`: the one to run now.
     pub fn due_occurrence(&self, job: Job, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
-        self.cron(job).latest_at_or_before(now, self.tz)
+        self.due_occurrences(job, now).pop()
     }
 
-    /// The first occurrence of `job` after `now`.
+    /// The latest occurrence at or before `now` in each time zone the job
+    /// runs in, oldest first and each once (the digest has one per zone of
+    /// its people; the other jobs one).
+    pub fn due_occurrences(&self, job: Job, now: DateTime<Utc>) -> Vec<DateTime<Utc>> {
+        let mut v: Vec<DateTime<Utc>> = self
+            .zones(job)
+            .into_iter()
+            .filter_map(|tz| self.cron(job).latest_at_or_before(now, tz))
+            .collect();
+        v.sort();
+        v.dedup();
+        v
+    }
+
+    /// The first occurrence of `job` after `now` (in any of its time zones).
     pub fn next_occurrence(&self, job: Job, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
-        self.cron(job).next_after(now, self.tz)
+        self.zones(job)
+            .into_iter()
+            .filter_map(|tz| self.cron(job).next_after(now, tz))
+            .min()
     }
 
     /// A job's work for `occurrence` at `now`, without the job-run bookkeeping.
@@ -316,6 +358,8 @@ impl Runner {
                     config: &self.config,
                     pipeline: &self.pipeline,
                     renderer: &self.renderer,
+                    cron: self.cron(Job::Digest),
+                    tz: self.tz,
                     occurrence,
                     now,
                     dry_run: false,

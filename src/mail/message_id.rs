@@ -34,6 +34,19 @@ pub fn of_reminder(domain: &str, application_id: i64, version: i32, n: usize) ->
     format!("<atsd.a{application_id}.v{version}.remind{n}@{domain}>")
 }
 
+/// A reminder about one stay in a stage to one person of the posting's team.
+pub fn of_reminder_to(domain: &str, application_id: i64, version: i32, person_id: i64) -> String {
+    format!("<atsd.a{application_id}.v{version}.remind.p{person_id}@{domain}>")
+}
+
+/// One person's digest of one occurrence.
+pub fn of_person_digest(domain: &str, occurrence: DateTime<Utc>, person_id: i64) -> String {
+    format!(
+        "<atsd.digest.{}.p{person_id}@{domain}>",
+        occurrence.format("%Y%m%dT%H%M%SZ")
+    )
+}
+
 /// The `n`th recruiter's digest of one occurrence of the digest job.
 pub fn of_digest(domain: &str, occurrence: DateTime<Utc>, n: usize) -> String {
     format!(

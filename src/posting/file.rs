@@ -27,6 +27,88 @@ pub struct PostingInput {
     pub source_hint: Option<(Source, String)>,
     /// Everything the file said, for `posting show`.
     pub raw: Json,
+    /// The hiring team the front matter names (`recruiter:`,
+    /// `hiringManagers:`, `coordinators:`), if any.
+    pub team: Option<FileTeam>,
+}
+
+/// A posting file's team: who, by role, and where each address was written.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct FileTeam {
+    /// `(field, address, line)`, in the file's order.
+    pub members: Vec<(&'static str, String, usize)>,
+}
+
+/// The front matter's team fields: a recruiter (one address) and lists of
+/// hiring managers and coordinators (a list, or one address); each address
+/// with the line it is on.
+fn team_fields(
+    name: &str,
+    text: &str,
+    map: &Map<String, Json>,
+) -> Result<Option<FileTeam>, String> {
+    let mut team = FileTeam::default();
+    for key in ["recruiter", "hiringManagers", "coordinators"] {
+        let values: Vec<&str> = match map.get(key) {
+            None | Some(Json::Null) => continue,
+            Some(Json::String(s)) => vec![s.as_str()],
+            Some(Json::Array(items)) if key != "recruiter" => {
+                let mut v = Vec::new();
+                for i in items {
+                    match i {
+                        Json::String(s) => v.push(s.as_str()),
+                        other => {
+                            return Err(format!(
+                                "{name}:{}: field `{key}`: expected email addresses, got {}",
+                                line_of(text, key, None),
+                                describe(other)
+                            ));
+                        }
+                    }
+                }
+                v
+            }
+            Some(other) => {
+                return Err(format!(
+                    "{name}:{}: field `{key}`: expected {}, got {}",
+                    line_of(text, key, None),
+                    if key == "recruiter" {
+                        "one email address"
+                    } else {
+                        "a list of email addresses"
+                    },
+                    describe(other)
+                ));
+            }
+        };
+        for v in values {
+            let line = line_of(text, key, Some(v));
+            let email = crate::candidate_fields::email(v)
+                .map_err(|e| format!("{name}:{line}: field `{key}`: {e}"))?;
+            team.members.push((key, email, line));
+        }
+    }
+    Ok((!team.members.is_empty()).then_some(team))
+}
+
+/// The line (1-based) where the front matter's `key` is written, or the
+/// first line from there on that holds `value`.
+fn line_of(text: &str, key: &str, value: Option<&str>) -> usize {
+    let lines: Vec<&str> = text.lines().collect();
+    let start = lines
+        .iter()
+        .position(|l| l.trim_start().starts_with(&format!("{key}:")))
+        .unwrap_or(0);
+    match value {
+        None => start + 1,
+        Some(v) => lines
+            .iter()
+            .enumerate()
+            .skip(start)
+            .find(|(_, l)| l.contains(v.trim()))
+            .map(|(i, _)| i + 1)
+            .unwrap_or(start + 1),
+    }
 }
 
 /// Extensions imported from a folder.
@@ -163,6 +245,7 @@ fn parse_front_matter(name: &str, text: &str) -> Result<PostingInput, String> {
     {
         return Err(f.bad("featured", "a number", v));
     }
+    let team = team_fields(name, text, &map)?;
     for key in [
         "hashtags",
         "jobType",
@@ -185,6 +268,7 @@ fn parse_front_matter(name: &str, text: &str) -> Result<PostingInput, String> {
         status: archived.then_some(Status::Closed),
         source_hint: None,
         raw,
+        team,
     })
 }
 
@@ -311,6 +395,7 @@ fn greenhouse_job(name: &str, job: &Json) -> Result<PostingInput, String> {
         status: None,
         source_hint: Some((Source::Greenhouse, id)),
         raw: job.clone(),
+        team: None,
     })
 }
 

@@ -156,6 +156,7 @@ pub async fn report_html(
     config: &crate::config::Config,
     pipeline: &crate::pipeline::Pipeline,
     posting: Option<i64>,
+    owned: Option<&[i64]>,
     default_stale: chrono::Duration,
     now: chrono::DateTime<chrono::Utc>,
 ) -> crate::error::Result<String> {
@@ -173,9 +174,10 @@ pub async fn report_html(
         charts: &charts,
         default_stale,
     };
-    let ids: Vec<i64> = match posting {
-        Some(p) => vec![p],
-        None => entity::posting::Entity::find()
+    let ids: Vec<i64> = match (posting, owned) {
+        (Some(p), _) => vec![p],
+        (None, Some(owned)) => owned.to_vec(),
+        (None, None) => entity::posting::Entity::find()
             .order_by_asc(entity::posting::Column::Id)
             .all(store.conn())
             .await?

@@ -361,44 +361,56 @@ pub async fn postings_of<C: ConnectionTrait>(c: &C, person_id: i64) -> Result<Ve
     Ok(ids)
 }
 
-/// Who gets each posting's digest lines: the active recruiter of every
-/// posting that has one (person id → posting ids), and the postings that
-/// have none (they go to the fallback list).
+/// Who gets each posting's digest lines: every active member of its team
+/// (person id → posting ids), and the postings with no active recruiter
+/// (they go to `[recruiters] emails`).
 pub struct Owners {
     pub by_person: BTreeMap<i64, Vec<i64>>,
     pub people: HashMap<i64, person::Model>,
     pub unowned: Vec<i64>,
 }
 
-/// Every posting's owner for the digest: one query over the team table.
+/// Every posting's owners for the digest: two queries, whatever the numbers.
 pub async fn owners(store: &Store) -> Result<Owners> {
     let c = store.conn();
-    let rows = c
-        .query_all_raw(sql(
-            store.backend(),
-            "SELECT p.id AS posting_id, t.person_id FROM postings p \
-             LEFT JOIN posting_team t ON t.posting_id = p.id AND t.role = 'recruiter' \
-               AND t.person_id IN (SELECT id FROM people WHERE active = ?) \
-             ORDER BY p.id",
-            vec![true.into()],
-        ))
-        .await?;
-    let mut by_person: BTreeMap<i64, Vec<i64>> = BTreeMap::new();
-    let mut unowned = Vec::new();
-    for r in rows {
-        let posting: i64 = r.try_get("", "posting_id")?;
-        match r.try_get::<Option<i64>>("", "person_id")? {
-            Some(p) => by_person.entry(p).or_default().push(posting),
-            None => unowned.push(posting),
-        }
-    }
-    let people = person::Entity::find()
+    let people: HashMap<i64, person::Model> = person::Entity::find()
         .filter(person::Column::Active.eq(true))
         .all(c)
         .await?
         .into_iter()
         .map(|p| (p.id, p))
         .collect();
+    let rows = c
+        .query_all_raw(sql(
+            store.backend(),
+            "SELECT p.id AS posting_id, t.person_id, t.role FROM postings p \
+             LEFT JOIN posting_team t ON t.posting_id = p.id ORDER BY p.id",
+            vec![],
+        ))
+        .await?;
+    let mut by_person: BTreeMap<i64, Vec<i64>> = BTreeMap::new();
+    let mut owned = std::collections::HashSet::new();
+    let mut all = Vec::new();
+    for r in rows {
+        let posting: i64 = r.try_get("", "posting_id")?;
+        if all.last() != Some(&posting) {
+            all.push(posting);
+        }
+        let Some(pid) = r.try_get::<Option<i64>>("", "person_id")? else {
+            continue;
+        };
+        if !people.contains_key(&pid) {
+            continue;
+        }
+        let list = by_person.entry(pid).or_default();
+        if list.last() != Some(&posting) {
+            list.push(posting);
+        }
+        if r.try_get::<Option<String>>("", "role")?.as_deref() == Some("recruiter") {
+            owned.insert(posting);
+        }
+    }
+    let unowned = all.into_iter().filter(|p| !owned.contains(p)).collect();
     Ok(Owners {
         by_person,
         people,

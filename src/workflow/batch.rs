@@ -46,6 +46,7 @@ impl Batch {
         decided: &[(&application::Model, Action<'_>)],
         cands: &HashMap<i64, candidate::Model>,
         posts: &HashMap<i64, posting::Model>,
+        teams: &email::Teams,
     ) -> Result<Batch> {
         let mut batch = Batch::default();
         for (app, action) in decided {
@@ -87,14 +88,21 @@ impl Batch {
                     ));
                 }
                 Action::Remind { rule } => {
-                    let emails = email::reminders(ctx, app, cand, post, rule.reason.as_deref())?
-                        .into_iter()
-                        .map(|(message_id, draft)| BulkEmail {
-                            application_id: Some(app.id),
-                            message_id,
-                            draft,
-                        })
-                        .collect();
+                    let emails = email::reminders(
+                        ctx,
+                        app,
+                        cand,
+                        post,
+                        teams.get(&post.id).map(Vec::as_slice).unwrap_or_default(),
+                        rule.reason.as_deref(),
+                    )?
+                    .into_iter()
+                    .map(|(message_id, draft)| BulkEmail {
+                        application_id: Some(app.id),
+                        message_id,
+                        draft,
+                    })
+                    .collect();
                     batch.order.push((false, batch.reminders.len()));
                     batch.reminders.push(Reminded {
                         rule: rule.name.clone(),

@@ -9,9 +9,12 @@ use crate::config::{EmailChoice, EmailSpec};
 use crate::error::{Error, Result};
 use crate::mail::{self, Recipient};
 use crate::store::outbox::{self, Draft, Email};
+use crate::store::people::Role;
 use crate::templates;
+use entity::person;
 use entity::{application, candidate, posting, transition};
 use sea_orm::ConnectionTrait;
+use std::collections::HashMap;
 
 /// What the templates see of an application (as it is after the move, if
 /// one caused the email).
@@ -117,21 +120,45 @@ pub(super) async fn queue_for_move<C: ConnectionTrait>(
     Ok(vec![email])
 }
 
-/// A stale-application reminder about `app` to each recruiter address
-/// (`[recruiters] emails`), with the rule's reason: `(Message-ID, email)`
-/// each, the Message-ID naming the stay in the stage so that it is queued
-/// once.
+/// The active teams of postings, by posting id ([`crate::store::people::teams`]).
+pub type Teams = HashMap<i64, Vec<(Role, person::Model)>>;
+
+/// A stale-application reminder about `app` to the posting's recruiter and
+/// coordinators (each in their own locale, addressed by name), and to each
+/// `[recruiters] emails` address when the posting has no active recruiter;
+/// with the rule's reason: `(Message-ID, email)` each, the Message-ID
+/// naming the stay in the stage and the person so that it is queued once.
 pub fn reminders(
     ctx: &Ctx<'_>,
     app: &application::Model,
     cand: &candidate::Model,
     posting: &posting::Model,
+    team: &[(Role, person::Model)],
     reason: Option<&str>,
 ) -> Result<Vec<(String, Draft)>> {
     let tctx = context(ctx, app, cand, posting, None, reason);
     let spec = EmailSpec::new("recruiter_reminder");
     let domain = mail::message_id::domain(ctx.config);
     let mut out = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for (_, p) in team.iter().filter(|(r, _)| r.reminded()) {
+        if !seen.insert(p.id) {
+            continue;
+        }
+        let to_whom = Recipient {
+            email: &p.email,
+            name: &p.name,
+            locale: p.locale.as_deref(),
+        };
+        let d = render(ctx, &spec, &to_whom, &tctx, &app.stage, app.id)?;
+        out.push((
+            mail::message_id::of_reminder_to(domain, app.id, app.version, p.id),
+            d,
+        ));
+    }
+    if team.iter().any(|(r, _)| *r == Role::Recruiter) {
+        return Ok(out);
+    }
     for (n, to) in ctx.config.recruiters.emails.iter().enumerate() {
         let to_whom = Recipient {
             email: to,
