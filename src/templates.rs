@@ -92,6 +92,8 @@ pub struct DigestApplication {
 pub struct DigestStale {
     pub stage: String,
     pub count: u64,
+    /// The posting the count is for (a digest lists them per posting).
+    pub posting: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, Serialize)]
@@ -108,6 +110,8 @@ pub struct DigestCtx {
     pub closed_postings: Vec<String>,
     pub closed_total: u64,
     pub closed_more: u64,
+    /// Stale lines (posting and stage) left out.
+    pub stale_more: u64,
     /// The board's list of postings, where the lines left out are
     /// (with `[http] public_url`).
     pub board_url: Option<String>,
@@ -482,6 +486,7 @@ pub fn known_variables() -> BTreeSet<&'static str> {
         "digest.new_more",
         "digest.closed_total",
         "digest.closed_more",
+        "digest.stale_more",
         "digest.board_url",
     ]
     .into_iter()
@@ -542,6 +547,7 @@ pub fn sample_context() -> Context {
             stale: vec![DigestStale {
                 stage: "screening".into(),
                 count: 2,
+                posting: Some("Data Analyst, Growth".into()),
             }],
             stale_total: 2,
             closed_postings: vec!["Customer Support Lead".into()],
@@ -549,6 +555,7 @@ pub fn sample_context() -> Context {
             new_more: 26,
             closed_total: 1,
             closed_more: 0,
+            stale_more: 0,
             board_url: Some("https://atsd.example.org/board".into()),
         },
     }

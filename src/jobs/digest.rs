@@ -145,7 +145,7 @@ impl Digest<'_> {
         report.since = Some(since);
         let data = self.read(since).await?;
         report.new_applications = data.new.len();
-        report.stale = data.stale.values().flatten().map(|(_, n)| n).sum();
+        report.stale = data.stale.values().flatten().map(|(_, _, n)| n).sum();
         report.closed_postings = data.closed.len();
         let spec = EmailSpec::new("recruiter_digest");
         let domain = mail::message_id::domain(self.config);
@@ -219,11 +219,12 @@ impl Digest<'_> {
             .iter()
             .filter(|a| a.created > d.since && d.postings.contains(&a.posting))
             .collect();
-        let mut stale: BTreeMap<usize, u64> = BTreeMap::new();
+        // per stage, then posting title
+        let mut stale: BTreeMap<(usize, &str, i64), u64> = BTreeMap::new();
         for p in &d.postings {
             if let Some(by_stage) = data.stale.get(p) {
-                for (stage, n) in by_stage {
-                    *stale.entry(*stage).or_default() += n;
+                for (stage, title, n) in by_stage {
+                    *stale.entry((*stage, title.as_str(), *p)).or_default() += n;
                 }
             }
         }
@@ -236,11 +237,15 @@ impl Digest<'_> {
             return None;
         }
         let active = self.pipeline.active();
+        let stale_total: u64 = stale.values().sum();
+        let stale_more = stale.len().saturating_sub(DIGEST_LINES) as u64;
         let stale: Vec<DigestStale> = stale
             .into_iter()
-            .map(|(i, count)| DigestStale {
+            .take(DIGEST_LINES)
+            .map(|((i, title, _), count)| DigestStale {
                 stage: active[i].clone(),
                 count,
+                posting: Some(title.to_string()),
             })
             .collect();
         Some(DigestCtx {
@@ -252,7 +257,8 @@ impl Digest<'_> {
                 .take(DIGEST_LINES)
                 .map(|a| a.line.clone())
                 .collect(),
-            stale_total: stale.iter().map(|s| s.count).sum(),
+            stale_total,
+            stale_more,
             stale,
             closed_total: closed.len() as u64,
             closed_more: closed.len().saturating_sub(DIGEST_LINES) as u64,
@@ -290,14 +296,15 @@ impl Digest<'_> {
             });
         }
         let thresholds = crate::report::stale_thresholds(self.config, self.pipeline, DEFAULT_STALE);
-        let mut stale: HashMap<i64, Vec<(usize, u64)>> = HashMap::new();
+        let mut stale: HashMap<i64, Vec<(usize, String, u64)>> = HashMap::new();
         for (i, stage) in self.pipeline.active().iter().enumerate() {
             let t = thresholds.get(stage).copied().unwrap_or(DEFAULT_STALE);
             let rows = c
                 .query_all_raw(sql(
                     b,
-                    "SELECT posting_id, COUNT(*) AS n FROM applications \
-                     WHERE stage = ? AND entered_stage_at <= ? GROUP BY posting_id",
+                    "SELECT a.posting_id, p.title, COUNT(*) AS n FROM applications a \
+                     JOIN postings p ON p.id = a.posting_id \
+                     WHERE a.stage = ? AND a.entered_stage_at <= ? GROUP BY a.posting_id, p.title",
                     vec![stage.clone().into(), (self.now - t).into()],
                 ))
                 .await?;
@@ -306,7 +313,7 @@ impl Digest<'_> {
                 stale
                     .entry(r.try_get("", "posting_id")?)
                     .or_default()
-                    .push((i, n as u64));
+                    .push((i, r.try_get("", "title")?, n as u64));
             }
         }
         let rows = c
@@ -331,8 +338,8 @@ impl Digest<'_> {
 
 struct Data {
     new: Vec<NewApp>,
-    /// Per posting: (index of the active stage, stale applications).
-    stale: HashMap<i64, Vec<(usize, u64)>>,
+    /// Per posting: (index of the active stage, its title, stale applications).
+    stale: HashMap<i64, Vec<(usize, String, u64)>>,
     closed: Vec<(i64, DateTime<Utc>, String)>,
 }
 

@@ -29,5 +29,6 @@ mod service;
 mod smtp;
 mod soak;
 mod store;
+mod teams;
 mod templates;
 mod tools;
