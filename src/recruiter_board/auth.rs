@@ -8,9 +8,10 @@
 
 use crate::error::Result;
 use crate::store::Store;
+use crate::store::people;
 use crate::store::tokens::{self, Scope, sha256};
 use chrono::{DateTime, Duration, Utc};
-use entity::{api_token, board_session};
+use entity::{api_token, board_session, person};
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
 
 pub const COOKIE: &str = "atsd_board";
@@ -54,26 +55,86 @@ pub async fn sign_in(
     Ok(Ok(secret))
 }
 
-/// Whether the cookie's session is live: not expired, its token not revoked
-/// and still allowed to read.
-pub async fn check(store: &Store, secret: &str, now: DateTime<Utc>) -> Result<bool> {
+/// A live session: its token, whether that token may act (scope
+/// `recruiter`) and the person it belongs to, if any.
+#[derive(Clone, Debug)]
+pub struct Session {
+    pub token: api_token::Model,
+    pub may_act: bool,
+    pub person: Option<person::Model>,
+    /// The token every form of this session carries ([`form_token`]).
+    pub form_token: String,
+}
+
+/// The cookie's session if it is live: not expired, its token not revoked,
+/// still allowed to read, and its person (if any) not removed.
+pub async fn session(store: &Store, secret: &str, now: DateTime<Utc>) -> Result<Option<Session>> {
     if secret.len() != 64 || !secret.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Ok(false);
+        return Ok(None);
     }
     let Some(s) = board_session::Entity::find_by_id(sha256(secret.as_bytes()))
         .one(store.conn())
         .await?
     else {
-        return Ok(false);
+        return Ok(None);
     };
     if s.expires_at <= now {
-        return Ok(false);
+        return Ok(None);
     }
-    let token = api_token::Entity::find_by_id(s.token_id)
+    let Some(token) = api_token::Entity::find_by_id(s.token_id)
         .filter(api_token::Column::RevokedAt.is_null())
         .one(store.conn())
-        .await?;
-    Ok(token.is_some_and(|t| Scope::parse(&t.scope).is_ok_and(|s| s.allows(Scope::Read))))
+        .await?
+    else {
+        return Ok(None);
+    };
+    let Ok(scope) = Scope::parse(&token.scope) else {
+        return Ok(None);
+    };
+    if !scope.allows(Scope::Read) {
+        return Ok(None);
+    }
+    let person = match token.person_id {
+        Some(id) => match people::by_id(store.conn(), id).await? {
+            Some(p) if p.active => Some(p),
+            // a removed person's sessions end with their tokens
+            _ => return Ok(None),
+        },
+        None => None,
+    };
+    Ok(Some(Session {
+        may_act: scope.allows(Scope::Recruiter),
+        person,
+        form_token: form_token(secret),
+        token,
+    }))
+}
+
+/// The form token of the session whose cookie is `secret`: an HMAC of a
+/// fixed label under the session's own secret. A page of the session
+/// carries it in every form; a request from another site has the cookie
+/// withheld (`SameSite=Strict`) and could not know this value if it had.
+pub fn form_token(secret: &str) -> String {
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret.as_bytes());
+    tokens::hex(ring::hmac::sign(&key, FORM_LABEL).as_ref())
+}
+
+const FORM_LABEL: &[u8] = b"atsd board form token v1";
+
+/// Whether `given` is the form token of the session whose cookie is
+/// `secret` (compared in constant time).
+pub fn form_token_ok(secret: &str, given: &str) -> bool {
+    if given.len() != 64 || !given.is_ascii() {
+        return false;
+    }
+    let tag: Option<Vec<u8>> = (0..32)
+        .map(|i| u8::from_str_radix(&given[2 * i..2 * i + 2], 16).ok())
+        .collect();
+    let Some(tag) = tag else {
+        return false;
+    };
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret.as_bytes());
+    ring::hmac::verify(&key, FORM_LABEL, &tag).is_ok()
 }
 
 /// Ends the cookie's session.
@@ -137,6 +198,18 @@ mod tests {
             assert!(c.contains(part), "{c}");
         }
         assert!(set_cookie(None).contains("Max-Age=0"));
+    }
+
+    #[test]
+    fn a_form_token_belongs_to_its_session_only() {
+        let a = "a".repeat(64);
+        let b = "b".repeat(64);
+        let t = form_token(&a);
+        assert!(form_token_ok(&a, &t));
+        assert!(!form_token_ok(&b, &t));
+        assert!(!form_token_ok(&a, ""));
+        assert!(!form_token_ok(&a, "not hex"));
+        assert!(!form_token_ok(&a, &t[..62]));
     }
 
     #[test]

@@ -14,6 +14,7 @@
 //! content security policy that allows no script and only the page's own
 //! style sheet (by its hash).
 
+pub mod actions;
 pub mod auth;
 pub mod charts;
 pub mod figures;
@@ -25,7 +26,7 @@ use crate::config::BoardAuth;
 use crate::error::Error;
 use crate::store::Store;
 use axum::Router;
-use axum::extract::{Form, Path, Query, Request, State};
+use axum::extract::{DefaultBodyLimit, Extension, Form, Path, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -229,6 +230,20 @@ pub fn router(state: BoardState) -> Router {
         .route("/board/outbox", get(outbox))
         .route("/board/jobs", get(jobs))
         .route("/board/logout", post(logout))
+        .merge(
+            Router::new()
+                .route(
+                    "/board/applications/{id}/move",
+                    post(actions::move_application),
+                )
+                .route("/board/applications/{id}/hold", post(actions::hold))
+                .route(
+                    "/board/applications/{id}/emails/{email}/retry",
+                    post(actions::retry_email),
+                )
+                .route("/board/postings/{id}/team", post(actions::set_team))
+                .layer(DefaultBodyLimit::max(actions::FORM_LIMIT)),
+        )
         .route_layer(middleware::from_fn_with_state(state.clone(), gate));
     Router::new()
         .route("/board/login", get(login_form).post(login))
@@ -306,24 +321,53 @@ fn chrome(s: &BoardState) -> Chrome {
     }
 }
 
-/// Lets a request through with a live session (or in proxy mode); sends it
-/// to the sign-in page otherwise.
-async fn gate(State(s): State<BoardState>, req: Request, next: Next) -> Response {
+/// Who is looking: the session (none in proxy mode) and its cookie's
+/// secret, which the form tokens are checked against.
+#[derive(Clone, Debug, Default)]
+pub struct Viewer {
+    pub session: Option<auth::Session>,
+    secret: Option<String>,
+}
+
+impl Viewer {
+    fn person(&self) -> Option<&entity::person::Model> {
+        self.session.as_ref().and_then(|s| s.person.as_ref())
+    }
+
+    /// The form token for this viewer's forms, if they may act.
+    fn form_token(&self) -> Option<String> {
+        self.session
+            .as_ref()
+            .filter(|s| s.may_act)
+            .map(|s| s.form_token.clone())
+    }
+}
+
+/// Lets a request through with a live session (or in proxy mode), with its
+/// [`Viewer`]; sends it to the sign-in page otherwise.
+async fn gate(State(s): State<BoardState>, mut req: Request, next: Next) -> Response {
     if proxy_mode(&s) {
+        req.extensions_mut().insert(Viewer::default());
         return next.run(req).await;
     }
     let cookie = req
         .headers()
         .get(header::COOKIE)
-        .and_then(|v| v.to_str().ok());
-    let live = match auth::cookie(cookie) {
-        Some(secret) => match auth::check(&s.store, secret, chrono::Utc::now()).await {
+        .and_then(|v| v.to_str().ok())
+        .and_then(|c| auth::cookie(Some(c)))
+        .map(str::to_string);
+    let session = match &cookie {
+        Some(secret) => match auth::session(&s.store, secret, chrono::Utc::now()).await {
             Ok(ok) => ok,
             Err(e) => return error_page(&s, &e),
         },
-        None => false,
+        None => None,
     };
-    if live {
+    if let Some(session) = session {
+        req.extensions_mut().insert(Viewer {
+            session: Some(session),
+            secret: cookie,
+        });
         return next.run(req).await;
     }
     if req.method() != axum::http::Method::GET {
@@ -385,24 +429,34 @@ fn error_page(s: &BoardState, e: &Error) -> Response {
     }
 }
 
-/// What every page is made with: the configuration of the moment and the
-/// words of its locale.
+/// What every page is made with: the configuration of the moment, and the
+/// words and time zone of the viewer (their person's, else the
+/// organisation's).
 struct PageEnv {
     runner: Arc<crate::jobs::Runner>,
     words: i18n::Words,
     locale: String,
+    tz: chrono_tz::Tz,
 }
 
 impl PageEnv {
     /// `None` while the daemon is starting (no configuration yet).
-    fn new(s: &BoardState) -> Option<PageEnv> {
+    fn new(s: &BoardState, v: &Viewer) -> Option<PageEnv> {
         let runner = runner(s)?;
-        let locale = runner.config.org.default_locale.clone();
+        let person = v.person();
+        let locale = person
+            .and_then(|p| p.locale.clone())
+            .unwrap_or_else(|| runner.config.org.default_locale.clone());
+        let tz = person
+            .and_then(|p| p.timezone.as_deref())
+            .and_then(|z| z.parse().ok())
+            .unwrap_or_else(|| runner.tz());
         let (_, words) = i18n::words(&locale);
         Some(PageEnv {
             runner,
             words,
             locale,
+            tz,
         })
     }
 
@@ -414,10 +468,14 @@ impl PageEnv {
             words: &self.words,
             // in whole seconds: links carry it, and list what was counted
             now: chrono::SubsecRound::trunc_subsecs(chrono::Utc::now(), 0),
-            tz: self.runner.tz(),
+            tz: self.tz,
             charts: &s.charts,
             default_stale: pages::DEFAULT_STALE,
         }
+    }
+
+    fn word(&self, k: &str) -> String {
+        self.words.get(k).cloned().unwrap_or_else(|| k.to_string())
     }
 
     fn finish<P: Serialize>(
@@ -426,16 +484,26 @@ impl PageEnv {
         template: &str,
         data: crate::error::Result<P>,
     ) -> Response {
+        self.finish_with(s, StatusCode::OK, template, data)
+    }
+
+    fn finish_with<P: Serialize>(
+        &self,
+        s: &BoardState,
+        status: StatusCode,
+        template: &str,
+        data: crate::error::Result<P>,
+    ) -> Response {
         match data.and_then(|d| render(template, &self.locale, &d, chrome(s))) {
-            Ok(b) => html(StatusCode::OK, b),
+            Ok(b) => html(status, b),
             Err(e) => error_page(s, &e),
         }
     }
 }
 
 macro_rules! page_env {
-    ($s:expr) => {
-        match PageEnv::new(&$s) {
+    ($s:expr, $v:expr) => {
+        match PageEnv::new(&$s, &$v) {
             Some(p) => p,
             None => {
                 return (StatusCode::SERVICE_UNAVAILABLE, "the daemon is starting").into_response();
@@ -472,33 +540,82 @@ fn path_id(id: &str, what: &str) -> crate::error::Result<i64> {
         .map_err(|_| Error::NotFound(format!("no {what} `{id}`")))
 }
 
-async fn overview(State(s): State<BoardState>, Query(q): Params) -> Response {
-    let pe = page_env!(s);
+async fn overview(
+    State(s): State<BoardState>,
+    Extension(v): Extension<Viewer>,
+    Query(q): Params,
+) -> Response {
+    let pe = page_env!(s, v);
     let c = pe.ctx(&s);
-    let data = match pages::parse_posting_status(param(&q, "status")) {
-        Ok(status) => pages::overview(&c, status.as_deref()).await,
-        Err(e) => Err(e),
-    };
+    let data = async {
+        let status = pages::parse_posting_status(param(&q, "status"))?;
+        // a person's session opens on their own postings
+        let owner = match (param(&q, "owner"), v.person()) {
+            (None | Some("me"), Some(p)) => Some(p),
+            (None | Some("all"), _) => None,
+            (Some("me"), None) => {
+                return Err(Error::input(
+                    "owner: `me` needs a session whose token belongs to a person (atsd token create … --person EMAIL)",
+                ));
+            }
+            (Some(o), _) => return Err(Error::input(format!("owner: `{o}` is not me or all"))),
+        };
+        let owned = match owner {
+            Some(p) => Some(crate::store::people::postings_of(s.store.conn(), p.id).await?),
+            None => None,
+        };
+        let mut page = pages::overview(&c, status.as_deref(), owned.as_deref()).await?;
+        page.person = v.person().map(|p| p.name.clone());
+        Ok(page)
+    }
+    .await;
     pe.finish(&s, "overview.html", data)
 }
 
 async fn posting(
     State(s): State<BoardState>,
+    Extension(v): Extension<Viewer>,
     Path(id): Path<String>,
     Query(q): Params,
 ) -> Response {
-    let pe = page_env!(s);
-    let c = pe.ctx(&s);
-    let data = async {
-        let id = path_id(&id, "posting")?;
-        let f = pages::PostingFilter {
-            stage: param(&q, "stage").map(String::from),
-            stale: flag(&q, "stale")?,
-        };
-        pages::posting_page(&c, id, &f, true).await
-    }
-    .await;
+    let pe = page_env!(s, v);
+    let data = posting_data(&s, &v, &pe, &id, &q, None).await;
     pe.finish(&s, "posting.html", data)
+}
+
+/// The posting page as `v` sees it; `error` when an action of theirs was
+/// refused.
+async fn posting_data(
+    s: &BoardState,
+    v: &Viewer,
+    pe: &PageEnv,
+    id: &str,
+    q: &HashMap<String, String>,
+    error: Option<String>,
+) -> crate::error::Result<pages::PostingPage> {
+    let c = pe.ctx(s);
+    let id = path_id(id, "posting")?;
+    let f = pages::PostingFilter {
+        stage: param(q, "stage").map(String::from),
+        stale: flag(q, "stale")?,
+    };
+    let mut page = pages::posting_page(&c, id, &f, true).await?;
+    if let Some(token) = v.form_token() {
+        page.team_form = Some(pages::team_form(&c, token, &page.team).await?);
+    }
+    page.notice = notice(pe, q);
+    page.error = error;
+    Ok(page)
+}
+
+/// The words of `?done=…`, the page an action sends back to.
+fn notice(pe: &PageEnv, q: &HashMap<String, String>) -> Option<String> {
+    match param(q, "done")? {
+        d @ ("moved" | "held" | "unheld" | "resent" | "team") => {
+            Some(pe.word(&format!("done_{d}")))
+        }
+        _ => None,
+    }
 }
 
 fn instant(
@@ -514,8 +631,13 @@ fn instant(
         .transpose()
 }
 
-async fn list(State(s): State<BoardState>, Path(id): Path<String>, Query(q): Params) -> Response {
-    let pe = page_env!(s);
+async fn list(
+    State(s): State<BoardState>,
+    Extension(v): Extension<Viewer>,
+    Path(id): Path<String>,
+    Query(q): Params,
+) -> Response {
+    let pe = page_env!(s, v);
     let mut c = pe.ctx(&s);
     let data = async {
         let id = path_id(&id, "posting")?;
@@ -536,18 +658,47 @@ async fn list(State(s): State<BoardState>, Path(id): Path<String>, Query(q): Par
     pe.finish(&s, "list.html", data)
 }
 
-async fn application(State(s): State<BoardState>, Path(id): Path<String>) -> Response {
-    let pe = page_env!(s);
-    let c = pe.ctx(&s);
-    let data = match path_id(&id, "application") {
-        Ok(id) => pages::application_page(&c, id).await,
-        Err(e) => Err(e),
-    };
+async fn application(
+    State(s): State<BoardState>,
+    Extension(v): Extension<Viewer>,
+    Path(id): Path<String>,
+    Query(q): Params,
+) -> Response {
+    let pe = page_env!(s, v);
+    let data = application_data(&s, &v, &pe, &id, &q, None).await;
     pe.finish(&s, "application.html", data)
 }
 
-async fn outbox(State(s): State<BoardState>, Query(q): Params) -> Response {
-    let pe = page_env!(s);
+/// The application page as `v` sees it; `error` when an action of theirs
+/// was refused.
+async fn application_data(
+    s: &BoardState,
+    v: &Viewer,
+    pe: &PageEnv,
+    id: &str,
+    q: &HashMap<String, String>,
+    error: Option<String>,
+) -> crate::error::Result<pages::ApplicationPage> {
+    let c = pe.ctx(s);
+    let id = path_id(id, "application")?;
+    let mut page = pages::application_page(&c, id).await?;
+    if let Some(token) = v.form_token() {
+        page.actions = Some(pages::Actions {
+            form_token: token,
+            moves: c.pipeline.allowed_from(&page.stage),
+        });
+    }
+    page.notice = notice(pe, q);
+    page.error = error;
+    Ok(page)
+}
+
+async fn outbox(
+    State(s): State<BoardState>,
+    Extension(v): Extension<Viewer>,
+    Query(q): Params,
+) -> Response {
+    let pe = page_env!(s, v);
     let c = pe.ctx(&s);
     let data = async {
         pages::outbox_page(
@@ -562,8 +713,8 @@ async fn outbox(State(s): State<BoardState>, Query(q): Params) -> Response {
     pe.finish(&s, "outbox.html", data)
 }
 
-async fn jobs(State(s): State<BoardState>) -> Response {
-    let pe = page_env!(s);
+async fn jobs(State(s): State<BoardState>, Extension(v): Extension<Viewer>) -> Response {
+    let pe = page_env!(s, v);
     let c = pe.ctx(&s);
     let data = pages::jobs_page(&c).await;
     pe.finish(&s, "jobs.html", data)

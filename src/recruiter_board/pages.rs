@@ -11,8 +11,8 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::pipeline::Pipeline;
 use crate::rules::{self, Action, Facts};
-use crate::store::Store;
 use crate::store::board::{self as q, ListFilter, StageCount};
+use crate::store::{Store, people};
 use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
 use entity::{outbox, posting};
@@ -220,6 +220,10 @@ pub struct Overview {
     pub rows: Vec<OverviewRow>,
     pub status: Option<String>,
     pub statuses: [&'static str; 4],
+    /// Only the viewer's own postings (`?owner=me`).
+    pub mine: bool,
+    /// The viewer's name, when their session belongs to a person.
+    pub person: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -239,8 +243,17 @@ pub struct OverviewRow {
 
 /// `/board`: every posting with its counts per stage, new, stale and dead
 /// emails, each a link to the list it counts.
-pub async fn overview(c: &Ctx<'_>, status: Option<&str>) -> Result<Overview> {
-    let postings = q::postings(c.store.conn(), status).await?;
+///
+/// `owned`: only these postings (a person's own).
+pub async fn overview(
+    c: &Ctx<'_>,
+    status: Option<&str>,
+    owned: Option<&[i64]>,
+) -> Result<Overview> {
+    let mut postings = q::postings(c.store.conn(), status).await?;
+    if let Some(ids) = owned {
+        postings.retain(|p| ids.binary_search(&p.id).is_ok());
+    }
     let since = c.now - Duration::days(1);
     let counts = q::stage_counts(c.store.conn(), None, &c.cutoffs(), since).await?;
     let dead = q::dead_emails(c.store.conn(), None).await?;
@@ -286,6 +299,8 @@ pub async fn overview(c: &Ctx<'_>, status: Option<&str>) -> Result<Overview> {
         rows,
         status: status.map(String::from),
         statuses: ["open", "closed", "unknown", "board_missing"],
+        mine: owned.is_some(),
+        person: None,
     })
 }
 
@@ -311,6 +326,58 @@ pub struct PostingPage {
     /// When the HTML report was made.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub generated: Option<String>,
+    /// The posting's hiring team, recruiter first.
+    pub team: Vec<people::Member>,
+    /// The form that edits the team (a viewer who may act).
+    pub team_form: Option<TeamForm>,
+    /// What the viewer's last action did, or why it was refused.
+    pub notice: Option<String>,
+    pub error: Option<String>,
+}
+
+/// The team form of a posting page: the people to choose the recruiter
+/// from, and the team as it stands.
+#[derive(Debug, Serialize)]
+pub struct TeamForm {
+    pub form_token: String,
+    pub people: Vec<PersonOption>,
+    pub recruiter: Option<String>,
+    pub hiring_managers: String,
+    pub coordinators: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct PersonOption {
+    pub email: String,
+    pub label: String,
+}
+
+/// The team form of a posting whose team is `team`.
+pub async fn team_form(
+    c: &Ctx<'_>,
+    form_token: String,
+    team: &[people::Member],
+) -> Result<TeamForm> {
+    let of = |role: &str| {
+        team.iter()
+            .filter(|m| m.role == role && m.active)
+            .map(|m| m.email.clone())
+            .collect::<Vec<_>>()
+    };
+    Ok(TeamForm {
+        form_token,
+        people: people::list(c.store, false)
+            .await?
+            .into_iter()
+            .map(|p| PersonOption {
+                label: format!("{} <{}>", p.name, p.email),
+                email: p.email,
+            })
+            .collect(),
+        recruiter: of("recruiter").into_iter().next(),
+        hiring_managers: of("hiring_manager").join(", "),
+        coordinators: of("coordinator").join(", "),
+    })
 }
 
 /// An active stage's column.
@@ -457,6 +524,10 @@ pub async fn posting_page(
         total: counts.iter().map(|r| r.count).sum(),
         links,
         generated: None,
+        team: people::team(c.store.conn(), id).await?,
+        team_form: None,
+        notice: None,
+        error: None,
     })
 }
 
@@ -810,6 +881,23 @@ pub struct ApplicationPage {
     pub next_rule: Option<NextRule>,
     #[serde(flatten)]
     pub stay: Stay,
+    /// The version the move form expects (a move made since is refused).
+    pub version: i32,
+    pub on_hold: bool,
+    pub hold_reason: Option<String>,
+    /// The forms, for a viewer who may act.
+    pub actions: Option<Actions>,
+    /// What the viewer's last action did, or why it was refused.
+    pub notice: Option<String>,
+    pub error: Option<String>,
+}
+
+/// What a viewer who may act can do on an application page.
+#[derive(Debug, Serialize)]
+pub struct Actions {
+    pub form_token: String,
+    /// The stages the pipeline allows a move to from here.
+    pub moves: Vec<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -924,6 +1012,12 @@ pub async fn application_page(c: &Ctx<'_>, id: i64) -> Result<ApplicationPage> {
         emails: h.emails.iter().map(|e| EmailView::new(c, e)).collect(),
         next_rule,
         stay: c.stay(&th, &a.stage, a.entered_stage_at),
+        version: a.version,
+        on_hold: h.candidate.as_ref().is_some_and(|x| x.on_hold),
+        hold_reason: h.candidate.as_ref().and_then(|x| x.hold_reason.clone()),
+        actions: None,
+        notice: None,
+        error: None,
     })
 }
 

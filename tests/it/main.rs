@@ -4,6 +4,7 @@
 
 mod api;
 mod applications;
+mod board_actions;
 mod common;
 mod config;
 mod daemon;

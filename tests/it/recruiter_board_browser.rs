@@ -5,8 +5,10 @@
 //! axe-core's WCAG 2.0/2.1/2.2 A and AA rules on each (zero violations),
 //! checks the focus ring, has Lighthouse score each (100 in performance,
 //! accessibility, best practices and SEO, its desktop preset; the reports
-//! beside the screenshots), and opens the HTML report with every request
-//! refused: none may leave it.
+//! beside the screenshots), moves an application through the board's form
+//! and has an altered form refused (both pages axe-clean, the refusal at
+//! 320 px), and opens the HTML report with every request refused: none may
+//! leave it.
 
 use crate::api::Api;
 use crate::common::{Env, seed_applications};
@@ -52,7 +54,30 @@ fn every_board_page_passes_axe_and_reflows_in_chromium() {
         "--reason",
         "no visa",
     ]);
-    let token = env.token("board", "read");
+    // a recruiter in New York who owns the first posting: her session
+    // opens on it, and its pages carry the forms that act
+    env.ok(&[
+        "person",
+        "add",
+        "rae@example.org",
+        "--name",
+        "Rae Recruiter",
+        "--timezone",
+        "America/New_York",
+    ]);
+    env.ok(&["posting", "assign", "1", "--recruiter", "rae@example.org"]);
+    let token = env
+        .ok(&[
+            "token",
+            "create",
+            "board",
+            "--scope",
+            "recruiter",
+            "--person",
+            "rae@example.org",
+        ])
+        .trim()
+        .to_string();
     let report = env.path("report.html");
     std::fs::write(&report, env.ok(&["report", "--format", "html"])).unwrap();
     let engine = if env.db.is_postgres() {
@@ -66,16 +91,20 @@ fn every_board_page_passes_axe_and_reflows_in_chromium() {
         "token": token,
         "pages": [
             "/board",
+            "/board?owner=all",
             "/board?status=unknown",
             "/board/postings/1",
             "/board/postings/1?stale=1",
             "/board/postings/1/applications?stage=applied",
             "/board/applications/1",
+            // in an active stage: the move form
+            "/board/applications/4",
             "/board/outbox",
             "/board/jobs",
         ],
         "report": report,
         "out": out,
+        "act": {"moved": "/board/applications/2", "to": "screening", "refused": "/board/applications/3"},
     });
     let cfg = env.write("browser.json", &config.to_string());
     let api = Api::start(&env, port);
@@ -100,7 +129,12 @@ fn every_board_page_passes_axe_and_reflows_in_chromium() {
             .lines()
             .filter(|l| l.contains("\"axe_violations\":0"))
             .count(),
-        9,
+        11,
+        "{stdout}"
+    );
+    // a move through the form, and a refused one, both without a violation
+    assert!(
+        stdout.contains("{\"act\":\"move\",\"notice\":1,\"refused_status\":403,\"act_axe\":0}"),
         "{stdout}"
     );
     // Lighthouse: 100 in each category on the sign-in page and every page
@@ -111,7 +145,7 @@ fn every_board_page_passes_axe_and_reflows_in_chromium() {
                 "\"lighthouse\":{\"performance\":100,\"accessibility\":100,\"best-practices\":100,\"seo\":100,"
             ))
             .count(),
-        9,
+        11,
         "{stdout}"
     );
     assert!(stdout.contains("\"requests_out\":0"), "{stdout}");

@@ -5,7 +5,9 @@
 //
 // CONFIG: {"base": "http://127.0.0.1:PORT", "token": "atsd_…",
 //          "pages": ["/board", …], "report": "/path/report.html" | null,
-//          "out": "target/board-screenshots/sqlite"}
+//          "out": "target/board-screenshots/sqlite",
+//          "act": {"moved": "/board/applications/2", "to": "screening",
+//                  "refused": "/board/applications/3"} | null}
 //
 // Signs in through the form, then for every page: the answer is 200, the
 // page has a <main> and an <h1>, axe-core finds no violation of the WCAG
@@ -190,6 +192,43 @@ for (const path of config.pages) {
   const narrowViolations = await axe(page, `${name} (320 px)`);
   const scores = await lighthouseScores(path, sessionCookie);
   console.log(JSON.stringify({ page: path, status: r.status(), axe_violations: violations + narrowViolations, width_at_320: wide, lighthouse: scores }));
+}
+
+// acting from the board with plain forms (no script on the page): a move
+// at desktop size leads back to the application with a notice; at 320 px a
+// form whose token was altered is refused in words. Both pages pass axe,
+// and the refusal fits 320 px.
+if (config.act) {
+  const a = config.act;
+  await page.setViewportSize({ width: 1280, height: 900 });
+  await page.goto(`${config.base}${a.moved}`);
+  await page.selectOption("#m-to", a.to);
+  await page.fill("#m-reason", "moved from the browser");
+  await Promise.all([page.waitForNavigation(), page.click("form[action$='/move'] button[type=submit]")]);
+  const done = await page.evaluate(() => ({
+    notice: document.querySelectorAll("[role=status]").length,
+    url: location.pathname + location.search,
+    history: document.querySelector("main table tbody").innerText,
+  }));
+  if (done.notice !== 1) fail(a.moved, `after the move no notice (${done.url})`);
+  if (!done.history.includes(a.to)) fail(a.moved, `the history does not show the move to ${a.to}`);
+  const movedViolations = await axe(page, `${a.moved} (after a move)`);
+
+  await page.setViewportSize({ width: 320, height: 800 });
+  await page.goto(`${config.base}${a.refused}`);
+  // what a forger would send: the session's cookie without its form token
+  await page.$eval("form[action$='/move'] input[name=form_token]", (e) => { e.value = "0".repeat(64); });
+  const [refusal] = await Promise.all([page.waitForNavigation(), page.click("form[action$='/move'] button[type=submit]")]);
+  const shown = await page.evaluate(() => ({
+    alert: document.querySelector("[role=alert]")?.innerText || "",
+    wide: document.documentElement.scrollWidth,
+  }));
+  if (refusal.status() !== 403) fail(a.refused, `an altered form token answered ${refusal.status()}`);
+  if (!shown.alert.includes("Nothing changed")) fail(a.refused, `the refusal says: ${shown.alert}`);
+  if (shown.wide > 320) fail(a.refused, `the refusal is ${shown.wide} px wide at 320`);
+  await page.screenshot({ path: `${config.out}/refused-320.png`, fullPage: true });
+  const refusedViolations = await axe(page, `${a.refused} (refused, 320 px)`);
+  console.log(JSON.stringify({ act: "move", notice: done.notice, refused_status: refusal.status(), act_axe: movedViolations + refusedViolations }));
 }
 
 // the HTML report: a file that asks the network for nothing
