@@ -74,16 +74,20 @@ fn request(
     Ok((status, head.to_string(), body.to_string()))
 }
 
-/// The recruiter board while the daemon runs: a read token, signed in
-/// once, then the posting page, summed up in a line.
+/// The recruiter board while the daemon runs: Lena's recruiter token,
+/// signed in once; her session opens on her own posting, in German, and she
+/// moves a candidate on from the application page's form.
 fn look_at_the_board(dir: &Path, port: u16) {
     let url = format!("sqlite://{}/atsd.db?mode=rwc", dir.display());
     let token = tokio::runtime::Runtime::new().ok().and_then(|rt| {
         rt.block_on(async {
             let store = atsd::store::Store::open(&url).await.ok()?;
+            let lena = atsd::store::people::require(store.conn(), "lena@example.org")
+                .await
+                .ok()?;
             let now = chrono::Utc::now();
-            let scope = atsd::store::tokens::Scope::Read;
-            atsd::store::tokens::create(&store, "quickstart-board", scope, now)
+            let scope = atsd::store::tokens::Scope::Recruiter;
+            atsd::store::tokens::create_for(&store, "lena-board", scope, Some(lena.id), now)
                 .await
                 .ok()
                 .map(|t| t.0)
@@ -94,9 +98,9 @@ fn look_at_the_board(dir: &Path, port: u16) {
         std::process::exit(1);
     };
     println!(
-        "\n$ atsd token create board --scope read   # then open http://127.0.0.1:{port}/board and sign in with it"
+        "\n$ atsd token create lena-board --scope recruiter --person lena@example.org   # then open http://127.0.0.1:{port}/board and sign in with it"
     );
-    let form = format!("token={token}&next=%2Fboard%2Fpostings%2F1");
+    let form = format!("token={token}");
     let cookie = request(
         port,
         "POST",
@@ -115,27 +119,72 @@ fn look_at_the_board(dir: &Path, port: u16) {
         eprintln!("quickstart: the board did not open a session");
         std::process::exit(1);
     };
-    match request(port, "GET", "/board/postings/1", &[("Cookie", &cookie)], "") {
-        Ok((200, _, page)) => {
-            let columns = page.matches("<section class=\"column\"").count();
-            let waiting: Vec<&str> = page
-                .split("<li class=\"card stale\">")
-                .skip(1)
-                .filter_map(|c| c.split("\">").nth(1)?.split("</a>").next())
-                .collect();
-            println!(
-                "GET /board/postings/1 → 200, {} KB: {columns} stage columns, {} charts; waiting too long: {}",
-                page.len() / 1024,
-                page.matches("role=\"img\"").count(),
-                if waiting.is_empty() {
-                    "nobody".to_string()
-                } else {
-                    waiting.join(", ")
-                }
-            );
-        }
+    let page = |path: &str| match request(port, "GET", path, &[("Cookie", &cookie)], "") {
+        Ok((200, _, page)) => page,
         other => {
-            eprintln!("quickstart: the board's posting page answered {other:?}");
+            eprintln!("quickstart: the board's {path} answered {other:?}");
+            std::process::exit(1);
+        }
+    };
+    let home = page("/board");
+    let titles: Vec<&str> = home
+        .split("<th scope=\"row\"><a href=\"/board/postings/")
+        .skip(1)
+        .filter_map(|r| r.split("\">").nth(1)?.split("</a>").next())
+        .collect();
+    println!(
+        "GET /board → her postings only ({}), in {}",
+        titles.join(", "),
+        if home.contains("lang=\"de\"") {
+            "German"
+        } else {
+            "the default language"
+        }
+    );
+    let posting = page("/board/postings/1");
+    let columns = posting.matches("<section class=\"column\"").count();
+    let waiting: Vec<&str> = posting
+        .split("<li class=\"card stale\">")
+        .skip(1)
+        .filter_map(|c| c.split("\">").nth(1)?.split("</a>").next())
+        .collect();
+    println!(
+        "GET /board/postings/1 → {} KB: {columns} stage columns, {} charts; waiting too long: {}",
+        posting.len() / 1024,
+        posting.matches("role=\"img\"").count(),
+        if waiting.is_empty() {
+            "nobody".to_string()
+        } else {
+            waiting.join(", ")
+        }
+    );
+    // the application page's move form: its form token, then a POST as
+    // the browser sends it
+    let app = page("/board/applications/2");
+    let Some(form_token) = app
+        .split("name=\"form_token\" value=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+    else {
+        eprintln!("quickstart: application 2's page has no form");
+        std::process::exit(1);
+    };
+    let body = format!("form_token={form_token}&to=interview&reason=strong+screening+call");
+    match request(
+        port,
+        "POST",
+        "/board/applications/2/move",
+        &[
+            ("Cookie", &cookie),
+            ("Content-Type", "application/x-www-form-urlencoded"),
+        ],
+        &body,
+    ) {
+        Ok((303, _, _)) => println!(
+            "POST /board/applications/2/move (to=interview, with the page's form token) → 303: moved"
+        ),
+        other => {
+            eprintln!("quickstart: the board's move answered {other:?}");
             std::process::exit(1);
         }
     }
@@ -148,7 +197,7 @@ fn run_as_a_service(dir: &Path, port: u16) {
     );
     let d = dir.to_path_buf();
     let daemon = std::thread::spawn(move || {
-        atsd(&d, &["--now", "2026-11-25T09:10:00Z", "run"]);
+        atsd(&d, &["--now", "2026-11-26T09:10:00Z", "run"]);
     });
     let started = std::time::Instant::now();
     let health = loop {
@@ -184,6 +233,56 @@ fn run_as_a_service(dir: &Path, port: u16) {
     }
     let _ = daemon.join();
     println!("the daemon finished its work in hand and stopped");
+}
+
+/// A header's RFC 2047 encoded words (`=?utf-8?b?…?=`) as text.
+fn decode_words(v: &str) -> String {
+    use base64::Engine;
+    v.split(' ')
+        .map(|w| {
+            w.strip_prefix("=?utf-8?b?")
+                .and_then(|b| b.strip_suffix("?="))
+                .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
+                .and_then(|b| String::from_utf8(b).ok())
+                .unwrap_or_else(|| w.to_string())
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Each digest written as an `.eml` file: to whom, when, and about what.
+fn show_digests(dir: &Path) {
+    let mut files: Vec<_> = std::fs::read_dir(dir.join("outbox"))
+        .map(|rd| rd.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    files.sort();
+    println!("\n$ head outbox/*digest*.eml   # To, Date and Subject of each digest");
+    for f in files {
+        if !f.to_string_lossy().contains("digest") {
+            continue;
+        }
+        let Ok(text) = std::fs::read_to_string(&f) else {
+            continue;
+        };
+        // the head, its folded lines joined
+        let head = text
+            .split("\r\n\r\n")
+            .next()
+            .unwrap_or("")
+            .replace("\r\n ", " ");
+        let header = |name: &str| {
+            head.lines()
+                .find_map(|l| l.strip_prefix(name))
+                .map(|v| decode_words(v.trim()))
+                .unwrap_or_default()
+        };
+        println!(
+            "To: {} | Date: {} | Subject: {}",
+            header("To:"),
+            header("Date:"),
+            header("Subject:")
+        );
+    }
 }
 
 fn say(text: &str) {
@@ -479,7 +578,92 @@ api_base = "http://127.0.0.1:{port}"
         "the event feed: every move of the week as JSON lines (what [[webhooks.out]] endpoints receive, signed)",
     );
     atsd(&dir, &["events", "--type", "application.moved"]);
+    say("the hiring team: two recruiters in two time zones, each owning a posting");
+    atsd(
+        &dir,
+        &[
+            "--now",
+            "2026-11-25T09:05:00Z",
+            "person",
+            "add",
+            "lena@example.org",
+            "--name",
+            "Lena Berg",
+            "--timezone",
+            "Europe/Berlin",
+            "--locale",
+            "de",
+        ],
+    );
+    atsd(
+        &dir,
+        &[
+            "--now",
+            "2026-11-25T09:05:00Z",
+            "person",
+            "add",
+            "sam@example.org",
+            "--name",
+            "Sam Ortiz",
+            "--timezone",
+            "America/New_York",
+        ],
+    );
+    for (posting, who) in [("1", "lena@example.org"), ("2", "sam@example.org")] {
+        atsd(
+            &dir,
+            &[
+                "--now",
+                "2026-11-25T09:05:00Z",
+                "posting",
+                "assign",
+                posting,
+                "--recruiter",
+                who,
+            ],
+        );
+    }
+    atsd(&dir, &["posting", "list", "--owner", "lena@example.org"]);
+    say(
+        "the digest's `0 9 * * MON-FRI` is read in each person's own zone: 14:00 UTC is 09:00 in New York",
+    );
+    atsd(
+        &dir,
+        &[
+            "--now",
+            "2026-11-25T14:00:00Z",
+            "tick",
+            "digest",
+            "dispatch",
+        ],
+    );
+    say(
+        "Thursday 08:00 UTC is 09:00 in Berlin: Lena's, in German; at 09:00 UTC the [recruiters] list's covers only postings nobody owns (nothing new there today: none sent)",
+    );
+    atsd(
+        &dir,
+        &[
+            "--now",
+            "2026-11-26T08:00:00Z",
+            "tick",
+            "digest",
+            "dispatch",
+        ],
+    );
+    atsd(
+        &dir,
+        &[
+            "--now",
+            "2026-11-26T09:00:00Z",
+            "tick",
+            "digest",
+            "dispatch",
+        ],
+    );
+    show_digests(&dir);
     run_as_a_service(&dir, http_port);
+    say("the move Lena made on the board, in the application's history: the actor is her");
+    atsd(&dir, &["application", "show", "2"]);
 
     let emails = std::fs::read_dir(dir.join("outbox"))
         .map(|rd| rd.flatten().count())

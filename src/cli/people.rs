@@ -98,9 +98,10 @@ pub(super) async fn command(env: &Env, cmd: PersonCmd) -> CmdResult {
             };
             let ids = people::postings_of(store.conn(), p.id).await?;
             let teams = people::teams(store.conn(), &ids, false).await?;
+            let found = postings::by_ids(store.conn(), &ids).await?;
             let mut owned = Vec::new();
-            for id in &ids {
-                let post = postings::find(store.conn(), &id.to_string()).await?;
+            for post in &found {
+                let id = &post.id;
                 let roles: Vec<&str> = teams
                     .get(id)
                     .into_iter()

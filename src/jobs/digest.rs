@@ -103,6 +103,12 @@ impl Digest<'_> {
             let Some(p) = owners.people.get(pid) else {
                 continue;
             };
+            // nobody gets the digest of an occurrence from before they were
+            // added (a zone's first occurrence is otherwise "missed" and
+            // would arrive late at the next tick)
+            if p.created_at > self.occurrence {
+                continue;
+            }
             let tz = p
                 .timezone
                 .as_deref()

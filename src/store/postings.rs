@@ -255,6 +255,18 @@ pub async fn upsert<C: ConnectionTrait>(
     Ok((m, Upserted::Updated(changed)))
 }
 
+/// The postings with these ids, in id order (one query).
+pub async fn by_ids<C: ConnectionTrait>(c: &C, ids: &[i64]) -> Result<Vec<posting::Model>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(posting::Entity::find()
+        .filter(posting::Column::Id.is_in(ids.iter().copied()))
+        .order_by_asc(posting::Column::Id)
+        .all(c)
+        .await?)
+}
+
 /// A posting named by id or by URL (any form that recognises to the same posting).
 pub async fn find<C: ConnectionTrait>(c: &C, reference: &str) -> Result<posting::Model> {
     let r = reference.trim();

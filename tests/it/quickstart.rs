@@ -32,7 +32,13 @@ fn the_quick_start_runs_to_the_end() {
         "\"status\":\"ok\"",
         "atsd_postings{status=\"closed\"} 1",
         "the daemon finished its work in hand and stopped",
-        "8 emails were written as .eml files",
+        "10 emails were written as .eml files",
+        // two recruiters in two zones, each their own digest at 09:00 theirs
+        "To: \"Sam Ortiz\" <sam@example.org> | Date: Wed, 25 Nov 2026 14:00:00 +0000",
+        "To: \"Lena Berg\" <lena@example.org> | Date: Thu, 26 Nov 2026 08:00:00 +0000 | Subject: Recruiting-Überblick",
+        "GET /board → her postings only (Senior Platform Engineer), in German",
+        "→ 303: moved",
+        "person:lena@example.org",
     ] {
         assert!(text.contains(shown), "`{shown}` missing from:\n{text}");
     }
