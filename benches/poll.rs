@@ -149,7 +149,11 @@ async fn run(store: &Store, config: &Config, group: bool, name: &'static str) ->
     let now = Utc::now();
     let start = Instant::now();
     let due = poller::due(store, &[], now).await.expect("due");
-    let report = poller::poll(store, &poller, due, now).await.expect("poll");
+    // the postings have no team: a close queues no notice, as before teams
+    let pipeline = atsd::pipeline::Pipeline::default_stages();
+    let renderer = atsd::templates::Renderer::new(None);
+    let ctx = atsd::workflow::Ctx::new(config, &pipeline, &renderer, None, now);
+    let report = poller::poll(store, &poller, due, &ctx).await.expect("poll");
     let secs = start.elapsed().as_secs_f64();
     Run {
         name,

@@ -20,7 +20,7 @@ static BUILTIN: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/templates");
 const NOT_A_LOCALE: &str = "board";
 
 /// Templates built into the binary (SPEC §1 "Email").
-pub const BUILTIN_TEMPLATES: [&str; 8] = [
+pub const BUILTIN_TEMPLATES: [&str; 9] = [
     "application_received",
     "stage_changed",
     "interview_invitation",
@@ -29,6 +29,7 @@ pub const BUILTIN_TEMPLATES: [&str; 8] = [
     "posting_closed",
     "recruiter_reminder",
     "recruiter_digest",
+    "recruiter_posting_closed",
 ];
 
 /// Is `name` a template atsd can render: a built-in one, or one that the
@@ -117,6 +118,17 @@ pub struct DigestCtx {
     pub board_url: Option<String>,
 }
 
+/// A posting's close, as its team's notice tells it.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct ClosedCtx {
+    /// When atsd confirmed the close, in the recipient's locale and zone.
+    pub at: String,
+    /// Its applications still in an active stage.
+    pub active: u64,
+    /// The posting's board page (with `[http] public_url`).
+    pub board_url: Option<String>,
+}
+
 /// Most lines in each section of a digest.
 pub const DIGEST_LINES: usize = 25;
 
@@ -129,6 +141,7 @@ pub struct Context {
     pub reason: String,
     pub org: OrgCtx,
     pub digest: DigestCtx,
+    pub closed: ClosedCtx,
 }
 
 #[derive(Serialize)]
@@ -488,6 +501,10 @@ pub fn known_variables() -> BTreeSet<&'static str> {
         "digest.closed_more",
         "digest.stale_more",
         "digest.board_url",
+        "closed",
+        "closed.at",
+        "closed.active",
+        "closed.board_url",
     ]
     .into_iter()
     .collect()
@@ -508,6 +525,7 @@ pub fn sample_for(locale: &str) -> Context {
         format_date(at("2026-11-24T15:00:00Z"), locale, Some("Europe/Berlin"));
     c.application.stage_label = stage_label("interview", locale);
     c.digest.period = format_date(at("2026-11-25T09:00:00Z"), locale, Some("Europe/Berlin"));
+    c.closed.at = c.digest.period.clone();
     c
 }
 
@@ -557,6 +575,11 @@ pub fn sample_context() -> Context {
             closed_more: 0,
             stale_more: 0,
             board_url: Some("https://atsd.example.org/board".into()),
+        },
+        closed: ClosedCtx {
+            at: "25 November 2026".into(),
+            active: 3,
+            board_url: Some("https://atsd.example.org/board/postings/7".into()),
         },
     }
 }

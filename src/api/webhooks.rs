@@ -169,9 +169,10 @@ async fn handle(s: &ApiState, headers: &HeaderMap, body: &[u8]) -> Result<Value,
     tracing::info!(event = %event_id, action = %action, postings = ?postings, "webhooks: Greenhouse delivery");
     if !postings.is_empty() {
         // answered at once; the confirming poll runs after
-        let (store, config, ids) = (s.store.clone(), r.config.clone(), postings.clone());
+        let (store, runner, ids) = (s.store.clone(), r.clone(), postings.clone());
         tokio::spawn(async move {
-            match crate::poll::poller::run(&store, &config, &ids, chrono::Utc::now()).await {
+            let ctx = runner.ctx(chrono::Utc::now());
+            match crate::poll::poller::run(&store, &ctx, &ids).await {
                 Ok(rep) => {
                     for o in &rep.outcomes {
                         tracing::info!(posting = o.id, outcome = %o.outcome, "webhooks: confirming poll");

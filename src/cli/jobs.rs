@@ -171,10 +171,16 @@ pub(super) async fn run_daemon(env: &Env) -> CmdResult {
 /// One line about what a job run did.
 fn summary(report: &JobReport) -> String {
     match report {
-        JobReport::Poll(r) => format!(
-            "{} posting(s), {} request(s), {} closed, {} error(s)",
-            r.polled, r.requests, r.closed, r.errors
-        ),
+        JobReport::Poll(r) => {
+            let mut s = format!(
+                "{} posting(s), {} request(s), {} closed, {} error(s)",
+                r.polled, r.requests, r.closed, r.errors
+            );
+            if r.notices > 0 {
+                s.push_str(&format!(", {} close notice(s) to their teams", r.notices));
+            }
+            s
+        }
         JobReport::Advance(r) => {
             let mut s = format!(
                 "{} moved, {} reminder(s), {} email(s) queued",

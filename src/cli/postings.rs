@@ -85,7 +85,7 @@ pub(super) async fn posting_import(env: &Env, paths: &[PathBuf]) -> CmdResult {
 
 pub(super) async fn posting_poll(env: &Env, ids: &[i64]) -> CmdResult {
     let store = env.store().await?;
-    let r = crate::poll::poller::run(&store, env.config(), ids, env.now).await?;
+    let r = crate::poll::poller::run(&store, &env.ctx(), ids).await?;
     if env.json {
         return print_json(&r);
     }

@@ -128,6 +128,13 @@ pub struct PollReport {
     pub closed: usize,
     /// Polls that failed (and changed no status).
     pub errors: usize,
+    /// Close notices queued to the closed postings' teams.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub notices: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// What a dispatch run did: the email, then the outgoing webhooks (when any
@@ -314,11 +321,12 @@ impl Runner {
     ) -> Result<JobReport> {
         match job {
             Job::Poll => {
-                let r = crate::poll::poller::run(&self.store, &self.config, &[], now).await?;
+                let r = crate::poll::poller::run(&self.store, &self.ctx(now), &[]).await?;
                 Ok(JobReport::Poll(PollReport {
                     polled: r.outcomes.len(),
                     requests: r.requests,
                     closed: r.closed.len(),
+                    notices: r.notices,
                     errors: r
                         .outcomes
                         .iter()

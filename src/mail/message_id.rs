@@ -39,6 +39,19 @@ pub fn of_reminder_to(domain: &str, application_id: i64, version: i32, person_id
     format!("<atsd.a{application_id}.v{version}.remind.p{person_id}@{domain}>")
 }
 
+/// A posting's close, told to one person of its team.
+pub fn of_close_notice(
+    domain: &str,
+    posting_id: i64,
+    closed_at: DateTime<Utc>,
+    person_id: i64,
+) -> String {
+    format!(
+        "<atsd.posting{posting_id}.closed.{}.p{person_id}@{domain}>",
+        closed_at.format("%Y%m%dT%H%M%SZ")
+    )
+}
+
 /// One person's digest of one occurrence.
 pub fn of_person_digest(domain: &str, occurrence: DateTime<Utc>, person_id: i64) -> String {
     format!(

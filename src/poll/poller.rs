@@ -102,6 +102,8 @@ pub struct Report {
     pub write_seconds: f64,
     pub outcomes: Vec<Outcome>,
     pub closed: Vec<PostingClosed>,
+    /// Close notices queued to the closed postings' teams.
+    pub notices: usize,
 }
 
 /// What is asked of a board.
@@ -513,13 +515,16 @@ pub async fn due(store: &Store, ids: &[i64], now: DateTime<Utc>) -> Result<Vec<p
 /// each on SQLite: under its limit of 32,766 per statement).
 const BATCH: usize = 500;
 
-/// Polls `postings` now and records what was learned.
+/// Polls `postings` now (`ctx`'s clock) and records what was learned; a
+/// close is recorded with its team's notices
+/// ([`crate::workflow::email::queue_close_notices`]) in one transaction.
 pub async fn poll(
     store: &Store,
     poller: &Arc<Poller>,
     postings: Vec<posting::Model>,
-    now: DateTime<Utc>,
+    ctx: &crate::workflow::Ctx<'_>,
 ) -> Result<Report> {
+    let now = ctx.now();
     let before = poller.requests();
     let started = std::time::Instant::now();
     let answers = poller.ask(postings, now).await;
@@ -546,6 +551,7 @@ pub async fn poll(
         let txn = store.begin_write().await?;
         let mut history = Vec::new();
         let mut updates = Vec::with_capacity(chunk.len());
+        let mut closed = Vec::new();
         for (p, d, f) in chunk {
             if let Answer::Transient { reason, .. } | Answer::BoardMissing { detail: reason } =
                 &f.answer
@@ -562,6 +568,7 @@ pub async fn poll(
                 &mut history,
             ));
             if d.closed_now {
+                closed.push(p);
                 tracing::info!(posting = p.id, url = %p.url, "posting confirmed closed");
                 report.closed.push(PostingClosed {
                     posting_id: p.id,
@@ -579,6 +586,13 @@ pub async fn poll(
         }
         store_postings::record_polls(&txn, updates, now).await?;
         store_postings::insert_history(&txn, history).await?;
+        if !closed.is_empty() {
+            let n = crate::workflow::email::queue_close_notices(&txn, ctx, &closed, now).await?;
+            if n > 0 {
+                crate::store::notify_outbox(&txn).await?;
+            }
+            report.notices += n;
+        }
         txn.commit().await?;
     }
     report.requests = poller.requests() - before;
@@ -587,13 +601,8 @@ pub async fn poll(
 }
 
 /// Builds the poller from the configuration and polls the due (or named) postings.
-pub async fn run(
-    store: &Store,
-    config: &Config,
-    ids: &[i64],
-    now: DateTime<Utc>,
-) -> Result<Report> {
-    let poller = Arc::new(Poller::new(Settings::from_config(config)?)?);
-    let postings = due(store, ids, now).await?;
-    poll(store, &poller, postings, now).await
+pub async fn run(store: &Store, ctx: &crate::workflow::Ctx<'_>, ids: &[i64]) -> Result<Report> {
+    let poller = Arc::new(Poller::new(Settings::from_config(ctx.config())?)?);
+    let postings = due(store, ids, ctx.now()).await?;
+    poll(store, &poller, postings, ctx).await
 }

@@ -10,10 +10,36 @@ use entity::{application, candidate, outbox, posting, transition};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
-    QueryOrder,
+    QueryOrder, QuerySelect,
 };
 use serde::Serialize;
 use std::collections::HashMap;
+
+/// How many applications of each of `posting_ids` are in one of `stages`.
+pub async fn counts_in<C: ConnectionTrait>(
+    c: &C,
+    posting_ids: &[i64],
+    stages: &[String],
+) -> Result<HashMap<i64, u64>> {
+    let mut out = HashMap::new();
+    if posting_ids.is_empty() || stages.is_empty() {
+        return Ok(out);
+    }
+    let rows: Vec<(i64, i64)> = application::Entity::find()
+        .select_only()
+        .column(application::Column::PostingId)
+        .column_as(application::Column::Id.count(), "n")
+        .filter(application::Column::PostingId.is_in(posting_ids.iter().copied()))
+        .filter(application::Column::Stage.is_in(stages.iter().cloned()))
+        .group_by(application::Column::PostingId)
+        .into_tuple()
+        .all(c)
+        .await?;
+    for (p, n) in rows {
+        out.insert(p, u64::try_from(n).unwrap_or(0));
+    }
+    Ok(out)
+}
 
 /// An application by id.
 pub async fn find<C: ConnectionTrait>(c: &C, id: i64) -> Result<application::Model> {

@@ -61,6 +61,7 @@ pub fn context(
             name: ctx.config.org.name.clone(),
         },
         digest: templates::DigestCtx::default(),
+        closed: templates::ClosedCtx::default(),
     }
 }
 
@@ -189,4 +190,97 @@ fn render(
             spec.template
         ))
     })
+}
+
+/// A posting's close, told to its team's recruiter and coordinators (each
+/// in their own locale and time zone, addressed by name), queued inside the
+/// caller's transaction — the poll's that records the close, so the notice
+/// is queued exactly when the close is. A posting with no active recruiter
+/// or coordinator sends none: the `[recruiters]` list hears of it in its
+/// digest, as before teams. Returns how many were queued.
+pub async fn queue_close_notices<C: ConnectionTrait>(
+    c: &C,
+    ctx: &Ctx<'_>,
+    closed: &[&posting::Model],
+    at: chrono::DateTime<chrono::Utc>,
+) -> Result<usize> {
+    let ids: Vec<i64> = closed.iter().map(|p| p.id).collect();
+    let teams = crate::store::people::teams(c, &ids, true).await?;
+    if teams.is_empty() {
+        return Ok(0);
+    }
+    let active = crate::store::applications::counts_in(c, &ids, ctx.pipeline.active()).await?;
+    let public = ctx
+        .config
+        .http
+        .as_ref()
+        .and_then(|h| h.public_url.as_deref())
+        .map(|u| u.trim_end_matches('/').to_string());
+    let spec = EmailSpec::new("recruiter_posting_closed");
+    let domain = mail::message_id::domain(ctx.config);
+    let mut queued = 0;
+    for p in closed {
+        let mut seen = std::collections::HashSet::new();
+        for (_, person) in teams
+            .get(&p.id)
+            .into_iter()
+            .flatten()
+            .filter(|(r, _)| r.reminded())
+        {
+            if !seen.insert(person.id) {
+                continue;
+            }
+            let locale = person
+                .locale
+                .as_deref()
+                .unwrap_or(&ctx.config.org.default_locale);
+            let tz = person
+                .timezone
+                .as_deref()
+                .unwrap_or(&ctx.config.schedule.timezone);
+            let tctx = templates::Context {
+                posting: templates::PostingCtx {
+                    title: p.title.clone(),
+                    company: p.company.clone(),
+                    location: p.location.clone(),
+                    url: p.url.clone(),
+                },
+                org: templates::OrgCtx {
+                    name: ctx.config.org.name.clone(),
+                },
+                closed: templates::ClosedCtx {
+                    at: templates::format_date(at, locale, Some(tz)),
+                    active: active.get(&p.id).copied().unwrap_or(0),
+                    board_url: public
+                        .as_ref()
+                        .map(|u| format!("{u}/board/postings/{}", p.id)),
+                },
+                ..templates::Context::default()
+            };
+            let to = Recipient {
+                email: &person.email,
+                name: &person.name,
+                locale: person.locale.as_deref(),
+            };
+            let mut d = mail::draft(ctx.config, ctx.renderer, &spec, &to, &tctx, "", ctx.now)
+                .map_err(|e| {
+                    Error::Render(format!(
+                        "email `recruiter_posting_closed` for posting {}: {e}",
+                        p.id
+                    ))
+                })?;
+            d.stage = None;
+            outbox::queue(
+                c,
+                None,
+                None,
+                mail::message_id::of_close_notice(domain, p.id, at, person.id),
+                d,
+                ctx.now,
+            )
+            .await?;
+            queued += 1;
+        }
+    }
+    Ok(queued)
 }

@@ -125,6 +125,119 @@ fn two_404_far_enough_apart_close_exactly_once() {
 }
 
 #[test]
+fn a_close_tells_its_postings_recruiter_and_coordinator_each_in_their_language_once() {
+    let board = Board::start();
+    for job in [1, 2] {
+        board.route(
+            &format!("/v1/boards/acme/jobs/{job}"),
+            vec![
+                Reply::json(200, &gh_job(job, "Welder")),
+                Reply::json(404, GH_404),
+            ],
+        );
+    }
+    board.route(
+        "/v1/boards/acme/jobs",
+        vec![Reply::json(200, &gh_list(&[3]))],
+    );
+    let env = env_for(
+        &board,
+        "[recruiters]\nemails = [\"fallback@example.org\"]\n",
+    );
+    for job in [1, 2] {
+        let url = format!("https://boards.greenhouse.io/acme/jobs/{job}");
+        env.ok(&["--now", &t(0), "posting", "add", &url, "--title", "Welder"]);
+    }
+    for (email, name, locale) in [
+        ("ada@example.org", "Ada", "de"),
+        ("ben@example.org", "Ben", "en"),
+        ("cara@example.org", "Cara", "es"),
+    ] {
+        env.ok(&[
+            "person",
+            "add",
+            email,
+            "--name",
+            name,
+            "--locale",
+            locale,
+            "--timezone",
+            "Europe/Berlin",
+        ]);
+    }
+    env.ok(&[
+        "posting",
+        "assign",
+        "1",
+        "--recruiter",
+        "ada@example.org",
+        "--coordinator",
+        "ben@example.org",
+        "--hiring-manager",
+        "cara@example.org",
+    ]);
+    for (posting, n) in [("1", 1), ("1", 2), ("2", 3)] {
+        env.ok(&[
+            "--now",
+            &t(1),
+            "apply",
+            posting,
+            "--name",
+            &format!("Cand {n}"),
+            "--email",
+            &format!("c{n}@example.net"),
+            "--no-email",
+        ]);
+    }
+    // the polls that confirm the close (however many the board needs)
+    let (mut closed, mut told) = (0, 0);
+    for min in [0, 10, 20] {
+        let v = poll(&env, min, &["1", "2"]);
+        closed += v["closed"].as_array().map(Vec::len).unwrap_or(0);
+        told += v["notices"].as_u64().unwrap_or(0);
+    }
+    assert_eq!((closed, told), (2, 2));
+    let notices = crate::daemon::rows(
+        &env,
+        "SELECT o.recipient, o.locale, b.subject, b.body_text FROM outbox o JOIN outbox_bodies b ON b.outbox_id = o.id \
+         WHERE o.template = 'recruiter_posting_closed' ORDER BY o.recipient",
+    );
+    assert_eq!(notices.len(), 2, "{notices:?}");
+    // the recruiter in German, the coordinator in English; not the hiring
+    // manager, and nobody for the posting without a team (as before teams)
+    assert_eq!(notices[0][0], "ada@example.org");
+    assert_eq!(notices[0][1], "de");
+    assert_eq!(notices[0][2], "Auf der Jobbörse geschlossen: Welder");
+    assert!(
+        notices[0][3].contains("2 Bewerbungen sind noch in einer aktiven Phase"),
+        "{}",
+        notices[0][3]
+    );
+    assert!(
+        notices[0][3].contains("25. November 2026"),
+        "{}",
+        notices[0][3]
+    );
+    assert_eq!(notices[1][0], "ben@example.org");
+    assert_eq!(notices[1][2], "Closed on its job board: Welder");
+    assert!(
+        notices[1][3].contains("2 applications are still in an active stage"),
+        "{}",
+        notices[1][3]
+    );
+    // once: a later poll of the closed postings queues nothing more
+    let v = poll(&env, 1500, &["1", "2"]);
+    assert!(v.get("notices").is_none_or(|n| n == 0), "{v}");
+    assert_eq!(
+        crate::common::scalar(
+            &env,
+            "SELECT COUNT(*) FROM outbox WHERE template = 'recruiter_posting_closed'"
+        ),
+        2
+    );
+}
+
+#[test]
 fn a_404_then_200_stays_open_and_410s_close() {
     let board = Board::start();
     board.route(
