@@ -107,6 +107,7 @@ fn main() {
                 subject: Set("We received your application".into()),
                 body_text: Set(text.clone()),
                 body_html: Set(html.clone()),
+                calendar: Set(None),
             });
             rows.push(outbox::ActiveModel {
                 id: Set(i as i64 + 1),

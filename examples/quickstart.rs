@@ -197,7 +197,7 @@ fn run_as_a_service(dir: &Path, port: u16) {
     );
     let d = dir.to_path_buf();
     let daemon = std::thread::spawn(move || {
-        atsd(&d, &["--now", "2026-11-26T09:10:00Z", "run"]);
+        atsd(&d, &["--now", "2026-11-27T12:10:00Z", "run"]);
     });
     let started = std::time::Instant::now();
     let health = loop {
@@ -248,6 +248,70 @@ fn decode_words(v: &str) -> String {
         })
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// Quoted-printable decoded (RFC 2045 §6.7): soft line breaks dropped, `=XX`
+/// turned back into the byte.
+fn unquote(s: &str) -> String {
+    let s = s.replace("=\r\n", "");
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'='
+            && let Some(v) = s
+                .get(i + 1..i + 3)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+        {
+            out.push(v);
+            i += 3;
+            continue;
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The candidate's invitation as their mail client gets it: the headers,
+/// the text, and the calendar part every client reads.
+fn show_invitation(dir: &Path, file: &str) {
+    use base64::Engine;
+    let Ok(text) = std::fs::read_to_string(dir.join("outbox").join(file)) else {
+        eprintln!("quickstart: no {file}");
+        std::process::exit(1);
+    };
+    println!("\n$ cat outbox/{file}   # the parts, decoded");
+    let head = text.split("\r\n\r\n").next().unwrap_or("");
+    for l in head.lines().filter(|l| {
+        l.starts_with("To:") || l.starts_with("Subject:") || l.starts_with("Content-Type:")
+    }) {
+        println!("{l}");
+    }
+    for part in text.split("\r\n--=_").skip(1) {
+        let (h, body) = part.split_once("\r\n\r\n").unwrap_or((part, ""));
+        if h.contains("Content-Type: text/plain") {
+            println!("\n[text/plain]\n{}", unquote(body).trim_end());
+        } else if h.contains("Content-Type: text/calendar") {
+            let ct = h
+                .lines()
+                .find(|l| l.starts_with("Content-Type:"))
+                .unwrap_or("");
+            let raw: String = body.split_whitespace().collect();
+            let ics = base64::engine::general_purpose::STANDARD
+                .decode(raw.as_bytes())
+                .ok()
+                .and_then(|b| String::from_utf8(b).ok())
+                .unwrap_or_default();
+            println!(
+                "\n[{}]\n{}",
+                ct.trim_start_matches("Content-Type: "),
+                ics.replace("\r\n", "\n").trim_end()
+            );
+        } else if h.contains("invite.ics") {
+            println!("\n[attachment invite.ics: the same calendar object]");
+        }
+    }
 }
 
 /// Each digest written as an `.eml` file: to whom, when, and about what.
@@ -442,6 +506,9 @@ email = "posting_closed"
 
 [recruiters]
 emails = ["recruiting@example.org"]
+
+[interviews]                      # scheduling an interview moves the application to this stage
+stage = "interview"
 
 [http]                            # `atsd run` serves /healthz and /metrics here
 listen = "127.0.0.1:{http_port}"
@@ -661,6 +728,72 @@ api_base = "http://127.0.0.1:{port}"
         ],
     );
     show_digests(&dir);
+
+    say(
+        "an interview: Sam schedules Grace Hopper's with Lena and himself; everyone gets a calendar invitation",
+    );
+    atsd(
+        &dir,
+        &[
+            "--now",
+            "2026-11-26T10:00:00Z",
+            "interview",
+            "schedule",
+            "6",
+            "--at",
+            "2026-12-01T15:00",
+            "--timezone",
+            "Europe/Berlin",
+            "--duration",
+            "45m",
+            "--interviewer",
+            "sam@example.org",
+            "--interviewer",
+            "lena@example.org",
+            "--video-url",
+            "https://meet.example.org/grace-hopper",
+        ],
+    );
+    atsd(&dir, &["--now", "2026-11-26T10:00:00Z", "tick", "dispatch"]);
+    show_invitation(&dir, "_atsd.i1.s0.req.c@example.org_.eml");
+    say(
+        "moved by an hour: the same UID with SEQUENCE 1 goes to everyone, the reminders are planned again",
+    );
+    atsd(
+        &dir,
+        &[
+            "--now",
+            "2026-11-27T09:00:00Z",
+            "interview",
+            "reschedule",
+            "1",
+            "--at",
+            "2026-12-01T16:00",
+        ],
+    );
+    atsd(&dir, &["--now", "2026-11-27T09:00:00Z", "tick", "dispatch"]);
+    say(
+        "Grace withdraws from the process: rejecting the application cancels the interview on every calendar",
+    );
+    atsd(
+        &dir,
+        &[
+            "--now",
+            "2026-11-27T12:00:00Z",
+            "application",
+            "move",
+            "6",
+            "rejected",
+            "--reason",
+            "accepted another offer",
+            "--no-email",
+        ],
+    );
+    atsd(&dir, &["--now", "2026-11-27T12:00:00Z", "tick", "dispatch"]);
+    atsd(
+        &dir,
+        &["--now", "2026-11-27T12:00:00Z", "interview", "show", "1"],
+    );
     run_as_a_service(&dir, http_port);
     say("the move Lena made on the board, in the application's history: the actor is her");
     atsd(&dir, &["application", "show", "2"]);

@@ -14,6 +14,10 @@ pub const TYPES: &[&str] = &[
     "email.dead",
     "posting.status_changed",
     "job.failed",
+    "interview.scheduled",
+    "interview.rescheduled",
+    "interview.cancelled",
+    "interview.feedback",
 ];
 
 /// An application's first transition.

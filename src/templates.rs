@@ -20,7 +20,7 @@ static BUILTIN: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/templates");
 const NOT_A_LOCALE: &str = "board";
 
 /// Templates built into the binary (SPEC §1 "Email").
-pub const BUILTIN_TEMPLATES: [&str; 9] = [
+pub const BUILTIN_TEMPLATES: [&str; 12] = [
     "application_received",
     "stage_changed",
     "interview_invitation",
@@ -30,6 +30,9 @@ pub const BUILTIN_TEMPLATES: [&str; 9] = [
     "recruiter_reminder",
     "recruiter_digest",
     "recruiter_posting_closed",
+    "interview_request",
+    "interview_cancel",
+    "interview_reminder",
 ];
 
 /// Is `name` a template atsd can render: a built-in one, or one that the
@@ -129,6 +132,28 @@ pub struct ClosedCtx {
     pub board_url: Option<String>,
 }
 
+/// An interview, as its invitation, update, cancellation or reminder tells
+/// it to one recipient.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct InterviewCtx {
+    pub title: String,
+    /// The start in the recipient's locale and time zone, with the zone.
+    pub when: String,
+    pub minutes: i32,
+    pub location: Option<String>,
+    pub video_url: Option<String>,
+    /// The interviewers' names.
+    pub interviewers: Vec<String>,
+    /// A change of an invitation sent before (rescheduled).
+    pub update: bool,
+    /// The email goes to an interviewer (else to the candidate).
+    pub for_interviewer: bool,
+    /// The recipient's name (an interviewer's).
+    pub recipient: String,
+    /// The application's board page (interviewers, with `[http] public_url`).
+    pub board_url: Option<String>,
+}
+
 /// Most lines in each section of a digest.
 pub const DIGEST_LINES: usize = 25;
 
@@ -142,6 +167,7 @@ pub struct Context {
     pub org: OrgCtx,
     pub digest: DigestCtx,
     pub closed: ClosedCtx,
+    pub interview: InterviewCtx,
 }
 
 #[derive(Serialize)]
@@ -203,6 +229,19 @@ pub fn format_date(t: DateTime<Utc>, locale: &str, tz: Option<&str>) -> String {
     t.with_timezone(&tz)
         .format_localized(date_pattern(locale), chrono_locale(locale))
         .to_string()
+}
+
+/// A date and time for `locale` in the time zone `tz` (IANA; UTC when
+/// unknown), on the 24-hour clock, with the zone's abbreviation:
+/// `8 January 2030, 10:00 CET`.
+pub fn format_time(t: DateTime<Utc>, locale: &str, tz: Option<&str>) -> String {
+    let zone: chrono_tz::Tz = tz.and_then(|z| z.parse().ok()).unwrap_or(chrono_tz::UTC);
+    let local = t.with_timezone(&zone);
+    format!(
+        "{}, {}",
+        format_date(t, locale, Some(zone.name())),
+        local.format("%H:%M %Z")
+    )
 }
 
 /// A stage's name as a candidate reads it: the built-in stages are
@@ -505,6 +544,17 @@ pub fn known_variables() -> BTreeSet<&'static str> {
         "closed.at",
         "closed.active",
         "closed.board_url",
+        "interview",
+        "interview.title",
+        "interview.when",
+        "interview.minutes",
+        "interview.location",
+        "interview.video_url",
+        "interview.interviewers",
+        "interview.update",
+        "interview.for_interviewer",
+        "interview.recipient",
+        "interview.board_url",
     ]
     .into_iter()
     .collect()
@@ -526,6 +576,7 @@ pub fn sample_for(locale: &str) -> Context {
     c.application.stage_label = stage_label("interview", locale);
     c.digest.period = format_date(at("2026-11-25T09:00:00Z"), locale, Some("Europe/Berlin"));
     c.closed.at = c.digest.period.clone();
+    c.interview.when = format_time(at("2030-01-08T09:00:00Z"), locale, Some("Europe/Berlin"));
     c
 }
 
@@ -580,6 +631,18 @@ pub fn sample_context() -> Context {
             at: "25 November 2026".into(),
             active: 3,
             board_url: Some("https://atsd.example.org/board/postings/7".into()),
+        },
+        interview: InterviewCtx {
+            title: "Interview: Senior Platform Engineer".into(),
+            when: "8 January 2030, 10:00 CET".into(),
+            minutes: 45,
+            location: Some("Room 4, Example Corp, Berlin".into()),
+            video_url: Some("https://meet.example.org/abc-defg".into()),
+            interviewers: vec!["Ada Lovelace".into(), "Grace Hopper".into()],
+            update: false,
+            for_interviewer: false,
+            recipient: "Ada Lovelace".into(),
+            board_url: None,
         },
     }
 }

@@ -7,6 +7,8 @@ pub mod board_session;
 pub mod candidate;
 pub mod event;
 pub mod idempotency_key;
+pub mod interview;
+pub mod interview_person;
 pub mod job_run;
 pub mod outbox;
 pub mod outbox_body;

@@ -14,6 +14,11 @@ pub struct Model {
     pub body_text: String,
     #[sea_orm(column_type = "Text")]
     pub body_html: String,
+    /// The iCalendar object of an iMIP email (an interview's invitation,
+    /// update or cancellation): sent as its `text/calendar` part and as
+    /// `invite.ics`.
+    #[sea_orm(column_type = "Text", nullable)]
+    pub calendar: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

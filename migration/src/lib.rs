@@ -9,6 +9,7 @@ mod m20261126_000004_events;
 mod m20261126_000005_board;
 mod m20261202_000006_exact_email;
 mod m20261203_000007_teams;
+mod m20261203_000008_interviews;
 
 pub struct Migrator;
 
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000005_board::Migration),
             Box::new(m20261202_000006_exact_email::Migration),
             Box::new(m20261203_000007_teams::Migration),
+            Box::new(m20261203_000008_interviews::Migration),
         ]
     }
 }

@@ -127,6 +127,7 @@ pub(super) async fn dispatch(cli: Cli, verbose: u8) -> CmdResult {
         Command::Backup { file } => backup(&env, &file).await,
         Command::Token(cmd) => super::tokens::token(&env, cmd).await,
         Command::Person(cmd) => super::people::command(&env, cmd).await,
+        Command::Interview(cmd) => super::interviews::command(&env, cmd).await,
         Command::Events {
             since,
             follow,

@@ -6,6 +6,7 @@ mod applications;
 mod candidates;
 mod commands;
 mod events;
+mod interviews;
 mod jobs;
 mod mail;
 mod output;
@@ -93,6 +94,9 @@ pub enum Command {
     /// People on the hiring side: recruiters, hiring managers, coordinators.
     #[command(subcommand)]
     Person(PersonCmd),
+    /// Interviews: scheduled with calendar invitations, moved, cancelled, with feedback.
+    #[command(subcommand)]
+    Interview(InterviewCmd),
     /// The event feed as JSON lines: transitions, email outcomes, posting status changes, failed job runs.
     Events {
         /// Only events after this id (the last one a reader saw); default: from the first.
@@ -261,6 +265,74 @@ pub enum TokenCmd {
     List,
     /// Revoke a token: every request with it fails from now on.
     Revoke { name: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum InterviewCmd {
+    /// Schedule an interview; prints its id. The candidate and every interviewer get an invitation their calendar reads.
+    Schedule {
+        application: i64,
+        /// Local start time, read in --timezone (or with an offset: 2030-10-27T02:30+01:00).
+        #[arg(long, value_name = "TIME")]
+        at: String,
+        /// IANA time zone of --at (default: [schedule] timezone).
+        #[arg(long)]
+        timezone: Option<String>,
+        /// How long: 45m, 1h, 1h 30m.
+        #[arg(long, default_value = "45m")]
+        duration: String,
+        /// A person (atsd person add); repeat for more.
+        #[arg(long = "interviewer", value_name = "EMAIL", required = true)]
+        interviewers: Vec<String>,
+        #[arg(long, conflicts_with = "video_url")]
+        location: Option<String>,
+        #[arg(long, value_name = "URL")]
+        video_url: Option<String>,
+        /// Default: "Interview: <posting title>".
+        #[arg(long)]
+        title: Option<String>,
+        /// Book interviewers who already have an interview at that time.
+        #[arg(long)]
+        allow_overlap: bool,
+    },
+    /// Move an interview: everyone gets the update (same UID, SEQUENCE + 1).
+    Reschedule {
+        id: i64,
+        #[arg(long, value_name = "TIME")]
+        at: Option<String>,
+        #[arg(long)]
+        timezone: Option<String>,
+        #[arg(long)]
+        duration: Option<String>,
+        #[arg(long)]
+        allow_overlap: bool,
+    },
+    /// Cancel an interview: everyone who was invited gets the cancellation.
+    Cancel {
+        id: i64,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// List interviews, soonest first.
+    List {
+        #[arg(long)]
+        application: Option<i64>,
+        /// Only scheduled ones still to come.
+        #[arg(long)]
+        upcoming: bool,
+    },
+    /// One interview: when, where, who, the feedback, its emails.
+    Show { id: i64 },
+    /// Record an interviewer's feedback.
+    Feedback {
+        id: i64,
+        #[arg(long, value_name = "EMAIL")]
+        by: String,
+        #[arg(long, value_parser = ["strong_yes", "yes", "no", "strong_no"])]
+        recommendation: String,
+        #[arg(long)]
+        note: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -24,6 +24,7 @@ pub const ENV_KEYS: &[(&str, Kind)] = &[
     ("pipeline.stages", Kind::List),
     ("pipeline.extra_moves", Kind::List),
     ("recruiters.emails", Kind::List),
+    ("interviews.stage", Kind::Str),
     ("retention.anonymize_after", Kind::Str),
     ("retention.events_after", Kind::Str),
     ("schedule.timezone", Kind::Str),
@@ -211,6 +212,9 @@ mod tests {
             }],
             recruiters: RecruitersConfig {
                 emails: vec!["r@example.org".into()],
+            },
+            interviews: InterviewsConfig {
+                stage: Some("interview".into()),
             },
             retention: RetentionConfig {
                 anonymize_after: Dur::days(1),

@@ -26,6 +26,7 @@ pub struct Config {
     pub pipeline: PipelineConfig,
     pub rules: Vec<RuleConfig>,
     pub recruiters: RecruitersConfig,
+    pub interviews: InterviewsConfig,
     pub retention: RetentionConfig,
     pub schedule: ScheduleConfig,
     pub poll: PollConfig,
@@ -175,6 +176,17 @@ pub struct RuleConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct RecruitersConfig {
     pub emails: Vec<String>,
+}
+
+/// `[interviews]`.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct InterviewsConfig {
+    /// Scheduling an interview for an application in an earlier stage
+    /// moves it here (when the pipeline allows), its stage email replaced
+    /// by the invitation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stage: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

@@ -116,6 +116,18 @@ impl Config {
             }
         }
 
+        if let Some(stage) = &self.interviews.stage {
+            known_stage("interviews.stage", stage, &mut errs);
+            if let Some(p) = &pipeline
+                && p.contains(stage)
+                && !p.is_active(stage)
+            {
+                errs.push(format!(
+                    "interviews.stage: `{stage}` is a terminal stage; name an active one"
+                ));
+            }
+        }
+
         for (i, e) in self.recruiters.emails.iter().enumerate() {
             if let Err(m) = candidate_fields::email(e) {
                 errs.push(format!("recruiters.emails[{i}]: {m}"));

@@ -297,7 +297,16 @@ impl Advance<'_> {
         } else {
             Default::default()
         };
-        let batch = Batch::render(&self.ctx, &decided, &cands, &posts, &teams)?;
+        // the interviews that a move to a terminal stage cancels
+        let finishing: Vec<i64> = decided
+            .iter()
+            .filter(|(_, a)| {
+                matches!(a, rules::Action::Move { to, .. } if self.ctx.pipeline().is_terminal(to))
+            })
+            .map(|(app, _)| app.id)
+            .collect();
+        let open = crate::workflow::interviews::Open::load(c, &finishing).await?;
+        let batch = Batch::render(&self.ctx, &decided, &cands, &posts, &teams, &open)?;
         let planned = if self.dry_run {
             plan(&batch)
         } else {

@@ -253,10 +253,20 @@ impl Retention<'_> {
         txn.execute_raw(sql(
             b,
             &format!(
-                "UPDATE outbox_bodies SET subject = ?, body_text = '', body_html = '' \
+                "UPDATE outbox_bodies SET subject = ?, body_text = '', body_html = '', calendar = NULL \
                  WHERE outbox_id IN (SELECT id FROM outbox WHERE application_id IN ({apps_in}))"
             ),
             vec![REDACTED.into()],
+        ))
+        .await?;
+        // what people wrote about their interviews may quote them
+        txn.execute_unprepared(&format!(
+            "UPDATE interview_people SET note = NULL \
+             WHERE interview_id IN (SELECT id FROM interviews WHERE application_id IN ({apps_in}))"
+        ))
+        .await?;
+        txn.execute_unprepared(&format!(
+            "UPDATE interviews SET cancel_reason = NULL WHERE application_id IN ({apps_in})"
         ))
         .await?;
         // digests list names: replace each name, as written and as HTML-escaped

@@ -50,11 +50,43 @@ pub fn compose(
         .header(header::ContentType::TEXT_HTML)
         .header(header::ContentTransferEncoding::QuotedPrintable)
         .body(normalize_lines(&body.body_html));
+    let alternative = MultiPart::alternative()
+        .boundary(boundary(&row.message_id))
+        .singlepart(text)
+        .singlepart(html);
+    let Some(ics) = &body.calendar else {
+        return b
+            .multipart(alternative)
+            .map_err(|e| format!("cannot build the message: {e}"));
+    };
+    // iMIP (RFC 6047): the calendar object as the third alternative, its
+    // METHOD also the part's `method`, and once more as `invite.ics`
+    let method = ics
+        .lines()
+        .find_map(|l| l.strip_prefix("METHOD:"))
+        .map(str::trim)
+        .unwrap_or("PUBLISH");
+    let calendar_type = |m: Option<&str>| {
+        let t = match m {
+            Some(m) => format!("text/calendar; method={m}; charset=UTF-8"),
+            None => "application/ics; name=\"invite.ics\"".to_string(),
+        };
+        header::ContentType::parse(&t).map_err(|e| format!("calendar content type: {e}"))
+    };
+    let calendar = SinglePart::builder()
+        .header(calendar_type(Some(method))?)
+        .header(header::ContentTransferEncoding::Base64)
+        .body(ics.clone());
+    let attachment = SinglePart::builder()
+        .header(calendar_type(None)?)
+        .header(header::ContentDisposition::attachment("invite.ics"))
+        .header(header::ContentTransferEncoding::Base64)
+        .body(ics.clone());
     b.multipart(
-        MultiPart::alternative()
-            .boundary(boundary(&row.message_id))
-            .singlepart(text)
-            .singlepart(html),
+        MultiPart::mixed()
+            .boundary(format!("{}-m", boundary(&row.message_id)))
+            .multipart(alternative.singlepart(calendar))
+            .singlepart(attachment),
     )
     .map_err(|e| format!("cannot build the message: {e}"))
 }
@@ -157,6 +189,7 @@ mod tests {
             subject: "Gute Nachrichten zu Ihrer Bewerbung".into(),
             body_text: "Zeile 1\rMAIL FROM:<a@b>\r\n.\r\nEnde".into(),
             body_html: "<p>&lt;script&gt;</p>".into(),
+            calendar: None,
         };
         let m = compose(&Config::default(), &row(), &body, Utc::now()).unwrap();
         let raw = String::from_utf8(m.formatted()).unwrap();
@@ -186,6 +219,7 @@ mod tests {
             subject: "Subject".into(),
             body_text: "text = x".into(),
             body_html: "<p>html</p>".into(),
+            calendar: None,
         };
         let config = Config::default();
         let a = compose(&config, &row(), &body, Utc::now())

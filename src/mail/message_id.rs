@@ -39,6 +39,19 @@ pub fn of_reminder_to(domain: &str, application_id: i64, version: i32, person_id
     format!("<atsd.a{application_id}.v{version}.remind.p{person_id}@{domain}>")
 }
 
+/// An interview's email to one recipient: `kind` is `req` (an invitation
+/// or its update), `cancel` or `remind`; `who` is `c` (the candidate) or
+/// `p<person id>`. Every email of interview N starts `<atsd.iN.`.
+pub fn of_interview(
+    domain: &str,
+    interview_id: i64,
+    sequence: i32,
+    kind: &str,
+    who: &str,
+) -> String {
+    format!("<atsd.i{interview_id}.s{sequence}.{kind}.{who}@{domain}>")
+}
+
 /// A posting's close, told to one person of its team.
 pub fn of_close_notice(
     domain: &str,

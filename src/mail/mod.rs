@@ -50,6 +50,7 @@ pub fn draft(
         subject: Some(r.subject),
         body_text: Some(r.text),
         body_html: Some(r.html),
+        calendar: None,
     })
 }
 

@@ -16,7 +16,7 @@ use sea_orm::{
 const PAGE: u64 = 500;
 
 /// The tables in an order that satisfies their foreign keys.
-pub const TABLES: [&str; 14] = [
+pub const TABLES: [&str; 16] = [
     "postings",
     "posting_history",
     "people",
@@ -24,6 +24,8 @@ pub const TABLES: [&str; 14] = [
     "candidates",
     "applications",
     "transitions",
+    "interviews",
+    "interview_people",
     "outbox",
     "outbox_bodies",
     "job_runs",
@@ -117,6 +119,8 @@ pub async fn copy(from: &Store, to: &Store, progress: impl Fn(&str, u64)) -> Res
         ("candidates", candidate, Id, id),
         ("applications", application, Id, id),
         ("transitions", transition, Id, id),
+        ("interviews", interview, Id, id),
+        ("interview_people", interview_person, Id, id),
         ("outbox", outbox, Id, id),
         ("outbox_bodies", outbox_body, OutboxId, outbox_id),
         ("job_runs", job_run, Id, id),

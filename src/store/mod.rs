@@ -19,6 +19,7 @@ pub mod board;
 pub mod candidates;
 pub mod copy;
 pub mod events;
+pub mod interviews;
 pub mod lease;
 pub mod moves;
 pub mod outbox;

@@ -54,6 +54,8 @@ pub struct Draft {
     pub subject: Option<String>,
     pub body_text: Option<String>,
     pub body_html: Option<String>,
+    /// The iCalendar object of an iMIP email ([`crate::interviews::ical`]).
+    pub calendar: Option<String>,
 }
 
 /// Queues one rendered email (its row and its body) inside the caller's
@@ -90,6 +92,7 @@ pub async fn queue<C: ConnectionTrait>(
         subject: Set(d.subject.unwrap_or_default()),
         body_text: Set(d.body_text.unwrap_or_default()),
         body_html: Set(d.body_html.unwrap_or_default()),
+        calendar: Set(d.calendar),
     }
     .insert(c)
     .await?;

@@ -27,6 +27,9 @@ pub struct Batch {
     /// The moves and reminders in the order of the applications decided
     /// on: (a move?, its index in `moves` or `reminders`).
     order: Vec<(bool, usize)>,
+    /// The interviews of applications moved to a terminal stage, to cancel
+    /// if the move is made: (actor, application id, the cancellation).
+    pub cancels: Vec<(String, i64, super::interviews::PlannedCancel)>,
 }
 
 /// A reminder rule that acted on one application.
@@ -47,6 +50,7 @@ impl Batch {
         cands: &HashMap<i64, candidate::Model>,
         posts: &HashMap<i64, posting::Model>,
         teams: &email::Teams,
+        open: &super::interviews::Open,
     ) -> Result<Batch> {
         let mut batch = Batch::default();
         for (app, action) in decided {
@@ -71,6 +75,11 @@ impl Batch {
                         rule.reason.as_deref(),
                         &rule.email,
                     )?;
+                    if ctx.pipeline().is_terminal(to) {
+                        for p in open.plan(ctx, &moved, cand, post, to)? {
+                            batch.cancels.push((rule.actor(), app.id, p));
+                        }
+                    }
                     batch.order.push((true, batch.moves.len()));
                     batch.moves.push((
                         rule.name.clone(),
@@ -203,6 +212,15 @@ pub async fn write(store: Store, domain: String, now: DateTime<Utc>, b: Batch) -
         all_reminders.extend(r.emails);
     }
     w.emails += moves::queue_emails(&txn, all_reminders, now).await?;
+    // an application the rules finished has no interview left on anyone's
+    // calendar (only those whose move was made)
+    let cancels: Vec<(String, super::interviews::PlannedCancel)> = b
+        .cancels
+        .into_iter()
+        .filter(|(_, app, _)| moved.contains(app))
+        .map(|(actor, _, p)| (actor, p))
+        .collect();
+    w.emails += super::interviews::write_cancels(&txn, cancels, now).await?;
     if w.emails > 0 {
         crate::store::notify_outbox(&txn).await?;
     }

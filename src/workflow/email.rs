@@ -62,6 +62,7 @@ pub fn context(
         },
         digest: templates::DigestCtx::default(),
         closed: templates::ClosedCtx::default(),
+        interview: templates::InterviewCtx::default(),
     }
 }
 

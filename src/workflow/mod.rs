@@ -12,6 +12,7 @@
 
 pub mod batch;
 pub mod email;
+pub mod interviews;
 mod withdraw;
 
 pub use withdraw::{Withdrawn, withdraw};
@@ -252,6 +253,10 @@ pub async fn move_in<C: sea_orm::ConnectionTrait>(
     let cancelled =
         store::outbox::cancel_delayed(c, app.id, &app.stage, &req.to, &req.actor, ctx.now).await?;
     let emails = email::queue_for_move(c, ctx, &moved, &cand, &posting, &t, &req.email).await?;
+    // an application that is done has no interview left on anyone's calendar
+    if ctx.pipeline.is_terminal(&req.to) {
+        interviews::cancel_for_application(c, ctx, app.id, &req.to, &req.actor).await?;
+    }
     Ok(Moved {
         application: moved,
         transition: t,

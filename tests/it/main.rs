@@ -9,6 +9,7 @@ mod common;
 mod config;
 mod daemon;
 mod events;
+mod interviews;
 mod job_board;
 mod lease;
 mod mail;

@@ -32,7 +32,12 @@ fn the_quick_start_runs_to_the_end() {
         "\"status\":\"ok\"",
         "atsd_postings{status=\"closed\"} 1",
         "the daemon finished its work in hand and stopped",
-        "10 emails were written as .eml files",
+        "20 emails were written as .eml files",
+        // an interview scheduled, moved, and cancelled by the rejection
+        "[text/calendar; method=REQUEST; charset=utf-8]",
+        "UID:atsd-interview-1@example.org",
+        "interview 1 rescheduled",
+        "why          the application moved to rejected",
         // two recruiters in two zones, each their own digest at 09:00 theirs
         "To: \"Sam Ortiz\" <sam@example.org> | Date: Wed, 25 Nov 2026 14:00:00 +0000",
         "To: \"Lena Berg\" <lena@example.org> | Date: Thu, 26 Nov 2026 08:00:00 +0000 | Subject: Recruiting-Überblick",

@@ -32,9 +32,11 @@ pub enum Tool {
     Spectral,
     /// promtool (Debian's prometheus, unpacked)
     Promtool,
+    /// icalendar and vobject (PyPI), tests/ics_check.py
+    Calendar,
 }
 
-const ALL: [Tool; 8] = [
+const ALL: [Tool; 9] = [
     Tool::Smtp,
     Tool::PrometheusClient,
     Tool::Croniter,
@@ -43,6 +45,7 @@ const ALL: [Tool; 8] = [
     Tool::Browser,
     Tool::Spectral,
     Tool::Promtool,
+    Tool::Calendar,
 ];
 
 impl Tool {
@@ -56,6 +59,7 @@ impl Tool {
             Tool::Browser => "chromium with playwright-core, axe-core and lighthouse (npm)",
             Tool::Spectral => "spectral (npm)",
             Tool::Promtool => "promtool",
+            Tool::Calendar => "icalendar and vobject (Python)",
         }
     }
 
@@ -74,6 +78,7 @@ impl Tool {
             }
             Tool::Spectral => spectral().is_file(),
             Tool::Promtool => promtool().is_file(),
+            Tool::Calendar => python_has("icalendar") && python_has("vobject"),
         }
     }
 }
@@ -125,7 +130,7 @@ fn python_has(module: &str) -> bool {
     FOUND
         .get_or_init(|| {
             let script = "import importlib.util as u\n\
-                 for m in ['aiosmtpd', 'prometheus_client', 'croniter', 'standardwebhooks']:\n\
+                 for m in ['aiosmtpd', 'prometheus_client', 'croniter', 'standardwebhooks', 'icalendar', 'vobject']:\n\
                  \x20   print(m if u.find_spec(m) else '')";
             Command::new(python())
                 .args(["-c", script])

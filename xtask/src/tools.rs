@@ -3,7 +3,7 @@
 //!
 //! | tool | from | where |
 //! |---|---|---|
-//! | Python packages of `tests/requirements.txt` (aiosmtpd, prometheus-client, croniter, standardwebhooks, schemathesis) | PyPI | `target/tools/venv` |
+//! | Python packages of `tests/requirements.txt` (aiosmtpd, prometheus-client, croniter, standardwebhooks, schemathesis, icalendar, vobject) | PyPI | `target/tools/venv` |
 //! | npm modules of `tests/node/package-lock.json` (playwright-core, axe-core, Lighthouse, Spectral) | npm, `npm ci` | `tests/node/node_modules` |
 //! | Chromium | Debian (`chromium`) | `/usr/bin/chromium` |
 //! | promtool | Debian (`prometheus`, unpacked, not installed: no service) | `target/tools/prometheus` |
@@ -36,7 +36,7 @@ struct Tool {
 const TOOLS: &[Tool] = &[
     Tool {
         name: "python",
-        purpose: "aiosmtpd, prometheus-client, croniter, standardwebhooks, schemathesis (PyPI)",
+        purpose: "aiosmtpd, prometheus-client, croniter, standardwebhooks, schemathesis, icalendar, vobject (PyPI)",
         present: python_present,
         install: python_install,
     },

@@ -1,0 +1,241 @@
+//! Interviews and their interviewers: reading and writing the rows. What
+//! scheduling, moving or cancelling one means (its emails, its calendar
+//! objects, the application's stage) is [`crate::workflow::interviews`]'s.
+
+use crate::error::{Error, Result};
+use chrono::{DateTime, Duration, Utc};
+use entity::{interview, interview_person, outbox, person};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
+};
+use serde::Serialize;
+use std::collections::HashMap;
+
+pub const SCHEDULED: &str = "scheduled";
+pub const CANCELLED: &str = "cancelled";
+pub const COMPLETED: &str = "completed";
+
+/// The recommendations an interviewer may give.
+pub const RECOMMENDATIONS: [&str; 4] = ["strong_yes", "yes", "no", "strong_no"];
+
+/// An interview as it is to be stored.
+pub struct NewInterview<'a> {
+    pub application_id: i64,
+    pub title: &'a str,
+    pub starts_at: DateTime<Utc>,
+    pub timezone: &'a str,
+    pub minutes: i32,
+    pub location: Option<&'a str>,
+    pub video_url: Option<&'a str>,
+    /// The domain of its UID (`atsd-interview-<id>@<domain>`).
+    pub domain: &'a str,
+    pub interviewers: &'a [person::Model],
+    pub now: DateTime<Utc>,
+}
+
+/// Stores an interview and its interviewers; its UID names its id.
+pub async fn insert<C: ConnectionTrait>(c: &C, n: &NewInterview<'_>) -> Result<interview::Model> {
+    let row = interview::ActiveModel {
+        application_id: Set(n.application_id),
+        // a placeholder until the id is known, unique meanwhile
+        uid: Set(format!("new-{}", super::tokens::random_hex()?)),
+        title: Set(n.title.to_string()),
+        starts_at: Set(n.starts_at),
+        timezone: Set(n.timezone.to_string()),
+        minutes: Set(n.minutes),
+        location: Set(n.location.map(String::from)),
+        video_url: Set(n.video_url.map(String::from)),
+        sequence: Set(0),
+        status: Set(SCHEDULED.into()),
+        cancel_reason: Set(None),
+        created_at: Set(n.now),
+        updated_at: Set(n.now),
+        ..Default::default()
+    }
+    .insert(c)
+    .await?;
+    let id = row.id;
+    let mut am: interview::ActiveModel = row.into();
+    am.uid = Set(format!("atsd-interview-{id}@{}", n.domain));
+    let row = am.update(c).await?;
+    for p in n.interviewers {
+        interview_person::ActiveModel {
+            interview_id: Set(id),
+            person_id: Set(p.id),
+            ..Default::default()
+        }
+        .insert(c)
+        .await?;
+    }
+    Ok(row)
+}
+
+/// An interview by id.
+pub async fn find<C: ConnectionTrait>(c: &C, id: i64) -> Result<interview::Model> {
+    interview::Entity::find_by_id(id)
+        .one(c)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("no interview with id {id}")))
+}
+
+/// An interviewer of an interview: the person and their feedback.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct Interviewer {
+    pub person: person::Model,
+    pub recommendation: Option<String>,
+    pub note: Option<String>,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub feedback_at: Option<DateTime<Utc>>,
+}
+
+/// The interviewers of each of `ids`, by interview id, in person order.
+pub async fn interviewers<C: ConnectionTrait>(
+    c: &C,
+    ids: &[i64],
+) -> Result<HashMap<i64, Vec<Interviewer>>> {
+    let mut out: HashMap<i64, Vec<Interviewer>> = HashMap::new();
+    if ids.is_empty() {
+        return Ok(out);
+    }
+    let rows = interview_person::Entity::find()
+        .filter(interview_person::Column::InterviewId.is_in(ids.iter().copied()))
+        .order_by_asc(interview_person::Column::Id)
+        .all(c)
+        .await?;
+    let people: HashMap<i64, person::Model> = person::Entity::find()
+        .filter(person::Column::Id.is_in(rows.iter().map(|r| r.person_id)))
+        .all(c)
+        .await?
+        .into_iter()
+        .map(|p| (p.id, p))
+        .collect();
+    for r in rows {
+        if let Some(p) = people.get(&r.person_id) {
+            out.entry(r.interview_id).or_default().push(Interviewer {
+                person: p.clone(),
+                recommendation: r.recommendation,
+                note: r.note,
+                feedback_at: r.feedback_at,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// The scheduled interviews of `people` that overlap `[start, end)`, other
+/// than `except`: (interview, the person's email) each.
+pub async fn overlapping<C: ConnectionTrait>(
+    c: &C,
+    people: &[i64],
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    except: Option<i64>,
+) -> Result<Vec<(interview::Model, String)>> {
+    if people.is_empty() {
+        return Ok(Vec::new());
+    }
+    // an interview lasts at most a working day: one that starts earlier
+    // than that before `start` cannot reach it
+    let from = start - Duration::minutes(crate::interviews::MAX_MINUTES);
+    let candidates = interview::Entity::find()
+        .filter(interview::Column::Status.eq(SCHEDULED))
+        .filter(interview::Column::StartsAt.gt(from))
+        .filter(interview::Column::StartsAt.lt(end))
+        .order_by_asc(interview::Column::StartsAt)
+        .all(c)
+        .await?;
+    let ids: Vec<i64> = candidates
+        .iter()
+        .filter(|i| Some(i.id) != except)
+        .filter(|i| i.starts_at + Duration::minutes(i.minutes.into()) > start)
+        .map(|i| i.id)
+        .collect();
+    let who = interviewers(c, &ids).await?;
+    let mut out = Vec::new();
+    for i in candidates.into_iter().filter(|i| ids.contains(&i.id)) {
+        for x in who.get(&i.id).into_iter().flatten() {
+            if people.contains(&x.person.id) {
+                out.push((i.clone(), x.person.email.clone()));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The scheduled interviews of an application.
+pub async fn scheduled_of<C: ConnectionTrait>(
+    c: &C,
+    application_id: i64,
+) -> Result<Vec<interview::Model>> {
+    Ok(interview::Entity::find()
+        .filter(interview::Column::ApplicationId.eq(application_id))
+        .filter(interview::Column::Status.eq(SCHEDULED))
+        .order_by_asc(interview::Column::Id)
+        .all(c)
+        .await?)
+}
+
+/// Interviews, soonest first: of one application, and/or those still to
+/// come (scheduled, starting after `upcoming_after`).
+pub async fn list<C: ConnectionTrait>(
+    c: &C,
+    application_id: Option<i64>,
+    upcoming_after: Option<DateTime<Utc>>,
+) -> Result<Vec<interview::Model>> {
+    let mut q = interview::Entity::find();
+    if let Some(a) = application_id {
+        q = q.filter(interview::Column::ApplicationId.eq(a));
+    }
+    if let Some(t) = upcoming_after {
+        q = q
+            .filter(interview::Column::Status.eq(SCHEDULED))
+            .filter(interview::Column::StartsAt.gt(t));
+    }
+    Ok(q.order_by_asc(interview::Column::StartsAt)
+        .order_by_asc(interview::Column::Id)
+        .all(c)
+        .await?)
+}
+
+/// Records an interviewer's feedback (replacing what they gave before).
+pub async fn set_feedback<C: ConnectionTrait>(
+    c: &C,
+    interview_id: i64,
+    person_id: i64,
+    recommendation: &str,
+    note: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let Some(row) = interview_person::Entity::find()
+        .filter(interview_person::Column::InterviewId.eq(interview_id))
+        .filter(interview_person::Column::PersonId.eq(person_id))
+        .one(c)
+        .await?
+    else {
+        return Err(Error::input(format!(
+            "--by: that person is not an interviewer of interview {interview_id}"
+        )));
+    };
+    let mut am: interview_person::ActiveModel = row.into();
+    am.recommendation = Set(Some(recommendation.to_string()));
+    am.note = Set(note.map(String::from));
+    am.feedback_at = Set(Some(now));
+    am.update(c).await?;
+    Ok(())
+}
+
+/// The Message-ID prefix of every email of an interview
+/// ([`crate::mail::message_id::of_interview`]).
+pub fn message_prefix(interview_id: i64) -> String {
+    format!("<atsd.i{interview_id}.")
+}
+
+/// The outbox rows of an interview's emails (invitations, updates,
+/// cancellations, reminders).
+pub async fn emails<C: ConnectionTrait>(c: &C, interview_id: i64) -> Result<Vec<outbox::Model>> {
+    Ok(outbox::Entity::find()
+        .filter(outbox::Column::MessageId.starts_with(message_prefix(interview_id)))
+        .order_by_asc(outbox::Column::Id)
+        .all(c)
+        .await?)
+}

@@ -1,0 +1,1058 @@
+//! Interviews as the workflow makes them, each change in one transaction
+//! with the emails it causes:
+//!
+//! - **schedule**: the interview, its interviewers, the application moved
+//!   to `[interviews] stage` when it is earlier (the stage email replaced by
+//!   the invitation), an iMIP REQUEST to the candidate and every
+//!   interviewer, and the reminders (the candidate 24 h before, each
+//!   interviewer 1 h before) as delayed emails;
+//! - **reschedule**: SEQUENCE + 1 and a REQUEST with the same UID to
+//!   everyone; invitations and reminders not yet sent are cancelled and
+//!   planned again;
+//! - **cancel** (by hand, or the application reaching a terminal stage): a
+//!   CANCEL with SEQUENCE + 1 to everyone who was sent something; what was
+//!   not yet sent is simply cancelled, like a delayed email;
+//! - **feedback**: an interviewer's recommendation and note.
+//!
+//! Every change is an event (`interview.scheduled|rescheduled|cancelled|
+//! feedback`). Message-IDs name the interview, its SEQUENCE, the kind and
+//! the recipient ([`crate::mail::message_id::of_interview`]).
+
+use super::Ctx;
+use crate::config::EmailChoice;
+use crate::error::{Error, Result};
+use crate::interviews::ical::{self, Method, Party};
+use crate::mail::{self, Recipient};
+use crate::store::interviews::{self as store_iv, Interviewer, NewInterview};
+use crate::store::outbox::{self, Email};
+use crate::store::{self, applications, people};
+use crate::templates;
+use chrono::{DateTime, Duration, Utc};
+use entity::{application, candidate, interview, posting};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
+use serde::Serialize;
+use serde_json::json;
+use std::str::FromStr;
+
+/// The longest title, location or note (characters).
+const TEXT_CHARS: usize = 500;
+const NOTE_CHARS: usize = 4000;
+
+/// An interview to schedule.
+#[derive(Clone, Debug)]
+pub struct ScheduleRequest {
+    pub application_id: i64,
+    pub start: DateTime<Utc>,
+    pub timezone: String,
+    pub minutes: i32,
+    pub interviewers: Vec<String>,
+    pub location: Option<String>,
+    pub video_url: Option<String>,
+    pub title: Option<String>,
+    pub allow_overlap: bool,
+    pub actor: String,
+}
+
+/// What a change of an interview did.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct Outcome {
+    pub interview: interview::Model,
+    pub interviewers: Vec<Interviewer>,
+    /// The emails queued (invitations, updates, cancellations, reminders).
+    pub emails: Vec<Email>,
+    /// The application's move to `[interviews] stage`, if scheduling made one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub moved: Option<super::Moved>,
+    /// Emails of the interview not yet sent, cancelled by this change.
+    pub cancelled_emails: u64,
+}
+
+fn checked_text(field: &str, v: Option<&str>, max: usize) -> Result<Option<String>> {
+    let Some(v) = v.map(str::trim).filter(|v| !v.is_empty()) else {
+        return Ok(None);
+    };
+    if v.chars().count() > max || v.chars().any(|c| c.is_control() && c != '\n') {
+        return Err(Error::input(format!(
+            "{field}: at most {max} characters, no control characters"
+        )));
+    }
+    Ok(Some(v.to_string()))
+}
+
+fn checked_url(v: Option<&str>) -> Result<Option<String>> {
+    let Some(v) = v.map(str::trim).filter(|v| !v.is_empty()) else {
+        return Ok(None);
+    };
+    match url::Url::parse(v) {
+        Ok(u) if matches!(u.scheme(), "https" | "http") && v.len() <= 2000 => {
+            Ok(Some(u.to_string()))
+        }
+        _ => Err(Error::input(format!(
+            "--video-url: `{v}` is not an http(s) URL"
+        ))),
+    }
+}
+
+/// The people named, each once, all active; the error names every unknown
+/// one.
+async fn interviewers_of<C: ConnectionTrait>(
+    c: &C,
+    emails: &[String],
+) -> Result<Vec<entity::person::Model>> {
+    if emails.is_empty() {
+        return Err(Error::input(
+            "--interviewer: an interview needs at least one interviewer",
+        ));
+    }
+    let mut out: Vec<entity::person::Model> = Vec::new();
+    let mut errs = Vec::new();
+    for e in emails {
+        match people::require(c, e).await {
+            Ok(p) if !out.iter().any(|x| x.id == p.id) => out.push(p),
+            Ok(_) => {}
+            Err(e) => errs.push(format!("--interviewer: {e}")),
+        }
+    }
+    if !errs.is_empty() {
+        return Err(Error::input(errs.join("\n")));
+    }
+    Ok(out)
+}
+
+async fn refuse_overlaps<C: ConnectionTrait>(
+    c: &C,
+    who: &[entity::person::Model],
+    start: DateTime<Utc>,
+    minutes: i32,
+    except: Option<i64>,
+) -> Result<()> {
+    let ids: Vec<i64> = who.iter().map(|p| p.id).collect();
+    let end = start + Duration::minutes(minutes.into());
+    let clashes = store_iv::overlapping(c, &ids, start, end, except).await?;
+    if clashes.is_empty() {
+        return Ok(());
+    }
+    let lines: Vec<String> = clashes
+        .iter()
+        .map(|(i, email)| {
+            format!(
+                "{email} is already booked in interview {} ({} to {} UTC, application {})",
+                i.id,
+                i.starts_at.format("%Y-%m-%d %H:%M"),
+                (i.starts_at + Duration::minutes(i.minutes.into())).format("%H:%M"),
+                i.application_id
+            )
+        })
+        .collect();
+    Err(Error::Refused(format!(
+        "{}; --allow-overlap books it anyway",
+        lines.join("; ")
+    )))
+}
+
+/// Schedules an interview in its own transaction.
+pub async fn schedule(
+    store: &store::Store,
+    ctx: &Ctx<'_>,
+    req: &ScheduleRequest,
+) -> Result<Outcome> {
+    let txn = store.begin_write().await?;
+    let out = schedule_in(&txn, ctx, req).await?;
+    if !out.emails.is_empty() {
+        store::notify_outbox(&txn).await?;
+    }
+    txn.commit().await?;
+    Ok(out)
+}
+
+/// Schedules an interview inside the caller's transaction.
+pub async fn schedule_in<C: ConnectionTrait>(
+    c: &C,
+    ctx: &Ctx<'_>,
+    req: &ScheduleRequest,
+) -> Result<Outcome> {
+    let app = applications::find(c, req.application_id).await?;
+    if ctx.pipeline.is_terminal(&app.stage) {
+        return Err(Error::Refused(format!(
+            "application {} is {}, a terminal stage: it cannot get an interview",
+            app.id, app.stage
+        )));
+    }
+    if !(5..=crate::interviews::MAX_MINUTES).contains(&i64::from(req.minutes)) {
+        return Err(Error::input(format!(
+            "--duration: {} minutes is not from 5 minutes to {} hours",
+            req.minutes,
+            crate::interviews::MAX_MINUTES / 60
+        )));
+    }
+    crate::interviews::zone(&req.timezone)?;
+    let location = checked_text("--location", req.location.as_deref(), TEXT_CHARS)?;
+    let video_url = checked_url(req.video_url.as_deref())?;
+    let title = checked_text("--title", req.title.as_deref(), TEXT_CHARS)?;
+    let who = interviewers_of(c, &req.interviewers).await?;
+    if !req.allow_overlap {
+        refuse_overlaps(c, &who, req.start, req.minutes, None).await?;
+    }
+    let moved = move_to_interview_stage(c, ctx, &app, &req.actor).await?;
+    let app = match &moved {
+        Some(m) => m.application.clone(),
+        None => app,
+    };
+    let (cand, posting) = applications::candidate_and_posting(c, &app).await?;
+    let title = title.unwrap_or_else(|| format!("Interview: {}", posting.title));
+    let domain = mail::message_id::domain(ctx.config);
+    let iv = store_iv::insert(
+        c,
+        &NewInterview {
+            application_id: app.id,
+            title: &title,
+            starts_at: req.start,
+            timezone: &req.timezone,
+            minutes: req.minutes,
+            location: location.as_deref(),
+            video_url: video_url.as_deref(),
+            domain,
+            interviewers: &who,
+            now: ctx.now(),
+        },
+    )
+    .await?;
+    let interviewers = store_iv::interviewers(c, &[iv.id])
+        .await?
+        .remove(&iv.id)
+        .unwrap_or_default();
+    let parties = Parties::new(ctx, &cand, &interviewers);
+    let mut emails = send(
+        c,
+        ctx,
+        &iv,
+        &app,
+        &cand,
+        &posting,
+        &parties,
+        Kind::Request { update: false },
+        None,
+        &parties.all(),
+    )
+    .await?;
+    emails.extend(remind(c, ctx, &iv, &app, &cand, &posting, &parties).await?);
+    event(c, "interview.scheduled", &iv, &app, &req.actor, ctx.now()).await?;
+    Ok(Outcome {
+        interview: iv,
+        interviewers,
+        emails,
+        moved,
+        cancelled_emails: 0,
+    })
+}
+
+/// The move to `[interviews] stage` that scheduling makes for an
+/// application in an earlier active stage, when the pipeline allows it.
+async fn move_to_interview_stage<C: ConnectionTrait>(
+    c: &C,
+    ctx: &Ctx<'_>,
+    app: &application::Model,
+    actor: &str,
+) -> Result<Option<super::Moved>> {
+    let Some(stage) = ctx.config().interviews.stage.as_deref() else {
+        return Ok(None);
+    };
+    let active = ctx.pipeline().active();
+    let at = |s: &str| active.iter().position(|x| x == s);
+    let (Some(here), Some(there)) = (at(&app.stage), at(stage)) else {
+        return Ok(None);
+    };
+    if here >= there || ctx.pipeline().check(&app.stage, stage).is_err() {
+        return Ok(None);
+    }
+    let m = super::move_in(
+        c,
+        ctx,
+        &super::MoveRequest {
+            application_id: app.id,
+            to: stage.to_string(),
+            reason: Some("interview scheduled".into()),
+            actor: actor.to_string(),
+            // the invitation takes the stage email's place
+            email: EmailChoice::None,
+            expected_version: Some(app.version),
+        },
+    )
+    .await?;
+    Ok(Some(m))
+}
+
+/// A new time, zone or length for a scheduled interview.
+#[derive(Clone, Debug, Default)]
+pub struct RescheduleRequest {
+    pub start: Option<DateTime<Utc>>,
+    pub timezone: Option<String>,
+    pub minutes: Option<i32>,
+    pub allow_overlap: bool,
+    pub actor: String,
+}
+
+/// Reschedules an interview in its own transaction.
+pub async fn reschedule(
+    store: &store::Store,
+    ctx: &Ctx<'_>,
+    id: i64,
+    req: &RescheduleRequest,
+) -> Result<Outcome> {
+    let txn = store.begin_write().await?;
+    let iv = store_iv::find(&txn, id).await?;
+    if iv.status != store_iv::SCHEDULED {
+        return Err(Error::Refused(format!(
+            "interview {id} is {}: only a scheduled one can be moved",
+            iv.status
+        )));
+    }
+    let minutes = req.minutes.unwrap_or(iv.minutes);
+    let start = req.start.unwrap_or(iv.starts_at);
+    let timezone = req.timezone.clone().unwrap_or_else(|| iv.timezone.clone());
+    crate::interviews::zone(&timezone)?;
+    if !(5..=crate::interviews::MAX_MINUTES).contains(&i64::from(minutes)) {
+        return Err(Error::input(format!(
+            "--duration: {minutes} minutes is not from 5 minutes to {} hours",
+            crate::interviews::MAX_MINUTES / 60
+        )));
+    }
+    let interviewers = store_iv::interviewers(&txn, &[id])
+        .await?
+        .remove(&id)
+        .unwrap_or_default();
+    let people: Vec<entity::person::Model> =
+        interviewers.iter().map(|x| x.person.clone()).collect();
+    if !req.allow_overlap {
+        refuse_overlaps(&txn, &people, start, minutes, Some(id)).await?;
+    }
+    let cancelled = cancel_unsent(&txn, id, "rescheduled", ctx.now()).await?;
+    let mut am: interview::ActiveModel = iv.into();
+    am.starts_at = Set(start);
+    am.timezone = Set(timezone);
+    am.minutes = Set(minutes);
+    am.sequence = Set(am.sequence.as_ref() + 1);
+    am.updated_at = Set(ctx.now());
+    let iv = am.update(&txn).await?;
+    let app = applications::find(&txn, iv.application_id).await?;
+    let (cand, posting) = applications::candidate_and_posting(&txn, &app).await?;
+    let parties = Parties::new(ctx, &cand, &interviewers);
+    let mut emails = send(
+        &txn,
+        ctx,
+        &iv,
+        &app,
+        &cand,
+        &posting,
+        &parties,
+        Kind::Request { update: true },
+        None,
+        &parties.all(),
+    )
+    .await?;
+    emails.extend(remind(&txn, ctx, &iv, &app, &cand, &posting, &parties).await?);
+    event(
+        &txn,
+        "interview.rescheduled",
+        &iv,
+        &app,
+        &req.actor,
+        ctx.now(),
+    )
+    .await?;
+    if !emails.is_empty() {
+        store::notify_outbox(&txn).await?;
+    }
+    txn.commit().await?;
+    Ok(Outcome {
+        interview: iv,
+        interviewers,
+        emails,
+        moved: None,
+        cancelled_emails: cancelled.len() as u64,
+    })
+}
+
+/// Cancels an interview in its own transaction.
+pub async fn cancel(
+    store: &store::Store,
+    ctx: &Ctx<'_>,
+    id: i64,
+    reason: Option<&str>,
+    actor: &str,
+) -> Result<Outcome> {
+    let reason = checked_text("--reason", reason, TEXT_CHARS)?;
+    let txn = store.begin_write().await?;
+    let iv = store_iv::find(&txn, id).await?;
+    if iv.status != store_iv::SCHEDULED {
+        return Err(Error::Refused(format!(
+            "interview {id} is {}: only a scheduled one can be cancelled",
+            iv.status
+        )));
+    }
+    let out = cancel_in(&txn, ctx, iv, reason.as_deref(), actor).await?;
+    if !out.emails.is_empty() {
+        store::notify_outbox(&txn).await?;
+    }
+    txn.commit().await?;
+    Ok(out)
+}
+
+/// Cancels every scheduled interview of an application that reached a
+/// terminal stage, inside the move's transaction.
+pub(crate) async fn cancel_for_application<C: ConnectionTrait>(
+    c: &C,
+    ctx: &Ctx<'_>,
+    application_id: i64,
+    stage: &str,
+    actor: &str,
+) -> Result<u64> {
+    let mut n = 0;
+    for iv in store_iv::scheduled_of(c, application_id).await? {
+        let why = format!("the application moved to {stage}");
+        cancel_in(c, ctx, iv, Some(&why), actor).await?;
+        n += 1;
+    }
+    Ok(n)
+}
+
+/// Cancels a scheduled interview inside the caller's transaction: what was
+/// not yet sent is cancelled; who was sent something gets a CANCEL.
+pub async fn cancel_in<C: ConnectionTrait>(
+    c: &C,
+    ctx: &Ctx<'_>,
+    iv: interview::Model,
+    reason: Option<&str>,
+    actor: &str,
+) -> Result<Outcome> {
+    let id = iv.id;
+    let sent_to = sent_to(c, &[id]).await?.remove(&id).unwrap_or_default();
+    let app = applications::find(c, iv.application_id).await?;
+    let (cand, posting) = applications::candidate_and_posting(c, &app).await?;
+    let interviewers = store_iv::interviewers(c, &[id])
+        .await?
+        .remove(&id)
+        .unwrap_or_default();
+    let plan = plan_cancel(
+        ctx,
+        &iv,
+        &app,
+        &cand,
+        &posting,
+        &interviewers,
+        &sent_to,
+        reason,
+    )?;
+    let (iv, emails, cancelled) = apply_cancel(c, plan, actor, ctx.now()).await?;
+    Ok(Outcome {
+        interview: iv,
+        interviewers,
+        emails,
+        moved: None,
+        cancelled_emails: cancelled,
+    })
+}
+
+/// Who has an email of each interview that went (or is going) out, by
+/// interview id: their addresses, lower-cased.
+async fn sent_to<C: ConnectionTrait>(
+    c: &C,
+    ids: &[i64],
+) -> Result<std::collections::HashMap<i64, Vec<String>>> {
+    let mut out: std::collections::HashMap<i64, Vec<String>> = Default::default();
+    for id in ids {
+        let to: Vec<String> = store_iv::emails(c, *id)
+            .await?
+            .into_iter()
+            .filter(|r| {
+                matches!(
+                    r.status,
+                    entity::outbox::Status::Sent | entity::outbox::Status::Sending
+                )
+            })
+            .map(|r| r.recipient.to_lowercase())
+            .collect();
+        out.insert(*id, to);
+    }
+    Ok(out)
+}
+
+/// A cancellation worked out before it is written: the interview as it
+/// will be, and the CANCEL emails to everyone who was sent something.
+pub struct PlannedCancel {
+    pub interview: interview::Model,
+    pub emails: Vec<(String, outbox::Draft)>,
+    application: application::Model,
+}
+
+/// Works out the cancellation of `iv` (no database needed).
+#[allow(clippy::too_many_arguments)]
+fn plan_cancel(
+    ctx: &Ctx<'_>,
+    iv: &interview::Model,
+    app: &application::Model,
+    cand: &candidate::Model,
+    posting: &posting::Model,
+    interviewers: &[Interviewer],
+    sent_to: &[String],
+    reason: Option<&str>,
+) -> Result<PlannedCancel> {
+    let iv = interview::Model {
+        status: store_iv::CANCELLED.into(),
+        cancel_reason: reason.map(String::from),
+        sequence: iv.sequence + 1,
+        updated_at: ctx.now(),
+        ..iv.clone()
+    };
+    let parties = Parties::new(ctx, cand, interviewers);
+    let told: Vec<&Recipient2> = parties
+        .all()
+        .into_iter()
+        .filter(|r| sent_to.contains(&r.email.to_lowercase()))
+        .collect();
+    let emails = render_all(
+        ctx,
+        &iv,
+        app,
+        cand,
+        posting,
+        &parties,
+        Kind::Cancel,
+        reason,
+        &told,
+    )?;
+    Ok(PlannedCancel {
+        interview: iv,
+        emails,
+        application: app.clone(),
+    })
+}
+
+/// Writes a planned cancellation: the interview (if it is still
+/// scheduled), its unsent emails cancelled, the CANCELs queued, the event.
+async fn apply_cancel<C: ConnectionTrait>(
+    c: &C,
+    plan: PlannedCancel,
+    actor: &str,
+    now: DateTime<Utc>,
+) -> Result<(interview::Model, Vec<Email>, u64)> {
+    let iv = plan.interview;
+    let done = interview::Entity::update_many()
+        .col_expr(
+            interview::Column::Status,
+            sea_orm::sea_query::Expr::value(iv.status.clone()),
+        )
+        .col_expr(
+            interview::Column::CancelReason,
+            sea_orm::sea_query::Expr::value(iv.cancel_reason.clone()),
+        )
+        .col_expr(
+            interview::Column::Sequence,
+            sea_orm::sea_query::Expr::value(iv.sequence),
+        )
+        .col_expr(
+            interview::Column::UpdatedAt,
+            sea_orm::sea_query::Expr::value(now),
+        )
+        .filter(interview::Column::Id.eq(iv.id))
+        .filter(interview::Column::Status.eq(store_iv::SCHEDULED))
+        .exec(c)
+        .await?;
+    if done.rows_affected == 0 {
+        // cancelled by someone else meanwhile: nothing more to say
+        return Ok((store_iv::find(c, iv.id).await?, Vec::new(), 0));
+    }
+    let cancelled = cancel_unsent(c, iv.id, "cancelled", now).await?;
+    let emails = queue_all(c, plan.application.id, plan.emails, now).await?;
+    event(c, "interview.cancelled", &iv, &plan.application, actor, now).await?;
+    Ok((iv, emails, cancelled.len() as u64))
+}
+
+/// The scheduled interviews of applications a batch of the rules may move
+/// to a terminal stage, with what cancelling them needs, read before the
+/// batch is rendered.
+#[derive(Default)]
+pub struct Open {
+    by_app: std::collections::HashMap<i64, Vec<OpenInterview>>,
+}
+
+/// An open interview: its row, its interviewers, and who was sent something.
+type OpenInterview = (interview::Model, Vec<Interviewer>, Vec<String>);
+
+impl Open {
+    pub async fn load<C: ConnectionTrait>(c: &C, application_ids: &[i64]) -> Result<Open> {
+        let mut out = Open::default();
+        if application_ids.is_empty() {
+            return Ok(out);
+        }
+        let rows = interview::Entity::find()
+            .filter(interview::Column::ApplicationId.is_in(application_ids.iter().copied()))
+            .filter(interview::Column::Status.eq(store_iv::SCHEDULED))
+            .all(c)
+            .await?;
+        if rows.is_empty() {
+            return Ok(out);
+        }
+        let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+        let mut who = store_iv::interviewers(c, &ids).await?;
+        let mut sent = sent_to(c, &ids).await?;
+        for r in rows {
+            let w = who.remove(&r.id).unwrap_or_default();
+            let s = sent.remove(&r.id).unwrap_or_default();
+            out.by_app
+                .entry(r.application_id)
+                .or_default()
+                .push((r, w, s));
+        }
+        Ok(out)
+    }
+
+    /// Plans the cancellation of `app`'s open interviews, `app` as its move
+    /// to the terminal stage `to` leaves it.
+    pub fn plan(
+        &self,
+        ctx: &Ctx<'_>,
+        app: &application::Model,
+        cand: &candidate::Model,
+        posting: &posting::Model,
+        to: &str,
+    ) -> Result<Vec<PlannedCancel>> {
+        let why = format!("the application moved to {to}");
+        self.by_app
+            .get(&app.id)
+            .into_iter()
+            .flatten()
+            .map(|(iv, w, s)| plan_cancel(ctx, iv, app, cand, posting, w, s, Some(&why)))
+            .collect()
+    }
+}
+
+/// Writes the planned cancellations of applications a batch moved, inside
+/// its transaction; returns the emails queued.
+pub async fn write_cancels<C: ConnectionTrait>(
+    c: &C,
+    plans: Vec<(String, PlannedCancel)>,
+    now: DateTime<Utc>,
+) -> Result<u64> {
+    let mut n = 0;
+    for (actor, p) in plans {
+        n += apply_cancel(c, p, &actor, now).await?.1.len() as u64;
+    }
+    Ok(n)
+}
+
+/// Cancels the interview's emails still waiting to be sent (invitations
+/// not yet out, reminders); returns their ids.
+async fn cancel_unsent<C: ConnectionTrait>(
+    c: &C,
+    interview_id: i64,
+    why: &str,
+    now: DateTime<Utc>,
+) -> Result<Vec<i64>> {
+    let ids: Vec<i64> = store_iv::emails(c, interview_id)
+        .await?
+        .into_iter()
+        .filter(|r| r.status == entity::outbox::Status::Pending)
+        .map(|r| r.id)
+        .collect();
+    if !ids.is_empty() {
+        entity::outbox::Entity::update_many()
+            .col_expr(
+                entity::outbox::Column::Status,
+                sea_orm::sea_query::Expr::value(entity::outbox::Status::Cancelled.as_str()),
+            )
+            .col_expr(
+                entity::outbox::Column::LastError,
+                sea_orm::sea_query::Expr::value(format!(
+                    "cancelled at {}: the interview was {why} before the email was sent",
+                    now.to_rfc3339()
+                )),
+            )
+            .col_expr(
+                entity::outbox::Column::UpdatedAt,
+                sea_orm::sea_query::Expr::value(now),
+            )
+            .filter(entity::outbox::Column::Id.is_in(ids.clone()))
+            .filter(entity::outbox::Column::Status.eq(entity::outbox::Status::Pending.as_str()))
+            .exec(c)
+            .await?;
+    }
+    Ok(ids)
+}
+
+/// Records an interviewer's feedback.
+pub async fn feedback(
+    store: &store::Store,
+    id: i64,
+    by: &str,
+    recommendation: &str,
+    note: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<(interview::Model, Vec<Interviewer>)> {
+    if !store_iv::RECOMMENDATIONS.contains(&recommendation) {
+        return Err(Error::input(format!(
+            "--recommendation: `{recommendation}` is not one of {}",
+            store_iv::RECOMMENDATIONS.join(", ")
+        )));
+    }
+    let note = checked_text("--note", note, NOTE_CHARS)?;
+    let txn = store.begin_write().await?;
+    let iv = store_iv::find(&txn, id).await?;
+    if iv.status == store_iv::CANCELLED {
+        return Err(Error::Refused(format!(
+            "interview {id} was cancelled: it takes no feedback"
+        )));
+    }
+    let p = people::require(&txn, by).await?;
+    store_iv::set_feedback(&txn, id, p.id, recommendation, note.as_deref(), now).await?;
+    let app = applications::find(&txn, iv.application_id).await?;
+    store::events::record(
+        &txn,
+        vec![store::events::NewEvent::new(
+            "interview.feedback",
+            now,
+            json!({
+                "interview_id": iv.id,
+                "application_id": app.id,
+                "posting_id": app.posting_id,
+                "by": format!("person:{}", p.email),
+                "recommendation": recommendation,
+                "note": note,
+                "at": now,
+            }),
+        )],
+    )
+    .await?;
+    txn.commit().await?;
+    let who = store_iv::interviewers(store.conn(), &[id])
+        .await?
+        .remove(&id)
+        .unwrap_or_default();
+    Ok((iv, who))
+}
+
+async fn event<C: ConnectionTrait>(
+    c: &C,
+    kind: &'static str,
+    iv: &interview::Model,
+    app: &application::Model,
+    actor: &str,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    store::events::record(
+        c,
+        vec![store::events::NewEvent::new(
+            kind,
+            now,
+            json!({
+                "interview_id": iv.id,
+                "application_id": app.id,
+                "posting_id": app.posting_id,
+                "uid": iv.uid,
+                "sequence": iv.sequence,
+                "starts_at": iv.starts_at,
+                "timezone": iv.timezone,
+                "minutes": iv.minutes,
+                "status": iv.status,
+                "reason": iv.cancel_reason,
+                "actor": actor,
+                "at": now,
+            }),
+        )],
+    )
+    .await
+}
+
+/// Someone an interview's emails go to.
+struct Recipient2 {
+    /// `c` (the candidate) or `p<person id>`: names their Message-IDs.
+    key: String,
+    email: String,
+    name: String,
+    locale: Option<String>,
+    /// Their time zone: a person's, the candidate's from intake, else the
+    /// interview's.
+    tz: Option<String>,
+    interviewer: bool,
+}
+
+/// The candidate (unless anonymized) and the interviewers.
+struct Parties {
+    list: Vec<Recipient2>,
+    names: Vec<String>,
+    organizer: Party,
+}
+
+impl Parties {
+    fn new(ctx: &Ctx<'_>, cand: &candidate::Model, who: &[Interviewer]) -> Parties {
+        let mut list = Vec::new();
+        if cand.anonymized_at.is_none() {
+            list.push(Recipient2 {
+                key: "c".into(),
+                email: cand.email.clone(),
+                name: cand.name.clone(),
+                locale: cand.locale.clone(),
+                tz: cand.timezone.clone(),
+                interviewer: false,
+            });
+        }
+        for x in who.iter().filter(|x| x.person.active) {
+            list.push(Recipient2 {
+                key: format!("p{}", x.person.id),
+                email: x.person.email.clone(),
+                name: x.person.name.clone(),
+                locale: x.person.locale.clone(),
+                tz: x.person.timezone.clone(),
+                interviewer: true,
+            });
+        }
+        let from = lettre::message::Mailbox::from_str(&ctx.config().mail.from).ok();
+        Parties {
+            names: who.iter().map(|x| x.person.name.clone()).collect(),
+            organizer: Party {
+                name: from
+                    .as_ref()
+                    .and_then(|m| m.name.clone())
+                    .unwrap_or_else(|| ctx.config().org.name.clone()),
+                email: from
+                    .map(|m| m.email.to_string())
+                    .unwrap_or_else(|| ctx.config().mail.from.clone()),
+                role: "CHAIR",
+            },
+            list,
+        }
+    }
+
+    fn all(&self) -> Vec<&Recipient2> {
+        self.list.iter().collect()
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Kind {
+    Request { update: bool },
+    Cancel,
+    Remind,
+}
+
+/// What an interview's email to `r` says.
+#[allow(clippy::too_many_arguments)]
+fn context(
+    ctx: &Ctx<'_>,
+    iv: &interview::Model,
+    app: &application::Model,
+    cand: &candidate::Model,
+    posting: &posting::Model,
+    parties: &Parties,
+    r: &Recipient2,
+    update: bool,
+    reason: Option<&str>,
+) -> templates::Context {
+    let mut t = super::email::context(ctx, app, cand, posting, None, reason);
+    let locale = r
+        .locale
+        .as_deref()
+        .unwrap_or(&ctx.config().org.default_locale);
+    let tz = r.tz.as_deref().unwrap_or(&iv.timezone);
+    t.interview = templates::InterviewCtx {
+        title: iv.title.clone(),
+        when: templates::format_time(iv.starts_at, locale, Some(tz)),
+        minutes: iv.minutes,
+        location: iv.location.clone(),
+        video_url: iv.video_url.clone(),
+        interviewers: parties.names.clone(),
+        update,
+        for_interviewer: r.interviewer,
+        recipient: r.name.clone(),
+        board_url: if r.interviewer {
+            ctx.config()
+                .http
+                .as_ref()
+                .and_then(|h| h.public_url.as_deref())
+                .map(|u| format!("{}/board/applications/{}", u.trim_end_matches('/'), app.id))
+        } else {
+            None
+        },
+    };
+    t
+}
+
+/// The calendar object of `iv` as `method` sends it, naming every party.
+fn calendar(ctx: &Ctx<'_>, iv: &interview::Model, parties: &Parties, method: Method) -> String {
+    ical::write(&ical::Event {
+        method,
+        uid: iv.uid.clone(),
+        sequence: iv.sequence,
+        stamp: ctx.now(),
+        start: iv.starts_at,
+        end: iv.starts_at + Duration::minutes(iv.minutes.into()),
+        summary: iv.title.clone(),
+        location: iv.location.clone(),
+        url: iv.video_url.clone(),
+        description: None,
+        organizer: parties.organizer.clone(),
+        attendees: parties
+            .list
+            .iter()
+            .map(|r| Party {
+                name: r.name.clone(),
+                email: r.email.clone(),
+                role: "REQ-PARTICIPANT",
+            })
+            .collect(),
+    })
+}
+
+/// Renders one email of `kind` to each of `to`: (Message-ID, email) each.
+#[allow(clippy::too_many_arguments)]
+fn render_all(
+    ctx: &Ctx<'_>,
+    iv: &interview::Model,
+    app: &application::Model,
+    cand: &candidate::Model,
+    posting: &posting::Model,
+    parties: &Parties,
+    kind: Kind,
+    reason: Option<&str>,
+    to: &[&Recipient2],
+) -> Result<Vec<(String, outbox::Draft)>> {
+    let (template, tag, method, update) = match kind {
+        Kind::Request { update } => ("interview_request", "req", Some(Method::Request), update),
+        Kind::Cancel => ("interview_cancel", "cancel", Some(Method::Cancel), false),
+        Kind::Remind => ("interview_reminder", "remind", None, false),
+    };
+    let ics = method.map(|m| calendar(ctx, iv, parties, m));
+    let domain = mail::message_id::domain(ctx.config());
+    let spec = crate::config::EmailSpec::new(template);
+    let mut out = Vec::new();
+    for r in to {
+        let t = context(ctx, iv, app, cand, posting, parties, r, update, reason);
+        let who = Recipient {
+            email: &r.email,
+            name: &r.name,
+            locale: r.locale.as_deref(),
+        };
+        let mut d = mail::draft(
+            ctx.config(),
+            ctx.renderer(),
+            &spec,
+            &who,
+            &t,
+            &app.stage,
+            ctx.now(),
+        )
+        .map_err(|e| Error::Render(format!("email `{template}` for interview {}: {e}", iv.id)))?;
+        d.stage = None;
+        d.calendar = ics.clone();
+        if let Kind::Remind = kind {
+            let before = if r.interviewer {
+                Duration::hours(1)
+            } else {
+                Duration::hours(24)
+            };
+            d.send_after = Some(iv.starts_at - before);
+        }
+        out.push((
+            mail::message_id::of_interview(domain, iv.id, iv.sequence, tag, &r.key),
+            d,
+        ));
+    }
+    Ok(out)
+}
+
+/// Queues rendered emails of an interview of `application_id`.
+async fn queue_all<C: ConnectionTrait>(
+    c: &C,
+    application_id: i64,
+    emails: Vec<(String, outbox::Draft)>,
+    now: DateTime<Utc>,
+) -> Result<Vec<Email>> {
+    let mut out = Vec::with_capacity(emails.len());
+    for (id, d) in emails {
+        out.push(outbox::queue(c, Some(application_id), None, id, d, now).await?);
+    }
+    Ok(out)
+}
+
+/// Renders and queues one email of `kind` to each of `to`.
+#[allow(clippy::too_many_arguments)]
+async fn send<C: ConnectionTrait>(
+    c: &C,
+    ctx: &Ctx<'_>,
+    iv: &interview::Model,
+    app: &application::Model,
+    cand: &candidate::Model,
+    posting: &posting::Model,
+    parties: &Parties,
+    kind: Kind,
+    reason: Option<&str>,
+    to: &[&Recipient2],
+) -> Result<Vec<Email>> {
+    let emails = render_all(ctx, iv, app, cand, posting, parties, kind, reason, to)?;
+    queue_all(c, app.id, emails, ctx.now()).await
+}
+
+/// The reminders of a scheduled interview: the candidate's 24 hours before
+/// (none when it is less than that away), each interviewer's 1 hour before.
+async fn remind<C: ConnectionTrait>(
+    c: &C,
+    ctx: &Ctx<'_>,
+    iv: &interview::Model,
+    app: &application::Model,
+    cand: &candidate::Model,
+    posting: &posting::Model,
+    parties: &Parties,
+) -> Result<Vec<Email>> {
+    let due: Vec<&Recipient2> = parties
+        .list
+        .iter()
+        .filter(|r| {
+            let before = if r.interviewer {
+                Duration::hours(1)
+            } else {
+                Duration::hours(24)
+            };
+            iv.starts_at - before > ctx.now()
+        })
+        .collect();
+    send(
+        c,
+        ctx,
+        iv,
+        app,
+        cand,
+        posting,
+        parties,
+        Kind::Remind,
+        None,
+        &due,
+    )
+    .await
+}
+
+/// Every interview of `ids` with its interviewers, for lists and pages.
+pub async fn with_interviewers<C: ConnectionTrait>(
+    c: &C,
+    rows: Vec<interview::Model>,
+) -> Result<Vec<(interview::Model, Vec<Interviewer>)>> {
+    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    let mut who = store_iv::interviewers(c, &ids).await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            let w = who.remove(&r.id).unwrap_or_default();
+            (r, w)
+        })
+        .collect())
+}
+
+/// Whether an interview is over (its end has passed): shown as completed.
+pub fn status_at(iv: &interview::Model, now: DateTime<Utc>) -> &str {
+    if iv.status == store_iv::SCHEDULED
+        && iv.starts_at + Duration::minutes(iv.minutes.into()) <= now
+    {
+        store_iv::COMPLETED
+    } else {
+        &iv.status
+    }
+}
