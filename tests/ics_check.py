@@ -3,6 +3,11 @@ independent parsers, Python's `icalendar` and `vobject`, and prints one JSON
 line per email with what both found, for tests/it/interviews.rs to assert.
 
     python tests/ics_check.py MESSAGE.eml...
+    python tests/ics_check.py --zoneinfo LOCAL ZONE [TO_ZONE]
+
+The second form is the time-zone oracle: LOCAL (2030-03-30T10:00) read in
+ZONE with Python's zoneinfo, printed as UTC, and in TO_ZONE as the
+`HH:MM ABBR` an email shows.
 
 Per email: the MIME `method` of the text/calendar part and the METHOD inside,
 whether the invite.ics attachment is the same object, the raw checks (CRLF
@@ -118,7 +123,21 @@ def check(path):
     return out
 
 
+def zoneinfo_mode(local, zone, to_zone=None):
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    t = datetime.fromisoformat(local).replace(tzinfo=ZoneInfo(zone))
+    out = {"utc": t.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
+    if to_zone:
+        out["local"] = t.astimezone(ZoneInfo(to_zone)).strftime("%H:%M %Z")
+    print(json.dumps(out))
+
+
 def main():
+    if len(sys.argv) > 1 and sys.argv[1] == "--zoneinfo":
+        zoneinfo_mode(*sys.argv[2:])
+        return
     failed = False
     for path in sys.argv[1:]:
         try:

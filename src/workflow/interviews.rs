@@ -222,21 +222,7 @@ pub async fn schedule_in<C: ConnectionTrait>(
         .remove(&iv.id)
         .unwrap_or_default();
     let parties = Parties::new(ctx, &cand, &interviewers);
-    let mut emails = send(
-        c,
-        ctx,
-        &iv,
-        &app,
-        &cand,
-        &posting,
-        &parties,
-        Kind::Request { update: false },
-        None,
-        &parties.all(),
-    )
-    .await?;
-    emails.extend(remind(c, ctx, &iv, &app, &cand, &posting, &parties).await?);
-    event(c, "interview.scheduled", &iv, &app, &req.actor, ctx.now()).await?;
+    let emails = invite(c, ctx, &iv, &app, &cand, &posting, &parties, &req.actor).await?;
     Ok(Outcome {
         interview: iv,
         interviewers,
@@ -337,29 +323,7 @@ pub async fn reschedule(
     let app = applications::find(&txn, iv.application_id).await?;
     let (cand, posting) = applications::candidate_and_posting(&txn, &app).await?;
     let parties = Parties::new(ctx, &cand, &interviewers);
-    let mut emails = send(
-        &txn,
-        ctx,
-        &iv,
-        &app,
-        &cand,
-        &posting,
-        &parties,
-        Kind::Request { update: true },
-        None,
-        &parties.all(),
-    )
-    .await?;
-    emails.extend(remind(&txn, ctx, &iv, &app, &cand, &posting, &parties).await?);
-    event(
-        &txn,
-        "interview.rescheduled",
-        &iv,
-        &app,
-        &req.actor,
-        ctx.now(),
-    )
-    .await?;
+    let emails = invite(&txn, ctx, &iv, &app, &cand, &posting, &parties, &req.actor).await?;
     if !emails.is_empty() {
         store::notify_outbox(&txn).await?;
     }
@@ -990,6 +954,44 @@ async fn send<C: ConnectionTrait>(
 ) -> Result<Vec<Email>> {
     let emails = render_all(ctx, iv, app, cand, posting, parties, kind, reason, to)?;
     queue_all(c, app.id, emails, ctx.now()).await
+}
+
+/// The invitation (SEQUENCE 0) or its update (later ones) to everyone, the
+/// reminders, and the event of either.
+#[allow(clippy::too_many_arguments)]
+async fn invite<C: ConnectionTrait>(
+    c: &C,
+    ctx: &Ctx<'_>,
+    iv: &interview::Model,
+    app: &application::Model,
+    cand: &candidate::Model,
+    posting: &posting::Model,
+    parties: &Parties,
+    actor: &str,
+) -> Result<Vec<Email>> {
+    let update = iv.sequence > 0;
+    let kind = Kind::Request { update };
+    let mut emails = send(
+        c,
+        ctx,
+        iv,
+        app,
+        cand,
+        posting,
+        parties,
+        kind,
+        None,
+        &parties.all(),
+    )
+    .await?;
+    emails.extend(remind(c, ctx, iv, app, cand, posting, parties).await?);
+    let what = if update {
+        "interview.rescheduled"
+    } else {
+        "interview.scheduled"
+    };
+    event(c, what, iv, app, actor, ctx.now()).await?;
+    Ok(emails)
 }
 
 /// The reminders of a scheduled interview: the candidate's 24 hours before

@@ -102,6 +102,21 @@ fn parsed(env: &Env, sink: &Sink) -> BTreeMap<String, Value> {
         .collect()
 }
 
+/// Python's zoneinfo, the time-zone oracle: `local` read in `zone`, as UTC
+/// and as the `HH:MM ABBR` someone in `to` reads.
+fn zoneinfo(local: &str, zone: &str, to: &str) -> (String, String) {
+    let out = std::process::Command::new(python())
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/ics_check.py"))
+        .args(["--zoneinfo", local, zone, to])
+        .output()
+        .expect("run tests/ics_check.py --zoneinfo");
+    let v: Value = serde_json::from_slice(&out.stdout).expect("zoneinfo JSON");
+    (
+        v["utc"].as_str().unwrap_or_default().to_string(),
+        v["local"].as_str().unwrap_or_default().to_string(),
+    )
+}
+
 fn body_of(sink: &Sink, id: &str) -> String {
     let m = sink
         .messages()
@@ -167,6 +182,12 @@ fn invitations_updates_and_the_cancel_read_the_same_in_two_parsers_across_a_dst_
     let shown = env.json(&["interview", "show", "1", "--json"]);
     assert_eq!(shown["interview"]["status"], "cancelled", "{shown}");
 
+    let before = zoneinfo("2030-03-30T10:00", "Europe/Berlin", "America/New_York");
+    let after = zoneinfo("2030-03-31T10:00", "Europe/Berlin", "America/New_York");
+    assert_eq!(
+        (before.0.as_str(), after.0.as_str()),
+        ("2030-03-30T09:00:00Z", "2030-03-31T08:00:00Z")
+    );
     let all = parsed(&env, &sink);
     // three recipients, each: REQUEST 0, REQUEST 1, CANCEL 2
     let mut by_rcpt: BTreeMap<String, Vec<&Value>> = BTreeMap::new();
@@ -237,11 +258,12 @@ fn invitations_updates_and_the_cancel_read_the_same_in_two_parsers_across_a_dst_
             );
             assert_eq!(v["vobject"]["attendees"].as_array().map(Vec::len), Some(3));
         }
-        // 09:00 UTC before the change, 08:00 UTC after it, in both parsers
+        // 09:00 UTC before the change, 08:00 UTC after it, in both parsers,
+        // as Python's zoneinfo reads 10:00 Berlin on either day
         for parser in ["icalendar", "vobject"] {
-            assert_eq!(msgs[0][parser]["dtstart"]["iso"], "2030-03-30T09:00:00Z");
+            assert_eq!(msgs[0][parser]["dtstart"]["iso"], before.0.as_str());
             assert_eq!(msgs[0][parser]["dtend"]["iso"], "2030-03-30T09:45:00Z");
-            assert_eq!(msgs[1][parser]["dtstart"]["iso"], "2030-03-31T08:00:00Z");
+            assert_eq!(msgs[1][parser]["dtstart"]["iso"], after.0.as_str());
         }
         assert_eq!(msgs[2]["icalendar"]["status"], "CANCELLED");
     }
@@ -252,9 +274,11 @@ fn invitations_updates_and_the_cancel_read_the_same_in_two_parsers_across_a_dst_
     );
     // the candidate reads New York's time; Ada reads Berlin's, in German
     let cand = body_of(&sink, "<atsd.i1.s0.req.c@example.org>");
-    assert!(cand.contains("05:00 EDT"), "{cand}");
+    assert_eq!(before.1, "05:00 EDT");
+    assert!(cand.contains(&before.1), "{cand}");
     let cand = body_of(&sink, "<atsd.i1.s1.req.c@example.org>");
-    assert!(cand.contains("04:00 EDT"), "{cand}");
+    assert_eq!(after.1, "04:00 EDT");
+    assert!(cand.contains(&after.1), "{cand}");
     let ada = body_of(&sink, "<atsd.i1.s1.req.p1@example.org>");
     // (quoted-printable: "März" is M=C3=A4rz on the wire)
     assert!(ada.contains("31. M=C3=A4rz 2030, 10:00 CEST"), "{ada}");
