@@ -8,6 +8,7 @@
 //! Errors are RFC 9457 problem details ([`problem`]).
 
 pub mod intake;
+pub mod interviews;
 pub mod openapi;
 pub mod problem;
 pub mod selfservice;
@@ -104,6 +105,17 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/postings", get(list_postings).post(add_posting))
         .route("/v1/postings/{id}/team", put(set_posting_team))
         .route("/v1/people", get(list_people))
+        .route(
+            "/v1/interviews",
+            post(interviews::schedule).get(interviews::list),
+        )
+        .route("/v1/interviews/{id}", get(interviews::get_interview))
+        .route(
+            "/v1/interviews/{id}/reschedule",
+            post(interviews::reschedule),
+        )
+        .route("/v1/interviews/{id}/cancel", post(interviews::cancel))
+        .route("/v1/interviews/{id}/feedback", post(interviews::feedback))
         .route("/v1/report", get(report))
         .route("/v1/openapi.json", get(openapi::document))
         .layer(DefaultBodyLimit::max(MAX_BODY))
@@ -242,19 +254,7 @@ async fn create_application(
     b: std::result::Result<Json<NewApplicationBody>, JsonRejection>,
 ) -> ApiResult {
     let token = authorize(&s, &headers, Scope::Intake).await?;
-    let key = headers
-        .get("idempotency-key")
-        .map(|v| v.to_str().map(str::to_string))
-        .transpose()
-        .map_err(|_| Problem::fields(vec![("Idempotency-Key", "is not ASCII".into())]))?;
-    if let Some(k) = &key
-        && (k.is_empty() || k.len() > 255)
-    {
-        return Err(Problem::fields(vec![(
-            "Idempotency-Key",
-            "is 1 to 255 characters".into(),
-        )]));
-    }
+    let key = idempotency_key_of(&headers)?;
     let b = body(b)?;
     let request_hash = tokens::sha256(
         serde_json::to_string(&json!([b.posting, b.name, b.email, b.locale, b.timezone]))
@@ -315,6 +315,24 @@ async fn create_application(
             Err(Problem::from_error(&e, StatusCode::CONFLICT))
         }
     }
+}
+
+/// The request's `Idempotency-Key`, if any: 1 to 255 ASCII characters.
+fn idempotency_key_of(headers: &HeaderMap) -> std::result::Result<Option<String>, Problem> {
+    let key = headers
+        .get("idempotency-key")
+        .map(|v| v.to_str().map(str::to_string))
+        .transpose()
+        .map_err(|_| Problem::fields(vec![("Idempotency-Key", "is not ASCII".into())]))?;
+    if let Some(k) = &key
+        && (k.is_empty() || k.len() > 255)
+    {
+        return Err(Problem::fields(vec![(
+            "Idempotency-Key",
+            "is 1 to 255 characters".into(),
+        )]));
+    }
+    Ok(key)
 }
 
 fn application_id(answer: &str) -> String {

@@ -21,7 +21,7 @@ pub enum PostingRef {
     info(
         title = "atsd",
         description = "The HTTP API of atsd, the applicant tracking workflow daemon: intake, \
-                       moves, postings and the report. Every request carries a token \
+                       moves, postings, people, interviews and the report. Every request carries a token \
                        (`atsd token create NAME --scope intake|recruiter|read`).",
         contact(name = "atsd developers", email = "atsd@example.org"),
     ),
@@ -32,6 +32,7 @@ pub enum PostingRef {
         (name = "applications", description = "Candidates' applications and their moves through the pipeline"),
         (name = "postings", description = "Job postings, known by their URL"),
         (name = "people", description = "The people on the hiring side"),
+        (name = "interviews", description = "Interviews with calendar invitations (iMIP): scheduled, moved, cancelled, with feedback"),
         (name = "report", description = "The pipeline report"),
         (name = "webhooks", description = "Web hooks that job boards send to atsd"),
     ),
@@ -44,6 +45,12 @@ pub enum PostingRef {
         super::add_posting,
         super::set_posting_team,
         super::list_people,
+        super::interviews::schedule,
+        super::interviews::list,
+        super::interviews::get_interview,
+        super::interviews::reschedule,
+        super::interviews::cancel,
+        super::interviews::feedback,
         super::report,
         super::webhooks::greenhouse,
     ),

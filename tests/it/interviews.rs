@@ -595,3 +595,93 @@ fn bad_times_unknown_people_overlaps_and_finished_applications_are_refused_namin
     assert_ne!(done.0, 0);
     assert!(done.2.contains("terminal stage"), "{}", done.2);
 }
+
+#[test]
+fn the_api_schedules_once_per_idempotency_key_and_names_the_persons_token_as_actor() {
+    let port = free_port();
+    let env = iv_env_with(9, &format!("[http]\nlisten = \"127.0.0.1:{port}\"\n"));
+    env.ok(&["application", "move", "1", "screening", "--no-email"]);
+    let token = env
+        .ok(&[
+            "token",
+            "create",
+            "ada-api",
+            "--scope",
+            "recruiter",
+            "--person",
+            "ada@example.org",
+        ])
+        .trim()
+        .to_string();
+    let read = env.token("wall", "read");
+    let api = crate::api::Api::start(&env, port);
+    let auth = format!("Bearer {token}");
+    let body = serde_json::json!({
+        "application_id": 1, "at": "2030-05-02T10:00", "timezone": "Europe/Berlin",
+        "duration": "1h", "interviewers": ["ada@example.org"], "location": "Room 4"
+    })
+    .to_string();
+    let post = |auth: &str, key: &str, body: &str| {
+        crate::common::http(
+            port,
+            "POST",
+            "/v1/interviews",
+            &[
+                ("Authorization", auth),
+                ("Content-Type", "application/json"),
+                ("Idempotency-Key", key),
+            ],
+            body.as_bytes(),
+        )
+        .expect("the API answers")
+    };
+    let first = post(&auth, "k1", &body);
+    assert_eq!(first.status, 201, "{}", first.body);
+    let again = post(&auth, "k1", &body);
+    assert_eq!(again.status, 201, "{}", again.body);
+    assert_eq!(again.json()["interview"], first.json()["interview"]);
+    assert_eq!(scalar(&env, "SELECT COUNT(*) FROM interviews"), 1);
+    let other = post(&auth, "k1", &body.replace("10:00", "11:00"));
+    assert_eq!(other.status, 422, "{}", other.body);
+    let reader = post(&format!("Bearer {read}"), "k2", &body);
+    assert_eq!(reader.status, 403, "{}", reader.body);
+    // scheduling moved the application and named her
+    assert_eq!(
+        rows(
+            &env,
+            "SELECT to_stage, actor FROM transitions WHERE application_id = 1 ORDER BY id DESC LIMIT 1"
+        ),
+        [["interview", "person:ada@example.org"]]
+    );
+    let got = crate::common::http(
+        port,
+        "GET",
+        "/v1/interviews/1",
+        &[("Authorization", &format!("Bearer {read}"))],
+        b"",
+    )
+    .expect("the API answers");
+    assert_eq!(got.status, 200, "{}", got.body);
+    assert_eq!(got.json()["interview"]["starts_at"], "2030-05-02T08:00:00Z");
+    let cancelled = crate::common::http(
+        port,
+        "POST",
+        "/v1/interviews/1/cancel",
+        &[
+            ("Authorization", &auth),
+            ("Content-Type", "application/json"),
+        ],
+        br#"{"reason": "slot taken"}"#,
+    )
+    .expect("the API answers");
+    assert_eq!(cancelled.status, 200, "{}", cancelled.body);
+    assert_eq!(cancelled.json()["interview"]["status"], "cancelled");
+    assert_eq!(
+        rows(
+            &env,
+            "SELECT COUNT(*) FROM events WHERE type = 'interview.cancelled' AND data LIKE '%person:ada@example.org%'"
+        ),
+        [["1"]]
+    );
+    api.stop();
+}
