@@ -305,7 +305,7 @@ impl Advance<'_> {
             })
             .map(|(app, _)| app.id)
             .collect();
-        let open = crate::workflow::interviews::Open::load(c, &finishing).await?;
+        let open = crate::workflow::interviews::Open::load(c, &finishing, self.ctx.now()).await?;
         let batch = Batch::render(&self.ctx, &decided, &cands, &posts, &teams, &open)?;
         let planned = if self.dry_run {
             plan(&batch)

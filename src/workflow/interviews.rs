@@ -373,6 +373,10 @@ pub(crate) async fn cancel_for_application<C: ConnectionTrait>(
 ) -> Result<u64> {
     let mut n = 0;
     for iv in store_iv::scheduled_of(c, application_id).await? {
+        // one that has already ended is history, not a calendar entry
+        if ended(&iv, ctx.now()) {
+            continue;
+        }
         let why = format!("the application moved to {stage}");
         cancel_in(c, ctx, iv, Some(&why), actor).await?;
         n += 1;
@@ -544,16 +548,23 @@ pub struct Open {
 type OpenInterview = (interview::Model, Vec<Interviewer>, Vec<String>);
 
 impl Open {
-    pub async fn load<C: ConnectionTrait>(c: &C, application_ids: &[i64]) -> Result<Open> {
+    pub async fn load<C: ConnectionTrait>(
+        c: &C,
+        application_ids: &[i64],
+        now: DateTime<Utc>,
+    ) -> Result<Open> {
         let mut out = Open::default();
         if application_ids.is_empty() {
             return Ok(out);
         }
-        let rows = interview::Entity::find()
+        let rows: Vec<interview::Model> = interview::Entity::find()
             .filter(interview::Column::ApplicationId.is_in(application_ids.iter().copied()))
             .filter(interview::Column::Status.eq(store_iv::SCHEDULED))
             .all(c)
-            .await?;
+            .await?
+            .into_iter()
+            .filter(|iv| !ended(iv, now))
+            .collect();
         if rows.is_empty() {
             return Ok(out);
         }
@@ -1048,11 +1059,15 @@ pub async fn with_interviewers<C: ConnectionTrait>(
         .collect())
 }
 
-/// Whether an interview is over (its end has passed): shown as completed.
+/// Whether an interview's end has passed.
+fn ended(iv: &interview::Model, now: DateTime<Utc>) -> bool {
+    iv.starts_at + Duration::minutes(iv.minutes.into()) <= now
+}
+
+/// An interview's status as shown: a scheduled one whose end has passed is
+/// completed.
 pub fn status_at(iv: &interview::Model, now: DateTime<Utc>) -> &str {
-    if iv.status == store_iv::SCHEDULED
-        && iv.starts_at + Duration::minutes(iv.minutes.into()) <= now
-    {
+    if iv.status == store_iv::SCHEDULED && ended(iv, now) {
         store_iv::COMPLETED
     } else {
         &iv.status

@@ -447,6 +447,41 @@ fn reminders_go_once_at_their_time_and_an_unsent_invitation_is_simply_withdrawn(
             )
         ]
     );
+    // the interview is over: rejecting the candidate afterwards cancels
+    // nothing (it is history, shown as completed) and sends no CANCEL
+    let sent = sink.count();
+    at(
+        "2030-01-09T09:00:00Z",
+        &env,
+        &["application", "move", "1", "rejected", "--no-email"],
+    );
+    at("2030-01-09T09:01:00Z", &env, &["tick", "dispatch"]);
+    assert_eq!(
+        sink.count(),
+        sent,
+        "no CANCEL for an interview that took place"
+    );
+    let shown = at(
+        "2030-01-09T09:02:00Z",
+        &env,
+        &["interview", "show", "1", "--json"],
+    );
+    let shown: Value = serde_json::from_str(&shown).expect("JSON");
+    assert_eq!(shown["status"], "completed", "{shown}");
+    // another candidate for the next part
+    at(
+        "2030-01-10T09:00:00Z",
+        &env,
+        &[
+            "apply",
+            "1",
+            "--name",
+            "Eve Second",
+            "--email",
+            "eve@example.net",
+            "--no-email",
+        ],
+    );
     // a second interview, cancelled before anything went out: nobody hears
     // of it, its invitation and reminders are simply cancelled
     at(
@@ -455,7 +490,7 @@ fn reminders_go_once_at_their_time_and_an_unsent_invitation_is_simply_withdrawn(
         &[
             "interview",
             "schedule",
-            "1",
+            "2",
             "--at",
             "2030-02-08T10:00",
             "--interviewer",
