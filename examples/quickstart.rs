@@ -794,6 +794,12 @@ api_base = "http://127.0.0.1:{port}"
         &dir,
         &["--now", "2026-11-27T12:00:00Z", "interview", "show", "1"],
     );
+    say(
+        "a tick before the service starts: every job catches up on what did not run this morning (the day's digests come late), so that the service has nothing left to send",
+    );
+    atsd(&dir, &["--now", "2026-11-27T12:05:00Z", "tick"]);
+    // the digest job runs after dispatch within a tick: what it queued goes now
+    atsd(&dir, &["--now", "2026-11-27T12:06:00Z", "tick", "dispatch"]);
     run_as_a_service(&dir, http_port);
     say("the move Lena made on the board, in the application's history: the actor is her");
     atsd(&dir, &["application", "show", "2"]);

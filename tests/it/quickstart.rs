@@ -32,7 +32,7 @@ fn the_quick_start_runs_to_the_end() {
         "\"status\":\"ok\"",
         "atsd_postings{status=\"closed\"} 1",
         "the daemon finished its work in hand and stopped",
-        "20 emails were written as .eml files",
+        "21 emails were written as .eml files",
         // an interview scheduled, moved, and cancelled by the rejection
         "[text/calendar; method=REQUEST; charset=utf-8]",
         "UID:atsd-interview-1@example.org",
