@@ -21,6 +21,8 @@ use std::path::PathBuf;
 
 /// The path under `public_url` that the links use.
 pub const PATH: &str = "/self-service/withdraw";
+/// The path of the interviewers' feedback links.
+pub const FEEDBACK_PATH: &str = "/self-service/feedback";
 /// The reason written on the transition.
 pub const REASON: &str = "candidate_withdrew";
 
@@ -39,6 +41,15 @@ pub enum Refusal {
     Expired,
     Used,
     Closed,
+}
+
+/// A feedback link that checked out: whose feedback on which interview.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FeedbackClaim {
+    pub interview_id: i64,
+    pub person_id: i64,
+    pub nonce: String,
+    pub expires: DateTime<Utc>,
 }
 
 /// A link that checked out.
@@ -121,28 +132,29 @@ impl Links {
         B64.encode(ring::hmac::sign(&self.key, payload.as_bytes()).as_ref())
     }
 
-    /// A new link for `application_id`, valid until `now + ttl`.
-    pub fn withdraw_url(&self, application_id: i64, now: DateTime<Utc>) -> String {
+    /// A signed token for `subject`, valid until `expires`:
+    /// `{subject}.{expires}.{nonce}.{signature}`. Each kind of link has its
+    /// own subject syntax (an application id; `f<interview>-<person>`), so
+    /// that a token of one kind never reads as the other.
+    fn mint(&self, subject: &str, expires: DateTime<Utc>) -> String {
         let mut nonce = [0u8; 12];
         let _ = ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut nonce);
-        let payload = format!(
-            "{application_id}.{}.{}",
-            (now + self.ttl).timestamp(),
-            B64.encode(nonce)
-        );
-        format!("{}{PATH}/{payload}.{}", self.base, self.sign(&payload))
+        let payload = format!("{subject}.{}.{}", expires.timestamp(), B64.encode(nonce));
+        format!("{payload}.{}", self.sign(&payload))
     }
 
-    /// Checks a token: its signature first, then its expiry.
-    pub fn check(&self, token: &str, now: DateTime<Utc>) -> std::result::Result<Claim, Refusal> {
+    /// Opens a token: its signature first, then its expiry; its subject,
+    /// nonce and expiry.
+    fn open<'t>(
+        &self,
+        token: &'t str,
+        now: DateTime<Utc>,
+    ) -> std::result::Result<(&'t str, String, DateTime<Utc>), Refusal> {
         let (payload, sig) = token.rsplit_once('.').ok_or(Refusal::Invalid)?;
         let sig = B64.decode(sig).map_err(|_| Refusal::Invalid)?;
         ring::hmac::verify(&self.key, payload.as_bytes(), &sig).map_err(|_| Refusal::Invalid)?;
         let mut parts = payload.splitn(3, '.');
-        let app: i64 = parts
-            .next()
-            .and_then(|p| p.parse().ok())
-            .ok_or(Refusal::Invalid)?;
+        let subject = parts.next().ok_or(Refusal::Invalid)?;
         let expires = parts
             .next()
             .and_then(|p| p.parse().ok())
@@ -152,8 +164,47 @@ impl Links {
         if now > expires {
             return Err(Refusal::Expired);
         }
+        Ok((subject, nonce, expires))
+    }
+
+    /// A new link for `application_id`, valid until `now + ttl`.
+    pub fn withdraw_url(&self, application_id: i64, now: DateTime<Utc>) -> String {
+        let token = self.mint(&application_id.to_string(), now + self.ttl);
+        format!("{}{PATH}/{token}", self.base)
+    }
+
+    /// Checks a withdraw token.
+    pub fn check(&self, token: &str, now: DateTime<Utc>) -> std::result::Result<Claim, Refusal> {
+        let (subject, nonce, expires) = self.open(token, now)?;
+        let app: i64 = subject.parse().map_err(|_| Refusal::Invalid)?;
         Ok(Claim {
             application_id: app,
+            nonce,
+            expires,
+        })
+    }
+
+    /// A feedback link for interviewer `person_id` of `interview_id`, valid
+    /// until the interview's end plus the links' time to live.
+    pub fn feedback_url(&self, interview_id: i64, person_id: i64, end: DateTime<Utc>) -> String {
+        let token = self.mint(&format!("f{interview_id}-{person_id}"), end + self.ttl);
+        format!("{}{FEEDBACK_PATH}/{token}", self.base)
+    }
+
+    /// Checks a feedback token.
+    pub fn check_feedback(
+        &self,
+        token: &str,
+        now: DateTime<Utc>,
+    ) -> std::result::Result<FeedbackClaim, Refusal> {
+        let (subject, nonce, expires) = self.open(token, now)?;
+        let (iv, person) = subject
+            .strip_prefix('f')
+            .and_then(|s| s.split_once('-'))
+            .ok_or(Refusal::Invalid)?;
+        Ok(FeedbackClaim {
+            interview_id: iv.parse().map_err(|_| Refusal::Invalid)?,
+            person_id: person.parse().map_err(|_| Refusal::Invalid)?,
             nonce,
             expires,
         })
@@ -169,6 +220,7 @@ pub struct Words {
     pub done: &'static str,
     pub invalid: &'static str,
     pub expired: &'static str,
+    pub expired_feedback: &'static str,
     pub used: &'static str,
     pub closed: &'static str,
 }
@@ -189,6 +241,7 @@ static EN: Words = Words {
     done: "Your application for {posting} has been withdrawn. Thank you for your interest.",
     invalid: "This link is not valid.",
     expired: "This link has expired. Please reply to our email if you want to withdraw.",
+    expired_feedback: "This link has expired. Please record your feedback on the recruiter board.",
     used: "This link has already been used.",
     closed: "This application is already closed.",
 };
@@ -201,6 +254,7 @@ static DE: Words = Words {
     done: "Ihre Bewerbung für {posting} wurde zurückgezogen. Vielen Dank für Ihr Interesse.",
     invalid: "Dieser Link ist ungültig.",
     expired: "Dieser Link ist abgelaufen. Antworten Sie bitte auf unsere E-Mail, wenn Sie Ihre Bewerbung zurückziehen möchten.",
+    expired_feedback: "Dieser Link ist abgelaufen. Bitte erfassen Sie Ihre Rückmeldung auf dem Recruiting-Board.",
     used: "Dieser Link wurde bereits verwendet.",
     closed: "Diese Bewerbung ist bereits abgeschlossen.",
 };
@@ -213,6 +267,7 @@ static ES: Words = Words {
     done: "Tu candidatura para {posting} se ha retirado. Gracias por tu interés.",
     invalid: "Este enlace no es válido.",
     expired: "Este enlace ha caducado. Si quieres retirar tu candidatura, responde a nuestro correo.",
+    expired_feedback: "Este enlace ha caducado. Registra tu valoración en el tablero de selección.",
     used: "Este enlace ya se ha utilizado.",
     closed: "Esta candidatura ya está cerrada.",
 };
@@ -240,6 +295,132 @@ pub fn page(w: &Words, org: &str, text: &str, form: Option<&str>) -> String {
         e(org),
         e(w.title),
         e(text)
+    )
+}
+
+/// The feedback page's words, in the locales atsd ships (else English).
+pub struct FeedbackWords {
+    pub lang: &'static str,
+    pub title: &'static str,
+    pub question: &'static str,
+    pub recommendation: &'static str,
+    /// strong_yes, yes, no, strong_no
+    pub choices: [&'static str; 4],
+    pub note: &'static str,
+    pub button: &'static str,
+    pub done: &'static str,
+    pub missing: &'static str,
+    pub too_long: &'static str,
+    pub cancelled: &'static str,
+    pub cross_site: &'static str,
+    pub too_large: &'static str,
+}
+
+pub fn feedback_words(locale: &str) -> &'static FeedbackWords {
+    match locale.split(['-', '_']).next().unwrap_or("en") {
+        "de" => &FB_DE,
+        "es" => &FB_ES,
+        _ => &FB_EN,
+    }
+}
+
+static FB_EN: FeedbackWords = FeedbackWords {
+    lang: "en",
+    title: "Interview feedback",
+    question: "How did the interview with {candidate} for {posting} on {when} go?",
+    recommendation: "Your recommendation",
+    choices: ["Strong yes", "Yes", "No", "Strong no"],
+    note: "Note (optional)",
+    button: "Send my feedback",
+    done: "Thank you: your feedback on {candidate} is recorded.",
+    missing: "Nothing was recorded: choose a recommendation.",
+    too_long: "Nothing was recorded: the note is longer than 4000 characters.",
+    cancelled: "This interview was cancelled; it takes no feedback.",
+    cross_site: "Nothing was recorded: the form was sent from another site.",
+    too_large: "Nothing was recorded: the form is too large.",
+};
+
+static FB_DE: FeedbackWords = FeedbackWords {
+    lang: "de",
+    title: "Rückmeldung zum Gespräch",
+    question: "Wie war das Gespräch mit {candidate} für {posting} am {when}?",
+    recommendation: "Ihre Empfehlung",
+    choices: ["Unbedingt ja", "Ja", "Nein", "Auf keinen Fall"],
+    note: "Notiz (freiwillig)",
+    button: "Rückmeldung senden",
+    done: "Vielen Dank: Ihre Rückmeldung zu {candidate} ist erfasst.",
+    missing: "Nichts wurde erfasst: Bitte wählen Sie eine Empfehlung.",
+    too_long: "Nichts wurde erfasst: Die Notiz ist länger als 4000 Zeichen.",
+    cancelled: "Dieses Gespräch wurde abgesagt; es nimmt keine Rückmeldung an.",
+    cross_site: "Nichts wurde erfasst: Das Formular kam von einer anderen Website.",
+    too_large: "Nichts wurde erfasst: Das Formular ist zu groß.",
+};
+
+static FB_ES: FeedbackWords = FeedbackWords {
+    lang: "es",
+    title: "Valoración de la entrevista",
+    question: "¿Qué tal fue la entrevista con {candidate} para {posting} el {when}?",
+    recommendation: "Tu recomendación",
+    choices: ["Sí, sin duda", "Sí", "No", "No, en absoluto"],
+    note: "Nota (opcional)",
+    button: "Enviar mi valoración",
+    done: "Gracias: tu valoración de {candidate} ha quedado registrada.",
+    missing: "No se ha registrado nada: elige una recomendación.",
+    too_long: "No se ha registrado nada: la nota tiene más de 4000 caracteres.",
+    cancelled: "Esta entrevista se canceló; no admite valoraciones.",
+    cross_site: "No se ha registrado nada: el formulario se envió desde otro sitio.",
+    too_large: "No se ha registrado nada: el formulario es demasiado grande.",
+};
+
+/// The feedback page: the question, maybe a notice, and the form (unless
+/// `form` is `None`).
+pub fn feedback_page(
+    w: &FeedbackWords,
+    org: &str,
+    question: &str,
+    notice: Option<&str>,
+    form: Option<&str>,
+) -> String {
+    let e = |s: &str| html_escape::encode_text(s).into_owned();
+    let notice = notice
+        .map(|n| format!("<p role=\"status\"><strong>{}</strong></p>", e(n)))
+        .unwrap_or_default();
+    let form = form
+        .map(|action| {
+            let radios: String = crate::store::interviews::RECOMMENDATIONS
+                .iter()
+                .zip(w.choices)
+                .map(|(value, label)| {
+                    format!(
+                        "<label style=\"display:block\"><input type=\"radio\" name=\"recommendation\" \
+                         value=\"{value}\" required> {}</label>",
+                        e(label)
+                    )
+                })
+                .collect();
+            format!(
+                "<form method=\"post\" action=\"{}\"><fieldset><legend>{}</legend>{radios}</fieldset>\
+                 <p><label for=\"note\">{}</label><br><textarea id=\"note\" name=\"note\" rows=\"5\" \
+                 maxlength=\"4000\" style=\"width:100%\"></textarea></p>\
+                 <button type=\"submit\">{}</button></form>",
+                html_escape::encode_double_quoted_attribute(action),
+                e(w.recommendation),
+                e(w.note),
+                e(w.button)
+            )
+        })
+        .unwrap_or_default();
+    format!(
+        "<!DOCTYPE html>\n<html lang=\"{}\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <meta name=\"referrer\" content=\"no-referrer\"><title>{} · {}</title></head>\
+         <body style=\"font-family:sans-serif;max-width:36em;margin:2em auto;padding:0 1em;line-height:1.5\">\
+         <main><h1>{}</h1>{notice}<p>{}</p>{form}</main></body></html>\n",
+        w.lang,
+        e(w.title),
+        e(org),
+        e(w.title),
+        e(question)
     )
 }
 
@@ -276,6 +457,30 @@ mod tests {
         );
         // two links differ (their nonces)
         assert_ne!(url, l.withdraw_url(42, now));
+    }
+
+    #[test]
+    fn feedback_links_name_their_interviewer_and_never_pass_for_withdraw_links() {
+        let now = Utc::now();
+        let l = links();
+        let url = l.feedback_url(7, 3, now);
+        assert!(
+            url.starts_with("https://atsd.example.org/self-service/feedback/f7-3."),
+            "{url}"
+        );
+        let c = l.check_feedback(token(&url), now).unwrap();
+        assert_eq!((c.interview_id, c.person_id), (7, 3));
+        assert_eq!(
+            l.check_feedback(token(&url), now + chrono::Duration::days(31)),
+            Err(Refusal::Expired)
+        );
+        // one kind is never the other
+        assert_eq!(l.check(token(&url), now), Err(Refusal::Invalid));
+        let w = l.withdraw_url(7, now);
+        assert_eq!(l.check_feedback(token(&w), now), Err(Refusal::Invalid));
+        // another interviewer, same signature
+        let other = token(&url).replacen("f7-3.", "f7-4.", 1);
+        assert_eq!(l.check_feedback(&other, now), Err(Refusal::Invalid));
     }
 
     #[test]

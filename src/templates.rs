@@ -20,7 +20,7 @@ static BUILTIN: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/templates");
 const NOT_A_LOCALE: &str = "board";
 
 /// Templates built into the binary (SPEC §1 "Email").
-pub const BUILTIN_TEMPLATES: [&str; 12] = [
+pub const BUILTIN_TEMPLATES: [&str; 13] = [
     "application_received",
     "stage_changed",
     "interview_invitation",
@@ -33,6 +33,7 @@ pub const BUILTIN_TEMPLATES: [&str; 12] = [
     "interview_request",
     "interview_cancel",
     "interview_reminder",
+    "interview_feedback_request",
 ];
 
 /// Is `name` a template atsd can render: a built-in one, or one that the
@@ -152,6 +153,11 @@ pub struct InterviewCtx {
     pub recipient: String,
     /// The application's board page (interviewers, with `[http] public_url`).
     pub board_url: Option<String>,
+    /// The interview's id (for the command line).
+    pub id: i64,
+    /// The signed single-use feedback link (feedback requests, with
+    /// `[http] public_url` and a link key).
+    pub feedback_url: Option<String>,
 }
 
 /// Most lines in each section of a digest.
@@ -555,6 +561,8 @@ pub fn known_variables() -> BTreeSet<&'static str> {
         "interview.for_interviewer",
         "interview.recipient",
         "interview.board_url",
+        "interview.id",
+        "interview.feedback_url",
     ]
     .into_iter()
     .collect()
@@ -643,6 +651,10 @@ pub fn sample_context() -> Context {
             for_interviewer: false,
             recipient: "Ada Lovelace".into(),
             board_url: None,
+            id: 1,
+            feedback_url: Some(
+                "https://atsd.example.org/self-service/feedback/f1-1.1893456000.bm9uY2U.c2ln".into(),
+            ),
         },
     }
 }

@@ -54,6 +54,9 @@ pub(super) struct RescheduleBody {
     timezone: Option<String>,
     #[serde(default)]
     duration: Option<String>,
+    /// The interviewers from now on (replaces the list).
+    #[serde(default)]
+    interviewers: Option<Vec<String>>,
     #[serde(default)]
     allow_overlap: bool,
 }
@@ -360,6 +363,7 @@ pub(super) async fn reschedule(
             .transpose()
             .map_err(|e| err(&e))?
             .map(|m| i32::try_from(m).unwrap_or(i32::MAX)),
+        interviewers: b.interviewers.clone(),
         allow_overlap: b.allow_overlap,
         actor: actor_of(&s, &token).await?,
     };
@@ -443,6 +447,7 @@ pub(super) async fn feedback(
         &b.by,
         &b.recommendation,
         b.note.as_deref(),
+        "api",
         now,
     )
     .await

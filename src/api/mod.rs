@@ -127,6 +127,12 @@ pub fn router(state: ApiState) -> Router {
             "/self-service/withdraw/{token}",
             get(selfservice::confirm).post(selfservice::withdraw),
         )
+        .route(
+            "/self-service/feedback/{token}",
+            get(selfservice::feedback_form)
+                .post(selfservice::feedback_submit)
+                .layer(DefaultBodyLimit::max(selfservice::FEEDBACK_FORM_LIMIT)),
+        )
         .fallback(|| async { Problem::new(StatusCode::NOT_FOUND, "no such endpoint") })
         .with_state(state)
 }

@@ -151,3 +151,199 @@ pub async fn withdraw(State(s): State<ApiState>, Path(token): Path<String>) -> R
         }
     }
 }
+
+/// The most a feedback form may send (bytes): a 4000-character note in
+/// percent-encoding, with room to spare.
+pub const FEEDBACK_FORM_LIMIT: usize = 16 * 1024;
+
+/// What a feedback page shows of the interview its link names.
+struct FeedbackSeen {
+    claim: selfservice::FeedbackClaim,
+    locale: String,
+    question: String,
+    candidate: String,
+    org: String,
+}
+
+/// Checks a feedback link: signed, not expired, an active interviewer of
+/// an interview that is not cancelled; `used` when they already gave it.
+async fn look_feedback(
+    s: &ApiState,
+    token: &str,
+) -> std::result::Result<(FeedbackSeen, bool), Response> {
+    let runner = super::runner(s).map_err(IntoResponse::into_response)?;
+    let org = runner.config.org.name.clone();
+    let default = runner.config.org.default_locale.clone();
+    let refuse = |locale: &str, r: Refusal| feedback_refusal(locale, &org, r);
+    let Some(links) = runner.links.as_deref() else {
+        return Err(refuse(&default, Refusal::Invalid));
+    };
+    let claim = links
+        .check_feedback(token, chrono::Utc::now())
+        .map_err(|r| refuse(&default, r))?;
+    let target = crate::workflow::interviews::link_target(s.store.conn(), &claim).await;
+    let (iv, person, given) = match target {
+        Ok(Ok(x)) => x,
+        Ok(Err(r)) => return Err(refuse(&default, r)),
+        Err(e) => {
+            tracing::error!(error = %e, "feedback link: cannot read the interview");
+            return Err(unavailable());
+        }
+    };
+    let locale = person.locale.clone().unwrap_or(default);
+    let app = application::Entity::find_by_id(iv.application_id)
+        .find_also_related(candidate::Entity)
+        .one(s.store.conn())
+        .await;
+    let Ok(Some((app, Some(cand)))) = app else {
+        return Err(refuse(&locale, Refusal::Invalid));
+    };
+    let posting = posting::Entity::find_by_id(app.posting_id)
+        .one(s.store.conn())
+        .await
+        .ok()
+        .flatten()
+        .map(|p| p.title)
+        .unwrap_or_default();
+    let tz = person.timezone.clone().unwrap_or(iv.timezone.clone());
+    let when = crate::templates::format_time(iv.starts_at, &locale, Some(&tz));
+    let w = selfservice::feedback_words(&locale);
+    let question = w
+        .question
+        .replace("{candidate}", &cand.name)
+        .replace("{posting}", &posting)
+        .replace("{when}", &when);
+    Ok((
+        FeedbackSeen {
+            claim,
+            locale,
+            question,
+            candidate: cand.name,
+            org,
+        },
+        given,
+    ))
+}
+
+fn unavailable() -> Response {
+    super::problem::Problem::new(StatusCode::SERVICE_UNAVAILABLE, "try again later").into_response()
+}
+
+fn feedback_refusal(locale: &str, org: &str, r: Refusal) -> Response {
+    let w = words(locale);
+    let fw = selfservice::feedback_words(locale);
+    let (status, text) = match r {
+        Refusal::Invalid => (StatusCode::FORBIDDEN, w.invalid),
+        Refusal::Expired => (StatusCode::GONE, w.expired_feedback),
+        Refusal::Used => (StatusCode::GONE, w.used),
+        Refusal::Closed => (StatusCode::GONE, fw.cancelled),
+    };
+    html(
+        status,
+        selfservice::feedback_page(fw, org, text, None, None),
+    )
+}
+
+/// `GET /self-service/feedback/{token}`: the feedback form.
+pub async fn feedback_form(State(s): State<ApiState>, Path(token): Path<String>) -> Response {
+    let (seen, given) = match look_feedback(&s, &token).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    if given {
+        return feedback_refusal(&seen.locale, &seen.org, Refusal::Used);
+    }
+    let w = selfservice::feedback_words(&seen.locale);
+    let action = format!("{}/{token}", selfservice::FEEDBACK_PATH);
+    html(
+        StatusCode::OK,
+        selfservice::feedback_page(w, &seen.org, &seen.question, None, Some(&action)),
+    )
+}
+
+/// `POST /self-service/feedback/{token}`: records the feedback, once.
+pub async fn feedback_submit(
+    State(s): State<ApiState>,
+    Path(token): Path<String>,
+    headers: axum::http::HeaderMap,
+    form: std::result::Result<
+        axum::extract::Form<std::collections::HashMap<String, String>>,
+        axum::extract::rejection::FormRejection,
+    >,
+) -> Response {
+    let (seen, given) = match look_feedback(&s, &token).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let w = selfservice::feedback_words(&seen.locale);
+    let action = format!("{}/{token}", selfservice::FEEDBACK_PATH);
+    let again = |status: StatusCode, notice: &str| {
+        html(
+            status,
+            selfservice::feedback_page(w, &seen.org, &seen.question, Some(notice), Some(&action)),
+        )
+    };
+    if crate::recruiter_board::actions::cross_site(&headers) {
+        return again(StatusCode::FORBIDDEN, w.cross_site);
+    }
+    if given {
+        return feedback_refusal(&seen.locale, &seen.org, Refusal::Used);
+    }
+    let fields = match form {
+        Ok(axum::extract::Form(f)) => f,
+        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            return again(StatusCode::PAYLOAD_TOO_LARGE, w.too_large);
+        }
+        Err(_) => return again(StatusCode::BAD_REQUEST, w.missing),
+    };
+    let recommendation = fields.get("recommendation").map(|r| r.trim()).unwrap_or("");
+    if !crate::store::interviews::RECOMMENDATIONS.contains(&recommendation) {
+        return again(StatusCode::UNPROCESSABLE_ENTITY, w.missing);
+    }
+    let note = fields
+        .get("note")
+        .map(|n| n.trim())
+        .filter(|n| !n.is_empty());
+    if note.is_some_and(|n| n.chars().count() > 4000) {
+        return again(StatusCode::UNPROCESSABLE_ENTITY, w.too_long);
+    }
+    let now = chrono::Utc::now();
+    match crate::workflow::interviews::feedback_by_link(
+        &s.store,
+        &seen.claim,
+        recommendation,
+        note,
+        now,
+    )
+    .await
+    {
+        Ok(crate::workflow::interviews::LinkFeedback::Done(done)) => {
+            let (interview, person) = *done;
+            tracing::info!(
+                interview = interview.id,
+                person = %person.email,
+                "interview feedback recorded through its link"
+            );
+            html(
+                StatusCode::OK,
+                selfservice::feedback_page(
+                    w,
+                    &seen.org,
+                    &w.done.replace("{candidate}", &seen.candidate),
+                    None,
+                    None,
+                ),
+            )
+        }
+        Ok(crate::workflow::interviews::LinkFeedback::Refused(r)) => {
+            feedback_refusal(&seen.locale, &seen.org, r)
+        }
+        Err(crate::error::Error::Input(m) | crate::error::Error::Refused(m)) => {
+            again(StatusCode::UNPROCESSABLE_ENTITY, &m)
+        }
+        Err(e) => {
+            tracing::error!(interview = seen.claim.interview_id, error = %e, "feedback by link failed");
+            unavailable()
+        }
+    }
+}

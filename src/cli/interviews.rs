@@ -52,6 +52,7 @@ pub(super) async fn command(env: &Env, cmd: InterviewCmd) -> CmdResult {
             at,
             timezone,
             duration,
+            interviewers,
             allow_overlap,
         } => {
             let store = env.store().await?;
@@ -69,6 +70,7 @@ pub(super) async fn command(env: &Env, cmd: InterviewCmd) -> CmdResult {
                     .map(interviews::minutes)
                     .transpose()?
                     .map(|m| i32::try_from(m).unwrap_or(i32::MAX)),
+                interviewers: (!interviewers.is_empty()).then_some(interviewers),
                 allow_overlap,
                 actor: super::actor(),
             };
@@ -189,8 +191,16 @@ pub(super) async fn command(env: &Env, cmd: InterviewCmd) -> CmdResult {
             note,
         } => {
             let store = env.store().await?;
-            let (i, w) =
-                wf::feedback(&store, id, &by, &recommendation, note.as_deref(), env.now).await?;
+            let (i, w) = wf::feedback(
+                &store,
+                id,
+                &by,
+                &recommendation,
+                note.as_deref(),
+                "cli",
+                env.now,
+            )
+            .await?;
             if env.json {
                 return print_json(&json!({"interview": i, "interviewers": w}));
             }

@@ -304,6 +304,10 @@ pub enum InterviewCmd {
         timezone: Option<String>,
         #[arg(long)]
         duration: Option<String>,
+        /// The interviewers from now on (repeat it; replaces the list): one
+        /// left out gets a cancellation, one added an invitation.
+        #[arg(long = "interviewer", value_name = "EMAIL")]
+        interviewers: Vec<String>,
         #[arg(long)]
         allow_overlap: bool,
     },

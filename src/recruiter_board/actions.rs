@@ -66,7 +66,7 @@ impl Refusal {
 }
 
 /// Whether a request comes from another site, by what the browser says.
-fn cross_site(headers: &HeaderMap) -> bool {
+pub(crate) fn cross_site(headers: &HeaderMap) -> bool {
     let text = |h| headers.get(h).map(|v| v.to_str().unwrap_or("?"));
     if let Some(site) = text("sec-fetch-site")
         && !matches!(site, "same-origin" | "none")

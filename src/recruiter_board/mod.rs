@@ -134,6 +134,7 @@ pub fn render<P: Serialize>(
     let nav = match template {
         "outbox.html" => "outbox",
         "jobs.html" => "jobs",
+        "interviews.html" => "interviews",
         "login.html" | "error.html" => "",
         _ => "postings",
     };
@@ -229,6 +230,7 @@ pub fn router(state: BoardState) -> Router {
         .route("/board/applications/{id}", get(application))
         .route("/board/outbox", get(outbox))
         .route("/board/jobs", get(jobs))
+        .route("/board/interviews", get(interviews))
         .route("/board/logout", post(logout))
         .merge(
             Router::new()
@@ -711,6 +713,13 @@ async fn outbox(
     }
     .await;
     pe.finish(&s, "outbox.html", data)
+}
+
+async fn interviews(State(s): State<BoardState>, Extension(v): Extension<Viewer>) -> Response {
+    let pe = page_env!(s, v);
+    let c = pe.ctx(&s);
+    let data = pages::interviews_page(&c).await;
+    pe.finish(&s, "interviews.html", data)
 }
 
 async fn jobs(State(s): State<BoardState>, Extension(v): Extension<Viewer>) -> Response {

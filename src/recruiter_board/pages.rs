@@ -402,6 +402,8 @@ pub struct CardView {
     pub href: String,
     /// The email still to send, or the one that died.
     pub email: Option<CardEmailView>,
+    /// The next interview, when one is scheduled.
+    pub interview: Option<String>,
     #[serde(flatten)]
     pub stay: Stay,
 }
@@ -461,6 +463,7 @@ pub async fn posting_page(
         .flat_map(|c| c.3.iter().map(|x| x.id))
         .collect();
     let emails = q::card_emails(c.store.conn(), &ids).await?;
+    let next = crate::store::interviews::next_of(c.store.conn(), &ids, c.now).await?;
     let threshold_days = |s: &str| th.get(s).map(|d| d.num_days()).unwrap_or(0);
     let columns = columns
         .into_iter()
@@ -483,6 +486,9 @@ pub async fn posting_page(
                             &[("template", e.template.clone())],
                         ),
                     }),
+                    interview: next
+                        .get(&card.id)
+                        .map(|iv| fill(&c.w("interview_card"), &[("when", c.time(&iv.starts_at))])),
                     stay: c.stay(&th, &stage, card.entered_stage_at),
                 })
                 .collect();
@@ -885,6 +891,7 @@ pub struct ApplicationPage {
     pub version: i32,
     pub on_hold: bool,
     pub hold_reason: Option<String>,
+    pub interviews: Vec<InterviewView>,
     /// The forms, for a viewer who may act.
     pub actions: Option<Actions>,
     /// What the viewer's last action did, or why it was refused.
@@ -1015,9 +1022,161 @@ pub async fn application_page(c: &Ctx<'_>, id: i64) -> Result<ApplicationPage> {
         version: a.version,
         on_hold: h.candidate.as_ref().is_some_and(|x| x.on_hold),
         hold_reason: h.candidate.as_ref().and_then(|x| x.hold_reason.clone()),
+        interviews: interview_views(
+            c,
+            crate::store::interviews::of_application(conn, a.id).await?,
+        )
+        .await?,
         actions: None,
         notice: None,
         error: None,
+    })
+}
+
+/// An interview as the board shows it, times in the viewer's zone.
+#[derive(Debug, Serialize)]
+pub struct InterviewView {
+    pub id: i64,
+    pub title: String,
+    pub when: String,
+    pub minutes: String,
+    /// scheduled, cancelled or completed, and in words.
+    pub status: String,
+    pub status_text: String,
+    pub location: Option<String>,
+    pub video_url: Option<String>,
+    pub candidate: String,
+    pub application_href: String,
+    pub posting: String,
+    pub posting_href: String,
+    pub interviewers: Vec<InterviewerView>,
+}
+
+/// An interviewer and their feedback.
+#[derive(Debug, Serialize)]
+pub struct InterviewerView {
+    pub name: String,
+    pub email: String,
+    /// Their recommendation in words, or "no feedback yet".
+    pub feedback: String,
+    pub given: bool,
+    pub note: Option<String>,
+}
+
+/// The board's view of `rows`, with their interviewers, candidates and
+/// postings read in three queries.
+pub async fn interview_views(
+    c: &Ctx<'_>,
+    rows: Vec<entity::interview::Model>,
+) -> Result<Vec<InterviewView>> {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let conn = c.store.conn();
+    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    let mut who = crate::store::interviews::interviewers(conn, &ids).await?;
+    let app_ids: Vec<i64> = rows.iter().map(|r| r.application_id).collect();
+    let apps: HashMap<i64, (entity::application::Model, Option<entity::candidate::Model>)> =
+        entity::application::Entity::find()
+            .filter(entity::application::Column::Id.is_in(app_ids))
+            .find_also_related(entity::candidate::Entity)
+            .all(conn)
+            .await?
+            .into_iter()
+            .map(|(a, cand)| (a.id, (a, cand)))
+            .collect();
+    let posting_ids: Vec<i64> = apps.values().map(|(a, _)| a.posting_id).collect();
+    let postings: HashMap<i64, String> = crate::store::postings::by_ids(conn, &posting_ids)
+        .await?
+        .into_iter()
+        .map(|p| (p.id, p.title))
+        .collect();
+    Ok(rows
+        .into_iter()
+        .map(|iv| {
+            let status = crate::workflow::interviews::status_at(&iv, c.now).to_string();
+            let (candidate, posting_id) = apps
+                .get(&iv.application_id)
+                .map(|(a, cand)| {
+                    (
+                        cand.as_ref().map(|x| x.name.clone()).unwrap_or_default(),
+                        a.posting_id,
+                    )
+                })
+                .unwrap_or_default();
+            let interviewers = who
+                .remove(&iv.id)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|x| InterviewerView {
+                    name: x.person.name.clone(),
+                    email: x.person.email.clone(),
+                    given: x.recommendation.is_some(),
+                    feedback: match &x.recommendation {
+                        Some(r) => c.w(&format!("rec_{r}")),
+                        None => c.w("no_feedback"),
+                    },
+                    note: x.note,
+                })
+                .collect();
+            InterviewView {
+                id: iv.id,
+                title: iv.title.clone(),
+                when: c.time(&iv.starts_at),
+                minutes: fill(&c.w("minutes_n"), &[("n", iv.minutes.to_string())]),
+                status_text: c.w(&format!("iv_{status}")),
+                status,
+                location: iv.location.clone(),
+                video_url: iv.video_url.clone(),
+                candidate,
+                application_href: format!("/board/applications/{}", iv.application_id),
+                posting: postings.get(&posting_id).cloned().unwrap_or_default(),
+                posting_href: format!("/board/postings/{posting_id}"),
+                interviewers,
+            }
+        })
+        .collect())
+}
+
+/// `/board/interviews`: the interviews of the coming week, from the start
+/// of the viewer's day.
+#[derive(Debug, Serialize)]
+pub struct InterviewsPage {
+    pub heading: String,
+    pub rows: Vec<InterviewView>,
+}
+
+pub async fn interviews_page(c: &Ctx<'_>) -> Result<InterviewsPage> {
+    let today = c.now.with_timezone(&c.tz).date_naive();
+    let from = today
+        .and_hms_opt(0, 0, 0)
+        .and_then(|t| {
+            chrono::TimeZone::from_local_datetime(&c.tz, &t)
+                .earliest()
+                .map(|t| t.with_timezone(&Utc))
+        })
+        .unwrap_or(c.now);
+    let to = from + Duration::days(7);
+    let rows = crate::store::interviews::starting_between(c.store.conn(), from, to).await?;
+    Ok(InterviewsPage {
+        heading: fill(
+            &c.w("interviews_week"),
+            &[
+                (
+                    "from",
+                    from.with_timezone(&c.tz).format("%Y-%m-%d").to_string(),
+                ),
+                (
+                    "to",
+                    (to - Duration::days(1))
+                        .with_timezone(&c.tz)
+                        .format("%Y-%m-%d")
+                        .to_string(),
+                ),
+            ],
+        ),
+        rows: interview_views(c, rows).await?,
     })
 }
 

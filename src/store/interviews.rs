@@ -70,6 +70,33 @@ pub async fn insert<C: ConnectionTrait>(c: &C, n: &NewInterview<'_>) -> Result<i
     Ok(row)
 }
 
+/// Adds and removes interviewers of an interview (a removed one's
+/// feedback goes with them).
+pub async fn change_interviewers<C: ConnectionTrait>(
+    c: &C,
+    interview_id: i64,
+    add: &[person::Model],
+    remove: &[i64],
+) -> Result<()> {
+    if !remove.is_empty() {
+        interview_person::Entity::delete_many()
+            .filter(interview_person::Column::InterviewId.eq(interview_id))
+            .filter(interview_person::Column::PersonId.is_in(remove.iter().copied()))
+            .exec(c)
+            .await?;
+    }
+    for p in add {
+        interview_person::ActiveModel {
+            interview_id: Set(interview_id),
+            person_id: Set(p.id),
+            ..Default::default()
+        }
+        .insert(c)
+        .await?;
+    }
+    Ok(())
+}
+
 /// An interview by id.
 pub async fn find<C: ConnectionTrait>(c: &C, id: i64) -> Result<interview::Model> {
     interview::Entity::find_by_id(id)
@@ -238,4 +265,61 @@ pub async fn emails<C: ConnectionTrait>(c: &C, interview_id: i64) -> Result<Vec<
         .order_by_asc(outbox::Column::Id)
         .all(c)
         .await?)
+}
+
+/// The interviews that start in `[from, to)`, soonest first (the board's
+/// week).
+pub async fn starting_between<C: ConnectionTrait>(
+    c: &C,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<Vec<interview::Model>> {
+    Ok(interview::Entity::find()
+        .filter(interview::Column::StartsAt.gte(from))
+        .filter(interview::Column::StartsAt.lt(to))
+        .order_by_asc(interview::Column::StartsAt)
+        .order_by_asc(interview::Column::Id)
+        .all(c)
+        .await?)
+}
+
+/// Every interview of an application, soonest first.
+pub async fn of_application<C: ConnectionTrait>(
+    c: &C,
+    application_id: i64,
+) -> Result<Vec<interview::Model>> {
+    Ok(interview::Entity::find()
+        .filter(interview::Column::ApplicationId.eq(application_id))
+        .order_by_asc(interview::Column::StartsAt)
+        .order_by_asc(interview::Column::Id)
+        .all(c)
+        .await?)
+}
+
+/// The next scheduled interview not yet ended of each of `application_ids`
+/// (the posting page's cards).
+pub async fn next_of<C: ConnectionTrait>(
+    c: &C,
+    application_ids: &[i64],
+    now: DateTime<Utc>,
+) -> Result<HashMap<i64, interview::Model>> {
+    let mut out = HashMap::new();
+    if application_ids.is_empty() {
+        return Ok(out);
+    }
+    let rows = interview::Entity::find()
+        .filter(interview::Column::ApplicationId.is_in(application_ids.iter().copied()))
+        .filter(interview::Column::Status.eq(SCHEDULED))
+        .filter(
+            interview::Column::StartsAt.gt(now - Duration::minutes(crate::interviews::MAX_MINUTES)),
+        )
+        .order_by_asc(interview::Column::StartsAt)
+        .all(c)
+        .await?;
+    for r in rows {
+        if r.starts_at + Duration::minutes(r.minutes.into()) > now {
+            out.entry(r.application_id).or_insert(r);
+        }
+    }
+    Ok(out)
 }

@@ -274,6 +274,8 @@ pub struct RescheduleRequest {
     pub start: Option<DateTime<Utc>>,
     pub timezone: Option<String>,
     pub minutes: Option<i32>,
+    /// The interviewers from now on, when they change.
+    pub interviewers: Option<Vec<String>>,
     pub allow_overlap: bool,
     pub actor: String,
 }
@@ -303,16 +305,45 @@ pub async fn reschedule(
             crate::interviews::MAX_MINUTES / 60
         )));
     }
+    let before = store_iv::interviewers(&txn, &[id])
+        .await?
+        .remove(&id)
+        .unwrap_or_default();
+    let people: Vec<entity::person::Model> = match &req.interviewers {
+        Some(list) => interviewers_of(&txn, list).await?,
+        None => before.iter().map(|x| x.person.clone()).collect(),
+    };
+    let removed: Vec<Interviewer> = before
+        .iter()
+        .filter(|x| !people.iter().any(|p| p.id == x.person.id))
+        .cloned()
+        .collect();
+    let added: Vec<entity::person::Model> = people
+        .iter()
+        .filter(|p| !before.iter().any(|x| x.person.id == p.id))
+        .cloned()
+        .collect();
+    if req.start.is_none()
+        && req.minutes.is_none()
+        && req.timezone.as_deref().is_none_or(|z| z == iv.timezone)
+        && removed.is_empty()
+        && added.is_empty()
+    {
+        return Err(Error::input(
+            "nothing to change: give --at, --duration, --timezone or a new --interviewer list",
+        ));
+    }
+    if !req.allow_overlap {
+        refuse_overlaps(&txn, &people, start, minutes, Some(id)).await?;
+    }
+    let sent = sent_to(&txn, &[id]).await?.remove(&id).unwrap_or_default();
+    let cancelled = cancel_unsent(&txn, id, "rescheduled", ctx.now()).await?;
+    let removed_ids: Vec<i64> = removed.iter().map(|x| x.person.id).collect();
+    store_iv::change_interviewers(&txn, id, &added, &removed_ids).await?;
     let interviewers = store_iv::interviewers(&txn, &[id])
         .await?
         .remove(&id)
         .unwrap_or_default();
-    let people: Vec<entity::person::Model> =
-        interviewers.iter().map(|x| x.person.clone()).collect();
-    if !req.allow_overlap {
-        refuse_overlaps(&txn, &people, start, minutes, Some(id)).await?;
-    }
-    let cancelled = cancel_unsent(&txn, id, "rescheduled", ctx.now()).await?;
     let mut am: interview::ActiveModel = iv.into();
     am.starts_at = Set(start);
     am.timezone = Set(timezone);
@@ -323,7 +354,27 @@ pub async fn reschedule(
     let app = applications::find(&txn, iv.application_id).await?;
     let (cand, posting) = applications::candidate_and_posting(&txn, &app).await?;
     let parties = Parties::new(ctx, &cand, &interviewers);
-    let emails = invite(&txn, ctx, &iv, &app, &cand, &posting, &parties, &req.actor).await?;
+    let mut emails = invite(&txn, ctx, &iv, &app, &cand, &posting, &parties, &req.actor).await?;
+    // who is no longer an interviewer: a CANCEL for what they were sent
+    let mut gone = Parties::new(ctx, &cand, &removed);
+    gone.list
+        .retain(|r| r.interviewer && sent.contains(&r.email.to_lowercase()));
+    let told: Vec<&Recipient2> = gone.list.iter().collect();
+    emails.extend(
+        send(
+            &txn,
+            ctx,
+            &iv,
+            &app,
+            &cand,
+            &posting,
+            &gone,
+            Kind::Cancel,
+            Some("you are no longer an interviewer"),
+            &told,
+        )
+        .await?,
+    );
     if !emails.is_empty() {
         store::notify_outbox(&txn).await?;
     }
@@ -630,40 +681,76 @@ async fn cancel_unsent<C: ConnectionTrait>(
         .filter(|r| r.status == entity::outbox::Status::Pending)
         .map(|r| r.id)
         .collect();
-    if !ids.is_empty() {
-        entity::outbox::Entity::update_many()
-            .col_expr(
-                entity::outbox::Column::Status,
-                sea_orm::sea_query::Expr::value(entity::outbox::Status::Cancelled.as_str()),
-            )
-            .col_expr(
-                entity::outbox::Column::LastError,
-                sea_orm::sea_query::Expr::value(format!(
-                    "cancelled at {}: the interview was {why} before the email was sent",
-                    now.to_rfc3339()
-                )),
-            )
-            .col_expr(
-                entity::outbox::Column::UpdatedAt,
-                sea_orm::sea_query::Expr::value(now),
-            )
-            .filter(entity::outbox::Column::Id.is_in(ids.clone()))
-            .filter(entity::outbox::Column::Status.eq(entity::outbox::Status::Pending.as_str()))
-            .exec(c)
-            .await?;
-    }
+    cancel_rows(c, &ids, &format!("the interview was {why}"), now).await?;
     Ok(ids)
 }
 
-/// Records an interviewer's feedback.
+/// Cancels the pending outbox rows `ids`, saying why.
+async fn cancel_rows<C: ConnectionTrait>(
+    c: &C,
+    ids: &[i64],
+    why: &str,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    entity::outbox::Entity::update_many()
+        .col_expr(
+            entity::outbox::Column::Status,
+            sea_orm::sea_query::Expr::value(entity::outbox::Status::Cancelled.as_str()),
+        )
+        .col_expr(
+            entity::outbox::Column::LastError,
+            sea_orm::sea_query::Expr::value(format!(
+                "cancelled at {}: {why} before the email was sent",
+                now.to_rfc3339()
+            )),
+        )
+        .col_expr(
+            entity::outbox::Column::UpdatedAt,
+            sea_orm::sea_query::Expr::value(now),
+        )
+        .filter(entity::outbox::Column::Id.is_in(ids.iter().copied()))
+        .filter(entity::outbox::Column::Status.eq(entity::outbox::Status::Pending.as_str()))
+        .exec(c)
+        .await?;
+    Ok(())
+}
+
+/// Records an interviewer's feedback (`--by` their address).
 pub async fn feedback(
     store: &store::Store,
     id: i64,
     by: &str,
     recommendation: &str,
     note: Option<&str>,
+    via: &str,
     now: DateTime<Utc>,
 ) -> Result<(interview::Model, Vec<Interviewer>)> {
+    let txn = store.begin_write().await?;
+    let p = people::require(&txn, by).await?;
+    let iv = feedback_in(&txn, id, &p, recommendation, note, via, now).await?;
+    txn.commit().await?;
+    let who = store_iv::interviewers(store.conn(), &[id])
+        .await?
+        .remove(&id)
+        .unwrap_or_default();
+    Ok((iv, who))
+}
+
+/// Records `p`'s feedback on interview `id` inside the caller's
+/// transaction: the recommendation and note, their feedback requests not
+/// yet sent cancelled, the event (`via`: `cli`, `api`, `link`).
+pub async fn feedback_in<C: ConnectionTrait>(
+    c: &C,
+    id: i64,
+    p: &entity::person::Model,
+    recommendation: &str,
+    note: Option<&str>,
+    via: &str,
+    now: DateTime<Utc>,
+) -> Result<interview::Model> {
     if !store_iv::RECOMMENDATIONS.contains(&recommendation) {
         return Err(Error::input(format!(
             "--recommendation: `{recommendation}` is not one of {}",
@@ -671,18 +758,17 @@ pub async fn feedback(
         )));
     }
     let note = checked_text("--note", note, NOTE_CHARS)?;
-    let txn = store.begin_write().await?;
-    let iv = store_iv::find(&txn, id).await?;
+    let iv = store_iv::find(c, id).await?;
     if iv.status == store_iv::CANCELLED {
         return Err(Error::Refused(format!(
             "interview {id} was cancelled: it takes no feedback"
         )));
     }
-    let p = people::require(&txn, by).await?;
-    store_iv::set_feedback(&txn, id, p.id, recommendation, note.as_deref(), now).await?;
-    let app = applications::find(&txn, iv.application_id).await?;
+    store_iv::set_feedback(c, id, p.id, recommendation, note.as_deref(), now).await?;
+    stop_feedback_requests(c, id, p.id, now).await?;
+    let app = applications::find(c, iv.application_id).await?;
     store::events::record(
-        &txn,
+        c,
         vec![store::events::NewEvent::new(
             "interview.feedback",
             now,
@@ -691,6 +777,7 @@ pub async fn feedback(
                 "application_id": app.id,
                 "posting_id": app.posting_id,
                 "by": format!("person:{}", p.email),
+                "via": via,
                 "recommendation": recommendation,
                 "note": note,
                 "at": now,
@@ -698,12 +785,103 @@ pub async fn feedback(
         )],
     )
     .await?;
+    Ok(iv)
+}
+
+/// What became of feedback sent through a signed link.
+#[derive(Debug)]
+pub enum LinkFeedback {
+    Done(Box<(interview::Model, entity::person::Model)>),
+    Refused(crate::selfservice::Refusal),
+}
+
+/// Records feedback sent through an interviewer's signed link: the link's
+/// nonce and the feedback in one transaction, so that the link works once;
+/// an interviewer who already gave feedback finds every link used.
+pub async fn feedback_by_link(
+    store: &store::Store,
+    claim: &crate::selfservice::FeedbackClaim,
+    recommendation: &str,
+    note: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<LinkFeedback> {
+    use crate::selfservice::Refusal;
+    let txn = store.begin_write().await?;
+    let (iv, person, given) = match link_target(&txn, claim).await? {
+        Ok(x) => x,
+        Err(r) => return Ok(LinkFeedback::Refused(r)),
+    };
+    if given {
+        return Ok(LinkFeedback::Refused(Refusal::Used));
+    }
+    if !applications::record_link_use(&txn, &claim.nonce, iv.application_id, now).await? {
+        return Ok(LinkFeedback::Refused(Refusal::Used));
+    }
+    let iv = feedback_in(&txn, iv.id, &person, recommendation, note, "link", now).await?;
     txn.commit().await?;
-    let who = store_iv::interviewers(store.conn(), &[id])
+    Ok(LinkFeedback::Done(Box::new((iv, person))))
+}
+
+/// The interview and interviewer a feedback link names, and whether they
+/// already gave feedback; a refusal when the link cannot be used.
+pub async fn link_target<C: ConnectionTrait>(
+    c: &C,
+    claim: &crate::selfservice::FeedbackClaim,
+) -> Result<
+    std::result::Result<
+        (interview::Model, entity::person::Model, bool),
+        crate::selfservice::Refusal,
+    >,
+> {
+    use crate::selfservice::Refusal;
+    let Some(iv) = interview::Entity::find_by_id(claim.interview_id)
+        .one(c)
         .await?
-        .remove(&id)
+    else {
+        return Ok(Err(Refusal::Invalid));
+    };
+    let who = store_iv::interviewers(c, &[iv.id])
+        .await?
+        .remove(&iv.id)
         .unwrap_or_default();
-    Ok((iv, who))
+    let Some(me) = who
+        .into_iter()
+        .find(|x| x.person.id == claim.person_id && x.person.active)
+    else {
+        return Ok(Err(Refusal::Invalid));
+    };
+    if iv.status == store_iv::CANCELLED {
+        return Ok(Err(Refusal::Closed));
+    }
+    let used = entity::self_service_use::Entity::find_by_id(claim.nonce.clone())
+        .one(c)
+        .await?
+        .is_some();
+    let given = me.feedback_at.is_some() || used;
+    Ok(Ok((iv, me.person, given)))
+}
+
+/// Cancels the feedback requests to `person_id` on `interview_id` that are
+/// still waiting: their feedback is in.
+async fn stop_feedback_requests<C: ConnectionTrait>(
+    c: &C,
+    interview_id: i64,
+    person_id: i64,
+    now: DateTime<Utc>,
+) -> Result<u64> {
+    let me = format!(".p{person_id}@");
+    let ids: Vec<i64> = store_iv::emails(c, interview_id)
+        .await?
+        .into_iter()
+        .filter(|r| {
+            r.status == entity::outbox::Status::Pending
+                && r.template == "interview_feedback_request"
+                && r.message_id.contains(&me)
+        })
+        .map(|r| r.id)
+        .collect();
+    cancel_rows(c, &ids, "their feedback was recorded", now).await?;
+    Ok(ids.len() as u64)
 }
 
 async fn event<C: ConnectionTrait>(
@@ -742,6 +920,8 @@ async fn event<C: ConnectionTrait>(
 struct Recipient2 {
     /// `c` (the candidate) or `p<person id>`: names their Message-IDs.
     key: String,
+    /// An interviewer's person id.
+    person_id: Option<i64>,
     email: String,
     name: String,
     locale: Option<String>,
@@ -764,6 +944,7 @@ impl Parties {
         if cand.anonymized_at.is_none() {
             list.push(Recipient2 {
                 key: "c".into(),
+                person_id: None,
                 email: cand.email.clone(),
                 name: cand.name.clone(),
                 locale: cand.locale.clone(),
@@ -774,6 +955,7 @@ impl Parties {
         for x in who.iter().filter(|x| x.person.active) {
             list.push(Recipient2 {
                 key: format!("p{}", x.person.id),
+                person_id: Some(x.person.id),
                 email: x.person.email.clone(),
                 name: x.person.name.clone(),
                 locale: x.person.locale.clone(),
@@ -805,9 +987,13 @@ impl Parties {
 
 #[derive(Clone, Copy)]
 enum Kind {
-    Request { update: bool },
+    Request {
+        update: bool,
+    },
     Cancel,
     Remind,
+    /// An interviewer's feedback request, with their signed link.
+    Feedback,
 }
 
 /// What an interview's email to `r` says.
@@ -820,7 +1006,7 @@ fn context(
     posting: &posting::Model,
     parties: &Parties,
     r: &Recipient2,
-    update: bool,
+    kind: Kind,
     reason: Option<&str>,
 ) -> templates::Context {
     let mut t = super::email::context(ctx, app, cand, posting, None, reason);
@@ -836,7 +1022,7 @@ fn context(
         location: iv.location.clone(),
         video_url: iv.video_url.clone(),
         interviewers: parties.names.clone(),
-        update,
+        update: matches!(kind, Kind::Request { update: true }),
         for_interviewer: r.interviewer,
         recipient: r.name.clone(),
         board_url: if r.interviewer {
@@ -847,6 +1033,13 @@ fn context(
                 .map(|u| format!("{}/board/applications/{}", u.trim_end_matches('/'), app.id))
         } else {
             None
+        },
+        id: iv.id,
+        feedback_url: match (kind, r.person_id, ctx.links()) {
+            (Kind::Feedback, Some(person), Some(links)) => {
+                Some(links.feedback_url(iv.id, person, end_of(iv)))
+            }
+            _ => None,
         },
     };
     t
@@ -891,17 +1084,18 @@ fn render_all(
     reason: Option<&str>,
     to: &[&Recipient2],
 ) -> Result<Vec<(String, outbox::Draft)>> {
-    let (template, tag, method, update) = match kind {
-        Kind::Request { update } => ("interview_request", "req", Some(Method::Request), update),
-        Kind::Cancel => ("interview_cancel", "cancel", Some(Method::Cancel), false),
-        Kind::Remind => ("interview_reminder", "remind", None, false),
+    let (template, tag, method) = match kind {
+        Kind::Request { .. } => ("interview_request", "req", Some(Method::Request)),
+        Kind::Cancel => ("interview_cancel", "cancel", Some(Method::Cancel)),
+        Kind::Remind => ("interview_reminder", "remind", None),
+        Kind::Feedback => ("interview_feedback_request", "fb", None),
     };
     let ics = method.map(|m| calendar(ctx, iv, parties, m));
     let domain = mail::message_id::domain(ctx.config());
     let spec = crate::config::EmailSpec::new(template);
     let mut out = Vec::new();
     for r in to {
-        let t = context(ctx, iv, app, cand, posting, parties, r, update, reason);
+        let t = context(ctx, iv, app, cand, posting, parties, r, kind, reason);
         let who = Recipient {
             email: &r.email,
             name: &r.name,
@@ -996,6 +1190,8 @@ async fn invite<C: ConnectionTrait>(
     )
     .await?;
     emails.extend(remind(c, ctx, iv, app, cand, posting, parties).await?);
+    let asks = feedback_requests(ctx, iv, app, cand, posting, parties, &parties.all())?;
+    emails.extend(queue_all(c, app.id, asks, ctx.now()).await?);
     let what = if update {
         "interview.rescheduled"
     } else {
@@ -1059,9 +1255,91 @@ pub async fn with_interviewers<C: ConnectionTrait>(
         .collect())
 }
 
+/// When an interview ends.
+fn end_of(iv: &interview::Model) -> DateTime<Utc> {
+    iv.starts_at + Duration::minutes(iv.minutes.into())
+}
+
 /// Whether an interview's end has passed.
 fn ended(iv: &interview::Model, now: DateTime<Utc>) -> bool {
-    iv.starts_at + Duration::minutes(iv.minutes.into()) <= now
+    end_of(iv) <= now
+}
+
+/// The most feedback requests one interviewer gets for one interview.
+pub const FEEDBACK_REQUESTS: usize = 5;
+
+/// When an interviewer in `tz` is asked for feedback on an interview that
+/// ends at `end`: an hour after it, then each working day (Monday to
+/// Friday) at 09:00 their time, [`FEEDBACK_REQUESTS`] times in all.
+pub fn feedback_times(end: DateTime<Utc>, tz: chrono_tz::Tz) -> Vec<DateTime<Utc>> {
+    use chrono::{Datelike, TimeZone, Weekday};
+    let first = end + Duration::hours(1);
+    let mut out = vec![first];
+    let mut day = first.with_timezone(&tz).date_naive();
+    while out.len() < FEEDBACK_REQUESTS {
+        let nine = day.and_hms_opt(9, 0, 0).and_then(|t| {
+            tz.from_local_datetime(&t)
+                .earliest()
+                .map(|t| t.with_timezone(&Utc))
+        });
+        let working = !matches!(day.weekday(), Weekday::Sat | Weekday::Sun);
+        if let Some(at) = nine
+            && working
+            && at > first
+        {
+            out.push(at);
+        }
+        match day.succ_opt() {
+            Some(d) => day = d,
+            None => break,
+        }
+    }
+    out
+}
+
+/// The feedback requests of an interview to each of its interviewers,
+/// delayed emails at [`feedback_times`] (Message-IDs `fb1` … `fb5`).
+#[allow(clippy::too_many_arguments)]
+fn feedback_requests(
+    ctx: &Ctx<'_>,
+    iv: &interview::Model,
+    app: &application::Model,
+    cand: &candidate::Model,
+    posting: &posting::Model,
+    parties: &Parties,
+    to: &[&Recipient2],
+) -> Result<Vec<(String, outbox::Draft)>> {
+    let to: Vec<&Recipient2> = to.iter().copied().filter(|r| r.interviewer).collect();
+    let drafts = render_all(
+        ctx,
+        iv,
+        app,
+        cand,
+        posting,
+        parties,
+        Kind::Feedback,
+        None,
+        &to,
+    )?;
+    let domain = mail::message_id::domain(ctx.config());
+    let mut out = Vec::new();
+    for (r, (_, d)) in to.iter().zip(drafts) {
+        let tz =
+            r.tz.as_deref()
+                .and_then(|z| z.parse().ok())
+                .or_else(|| iv.timezone.parse().ok())
+                .unwrap_or(chrono_tz::UTC);
+        for (n, at) in feedback_times(end_of(iv), tz).into_iter().enumerate() {
+            let mut d = d.clone();
+            d.send_after = Some(at);
+            let tag = format!("fb{}", n + 1);
+            out.push((
+                mail::message_id::of_interview(domain, iv.id, iv.sequence, &tag, &r.key),
+                d,
+            ));
+        }
+    }
+    Ok(out)
 }
 
 /// An interview's status as shown: a scheduled one whose end has passed is

@@ -7,7 +7,8 @@
 //! time and never after a cancel; bad times, overlaps and terminal
 //! applications refused naming why, with nothing changed.
 
-use crate::common::{Env, scalar};
+use crate::api::Api;
+use crate::common::{Env, http, scalar};
 use crate::daemon::rows;
 use crate::smtp::{Sink, free_port, message_id};
 use crate::tools::{Tool, needs, python};
@@ -23,10 +24,16 @@ fn iv_env(port: u16) -> Env {
 }
 
 fn iv_env_with(port: u16, extra: &str) -> Env {
+    iv_env_schedule(port, "", extra)
+}
+
+/// The interviews' config with `schedule` lines in `[schedule]`; two
+/// interviewers and one application.
+fn iv_env_schedule(port: u16, schedule: &str, extra: &str) -> Env {
     let env = Env::with_config(&format!(
         "[mail]\ntransport = \"smtp\"\nfrom = \"Jobs <jobs@example.org>\"\nrate_per_second = 0\n\
          [mail.smtp]\nhost = \"127.0.0.1\"\nport = {port}\ntls = \"none\"\ntimeout = \"5s\"\n\
-         [schedule]\ntimezone = \"Europe/Berlin\"\n\
+         [schedule]\ntimezone = \"Europe/Berlin\"\n{schedule}\
          [interviews]\nstage = \"interview\"\n{extra}"
     ));
     env.ok(&[
@@ -449,7 +456,14 @@ fn reminders_go_once_at_their_time_and_an_unsent_invitation_is_simply_withdrawn(
     );
     // the interview is over: rejecting the candidate afterwards cancels
     // nothing (it is history, shown as completed) and sends no CANCEL
-    let sent = sink.count();
+    // (its feedback requests to Ada go on: the interview took place)
+    let not_feedback = |sink: &Sink| {
+        sink.messages()
+            .iter()
+            .filter(|m| !message_id(m).contains(".fb"))
+            .count()
+    };
+    let sent = not_feedback(&sink);
     at(
         "2030-01-09T09:00:00Z",
         &env,
@@ -457,7 +471,7 @@ fn reminders_go_once_at_their_time_and_an_unsent_invitation_is_simply_withdrawn(
     );
     at("2030-01-09T09:01:00Z", &env, &["tick", "dispatch"]);
     assert_eq!(
-        sink.count(),
+        not_feedback(&sink),
         sent,
         "no CANCEL for an interview that took place"
     );
@@ -497,14 +511,24 @@ fn reminders_go_once_at_their_time_and_an_unsent_invitation_is_simply_withdrawn(
             "ada@example.org",
         ],
     );
-    let before = sink.count();
+    let before = not_feedback(&sink);
     at(
         "2030-02-01T09:01:00Z",
         &env,
         &["interview", "cancel", "2", "--reason", "slot taken"],
     );
     at("2030-02-01T09:02:00Z", &env, &["tick", "dispatch"]);
-    assert_eq!(sink.count(), before, "nothing of interview 2 was sent");
+    assert_eq!(
+        not_feedback(&sink),
+        before,
+        "nothing of interview 2 was sent"
+    );
+    assert!(
+        sink.messages()
+            .iter()
+            .all(|m| !message_id(m).starts_with("<atsd.i2.")),
+        "nothing of interview 2 was sent"
+    );
     assert_eq!(
         scalar(
             &env,
@@ -717,6 +741,631 @@ fn the_api_schedules_once_per_idempotency_key_and_names_the_persons_token_as_act
             "SELECT COUNT(*) FROM events WHERE type = 'interview.cancelled' AND data LIKE '%person:ada@example.org%'"
         ),
         [["1"]]
+    );
+    api.stop();
+}
+
+/// When each feedback request went: (Message-ID, Date header), in order.
+fn feedback_sent(sink: &Sink) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = sink
+        .messages()
+        .iter()
+        .filter(|m| message_id(m).contains(".fb"))
+        .map(|m| {
+            let data = m["data"].as_str().unwrap_or_default();
+            let date = data
+                .split("\r\n")
+                .find_map(|l| l.strip_prefix("Date: "))
+                .unwrap_or_default()
+                .to_string();
+            (message_id(m), date)
+        })
+        .collect();
+    // by time, then by Message-ID (one dispatch sends in any order)
+    out.sort_by_key(|(id, date)| (chrono::DateTime::parse_from_rfc2822(date).ok(), id.clone()));
+    out
+}
+
+#[test]
+fn feedback_requests_go_an_hour_after_then_on_working_days_at_nine_until_feedback_stops_them() {
+    needs!(Tool::Smtp);
+    let sink = Sink::start(free_port());
+    let env = iv_env(sink.port);
+    // Friday 4 January 2030, 10:00 Berlin (09:00 UTC), 45 minutes: Ada is
+    // in Berlin, Grace in Los Angeles (09:00 there is 17:00 UTC)
+    at(
+        "2030-01-01T09:00:00Z",
+        &env,
+        &[
+            "interview",
+            "schedule",
+            "1",
+            "--at",
+            "2030-01-04T10:00",
+            "--duration",
+            "45m",
+            "--interviewer",
+            "ada@example.org",
+            "--interviewer",
+            "grace@example.org",
+        ],
+    );
+    let tick = |t: &str| at(t, &env, &["tick", "dispatch"]);
+    tick("2030-01-04T10:44:00Z");
+    assert!(feedback_sent(&sink).is_empty(), "none before the hour");
+    for t in [
+        "2030-01-04T10:45:00Z",
+        "2030-01-04T16:59:00Z",
+        "2030-01-04T17:00:00Z",
+        // the weekend: nothing
+        "2030-01-05T08:00:00Z",
+        "2030-01-05T17:00:00Z",
+        "2030-01-06T17:00:00Z",
+        "2030-01-07T08:00:00Z",
+    ] {
+        tick(t);
+    }
+    // Ada gives her feedback on Monday at noon: her requests stop
+    at(
+        "2030-01-07T12:00:00Z",
+        &env,
+        &[
+            "interview",
+            "feedback",
+            "1",
+            "--by",
+            "ada@example.org",
+            "--recommendation",
+            "yes",
+        ],
+    );
+    for day in 7..=15 {
+        for hour in ["08", "17"] {
+            tick(&format!("2030-01-{day:02}T{hour}:00:00Z"));
+        }
+    }
+    assert_eq!(
+        feedback_sent(&sink),
+        [
+            (
+                "<atsd.i1.s0.fb1.p1@example.org>",
+                "Fri, 04 Jan 2030 10:45:00 +0000"
+            ),
+            (
+                "<atsd.i1.s0.fb1.p2@example.org>",
+                "Fri, 04 Jan 2030 10:45:00 +0000"
+            ),
+            (
+                "<atsd.i1.s0.fb2.p2@example.org>",
+                "Fri, 04 Jan 2030 17:00:00 +0000"
+            ),
+            (
+                "<atsd.i1.s0.fb2.p1@example.org>",
+                "Mon, 07 Jan 2030 08:00:00 +0000"
+            ),
+            (
+                "<atsd.i1.s0.fb3.p2@example.org>",
+                "Mon, 07 Jan 2030 17:00:00 +0000"
+            ),
+            (
+                "<atsd.i1.s0.fb4.p2@example.org>",
+                "Tue, 08 Jan 2030 17:00:00 +0000"
+            ),
+            (
+                "<atsd.i1.s0.fb5.p2@example.org>",
+                "Wed, 09 Jan 2030 17:00:00 +0000"
+            ),
+        ]
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+    );
+    // Ada's request is in German and names the command (no public_url here)
+    let ada = body_of(&sink, "<atsd.i1.s0.fb1.p1@example.org>");
+    assert!(
+        ada.contains("Subject: =?utf-8?") || ada.contains("Ihre R"),
+        "{ada}"
+    );
+    assert!(ada.contains("atsd interview feedback 1 --by"), "{ada}");
+    // her three later ones were cancelled when her feedback came in
+    assert_eq!(
+        rows(
+            &env,
+            "SELECT message_id, status FROM outbox WHERE template = 'interview_feedback_request' \
+             AND message_id LIKE '%.p1@%' ORDER BY message_id"
+        ),
+        [
+            ["<atsd.i1.s0.fb1.p1@example.org>", "sent"],
+            ["<atsd.i1.s0.fb2.p1@example.org>", "sent"],
+            ["<atsd.i1.s0.fb3.p1@example.org>", "cancelled"],
+            ["<atsd.i1.s0.fb4.p1@example.org>", "cancelled"],
+            ["<atsd.i1.s0.fb5.p1@example.org>", "cancelled"],
+        ]
+    );
+    // a cancelled interview asks nobody
+    at(
+        "2030-02-01T09:00:00Z",
+        &env,
+        &[
+            "interview",
+            "schedule",
+            "1",
+            "--at",
+            "2030-02-05T10:00",
+            "--interviewer",
+            "ada@example.org",
+        ],
+    );
+    at("2030-02-01T09:01:00Z", &env, &["interview", "cancel", "2"]);
+    assert_eq!(
+        scalar(
+            &env,
+            "SELECT COUNT(*) FROM outbox WHERE message_id LIKE '<atsd.i2.%.fb%' AND status <> 'cancelled'"
+        ),
+        0
+    );
+}
+
+#[test]
+fn a_reschedule_that_drops_an_interviewer_cancels_for_them_alone_and_invites_the_new_one() {
+    needs!(Tool::Smtp);
+    needs!(Tool::Calendar);
+    let sink = Sink::start(free_port());
+    let env = iv_env(sink.port);
+    env.ok(&[
+        "person",
+        "add",
+        "carol@example.org",
+        "--name",
+        "Carol Shaw",
+        "--timezone",
+        "Europe/London",
+    ]);
+    at(
+        "2030-01-01T09:00:00Z",
+        &env,
+        &[
+            "interview",
+            "schedule",
+            "1",
+            "--at",
+            "2030-01-08T10:00",
+            "--interviewer",
+            "ada@example.org",
+            "--interviewer",
+            "grace@example.org",
+        ],
+    );
+    at("2030-01-01T09:00:00Z", &env, &["tick", "dispatch"]);
+    // Grace out, Carol in; the time stays
+    let out = at(
+        "2030-01-02T09:00:00Z",
+        &env,
+        &[
+            "interview",
+            "reschedule",
+            "1",
+            "--interviewer",
+            "ada@example.org",
+            "--interviewer",
+            "carol@example.org",
+        ],
+    );
+    assert!(out.contains("rescheduled"), "{out}");
+    at("2030-01-02T09:00:00Z", &env, &["tick", "dispatch"]);
+    let all = parsed(&env, &sink);
+    let got = |id: &str| {
+        all.get(id)
+            .unwrap_or_else(|| panic!("no {id} among {:?}", all.keys()))
+    };
+    // Grace: a CANCEL, SEQUENCE 1, naming her alone
+    let grace = got("<atsd.i1.s1.cancel.p2@example.org>");
+    for parser in ["icalendar", "vobject"] {
+        assert_eq!(grace[parser]["method"], "CANCEL", "{parser}");
+        assert_eq!(grace[parser]["sequence"], 1, "{parser}");
+        assert_eq!(grace[parser]["uid"], "atsd-interview-1@example.org");
+    }
+    let attendees: Vec<String> = grace["icalendar"]["attendees"]
+        .as_array()
+        .expect("attendees")
+        .iter()
+        .filter_map(|a| a["address"].as_str())
+        .map(str::to_lowercase)
+        .collect();
+    assert_eq!(attendees, ["mailto:grace@example.org"], "{grace}");
+    assert_eq!(
+        grace["vobject"]["attendees"].as_array().map(Vec::len),
+        Some(1)
+    );
+    // the candidate, Ada and Carol: a REQUEST with SEQUENCE 1 naming the
+    // new list
+    for who in ["c", "p1", "p3"] {
+        let v = got(&format!("<atsd.i1.s1.req.{who}@example.org>"));
+        assert_eq!(v["icalendar"]["method"], "REQUEST", "{who}");
+        assert_eq!(v["vobject"]["sequence"], 1, "{who}");
+        let names: Vec<String> = v["icalendar"]["attendees"]
+            .as_array()
+            .expect("attendees")
+            .iter()
+            .filter_map(|a| a["address"].as_str())
+            .map(str::to_lowercase)
+            .collect();
+        assert!(
+            !names.contains(&"mailto:grace@example.org".to_string()),
+            "{who}: {names:?}"
+        );
+        assert!(
+            names.contains(&"mailto:carol@example.org".to_string()),
+            "{who}: {names:?}"
+        );
+    }
+    // nothing more for Grace: no request, reminder or feedback request left
+    assert_eq!(
+        scalar(
+            &env,
+            "SELECT COUNT(*) FROM outbox WHERE recipient = 'grace@example.org' AND status = 'pending'"
+        ),
+        0
+    );
+    let shown = env.json(&["interview", "show", "1", "--json"]);
+    let emails: Vec<&str> = shown["interviewers"]
+        .as_array()
+        .expect("interviewers")
+        .iter()
+        .filter_map(|x| x["person"]["email"].as_str())
+        .collect();
+    assert_eq!(emails, ["ada@example.org", "carol@example.org"]);
+    // nothing to change is said so
+    let same = env.fails(2, &["interview", "reschedule", "1"]);
+    assert!(same.contains("nothing to change"), "{same}");
+}
+
+/// An environment whose emails carry signed links, served by `atsd run`
+/// on `port` (its jobs never due).
+fn link_env(port: u16) -> Env {
+    let env = iv_env_schedule(
+        free_port(),
+        "poll = \"0 0 1 1 *\"\ndispatch = \"0 0 1 1 *\"\nadvance = \"0 0 1 1 *\"\ndigest = \"0 0 1 1 *\"\n",
+        &format!(
+            "[http]\nlisten = \"127.0.0.1:{port}\"\npublic_url = \"http://127.0.0.1:{port}/\"\n\
+             link_key_file = \"link.key\"\n"
+        ),
+    );
+    env.write("link.key", "a-test-key-of-more-than-32-bytes-0123456789\n");
+    env
+}
+
+/// The path of the feedback link in the newest feedback request to `to`.
+fn feedback_link(env: &Env, to: &str) -> String {
+    let body = rows(
+        env,
+        &format!(
+            "SELECT b.body_text FROM outbox o JOIN outbox_bodies b ON b.outbox_id = o.id \
+             WHERE o.template = 'interview_feedback_request' AND o.recipient = '{to}' \
+             ORDER BY o.id DESC LIMIT 1"
+        ),
+    );
+    let text = &body[0][0];
+    let start = text
+        .find("/self-service/feedback/")
+        .unwrap_or_else(|| panic!("no feedback link:\n{text}"));
+    text[start..]
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// What a feedback link may change: the interviewers' rows, the events,
+/// the links used, the outbox's statuses.
+fn link_state(env: &Env) -> Vec<Vec<String>> {
+    let mut all = rows(
+        env,
+        "SELECT interview_id, person_id, COALESCE(recommendation, '-'), COALESCE(note, '-') \
+         FROM interview_people ORDER BY interview_id, person_id",
+    );
+    all.extend(rows(env, "SELECT COUNT(*) FROM events"));
+    all.extend(rows(env, "SELECT COUNT(*) FROM self_service_uses"));
+    all.extend(rows(
+        env,
+        "SELECT status, COUNT(*) FROM outbox GROUP BY status ORDER BY status",
+    ));
+    all
+}
+
+fn form(port: u16, path: &str, headers: &[(&str, &str)], body: &str) -> crate::common::Answer {
+    let mut h = vec![("Content-Type", "application/x-www-form-urlencoded")];
+    h.extend_from_slice(headers);
+    http(port, "POST", path, &h, body.as_bytes()).expect("the daemon listens")
+}
+
+#[test]
+fn a_feedback_link_records_once_and_forged_reused_expired_or_cross_site_posts_change_nothing() {
+    let port = free_port();
+    let env = link_env(port);
+    // an interview that ended long ago, with the default 30 days: its
+    // links have expired
+    at(
+        "2025-12-01T09:00:00Z",
+        &env,
+        &[
+            "interview",
+            "schedule",
+            "1",
+            "--at",
+            "2025-12-10T10:00",
+            "--interviewer",
+            "grace@example.org",
+        ],
+    );
+    let expired = feedback_link(&env, "grace@example.org");
+    at(
+        "2025-12-11T09:00:00Z",
+        &env,
+        &["interview", "cancel", "1", "--reason", "for the next one"],
+    );
+    // one to come: Ada (German) and Grace
+    at(
+        "2030-01-01T09:00:00Z",
+        &env,
+        &[
+            "interview",
+            "schedule",
+            "1",
+            "--at",
+            "2030-01-08T10:00",
+            "--interviewer",
+            "ada@example.org",
+            "--interviewer",
+            "grace@example.org",
+        ],
+    );
+    let ada = feedback_link(&env, "ada@example.org");
+    let grace = feedback_link(&env, "grace@example.org");
+    assert!(ada.starts_with("/self-service/feedback/f2-1."), "{ada}");
+    assert!(grace.starts_with("/self-service/feedback/f2-2."), "{grace}");
+    let api = Api::start(&env, port);
+    let get = |p: &str| http(port, "GET", p, &[], b"").expect("the daemon listens");
+
+    // the form, in Ada's language, asks about the candidate
+    let page = get(&ada);
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("<html lang=\"de\""), "{}", page.body);
+    assert!(
+        page.body.contains("Rückmeldung zum Gespräch"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("Dev O&#x27;Brien") || page.body.contains("Dev O'Brien"));
+    assert!(page.body.contains("value=\"strong_yes\""), "{}", page.body);
+    assert!(
+        page.headers.contains("cache-control: no-store"),
+        "{}",
+        page.headers
+    );
+    let before = link_state(&env);
+
+    // forged, altered, another interviewer's, a withdraw path: refused
+    let mut altered = ada.clone();
+    let last = altered.pop().unwrap_or('A');
+    altered.push(if last == 'A' { 'B' } else { 'A' });
+    let as_grace = ada.replacen("/f2-1.", "/f2-2.", 1);
+    let as_withdraw = ada.replacen("/self-service/feedback/", "/self-service/withdraw/", 1);
+    for bad in [
+        &altered,
+        &as_grace,
+        &"/self-service/feedback/f2-1.9999999999.x.y".to_string(),
+    ] {
+        assert_eq!(get(bad).status, 403, "{bad}");
+        let a = form(port, bad, &[], "recommendation=strong_no");
+        assert_eq!(a.status, 403, "{bad}: {}", a.body);
+        assert!(
+            a.body.contains("not valid") || a.body.contains("ungültig"),
+            "{}",
+            a.body
+        );
+    }
+    assert_eq!(form(port, &as_withdraw, &[], "").status, 403);
+    // expired
+    let a = form(port, &expired, &[], "recommendation=yes");
+    assert_eq!(a.status, 410, "{}", a.body);
+    assert!(a.body.contains("expired"), "{}", a.body);
+    // from another site, too large, malformed, no choice, an unknown one,
+    // a note over 4000 characters
+    let cross = form(
+        port,
+        &ada,
+        &[("Sec-Fetch-Site", "cross-site")],
+        "recommendation=strong_no",
+    );
+    assert_eq!(cross.status, 403, "{}", cross.body);
+    assert!(cross.body.contains("anderen Website"), "{}", cross.body);
+    let foreign = form(
+        port,
+        &ada,
+        &[("Origin", "https://evil.example.net")],
+        "recommendation=strong_no",
+    );
+    assert_eq!(foreign.status, 403, "{}", foreign.body);
+    let big = format!("recommendation=yes&note={}", "a".repeat(20 * 1024));
+    assert_eq!(form(port, &ada, &[], &big).status, 413);
+    for body in [
+        "recommendation=%ZZ".to_string(),
+        "note=hello".to_string(),
+        "recommendation=maybe".to_string(),
+        format!("recommendation=yes&note={}", "b".repeat(4001)),
+    ] {
+        let a = form(port, &ada, &[], &body);
+        assert_eq!(a.status, 422, "{body}: {}", a.body);
+        assert!(a.body.contains("Nichts wurde erfasst"), "{}", a.body);
+    }
+    assert_eq!(link_state(&env), before, "nothing changed");
+
+    // the real one records, once, with a hostile note kept as text
+    let done = form(
+        port,
+        &ada,
+        &[("Sec-Fetch-Site", "same-origin")],
+        "recommendation=strong_yes&note=%3Cscript%3Ealert(1)%3C%2Fscript%3E+clear+thinker",
+    );
+    assert_eq!(done.status, 200, "{}", done.body);
+    assert!(done.body.contains("Vielen Dank"), "{}", done.body);
+    let shown = env.json(&["interview", "show", "2", "--json"]);
+    let me = &shown["interviewers"][0];
+    assert_eq!(me["person"]["email"], "ada@example.org", "{shown}");
+    assert_eq!(me["recommendation"], "strong_yes");
+    assert_eq!(me["note"], "<script>alert(1)</script> clear thinker");
+    assert_eq!(shown["interviewers"][1]["recommendation"], Value::Null);
+    // reused: the same link, or another of Ada's, finds it used
+    let again = form(port, &ada, &[], "recommendation=no");
+    assert_eq!(again.status, 410, "{}", again.body);
+    assert_eq!(get(&ada).status, 410);
+    assert_eq!(
+        env.json(&["interview", "show", "2", "--json"])["interviewers"][0]["recommendation"],
+        "strong_yes"
+    );
+    // the feed and the audit of it
+    assert_eq!(
+        rows(
+            &env,
+            "SELECT COUNT(*) FROM events WHERE type = 'interview.feedback' \
+             AND data LIKE '%person:ada@example.org%' AND data LIKE '%\"via\":\"link\"%'"
+        ),
+        [["1"]]
+    );
+    // Ada's requests stop, Grace's go on; Grace's link still works for her
+    assert_eq!(
+        rows(
+            &env,
+            "SELECT recipient, status, COUNT(*) FROM outbox WHERE template = 'interview_feedback_request' \
+             AND message_id LIKE '<atsd.i2.%' GROUP BY recipient, status ORDER BY recipient, status"
+        ),
+        [
+            ["ada@example.org", "cancelled", "5"],
+            ["grace@example.org", "pending", "5"]
+        ]
+    );
+    assert_eq!(get(&grace).status, 200);
+    // the board shows it
+    api.stop();
+}
+
+#[test]
+fn the_board_shows_interviews_with_feedback_on_the_application_the_next_on_its_card_and_the_week() {
+    use chrono::{Duration, SecondsFormat, Utc};
+    let port = free_port();
+    let env = link_env(port);
+    // the board reads the real clock: times around today
+    let now = Utc::now();
+    let iso = |t: chrono::DateTime<Utc>| t.to_rfc3339_opts(SecondsFormat::Secs, true);
+    let hour = |t: chrono::DateTime<Utc>| {
+        chrono::DurationRound::duration_trunc(t, Duration::hours(1)).unwrap_or(t)
+    };
+    let past = hour(now - Duration::days(3));
+    let soon = hour(now + Duration::days(2));
+    let later = hour(now + Duration::days(4));
+    at(
+        &iso(now - Duration::days(5)),
+        &env,
+        &[
+            "interview",
+            "schedule",
+            "1",
+            "--at",
+            &iso(past),
+            "--interviewer",
+            "ada@example.org",
+            "--interviewer",
+            "grace@example.org",
+            "--location",
+            "<b>Room 4</b>",
+        ],
+    );
+    env.ok(&[
+        "interview",
+        "feedback",
+        "1",
+        "--by",
+        "ada@example.org",
+        "--recommendation",
+        "strong_yes",
+        "--note",
+        "knows the <i>whole</i> stack",
+    ]);
+    for (t, who) in [(soon, "ada@example.org"), (later, "grace@example.org")] {
+        at(
+            &iso(now),
+            &env,
+            &[
+                "interview",
+                "schedule",
+                "1",
+                "--at",
+                &iso(t),
+                "--interviewer",
+                who,
+                "--video-url",
+                "https://meet.example.org/abc",
+            ],
+        );
+    }
+    env.ok(&["interview", "cancel", "3", "--reason", "double booked"]);
+    let token = env.token("board", "read");
+    let api = Api::start(&env, port);
+    let cookie = crate::recruiter_board::session(port, &token);
+    let page = |p: &str| {
+        let a = crate::recruiter_board::get(port, p, Some(&cookie));
+        assert_eq!(a.status, 200, "{p}: {}", a.body);
+        a.body
+    };
+    let berlin = |t: chrono::DateTime<Utc>| {
+        t.with_timezone(&chrono_tz::Europe::Berlin)
+            .format("%Y-%m-%d %H:%M %Z")
+            .to_string()
+    };
+
+    // the application page: every interview, its status, each
+    // interviewer's feedback, all of it escaped
+    let app = page("/board/applications/1");
+    let section = &app[app
+        .find("<h2>Interviews</h2>")
+        .expect("an Interviews section")..];
+    let section = &section[..section[4..].find("<h2>").map_or(section.len(), |i| i + 4)];
+    for want in [
+        berlin(past).as_str(),
+        berlin(soon).as_str(),
+        berlin(later).as_str(),
+        "completed",
+        "scheduled",
+        "cancelled",
+        "Ada Lovelace: <strong>strong yes</strong> – knows the &lt;i&gt;whole&lt;/i&gt; stack",
+        "Grace Hopper: no feedback yet",
+        "&lt;b&gt;Room 4&lt;/b&gt;",
+        "video call",
+    ] {
+        assert!(section.contains(want), "{want} in\n{section}");
+    }
+    assert!(!app.contains("<b>Room 4</b>"), "{app}");
+    assert!(!app.contains("<i>whole</i>"), "{app}");
+
+    // the posting's card names the next interview (not the cancelled one)
+    let posting = page("/board/postings/1");
+    assert!(
+        posting.contains(&format!("Interview: {}", berlin(soon))),
+        "{posting}"
+    );
+    assert!(!posting.contains(&format!("Interview: {}", berlin(later))));
+
+    // the week: the two to come (one cancelled), not the past one
+    let week = page("/board/interviews");
+    assert!(week.contains("aria-current=\"page\">Interviews"), "{week}");
+    assert!(week.contains(&berlin(soon)), "{week}");
+    assert!(week.contains(&berlin(later)), "{week}");
+    assert!(!week.contains(&berlin(past)), "{week}");
+    assert!(week.contains("href=\"/board/applications/1\""), "{week}");
+    assert!(week.contains("Dev O&#39;Brien"), "{week}");
+    assert_eq!(
+        week.matches("<tr>").count(),
+        3,
+        "a header and two rows: {week}"
     );
     api.stop();
 }

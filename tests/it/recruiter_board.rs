@@ -24,7 +24,7 @@ fn token(env: &Env, name: &str, scope: &str) -> String {
     env.token(name, scope)
 }
 
-fn get(port: u16, path: &str, cookie: Option<&str>) -> Answer {
+pub(crate) fn get(port: u16, path: &str, cookie: Option<&str>) -> Answer {
     let c = cookie.map(|c| format!("atsd_board={c}"));
     let headers: Vec<(&str, &str)> = c.iter().map(|c| ("Cookie", c.as_str())).collect();
     http(port, "GET", path, &headers, b"").expect("the board listens")
@@ -43,7 +43,7 @@ fn sign_in(port: u16, token: &str) -> Answer {
     .expect("the board listens")
 }
 
-fn session(port: u16, token: &str) -> String {
+pub(crate) fn session(port: u16, token: &str) -> String {
     let a = sign_in(port, token);
     assert_eq!(a.status, 303, "{}", a.body);
     let line = a

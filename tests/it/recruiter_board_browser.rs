@@ -78,6 +78,38 @@ fn every_board_page_passes_axe_and_reflows_in_chromium() {
         ])
         .trim()
         .to_string();
+    // interviews: one that took place, with Rae's feedback, and one to
+    // come (application 4's page, its card, the week's list)
+    let iso = |t: chrono::DateTime<Utc>| t.to_rfc3339_opts(SecondsFormat::Secs, true);
+    for (booked, at) in [
+        (now - Duration::days(5), now - Duration::days(3)),
+        (now, now + Duration::days(2)),
+    ] {
+        env.ok(&[
+            "--now",
+            &iso(booked),
+            "interview",
+            "schedule",
+            "4",
+            "--at",
+            &iso(at),
+            "--interviewer",
+            "rae@example.org",
+            "--video-url",
+            "https://meet.example.org/abc",
+        ]);
+    }
+    env.ok(&[
+        "interview",
+        "feedback",
+        "1",
+        "--by",
+        "rae@example.org",
+        "--recommendation",
+        "yes",
+        "--note",
+        "clear and kind",
+    ]);
     let report = env.path("report.html");
     std::fs::write(&report, env.ok(&["report", "--format", "html"])).unwrap();
     let engine = if env.db.is_postgres() {
@@ -99,6 +131,7 @@ fn every_board_page_passes_axe_and_reflows_in_chromium() {
             "/board/applications/1",
             // in an active stage: the move form
             "/board/applications/4",
+            "/board/interviews",
             "/board/outbox",
             "/board/jobs",
         ],
@@ -129,7 +162,7 @@ fn every_board_page_passes_axe_and_reflows_in_chromium() {
             .lines()
             .filter(|l| l.contains("\"axe_violations\":0"))
             .count(),
-        11,
+        12,
         "{stdout}"
     );
     // a move through the form, and a refused one, both without a violation
@@ -145,7 +178,7 @@ fn every_board_page_passes_axe_and_reflows_in_chromium() {
                 "\"lighthouse\":{\"performance\":100,\"accessibility\":100,\"best-practices\":100,\"seo\":100,"
             ))
             .count(),
-        11,
+        12,
         "{stdout}"
     );
     assert!(stdout.contains("\"requests_out\":0"), "{stdout}");
