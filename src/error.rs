@@ -42,6 +42,13 @@ pub enum Error {
     /// document included): only the message goes to stderr. Exit 1.
     #[error("{0}")]
     Reported(String),
+    /// Cannot be done now, may be later (the database is down or locked):
+    /// exit 75, EX_TEMPFAIL, so that a mail system tries again.
+    #[error("{0}")]
+    TryAgain(String),
+    /// The input is too big to take: exit 65, EX_DATAERR.
+    #[error("{0}")]
+    TooBig(String),
 }
 
 impl Error {
@@ -67,6 +74,8 @@ impl Error {
             | Error::Io { .. }
             | Error::Other(_)
             | Error::Reported(_) => 1,
+            Error::TryAgain(_) => 75,
+            Error::TooBig(_) => 65,
         }
     }
 
@@ -82,6 +91,8 @@ impl Error {
             Error::Integrity(_) => "integrity",
             Error::Io { .. } => "io",
             Error::Other(_) | Error::Reported(_) => "error",
+            Error::TryAgain(_) => "try_again",
+            Error::TooBig(_) => "too_big",
         }
     }
 }

@@ -18,6 +18,8 @@ pub const TYPES: &[&str] = &[
     "interview.rescheduled",
     "interview.cancelled",
     "interview.feedback",
+    "email.bounced",
+    "application.replied",
 ];
 
 /// An application's first transition.

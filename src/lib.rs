@@ -14,6 +14,7 @@ pub mod daemon;
 pub mod error;
 pub mod events;
 pub mod import;
+pub mod inbound;
 pub mod interviews;
 pub mod jobs;
 pub mod logging;

@@ -20,7 +20,7 @@ static BUILTIN: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/templates");
 const NOT_A_LOCALE: &str = "board";
 
 /// Templates built into the binary (SPEC §1 "Email").
-pub const BUILTIN_TEMPLATES: [&str; 13] = [
+pub const BUILTIN_TEMPLATES: [&str; 14] = [
     "application_received",
     "stage_changed",
     "interview_invitation",
@@ -34,6 +34,7 @@ pub const BUILTIN_TEMPLATES: [&str; 13] = [
     "interview_cancel",
     "interview_reminder",
     "interview_feedback_request",
+    "candidate_reply",
 ];
 
 /// Is `name` a template atsd can render: a built-in one, or one that the
@@ -174,6 +175,24 @@ pub struct Context {
     pub digest: DigestCtx,
     pub closed: ClosedCtx,
     pub interview: InterviewCtx,
+    pub reply: ReplyCtx,
+}
+
+/// A candidate's reply, forwarded to the posting's recruiter.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct ReplyCtx {
+    /// The sender as the message gives it.
+    pub from: String,
+    /// The reply's own subject.
+    pub subject: String,
+    /// When it was written, in the recipient's locale and time zone.
+    pub date: String,
+    /// Its text (HTML turned into text), at most 64 KiB.
+    pub text: String,
+    /// Attachments, not kept: "name (size)".
+    pub attachments: Vec<String>,
+    /// The application's board page (with `[http] public_url`).
+    pub board_url: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -563,6 +582,13 @@ pub fn known_variables() -> BTreeSet<&'static str> {
         "interview.board_url",
         "interview.id",
         "interview.feedback_url",
+        "reply",
+        "reply.from",
+        "reply.subject",
+        "reply.date",
+        "reply.text",
+        "reply.attachments",
+        "reply.board_url",
     ]
     .into_iter()
     .collect()
@@ -655,6 +681,14 @@ pub fn sample_context() -> Context {
             feedback_url: Some(
                 "https://atsd.example.org/self-service/feedback/f1-1.1893456000.bm9uY2U.c2ln".into(),
             ),
+        },
+        reply: ReplyCtx {
+            from: "Zoë Müller <zoe@example.org>".into(),
+            subject: "Re: Your application for Senior Platform Engineer".into(),
+            date: "26 November 2026, 10:15 CET".into(),
+            text: "Thank you! I am available on Tuesday.\n\n> earlier text".into(),
+            attachments: vec!["cv.pdf (48 KiB)".into()],
+            board_url: Some("https://atsd.example.org/board/applications/1".into()),
         },
     }
 }

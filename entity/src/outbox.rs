@@ -39,13 +39,21 @@ pub struct Model {
     pub created_at: DateTimeUtc,
     #[schema(value_type = String, format = DateTime)]
     pub updated_at: DateTimeUtc,
+    /// Sent by a rule, a timer or the digest, not by a person's action: the
+    /// message says `Auto-Submitted: auto-generated` (RFC 3834).
+    pub auto_submitted: bool,
+    /// A Reply-To of its own (a candidate's reply forwarded to their
+    /// recruiter carries the candidate), instead of `[mail] reply_to`.
+    pub reply_to: Option<String>,
 }
 
 /// Where an email is on its way: waiting (`pending`, until `next_attempt_at`,
 /// and `send_after` if delayed), being sent (`sending`, leased until
 /// `lease_until`), or done — `sent`, `dead` (failed for good, `last_error`
 /// says why) or `cancelled` (its application left the stage that queued it
-/// first, or retention scrubbed it).
+/// first, or retention scrubbed it) — or `held` (its address is marked
+/// undeliverable: kept, not sent, until the mark is cleared) or `bounced`
+/// (it went, and came back as a permanent failure).
 #[derive(
     Clone, Copy, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, utoipa::ToSchema,
 )]
@@ -63,16 +71,22 @@ pub enum Status {
     Dead,
     #[sea_orm(string_value = "cancelled")]
     Cancelled,
+    #[sea_orm(string_value = "held")]
+    Held,
+    #[sea_orm(string_value = "bounced")]
+    Bounced,
 }
 
 impl Status {
     /// Every status, in the order an email goes through them.
-    pub const ALL: [Status; 5] = [
+    pub const ALL: [Status; 7] = [
         Status::Pending,
         Status::Sending,
         Status::Sent,
         Status::Dead,
         Status::Cancelled,
+        Status::Held,
+        Status::Bounced,
     ];
 
     /// The word stored and shown.
@@ -83,6 +97,8 @@ impl Status {
             Status::Sent => "sent",
             Status::Dead => "dead",
             Status::Cancelled => "cancelled",
+            Status::Held => "held",
+            Status::Bounced => "bounced",
         }
     }
 

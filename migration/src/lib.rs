@@ -10,6 +10,7 @@ mod m20261126_000005_board;
 mod m20261202_000006_exact_email;
 mod m20261203_000007_teams;
 mod m20261203_000008_interviews;
+mod m20261203_000009_inbound;
 
 pub struct Migrator;
 
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000006_exact_email::Migration),
             Box::new(m20261203_000007_teams::Migration),
             Box::new(m20261203_000008_interviews::Migration),
+            Box::new(m20261203_000009_inbound::Migration),
         ]
     }
 }

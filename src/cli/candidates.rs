@@ -13,6 +13,9 @@ pub(super) async fn command(env: &Env, cmd: CandidateCmd) -> CmdResult {
         CandidateCmd::Hold { email, reason } => hold(env, &email, true, reason).await,
         CandidateCmd::Unhold { email } => hold(env, &email, false, None).await,
         CandidateCmd::Show { email } => show(env, &email).await,
+        CandidateCmd::SetEmail { email, new_email } => {
+            super::inbound::set_email(env, &email, &new_email).await
+        }
     }
 }
 

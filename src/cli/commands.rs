@@ -209,6 +209,14 @@ pub(super) async fn dispatch(cli: Cli, verbose: u8) -> CmdResult {
                 .await
             }
             MailCmd::Retry { id } => super::mail::mail_retry(&env, id).await,
+            MailCmd::Receive { recipients } => super::inbound::receive(&env, &recipients).await,
+            MailCmd::Inbound {
+                kind,
+                application,
+                limit,
+            } => super::inbound::list(&env, kind.as_deref(), application, limit).await,
+            MailCmd::Quarantine(q) => super::inbound::quarantine(&env, q).await,
+            MailCmd::Undeliverable(u) => super::inbound::undeliverable(&env, u).await,
         },
         Command::Status => status(&env).await,
     }

@@ -6,6 +6,7 @@ mod applications;
 mod candidates;
 mod commands;
 mod events;
+mod inbound;
 mod interviews;
 mod jobs;
 mod mail;
@@ -247,6 +248,9 @@ pub enum CandidateCmd {
     Unhold { email: String },
     /// A candidate, their applications and when retention will anonymize them.
     Show { email: String },
+    /// Correct a candidate's address: emails held for the old one (it
+    /// bounced) go to the new one.
+    SetEmail { email: String, new_email: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -415,6 +419,52 @@ pub enum MailCmd {
     },
     /// Send a dead (or pending) email again, from a fresh attempt count.
     Retry { id: i64 },
+    /// Take one RFC 5322 message on standard input (an MTA's pipe or alias:
+    /// `| atsd mail receive`): a bounce, a reply, an auto-reply, or
+    /// quarantined. Exit 0 when taken, 75 (EX_TEMPFAIL) when it cannot be
+    /// stored now (the MTA tries again), 65 when it is over the size cap.
+    Receive {
+        /// The envelope recipient the MTA delivers to (Postfix: ${recipient});
+        /// else the message's Delivered-To, X-Original-To, To and Cc.
+        #[arg(long = "recipient", value_name = "ADDRESS")]
+        recipients: Vec<String>,
+    },
+    /// Mail that came back: bounces, replies, auto-replies, quarantined.
+    Inbound {
+        #[arg(long, value_parser = ["bounce", "reply", "auto_reply", "quarantined"])]
+        kind: Option<String>,
+        #[arg(long)]
+        application: Option<i64>,
+        #[arg(long, default_value_t = 50)]
+        limit: u64,
+    },
+    /// Messages kept in quarantine: never acted on until released.
+    #[command(subcommand)]
+    Quarantine(QuarantineCmd),
+    /// Addresses a permanent bounce marked undeliverable.
+    #[command(subcommand)]
+    Undeliverable(UndeliverableCmd),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum QuarantineCmd {
+    /// Quarantined messages, newest first.
+    List,
+    /// One message: why it was kept, its headers and text.
+    Show { id: i64 },
+    /// Read it again as if it just arrived (after the configuration changed,
+    /// say): it is acted on if it now reads as a bounce or a reply.
+    Release { id: i64 },
+    /// Delete it.
+    Drop { id: i64 },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UndeliverableCmd {
+    /// The marked addresses, with the bounce that marked each.
+    List,
+    /// Clear the mark: the held emails to it are sent.
+    Clear { address: String },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

@@ -363,6 +363,87 @@ pub struct MailConfig {
     pub record: Record,
     pub smtp: SmtpConfig,
     pub file: FileTransportConfig,
+    /// Mail that comes back (bounces, replies): off without `domain`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub inbound: Option<InboundConfig>,
+}
+
+/// `[mail.inbound]`: the domain whose `bounces+…` and `reply+…` addresses
+/// reach atsd, the key of their tags, and how mail gets in.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InboundConfig {
+    pub domain: String,
+    /// The tags' key (at least 32 bytes); else the systemd credential
+    /// `inbound-key`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_file: Option<PathBuf>,
+    /// The biggest message taken (default 10 MiB).
+    #[serde(default = "default_inbound_max")]
+    pub max_size: Size,
+    /// `atsd run` serves LMTP here (loopback only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lmtp_listen: Option<String>,
+    /// The key itself, read when the configuration is loaded.
+    #[serde(skip)]
+    pub key: Option<Secret>,
+}
+
+/// Key material read from a file: shared, never printed.
+#[derive(Clone)]
+pub struct Secret(std::sync::Arc<Vec<u8>>);
+
+impl Secret {
+    pub fn bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(…)")
+    }
+}
+
+impl InboundConfig {
+    /// The key file: `key_file`, else `$CREDENTIALS_DIRECTORY/inbound-key`.
+    pub fn key_path(&self) -> Option<PathBuf> {
+        self.key_file.clone().or_else(|| {
+            std::env::var_os("CREDENTIALS_DIRECTORY")
+                .map(|d| PathBuf::from(d).join("inbound-key"))
+                .filter(|p| p.is_file())
+        })
+    }
+
+    /// Reads the key (at least 32 bytes, whitespace around it ignored).
+    fn read_key(&mut self) -> Result<()> {
+        let path = self.key_path().ok_or_else(|| {
+            Error::input(
+                "mail.inbound: there is no key for the addresses' tags: set mail.inbound.key_file \
+                 (or give the service the credential inbound-key)",
+            )
+        })?;
+        let text = std::fs::read_to_string(&path).map_err(|e| {
+            Error::io(
+                format!("mail.inbound.key_file: cannot read {}", path.display()),
+                e,
+            )
+        })?;
+        let key = text.trim().as_bytes().to_vec();
+        if key.len() < 32 {
+            return Err(Error::input(format!(
+                "mail.inbound.key_file: {}: the key is {} bytes; use at least 32 (e.g. head -c 48 /dev/urandom | base64)",
+                path.display(),
+                key.len()
+            )));
+        }
+        self.key = Some(Secret(std::sync::Arc::new(key)));
+        Ok(())
+    }
+}
+
+fn default_inbound_max() -> Size {
+    Size(10 * 1024 * 1024)
 }
 
 impl Default for MailConfig {
@@ -376,6 +457,7 @@ impl Default for MailConfig {
             record: Record::Each,
             smtp: SmtpConfig::default(),
             file: FileTransportConfig::default(),
+            inbound: None,
         }
     }
 }
@@ -541,6 +623,11 @@ impl Config {
                 errs.join("\n  ")
             ))
         })?;
+        if let Some(inbound) = config.mail.inbound.as_mut() {
+            inbound
+                .read_key()
+                .map_err(|e| Error::input(format!("{origin}: {e}")))?;
+        }
         Ok(Loaded {
             config,
             path,
@@ -604,6 +691,11 @@ impl Config {
             *p = base.join(&*p);
         }
         if let Some(p) = self.http.as_mut().and_then(|h| h.link_key_file.as_mut())
+            && p.is_relative()
+        {
+            *p = base.join(&*p);
+        }
+        if let Some(p) = self.mail.inbound.as_mut().and_then(|i| i.key_file.as_mut())
             && p.is_relative()
         {
             *p = base.join(&*p);

@@ -196,6 +196,36 @@ impl Config {
         if m.max_attempts == 0 {
             errs.push("mail.max_attempts: must be at least 1".into());
         }
+        if let Some(i) = &m.inbound {
+            let d = i.domain.trim();
+            let plausible = !d.is_empty()
+                && d.contains('.')
+                && d.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-');
+            if !plausible {
+                errs.push(format!(
+                    "mail.inbound.domain: `{}` is not a domain such as jobs.example.org",
+                    i.domain
+                ));
+            }
+            if i.max_size.0 < 1024 {
+                errs.push(format!(
+                    "mail.inbound.max_size: {} is too small to take a message",
+                    i.max_size
+                ));
+            }
+            if let Some(l) = &i.lmtp_listen {
+                match l.parse::<std::net::SocketAddr>() {
+                    Ok(a) if a.ip().is_loopback() => {}
+                    Ok(a) => errs.push(format!(
+                        "mail.inbound.lmtp_listen: `{a}` is not a loopback address: LMTP has no authentication, serve it on 127.0.0.1 or ::1"
+                    )),
+                    Err(_) => errs.push(format!(
+                        "mail.inbound.lmtp_listen: `{l}` is not an address such as 127.0.0.1:2424"
+                    )),
+                }
+            }
+        }
         if m.smtp.pool_size == 0 {
             errs.push("mail.smtp.pool_size: must be at least 1".into());
         }

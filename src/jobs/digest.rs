@@ -192,6 +192,7 @@ impl Digest<'_> {
                 draft.recipient_name = None;
             }
             draft.stage = None;
+            draft.auto_submitted = true;
             emails.push(BulkEmail {
                 application_id: None,
                 message_id: match d.person {

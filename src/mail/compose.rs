@@ -16,6 +16,14 @@ pub fn normalize_lines(s: &str) -> String {
     s.replace("\r\n", "\n").replace('\r', "\n")
 }
 
+/// Whether a row is an email to the candidate of its application: one a
+/// move caused (stage emails), or an interview's email to its candidate.
+pub fn to_candidate(row: &outbox::Model) -> bool {
+    row.application_id.is_some()
+        && (row.transition_id.is_some()
+            || (row.message_id.starts_with("<atsd.i") && row.message_id.contains(".c@")))
+}
+
 /// Builds the message of an outbox row: multipart/alternative (text + HTML),
 /// both quoted-printable, with our Message-ID, Date, From and Reply-To.
 pub fn compose(
@@ -33,14 +41,45 @@ pub fn compose(
         row.recipient_name.clone().filter(|n| !n.is_empty()),
         address,
     );
+    let tags = crate::inbound::tags::Tags::of(config);
+    let envelope = match tags {
+        // VERP: a bounce names the row it is about
+        Some(t) => Some(
+            lettre::address::Envelope::new(
+                Some(
+                    t.bounce(row.id)
+                        .parse()
+                        .map_err(|e| format!("bounce address of row {}: {e}", row.id))?,
+                ),
+                vec![to.email.clone()],
+            )
+            .map_err(|e| format!("envelope: {e}"))?,
+        ),
+        None => None,
+    };
+    let reply_to = match (&row.reply_to, tags, row.application_id) {
+        (Some(r), _, _) => Some(r.clone()),
+        // the candidate's reply joins their application
+        (None, Some(t), Some(app)) if to_candidate(row) => Some(t.reply(app)),
+        _ => config.mail.reply_to.clone(),
+    };
     let mut b = Message::builder()
         .from(from)
         .to(to)
         .raw_header(subject_header(&body.subject))
         .date(date.into())
         .message_id(Some(row.message_id.clone()));
-    if let Some(r) = &config.mail.reply_to {
-        b = b.reply_to(Mailbox::from_str(r).map_err(|e| format!("mail.reply_to: {e}"))?);
+    if let Some(r) = &reply_to {
+        b = b.reply_to(Mailbox::from_str(r).map_err(|e| format!("reply-to `{r}`: {e}"))?);
+    }
+    if row.auto_submitted {
+        b = b.raw_header(header::HeaderValue::new(
+            header::HeaderName::new_from_ascii_str("Auto-Submitted"),
+            "auto-generated".into(),
+        ));
+    }
+    if let Some(e) = envelope {
+        b = b.envelope(e);
     }
     let text = SinglePart::builder()
         .header(header::ContentType::TEXT_PLAIN)
@@ -169,6 +208,8 @@ mod tests {
             template: "offer".into(),
             locale: "de".into(),
             message_id: "<atsd.t1.0@example.org>".into(),
+            auto_submitted: false,
+            reply_to: None,
             status: outbox::Status::Sending,
             attempts: 1,
             next_attempt_at: now,

@@ -213,6 +213,14 @@ pub async fn run(
             let _ = halt.reason.set(SHUTTING_DOWN.into());
         })
     };
+    // what waits for an address that bounced is held, visibly
+    let held = crate::store::inbound::hold(store.conn(), None, now).await?;
+    if held > 0 {
+        tracing::info!(
+            held,
+            "emails held: their addresses are marked undeliverable"
+        );
+    }
     let r = send_all(store, config, sender, Clock::new(now), lease, halt).await;
     watcher.abort();
     r
@@ -376,7 +384,7 @@ async fn feed(
         let c = OUTBOX
             .claim::<outbox::Entity>(
                 store,
-                ("", Vec::new()),
+                (crate::store::inbound::DELIVERABLE, Vec::new()),
                 "next_attempt_at, id",
                 pace.batch,
                 clock.now(),

@@ -51,6 +51,8 @@ pub fn draft(
         body_text: Some(r.text),
         body_html: Some(r.html),
         calendar: None,
+        auto_submitted: false,
+        reply_to: None,
     })
 }
 

@@ -19,6 +19,7 @@ pub mod board;
 pub mod candidates;
 pub mod copy;
 pub mod events;
+pub mod inbound;
 pub mod interviews;
 pub mod lease;
 pub mod moves;

@@ -58,7 +58,7 @@ pub fn moves_per_call(b: DbBackend) -> usize {
 }
 
 /// The outbox columns an email is written with.
-const OUTBOX_COLUMNS: [(&str, &str); 14] = [
+const OUTBOX_COLUMNS: [(&str, &str); 15] = [
     ("application_id", "bigint"),
     ("transition_id", "bigint"),
     ("stage", "text"),
@@ -73,6 +73,7 @@ const OUTBOX_COLUMNS: [(&str, &str); 14] = [
     ("send_after", "timestamptz"),
     ("created_at", "timestamptz"),
     ("updated_at", "timestamptz"),
+    ("auto_submitted", "boolean"),
 ];
 
 /// The transition columns a move is written with.
@@ -336,6 +337,7 @@ async fn insert_emails(
                 Cell::T(d.send_after),
                 Cell::T(Some(now)),
                 Cell::T(Some(now)),
+                Cell::B(Some(d.auto_submitted)),
             ]
         })
         .collect();

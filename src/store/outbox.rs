@@ -56,6 +56,11 @@ pub struct Draft {
     pub body_html: Option<String>,
     /// The iCalendar object of an iMIP email ([`crate::interviews::ical`]).
     pub calendar: Option<String>,
+    /// Sent by a rule, a timer or the digest (`Auto-Submitted:
+    /// auto-generated`), not by a person's action.
+    pub auto_submitted: bool,
+    /// A Reply-To of its own, instead of `[mail] reply_to`.
+    pub reply_to: Option<String>,
 }
 
 /// Queues one rendered email (its row and its body) inside the caller's
@@ -83,6 +88,8 @@ pub async fn queue<C: ConnectionTrait>(
         send_after: Set(d.send_after),
         created_at: Set(now),
         updated_at: Set(now),
+        auto_submitted: Set(d.auto_submitted),
+        reply_to: Set(d.reply_to),
         ..Default::default()
     }
     .insert(c)

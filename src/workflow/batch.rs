@@ -188,7 +188,14 @@ pub async fn write(store: Store, domain: String, now: DateTime<Utc>, b: Batch) -
         .into_iter()
         .map(|(rule, m)| ((rule, m.reason.clone(), m.application_id), m))
         .unzip();
-    let mut rest = all_moves.into_iter().peekable();
+    // everything a batch sends, the rules sent (RFC 3834: auto-generated)
+    let all_moves = all_moves.into_iter().map(|mut m| {
+        if let Some(d) = m.email.as_mut() {
+            d.auto_submitted = true;
+        }
+        m
+    });
+    let mut rest = all_moves.peekable();
     while rest.peek().is_some() {
         let chunk: Vec<BulkMove> = rest
             .by_ref()
@@ -210,6 +217,9 @@ pub async fn write(store: Store, domain: String, now: DateTime<Utc>, b: Batch) -
             reminded_rules.push(r.rule);
         }
         all_reminders.extend(r.emails);
+    }
+    for e in &mut all_reminders {
+        e.draft.auto_submitted = true;
     }
     w.emails += moves::queue_emails(&txn, all_reminders, now).await?;
     // an application the rules finished has no interview left on anyone's

@@ -63,6 +63,7 @@ pub fn context(
         digest: templates::DigestCtx::default(),
         closed: templates::ClosedCtx::default(),
         interview: templates::InterviewCtx::default(),
+        reply: templates::ReplyCtx::default(),
     }
 }
 
@@ -271,6 +272,7 @@ pub async fn queue_close_notices<C: ConnectionTrait>(
                     ))
                 })?;
             d.stage = None;
+            d.auto_submitted = true;
             outbox::queue(
                 c,
                 None,

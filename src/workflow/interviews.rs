@@ -1113,6 +1113,8 @@ fn render_all(
         .map_err(|e| Error::Render(format!("email `{template}` for interview {}: {e}", iv.id)))?;
         d.stage = None;
         d.calendar = ics.clone();
+        // reminders and feedback requests go by the clock, not by a person
+        d.auto_submitted = matches!(kind, Kind::Remind | Kind::Feedback);
         if let Kind::Remind = kind {
             let before = if r.interviewer {
                 Duration::hours(1)

@@ -9,6 +9,7 @@ mod common;
 mod config;
 mod daemon;
 mod events;
+mod inbound;
 mod interviews;
 mod job_board;
 mod lease;

@@ -284,6 +284,8 @@ async fn queuing_skips_an_email_queued_before_and_gives_each_other_its_own_body(
             body_text: Some(format!("{words} text")),
             body_html: Some(format!("<p>{words} html</p>")),
             calendar: None,
+            auto_submitted: true,
+            reply_to: None,
         },
     };
     let txn = store.begin_write().await.unwrap();
@@ -352,6 +354,8 @@ async fn a_batch_of_rule_moves_writes_each_rows_own_values() {
         body_text: Some(format!("text of {subject}")),
         body_html: Some(format!("<p>html of {subject}</p>")),
         calendar: None,
+        auto_submitted: false,
+        reply_to: None,
     };
     let mv =
         |i: usize, to: &str, version: i32, reason: Option<&str>, actor: &str, email| BulkMove {

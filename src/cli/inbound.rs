@@ -1,0 +1,308 @@
+//! `atsd mail receive|inbound|quarantine|undeliverable` and `atsd candidate
+//! set-email`: mail that comes back ([`crate::inbound`]).
+
+use super::commands::Env;
+use super::output::{clip, opt, print_json, print_table, table, time};
+use super::{CmdResult, QuarantineCmd, UndeliverableCmd};
+use crate::error::Error;
+use crate::inbound::receive::{self as rx, Received};
+use crate::store::{self, inbound as store_in};
+use sea_orm::EntityTrait;
+use std::io::Read;
+
+/// The size cap without `[mail.inbound]` (bytes).
+const DEFAULT_MAX: u64 = 10 * 1024 * 1024;
+
+pub(super) async fn receive(env: &Env, recipients: &[String]) -> CmdResult {
+    let max = env
+        .config()
+        .mail
+        .inbound
+        .as_ref()
+        .map_or(DEFAULT_MAX, |i| i.max_size.0);
+    let mut raw = Vec::new();
+    std::io::stdin()
+        .lock()
+        .take(max + 1)
+        .read_to_end(&mut raw)
+        .map_err(|e| Error::TryAgain(format!("cannot read the message on standard input: {e}")))?;
+    if raw.len() as u64 > max {
+        return Err(Error::TooBig(format!(
+            "the message is over mail.inbound.max_size ({}): refused, nothing stored",
+            crate::config::Size(max)
+        )));
+    }
+    let taken = async {
+        let store = env.store().await?;
+        rx::receive(&store, &env.ctx(), &raw, recipients).await
+    }
+    .await
+    .map_err(|e| match e {
+        Error::TooBig(_) | Error::TryAgain(_) => e,
+        other => Error::TryAgain(format!(
+            "the message was not stored ({other}); the mail system should try again"
+        )),
+    })?;
+    tracing::info!(
+        id = taken.id,
+        kind = %taken.kind,
+        status = %taken.status,
+        duplicate = taken.duplicate,
+        "inbound message: {}",
+        taken.note
+    );
+    print_received(env, &taken)
+}
+
+fn print_received(env: &Env, r: &Received) -> CmdResult {
+    if env.json {
+        return print_json(r);
+    }
+    println!("{}", r.note);
+    Ok(())
+}
+
+pub(super) async fn list(
+    env: &Env,
+    kind: Option<&str>,
+    application: Option<i64>,
+    limit: u64,
+) -> CmdResult {
+    let store = env.store().await?;
+    let rows = store_in::list(store.conn(), kind, application, limit).await?;
+    if env.json {
+        return print_json(&rows);
+    }
+    let mut t = table([
+        "ID",
+        "RECEIVED",
+        "KIND",
+        "STATUS",
+        "APPLICATION",
+        "FROM",
+        "SUBJECT / WHY",
+    ]);
+    for r in &rows {
+        t.add_row(vec![
+            r.id.to_string(),
+            time(&r.received_at),
+            r.kind.clone(),
+            r.status.clone(),
+            r.application_id
+                .map(|a| a.to_string())
+                .unwrap_or_else(|| "–".into()),
+            clip(&opt(&r.sender), 30),
+            clip(
+                &r.why
+                    .clone()
+                    .or_else(|| r.subject.clone())
+                    .unwrap_or_default(),
+                60,
+            ),
+        ]);
+    }
+    print_table(&t);
+    Ok(())
+}
+
+pub(super) async fn quarantine(env: &Env, cmd: QuarantineCmd) -> CmdResult {
+    let store = env.store().await?;
+    match cmd {
+        QuarantineCmd::List => list(env, Some("quarantined"), None, 500).await,
+        QuarantineCmd::Show { id } => {
+            let m = quarantined(&store, id).await?;
+            if env.json {
+                return print_json(&serde_json::json!({
+                    "message": m,
+                    "raw": m.raw.as_deref().map(|r| String::from_utf8_lossy(r).into_owned()),
+                }));
+            }
+            println!(
+                "inbound message {} (quarantined {})",
+                m.id,
+                time(&m.received_at)
+            );
+            println!("why: {}", opt(&m.why));
+            println!("from: {}", opt(&m.sender));
+            println!("to: {}", opt(&m.envelope_to));
+            println!("subject: {}", opt(&m.subject));
+            println!("size: {} bytes\n", m.size);
+            let raw = m
+                .raw
+                .as_deref()
+                .map(String::from_utf8_lossy)
+                .unwrap_or_default();
+            // the headers and the start of the body, without control characters
+            let shown: String = raw
+                .chars()
+                .take(4000)
+                .map(|c| if c.is_control() && c != '\n' { ' ' } else { c })
+                .collect();
+            println!("{shown}");
+            Ok(())
+        }
+        QuarantineCmd::Release { id } => {
+            let m = quarantined(&store, id).await?;
+            let raw = m.raw.clone().unwrap_or_default();
+            let to: Vec<String> = m
+                .envelope_to
+                .as_deref()
+                .map(|t| t.split(", ").map(String::from).collect())
+                .unwrap_or_default();
+            entity::inbound_message::Entity::delete_by_id(id)
+                .exec(store.conn())
+                .await?;
+            match rx::receive(&store, &env.ctx(), &raw, &to).await {
+                Ok(r) => print_received(env, &r),
+                Err(e) => {
+                    // put it back as it was: nothing lost
+                    let back: entity::inbound_message::ActiveModel = m.into();
+                    let _ = sea_orm::ActiveModelTrait::insert(
+                        sea_orm::ActiveModelTrait::reset_all(back),
+                        store.conn(),
+                    )
+                    .await;
+                    Err(e)
+                }
+            }
+        }
+        QuarantineCmd::Drop { id } => {
+            quarantined(&store, id).await?;
+            entity::inbound_message::Entity::delete_by_id(id)
+                .exec(store.conn())
+                .await?;
+            if env.json {
+                return print_json(&serde_json::json!({"dropped": id}));
+            }
+            println!("inbound message {id} dropped");
+            Ok(())
+        }
+    }
+}
+
+async fn quarantined(
+    store: &store::Store,
+    id: i64,
+) -> crate::error::Result<entity::inbound_message::Model> {
+    let m = store_in::find(store.conn(), id).await?;
+    if m.kind != "quarantined" {
+        return Err(Error::Refused(format!(
+            "inbound message {id} is a {}, not quarantined",
+            m.kind
+        )));
+    }
+    Ok(m)
+}
+
+pub(super) async fn undeliverable(env: &Env, cmd: UndeliverableCmd) -> CmdResult {
+    let store = env.store().await?;
+    match cmd {
+        UndeliverableCmd::List => {
+            let rows = store_in::undeliverables(store.conn()).await?;
+            if env.json {
+                return print_json(&rows);
+            }
+            let mut t = table(["ADDRESS", "SINCE", "STATUS", "EMAIL", "DIAGNOSTIC"]);
+            for r in &rows {
+                t.add_row(vec![
+                    r.address.clone(),
+                    time(&r.since),
+                    opt(&r.dsn_status),
+                    r.outbox_id
+                        .map(|o| o.to_string())
+                        .unwrap_or_else(|| "–".into()),
+                    clip(&opt(&r.diagnostic), 60),
+                ]);
+            }
+            print_table(&t);
+            Ok(())
+        }
+        UndeliverableCmd::Clear { address } => {
+            let txn = store.begin_write().await?;
+            if store_in::undeliverable(&txn, &address).await?.is_none() {
+                return Err(Error::NotFound(format!(
+                    "{address} is not marked undeliverable (atsd mail undeliverable list)"
+                )));
+            }
+            let n = store_in::release(&txn, &address, None, env.now).await?;
+            if n > 0 {
+                store::notify_outbox(&txn).await?;
+            }
+            txn.commit().await?;
+            if env.json {
+                return print_json(&serde_json::json!({"address": address, "released": n}));
+            }
+            println!("{address} is no longer marked undeliverable; {n} held email(s) will be sent");
+            Ok(())
+        }
+    }
+}
+
+/// `atsd candidate set-email OLD NEW`.
+pub(super) async fn set_email(env: &Env, email: &str, new_email: &str) -> CmdResult {
+    let new_email = new_email.trim();
+    lettre::Address::new(
+        new_email.split('@').next().unwrap_or(""),
+        new_email.rsplit('@').next().unwrap_or(""),
+    )
+    .ok()
+    .filter(|_| new_email.matches('@').count() == 1)
+    .ok_or_else(|| Error::input(format!("`{new_email}` is not an email address")))?;
+    let store = env.store().await?;
+    let txn = store.begin_write().await?;
+    let c = store::candidates::find_by_email(&txn, email)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("no candidate with email {email}")))?;
+    if let Some(other) = store::candidates::find_by_email(&txn, new_email).await?
+        && other.id != c.id
+    {
+        return Err(Error::Refused(format!(
+            "{new_email} is already candidate {}'s address",
+            other.id
+        )));
+    }
+    let old = c.email.clone();
+    let mut am: entity::candidate::ActiveModel = c.into();
+    am.email = sea_orm::Set(new_email.to_string());
+    let c = sea_orm::ActiveModelTrait::update(am, &txn).await?;
+    // the old address's mark stays (it is still dead); what was held for
+    // this candidate goes to the new one
+    let n = release_to(&txn, &old, new_email, env.now).await?;
+    if n > 0 {
+        store::notify_outbox(&txn).await?;
+    }
+    txn.commit().await?;
+    if env.json {
+        return print_json(&serde_json::json!({"candidate": c, "released": n}));
+    }
+    println!(
+        "candidate {}: {old} → {new_email}; {n} held email(s) will go to the new address",
+        c.id
+    );
+    Ok(())
+}
+
+/// Held emails to `old` re-addressed to `new` and sent again, the mark of
+/// `old` kept.
+async fn release_to<C: sea_orm::ConnectionTrait>(
+    c: &C,
+    old: &str,
+    new: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> crate::error::Result<u64> {
+    let mark = store_in::undeliverable(c, old).await?;
+    let n = store_in::release(c, old, Some(new), now).await?;
+    if let Some(m) = mark {
+        store_in::mark_undeliverable(
+            c,
+            &m.address,
+            m.outbox_id,
+            m.inbound_id,
+            m.dsn_status.as_deref(),
+            m.diagnostic.as_deref(),
+            m.since,
+        )
+        .await?;
+    }
+    Ok(n)
+}

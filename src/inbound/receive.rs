@@ -1,0 +1,791 @@
+//! One inbound message, classified and stored once, in one transaction with
+//! what it causes:
+//!
+//! 1. **Bounce** — by the VERP address it was sent to (`bounces+<row>-<tag>`),
+//!    else by the RFC 3464 report's returned Message-ID, else (a
+//!    non-standard report) by a Message-ID atsd wrote found in its text
+//!    together with the address that row went to. A permanent failure marks
+//!    the row `bounced` and its address undeliverable (the emails waiting
+//!    for it are held) and records `email.bounced`; a temporary one is only
+//!    recorded.
+//! 2. **Auto-reply** (RFC 3834: `Auto-Submitted` other than `no`,
+//!    `X-Autoreply`, `X-Autorespond`, `Precedence: bulk|junk|list`, an empty
+//!    Return-Path) — recorded on its application, never forwarded nor
+//!    answered.
+//! 3. **Reply** to `reply+<application>-<tag>` — stored on the application
+//!    (its text, HTML turned into text, at most 64 KiB; attachments named,
+//!    not kept), `application.replied`, and forwarded to the posting's
+//!    recruiter (else the `[recruiters]` list) with the candidate as
+//!    Reply-To and the reply's own subject.
+//! 4. Anything else — a forged tag, a report that names nothing atsd sent,
+//!    mail to no address of atsd's — is **quarantined**: kept, never acted
+//!    on (`atsd mail quarantine`).
+//!
+//! The same message delivered twice (its Message-ID and the SHA-256 of its
+//! bytes) is stored once and acts once.
+
+use super::dsn::{self, Delivery};
+use super::tags::{Addressed, Tags};
+use crate::error::{Error, Result};
+use crate::mail::{self, Recipient};
+use crate::store::{self, Store, applications, inbound as store_in};
+use crate::templates;
+use crate::workflow::Ctx;
+use chrono::{DateTime, Utc};
+use entity::{application, inbound_message, outbox};
+use mail_parser::{Message, MessageParser, MimeHeaders};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
+use serde::Serialize;
+use serde_json::json;
+
+/// The most text of a reply kept (bytes).
+pub const TEXT_LIMIT: usize = 64 * 1024;
+
+/// What became of a message.
+#[derive(Clone, Debug, Serialize)]
+pub struct Received {
+    /// The stored row (the earlier one for a duplicate).
+    pub id: Option<i64>,
+    pub kind: String,
+    pub status: String,
+    /// Stored before: nothing done again.
+    pub duplicate: bool,
+    /// In words, for the log and the command's output.
+    pub note: String,
+}
+
+/// How a message was classified, before anything is written.
+enum Plan {
+    Bounce {
+        row: Box<outbox::Model>,
+        delivery: Delivery,
+        how: &'static str,
+    },
+    AutoReply {
+        application_id: Option<i64>,
+        outbox_id: Option<i64>,
+    },
+    Reply {
+        app: application::Model,
+    },
+    Quarantine(String),
+}
+
+/// Takes one message: `raw` as it came, `envelope_to` the recipients the
+/// MTA gave (LMTP's RCPT TO, or the pipe's argument); without them the
+/// message's own `Delivered-To`, `X-Original-To`, `To` and `Cc`.
+pub async fn receive(
+    store: &Store,
+    ctx: &Ctx<'_>,
+    raw: &[u8],
+    envelope_to: &[String],
+) -> Result<Received> {
+    let now = ctx.now();
+    let parsed = MessageParser::default().parse(raw);
+    let message_id = parsed
+        .as_ref()
+        .and_then(|m| m.message_id())
+        .map(|id| format!("<{id}>"));
+    let key = format!(
+        "{} {}",
+        message_id.as_deref().unwrap_or("-"),
+        store::tokens::sha256(raw)
+    );
+    if let Some(before) = store_in::by_key(store.conn(), &key).await? {
+        return Ok(Received {
+            id: Some(before.id),
+            kind: before.kind,
+            status: before.status,
+            duplicate: true,
+            note: format!(
+                "stored before as inbound message {}: nothing done again",
+                before.id
+            ),
+        });
+    }
+    let Some(msg) = parsed.filter(|m| !m.headers().is_empty()) else {
+        return quarantine_only(
+            store,
+            &key,
+            None,
+            raw,
+            envelope_to,
+            "not a message: no headers could be read",
+            now,
+        )
+        .await;
+    };
+    let tags = Tags::of(ctx.config());
+    let plan = classify(store.conn(), ctx, tags, &msg, raw, envelope_to).await?;
+    let txn = store.begin_write().await?;
+    let mut row = base_row(&key, message_id.clone(), &msg, raw, envelope_to, now);
+    let out = match plan {
+        Plan::Quarantine(why) => {
+            row.kind = Set("quarantined".into());
+            row.status = Set("held".into());
+            row.why = Set(Some(why.clone()));
+            row.raw = Set(Some(raw.to_vec()));
+            let Some(id) = store_in::insert(&txn, row).await? else {
+                return duplicate(store, &key).await;
+            };
+            Received {
+                id: Some(id),
+                kind: "quarantined".into(),
+                status: "held".into(),
+                duplicate: false,
+                note: format!("quarantined as inbound message {id}: {why}"),
+            }
+        }
+        Plan::AutoReply {
+            application_id,
+            outbox_id,
+        } => {
+            row.kind = Set("auto_reply".into());
+            row.status = Set("recorded".into());
+            row.application_id = Set(application_id);
+            row.outbox_id = Set(outbox_id);
+            row.body_text = Set(Some(text_of(&msg).0));
+            let Some(id) = store_in::insert(&txn, row).await? else {
+                return duplicate(store, &key).await;
+            };
+            Received {
+                id: Some(id),
+                kind: "auto_reply".into(),
+                status: "recorded".into(),
+                duplicate: false,
+                note: format!(
+                    "an automatic reply{}: recorded, neither forwarded nor answered",
+                    application_id
+                        .map(|a| format!(" about application {a}"))
+                        .unwrap_or_default()
+                ),
+            }
+        }
+        Plan::Bounce {
+            row: sent,
+            delivery,
+            how,
+        } => {
+            let permanent = delivery.permanent();
+            let status = if permanent { "permanent" } else { "temporary" };
+            let address = delivery
+                .recipient
+                .clone()
+                .unwrap_or_else(|| sent.recipient.to_lowercase());
+            row.kind = Set("bounce".into());
+            row.status = Set(status.into());
+            row.outbox_id = Set(Some(sent.id));
+            row.application_id = Set(sent.application_id);
+            row.failed_recipient = Set(Some(address.clone()));
+            row.dsn_action = Set(delivery.action.clone());
+            row.dsn_status = Set(delivery.status.clone());
+            row.diagnostic = Set(delivery.diagnostic.clone().map(|d| clip(&d, 2000)));
+            row.why = Set(Some(format!("recognised by {how}")));
+            let Some(id) = store_in::insert(&txn, row).await? else {
+                return duplicate(store, &key).await;
+            };
+            let mut held = 0;
+            if permanent {
+                held = bounce(&txn, &sent, &delivery, id, now).await?;
+            }
+            Received {
+                id: Some(id),
+                kind: "bounce".into(),
+                status: status.into(),
+                duplicate: false,
+                note: if permanent {
+                    format!(
+                        "a permanent bounce of email {} to {} ({}, by {how}): the address is marked undeliverable{}",
+                        sent.id,
+                        sent.recipient,
+                        delivery.status.as_deref().unwrap_or("no status"),
+                        if held > 0 {
+                            format!(", {held} waiting email(s) held")
+                        } else {
+                            String::new()
+                        }
+                    )
+                } else {
+                    format!(
+                        "a temporary failure of email {} to {} ({}): recorded, nothing changed",
+                        sent.id,
+                        sent.recipient,
+                        delivery.status.as_deref().unwrap_or("no status")
+                    )
+                },
+            }
+        }
+        Plan::Reply { app } => {
+            let (text, attachments) = text_of(&msg);
+            row.kind = Set("reply".into());
+            row.status = Set("forwarded".into());
+            row.application_id = Set(Some(app.id));
+            row.body_text = Set(Some(text.clone()));
+            row.attachments = Set(Some(
+                serde_json::to_string(&attachments).unwrap_or_else(|_| "[]".into()),
+            ));
+            let Some(id) = store_in::insert(&txn, row).await? else {
+                return duplicate(store, &key).await;
+            };
+            let forwarded = forward(&txn, ctx, &app, &msg, &text, &attachments, id).await?;
+            store::events::record(
+                &txn,
+                vec![store::events::NewEvent::new(
+                    "application.replied",
+                    now,
+                    json!({
+                        "application_id": app.id,
+                        "posting_id": app.posting_id,
+                        "inbound_id": id,
+                        "from": sender_of(&msg),
+                        "subject": msg.subject(),
+                        "forwarded_to": forwarded,
+                        "at": now,
+                    }),
+                )],
+            )
+            .await?;
+            if !forwarded.is_empty() {
+                store::notify_outbox(&txn).await?;
+            }
+            Received {
+                id: Some(id),
+                kind: "reply".into(),
+                status: "forwarded".into(),
+                duplicate: false,
+                note: format!(
+                    "a reply on application {}: stored, forwarded to {}",
+                    app.id,
+                    if forwarded.is_empty() {
+                        "nobody (no recruiter, no [recruiters] list)".into()
+                    } else {
+                        forwarded.join(", ")
+                    }
+                ),
+            }
+        }
+    };
+    txn.commit().await?;
+    Ok(out)
+}
+
+async fn duplicate(store: &Store, key: &str) -> Result<Received> {
+    let before = store_in::by_key(store.conn(), key)
+        .await?
+        .ok_or_else(|| Error::Conflict("an inbound message vanished while it was stored".into()))?;
+    Ok(Received {
+        id: Some(before.id),
+        kind: before.kind,
+        status: before.status,
+        duplicate: true,
+        note: format!(
+            "stored meanwhile as inbound message {}: nothing done again",
+            before.id
+        ),
+    })
+}
+
+/// What a message is, by its addresses, its report and its headers.
+async fn classify<C: ConnectionTrait>(
+    c: &C,
+    ctx: &Ctx<'_>,
+    tags: Option<Tags<'_>>,
+    msg: &Message<'_>,
+    raw: &[u8],
+    envelope_to: &[String],
+) -> Result<Plan> {
+    let report = dsn::read(msg);
+    let addressed = tags.and_then(|t| addresses(msg, envelope_to).iter().find_map(|a| t.read(a)));
+    match addressed {
+        Some(Addressed::Forged(a)) => Ok(Plan::Quarantine(format!(
+            "the tag of {a} is not atsd's: forged, or altered on the way"
+        ))),
+        Some(Addressed::Bounce(id)) => {
+            let Some(row) = outbox::Entity::find_by_id(id).one(c).await? else {
+                return Ok(Plan::Quarantine(format!(
+                    "the bounce address names email {id}, which is not in the outbox"
+                )));
+            };
+            if let Some(r) = &report {
+                let delivery = pick(&r.recipients, &row.recipient);
+                return Ok(Plan::Bounce {
+                    row: Box::new(row),
+                    delivery,
+                    how: "its VERP address and its delivery report",
+                });
+            }
+            if auto_reply(msg) && !dsn::looks_like_bounce(msg) {
+                return Ok(Plan::AutoReply {
+                    application_id: row.application_id,
+                    outbox_id: Some(row.id),
+                });
+            }
+            match free_text_delivery(msg, raw, &row.recipient) {
+                Some(d) => Ok(Plan::Bounce {
+                    row: Box::new(row),
+                    delivery: d,
+                    how: "its VERP address and its text",
+                }),
+                None => Ok(Plan::Quarantine(format!(
+                    "mail to the bounce address of email {id} that reads as no delivery report"
+                ))),
+            }
+        }
+        Some(Addressed::Reply(id)) => {
+            let Some(app) = application::Entity::find_by_id(id).one(c).await? else {
+                return Ok(Plan::Quarantine(format!(
+                    "the reply address names application {id}, which does not exist"
+                )));
+            };
+            if report.is_some() || dsn::looks_like_bounce(msg) {
+                return Ok(Plan::Quarantine(format!(
+                    "a delivery report sent to the reply address of application {id}"
+                )));
+            }
+            if auto_reply(msg) {
+                return Ok(Plan::AutoReply {
+                    application_id: Some(app.id),
+                    outbox_id: None,
+                });
+            }
+            Ok(Plan::Reply { app })
+        }
+        None => {
+            let domain = mail::message_id::domain(ctx.config());
+            if let Some(r) = &report {
+                let by_id = match &r.returned_message_id {
+                    Some(mid) => by_message_id(c, mid).await?,
+                    None => None,
+                };
+                if let Some(row) = by_id {
+                    let delivery = pick(&r.recipients, &row.recipient);
+                    if delivery
+                        .recipient
+                        .as_deref()
+                        .is_none_or(|a| a.eq_ignore_ascii_case(&row.recipient))
+                    {
+                        return Ok(Plan::Bounce {
+                            row: Box::new(row),
+                            delivery,
+                            how: "its delivery report and the returned Message-ID",
+                        });
+                    }
+                }
+                return Ok(Plan::Quarantine(
+                    "a delivery report that names no email atsd sent".into(),
+                ));
+            }
+            if dsn::looks_like_bounce(msg) {
+                let text = String::from_utf8_lossy(raw);
+                for mid in dsn::atsd_message_ids(&text, domain) {
+                    if let Some(row) = by_message_id(c, &mid).await?
+                        && text.to_lowercase().contains(&row.recipient.to_lowercase())
+                        && let Some(d) = free_text_delivery(msg, raw, &row.recipient)
+                    {
+                        return Ok(Plan::Bounce {
+                            row: Box::new(row),
+                            delivery: d,
+                            how: "a Message-ID atsd wrote and the address in its text",
+                        });
+                    }
+                }
+                return Ok(Plan::Quarantine(
+                    "looks like a delivery report but names no email atsd sent".into(),
+                ));
+            }
+            if auto_reply(msg) {
+                return Ok(Plan::AutoReply {
+                    application_id: None,
+                    outbox_id: None,
+                });
+            }
+            Ok(Plan::Quarantine(match tags {
+                Some(_) => {
+                    "addressed to no reply or bounce address of [mail.inbound] domain".into()
+                }
+                None => "[mail.inbound] is not configured: nothing can be matched".into(),
+            }))
+        }
+    }
+}
+
+/// The report's block for `recipient`, else its first, else a failure
+/// with no details.
+fn pick(blocks: &[Delivery], recipient: &str) -> Delivery {
+    blocks
+        .iter()
+        .find(|d| {
+            d.recipient
+                .as_deref()
+                .is_some_and(|a| a.eq_ignore_ascii_case(recipient))
+        })
+        .or_else(|| blocks.first())
+        .cloned()
+        .unwrap_or(Delivery {
+            recipient: Some(recipient.to_lowercase()),
+            action: Some("failed".into()),
+            ..Default::default()
+        })
+}
+
+/// A failure read from a report's free text (no RFC 3464 part): permanent
+/// with a 5.x.x status or a 5xx reply, temporary with 4.x.x; `None` when
+/// the text says neither.
+fn free_text_delivery(msg: &Message<'_>, raw: &[u8], recipient: &str) -> Option<Delivery> {
+    let text = msg
+        .body_text(0)
+        .map(|t| t.into_owned())
+        .unwrap_or_else(|| String::from_utf8_lossy(raw).into_owned());
+    let status = dsn::status_code(&text).or_else(|| smtp_reply(&text));
+    let status = status?;
+    let permanent = status.starts_with('5');
+    let line = text
+        .lines()
+        .find(|l| l.contains(&status) || l.contains(&status.replace('.', "")))
+        .map(|l| clip(l.trim(), 500));
+    Some(Delivery {
+        recipient: Some(recipient.to_lowercase()),
+        action: Some(if permanent { "failed" } else { "delayed" }.into()),
+        status: Some(status),
+        diagnostic: line,
+    })
+}
+
+/// A 5xx or 4xx SMTP reply code in text (`said: 550 …`, `550-…`), as a
+/// status class (`5.0.0`).
+fn smtp_reply(text: &str) -> Option<String> {
+    for w in text.split(|c: char| c.is_whitespace() || c == '(' || c == ':') {
+        let w = w.trim_end_matches('-');
+        if w.len() == 3 && w.chars().all(|c| c.is_ascii_digit()) && matches!(&w[..1], "4" | "5") {
+            let d: u32 = w.parse().ok()?;
+            if (421..=554).contains(&d) {
+                return Some(format!("{}.0.0", &w[..1]));
+            }
+        }
+    }
+    None
+}
+
+async fn by_message_id<C: ConnectionTrait>(c: &C, mid: &str) -> Result<Option<outbox::Model>> {
+    Ok(outbox::Entity::find()
+        .filter(outbox::Column::MessageId.eq(mid))
+        .one(c)
+        .await?)
+}
+
+/// RFC 3834 §2 and the common headers of autoresponders.
+pub fn auto_reply(msg: &Message<'_>) -> bool {
+    let h = |name: &str| msg.header_raw(name).map(|v| v.trim().to_ascii_lowercase());
+    let submitted =
+        h("Auto-Submitted").is_some_and(|v| v.split(';').next().map(str::trim) != Some("no"));
+    let precedence =
+        h("Precedence").is_some_and(|v| matches!(v.as_str(), "bulk" | "junk" | "list"));
+    let empty_return = h("Return-Path").is_some_and(|v| v.trim_matches(['<', '>', ' ']).is_empty());
+    submitted
+        || h("X-Autoreply").is_some()
+        || h("X-Autorespond").is_some()
+        || h("X-Auto-Response-Suppress").is_some_and(|v| v.contains("all") || v.contains("oof"))
+        || precedence
+        || empty_return
+}
+
+/// Every address the message was for: the envelope's first.
+fn addresses(msg: &Message<'_>, envelope_to: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = envelope_to.to_vec();
+    for name in ["Delivered-To", "X-Original-To", "Envelope-To"] {
+        for v in msg.header_values(name) {
+            if let Some(t) = v.as_text() {
+                out.push(t.to_string());
+            }
+        }
+    }
+    for a in [msg.to(), msg.cc()].into_iter().flatten() {
+        out.extend(a.iter().filter_map(|x| x.address().map(String::from)));
+    }
+    out
+}
+
+fn sender_of(msg: &Message<'_>) -> Option<String> {
+    let a = msg.from()?.first()?;
+    let addr = a.address()?;
+    Some(match a.name() {
+        Some(n) if !n.is_empty() => format!("{n} <{addr}>"),
+        _ => addr.to_string(),
+    })
+}
+
+/// The readable text (HTML turned into text when there is no plain part),
+/// at most [`TEXT_LIMIT`] bytes, and the attachments: name, type, size.
+fn text_of(msg: &Message<'_>) -> (String, Vec<serde_json::Value>) {
+    let text = msg.body_text(0).map(|t| t.into_owned()).unwrap_or_default();
+    let text = clip(text.trim(), TEXT_LIMIT);
+    let attachments = msg
+        .attachments()
+        .map(|p| {
+            json!({
+                "name": p.attachment_name().unwrap_or("(unnamed)"),
+                "type": p.content_type().map(|c| match c.subtype() {
+                    Some(s) => format!("{}/{s}", c.ctype()),
+                    None => c.ctype().to_string(),
+                }),
+                "size": p.contents().len(),
+            })
+        })
+        .collect();
+    (text, attachments)
+}
+
+/// `s` cut at a character boundary to at most `max` bytes.
+fn clip(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_string();
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &s[..end])
+}
+
+fn base_row(
+    key: &str,
+    message_id: Option<String>,
+    msg: &Message<'_>,
+    raw: &[u8],
+    envelope_to: &[String],
+    now: DateTime<Utc>,
+) -> inbound_message::ActiveModel {
+    inbound_message::ActiveModel {
+        dedupe_key: Set(key.to_string()),
+        message_id: Set(message_id),
+        envelope_to: Set((!envelope_to.is_empty()).then(|| envelope_to.join(", "))),
+        sender: Set(sender_of(msg).map(|s| clip(&s, 500))),
+        subject: Set(msg.subject().map(|s| clip(s, 1000))),
+        sent_at: Set(msg
+            .date()
+            .and_then(|d| DateTime::from_timestamp(d.to_timestamp(), 0))),
+        size: Set(raw.len() as i64),
+        received_at: Set(now),
+        ..Default::default()
+    }
+}
+
+/// Stores a message that could not even be read, in quarantine.
+async fn quarantine_only(
+    store: &Store,
+    key: &str,
+    message_id: Option<String>,
+    raw: &[u8],
+    envelope_to: &[String],
+    why: &str,
+    now: DateTime<Utc>,
+) -> Result<Received> {
+    let row = inbound_message::ActiveModel {
+        dedupe_key: Set(key.to_string()),
+        message_id: Set(message_id),
+        kind: Set("quarantined".into()),
+        status: Set("held".into()),
+        envelope_to: Set((!envelope_to.is_empty()).then(|| envelope_to.join(", "))),
+        why: Set(Some(why.to_string())),
+        raw: Set(Some(raw.to_vec())),
+        size: Set(raw.len() as i64),
+        received_at: Set(now),
+        ..Default::default()
+    };
+    let Some(id) = store_in::insert(store.conn(), row).await? else {
+        return duplicate(store, key).await;
+    };
+    Ok(Received {
+        id: Some(id),
+        kind: "quarantined".into(),
+        status: "held".into(),
+        duplicate: false,
+        note: format!("quarantined as inbound message {id}: {why}"),
+    })
+}
+
+/// A permanent bounce: the row `bounced`, the address undeliverable, the
+/// emails waiting for it held, the event. How many were held.
+async fn bounce<C: ConnectionTrait>(
+    c: &C,
+    sent: &outbox::Model,
+    d: &Delivery,
+    inbound_id: i64,
+    now: DateTime<Utc>,
+) -> Result<u64> {
+    use sea_orm::sea_query::Expr;
+    outbox::Entity::update_many()
+        .col_expr(
+            outbox::Column::Status,
+            Expr::value(outbox::Status::Bounced.as_str()),
+        )
+        .col_expr(
+            outbox::Column::LastError,
+            Expr::value(format!(
+                "bounced at {}: {} {}",
+                now.to_rfc3339(),
+                d.status.as_deref().unwrap_or("(no status)"),
+                d.diagnostic
+                    .as_deref()
+                    .map(|x| clip(x, 500))
+                    .unwrap_or_default()
+            )),
+        )
+        .col_expr(outbox::Column::UpdatedAt, Expr::value(now))
+        .filter(outbox::Column::Id.eq(sent.id))
+        .filter(outbox::Column::Status.is_in([
+            outbox::Status::Sent.as_str(),
+            outbox::Status::Sending.as_str(),
+            outbox::Status::Dead.as_str(),
+        ]))
+        .exec(c)
+        .await?;
+    let held = store_in::mark_undeliverable(
+        c,
+        &sent.recipient,
+        Some(sent.id),
+        Some(inbound_id),
+        d.status.as_deref(),
+        d.diagnostic.as_deref(),
+        now,
+    )
+    .await?;
+    store::events::record(
+        c,
+        vec![store::events::NewEvent::new(
+            "email.bounced",
+            now,
+            json!({
+                "outbox_id": sent.id,
+                "application_id": sent.application_id,
+                "message_id": sent.message_id,
+                "template": sent.template,
+                "address": sent.recipient,
+                "status": d.status,
+                "action": d.action,
+                "diagnostic": d.diagnostic,
+                "held": held,
+                "inbound_id": inbound_id,
+                "at": now,
+            }),
+        )],
+    )
+    .await?;
+    Ok(held)
+}
+
+/// Forwards a reply to the posting's recruiter (else the `[recruiters]`
+/// list): the candidate as Reply-To, the reply's subject. The addresses.
+async fn forward<C: ConnectionTrait>(
+    c: &C,
+    ctx: &Ctx<'_>,
+    app: &application::Model,
+    msg: &Message<'_>,
+    text: &str,
+    attachments: &[serde_json::Value],
+    inbound_id: i64,
+) -> Result<Vec<String>> {
+    let (cand, posting) = applications::candidate_and_posting(c, app).await?;
+    let team = store::people::teams(c, &[posting.id], true)
+        .await?
+        .remove(&posting.id)
+        .unwrap_or_default();
+    let mut to: Vec<(String, String, Option<String>, Option<String>)> = team
+        .iter()
+        .filter(|(r, _)| *r == store::people::Role::Recruiter)
+        .map(|(_, p)| {
+            (
+                p.email.clone(),
+                p.name.clone(),
+                p.locale.clone(),
+                p.timezone.clone(),
+            )
+        })
+        .collect();
+    if to.is_empty() {
+        to = ctx
+            .config()
+            .recruiters
+            .emails
+            .iter()
+            .map(|e| (e.clone(), String::new(), None, None))
+            .collect();
+    }
+    let mut tctx = crate::workflow::email::context(ctx, app, &cand, &posting, None, None);
+    let reply_to = sender_of(msg).unwrap_or_else(|| cand.email.clone());
+    let subject = msg
+        .subject()
+        .map(|s| clip(s, 500))
+        .unwrap_or_else(|| format!("Reply from {}", cand.name));
+    let public = ctx
+        .config()
+        .http
+        .as_ref()
+        .and_then(|h| h.public_url.as_deref())
+        .map(|u| u.trim_end_matches('/').to_string());
+    let written = msg
+        .date()
+        .and_then(|d| DateTime::from_timestamp(d.to_timestamp(), 0))
+        .unwrap_or(ctx.now());
+    let domain = mail::message_id::domain(ctx.config());
+    let spec = crate::config::EmailSpec::new("candidate_reply");
+    let mut sent = Vec::new();
+    for (n, (email, name, locale, tz)) in to.iter().enumerate() {
+        let loc = locale
+            .as_deref()
+            .unwrap_or(&ctx.config().org.default_locale);
+        tctx.reply = templates::ReplyCtx {
+            from: reply_to.clone(),
+            subject: subject.clone(),
+            date: templates::format_time(
+                written,
+                loc,
+                tz.as_deref()
+                    .or(Some(ctx.config().schedule.timezone.as_str())),
+            ),
+            text: text.to_string(),
+            attachments: attachments
+                .iter()
+                .map(|a| {
+                    format!(
+                        "{} ({} bytes)",
+                        a["name"].as_str().unwrap_or("(unnamed)"),
+                        a["size"].as_u64().unwrap_or(0)
+                    )
+                })
+                .collect(),
+            board_url: public
+                .as_ref()
+                .map(|u| format!("{u}/board/applications/{}", app.id)),
+        };
+        let who = Recipient {
+            email,
+            name,
+            locale: locale.as_deref(),
+        };
+        let mut d = mail::draft(
+            ctx.config(),
+            ctx.renderer(),
+            &spec,
+            &who,
+            &tctx,
+            "",
+            ctx.now(),
+        )
+        .map_err(|e| {
+            Error::Render(format!(
+                "email `candidate_reply` for application {}: {e}",
+                app.id
+            ))
+        })?;
+        d.stage = None;
+        d.reply_to = Some(reply_to.clone());
+        if name.is_empty() {
+            d.recipient_name = None;
+        }
+        let id = format!("<atsd.r{inbound_id}.{n}@{domain}>");
+        store::outbox::queue(c, Some(app.id), None, id, d, ctx.now()).await?;
+        sent.push(email.clone());
+    }
+    Ok(sent)
+}

@@ -1,0 +1,193 @@
+//! Persistence of mail that comes back: inbound messages (stored once per
+//! Message-ID and content), the addresses marked undeliverable, and the
+//! outbox rows held for them.
+
+use crate::error::Result;
+use chrono::{DateTime, Utc};
+use entity::outbox::Status;
+use entity::{inbound_message, outbox, undeliverable_address};
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set};
+
+/// The filter of the dispatcher's claim: no email to an undeliverable
+/// address leaves, even one queued after its address bounced.
+pub const DELIVERABLE: &str = "NOT EXISTS (SELECT 1 FROM undeliverable_addresses u WHERE u.address = LOWER(outbox.recipient))";
+
+/// Stores an inbound message unless one with its key is stored already;
+/// `None` when it was (the same message delivered twice).
+pub async fn insert<C: ConnectionTrait>(
+    c: &C,
+    row: inbound_message::ActiveModel,
+) -> Result<Option<i64>> {
+    let done = inbound_message::Entity::insert(row)
+        .on_conflict_do_nothing_on([inbound_message::Column::DedupeKey])
+        .exec(c)
+        .await?;
+    Ok(match done {
+        sea_orm::TryInsertResult::Inserted(r) => Some(r.last_insert_id),
+        _ => None,
+    })
+}
+
+/// The message stored under `key`, if any.
+pub async fn by_key<C: ConnectionTrait>(
+    c: &C,
+    key: &str,
+) -> Result<Option<inbound_message::Model>> {
+    Ok(inbound_message::Entity::find()
+        .filter(inbound_message::Column::DedupeKey.eq(key))
+        .one(c)
+        .await?)
+}
+
+/// One message.
+pub async fn find<C: ConnectionTrait>(c: &C, id: i64) -> Result<inbound_message::Model> {
+    inbound_message::Entity::find_by_id(id)
+        .one(c)
+        .await?
+        .ok_or_else(|| crate::error::Error::NotFound(format!("no inbound message {id}")))
+}
+
+/// Messages of `kind` (all when `None`), newest first.
+pub async fn list<C: ConnectionTrait>(
+    c: &C,
+    kind: Option<&str>,
+    application: Option<i64>,
+    limit: u64,
+) -> Result<Vec<inbound_message::Model>> {
+    let mut q = inbound_message::Entity::find();
+    if let Some(k) = kind {
+        q = q.filter(inbound_message::Column::Kind.eq(k));
+    }
+    if let Some(a) = application {
+        q = q.filter(inbound_message::Column::ApplicationId.eq(a));
+    }
+    Ok(
+        sea_orm::QuerySelect::limit(q.order_by_desc(inbound_message::Column::Id), limit)
+            .all(c)
+            .await?,
+    )
+}
+
+/// Marks `address` undeliverable (again: the newest bounce is kept) and
+/// holds the emails to it that are still waiting; how many were held.
+pub async fn mark_undeliverable<C: ConnectionTrait>(
+    c: &C,
+    address: &str,
+    outbox_id: Option<i64>,
+    inbound_id: Option<i64>,
+    status: Option<&str>,
+    diagnostic: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<u64> {
+    let address = address.trim().to_lowercase();
+    undeliverable_address::Entity::insert(undeliverable_address::ActiveModel {
+        address: Set(address.clone()),
+        outbox_id: Set(outbox_id),
+        inbound_id: Set(inbound_id),
+        dsn_status: Set(status.map(String::from)),
+        diagnostic: Set(diagnostic.map(String::from)),
+        since: Set(now),
+    })
+    .on_conflict(
+        OnConflict::column(undeliverable_address::Column::Address)
+            .update_columns([
+                undeliverable_address::Column::OutboxId,
+                undeliverable_address::Column::InboundId,
+                undeliverable_address::Column::DsnStatus,
+                undeliverable_address::Column::Diagnostic,
+                undeliverable_address::Column::Since,
+            ])
+            .to_owned(),
+    )
+    .exec(c)
+    .await?;
+    hold(c, Some(&address), now).await
+}
+
+/// Holds the waiting emails to undeliverable addresses (to `address` only,
+/// when given); how many.
+pub async fn hold<C: ConnectionTrait>(
+    c: &C,
+    address: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<u64> {
+    let mut q = outbox::Entity::update_many()
+        .col_expr(outbox::Column::Status, Expr::value(Status::Held.as_str()))
+        .col_expr(
+            outbox::Column::LastError,
+            Expr::value(
+                "held: the address is undeliverable (it bounced for good); \
+                 atsd candidate set-email or atsd mail undeliverable clear releases it"
+                    .to_string(),
+            ),
+        )
+        .col_expr(outbox::Column::UpdatedAt, Expr::value(now))
+        .filter(outbox::Column::Status.eq(Status::Pending.as_str()));
+    q = match address {
+        Some(a) => q.filter(ExprTrait::eq(lower_recipient(), a.to_lowercase())),
+        None => q.filter(Expr::cust(DELIVERABLE.replace("NOT EXISTS", "EXISTS"))),
+    };
+    Ok(q.exec(c).await?.rows_affected)
+}
+
+fn lower_recipient() -> Expr {
+    Expr::expr(sea_orm::sea_query::Func::lower(Expr::col(
+        outbox::Column::Recipient,
+    )))
+}
+
+/// Clears the mark of `address` and sends its held emails again (to
+/// `new_address` when the address was corrected); how many were released.
+pub async fn release<C: ConnectionTrait>(
+    c: &C,
+    address: &str,
+    new_address: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<u64> {
+    let address = address.trim().to_lowercase();
+    undeliverable_address::Entity::delete_by_id(address.clone())
+        .exec(c)
+        .await?;
+    let mut q = outbox::Entity::update_many()
+        .col_expr(
+            outbox::Column::Status,
+            Expr::value(Status::Pending.as_str()),
+        )
+        .col_expr(outbox::Column::NextAttemptAt, Expr::value(now))
+        .col_expr(
+            outbox::Column::LastError,
+            Expr::value(Option::<String>::None),
+        )
+        .col_expr(outbox::Column::UpdatedAt, Expr::value(now));
+    if let Some(n) = new_address {
+        q = q.col_expr(outbox::Column::Recipient, Expr::value(n.trim().to_string()));
+    }
+    Ok(q.filter(outbox::Column::Status.eq(Status::Held.as_str()))
+        .filter(ExprTrait::eq(lower_recipient(), address))
+        .exec(c)
+        .await?
+        .rows_affected)
+}
+
+/// Is `address` marked undeliverable? The mark, if so.
+pub async fn undeliverable<C: ConnectionTrait>(
+    c: &C,
+    address: &str,
+) -> Result<Option<undeliverable_address::Model>> {
+    Ok(
+        undeliverable_address::Entity::find_by_id(address.trim().to_lowercase())
+            .one(c)
+            .await?,
+    )
+}
+
+/// Every mark, newest first.
+pub async fn undeliverables<C: ConnectionTrait>(
+    c: &C,
+) -> Result<Vec<undeliverable_address::Model>> {
+    Ok(undeliverable_address::Entity::find()
+        .order_by_desc(undeliverable_address::Column::Since)
+        .all(c)
+        .await?)
+}

@@ -1,0 +1,482 @@
+//! Mail that comes back, on both engines, through `atsd mail receive` with
+//! a real SMTP server on loopback for what atsd sends: the VERP envelope
+//! sender and the Reply-To of what goes out; a permanent bounce marks the
+//! address and holds what follows until the address is corrected; a
+//! temporary one changes nothing; a reply is stored and forwarded; an
+//! out-of-office is recorded and never answered; forged tags, a report that
+//! names nothing atsd sent, malformed and oversized mail are refused or
+//! quarantined, each with nothing else changed; the same message twice
+//! acts once.
+
+use crate::common::{Env, scalar};
+use crate::daemon::rows;
+use crate::smtp::{Sink, free_port, message_id};
+use crate::tools::{Tool, needs};
+use std::io::Write;
+
+const DOMAIN: &str = "jobs.example.org";
+
+fn inbound_env(port: u16) -> Env {
+    let env = Env::with_config(&format!(
+        "[mail]\ntransport = \"smtp\"\nfrom = \"Jobs <jobs@example.org>\"\nrate_per_second = 0\n\
+         [mail.smtp]\nhost = \"127.0.0.1\"\nport = {port}\ntls = \"none\"\ntimeout = \"5s\"\n\
+         [mail.inbound]\ndomain = \"{DOMAIN}\"\nkey_file = \"inbound.key\"\nmax_size = \"1MiB\"\n\
+         [recruiters]\nemails = [\"recruiting@example.org\"]\n"
+    ));
+    env.write(
+        "inbound.key",
+        "an-inbound-key-of-more-than-32-bytes-0123456789\n",
+    );
+    env.add_posting(1, "Platform Engineer");
+    env
+}
+
+/// `atsd mail receive [--recipient to]` with `raw` on standard input.
+fn receive(env: &Env, to: Option<&str>, raw: &[u8]) -> (i32, String, String) {
+    let mut c = env.std_cmd();
+    c.args(["mail", "receive"]);
+    if let Some(t) = to {
+        c.args(["--recipient", t]);
+    }
+    let mut child = c
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run atsd mail receive");
+    {
+        let mut stdin = child.stdin.take().expect("stdin");
+        // a refused message may be cut short: the pipe closes early
+        let _ = stdin.write_all(raw);
+    }
+    let out = child.wait_with_output().expect("atsd mail receive ends");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Everything a message could change.
+fn state(env: &Env) -> Vec<Vec<String>> {
+    let mut all = rows(env, "SELECT id, status, recipient FROM outbox ORDER BY id");
+    all.extend(rows(
+        env,
+        "SELECT address FROM undeliverable_addresses ORDER BY address",
+    ));
+    all.extend(rows(env, "SELECT COUNT(*) FROM events"));
+    all.extend(rows(env, "SELECT id, stage FROM applications ORDER BY id"));
+    all.extend(rows(
+        env,
+        "SELECT id, kind, status FROM inbound_messages ORDER BY id",
+    ));
+    all
+}
+
+/// A delivery report from the candidate's mail system, as Postfix writes
+/// one: for `rcpt`, returning the headers of `returned`.
+fn dsn(to: &str, rcpt: &str, returned: &str, action: &str, status: &str, id: &str) -> String {
+    format!(
+        "Return-Path: <>\r\n\
+From: MAILER-DAEMON@mx.example.net (Mail Delivery System)\r\n\
+To: {to}\r\n\
+Subject: Undelivered Mail Returned to Sender\r\n\
+Date: Thu, 26 Nov 2026 10:00:00 +0000\r\n\
+Message-ID: <{id}@mx.example.net>\r\n\
+Auto-Submitted: auto-replied\r\n\
+MIME-Version: 1.0\r\n\
+Content-Type: multipart/report; report-type=delivery-status; boundary=\"RB\"\r\n\
+\r\n\
+--RB\r\n\
+Content-Type: text/plain; charset=us-ascii\r\n\
+\r\n\
+This is the mail system at host mx.example.net.\r\n\
+I'm sorry to have to inform you that your message could not be delivered.\r\n\
+\r\n\
+--RB\r\n\
+Content-Type: message/delivery-status\r\n\
+\r\n\
+Reporting-MTA: dns; mx.example.net\r\n\
+\r\n\
+Final-Recipient: rfc822; {rcpt}\r\n\
+Original-Recipient: rfc822;{rcpt}\r\n\
+Action: {action}\r\n\
+Status: {status}\r\n\
+Diagnostic-Code: smtp; 550 {status} <{rcpt}>: Recipient address rejected:\r\n\
+\x20   User unknown in virtual mailbox table\r\n\
+\r\n\
+--RB\r\n\
+Content-Type: text/rfc822-headers\r\n\
+\r\n\
+From: Jobs <jobs@example.org>\r\n\
+To: {rcpt}\r\n\
+Subject: Your application\r\n\
+Message-ID: {returned}\r\n\
+\r\n\
+--RB--\r\n"
+    )
+}
+
+fn header<'a>(data: &'a str, name: &str) -> Option<&'a str> {
+    data.split("\r\n\r\n")
+        .next()
+        .unwrap_or("")
+        .split("\r\n")
+        .find_map(|l| l.strip_prefix(&format!("{name}: ")))
+}
+
+#[test]
+fn a_permanent_bounce_marks_the_address_and_holds_what_follows_until_it_is_corrected() {
+    needs!(Tool::Smtp);
+    let sink = Sink::start(free_port());
+    let env = inbound_env(sink.port);
+    env.ok(&[
+        "apply",
+        "1",
+        "--name",
+        "Ada Gone",
+        "--email",
+        "ada@gone.example.net",
+    ]);
+    env.ok(&["tick", "dispatch"]);
+    let first = sink.messages().pop().expect("the acknowledgement went");
+    // the envelope sender names the row; Reply-To the application
+    let verp = first["mail_from"].as_str().unwrap_or_default().to_string();
+    assert!(
+        verp.starts_with("bounces+1-") && verp.ends_with(&format!("@{DOMAIN}")),
+        "{verp}"
+    );
+    let data = first["data"].as_str().unwrap_or_default();
+    let reply_to = header(data, "Reply-To").unwrap_or_default();
+    assert!(
+        reply_to.starts_with("reply+1-") && reply_to.ends_with(DOMAIN),
+        "{reply_to}"
+    );
+    // an acknowledgement is a person's action: no Auto-Submitted
+    assert_eq!(header(data, "Auto-Submitted"), None, "{data}");
+    let returned = message_id(&first);
+
+    // a temporary failure first: recorded, nothing changes
+    let before = state(&env);
+    let delayed = dsn(
+        &verp,
+        "ada@gone.example.net",
+        &returned,
+        "delayed",
+        "4.4.1",
+        "d1",
+    );
+    let (code, out, err) = receive(&env, Some(&verp), delayed.as_bytes());
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("temporary failure"), "{out}");
+    let mut after = state(&env);
+    let recorded = after.pop().expect("the inbound row");
+    assert_eq!(
+        recorded[1..],
+        ["bounce".to_string(), "temporary".to_string()]
+    );
+    assert_eq!(after, before, "a temporary failure changes nothing");
+
+    // then the permanent one
+    let failed = dsn(
+        &verp,
+        "ada@gone.example.net",
+        &returned,
+        "failed",
+        "5.1.1",
+        "f1",
+    );
+    let (code, out, err) = receive(&env, Some(&verp), failed.as_bytes());
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("permanent bounce"), "{out}");
+    assert_eq!(
+        rows(&env, "SELECT status FROM outbox WHERE id = 1"),
+        [["bounced"]]
+    );
+    let marks = env.json(&["mail", "undeliverable", "list"]);
+    assert_eq!(marks[0]["address"], "ada@gone.example.net", "{marks}");
+    assert_eq!(marks[0]["dsn_status"], "5.1.1");
+    assert!(
+        marks[0]["diagnostic"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("User unknown"),
+        "{marks}"
+    );
+    let events = env.ok(&["events", "--type", "email.bounced", "--json"]);
+    assert!(
+        events.contains("ada@gone.example.net") && events.contains("5.1.1"),
+        "{events}"
+    );
+
+    // delivered again by a retrying MTA: stored once, acted on once
+    let settled = state(&env);
+    let (code, out, _) = receive(&env, Some(&verp), failed.as_bytes());
+    assert_eq!(code, 0);
+    assert!(out.contains("nothing done again"), "{out}");
+    assert_eq!(state(&env), settled);
+
+    // the next email to her is held, visibly, not sent and not lost
+    env.ok(&["application", "move", "1", "screening"]);
+    env.ok(&["application", "move", "1", "interview"]);
+    env.ok(&["tick", "dispatch"]);
+    assert_eq!(sink.count(), 1, "nothing more went to the dead address");
+    assert_eq!(
+        rows(&env, "SELECT id, status, template FROM outbox ORDER BY id"),
+        [
+            ["1", "bounced", "application_received"],
+            ["2", "held", "interview_invitation"]
+        ]
+    );
+    let listed = env.ok(&["mail", "list", "--status", "held"]);
+    assert!(listed.contains("undeliverable"), "{listed}");
+
+    // her new address: what was held goes there
+    let out = env.ok(&[
+        "candidate",
+        "set-email",
+        "ada@gone.example.net",
+        "ada@here.example.net",
+    ]);
+    assert!(out.contains("1 held email"), "{out}");
+    env.ok(&["tick", "dispatch"]);
+    assert_eq!(sink.count(), 2);
+    let last = sink.messages().pop().expect("the held email");
+    assert_eq!(last["rcpt_tos"][0], "ada@here.example.net");
+    assert_eq!(
+        rows(&env, "SELECT id, status FROM outbox ORDER BY id"),
+        [["1", "bounced"], ["2", "sent"]]
+    );
+}
+
+#[test]
+fn a_reply_joins_its_application_and_reaches_the_recruiter_while_an_out_of_office_is_never_answered()
+ {
+    needs!(Tool::Smtp);
+    let sink = Sink::start(free_port());
+    let env = inbound_env(sink.port);
+    env.ok(&[
+        "apply",
+        "1",
+        "--name",
+        "Grace Hopper",
+        "--email",
+        "grace@example.net",
+    ]);
+    env.ok(&["tick", "dispatch"]);
+    let first = sink.messages().pop().expect("the acknowledgement");
+    let data = first["data"].as_str().unwrap_or_default().to_string();
+    let reply_to = header(&data, "Reply-To").unwrap_or_default().to_string();
+
+    let reply = format!(
+        "From: Grace Hopper <grace@example.net>\r\n\
+To: {reply_to}\r\n\
+Subject: Re: Your application\r\n\
+Date: Thu, 26 Nov 2026 10:15:00 +0100\r\n\
+Message-ID: <reply-1@example.net>\r\n\
+MIME-Version: 1.0\r\n\
+Content-Type: multipart/mixed; boundary=\"M\"\r\n\
+\r\n\
+--M\r\n\
+Content-Type: text/html; charset=utf-8\r\n\
+\r\n\
+<p>Thank you! I am free on <b>Tuesday</b>.</p>\r\n\
+--M\r\n\
+Content-Type: application/pdf; name=\"cv.pdf\"\r\n\
+Content-Disposition: attachment; filename=\"cv.pdf\"\r\n\
+Content-Transfer-Encoding: base64\r\n\
+\r\n\
+JVBERi0xLjQK\r\n\
+--M--\r\n"
+    );
+    let (code, out, err) = receive(&env, Some(&reply_to), reply.as_bytes());
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("a reply on application 1"), "{out}");
+    let stored = env.json(&["mail", "inbound", "--kind", "reply"]);
+    assert_eq!(stored[0]["application_id"], 1, "{stored}");
+    assert_eq!(stored[0]["sender"], "Grace Hopper <grace@example.net>");
+    let text = stored[0]["body_text"].as_str().unwrap_or_default();
+    assert!(text.contains("I am free on Tuesday"), "{text}");
+    assert!(!text.contains("<b>"), "HTML turned into text: {text}");
+    assert!(
+        stored[0]["attachments"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("cv.pdf")
+    );
+    // forwarded to the recruiters: her as Reply-To, her subject
+    env.ok(&["tick", "dispatch"]);
+    let fwd = sink.messages().pop().expect("the forward");
+    assert_eq!(fwd["rcpt_tos"][0], "recruiting@example.org");
+    let fdata = fwd["data"].as_str().unwrap_or_default();
+    assert_eq!(
+        header(fdata, "Subject"),
+        Some("Re: Your application"),
+        "{fdata}"
+    );
+    assert!(
+        header(fdata, "Reply-To")
+            .unwrap_or_default()
+            .contains("grace@example.net"),
+        "{fdata}"
+    );
+    assert!(fdata.contains("Tuesday"));
+    let events = env.ok(&["events", "--type", "application.replied", "--json"]);
+    assert!(events.contains("\"application_id\":1"), "{events}");
+
+    // an out-of-office to the same address: recorded, not forwarded
+    let sent = sink.count();
+    let before = rows(&env, "SELECT COUNT(*) FROM outbox");
+    let ooo = format!(
+        "From: Grace Hopper <grace@example.net>\r\nTo: {reply_to}\r\nSubject: Out of office\r\n\
+Auto-Submitted: auto-replied\r\nMessage-ID: <ooo-1@example.net>\r\n\r\nI am away until Monday.\r\n"
+    );
+    let (code, out, _) = receive(&env, Some(&reply_to), ooo.as_bytes());
+    assert_eq!(code, 0);
+    assert!(out.contains("automatic reply"), "{out}");
+    env.ok(&["tick", "dispatch"]);
+    assert_eq!(
+        sink.count(),
+        sent,
+        "an auto-reply is never answered nor forwarded"
+    );
+    assert_eq!(rows(&env, "SELECT COUNT(*) FROM outbox"), before);
+    // X-Autoreply and Precedence: bulk are auto-replies too
+    for (i, h) in ["X-Autoreply: yes", "Precedence: bulk"].iter().enumerate() {
+        let m = format!(
+            "From: grace@example.net\r\nTo: {reply_to}\r\nSubject: auto\r\n{h}\r\nMessage-ID: <auto-{i}@example.net>\r\n\r\nbody\r\n"
+        );
+        let (code, out, _) = receive(&env, Some(&reply_to), m.as_bytes());
+        assert_eq!(code, 0);
+        assert!(out.contains("automatic reply"), "{h}: {out}");
+    }
+    assert_eq!(rows(&env, "SELECT COUNT(*) FROM outbox"), before);
+}
+
+#[test]
+fn forged_unmatched_malformed_and_oversized_mail_changes_nothing() {
+    let env = inbound_env(free_port());
+    env.ok(&[
+        "apply",
+        "1",
+        "--name",
+        "Ada",
+        "--email",
+        "ada@example.net",
+        "--no-email",
+    ]);
+    let before = state(&env);
+    let quarantined = |to: &str, raw: &str, why: &str| {
+        let (code, out, err) = receive(&env, Some(to), raw.as_bytes());
+        assert_eq!(code, 0, "quarantine is taking the message: {out}{err}");
+        assert!(
+            out.contains("quarantined") && out.contains(why),
+            "{why}: {out}"
+        );
+    };
+    // a reply tag made up, or moved to another application
+    quarantined(
+        &format!("reply+1-000000000000@{DOMAIN}"),
+        "From: x@example.net\r\nSubject: hi\r\nMessage-ID: <q1@example.net>\r\n\r\nhello\r\n",
+        "not atsd's",
+    );
+    // a bounce tag made up
+    quarantined(
+        &format!("bounces+1-abcdefabcdef@{DOMAIN}"),
+        &dsn(
+            "x",
+            "ada@example.net",
+            "<atsd.t1.0@example.org>",
+            "failed",
+            "5.1.1",
+            "q2",
+        ),
+        "not atsd's",
+    );
+    // a report that names nothing atsd sent
+    quarantined(
+        &format!("postmaster@{DOMAIN}"),
+        &dsn(
+            "x",
+            "who@example.net",
+            "<other@example.com>",
+            "failed",
+            "5.1.1",
+            "q3",
+        ),
+        "names no email atsd sent",
+    );
+    // not a message at all
+    quarantined(&format!("reply+1-x@{DOMAIN}"), "\u{1}\u{2} not mail", "");
+    // a message with no body, to no address of ours
+    quarantined(
+        "someone@example.org",
+        "From: a@example.net\r\nSubject: empty\r\nMessage-ID: <q5@example.net>\r\n\r\n",
+        "addressed to no reply or bounce address",
+    );
+    // malformed MIME: a multipart with no boundary
+    quarantined(
+        "someone@example.org",
+        "From: a@example.net\r\nMessage-ID: <q6@example.net>\r\nContent-Type: multipart/mixed\r\n\r\n--x\r\nbroken",
+        "addressed to no reply or bounce address",
+    );
+    let listed = env.json(&["mail", "quarantine", "list"]);
+    assert_eq!(listed.as_array().map(Vec::len), Some(6), "{listed}");
+    // over the cap (1 MiB here): refused with EX_DATAERR, nothing stored
+    let big = format!(
+        "From: a@example.net\r\nSubject: big\r\n\r\n{}",
+        "x".repeat(2 * 1024 * 1024)
+    );
+    let (code, _, err) = receive(&env, None, big.as_bytes());
+    assert_eq!(code, 65, "{err}");
+    assert!(err.contains("max_size"), "{err}");
+    let mut after = state(&env);
+    after.retain(|r| !(r.len() == 3 && r[1] == "quarantined"));
+    assert_eq!(after, before, "nothing but the quarantine changed");
+    // a quarantined message is shown, and dropped
+    let shown = env.ok(&["mail", "quarantine", "show", "1"]);
+    assert!(shown.contains("not atsd's"), "{shown}");
+    env.ok(&["mail", "quarantine", "drop", "1"]);
+    assert_eq!(
+        env.json(&["mail", "quarantine", "list"])
+            .as_array()
+            .map(Vec::len),
+        Some(5)
+    );
+}
+
+#[test]
+fn a_database_that_cannot_be_reached_asks_the_mail_system_to_try_again() {
+    let env = inbound_env(free_port());
+    // a database that cannot be opened (nothing listens on port 1)
+    #[allow(deprecated)]
+    let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin("atsd"));
+    c.current_dir(env.path(""))
+        .arg("--config")
+        .arg(&env.config)
+        .args([
+            "--database",
+            "postgres://atsd@127.0.0.1:1/none",
+            "mail",
+            "receive",
+        ]);
+    let mut child = c
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run");
+    let _ = child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(b"From: a@example.net\r\nMessage-ID: <t@example.net>\r\n\r\nhi\r\n");
+    let out = child.wait_with_output().expect("ends");
+    assert_eq!(
+        out.status.code(),
+        Some(75),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(scalar(&env, "SELECT COUNT(*) FROM inbound_messages"), 0);
+}
