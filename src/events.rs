@@ -148,8 +148,8 @@ mod tests {
         assert!(matches(&t(&["application.*"]), "application.moved"));
         assert!(!matches(&t(&["app.*"]), "application.moved"));
         assert!(check_types(&t(&["application.*", "job.failed"])).is_ok());
-        let e = check_types(&t(&["email.bounced"])).unwrap_err();
-        assert!(e.contains("`email.bounced`"), "{e}");
+        let e = check_types(&t(&["email.lost"])).unwrap_err();
+        assert!(e.contains("`email.lost`"), "{e}");
         assert!(check_types(&t(&["nope.*"])).is_err());
     }
 }

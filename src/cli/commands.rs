@@ -210,6 +210,7 @@ pub(super) async fn dispatch(cli: Cli, verbose: u8) -> CmdResult {
             }
             MailCmd::Retry { id } => super::mail::mail_retry(&env, id).await,
             MailCmd::Receive { recipients } => super::inbound::receive(&env, &recipients).await,
+            MailCmd::Inspect => super::inbound::inspect(&env),
             MailCmd::Inbound {
                 kind,
                 application,

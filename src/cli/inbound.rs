@@ -13,7 +13,8 @@ use std::io::Read;
 /// The size cap without `[mail.inbound]` (bytes).
 const DEFAULT_MAX: u64 = 10 * 1024 * 1024;
 
-pub(super) async fn receive(env: &Env, recipients: &[String]) -> CmdResult {
+/// The message on standard input, at most `mail.inbound.max_size`.
+fn read_stdin(env: &Env) -> crate::error::Result<Vec<u8>> {
     let max = env
         .config()
         .mail
@@ -32,6 +33,55 @@ pub(super) async fn receive(env: &Env, recipients: &[String]) -> CmdResult {
             crate::config::Size(max)
         )));
     }
+    Ok(raw)
+}
+
+/// `atsd mail inspect`: what atsd reads in a message, nothing stored.
+pub(super) fn inspect(env: &Env) -> CmdResult {
+    use crate::inbound::dsn;
+    let raw = read_stdin(env)?;
+    let Some(msg) = mail_parser::MessageParser::default()
+        .parse(&raw)
+        .filter(|m| !m.headers().is_empty())
+    else {
+        let out = serde_json::json!({"message": false});
+        if env.json {
+            return print_json(&out);
+        }
+        println!("not a message: no headers could be read");
+        return Ok(());
+    };
+    let report = dsn::read(&msg);
+    let text = msg
+        .body_text(0)
+        .map(|t| t.into_owned())
+        .unwrap_or_else(|| String::from_utf8_lossy(&raw).into_owned());
+    let out = serde_json::json!({
+        "message": true,
+        "report": report.is_some(),
+        "envelope_id": report.as_ref().and_then(|r| r.envelope_id.clone()),
+        "returned_message_id": report.as_ref().and_then(|r| r.returned_message_id.clone())
+            .or_else(|| dsn::returned_message_id(&msg)),
+        "recipients": report.as_ref().map(|r| r.recipients.iter().map(|d| serde_json::json!({
+            "address": d.recipient,
+            "action": d.action,
+            "status": d.status,
+            "diagnostic": d.diagnostic,
+            "permanent": d.permanent(),
+        })).collect::<Vec<_>>()).unwrap_or_default(),
+        "looks_like_bounce": dsn::looks_like_bounce(&msg),
+        "text_status": dsn::status_code(&text),
+        "auto_reply": rx::auto_reply(&msg),
+    });
+    if env.json {
+        return print_json(&out);
+    }
+    println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+    Ok(())
+}
+
+pub(super) async fn receive(env: &Env, recipients: &[String]) -> CmdResult {
+    let raw = read_stdin(env)?;
     let taken = async {
         let store = env.store().await?;
         rx::receive(&store, &env.ctx(), &raw, recipients).await

@@ -156,6 +156,29 @@ pub(super) async fn run_daemon(env: &Env) -> CmdResult {
         };
         tokio::spawn(http::serve(listener, state, runner.cancel.clone()));
     }
+    if let Some(listen) = env
+        .config()
+        .mail
+        .inbound
+        .as_ref()
+        .and_then(|i| i.lmtp_listen.clone())
+    {
+        let listener = crate::inbound::lmtp::bind(&listen).await?;
+        let addr = listener
+            .local_addr()
+            .map(|a| a.to_string())
+            .unwrap_or(listen);
+        tracing::info!(listen = %addr, "serving LMTP for inbound mail");
+        let lmtp = crate::inbound::lmtp::Lmtp {
+            store: runner.store.clone(),
+            current: current.clone(),
+        };
+        tokio::spawn(crate::inbound::lmtp::serve(
+            listener,
+            lmtp,
+            runner.cancel.clone(),
+        ));
+    }
     let (reload_tx, reload_rx) = tokio::sync::mpsc::channel(1);
     service::handle_signals(runner.cancel.clone(), reload_tx);
     let reloads = crate::daemon::Reloads {

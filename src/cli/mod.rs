@@ -429,6 +429,10 @@ pub enum MailCmd {
         #[arg(long = "recipient", value_name = "ADDRESS")]
         recipients: Vec<String>,
     },
+    /// Read one message on standard input and say what atsd reads in it (a
+    /// delivery report's recipients and statuses, an auto-reply), changing
+    /// nothing: for checking a bounce format before it arrives.
+    Inspect,
     /// Mail that came back: bounces, replies, auto-replies, quarantined.
     Inbound {
         #[arg(long, value_parser = ["bounce", "reply", "auto_reply", "quarantined"])]

@@ -269,7 +269,7 @@ Final-Recipient: rfc822; Ada@Example.net\r\n\
 Action: failed\r\n\
 Status: 5.1.1\r\n\
 Diagnostic-Code: smtp; 550 5.1.1 <ada@example.net>: Recipient address\r\n\
- rejected: User unknown\r\n\
+\x20rejected: User unknown\r\n\
 \r\n\
 --B\r\n\
 Content-Type: text/rfc822-headers\r\n\

@@ -4,8 +4,10 @@
 //! - [`dsn`]: reading a delivery report (RFC 3464) and the common
 //!   non-standard ones;
 //! - [`receive`]: one message in — classified, stored once, acted on in one
-//!   transaction.
+//!   transaction;
+//! - [`lmtp`]: the LMTP listener `atsd run` serves on loopback.
 
 pub mod dsn;
+pub mod lmtp;
 pub mod receive;
 pub mod tags;

@@ -22,7 +22,7 @@
 //!    on (`atsd mail quarantine`).
 //!
 //! The same message delivered twice (its Message-ID and the SHA-256 of its
-//! bytes) is stored once and acts once.
+//! body: a retrying MTA may add a header line) is stored once and acts once.
 
 use super::dsn::{self, Delivery};
 use super::tags::{Addressed, Tags};
@@ -89,7 +89,7 @@ pub async fn receive(
     let key = format!(
         "{} {}",
         message_id.as_deref().unwrap_or("-"),
-        store::tokens::sha256(raw)
+        store::tokens::sha256(body_of(raw))
     );
     if let Some(before) = store_in::by_key(store.conn(), &key).await? {
         return Ok(Received {
@@ -283,6 +283,19 @@ async fn duplicate(store: &Store, key: &str) -> Result<Received> {
             before.id
         ),
     })
+}
+
+/// The bytes after the header section: what a retrying mail system
+/// delivers unchanged, though it may add a `Received` or `Delivered-To`
+/// line each time (the whole message when it has no body).
+fn body_of(raw: &[u8]) -> &[u8] {
+    let crlf = raw.windows(4).position(|w| w == b"\r\n\r\n").map(|i| i + 4);
+    let lf = raw.windows(2).position(|w| w == b"\n\n").map(|i| i + 2);
+    match (crlf, lf) {
+        (Some(a), Some(b)) => &raw[a.min(b)..],
+        (Some(a), None) | (None, Some(a)) => &raw[a..],
+        (None, None) => raw,
+    }
 }
 
 /// What a message is, by its addresses, its report and its headers.

@@ -8,20 +8,26 @@
 //! quarantined, each with nothing else changed; the same message twice
 //! acts once.
 
+use crate::api::Api;
 use crate::common::{Env, scalar};
 use crate::daemon::rows;
 use crate::smtp::{Sink, free_port, message_id};
-use crate::tools::{Tool, needs};
+use crate::tools::{Tool, needs, python};
 use std::io::Write;
 
 const DOMAIN: &str = "jobs.example.org";
 
 fn inbound_env(port: u16) -> Env {
+    inbound_env_with(port, "", "")
+}
+
+/// With `inbound` lines in `[mail.inbound]` and `extra` tables after.
+fn inbound_env_with(port: u16, inbound: &str, extra: &str) -> Env {
     let env = Env::with_config(&format!(
         "[mail]\ntransport = \"smtp\"\nfrom = \"Jobs <jobs@example.org>\"\nrate_per_second = 0\n\
          [mail.smtp]\nhost = \"127.0.0.1\"\nport = {port}\ntls = \"none\"\ntimeout = \"5s\"\n\
-         [mail.inbound]\ndomain = \"{DOMAIN}\"\nkey_file = \"inbound.key\"\nmax_size = \"1MiB\"\n\
-         [recruiters]\nemails = [\"recruiting@example.org\"]\n"
+         [mail.inbound]\ndomain = \"{DOMAIN}\"\nkey_file = \"inbound.key\"\nmax_size = \"1MiB\"\n{inbound}\
+         [recruiters]\nemails = [\"recruiting@example.org\"]\n{extra}"
     ));
     env.write(
         "inbound.key",
@@ -479,4 +485,172 @@ fn a_database_that_cannot_be_reached_asks_the_mail_system_to_try_again() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert_eq!(scalar(&env, "SELECT COUNT(*) FROM inbound_messages"), 0);
+}
+
+/// Python's smtplib.LMTP, a real LMTP client: sends `file` from the null
+/// sender to `rcpts`, retrying while atsd says 451 (starting); prints the
+/// refused recipients as JSON, or the error's code.
+const LMTP_CLIENT: &str = r#"
+import json, smtplib, sys, time
+port, path, rcpts = int(sys.argv[1]), sys.argv[2], sys.argv[3:]
+msg = open(path, "rb").read()
+for attempt in range(50):
+    try:
+        with smtplib.LMTP("127.0.0.1", port) as c:
+            refused = c.sendmail("", rcpts, msg)
+        print(json.dumps({"refused": {k: [v[0], v[1].decode()] for k, v in refused.items()}}))
+        break
+    except smtplib.SMTPRecipientsRefused as e:
+        codes = {k: v[0] for k, v in e.recipients.items()}
+        if all(c == 451 for c in codes.values()):
+            time.sleep(0.2)
+            continue
+        print(json.dumps({"refused": codes}))
+        break
+    except smtplib.SMTPDataError as e:
+        if e.smtp_code == 451:
+            time.sleep(0.2)
+            continue
+        print(json.dumps({"data_error": e.smtp_code}))
+        break
+    except smtplib.SMTPSenderRefused as e:
+        print(json.dumps({"sender_refused": e.smtp_code}))
+        break
+"#;
+
+/// Says `commands` to the LMTP listener, then `data` (dot-stuffed) and
+/// QUIT; everything it answered.
+fn lmtp_by_hand(port: u16, commands: &[&str], data: &str) -> String {
+    use std::io::{BufRead, BufReader};
+    let s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("LMTP listens");
+    s.set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .expect("timeout");
+    let mut w = s.try_clone().expect("clone");
+    let mut r = BufReader::new(s);
+    let mut said = String::new();
+    let mut line = String::new();
+    let mut read_reply = |r: &mut BufReader<std::net::TcpStream>, said: &mut String| loop {
+        line.clear();
+        if r.read_line(&mut line).unwrap_or(0) == 0 {
+            break;
+        }
+        said.push_str(&line);
+        if line.as_bytes().get(3) == Some(&b' ') {
+            break;
+        }
+    };
+    read_reply(&mut r, &mut said);
+    for c in commands {
+        w.write_all(format!("{c}\r\n").as_bytes()).expect("write");
+        read_reply(&mut r, &mut said);
+    }
+    let mut body = String::new();
+    for l in data.strip_suffix("\r\n").unwrap_or(data).split("\r\n") {
+        if l.starts_with('.') {
+            body.push('.');
+        }
+        body.push_str(l);
+        body.push_str("\r\n");
+    }
+    body.push_str(".\r\n");
+    w.write_all(body.as_bytes()).expect("write");
+    let rcpts = commands.iter().filter(|c| c.starts_with("RCPT")).count();
+    for _ in 0..rcpts {
+        read_reply(&mut r, &mut said);
+    }
+    let _ = w.write_all(b"QUIT\r\n");
+    said
+}
+
+fn lmtp_send(env: &Env, port: u16, raw: &str, rcpts: &[&str]) -> serde_json::Value {
+    let file = env.write("lmtp-message.eml", raw);
+    let out = std::process::Command::new(python())
+        .args(["-c", LMTP_CLIENT, &port.to_string()])
+        .arg(&file)
+        .args(rcpts)
+        .output()
+        .expect("run python's smtplib.LMTP");
+    let text = String::from_utf8_lossy(&out.stdout);
+    serde_json::from_str(text.trim()).unwrap_or_else(|_| {
+        panic!(
+            "LMTP client: {text}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+#[test]
+fn lmtp_takes_a_bounce_once_answers_every_recipient_and_refuses_what_is_too_big() {
+    needs!(Tool::Smtp);
+    let sink = Sink::start(free_port());
+    let (lmtp, http) = (free_port(), free_port());
+    let env = inbound_env_with(
+        sink.port,
+        &format!("lmtp_listen = \"127.0.0.1:{lmtp}\"\n"),
+        &format!(
+            "[http]\nlisten = \"127.0.0.1:{http}\"\n\
+             [schedule]\npoll = \"0 0 1 1 *\"\ndispatch = \"0 0 1 1 *\"\nadvance = \"0 0 1 1 *\"\ndigest = \"0 0 1 1 *\"\n"
+        ),
+    );
+    env.ok(&[
+        "apply",
+        "1",
+        "--name",
+        "Ada Gone",
+        "--email",
+        "ada@gone.example.net",
+    ]);
+    env.ok(&["tick", "dispatch"]);
+    let first = sink.messages().pop().expect("the acknowledgement");
+    let verp = first["mail_from"].as_str().unwrap_or_default().to_string();
+    let returned = message_id(&first);
+    let api = Api::start(&env, http);
+    let failed = dsn(
+        &verp,
+        "ada@gone.example.net",
+        &returned,
+        "failed",
+        "5.1.1",
+        "l1",
+    );
+    let r = lmtp_send(&env, lmtp, &failed, &[&verp]);
+    assert_eq!(r["refused"], serde_json::json!({}), "{r}");
+    assert_eq!(
+        rows(&env, "SELECT status FROM outbox WHERE id = 1"),
+        [["bounced"]]
+    );
+    // two recipients in one transaction: an answer each after the data
+    // (Python's smtplib.LMTP reads only one, so this is said by hand)
+    let talk = lmtp_by_hand(
+        lmtp,
+        &[
+            "LHLO test",
+            "MAIL FROM:<>",
+            &format!("RCPT TO:<{verp}>"),
+            &format!("RCPT TO:<postmaster@{DOMAIN}>"),
+            "DATA",
+        ],
+        &failed,
+    );
+    let after_data: Vec<&str> = talk.lines().rev().take(2).collect();
+    assert!(
+        after_data.iter().all(|l| l.starts_with("250 2.0.0")),
+        "{talk}"
+    );
+    // the MTA delivers it again: taken, stored once
+    let r = lmtp_send(&env, lmtp, &failed, &[&verp]);
+    assert_eq!(r["refused"], serde_json::json!({}), "{r}");
+    assert_eq!(
+        rows(&env, "SELECT kind, status FROM inbound_messages"),
+        [["bounce", "permanent"]]
+    );
+    // over max_size (1 MiB): refused at MAIL by its SIZE, nothing stored
+    let big = format!(
+        "From: a@example.net\r\nSubject: big\r\n\r\n{}\r\n",
+        "y".repeat(1100 * 1024)
+    );
+    let r = lmtp_send(&env, lmtp, &big, &[&verp]);
+    assert_eq!(r["sender_refused"], 552, "{r}");
+    assert_eq!(scalar(&env, "SELECT COUNT(*) FROM inbound_messages"), 1);
+    api.stop();
 }
