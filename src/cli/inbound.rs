@@ -70,7 +70,7 @@ pub(super) fn inspect(env: &Env) -> CmdResult {
             "permanent": d.permanent(),
         })).collect::<Vec<_>>()).unwrap_or_default(),
         "looks_like_bounce": dsn::looks_like_bounce(&msg),
-        "text_status": dsn::status_code(&text),
+        "text_status": dsn::text_failure(&text),
         "auto_reply": rx::auto_reply(&msg),
     });
     if env.json {

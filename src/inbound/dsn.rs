@@ -32,10 +32,11 @@ pub struct Delivery {
 impl Delivery {
     /// A permanent failure: `Action: failed`, or a 5.x.x status.
     pub fn permanent(&self) -> bool {
-        let failed = self
-            .action
-            .as_deref()
-            .is_some_and(|a| a.eq_ignore_ascii_case("failed"));
+        // `failure` and (opensmtpd's) `error` are seen for `failed`
+        let failed = self.action.as_deref().is_some_and(|a| {
+            let a = a.to_ascii_lowercase();
+            a.starts_with("fail") || a.starts_with("error")
+        });
         let five = self.status.as_deref().is_some_and(|s| s.starts_with('5'));
         let delayed = self.action.as_deref().is_some_and(|a| {
             a.eq_ignore_ascii_case("delayed") || a.eq_ignore_ascii_case("delivered")
@@ -47,6 +48,16 @@ impl Delivery {
 /// The standard report of `msg`, if it carries a `message/delivery-status`
 /// part (or a `message/global-delivery-status` one).
 pub fn read(msg: &Message<'_>) -> Option<Report> {
+    read_here(msg).or_else(|| {
+        // a report forwarded whole inside the message (some gateways wrap it)
+        msg.parts.iter().find_map(|p| match &p.body {
+            PartType::Message(inner) => read_here(inner),
+            _ => None,
+        })
+    })
+}
+
+fn read_here(msg: &Message<'_>) -> Option<Report> {
     let status = msg.parts.iter().find(|p| {
         p.content_type().is_some_and(|c| {
             c.ctype().eq_ignore_ascii_case("message")
@@ -75,9 +86,12 @@ pub fn read(msg: &Message<'_>) -> Option<Report> {
                 continue;
             }
         }
-        let recipient = get("Final-Recipient")
-            .or_else(|| get("Original-Recipient"))
-            .map(|v| address_of(&v));
+        // the address as it was sent (Original-Recipient, when the MTA
+        // kept it) before the one it was rewritten to; only Internet
+        // addresses (`rfc822;`), not X.400 and the like
+        let recipient = get("Original-Recipient")
+            .and_then(|v| address_of(&v))
+            .or_else(|| get("Final-Recipient").and_then(|v| address_of(&v)));
         if recipient.is_none() && get("Action").is_none() && get("Status").is_none() {
             continue;
         }
@@ -150,13 +164,20 @@ fn fields(text: &str) -> Vec<Vec<(String, String)>> {
     blocks
 }
 
-/// `rfc822; Ada@Example.org` → `ada@example.org`.
-fn address_of(v: &str) -> String {
-    let a = v.split_once(';').map(|(_, a)| a).unwrap_or(v);
-    a.trim()
+/// `rfc822; Ada@Example.org` → `ada@example.org`; `None` for an address
+/// of another type (`x400; /C=WW/…`) or one with no `@`.
+fn address_of(v: &str) -> Option<String> {
+    let a = match v.split_once(';') {
+        Some((kind, a)) if kind.trim().eq_ignore_ascii_case("rfc822") => a,
+        Some(_) => return None,
+        None => v,
+    };
+    let a = a
+        .trim()
         .trim_start_matches('<')
         .trim_end_matches('>')
-        .to_ascii_lowercase()
+        .to_ascii_lowercase();
+    (a.contains('@') && !a.contains(char::is_whitespace)).then_some(a)
 }
 
 /// The first enhanced status code (RFC 3463: `5.1.1`) in `text`.
@@ -184,6 +205,64 @@ pub fn status_code(text: &str) -> Option<String> {
             && !after.is_some_and(|x| x.is_ascii_digit() || x == '.')
         {
             return Some(format!("{a}.{bb}.{c}"));
+        }
+    }
+    None
+}
+
+/// What a report's free text says of the failure: its enhanced status code
+/// (`5.1.1`), else the class of an SMTP reply in it (`550` → `5.0.0`), else
+/// `5.0.0` for the words mail systems use for a dead mailbox, else `4.0.0`
+/// for those of a delay.
+pub fn text_failure(text: &str) -> Option<String> {
+    if let Some(code) = status_code(text) {
+        return Some(code);
+    }
+    if let Some(class) = smtp_reply(text) {
+        return Some(class);
+    }
+    let lower = text.to_lowercase();
+    const DEAD: [&str; 14] = [
+        "user unknown",
+        "unknown user",
+        "no such user",
+        "no such mailbox",
+        "does not exist",
+        "doesn't exist",
+        "mailbox unavailable",
+        "mailbox not found",
+        "invalid recipient",
+        "recipient address rejected",
+        "account has been disabled",
+        "not a valid mailbox",
+        "unknown recipient",
+        "no mailbox here",
+    ];
+    const LATER: [&str; 4] = [
+        "will retry",
+        "will be retried",
+        "still trying",
+        "has been delayed",
+    ];
+    if DEAD.iter().any(|w| lower.contains(w)) {
+        return Some("5.0.0".into());
+    }
+    if LATER.iter().any(|w| lower.contains(w)) {
+        return Some("4.0.0".into());
+    }
+    None
+}
+
+/// A 5xx or 4xx SMTP reply code in text (`said: 550 …`, `550-…`), as a
+/// status class (`5.0.0`).
+fn smtp_reply(text: &str) -> Option<String> {
+    for w in text.split(|c: char| c.is_whitespace() || c == '(' || c == ':') {
+        let w = w.trim_end_matches('-');
+        if w.len() == 3 && w.chars().all(|c| c.is_ascii_digit()) {
+            let d: u32 = w.parse().ok()?;
+            if (421..=554).contains(&d) && matches!(d / 100, 4 | 5) {
+                return Some(format!("{}.0.0", d / 100));
+            }
         }
     }
     None

@@ -449,8 +449,7 @@ fn free_text_delivery(msg: &Message<'_>, raw: &[u8], recipient: &str) -> Option<
         .body_text(0)
         .map(|t| t.into_owned())
         .unwrap_or_else(|| String::from_utf8_lossy(raw).into_owned());
-    let status = dsn::status_code(&text).or_else(|| smtp_reply(&text));
-    let status = status?;
+    let status = dsn::text_failure(&text)?;
     let permanent = status.starts_with('5');
     let line = text
         .lines()
@@ -462,21 +461,6 @@ fn free_text_delivery(msg: &Message<'_>, raw: &[u8], recipient: &str) -> Option<
         status: Some(status),
         diagnostic: line,
     })
-}
-
-/// A 5xx or 4xx SMTP reply code in text (`said: 550 …`, `550-…`), as a
-/// status class (`5.0.0`).
-fn smtp_reply(text: &str) -> Option<String> {
-    for w in text.split(|c: char| c.is_whitespace() || c == '(' || c == ':') {
-        let w = w.trim_end_matches('-');
-        if w.len() == 3 && w.chars().all(|c| c.is_ascii_digit()) && matches!(&w[..1], "4" | "5") {
-            let d: u32 = w.parse().ok()?;
-            if (421..=554).contains(&d) {
-                return Some(format!("{}.0.0", &w[..1]));
-            }
-        }
-    }
-    None
 }
 
 async fn by_message_id<C: ConnectionTrait>(c: &C, mid: &str) -> Result<Option<outbox::Model>> {

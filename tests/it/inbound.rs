@@ -654,3 +654,149 @@ fn lmtp_takes_a_bounce_once_answers_every_recipient_and_refuses_what_is_too_big(
     assert_eq!(scalar(&env, "SELECT COUNT(*) FROM inbound_messages"), 1);
     api.stop();
 }
+
+/// `atsd <args>` with the file on standard input: (exit code, stdout).
+fn with_stdin(env: &Env, args: &[&str], file: &std::path::Path) -> (i32, String) {
+    let out = env
+        .std_cmd()
+        .args(args)
+        .stdin(std::fs::File::open(file).expect("a corpus file"))
+        .output()
+        .expect("run atsd");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+#[test]
+fn flufl_bounces_corpus_never_crashes_atsd_and_atsd_names_no_address_flufl_does_not() {
+    needs!(Tool::Bounces);
+    use std::collections::{BTreeMap, BTreeSet};
+    let env = inbound_env(free_port());
+    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(crate::tools::bounce_corpus())
+        .expect("the corpus")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "txt"))
+        .collect();
+    files.sort();
+    assert_eq!(files.len(), 117, "flufl.bounce 6.0.0's corpus");
+    // the oracle: what flufl.bounce names in each
+    let out = std::process::Command::new(python())
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/bounce_oracle.py"
+        ))
+        .args(&files)
+        .output()
+        .expect("run tests/bounce_oracle.py");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let set = |v: &serde_json::Value| -> BTreeSet<String> {
+        v.as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|a| a.as_str().map(str::to_lowercase))
+            .collect()
+    };
+    type Named = (BTreeSet<String>, BTreeSet<String>, BTreeSet<String>);
+    let oracle: BTreeMap<String, Named> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).expect("oracle JSON");
+            (
+                v["file"].as_str().unwrap_or_default().to_string(),
+                (
+                    set(&v["permanent"]),
+                    set(&v["temporary"]),
+                    set(&v["dsn_permanent"]),
+                ),
+            )
+        })
+        .collect();
+    let (mut reports, mut found, mut with_address) = (0, 0, 0);
+    let (mut other, mut recognised) = (0, 0);
+    let mut wrong = Vec::new();
+    let mut milder: Vec<String> = Vec::new();
+    for f in &files {
+        let name = f.display().to_string();
+        let (code, text) = with_stdin(&env, &["--json", "mail", "inspect"], f);
+        assert_eq!(code, 0, "{name}: {text}");
+        let seen: serde_json::Value = serde_json::from_str(&text).expect("inspect JSON");
+        // and taken whole: never a crash, never a retry asked for
+        let (code, taken) = with_stdin(&env, &["mail", "receive"], f);
+        assert_eq!(code, 0, "{name}: {taken}");
+        let (perm, temp, dsn_perm) = oracle.get(&name).cloned().unwrap_or_default();
+        let recipients = seen["recipients"].as_array().cloned().unwrap_or_default();
+        let atsd_failed: BTreeSet<String> = recipients
+            .iter()
+            .filter(|r| r["permanent"] == true)
+            .filter_map(|r| r["address"].as_str().map(str::to_lowercase))
+            .collect();
+        let atsd_all: BTreeSet<String> = recipients
+            .iter()
+            .filter_map(|r| r["address"].as_str().map(str::to_lowercase))
+            .collect();
+        // never an address flufl does not name
+        for a in &atsd_failed {
+            if !perm.contains(a) && !temp.contains(a) {
+                wrong.push(format!(
+                    "{name}: atsd reads {a} as failed, flufl names {perm:?} {temp:?}"
+                ));
+            }
+        }
+        if seen["report"] == true {
+            reports += 1;
+        }
+        // the standard ones: what flufl's RFC 3464 reader names, atsd finds
+        if !dsn_perm.is_empty() {
+            with_address += 1;
+            if dsn_perm.is_subset(&atsd_all) {
+                found += 1;
+                if !dsn_perm.is_subset(&atsd_failed) {
+                    // found, and read as not (yet) permanent: `Action:
+                    // failed` with a 4.x.x status (the message expired;
+                    // the address is not proven dead), which flufl counts
+                    milder.push(name.rsplit('/').next().unwrap_or_default().to_string());
+                }
+            } else {
+                wrong.push(format!(
+                    "{name}: flufl's RFC 3464 reader names {dsn_perm:?}, atsd reads {atsd_all:?} ({atsd_failed:?} failed)"
+                ));
+            }
+        } else if !perm.is_empty() {
+            other += 1;
+            let status = seen["text_status"].as_str().unwrap_or("");
+            if seen["looks_like_bounce"] == true && status.starts_with('5') {
+                recognised += 1;
+            }
+        }
+    }
+    println!(
+        "flufl.bounce corpus: {} files, {reports} with a delivery-status part; flufl's RFC 3464 reader names a failed address in {with_address}, \
+         atsd finds it in {found}; of the {other} others where flufl names one (non-standard formats), atsd's text reading recognises \
+         {recognised} as permanent failures; read as temporary where flufl says permanent: {milder:?}",
+        files.len()
+    );
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    assert!(
+        with_address >= 10 && found == with_address,
+        "{found} of {with_address}"
+    );
+    assert!(milder.len() <= 2, "{milder:?}");
+    // nothing atsd sent is named by the corpus: nothing was marked
+    assert_eq!(
+        scalar(&env, "SELECT COUNT(*) FROM undeliverable_addresses"),
+        0
+    );
+    assert_eq!(
+        scalar(
+            &env,
+            "SELECT COUNT(*) FROM inbound_messages WHERE kind = 'bounce'"
+        ),
+        0
+    );
+}

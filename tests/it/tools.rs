@@ -34,9 +34,11 @@ pub enum Tool {
     Promtool,
     /// icalendar and vobject (PyPI), tests/ics_check.py
     Calendar,
+    /// flufl.bounce (PyPI) and its source package's corpus
+    Bounces,
 }
 
-const ALL: [Tool; 9] = [
+const ALL: [Tool; 10] = [
     Tool::Smtp,
     Tool::PrometheusClient,
     Tool::Croniter,
@@ -46,6 +48,7 @@ const ALL: [Tool; 9] = [
     Tool::Spectral,
     Tool::Promtool,
     Tool::Calendar,
+    Tool::Bounces,
 ];
 
 impl Tool {
@@ -60,6 +63,7 @@ impl Tool {
             Tool::Spectral => "spectral (npm)",
             Tool::Promtool => "promtool",
             Tool::Calendar => "icalendar and vobject (Python)",
+            Tool::Bounces => "flufl.bounce and its corpus (Python)",
         }
     }
 
@@ -79,6 +83,7 @@ impl Tool {
             Tool::Spectral => spectral().is_file(),
             Tool::Promtool => promtool().is_file(),
             Tool::Calendar => python_has("icalendar") && python_has("vobject"),
+            Tool::Bounces => python_has("flufl.bounce") && bounce_corpus().is_dir(),
         }
     }
 }
@@ -89,6 +94,11 @@ fn tools_dir() -> PathBuf {
     std::env::var_os("ATSD_TEST_TOOLS")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/tools"))
+}
+
+/// flufl.bounce's corpus of non-delivery reports.
+pub fn bounce_corpus() -> PathBuf {
+    tools_dir().join("flufl-bounce/flufl_bounce-6.0.0/tests/data")
 }
 
 /// The virtual environment's Python, which has the tests' PyPI packages.
@@ -130,7 +140,7 @@ fn python_has(module: &str) -> bool {
     FOUND
         .get_or_init(|| {
             let script = "import importlib.util as u\n\
-                 for m in ['aiosmtpd', 'prometheus_client', 'croniter', 'standardwebhooks', 'icalendar', 'vobject']:\n\
+                 for m in ['aiosmtpd', 'prometheus_client', 'croniter', 'standardwebhooks', 'icalendar', 'vobject', 'flufl.bounce']:\n\
                  \x20   print(m if u.find_spec(m) else '')";
             Command::new(python())
                 .args(["-c", script])

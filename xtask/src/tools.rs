@@ -5,6 +5,7 @@
 //! |---|---|---|
 //! | Python packages of `tests/requirements.txt` (aiosmtpd, prometheus-client, croniter, standardwebhooks, schemathesis, icalendar, vobject) | PyPI | `target/tools/venv` |
 //! | npm modules of `tests/node/package-lock.json` (playwright-core, axe-core, Lighthouse, Spectral) | npm, `npm ci` | `tests/node/node_modules` |
+//! | flufl.bounce's test corpus (117 non-delivery reports; its scanner is in the venv) | PyPI, the source package | `target/tools/flufl-bounce` |
 //! | Chromium | Debian (`chromium`) | `/usr/bin/chromium` |
 //! | promtool | Debian (`prometheus`, unpacked, not installed: no service) | `target/tools/prometheus` |
 //!
@@ -39,6 +40,12 @@ const TOOLS: &[Tool] = &[
         purpose: "aiosmtpd, prometheus-client, croniter, standardwebhooks, schemathesis, icalendar, vobject (PyPI)",
         present: python_present,
         install: python_install,
+    },
+    Tool {
+        name: "bounces",
+        purpose: "flufl.bounce's corpus of real non-delivery reports, the oracle of atsd's bounce reading (PyPI sdist)",
+        present: bounces_present,
+        install: bounces_install,
     },
     Tool {
         name: "node",
@@ -199,6 +206,59 @@ fn python_install(ws: &Workspace, apt: &Apt) -> Result<(), String> {
         .arg("--requirement")
         .arg(&requirements))?;
     write_stamp(&requirements, &dir.join("atsd-requirements.txt"))
+}
+
+// ---- flufl.bounce's corpus: its source package's tests/data ----
+
+/// The version whose corpus the tests read (its scanner, pinned in
+/// tests/requirements.txt, is the same).
+const FLUFL_BOUNCE: &str = "6.0.0";
+
+fn bounces_dir(ws: &Workspace) -> PathBuf {
+    ws.tools.join("flufl-bounce")
+}
+
+fn bounces_present(ws: &Workspace) -> Result<String, String> {
+    let data = bounces_dir(ws).join(format!("flufl_bounce-{FLUFL_BOUNCE}/tests/data"));
+    let n = std::fs::read_dir(&data)
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .filter(|e| e.path().extension().is_some_and(|x| x == "txt"))
+                .count()
+        })
+        .unwrap_or(0);
+    if n < 100 {
+        return Err(format!("no corpus at {}", data.display()));
+    }
+    Ok(format!("{} ({n} reports)", data.display()))
+}
+
+fn bounces_install(ws: &Workspace, _: &Apt) -> Result<(), String> {
+    let dir = bounces_dir(ws);
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let python = venv(ws).join("bin/python");
+    run(Command::new(&python)
+        .args([
+            "-m",
+            "pip",
+            "download",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--no-deps",
+            "--no-binary",
+            ":all:",
+        ])
+        .arg(format!("flufl.bounce=={FLUFL_BOUNCE}"))
+        .arg("-d")
+        .arg(&dir))?;
+    let archive = dir.join(format!("flufl_bounce-{FLUFL_BOUNCE}.tar.gz"));
+    run(Command::new(&python)
+        .args([
+            "-c",
+            "import sys, tarfile; tarfile.open(sys.argv[1]).extractall(sys.argv[2], filter='data')",
+        ])
+        .arg(&archive)
+        .arg(&dir))
 }
 
 // ---- Node.js modules with npm ci ----
