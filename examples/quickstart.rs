@@ -158,6 +158,23 @@ fn look_at_the_board(dir: &Path, port: u16) {
             waiting.join(", ")
         }
     );
+    // María's address bounced, Alan replied: both on their pages (Lena
+    // reads all postings' applications)
+    let maria = page("/board/applications/4");
+    let alan = page("/board/applications/7");
+    println!(
+        "GET /board/applications/4 → {}\nGET /board/applications/7 → {}",
+        if maria.contains("Die Adresse ist seit") {
+            "her address marked undeliverable, the bounce in her thread"
+        } else {
+            "no undeliverable mark (!)"
+        },
+        if alan.contains("I can start in January") {
+            "his reply in the thread: \"Thank you! I can start in January, …\""
+        } else {
+            "no reply (!)"
+        }
+    );
     // the application page's move form: its form token, then a POST as
     // the browser sends it
     let app = page("/board/applications/2");
@@ -349,6 +366,107 @@ fn show_digests(dir: &Path) {
     }
 }
 
+/// The first .eml file to `to`: its name, and the value of `header`.
+fn eml_to(dir: &Path, to: &str, header: &str) -> Option<(String, String)> {
+    let mut files: Vec<_> = std::fs::read_dir(dir.join("outbox"))
+        .ok()?
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    files.sort_by_key(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok());
+    files.into_iter().find_map(|p| {
+        let text = std::fs::read_to_string(&p).ok()?;
+        let head = text.split("\r\n\r\n").next()?;
+        head.lines()
+            .find(|l| l.starts_with("To:") && l.contains(to))?;
+        let value = head
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{header}: ")))?
+            .trim()
+            .to_string();
+        Some((p.file_name()?.to_string_lossy().into_owned(), value))
+    })
+}
+
+/// A bounce from María's mail system and a reply from Alan, each through
+/// `atsd mail receive` (what an MTA's pipe runs).
+fn mail_comes_back(dir: &Path) {
+    say(
+        "mail comes back: María's mailbox is gone. Her mail system's report goes to the bounce address of the very email it returns (its Return-Path)",
+    );
+    let Some((file, return_path)) = eml_to(dir, "maria@example.net", "Return-Path") else {
+        eprintln!("quickstart: no email to María with a Return-Path");
+        std::process::exit(1);
+    };
+    let verp = return_path.trim_matches(['<', '>']).to_string();
+    let message_id = eml_to(dir, "maria@example.net", "Message-ID")
+        .map(|(_, id)| id)
+        .unwrap_or_default();
+    println!("\n$ grep -m1 Return-Path outbox/{file}\nReturn-Path: {return_path}");
+    let bounce = format!(
+        "Return-Path: <>\r\nFrom: MAILER-DAEMON@mx.example.net (Mail Delivery System)\r\n\
+         To: {verp}\r\nSubject: Undelivered Mail Returned to Sender\r\n\
+         Date: Fri, 27 Nov 2026 10:00:00 +0100\r\nMessage-ID: <report-1@mx.example.net>\r\n\
+         MIME-Version: 1.0\r\n\
+         Content-Type: multipart/report; report-type=delivery-status; boundary=\"R\"\r\n\r\n\
+         --R\r\nContent-Type: text/plain\r\n\r\nYour message could not be delivered.\r\n\
+         --R\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.example.net\r\n\r\n\
+         Final-Recipient: rfc822; maria@example.net\r\nAction: failed\r\nStatus: 5.1.1\r\n\
+         Diagnostic-Code: smtp; 550 5.1.1 <maria@example.net>: Recipient address rejected: User unknown\r\n\r\n\
+         --R\r\nContent-Type: text/rfc822-headers\r\n\r\nMessage-ID: {message_id}\r\n\r\n--R--\r\n"
+    );
+    let reply_to = eml_to(dir, "alan@example.net", "Reply-To").map(|(_, r)| r);
+    let Some(reply_to) = reply_to else {
+        eprintln!("quickstart: no email to Alan with a Reply-To");
+        std::process::exit(1);
+    };
+    let reply = format!(
+        "From: Alan Turing <alan@example.net>\r\nTo: {reply_to}\r\n\
+         Subject: Re: Your application\r\nDate: Fri, 27 Nov 2026 10:30:00 +0000\r\n\
+         Message-ID: <alan-1@example.net>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n\
+         Thank you! I can start in January, and I am free for a call any afternoon.\r\n"
+    );
+    for (name, text) in [("bounce.eml", &bounce), ("reply.eml", &reply)] {
+        if let Err(e) = std::fs::write(dir.join(name), text) {
+            eprintln!("quickstart: cannot write {name}: {e}");
+            std::process::exit(1);
+        }
+    }
+    let bounce_file = dir.join("bounce.eml").display().to_string();
+    atsd(
+        dir,
+        &[
+            "--now",
+            "2026-11-27T12:01:00Z",
+            "mail",
+            "receive",
+            "--recipient",
+            &verp,
+            "--file",
+            &bounce_file,
+        ],
+    );
+    atsd(dir, &["mail", "undeliverable", "list"]);
+    say(&format!(
+        "Alan answers his acknowledgement: its Reply-To, {reply_to}, is his application's own address; the reply joins it and goes on to the recruiters"
+    ));
+    let reply_file = dir.join("reply.eml").display().to_string();
+    atsd(
+        dir,
+        &[
+            "--now",
+            "2026-11-27T12:02:00Z",
+            "mail",
+            "receive",
+            "--recipient",
+            &reply_to,
+            "--file",
+            &reply_file,
+        ],
+    );
+    atsd(dir, &["mail", "inbound"]);
+}
+
 fn say(text: &str) {
     println!("\n# {text}");
 }
@@ -510,6 +628,10 @@ emails = ["recruiting@example.org"]
 [interviews]                      # scheduling an interview moves the application to this stage
 stage = "interview"
 
+[mail.inbound]                    # mail that comes back: bounces and replies find their email
+domain = "jobs.example.org"       # envelope sender bounces+<id>-<tag>@…, Reply-To reply+<application>-<tag>@…
+key_file = "inbound.key"          # the tags' key (systemd: the credential inbound-key)
+
 [http]                            # `atsd run` serves /healthz and /metrics here
 listen = "127.0.0.1:{http_port}"
 
@@ -521,6 +643,14 @@ api_base = "http://127.0.0.1:{port}"
 api_base = "http://127.0.0.1:{port}"
 "#
     );
+    let key = std::fs::write(
+        dir.join("inbound.key"),
+        "quick-start-inbound-key-not-a-secret-0123456789\n",
+    );
+    if let Err(e) = key {
+        eprintln!("quickstart: cannot write inbound.key: {e}");
+        std::process::exit(1);
+    }
     if let Err(e) = std::fs::write(dir.join("atsd.toml"), config) {
         eprintln!("quickstart: cannot write atsd.toml: {e}");
         std::process::exit(1);
@@ -794,6 +924,7 @@ api_base = "http://127.0.0.1:{port}"
         &dir,
         &["--now", "2026-11-27T12:00:00Z", "interview", "show", "1"],
     );
+    mail_comes_back(&dir);
     say(
         "a tick before the service starts: every job catches up on what did not run this morning (the day's digests come late), so that the service has nothing left to send",
     );

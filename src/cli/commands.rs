@@ -209,8 +209,10 @@ pub(super) async fn dispatch(cli: Cli, verbose: u8) -> CmdResult {
                 .await
             }
             MailCmd::Retry { id } => super::mail::mail_retry(&env, id).await,
-            MailCmd::Receive { recipients } => super::inbound::receive(&env, &recipients).await,
-            MailCmd::Inspect => super::inbound::inspect(&env),
+            MailCmd::Receive { recipients, file } => {
+                super::inbound::receive(&env, &recipients, file.as_deref()).await
+            }
+            MailCmd::Inspect { file } => super::inbound::inspect(&env, file.as_deref()),
             MailCmd::Inbound {
                 kind,
                 application,
@@ -321,6 +323,9 @@ fn check_config(env: &Env) -> CmdResult {
         )));
     }
     crate::selfservice::Links::from_config(c)?;
+    if let Some(i) = &c.mail.inbound {
+        i.check_key()?;
+    }
     for w in c.webhooks.iter().flat_map(|w| &w.out) {
         crate::webhooks::sign::Secret::read(&w.secret_file)
             .map_err(|e| Error::input(format!("webhooks.out ({}).secret_file: {e}", w.name)))?;
@@ -529,6 +534,9 @@ async fn status(env: &Env) -> CmdResult {
     let store = env.store().await?;
     let c = env.config();
     crate::selfservice::Links::from_config(c)?;
+    if let Some(i) = &c.mail.inbound {
+        i.check_key()?;
+    }
     for w in c.webhooks.iter().flat_map(|w| &w.out) {
         crate::webhooks::sign::Secret::read(&w.secret_file)
             .map_err(|e| Error::input(format!("webhooks.out ({}).secret_file: {e}", w.name)))?;

@@ -13,8 +13,9 @@ use std::io::Read;
 /// The size cap without `[mail.inbound]` (bytes).
 const DEFAULT_MAX: u64 = 10 * 1024 * 1024;
 
-/// The message on standard input, at most `mail.inbound.max_size`.
-fn read_stdin(env: &Env) -> crate::error::Result<Vec<u8>> {
+/// The message in `file`, else on standard input, at most
+/// `mail.inbound.max_size`.
+fn read_message(env: &Env, file: Option<&std::path::Path>) -> crate::error::Result<Vec<u8>> {
     let max = env
         .config()
         .mail
@@ -22,11 +23,18 @@ fn read_stdin(env: &Env) -> crate::error::Result<Vec<u8>> {
         .as_ref()
         .map_or(DEFAULT_MAX, |i| i.max_size.0);
     let mut raw = Vec::new();
-    std::io::stdin()
-        .lock()
-        .take(max + 1)
-        .read_to_end(&mut raw)
-        .map_err(|e| Error::TryAgain(format!("cannot read the message on standard input: {e}")))?;
+    match file {
+        Some(f) => std::fs::File::open(f)
+            .and_then(|h| h.take(max + 1).read_to_end(&mut raw))
+            .map_err(|e| Error::io(format!("cannot read {}", f.display()), e))?,
+        None => std::io::stdin()
+            .lock()
+            .take(max + 1)
+            .read_to_end(&mut raw)
+            .map_err(|e| {
+                Error::TryAgain(format!("cannot read the message on standard input: {e}"))
+            })?,
+    };
     if raw.len() as u64 > max {
         return Err(Error::TooBig(format!(
             "the message is over mail.inbound.max_size ({}): refused, nothing stored",
@@ -37,9 +45,9 @@ fn read_stdin(env: &Env) -> crate::error::Result<Vec<u8>> {
 }
 
 /// `atsd mail inspect`: what atsd reads in a message, nothing stored.
-pub(super) fn inspect(env: &Env) -> CmdResult {
+pub(super) fn inspect(env: &Env, file: Option<&std::path::Path>) -> CmdResult {
     use crate::inbound::dsn;
-    let raw = read_stdin(env)?;
+    let raw = read_message(env, file)?;
     let Some(msg) = mail_parser::MessageParser::default()
         .parse(&raw)
         .filter(|m| !m.headers().is_empty())
@@ -80,8 +88,12 @@ pub(super) fn inspect(env: &Env) -> CmdResult {
     Ok(())
 }
 
-pub(super) async fn receive(env: &Env, recipients: &[String]) -> CmdResult {
-    let raw = read_stdin(env)?;
+pub(super) async fn receive(
+    env: &Env,
+    recipients: &[String],
+    file: Option<&std::path::Path>,
+) -> CmdResult {
+    let raw = read_message(env, file)?;
     let taken = async {
         let store = env.store().await?;
         rx::receive(&store, &env.ctx(), &raw, recipients).await

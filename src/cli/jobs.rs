@@ -134,6 +134,9 @@ pub(super) async fn run_daemon(env: &Env) -> CmdResult {
     use std::sync::Arc;
     // everything is checked before READY=1: the schema (migrated by
     // opening), the configuration, the templates, the HTTP listener
+    if let Some(i) = &env.config().mail.inbound {
+        i.check_key()?;
+    }
     let store = env.store().await?;
     let runner = Runner::new(store.clone(), env.config().clone(), runs::instance_name())?;
     runner.check_templates()?;

@@ -428,11 +428,18 @@ pub enum MailCmd {
         /// else the message's Delivered-To, X-Original-To, To and Cc.
         #[arg(long = "recipient", value_name = "ADDRESS")]
         recipients: Vec<String>,
+        /// Read the message from this file instead of standard input.
+        #[arg(long, value_name = "FILE")]
+        file: Option<PathBuf>,
     },
     /// Read one message on standard input and say what atsd reads in it (a
     /// delivery report's recipients and statuses, an auto-reply), changing
     /// nothing: for checking a bounce format before it arrives.
-    Inspect,
+    Inspect {
+        /// Read the message from this file instead of standard input.
+        #[arg(long, value_name = "FILE")]
+        file: Option<PathBuf>,
+    },
     /// Mail that came back: bounces, replies, auto-replies, quarantined.
     Inbound {
         #[arg(long, value_parser = ["bounce", "reply", "auto_reply", "quarantined"])]

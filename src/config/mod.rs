@@ -415,6 +415,14 @@ impl InboundConfig {
         })
     }
 
+    /// The key is there, or why it is not.
+    pub fn check_key(&self) -> Result<()> {
+        match self.key {
+            Some(_) => Ok(()),
+            None => self.clone().read_key(),
+        }
+    }
+
     /// Reads the key (at least 32 bytes, whitespace around it ignored).
     fn read_key(&mut self) -> Result<()> {
         let path = self.key_path().ok_or_else(|| {
@@ -424,10 +432,10 @@ impl InboundConfig {
             )
         })?;
         let text = std::fs::read_to_string(&path).map_err(|e| {
-            Error::io(
-                format!("mail.inbound.key_file: cannot read {}", path.display()),
-                e,
-            )
+            Error::input(format!(
+                "mail.inbound.key_file: cannot read {}: {e}",
+                path.display()
+            ))
         })?;
         let key = text.trim().as_bytes().to_vec();
         if key.len() < 32 {
@@ -623,10 +631,14 @@ impl Config {
                 errs.join("\n  ")
             ))
         })?;
-        if let Some(inbound) = config.mail.inbound.as_mut() {
-            inbound
-                .read_key()
-                .map_err(|e| Error::input(format!("{origin}: {e}")))?;
+        // without its key (a command run outside the service, which cannot
+        // read the credential), mail goes out without tagged addresses and
+        // nothing coming back can be matched: a warning here, an error in
+        // check-config, status and the daemon's start
+        if let Some(inbound) = config.mail.inbound.as_mut()
+            && let Err(e) = inbound.read_key()
+        {
+            tracing::warn!(error = %e, "mail goes out without bounce and reply addresses");
         }
         Ok(Loaded {
             config,

@@ -66,7 +66,18 @@ impl Sender {
                     return Err(shut());
                 }
                 let path = dir.join(eml_file_name(&row.message_id));
-                tokio::fs::write(&path, msg.formatted()).await.map_err(|e| {
+                let mut bytes = msg.formatted();
+                // a VERP envelope sender (`[mail.inbound]`) is shown as a
+                // mailbox would keep it, so that the file says where a
+                // bounce of it goes
+                if let Some(from) = msg.envelope().from()
+                    && from.user().starts_with("bounces+")
+                {
+                    let mut with = format!("Return-Path: <{from}>\r\n").into_bytes();
+                    with.append(&mut bytes);
+                    bytes = with;
+                }
+                tokio::fs::write(&path, bytes).await.map_err(|e| {
                     SendError::new(
                         Failure::Unavailable,
                         format!("cannot write {}: {e}", path.display()),

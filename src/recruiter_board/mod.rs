@@ -684,6 +684,10 @@ async fn application_data(
     let c = pe.ctx(s);
     let id = path_id(id, "application")?;
     let mut page = pages::application_page(&c, id).await?;
+    // shown to someone signed in: its replies are read
+    if page.mail.iter().any(|m| m.unread && m.kind == "reply") {
+        crate::store::inbound::mark_read(s.store.conn(), id, c.now).await?;
+    }
     if let Some(token) = v.form_token() {
         page.actions = Some(pages::Actions {
             form_token: token,

@@ -404,6 +404,8 @@ pub struct CardView {
     pub email: Option<CardEmailView>,
     /// The next interview, when one is scheduled.
     pub interview: Option<String>,
+    /// "N unread replies" from the candidate.
+    pub replies: Option<String>,
     #[serde(flatten)]
     pub stay: Stay,
 }
@@ -464,6 +466,7 @@ pub async fn posting_page(
         .collect();
     let emails = q::card_emails(c.store.conn(), &ids).await?;
     let next = crate::store::interviews::next_of(c.store.conn(), &ids, c.now).await?;
+    let unread = crate::store::inbound::unread_replies(c.store.conn(), &ids).await?;
     let threshold_days = |s: &str| th.get(s).map(|d| d.num_days()).unwrap_or(0);
     let columns = columns
         .into_iter()
@@ -476,16 +479,27 @@ pub async fn posting_page(
                     name: card.name.clone(),
                     href: format!("/board/applications/{}", card.id),
                     email: emails.get(&card.id).map(|e| CardEmailView {
-                        status: e.status.clone(),
+                        status: if e.status == outbox::Status::Pending.as_str()
+                            || e.status == outbox::Status::Sending.as_str()
+                        {
+                            "pending".into()
+                        } else {
+                            "dead".into()
+                        },
                         text: fill(
-                            &c.w(if e.status == outbox::Status::Dead.as_str() {
-                                "email_dead"
-                            } else {
-                                "email_pending"
+                            &c.w(match e.status.as_str() {
+                                "dead" => "email_dead",
+                                "held" => "email_held",
+                                "bounced" => "email_bounced",
+                                _ => "email_pending",
                             }),
                             &[("template", e.template.clone())],
                         ),
                     }),
+                    replies: unread
+                        .get(&card.id)
+                        .filter(|n| **n > 0)
+                        .map(|n| fill(&c.w("replies_unread"), &[("n", n.to_string())])),
                     interview: next
                         .get(&card.id)
                         .map(|iv| fill(&c.w("interview_card"), &[("when", c.time(&iv.starts_at))])),
@@ -892,6 +906,10 @@ pub struct ApplicationPage {
     pub on_hold: bool,
     pub hold_reason: Option<String>,
     pub interviews: Vec<InterviewView>,
+    /// Mail from the candidate's side: replies, auto-replies, bounces.
+    pub mail: Vec<InboundView>,
+    /// The candidate's address is marked undeliverable: since when, why.
+    pub undeliverable: Option<String>,
     /// The forms, for a viewer who may act.
     pub actions: Option<Actions>,
     /// What the viewer's last action did, or why it was refused.
@@ -1027,10 +1045,93 @@ pub async fn application_page(c: &Ctx<'_>, id: i64) -> Result<ApplicationPage> {
             crate::store::interviews::of_application(conn, a.id).await?,
         )
         .await?,
+        mail: crate::store::inbound::list(conn, None, Some(a.id), 100)
+            .await?
+            .into_iter()
+            .rev()
+            .map(|m| InboundView::new(c, m))
+            .collect(),
+        undeliverable: match &h.candidate {
+            Some(cand) => crate::store::inbound::undeliverable(conn, &cand.email)
+                .await?
+                .map(|u| {
+                    fill(
+                        &c.w("undeliverable_since"),
+                        &[
+                            ("since", c.time(&u.since)),
+                            (
+                                "why",
+                                [u.dsn_status.clone(), u.diagnostic.clone()]
+                                    .into_iter()
+                                    .flatten()
+                                    .collect::<Vec<_>>()
+                                    .join(" "),
+                            ),
+                        ],
+                    )
+                }),
+            None => None,
+        },
         actions: None,
         notice: None,
         error: None,
     })
+}
+
+/// A message that came back about an application, as the board shows it.
+#[derive(Debug, Serialize)]
+pub struct InboundView {
+    pub received: String,
+    pub kind: String,
+    pub kind_text: String,
+    pub from: Option<String>,
+    pub subject: Option<String>,
+    pub text: Option<String>,
+    /// "cv.pdf (48 bytes)", not kept.
+    pub attachments: Vec<String>,
+    /// A bounce's status and diagnostic.
+    pub detail: Option<String>,
+    pub unread: bool,
+}
+
+impl InboundView {
+    fn new(c: &Ctx<'_>, m: entity::inbound_message::Model) -> InboundView {
+        let attachments = m
+            .attachments
+            .as_deref()
+            .and_then(|a| serde_json::from_str::<Vec<serde_json::Value>>(a).ok())
+            .unwrap_or_default()
+            .iter()
+            .map(|a| {
+                format!(
+                    "{} ({} bytes)",
+                    a["name"].as_str().unwrap_or("(unnamed)"),
+                    a["size"].as_u64().unwrap_or(0)
+                )
+            })
+            .collect();
+        let detail = (m.kind == "bounce").then(|| {
+            [
+                m.status.clone(),
+                m.dsn_status.clone().unwrap_or_default(),
+                m.diagnostic.clone().unwrap_or_default(),
+            ]
+            .join(" ")
+            .trim()
+            .to_string()
+        });
+        InboundView {
+            received: c.time(&m.received_at),
+            kind_text: c.w(&format!("inbound_{}", m.kind)),
+            kind: m.kind,
+            from: m.sender,
+            subject: m.subject,
+            text: m.body_text,
+            attachments,
+            detail,
+            unread: m.read_at.is_none(),
+        }
+    }
 }
 
 /// An interview as the board shows it, times in the viewer's zone.

@@ -243,7 +243,7 @@ pub async fn card_emails<C: ConnectionTrait>(
     let b = c.get_database_backend();
     let q = format!(
         "SELECT id, application_id, template, status FROM outbox \
-         WHERE application_id IN ({}) AND status IN ('pending', 'sending', 'dead') ORDER BY id",
+         WHERE application_id IN ({}) AND status IN ('pending', 'sending', 'dead', 'held', 'bounced') ORDER BY id",
         id_list(applications)
     );
     let rows = c.query_all_raw(sql(b, &q, vec![])).await?;

@@ -191,3 +191,45 @@ pub async fn undeliverables<C: ConnectionTrait>(
         .all(c)
         .await?)
 }
+
+/// How many replies of each application nobody has read on the board.
+pub async fn unread_replies<C: ConnectionTrait>(
+    c: &C,
+    applications: &[i64],
+) -> Result<std::collections::HashMap<i64, i64>> {
+    let mut out = std::collections::HashMap::new();
+    if applications.is_empty() {
+        return Ok(out);
+    }
+    let q = format!(
+        "SELECT application_id, COUNT(*) AS n FROM inbound_messages \
+         WHERE kind = 'reply' AND read_at IS NULL AND application_id IN ({}) GROUP BY application_id",
+        super::id_list(applications)
+    );
+    for r in c
+        .query_all_raw(super::sql(c.get_database_backend(), &q, vec![]))
+        .await?
+    {
+        out.insert(
+            r.try_get::<i64>("", "application_id")?,
+            r.try_get::<i64>("", "n")?,
+        );
+    }
+    Ok(out)
+}
+
+/// Marks an application's replies read (its page was shown).
+pub async fn mark_read<C: ConnectionTrait>(
+    c: &C,
+    application_id: i64,
+    now: DateTime<Utc>,
+) -> Result<u64> {
+    Ok(inbound_message::Entity::update_many()
+        .col_expr(inbound_message::Column::ReadAt, Expr::value(now))
+        .filter(inbound_message::Column::ApplicationId.eq(application_id))
+        .filter(inbound_message::Column::Kind.eq("reply"))
+        .filter(inbound_message::Column::ReadAt.is_null())
+        .exec(c)
+        .await?
+        .rows_affected)
+}

@@ -800,3 +800,71 @@ fn flufl_bounces_corpus_never_crashes_atsd_and_atsd_names_no_address_flufl_does_
         0
     );
 }
+
+#[test]
+fn what_the_rules_send_says_auto_generated_and_a_bad_inbound_setting_is_named() {
+    needs!(Tool::Smtp);
+    let sink = Sink::start(free_port());
+    let env = inbound_env_with(
+        sink.port,
+        "",
+        "[[rules]]\nname = \"nudge\"\nstage = \"applied\"\nafter = \"2d\"\nremind = true\n",
+    );
+    env.ok(&[
+        "--now",
+        "2030-01-01T09:00:00Z",
+        "apply",
+        "1",
+        "--name",
+        "Ada",
+        "--email",
+        "ada@example.net",
+    ]);
+    env.ok(&["--now", "2030-01-01T09:00:00Z", "tick", "dispatch"]);
+    env.ok(&[
+        "--now",
+        "2030-01-04T09:00:00Z",
+        "tick",
+        "advance",
+        "dispatch",
+    ]);
+    let by_template = |needle: &str| {
+        sink.messages()
+            .into_iter()
+            .find(|m| m["rcpt_tos"][0].as_str() == Some(needle))
+            .unwrap_or_else(|| panic!("nothing to {needle}"))
+    };
+    // the rule's reminder is auto-generated (RFC 3834); the candidate's
+    // acknowledgement, caused by her own application, is not
+    let reminder = by_template("recruiting@example.org");
+    let data = reminder["data"].as_str().unwrap_or_default();
+    assert_eq!(
+        header(data, "Auto-Submitted"),
+        Some("auto-generated"),
+        "{data}"
+    );
+    // (a recruiter's email is not the candidate's: no reply+ address)
+    assert!(
+        !header(data, "Reply-To").unwrap_or("").starts_with("reply+"),
+        "{data}"
+    );
+    let ack = by_template("ada@example.net");
+    assert_eq!(
+        header(ack["data"].as_str().unwrap_or_default(), "Auto-Submitted"),
+        None
+    );
+
+    // check-config names what is wrong with [mail.inbound]
+    std::fs::remove_file(env.path("inbound.key")).expect("remove the key");
+    let err = env.fails(2, &["check-config"]);
+    assert!(err.contains("mail.inbound.key_file"), "{err}");
+    env.write("inbound.key", "short");
+    let err = env.fails(2, &["check-config"]);
+    assert!(err.contains("at least 32"), "{err}");
+    let bad = Env::with_config(&format!(
+        "[mail.inbound]\ndomain = \"not a domain\"\nkey_file = \"k\"\nlmtp_listen = \"0.0.0.0:2424\"\n"
+    ));
+    let err = bad.fails(2, &["check-config"]);
+    assert!(err.contains("mail.inbound.domain: `not a domain`"), "{err}");
+    assert!(err.contains("not a loopback address"), "{err}");
+}

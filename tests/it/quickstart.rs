@@ -32,7 +32,13 @@ fn the_quick_start_runs_to_the_end() {
         "\"status\":\"ok\"",
         "atsd_postings{status=\"closed\"} 1",
         "the daemon finished its work in hand and stopped",
-        "21 emails were written as .eml files",
+        "22 emails were written as .eml files",
+        // mail comes back: a bounce marks María's address, Alan's reply joins his application
+        "a permanent bounce of email 8 to maria@example.net (5.1.1",
+        "maria@example.net  2026-11-27 12:01  5.1.1",
+        "a reply on application 7: stored, forwarded to recruiting@example.org",
+        "GET /board/applications/4 → her address marked undeliverable",
+        "GET /board/applications/7 → his reply in the thread",
         // an interview scheduled, moved, and cancelled by the rejection
         "[text/calendar; method=REQUEST; charset=utf-8]",
         "UID:atsd-interview-1@example.org",
