@@ -861,9 +861,9 @@ fn what_the_rules_send_says_auto_generated_and_a_bad_inbound_setting_is_named() 
     env.write("inbound.key", "short");
     let err = env.fails(2, &["check-config"]);
     assert!(err.contains("at least 32"), "{err}");
-    let bad = Env::with_config(&format!(
-        "[mail.inbound]\ndomain = \"not a domain\"\nkey_file = \"k\"\nlmtp_listen = \"0.0.0.0:2424\"\n"
-    ));
+    let bad = Env::with_config(
+        "[mail.inbound]\ndomain = \"not a domain\"\nkey_file = \"k\"\nlmtp_listen = \"0.0.0.0:2424\"\n",
+    );
     let err = bad.fails(2, &["check-config"]);
     assert!(err.contains("mail.inbound.domain: `not a domain`"), "{err}");
     assert!(err.contains("not a loopback address"), "{err}");
