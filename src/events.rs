@@ -18,6 +18,7 @@ pub const TYPES: &[&str] = &[
     "interview.rescheduled",
     "interview.cancelled",
     "interview.feedback",
+    "interview.replied",
     "email.bounced",
     "application.replied",
 ];

@@ -28,6 +28,8 @@ pub struct Model {
     pub created_at: DateTimeUtc,
     #[schema(value_type = String, format = DateTime)]
     pub updated_at: DateTimeUtc,
+    /// The candidate's calendar's answer (iTIP REPLY).
+    pub candidate_partstat: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -16,6 +16,9 @@ pub struct Model {
     pub note: Option<String>,
     #[schema(value_type = Option<String>, format = DateTime)]
     pub feedback_at: Option<DateTimeUtc>,
+    /// Their calendar's answer to the invitation (iTIP REPLY): accepted,
+    /// declined or tentative.
+    pub partstat: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -2,7 +2,8 @@
 //! an auto-reply, or one quarantined), keyed by its Message-ID and a hash
 //! of its content so that the same message delivered twice is stored once;
 //! the addresses a permanent bounce marked undeliverable; and whether an
-//! outgoing email says `Auto-Submitted: auto-generated`.
+//! outgoing email says `Auto-Submitted: auto-generated`, its own Reply-To;
+//! and the attendees' answers to invitations (iTIP REPLY).
 
 use sea_orm_migration::prelude::*;
 
@@ -154,10 +155,40 @@ impl MigrationTrait for Migration {
                 .to_owned(),
         )
         .await?;
+        // an attendee's answer to an invitation (iTIP REPLY): accepted,
+        // declined, tentative; the candidate's on the interview itself
+        m.alter_table(
+            Table::alter()
+                .table(InterviewPeople::Table)
+                .add_column(ColumnDef::new(InterviewPeople::Partstat).text().null())
+                .to_owned(),
+        )
+        .await?;
+        m.alter_table(
+            Table::alter()
+                .table(Interviews::Table)
+                .add_column(ColumnDef::new(Interviews::CandidatePartstat).text().null())
+                .to_owned(),
+        )
+        .await?;
         Ok(())
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.alter_table(
+            Table::alter()
+                .table(Interviews::Table)
+                .drop_column(Interviews::CandidatePartstat)
+                .to_owned(),
+        )
+        .await?;
+        m.alter_table(
+            Table::alter()
+                .table(InterviewPeople::Table)
+                .drop_column(InterviewPeople::Partstat)
+                .to_owned(),
+        )
+        .await?;
         m.alter_table(
             Table::alter()
                 .table(Outbox::Table)
@@ -219,6 +250,18 @@ enum UndeliverableAddresses {
     DsnStatus,
     Diagnostic,
     Since,
+}
+
+#[derive(DeriveIden)]
+enum InterviewPeople {
+    Table,
+    Partstat,
+}
+
+#[derive(DeriveIden)]
+enum Interviews {
+    Table,
+    CandidatePartstat,
 }
 
 #[derive(DeriveIden)]

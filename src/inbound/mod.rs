@@ -8,6 +8,7 @@
 //! - [`lmtp`]: the LMTP listener `atsd run` serves on loopback.
 
 pub mod dsn;
+pub mod itip;
 pub mod lmtp;
 pub mod receive;
 pub mod tags;

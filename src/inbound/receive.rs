@@ -68,6 +68,12 @@ enum Plan {
     Reply {
         app: application::Model,
     },
+    /// An attendee's calendar answering an invitation.
+    Calendar {
+        interview: Box<entity::interview::Model>,
+        person_id: Option<i64>,
+        reply: super::itip::Reply,
+    },
     Quarantine(String),
 }
 
@@ -215,6 +221,53 @@ pub async fn receive(
                 },
             }
         }
+        Plan::Calendar {
+            interview,
+            person_id,
+            reply,
+        } => {
+            row.kind = Set("reply".into());
+            row.status = Set("calendar".into());
+            row.application_id = Set(Some(interview.application_id));
+            row.body_text = Set(Some(format!(
+                "{} {} interview {} (SEQUENCE {})",
+                reply.attendee, reply.partstat, interview.id, reply.sequence
+            )));
+            let Some(id) = store_in::insert(&txn, row).await? else {
+                return duplicate(store, &key).await;
+            };
+            crate::store::interviews::set_partstat(&txn, interview.id, person_id, &reply.partstat)
+                .await?;
+            store::events::record(
+                &txn,
+                vec![store::events::NewEvent::new(
+                    "interview.replied",
+                    now,
+                    json!({
+                        "interview_id": interview.id,
+                        "application_id": interview.application_id,
+                        "uid": interview.uid,
+                        "who": if person_id.is_some() { "interviewer" } else { "candidate" },
+                        "person_id": person_id,
+                        "partstat": reply.partstat,
+                        "sequence": reply.sequence,
+                        "inbound_id": id,
+                        "at": now,
+                    }),
+                )],
+            )
+            .await?;
+            Received {
+                id: Some(id),
+                kind: "reply".into(),
+                status: "calendar".into(),
+                duplicate: false,
+                note: format!(
+                    "a calendar reply: {} {} interview {}",
+                    reply.attendee, reply.partstat, interview.id
+                ),
+            }
+        }
         Plan::Reply { app } => {
             let (text, attachments) = text_of(&msg);
             row.kind = Set("reply".into());
@@ -237,9 +290,7 @@ pub async fn receive(
                         "application_id": app.id,
                         "posting_id": app.posting_id,
                         "inbound_id": id,
-                        "from": sender_of(&msg),
-                        "subject": msg.subject(),
-                        "forwarded_to": forwarded,
+                        "forwarded": forwarded.len(),
                         "at": now,
                     }),
                 )],
@@ -308,6 +359,11 @@ async fn classify<C: ConnectionTrait>(
     envelope_to: &[String],
 ) -> Result<Plan> {
     let report = dsn::read(msg);
+    if report.is_none()
+        && let Some(reply) = super::itip::read(msg)
+    {
+        return calendar(c, tags, msg, envelope_to, reply).await;
+    }
     let addressed = tags.and_then(|t| addresses(msg, envelope_to).iter().find_map(|a| t.read(a)));
     match addressed {
         Some(Addressed::Forged(a)) => Ok(Plan::Quarantine(format!(
@@ -419,6 +475,61 @@ async fn classify<C: ConnectionTrait>(
                 None => "[mail.inbound] is not configured: nothing can be matched".into(),
             }))
         }
+    }
+}
+
+/// An iTIP reply: to an interview of atsd's, from one of its attendees,
+/// and — when it came to a reply address — about that application.
+async fn calendar<C: ConnectionTrait>(
+    c: &C,
+    tags: Option<Tags<'_>>,
+    msg: &Message<'_>,
+    envelope_to: &[String],
+    reply: super::itip::Reply,
+) -> Result<Plan> {
+    let Some(iv) = crate::store::interviews::by_uid(c, &reply.uid).await? else {
+        return Ok(Plan::Quarantine(format!(
+            "a calendar reply about {}, no interview of atsd's",
+            reply.uid
+        )));
+    };
+    let addressed = tags.and_then(|t| addresses(msg, envelope_to).iter().find_map(|a| t.read(a)));
+    match addressed {
+        Some(Addressed::Reply(app)) if app == iv.application_id => {}
+        None => {}
+        _ => {
+            return Ok(Plan::Quarantine(format!(
+                "a calendar reply about interview {} sent to another application's or a forged address",
+                iv.id
+            )));
+        }
+    }
+    let app = applications::find(c, iv.application_id).await?;
+    let (cand, _) = applications::candidate_and_posting(c, &app).await?;
+    if cand.email.eq_ignore_ascii_case(&reply.attendee) {
+        return Ok(Plan::Calendar {
+            interview: Box::new(iv),
+            person_id: None,
+            reply,
+        });
+    }
+    let who = crate::store::interviews::interviewers(c, &[iv.id])
+        .await?
+        .remove(&iv.id)
+        .unwrap_or_default();
+    match who
+        .iter()
+        .find(|x| x.person.email.eq_ignore_ascii_case(&reply.attendee))
+    {
+        Some(x) => Ok(Plan::Calendar {
+            interview: Box::new(iv),
+            person_id: Some(x.person.id),
+            reply,
+        }),
+        None => Ok(Plan::Quarantine(format!(
+            "a calendar reply from {}, who is not invited to interview {}",
+            reply.attendee, iv.id
+        ))),
     }
 }
 
@@ -657,7 +768,6 @@ async fn bounce<C: ConnectionTrait>(
                 "application_id": sent.application_id,
                 "message_id": sent.message_id,
                 "template": sent.template,
-                "address": sent.recipient,
                 "status": d.status,
                 "action": d.action,
                 "diagnostic": d.diagnostic,

@@ -1151,6 +1151,8 @@ pub struct InterviewView {
     pub posting: String,
     pub posting_href: String,
     pub interviewers: Vec<InterviewerView>,
+    /// The candidate's calendar's answer, in words.
+    pub candidate_answer: Option<String>,
 }
 
 /// An interviewer and their feedback.
@@ -1162,6 +1164,8 @@ pub struct InterviewerView {
     pub feedback: String,
     pub given: bool,
     pub note: Option<String>,
+    /// Their calendar's answer to the invitation, in words.
+    pub answer: Option<String>,
 }
 
 /// The board's view of `rows`, with their interviewers, candidates and
@@ -1219,6 +1223,7 @@ pub async fn interview_views(
                         None => c.w("no_feedback"),
                     },
                     note: x.note,
+                    answer: x.partstat.map(|p| c.w(&format!("partstat_{p}"))),
                 })
                 .collect();
             InterviewView {
@@ -1235,6 +1240,10 @@ pub async fn interview_views(
                 posting: postings.get(&posting_id).cloned().unwrap_or_default(),
                 posting_href: format!("/board/postings/{posting_id}"),
                 interviewers,
+                candidate_answer: iv
+                    .candidate_partstat
+                    .as_ref()
+                    .map(|p| c.w(&format!("partstat_{p}"))),
             }
         })
         .collect())

@@ -113,6 +113,9 @@ pub struct Interviewer {
     pub note: Option<String>,
     #[schema(value_type = Option<String>, format = DateTime)]
     pub feedback_at: Option<DateTime<Utc>>,
+    /// Their calendar's answer to the invitation: accepted, declined,
+    /// tentative (iTIP REPLY), or none yet.
+    pub partstat: Option<String>,
 }
 
 /// The interviewers of each of `ids`, by interview id, in person order.
@@ -143,6 +146,7 @@ pub async fn interviewers<C: ConnectionTrait>(
                 recommendation: r.recommendation,
                 note: r.note,
                 feedback_at: r.feedback_at,
+                partstat: r.partstat,
             });
         }
     }
@@ -322,4 +326,41 @@ pub async fn next_of<C: ConnectionTrait>(
         }
     }
     Ok(out)
+}
+
+/// An interview by its iCalendar UID.
+pub async fn by_uid<C: ConnectionTrait>(c: &C, uid: &str) -> Result<Option<interview::Model>> {
+    Ok(interview::Entity::find()
+        .filter(interview::Column::Uid.eq(uid))
+        .one(c)
+        .await?)
+}
+
+/// Records an attendee's answer: an interviewer's on their row, the
+/// candidate's (`person_id` None) on the interview.
+pub async fn set_partstat<C: ConnectionTrait>(
+    c: &C,
+    interview_id: i64,
+    person_id: Option<i64>,
+    partstat: &str,
+) -> Result<()> {
+    use sea_orm::sea_query::Expr;
+    match person_id {
+        Some(p) => {
+            interview_person::Entity::update_many()
+                .col_expr(interview_person::Column::Partstat, Expr::value(partstat))
+                .filter(interview_person::Column::InterviewId.eq(interview_id))
+                .filter(interview_person::Column::PersonId.eq(p))
+                .exec(c)
+                .await?;
+        }
+        None => {
+            interview::Entity::update_many()
+                .col_expr(interview::Column::CandidatePartstat, Expr::value(partstat))
+                .filter(interview::Column::Id.eq(interview_id))
+                .exec(c)
+                .await?;
+        }
+    }
+    Ok(())
 }

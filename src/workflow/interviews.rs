@@ -1058,7 +1058,15 @@ fn calendar(ctx: &Ctx<'_>, iv: &interview::Model, parties: &Parties, method: Met
         location: iv.location.clone(),
         url: iv.video_url.clone(),
         description: None,
-        organizer: parties.organizer.clone(),
+        // with [mail.inbound], calendars send their REPLY to the
+        // application's own address, where atsd reads it
+        organizer: match crate::inbound::tags::Tags::of(ctx.config()) {
+            Some(t) => Party {
+                email: t.reply(iv.application_id),
+                ..parties.organizer.clone()
+            },
+            None => parties.organizer.clone(),
+        },
         attendees: parties
             .list
             .iter()

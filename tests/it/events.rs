@@ -72,8 +72,8 @@ fn the_feed_holds_every_change_in_order_and_resumes_after_an_id() {
     let apps = lines(&feed(&env, &["events", "--type", "application.*"]));
     assert_eq!(types(&apps), ["application.created", "application.moved"]);
     // bad input is named
-    let err = env.fails(2, &["events", "--type", "email.bounced"]);
-    assert!(err.contains("`email.bounced`"), "{err}");
+    let err = env.fails(2, &["events", "--type", "email.lost"]);
+    assert!(err.contains("`email.lost`"), "{err}");
     let err = env.fails(2, &["events", "--since", "999"]);
     assert!(err.contains("no event 999"), "{err}");
 }
@@ -370,11 +370,11 @@ fn dead_deliveries_are_listed_and_retried_and_the_guard_refuses_private_addresse
 #[test]
 fn a_bad_webhook_config_is_named() {
     let env = Env::with_config(
-        "[[webhooks.out]]\nname = \"x\"\nurl = \"ftp://example.org\"\nsecret_file = \"none\"\nevents = [\"email.bounced\"]\n",
+        "[[webhooks.out]]\nname = \"x\"\nurl = \"ftp://example.org\"\nsecret_file = \"none\"\nevents = [\"email.lost\"]\n",
     );
     let err = env.fails(2, &["check-config"]);
     assert!(err.contains("webhooks.out[0] (x).url"), "{err}");
-    assert!(err.contains("`email.bounced`"), "{err}");
+    assert!(err.contains("`email.lost`"), "{err}");
     let env = Env::with_config(
         "[[webhooks.out]]\nname = \"x\"\nurl = \"https://example.org/h\"\nsecret_file = \"none\"\n",
     );

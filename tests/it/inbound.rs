@@ -211,9 +211,11 @@ fn a_permanent_bounce_marks_the_address_and_holds_what_follows_until_it_is_corre
     );
     let events = env.ok(&["events", "--type", "email.bounced", "--json"]);
     assert!(
-        events.contains("ada@gone.example.net") && events.contains("5.1.1"),
+        events.contains("\"outbox_id\":1") && events.contains("5.1.1"),
         "{events}"
     );
+    // an event names ids, never the address
+    assert!(!events.contains("ada@gone.example.net"), "{events}");
 
     // delivered again by a retrying MTA: stored once, acted on once
     let settled = state(&env);
@@ -867,4 +869,135 @@ fn what_the_rules_send_says_auto_generated_and_a_bad_inbound_setting_is_named() 
     let err = bad.fails(2, &["check-config"]);
     assert!(err.contains("mail.inbound.domain: `not a domain`"), "{err}");
     assert!(err.contains("not a loopback address"), "{err}");
+}
+
+/// An attendee's calendar answering: METHOD:REPLY for `uid`.
+fn itip_reply(from: &str, to: &str, uid: &str, partstat: &str, id: &str) -> String {
+    format!(
+        "From: {from}\r\nTo: {to}\r\nSubject: Accepted: Interview\r\nMessage-ID: <{id}@example.net>\r\n\
+MIME-Version: 1.0\r\nContent-Type: text/calendar; method=REPLY; charset=UTF-8\r\n\r\n\
+BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Example//Calendar//EN\r\nMETHOD:REPLY\r\n\
+BEGIN:VEVENT\r\nUID:{uid}\r\nSEQUENCE:0\r\nDTSTAMP:20300102T090000Z\r\n\
+ATTENDEE;PARTSTAT={partstat};CN=Someone:mailto:{from}\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+}
+
+#[test]
+fn calendar_replies_record_each_attendees_answer_and_strangers_are_quarantined() {
+    needs!(Tool::Smtp);
+    let sink = Sink::start(free_port());
+    let env = inbound_env_with(sink.port, "", "");
+    env.ok(&[
+        "person",
+        "add",
+        "ada@example.org",
+        "--name",
+        "Ada Lovelace",
+        "--timezone",
+        "Europe/Berlin",
+    ]);
+    env.ok(&[
+        "--now",
+        "2030-01-01T09:00:00Z",
+        "apply",
+        "1",
+        "--name",
+        "Dev",
+        "--email",
+        "dev@example.net",
+        "--no-email",
+    ]);
+    env.ok(&[
+        "--now",
+        "2030-01-01T09:00:00Z",
+        "interview",
+        "schedule",
+        "1",
+        "--at",
+        "2030-01-08T10:00",
+        "--timezone",
+        "Europe/Berlin",
+        "--interviewer",
+        "ada@example.org",
+    ]);
+    env.ok(&["--now", "2030-01-01T09:00:00Z", "tick", "dispatch"]);
+    let invite = sink
+        .messages()
+        .into_iter()
+        .find(|m| message_id(m).contains(".req.c@"))
+        .expect("the candidate's invitation");
+    let data = invite["data"].as_str().unwrap_or_default();
+    // the calendar object names the application's own address as ORGANIZER
+    // (base64 in the part: read the attachment's decoded text)
+    let organizer = sink_calendar(data)
+        .lines()
+        .find(|l| l.starts_with("ORGANIZER"))
+        .and_then(|l| l.rsplit("mailto:").next())
+        .map(str::trim)
+        .unwrap_or_default()
+        .to_string();
+    assert!(organizer.starts_with("reply+1-"), "{organizer}");
+    let uid = "atsd-interview-1@example.org";
+    for (from, answer, id) in [
+        ("dev@example.net", "ACCEPTED", "r1"),
+        ("ada@example.org", "DECLINED", "r2"),
+    ] {
+        let (code, out, err) = receive(
+            &env,
+            Some(&organizer),
+            itip_reply(from, &organizer, uid, answer, id).as_bytes(),
+        );
+        assert_eq!(code, 0, "{out}{err}");
+        assert!(out.contains("a calendar reply"), "{out}");
+    }
+    let shown = env.json(&["interview", "show", "1", "--json"]);
+    assert_eq!(
+        shown["interview"]["candidate_partstat"], "accepted",
+        "{shown}"
+    );
+    assert_eq!(shown["interviewers"][0]["partstat"], "declined", "{shown}");
+    let events = env.ok(&["events", "--type", "interview.replied", "--json"]);
+    assert_eq!(events.matches("interview.replied").count(), 2, "{events}");
+    // nothing was forwarded: a calendar's answer is not a letter
+    let outbox = rows(
+        &env,
+        "SELECT COUNT(*) FROM outbox WHERE template = 'candidate_reply'",
+    );
+    assert_eq!(outbox, [["0"]]);
+    // a stranger's answer, and one about no interview of ours: quarantined
+    let before = rows(&env, "SELECT partstat FROM interview_people");
+    let (_, out, _) = receive(
+        &env,
+        Some(&organizer),
+        itip_reply("eve@example.net", &organizer, uid, "ACCEPTED", "r3").as_bytes(),
+    );
+    assert!(
+        out.contains("quarantined") && out.contains("not invited"),
+        "{out}"
+    );
+    let (_, out, _) = receive(
+        &env,
+        Some(&organizer),
+        itip_reply("dev@example.net", &organizer, "other@x", "DECLINED", "r4").as_bytes(),
+    );
+    assert!(out.contains("quarantined"), "{out}");
+    assert_eq!(rows(&env, "SELECT partstat FROM interview_people"), before);
+    assert_eq!(
+        env.json(&["interview", "show", "1", "--json"])["interview"]["candidate_partstat"],
+        "accepted"
+    );
+}
+
+/// The decoded calendar object of a message as the sink stored it.
+fn sink_calendar(data: &str) -> String {
+    let parsed = mail_parser::MessageParser::default()
+        .parse(data.as_bytes())
+        .expect("a message");
+    parsed
+        .attachments()
+        .find(|p| {
+            mail_parser::MimeHeaders::attachment_name(*p).is_some_and(|n| n.ends_with(".ics"))
+        })
+        .map(|p| String::from_utf8_lossy(p.contents()).replace("\r\n ", ""))
+        .unwrap_or_default()
 }
