@@ -770,7 +770,6 @@ async fn bounce<C: ConnectionTrait>(
                 "template": sent.template,
                 "status": d.status,
                 "action": d.action,
-                "diagnostic": d.diagnostic,
                 "held": held,
                 "inbound_id": inbound_id,
                 "at": now,

@@ -359,6 +359,23 @@ Auto-Submitted: auto-replied\r\nMessage-ID: <ooo-1@example.net>\r\n\r\nI am away
         assert!(out.contains("automatic reply"), "{h}: {out}");
     }
     assert_eq!(rows(&env, "SELECT COUNT(*) FROM outbox"), before);
+    // she withdraws, then writes again: still her application's, stored
+    // and forwarded (the recruiter should know)
+    env.ok(&["application", "move", "1", "withdrawn", "--no-email"]);
+    let late = format!(
+        "From: Grace Hopper <grace@example.net>\r\nTo: {reply_to}\r\nSubject: One more thing\r\n\
+Message-ID: <late-1@example.net>\r\n\r\nSorry, I meant to say thank you.\r\n"
+    );
+    let (code, out, _) = receive(&env, Some(&reply_to), late.as_bytes());
+    assert_eq!(code, 0);
+    assert!(out.contains("a reply on application 1"), "{out}");
+    assert_eq!(
+        rows(
+            &env,
+            "SELECT COUNT(*) FROM outbox WHERE template = 'candidate_reply'"
+        ),
+        [["2"]]
+    );
 }
 
 #[test]
@@ -438,6 +455,25 @@ fn forged_unmatched_malformed_and_oversized_mail_changes_nothing() {
     let (code, _, err) = receive(&env, None, big.as_bytes());
     assert_eq!(code, 65, "{err}");
     assert!(err.contains("max_size"), "{err}");
+    // and 20 MiB against the default cap of 10 MiB
+    let default_cap = Env::with_config(&format!(
+        "[mail.inbound]\ndomain = \"{DOMAIN}\"\nkey_file = \"inbound.key\"\n"
+    ));
+    default_cap.write(
+        "inbound.key",
+        "an-inbound-key-of-more-than-32-bytes-0123456789\n",
+    );
+    let huge = format!(
+        "From: a@example.net\r\nSubject: huge\r\n\r\n{}",
+        "x".repeat(20 * 1024 * 1024)
+    );
+    let (code, _, err) = receive(&default_cap, None, huge.as_bytes());
+    assert_eq!(code, 65, "{err}");
+    assert!(err.contains("10MiB"), "{err}");
+    assert_eq!(
+        scalar(&default_cap, "SELECT COUNT(*) FROM inbound_messages"),
+        0
+    );
     let mut after = state(&env);
     after.retain(|r| !(r.len() == 3 && r[1] == "quarantined"));
     assert_eq!(after, before, "nothing but the quarantine changed");
