@@ -284,17 +284,22 @@ pub fn page(w: &Words, org: &str, text: &str, form: Option<&str>) -> String {
             )
         })
         .unwrap_or_default();
+    shell(w.lang, w.title, org, &format!("<p>{}</p>{form}", e(text)))
+}
+
+/// A self-service page: `lang`, the title over `body` (HTML), never more
+/// than the page needs (no script, no referrer).
+fn shell(lang: &str, title: &str, org: &str, body: &str) -> String {
+    let e = |s: &str| html_escape::encode_text(s).into_owned();
     format!(
-        "<!DOCTYPE html>\n<html lang=\"{}\"><head><meta charset=\"utf-8\">\
+        "<!DOCTYPE html>\n<html lang=\"{lang}\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
          <meta name=\"referrer\" content=\"no-referrer\"><title>{} · {}</title></head>\
          <body style=\"font-family:sans-serif;max-width:36em;margin:2em auto;padding:0 1em;line-height:1.5\">\
-         <h1>{}</h1><p>{}</p>{form}</body></html>\n",
-        w.lang,
-        e(w.title),
+         <main><h1>{}</h1>{body}</main></body></html>\n",
+        e(title),
         e(org),
-        e(w.title),
-        e(text)
+        e(title),
     )
 }
 
@@ -410,17 +415,11 @@ pub fn feedback_page(
             )
         })
         .unwrap_or_default();
-    format!(
-        "<!DOCTYPE html>\n<html lang=\"{}\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <meta name=\"referrer\" content=\"no-referrer\"><title>{} · {}</title></head>\
-         <body style=\"font-family:sans-serif;max-width:36em;margin:2em auto;padding:0 1em;line-height:1.5\">\
-         <main><h1>{}</h1>{notice}<p>{}</p>{form}</main></body></html>\n",
+    shell(
         w.lang,
-        e(w.title),
-        e(org),
-        e(w.title),
-        e(question)
+        w.title,
+        org,
+        &format!("{notice}<p>{}</p>{form}", e(question)),
     )
 }
 
