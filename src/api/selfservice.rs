@@ -64,13 +64,7 @@ async fn look(
         return Err(refuse(&default, Refusal::Invalid));
     };
     let locale = cand.locale.clone().unwrap_or(default);
-    let posting = posting::Entity::find_by_id(app.posting_id)
-        .one(s.store.conn())
-        .await
-        .ok()
-        .flatten()
-        .map(|p| p.title)
-        .unwrap_or_default();
+    let posting = posting_title(s, app.posting_id).await;
     if runner.pipeline.is_terminal(&app.stage) {
         return Err(refuse(&locale, Refusal::Closed));
     }
@@ -85,6 +79,17 @@ async fn look(
             org,
         },
     ))
+}
+
+/// The title a page names its posting by (empty when it cannot be read).
+async fn posting_title(s: &ApiState, id: i64) -> String {
+    posting::Entity::find_by_id(id)
+        .one(s.store.conn())
+        .await
+        .ok()
+        .flatten()
+        .map(|p| p.title)
+        .unwrap_or_default()
 }
 
 fn refusal(locale: &str, org: &str, r: Refusal) -> Response {
@@ -198,13 +203,7 @@ async fn look_feedback(
     let Ok(Some((app, Some(cand)))) = app else {
         return Err(refuse(&locale, Refusal::Invalid));
     };
-    let posting = posting::Entity::find_by_id(app.posting_id)
-        .one(s.store.conn())
-        .await
-        .ok()
-        .flatten()
-        .map(|p| p.title)
-        .unwrap_or_default();
+    let posting = posting_title(s, app.posting_id).await;
     let tz = person.timezone.clone().unwrap_or(iv.timezone.clone());
     let when = crate::templates::format_time(iv.starts_at, &locale, Some(&tz));
     let w = selfservice::feedback_words(&locale);
