@@ -102,6 +102,18 @@ pub struct DigestStale {
     pub posting: Option<String>,
 }
 
+/// A candidate's address that bounced for good since the last digest.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct DigestBounce {
+    pub candidate: String,
+    pub address: String,
+    pub posting: String,
+    /// The report's status code (e.g. 5.1.1), when it gave one.
+    pub status: Option<String>,
+    /// Emails to the address waiting, held, until it is corrected.
+    pub held: u64,
+}
+
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct DigestCtx {
     pub period: String,
@@ -118,6 +130,10 @@ pub struct DigestCtx {
     pub closed_more: u64,
     /// Stale lines (posting and stage) left out.
     pub stale_more: u64,
+    /// At most [`DIGEST_LINES`] of them; `bounced_total` counts all.
+    pub bounced: Vec<DigestBounce>,
+    pub bounced_total: u64,
+    pub bounced_more: u64,
     /// The board's list of postings, where the lines left out are
     /// (with `[http] public_url`).
     pub board_url: Option<String>,
@@ -564,6 +580,9 @@ pub fn known_variables() -> BTreeSet<&'static str> {
         "digest.closed_total",
         "digest.closed_more",
         "digest.stale_more",
+        "digest.bounced",
+        "digest.bounced_total",
+        "digest.bounced_more",
         "digest.board_url",
         "closed",
         "closed.at",
@@ -659,6 +678,15 @@ pub fn sample_context() -> Context {
             closed_total: 1,
             closed_more: 0,
             stale_more: 0,
+            bounced: vec![DigestBounce {
+                candidate: "María Gómez".into(),
+                address: "maria@mail.example.net".into(),
+                posting: "Data Analyst, Growth".into(),
+                status: Some("5.1.1".into()),
+                held: 1,
+            }],
+            bounced_total: 1,
+            bounced_more: 0,
             board_url: Some("https://atsd.example.org/board".into()),
         },
         closed: ClosedCtx {

@@ -6,7 +6,8 @@
 //! Each lists the applications that arrived since the recipient's previous
 //! occurrence, the stale ones per stage (the report's thresholds: the
 //! shortest stale rule of a stage, else 14 days), and the postings that
-//! closed since; each section at most [`DIGEST_LINES`] lines, then "and N
+//! closed since, and the candidates' addresses that bounced for good since
+//! (with the emails held for them); each section at most [`DIGEST_LINES`] lines, then "and N
 //! more" with a link to the board. Nothing is sent to someone with nothing
 //! to hear. Each email's Message-ID names the occurrence and the recipient,
 //! so running an occurrence again (after an interruption) queues nothing
@@ -21,7 +22,7 @@ use crate::store::moves::{self as bulk, BulkEmail};
 use crate::store::people;
 use crate::store::{Store, sql};
 use crate::templates::{
-    self, Context, DIGEST_LINES, DigestApplication, DigestCtx, DigestStale, Renderer,
+    self, Context, DIGEST_LINES, DigestApplication, DigestBounce, DigestCtx, DigestStale, Renderer,
 };
 use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
@@ -40,6 +41,8 @@ pub struct Report {
     pub new_applications: usize,
     pub stale: u64,
     pub closed_postings: usize,
+    /// Candidates' addresses that bounced for good since.
+    pub bounced: usize,
     /// Recipients due at this occurrence (people and fallback addresses).
     pub recipients: usize,
     /// Emails queued (one per recipient with something to say).
@@ -153,6 +156,7 @@ impl Digest<'_> {
         report.new_applications = data.new.len();
         report.stale = data.stale.values().flatten().map(|(_, _, n)| n).sum();
         report.closed_postings = data.closed.len();
+        report.bounced = data.bounced.len();
         let spec = EmailSpec::new("recruiter_digest");
         let domain = mail::message_id::domain(self.config);
         let board_url = self
@@ -240,7 +244,13 @@ impl Digest<'_> {
             .iter()
             .filter(|(p, at, _)| *at > d.since && d.postings.contains(p))
             .collect();
-        if new.is_empty() && stale.is_empty() && closed.is_empty() {
+        let bounced: Vec<&DigestBounce> = data
+            .bounced
+            .iter()
+            .filter(|(p, at, _)| *at > d.since && d.postings.contains(p))
+            .map(|(_, _, b)| b)
+            .collect();
+        if new.is_empty() && stale.is_empty() && closed.is_empty() && bounced.is_empty() {
             return None;
         }
         let active = self.pipeline.active();
@@ -274,6 +284,9 @@ impl Digest<'_> {
                 .take(DIGEST_LINES)
                 .map(|c| c.2.clone())
                 .collect(),
+            bounced_total: bounced.len() as u64,
+            bounced_more: bounced.len().saturating_sub(DIGEST_LINES) as u64,
+            bounced: bounced.into_iter().take(DIGEST_LINES).cloned().collect(),
             board_url,
         })
     }
@@ -339,7 +352,42 @@ impl Digest<'_> {
                 r.try_get("", "title")?,
             ));
         }
-        Ok(Data { new, stale, closed })
+        // an address marked undeliverable by a bounce of an email about an
+        // application (a cleared mark is no longer news)
+        let rows = c
+            .query_all_raw(sql(
+                b,
+                "SELECT u.address, u.dsn_status, u.since, a.posting_id, c.name, p.title, \
+                 (SELECT COUNT(*) FROM outbox h WHERE h.status = 'held' \
+                  AND LOWER(h.recipient) = u.address) AS held \
+                 FROM undeliverable_addresses u JOIN outbox o ON o.id = u.outbox_id \
+                 JOIN applications a ON a.id = o.application_id \
+                 JOIN candidates c ON c.id = a.candidate_id JOIN postings p ON p.id = a.posting_id \
+                 WHERE u.since > ? AND u.since <= ? ORDER BY u.since, u.address",
+                vec![since.into(), self.now.into()],
+            ))
+            .await?;
+        let mut bounced = Vec::new();
+        for r in rows {
+            let held: i64 = r.try_get("", "held")?;
+            bounced.push((
+                r.try_get("", "posting_id")?,
+                r.try_get("", "since")?,
+                DigestBounce {
+                    candidate: r.try_get("", "name")?,
+                    address: r.try_get("", "address")?,
+                    posting: r.try_get("", "title")?,
+                    status: r.try_get("", "dsn_status")?,
+                    held: held as u64,
+                },
+            ));
+        }
+        Ok(Data {
+            new,
+            stale,
+            closed,
+            bounced,
+        })
     }
 }
 
@@ -348,6 +396,8 @@ struct Data {
     /// Per posting: (index of the active stage, its title, stale applications).
     stale: HashMap<i64, Vec<(usize, String, u64)>>,
     closed: Vec<(i64, DateTime<Utc>, String)>,
+    /// (posting, when the address was marked, the line)
+    bounced: Vec<(i64, DateTime<Utc>, DigestBounce)>,
 }
 
 /// The distinct time zones the digest runs in: the schedule's and every

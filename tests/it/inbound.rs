@@ -135,7 +135,7 @@ fn header<'a>(data: &'a str, name: &str) -> Option<&'a str> {
 fn a_permanent_bounce_marks_the_address_and_holds_what_follows_until_it_is_corrected() {
     needs!(Tool::Smtp);
     let sink = Sink::start(free_port());
-    let env = inbound_env(sink.port);
+    let env = inbound_env_with(sink.port, "", "[schedule]\ndigest = \"0 9 * * *\"\n");
     env.ok(&[
         "apply",
         "1",
@@ -239,6 +239,46 @@ fn a_permanent_bounce_marks_the_address_and_holds_what_follows_until_it_is_corre
     let listed = env.ok(&["mail", "list", "--status", "held"]);
     assert!(listed.contains("undeliverable"), "{listed}");
 
+    // the recruiter's next digest names her address, the posting and what
+    // waits for it
+    let now = chrono::Utc::now();
+    let mut nine = now
+        .date_naive()
+        .and_hms_opt(9, 0, 0)
+        .expect("09:00")
+        .and_utc();
+    if nine <= now {
+        nine += chrono::Duration::days(1);
+    }
+    let at = (nine + chrono::Duration::minutes(30)).to_rfc3339();
+    let v = env.json(&["--now", &at, "tick", "digest"]);
+    assert_eq!(v["digest"]["bounced"], 1, "{v}");
+    let digest = rows(
+        &env,
+        "SELECT b.subject, b.body_text FROM outbox o JOIN outbox_bodies b ON b.outbox_id = o.id \
+         WHERE o.template = 'recruiter_digest'",
+    );
+    assert_eq!(
+        digest[0][0],
+        "Recruiting digest for Example Org: 1 new, 0 waiting, 1 bounced"
+    );
+    assert!(
+        digest[0][1].contains(
+            "Emails that bounced (the address is undeliverable): 1\n  \
+             - Ada Gone <ada@gone.example.net>: Platform Engineer (5.1.1), emails held: 1\n"
+        ),
+        "{}",
+        digest[0][1]
+    );
+    // nothing bounced since: the following digest has no such section
+    let v = env.json(&[
+        "--now",
+        &(nine + chrono::Duration::days(1) + chrono::Duration::minutes(30)).to_rfc3339(),
+        "tick",
+        "digest",
+    ]);
+    assert_eq!(v["digest"]["bounced"], 0, "{v}");
+
     // her new address: what was held goes there
     let out = env.ok(&[
         "candidate",
@@ -252,7 +292,10 @@ fn a_permanent_bounce_marks_the_address_and_holds_what_follows_until_it_is_corre
     let last = sink.messages().pop().expect("the held email");
     assert_eq!(last["rcpt_tos"][0], "ada@here.example.net");
     assert_eq!(
-        rows(&env, "SELECT id, status FROM outbox ORDER BY id"),
+        rows(
+            &env,
+            "SELECT id, status FROM outbox WHERE template <> 'recruiter_digest' ORDER BY id"
+        ),
         [["1", "bounced"], ["2", "sent"]]
     );
 }
