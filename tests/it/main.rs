@@ -18,6 +18,7 @@ mod mail_faults;
 mod moves;
 mod openapi;
 mod poll;
+mod postfix;
 mod postings;
 mod quickstart;
 mod recruiter_board;

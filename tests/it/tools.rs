@@ -36,9 +36,12 @@ pub enum Tool {
     Calendar,
     /// flufl.bounce (PyPI) and its source package's corpus
     Bounces,
+    /// Debian's postfix, unpacked; its master runs as root (or through
+    /// `sudo -n`)
+    Postfix,
 }
 
-const ALL: [Tool; 10] = [
+const ALL: [Tool; 11] = [
     Tool::Smtp,
     Tool::PrometheusClient,
     Tool::Croniter,
@@ -49,6 +52,7 @@ const ALL: [Tool; 10] = [
     Tool::Promtool,
     Tool::Calendar,
     Tool::Bounces,
+    Tool::Postfix,
 ];
 
 impl Tool {
@@ -64,6 +68,7 @@ impl Tool {
             Tool::Promtool => "promtool",
             Tool::Calendar => "icalendar and vobject (Python)",
             Tool::Bounces => "flufl.bounce and its corpus (Python)",
+            Tool::Postfix => "postfix (Debian, unpacked) with root or passwordless sudo",
         }
     }
 
@@ -84,6 +89,14 @@ impl Tool {
             Tool::Promtool => promtool().is_file(),
             Tool::Calendar => python_has("icalendar") && python_has("vobject"),
             Tool::Bounces => python_has("flufl.bounce") && bounce_corpus().is_dir(),
+            Tool::Postfix => {
+                postfix_root().join("usr/lib/postfix/sbin/master").is_file()
+                    && (crate::postfix::is_root()
+                        || Command::new("sudo")
+                            .args(["-n", "true"])
+                            .output()
+                            .is_ok_and(|o| o.status.success()))
+            }
         }
     }
 }
@@ -99,6 +112,11 @@ fn tools_dir() -> PathBuf {
 /// flufl.bounce's corpus of non-delivery reports.
 pub fn bounce_corpus() -> PathBuf {
     tools_dir().join("flufl-bounce/flufl_bounce-6.0.0/tests/data")
+}
+
+/// Where `cargo xtask setup` unpacked Debian's postfix.
+pub fn postfix_root() -> PathBuf {
+    tools_dir().join("postfix")
 }
 
 /// The virtual environment's Python, which has the tests' PyPI packages.

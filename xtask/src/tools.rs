@@ -8,10 +8,9 @@
 //! | flufl.bounce's test corpus (117 non-delivery reports; its scanner is in the venv) | PyPI, the source package | `target/tools/flufl-bounce` |
 //! | Chromium | Debian (`chromium`) | `/usr/bin/chromium` |
 //! | promtool | Debian (`prometheus`, unpacked, not installed: no service) | `target/tools/prometheus` |
+//! | Postfix (a real MTA for the inbound-mail test; smtp-sink and smtp-source for the dispatch benchmark) | Debian (`postfix`, unpacked, not installed: installed, it would start the machine's mail server) | `target/tools/postfix` |
 //!
-//! and with `--bench`, the benchmarks' own: smtp-sink and smtp-source
-//! (Debian's `postfix`, unpacked into `target/tools/postfix`: installed, it
-//! would start a mail server) and wrk (Debian's `wrk`).
+//! and with `--bench`, the benchmarks' own: wrk (Debian's `wrk`).
 //!
 //! Each install writes a stamp (a copy of the pin file it installed from),
 //! so that a second set-up only compares files and returns at once.
@@ -65,23 +64,21 @@ const TOOLS: &[Tool] = &[
         present: promtool_present,
         install: promtool_install,
     },
-];
-
-/// The benchmarks' outside tools (`cargo xtask setup --bench`).
-const BENCH_TOOLS: &[Tool] = &[
     Tool {
         name: "postfix",
-        purpose: "smtp-sink and smtp-source, the dispatch benchmark's server and reference (Debian's postfix, unpacked)",
+        purpose: "a real MTA under the test's own folder (bounces and replies coming back over LMTP and pipe); smtp-sink and smtp-source for the dispatch benchmark (Debian's postfix, unpacked)",
         present: postfix_present,
         install: postfix_install,
     },
-    Tool {
-        name: "wrk",
-        purpose: "the HTTP load of the board and intake benchmarks (Debian's wrk)",
-        present: wrk_present,
-        install: wrk_install,
-    },
 ];
+
+/// The benchmarks' outside tools (`cargo xtask setup --bench`).
+const BENCH_TOOLS: &[Tool] = &[Tool {
+    name: "wrk",
+    purpose: "the HTTP load of the board and intake benchmarks (Debian's wrk)",
+    present: wrk_present,
+    install: wrk_install,
+}];
 
 /// Installs every missing tool, one line each (and the benchmarks' with
 /// `bench`).
@@ -363,19 +360,28 @@ fn postfix_dir(ws: &Workspace) -> PathBuf {
 }
 
 fn postfix_present(ws: &Workspace) -> Result<String, String> {
-    let bin = postfix_dir(ws).join("usr/sbin");
-    for tool in ["smtp-sink", "smtp-source"] {
-        if !bin.join(tool).is_file() {
-            return Err(format!("no {tool} in {}", bin.display()));
+    let root = postfix_dir(ws);
+    for tool in [
+        "usr/sbin/postfix",
+        "usr/sbin/smtp-sink",
+        "usr/sbin/smtp-source",
+        "usr/lib/postfix/sbin/master",
+        "etc/postfix/postfix-files",
+    ] {
+        if !root.join(tool).is_file() {
+            return Err(format!("no {tool} in {}", root.display()));
         }
     }
-    Ok(format!("{} (smtp-sink, smtp-source)", bin.display()))
+    Ok(format!(
+        "{} (master, smtp-sink, smtp-source)",
+        root.display()
+    ))
 }
 
 fn postfix_install(ws: &Workspace, apt: &Apt) -> Result<(), String> {
     // the package proper would configure and start a mail server on port
-    // 25; the two test programs run from the unpacked files (with its
-    // libraries, benches/support finds them)
+    // 25; the tests run its programs from the unpacked files, with their
+    // libraries and a configuration folder of their own
     unpack(ws, apt, "postfix", &postfix_dir(ws))
 }
 
