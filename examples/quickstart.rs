@@ -366,6 +366,35 @@ fn show_digests(dir: &Path) {
     }
 }
 
+/// The newest digest that names an undeliverable address: its section.
+fn show_bounce_in_digest(dir: &Path) {
+    let mut files: Vec<_> = std::fs::read_dir(dir.join("outbox"))
+        .map(|rd| rd.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    files.sort();
+    let section = files.iter().rev().find_map(|f| {
+        let name = f.file_name()?.to_string_lossy().into_owned();
+        if !name.contains("digest") {
+            return None;
+        }
+        let raw = std::fs::read(f).ok()?;
+        let msg = mail_parser::MessageParser::default().parse(&raw)?;
+        let text = msg.body_text(0)?.replace("\r\n", "\n");
+        // the section runs from its heading to the blank line after it
+        let start = text
+            .find("E-Mails kamen zurück")
+            .or(text.find("Emails that bounced"))?;
+        let section = text[start..].split("\n\n").next()?.to_string();
+        Some((name, section))
+    });
+    match section {
+        Some((name, section)) => {
+            println!("\noutbox/{name}, the bounce section of its text:\n{section}")
+        }
+        None => println!("\nno digest names an undeliverable address (!)"),
+    }
+}
+
 /// The first .eml file to `to`: its name, and the value of `header`.
 fn eml_to(dir: &Path, to: &str, header: &str) -> Option<(String, String)> {
     let mut files: Vec<_> = std::fs::read_dir(dir.join("outbox"))
@@ -931,6 +960,8 @@ api_base = "http://127.0.0.1:{port}"
     atsd(&dir, &["--now", "2026-11-27T12:05:00Z", "tick"]);
     // the digest job runs after dispatch within a tick: what it queued goes now
     atsd(&dir, &["--now", "2026-11-27T12:06:00Z", "tick", "dispatch"]);
+    say("Lena's digest of the day (09:00 in Berlin, late) names María's address, which bounced");
+    show_bounce_in_digest(&dir);
     run_as_a_service(&dir, http_port);
     say("the move Lena made on the board, in the application's history: the actor is her");
     atsd(&dir, &["application", "show", "2"]);

@@ -38,6 +38,8 @@ fn the_quick_start_runs_to_the_end() {
         "maria@example.net  2026-11-27 12:01  5.1.1",
         "a reply on application 7: stored, forwarded to recruiting@example.org",
         "GET /board/applications/4 → her address marked undeliverable",
+        // and in her recruiter's digest
+        "E-Mails kamen zurück (Adresse unzustellbar): 1\n  - María García <maria@example.net>: Senior Platform Engineer (5.1.1)",
         "GET /board/applications/7 → his reply in the thread",
         // an interview scheduled, moved, and cancelled by the rejection
         "[text/calendar; method=REQUEST; charset=utf-8]",
