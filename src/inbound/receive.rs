@@ -422,6 +422,27 @@ async fn classify<C: ConnectionTrait>(
         None => {
             let domain = mail::message_id::domain(ctx.config());
             if let Some(r) = &report {
+                // the envelope id atsd sent (ENVID), given back by the report
+                if let (Some(t), Some(envid)) = (tags, &r.envelope_id) {
+                    match t.read_envelope_id(envid) {
+                        Some(Addressed::Forged(what)) => {
+                            return Ok(Plan::Quarantine(format!(
+                                "the tag of {what} is not atsd's: forged, or altered on the way"
+                            )));
+                        }
+                        Some(Addressed::Bounce(id)) => {
+                            if let Some(row) = outbox::Entity::find_by_id(id).one(c).await? {
+                                let delivery = pick(&r.recipients, &row.recipient);
+                                return Ok(Plan::Bounce {
+                                    row: Box::new(row),
+                                    delivery,
+                                    how: "its delivery report's Original-Envelope-Id",
+                                });
+                            }
+                        }
+                        _ => {}
+                    }
+                }
                 let by_id = match &r.returned_message_id {
                     Some(mid) => by_message_id(c, mid).await?,
                     None => None,

@@ -96,6 +96,27 @@ impl<'a> Tags<'a> {
     }
 }
 
+impl Tags<'_> {
+    /// What a report's `Original-Envelope-Id` names, if it has the form atsd
+    /// sends as ENVID (`<row>-<tag>`, the bounce address's own); another
+    /// sender's id is none of atsd's business.
+    pub fn read_envelope_id(&self, envid: &str) -> Option<Addressed> {
+        let e = envid.trim();
+        let (id, tag) = e.split_once('-')?;
+        let ours = !id.is_empty()
+            && id.bytes().all(|b| b.is_ascii_digit())
+            && tag.len() == TAG_LEN
+            && tag.bytes().all(|b| b.is_ascii_hexdigit());
+        if !ours {
+            return None;
+        }
+        match self.read(&format!("bounces+{e}@{}", self.domain))? {
+            Addressed::Forged(_) => Some(Addressed::Forged(format!("Original-Envelope-Id {e}"))),
+            named => Some(named),
+        }
+    }
+}
+
 /// Equal, in time that does not depend on where they differ.
 fn same(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |d, (x, y)| d | (x ^ y)) == 0
@@ -106,6 +127,25 @@ mod tests {
     use super::*;
 
     const KEY: &[u8] = b"0123456789abcdef0123456789abcdef";
+
+    #[test]
+    fn an_envelope_id_names_its_row_when_it_is_atsds_own() {
+        let t = Tags::new("jobs.example.org", KEY);
+        let envid = t
+            .bounce(42)
+            .trim_start_matches("bounces+")
+            .replace("@jobs.example.org", "");
+        assert_eq!(t.read_envelope_id(&envid), Some(Addressed::Bounce(42)));
+        // the same form with another row's number: forged
+        let other = envid.replacen("42-", "43-", 1);
+        assert!(matches!(
+            t.read_envelope_id(&other),
+            Some(Addressed::Forged(_))
+        ));
+        // another sender's envelope id names nothing
+        assert_eq!(t.read_envelope_id("env-1"), None);
+        assert_eq!(t.read_envelope_id("42"), None);
+    }
 
     #[test]
     fn an_address_names_its_row_and_no_other() {

@@ -5,10 +5,10 @@
 //! schedule's time zone, for the postings that have no active recruiter.
 //! Each lists the applications that arrived since the recipient's previous
 //! occurrence, the stale ones per stage (the report's thresholds: the
-//! shortest stale rule of a stage, else 14 days), and the postings that
-//! closed since, and the candidates' addresses that bounced for good since
-//! (with the emails held for them); each section at most [`DIGEST_LINES`] lines, then "and N
-//! more" with a link to the board. Nothing is sent to someone with nothing
+//! shortest stale rule of a stage, else 14 days), the postings that closed
+//! since, and the candidates' addresses that bounced for good since (with
+//! the emails held for them); each section at most [`DIGEST_LINES`] lines,
+//! then "and N more" with a link to the board. Nothing is sent to someone with nothing
 //! to hear. Each email's Message-ID names the occurrence and the recipient,
 //! so running an occurrence again (after an interruption) queues nothing
 //! twice. The data is read once per run, whatever the number of people.

@@ -13,6 +13,12 @@
 //!   of four. lettre parses the replies and escapes the body as always; the
 //!   connection stays usable after a refused recipient (RSET), where lettre's
 //!   own `send` closes it on any error.
+//!
+//! And one for mail that comes back: when the server offers DSN (RFC 3461)
+//! and the envelope sender is a VERP bounce address, MAIL carries
+//! `RET=HDRS` (a report returns the headers, not the candidate's whole
+//! email) and `ENVID=<row>-<tag>`, which a report gives back as
+//! `Original-Envelope-Id` even when it reaches atsd by another address.
 
 use crate::config::{Config, Tls};
 use crate::error::{Error, Result};
@@ -22,7 +28,7 @@ use lettre::transport::smtp::Error as SmtpError;
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::transport::smtp::client::{AsyncSmtpConnection, TlsParameters};
 use lettre::transport::smtp::commands::{Data, Ehlo, Mail, Rcpt, Rset};
-use lettre::transport::smtp::extension::ClientId;
+use lettre::transport::smtp::extension::{ClientId, MailParameter};
 use std::path::PathBuf;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -124,20 +130,42 @@ fn gate_shut() -> SendError {
 struct Conn {
     smtp: AsyncSmtpConnection,
     pipelining: bool,
+    /// The server offers DSN (RFC 3461): MAIL may carry RET and ENVID.
+    dsn: bool,
     idle_since: Instant,
     /// Between writing the body and reading its reply.
     in_body: bool,
 }
 
-/// Does this EHLO reply advertise PIPELINING? (lettre keeps only the
-/// extensions it uses itself, so atsd reads the keyword from the reply.)
-fn advertises_pipelining<'a>(lines: impl Iterator<Item = &'a str>) -> bool {
+/// Does this EHLO reply advertise `keyword` (PIPELINING, DSN)? (lettre
+/// keeps only the extensions it uses itself, so atsd reads the keyword from
+/// the reply.)
+fn advertises<'a>(mut lines: impl Iterator<Item = &'a str>, keyword: &str) -> bool {
     // the first line is the server's name, the others one keyword each
-    lines.skip(1).any(|l| {
+    lines.next();
+    lines.any(|l| {
         l.split_whitespace()
             .next()
-            .is_some_and(|k| k.eq_ignore_ascii_case("PIPELINING"))
+            .is_some_and(|k| k.eq_ignore_ascii_case(keyword))
     })
+}
+
+/// MAIL's DSN parameters for a VERP sender (`bounces+<row>-<tag>@…`):
+/// headers only in a report, and the row and its tag as the envelope id.
+fn dsn_parameters(from: Option<&Address>) -> Vec<MailParameter> {
+    let Some(envid) = from.and_then(|a| a.user().strip_prefix("bounces+")) else {
+        return Vec::new();
+    };
+    vec![
+        MailParameter::Other {
+            keyword: "RET".into(),
+            value: Some("HDRS".into()),
+        },
+        MailParameter::Other {
+            keyword: "ENVID".into(),
+            value: Some(envid.to_string()),
+        },
+    ]
 }
 
 fn is_ascii_address(a: &Address) -> bool {
@@ -180,7 +208,12 @@ impl Conn {
     /// MAIL, RCPT and DATA: pipelined as one write when the server allows,
     /// else one at a time. Ok when DATA was answered 354.
     async fn envelope(&mut self, envelope: &Envelope) -> std::result::Result<(), Outcome> {
-        let mut commands = vec![Mail::new(envelope.from().cloned(), vec![]).to_string()];
+        let parameters = if self.dsn {
+            dsn_parameters(envelope.from())
+        } else {
+            Vec::new()
+        };
+        let mut commands = vec![Mail::new(envelope.from().cloned(), parameters).to_string()];
         commands.extend(
             envelope
                 .to()
@@ -414,16 +447,18 @@ impl SmtpPool {
         // lettre read the EHLO reply but keeps only the extensions it uses;
         // ask again (before AUTH, which a new EHLO could reset) for PIPELINING
         let ehlo = smtp.command(Ehlo::new(hello)).await.map_err(smtp_err)?;
-        let pipelining = advertises_pipelining(ehlo.message());
+        let pipelining = advertises(ehlo.message(), "PIPELINING");
+        let dsn = advertises(ehlo.message(), "DSN");
         if let Some(c) = &self.credentials {
             smtp.auth(&[Mechanism::Plain, Mechanism::Login], c)
                 .await
                 .map_err(smtp_err)?;
         }
-        tracing::debug!(host = %self.host, pipelining, "SMTP connection open");
+        tracing::debug!(host = %self.host, pipelining, dsn, "SMTP connection open");
         Ok(Conn {
             smtp,
             pipelining,
+            dsn,
             idle_since: Instant::now(),
             in_body: false,
         })
@@ -492,10 +527,25 @@ mod tests {
     #[test]
     fn pipelining_is_read_from_the_keyword_lines_only() {
         let reply = ["mx.example.org", "SIZE 10240000", "pipelining", "8BITMIME"];
-        assert!(advertises_pipelining(reply.iter().copied()));
+        assert!(advertises(reply.iter().copied(), "PIPELINING"));
         let without = ["mx.example.org Hello", "SIZE 10240000", "8BITMIME"];
-        assert!(!advertises_pipelining(without.iter().copied()));
+        assert!(!advertises(without.iter().copied(), "PIPELINING"));
         // a server named PIPELINING advertises nothing by its name
-        assert!(!advertises_pipelining(["PIPELINING"].iter().copied()));
+        assert!(!advertises(["PIPELINING"].iter().copied(), "PIPELINING"));
+        assert!(advertises(["mx", "DSN"].iter().copied(), "DSN"));
+    }
+
+    #[test]
+    fn a_verp_sender_asks_for_headers_only_and_names_its_row_as_the_envelope_id() {
+        let verp: Address = "bounces+17-0123456789ab@jobs.example.org".parse().unwrap();
+        let mail = Mail::new(Some(verp.clone()), dsn_parameters(Some(&verp)));
+        assert_eq!(
+            mail.to_string(),
+            "MAIL FROM:<bounces+17-0123456789ab@jobs.example.org> RET=HDRS ENVID=17-0123456789ab\r\n"
+        );
+        // a plain sender asks nothing (no [mail.inbound]: no report to read)
+        let plain: Address = "jobs@example.org".parse().unwrap();
+        assert!(dsn_parameters(Some(&plain)).is_empty());
+        assert!(dsn_parameters(None).is_empty());
     }
 }

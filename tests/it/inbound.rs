@@ -123,6 +123,15 @@ Message-ID: {returned}\r\n\
     )
 }
 
+/// `report` with an `Original-Envelope-Id` in its per-message fields.
+fn with_envelope_id(report: &str, envid: &str) -> String {
+    report.replacen(
+        "Reporting-MTA: dns; mx.example.net\r\n",
+        &format!("Reporting-MTA: dns; mx.example.net\r\nOriginal-Envelope-Id: {envid}\r\n"),
+        1,
+    )
+}
+
 fn header<'a>(data: &'a str, name: &str) -> Option<&'a str> {
     data.split("\r\n\r\n")
         .next()
@@ -300,6 +309,57 @@ fn a_permanent_bounce_marks_the_address_and_holds_what_follows_until_it_is_corre
     );
 }
 
+/// A report that reaches atsd by another address than the bounce address
+/// (a forwarder rewrote the envelope sender) and returns no Message-ID of
+/// atsd's is matched by the envelope id atsd sent as ENVID.
+#[test]
+fn a_report_by_another_way_is_matched_by_its_original_envelope_id() {
+    needs!(Tool::Smtp);
+    let sink = Sink::start(free_port());
+    let env = inbound_env(sink.port);
+    env.ok(&[
+        "apply",
+        "1",
+        "--name",
+        "Ada Gone",
+        "--email",
+        "ada@gone.example.net",
+    ]);
+    env.ok(&["tick", "dispatch"]);
+    let first = sink.messages().pop().expect("the acknowledgement went");
+    let verp = first["mail_from"].as_str().unwrap_or_default().to_string();
+    let envid = verp
+        .trim_start_matches("bounces+")
+        .trim_end_matches(&format!("@{DOMAIN}"))
+        .to_string();
+    let report = with_envelope_id(
+        &dsn(
+            "srs0=x@forwarder.example.net",
+            "ada@gone.example.net",
+            "<rewritten-by-a-list@lists.example.net>",
+            "failed",
+            "5.1.1",
+            "e1",
+        ),
+        &envid,
+    );
+    let (code, out, err) = receive(&env, Some("postmaster@example.org"), report.as_bytes());
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("permanent bounce"), "{out}");
+    assert_eq!(
+        rows(&env, "SELECT status FROM outbox WHERE id = 1"),
+        [["bounced"]]
+    );
+    assert_eq!(
+        rows(&env, "SELECT why FROM inbound_messages"),
+        [["recognised by its delivery report's Original-Envelope-Id"]]
+    );
+    assert_eq!(
+        rows(&env, "SELECT address FROM undeliverable_addresses"),
+        [["ada@gone.example.net"]]
+    );
+}
+
 #[test]
 fn a_reply_joins_its_application_and_reaches_the_recruiter_while_an_out_of_office_is_never_answered()
  {
@@ -461,6 +521,22 @@ fn forged_unmatched_malformed_and_oversized_mail_changes_nothing() {
         ),
         "not atsd's",
     );
+    // an envelope id of atsd's form with a made-up tag
+    quarantined(
+        "postmaster@example.org",
+        &with_envelope_id(
+            &dsn(
+                "x",
+                "ada@example.net",
+                "<other@elsewhere.example>",
+                "failed",
+                "5.1.1",
+                "q9",
+            ),
+            "1-abcdefabcdef",
+        ),
+        "Original-Envelope-Id 1-abcdefabcdef",
+    );
     // a report that names nothing atsd sent
     quarantined(
         &format!("postmaster@{DOMAIN}"),
@@ -489,7 +565,7 @@ fn forged_unmatched_malformed_and_oversized_mail_changes_nothing() {
         "addressed to no reply or bounce address",
     );
     let listed = env.json(&["mail", "quarantine", "list"]);
-    assert_eq!(listed.as_array().map(Vec::len), Some(6), "{listed}");
+    assert_eq!(listed.as_array().map(Vec::len), Some(7), "{listed}");
     // over the cap (1 MiB here): refused with EX_DATAERR, nothing stored
     let big = format!(
         "From: a@example.net\r\nSubject: big\r\n\r\n{}",
@@ -528,7 +604,7 @@ fn forged_unmatched_malformed_and_oversized_mail_changes_nothing() {
         env.json(&["mail", "quarantine", "list"])
             .as_array()
             .map(Vec::len),
-        Some(5)
+        Some(6)
     );
 }
 
