@@ -201,7 +201,24 @@ pub async fn apply_in<C: sea_orm::ConnectionTrait>(
 ) -> Result<Created> {
     let posting = postings::find(txn, posting_ref).await?;
     let cand = store::candidates::find_or_create(txn, input, ctx.now).await?;
+    // applying again is the candidate giving this address again: an earlier
+    // bounce's mark is cleared, and what was held for it goes
+    let cleared = match store::inbound::undeliverable(txn, &cand.email).await? {
+        Some(mark) => Some((
+            mark,
+            store::inbound::release(txn, &cand.email, None, ctx.now).await?,
+        )),
+        None => None,
+    };
     let mut created = create_in(txn, ctx, &posting, &cand, new).await?;
+    if let Some((mark, held)) = cleared {
+        created.warnings.push(format!(
+            "{} was marked undeliverable (a bounce on {}); applying again clears the mark: \
+             {held} held email(s) will be sent",
+            cand.email,
+            mark.since.format("%Y-%m-%d")
+        ));
+    }
     if posting.status == Status::Closed.as_str() {
         created.warnings.push(format!(
             "posting {} ({}) is closed; the application was recorded anyway",

@@ -358,6 +358,34 @@ fn a_report_by_another_way_is_matched_by_its_original_envelope_id() {
         rows(&env, "SELECT address FROM undeliverable_addresses"),
         [["ada@gone.example.net"]]
     );
+    // what follows is held, until she applies again with the address: her
+    // giving it again clears the mark, and the held email goes with the new
+    // acknowledgement
+    env.ok(&["application", "move", "1", "screening"]);
+    env.ok(&["application", "move", "1", "interview"]);
+    env.ok(&["tick", "dispatch"]);
+    assert_eq!(sink.count(), 1);
+    env.add_posting(2, "Data Engineer");
+    let (code, out, err) = env.run(&[
+        "apply",
+        "2",
+        "--name",
+        "Ada Gone",
+        "--email",
+        "ada@gone.example.net",
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        err.contains("applying again clears the mark: 1 held email(s) will be sent"),
+        "{err}"
+    );
+    assert!(rows(&env, "SELECT address FROM undeliverable_addresses").is_empty());
+    env.ok(&["tick", "dispatch"]);
+    assert_eq!(
+        sink.count(),
+        3,
+        "the held invitation and the new acknowledgement"
+    );
 }
 
 #[test]
