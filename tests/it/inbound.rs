@@ -132,6 +132,18 @@ fn with_envelope_id(report: &str, envid: &str) -> String {
     )
 }
 
+/// A candidate applied (with `extra` tables in the configuration) and their
+/// acknowledgement went out: the SMTP server, the environment and that
+/// message.
+fn acknowledged(name: &str, email: &str, extra: &str) -> (Sink, Env, serde_json::Value) {
+    let sink = Sink::start(free_port());
+    let env = inbound_env_with(sink.port, "", extra);
+    env.ok(&["apply", "1", "--name", name, "--email", email]);
+    env.ok(&["tick", "dispatch"]);
+    let first = sink.messages().pop().expect("the acknowledgement went");
+    (sink, env, first)
+}
+
 fn header<'a>(data: &'a str, name: &str) -> Option<&'a str> {
     data.split("\r\n\r\n")
         .next()
@@ -143,18 +155,11 @@ fn header<'a>(data: &'a str, name: &str) -> Option<&'a str> {
 #[test]
 fn a_permanent_bounce_marks_the_address_and_holds_what_follows_until_it_is_corrected() {
     needs!(Tool::Smtp);
-    let sink = Sink::start(free_port());
-    let env = inbound_env_with(sink.port, "", "[schedule]\ndigest = \"0 9 * * *\"\n");
-    env.ok(&[
-        "apply",
-        "1",
-        "--name",
+    let (sink, env, first) = acknowledged(
         "Ada Gone",
-        "--email",
         "ada@gone.example.net",
-    ]);
-    env.ok(&["tick", "dispatch"]);
-    let first = sink.messages().pop().expect("the acknowledgement went");
+        "[schedule]\ndigest = \"0 9 * * *\"\n",
+    );
     // the envelope sender names the row; Reply-To the application
     let verp = first["mail_from"].as_str().unwrap_or_default().to_string();
     assert!(
@@ -315,18 +320,7 @@ fn a_permanent_bounce_marks_the_address_and_holds_what_follows_until_it_is_corre
 #[test]
 fn a_report_by_another_way_is_matched_by_its_original_envelope_id() {
     needs!(Tool::Smtp);
-    let sink = Sink::start(free_port());
-    let env = inbound_env(sink.port);
-    env.ok(&[
-        "apply",
-        "1",
-        "--name",
-        "Ada Gone",
-        "--email",
-        "ada@gone.example.net",
-    ]);
-    env.ok(&["tick", "dispatch"]);
-    let first = sink.messages().pop().expect("the acknowledgement went");
+    let (sink, env, first) = acknowledged("Ada Gone", "ada@gone.example.net", "");
     let verp = first["mail_from"].as_str().unwrap_or_default().to_string();
     let envid = verp
         .trim_start_matches("bounces+")
@@ -392,18 +386,7 @@ fn a_report_by_another_way_is_matched_by_its_original_envelope_id() {
 fn a_reply_joins_its_application_and_reaches_the_recruiter_while_an_out_of_office_is_never_answered()
  {
     needs!(Tool::Smtp);
-    let sink = Sink::start(free_port());
-    let env = inbound_env(sink.port);
-    env.ok(&[
-        "apply",
-        "1",
-        "--name",
-        "Grace Hopper",
-        "--email",
-        "grace@example.net",
-    ]);
-    env.ok(&["tick", "dispatch"]);
-    let first = sink.messages().pop().expect("the acknowledgement");
+    let (sink, env, first) = acknowledged("Grace Hopper", "grace@example.net", "");
     let data = first["data"].as_str().unwrap_or_default().to_string();
     let reply_to = header(&data, "Reply-To").unwrap_or_default().to_string();
 
