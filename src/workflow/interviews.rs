@@ -222,7 +222,14 @@ pub async fn schedule_in<C: ConnectionTrait>(
         .remove(&iv.id)
         .unwrap_or_default();
     let parties = Parties::new(ctx, &cand, &interviewers);
-    let emails = invite(c, ctx, &iv, &app, &cand, &posting, &parties, &req.actor).await?;
+    let about = About {
+        iv: &iv,
+        app: &app,
+        cand: &cand,
+        posting: &posting,
+        parties: &parties,
+    };
+    let emails = invite(c, ctx, &about, &req.actor).await?;
     Ok(Outcome {
         interview: iv,
         interviewers,
@@ -354,7 +361,14 @@ pub async fn reschedule(
     let app = applications::find(&txn, iv.application_id).await?;
     let (cand, posting) = applications::candidate_and_posting(&txn, &app).await?;
     let parties = Parties::new(ctx, &cand, &interviewers);
-    let mut emails = invite(&txn, ctx, &iv, &app, &cand, &posting, &parties, &req.actor).await?;
+    let about = About {
+        iv: &iv,
+        app: &app,
+        cand: &cand,
+        posting: &posting,
+        parties: &parties,
+    };
+    let mut emails = invite(&txn, ctx, &about, &req.actor).await?;
     // who is no longer an interviewer: a CANCEL for what they were sent
     let mut gone = Parties::new(ctx, &cand, &removed);
     gone.list
@@ -364,11 +378,10 @@ pub async fn reschedule(
         send(
             &txn,
             ctx,
-            &iv,
-            &app,
-            &cand,
-            &posting,
-            &gone,
+            &About {
+                parties: &gone,
+                ..about
+            },
             Kind::Cancel,
             Some("you are no longer an interviewer"),
             &told,
@@ -529,17 +542,14 @@ fn plan_cancel(
         .into_iter()
         .filter(|r| sent_to.contains(&r.email.to_lowercase()))
         .collect();
-    let emails = render_all(
-        ctx,
-        &iv,
+    let about = About {
+        iv: &iv,
         app,
         cand,
         posting,
-        &parties,
-        Kind::Cancel,
-        reason,
-        &told,
-    )?;
+        parties: &parties,
+    };
+    let emails = render_all(ctx, &about, Kind::Cancel, reason, &told)?;
     Ok(PlannedCancel {
         interview: iv,
         emails,
@@ -985,6 +995,17 @@ impl Parties {
     }
 }
 
+/// What an interview's emails are about: the interview, its application,
+/// candidate and posting, and who takes part.
+#[derive(Clone, Copy)]
+struct About<'a> {
+    iv: &'a interview::Model,
+    app: &'a application::Model,
+    cand: &'a candidate::Model,
+    posting: &'a posting::Model,
+    parties: &'a Parties,
+}
+
 #[derive(Clone, Copy)]
 enum Kind {
     Request {
@@ -997,18 +1018,20 @@ enum Kind {
 }
 
 /// What an interview's email to `r` says.
-#[allow(clippy::too_many_arguments)]
 fn context(
     ctx: &Ctx<'_>,
-    iv: &interview::Model,
-    app: &application::Model,
-    cand: &candidate::Model,
-    posting: &posting::Model,
-    parties: &Parties,
+    a: &About<'_>,
     r: &Recipient2,
     kind: Kind,
     reason: Option<&str>,
 ) -> templates::Context {
+    let About {
+        iv,
+        app,
+        cand,
+        posting,
+        parties,
+    } = *a;
     let mut t = super::email::context(ctx, app, cand, posting, None, reason);
     let locale = r
         .locale
@@ -1080,30 +1103,26 @@ fn calendar(ctx: &Ctx<'_>, iv: &interview::Model, parties: &Parties, method: Met
 }
 
 /// Renders one email of `kind` to each of `to`: (Message-ID, email) each.
-#[allow(clippy::too_many_arguments)]
 fn render_all(
     ctx: &Ctx<'_>,
-    iv: &interview::Model,
-    app: &application::Model,
-    cand: &candidate::Model,
-    posting: &posting::Model,
-    parties: &Parties,
+    a: &About<'_>,
     kind: Kind,
     reason: Option<&str>,
     to: &[&Recipient2],
 ) -> Result<Vec<(String, outbox::Draft)>> {
+    let (iv, app) = (a.iv, a.app);
     let (template, tag, method) = match kind {
         Kind::Request { .. } => ("interview_request", "req", Some(Method::Request)),
         Kind::Cancel => ("interview_cancel", "cancel", Some(Method::Cancel)),
         Kind::Remind => ("interview_reminder", "remind", None),
         Kind::Feedback => ("interview_feedback_request", "fb", None),
     };
-    let ics = method.map(|m| calendar(ctx, iv, parties, m));
+    let ics = method.map(|m| calendar(ctx, iv, a.parties, m));
     let domain = mail::message_id::domain(ctx.config());
     let spec = crate::config::EmailSpec::new(template);
     let mut out = Vec::new();
     for r in to {
-        let t = context(ctx, iv, app, cand, posting, parties, r, kind, reason);
+        let t = context(ctx, a, r, kind, reason);
         let who = Recipient {
             email: &r.email,
             name: &r.name,
@@ -1154,53 +1173,32 @@ async fn queue_all<C: ConnectionTrait>(
 }
 
 /// Renders and queues one email of `kind` to each of `to`.
-#[allow(clippy::too_many_arguments)]
 async fn send<C: ConnectionTrait>(
     c: &C,
     ctx: &Ctx<'_>,
-    iv: &interview::Model,
-    app: &application::Model,
-    cand: &candidate::Model,
-    posting: &posting::Model,
-    parties: &Parties,
+    a: &About<'_>,
     kind: Kind,
     reason: Option<&str>,
     to: &[&Recipient2],
 ) -> Result<Vec<Email>> {
-    let emails = render_all(ctx, iv, app, cand, posting, parties, kind, reason, to)?;
-    queue_all(c, app.id, emails, ctx.now()).await
+    let emails = render_all(ctx, a, kind, reason, to)?;
+    queue_all(c, a.app.id, emails, ctx.now()).await
 }
 
 /// The invitation (SEQUENCE 0) or its update (later ones) to everyone, the
 /// reminders, and the event of either.
-#[allow(clippy::too_many_arguments)]
 async fn invite<C: ConnectionTrait>(
     c: &C,
     ctx: &Ctx<'_>,
-    iv: &interview::Model,
-    app: &application::Model,
-    cand: &candidate::Model,
-    posting: &posting::Model,
-    parties: &Parties,
+    a: &About<'_>,
     actor: &str,
 ) -> Result<Vec<Email>> {
+    let (iv, app, everyone) = (a.iv, a.app, a.parties.all());
     let update = iv.sequence > 0;
     let kind = Kind::Request { update };
-    let mut emails = send(
-        c,
-        ctx,
-        iv,
-        app,
-        cand,
-        posting,
-        parties,
-        kind,
-        None,
-        &parties.all(),
-    )
-    .await?;
-    emails.extend(remind(c, ctx, iv, app, cand, posting, parties).await?);
-    let asks = feedback_requests(ctx, iv, app, cand, posting, parties, &parties.all())?;
+    let mut emails = send(c, ctx, a, kind, None, &everyone).await?;
+    emails.extend(remind(c, ctx, a).await?);
+    let asks = feedback_requests(ctx, a, &everyone)?;
     emails.extend(queue_all(c, app.id, asks, ctx.now()).await?);
     let what = if update {
         "interview.rescheduled"
@@ -1213,16 +1211,10 @@ async fn invite<C: ConnectionTrait>(
 
 /// The reminders of a scheduled interview: the candidate's 24 hours before
 /// (none when it is less than that away), each interviewer's 1 hour before.
-async fn remind<C: ConnectionTrait>(
-    c: &C,
-    ctx: &Ctx<'_>,
-    iv: &interview::Model,
-    app: &application::Model,
-    cand: &candidate::Model,
-    posting: &posting::Model,
-    parties: &Parties,
-) -> Result<Vec<Email>> {
-    let due: Vec<&Recipient2> = parties
+async fn remind<C: ConnectionTrait>(c: &C, ctx: &Ctx<'_>, a: &About<'_>) -> Result<Vec<Email>> {
+    let iv = a.iv;
+    let due: Vec<&Recipient2> = a
+        .parties
         .list
         .iter()
         .filter(|r| {
@@ -1234,19 +1226,7 @@ async fn remind<C: ConnectionTrait>(
             iv.starts_at - before > ctx.now()
         })
         .collect();
-    send(
-        c,
-        ctx,
-        iv,
-        app,
-        cand,
-        posting,
-        parties,
-        Kind::Remind,
-        None,
-        &due,
-    )
-    .await
+    send(c, ctx, a, Kind::Remind, None, &due).await
 }
 
 /// Every interview of `ids` with its interviewers, for lists and pages.
@@ -1309,28 +1289,14 @@ pub fn feedback_times(end: DateTime<Utc>, tz: chrono_tz::Tz) -> Vec<DateTime<Utc
 
 /// The feedback requests of an interview to each of its interviewers,
 /// delayed emails at [`feedback_times`] (Message-IDs `fb1` … `fb5`).
-#[allow(clippy::too_many_arguments)]
 fn feedback_requests(
     ctx: &Ctx<'_>,
-    iv: &interview::Model,
-    app: &application::Model,
-    cand: &candidate::Model,
-    posting: &posting::Model,
-    parties: &Parties,
+    a: &About<'_>,
     to: &[&Recipient2],
 ) -> Result<Vec<(String, outbox::Draft)>> {
+    let iv = a.iv;
     let to: Vec<&Recipient2> = to.iter().copied().filter(|r| r.interviewer).collect();
-    let drafts = render_all(
-        ctx,
-        iv,
-        app,
-        cand,
-        posting,
-        parties,
-        Kind::Feedback,
-        None,
-        &to,
-    )?;
+    let drafts = render_all(ctx, a, Kind::Feedback, None, &to)?;
     let domain = mail::message_id::domain(ctx.config());
     let mut out = Vec::new();
     for (r, (_, d)) in to.iter().zip(drafts) {
