@@ -29,13 +29,21 @@ pub(super) async fn tick(env: &Env, names: &[String], dry_run: bool) -> CmdResul
     for job in jobs {
         let name = job.name();
         // the digest's earlier occurrences (in other people's time zones)
-        // not yet run are run first, quietly
+        // not yet run are run first, each shown with what it did (the line
+        // of the last one would otherwise say nothing was sent when an
+        // earlier one sent a digest)
         let mut due = runner.due_occurrences(job, env.now);
         let last = due.pop();
         for o in due {
-            if let Ran::Ran { error: Some(e), .. } = runner.run_occurrence(job, o, env.now).await? {
-                eprintln!("error: job {name} ({}) failed: {e}", time(&o));
-                failed.push(name);
+            match runner.run_occurrence(job, o, env.now).await? {
+                Ran::Ran { error: Some(e), .. } => {
+                    eprintln!("error: job {name} ({}) failed: {e}", time(&o));
+                    failed.push(name);
+                }
+                Ran::Ran {
+                    counts: Some(r), ..
+                } if !env.json => println!("{name} ({}): {}", time(&o), summary(&r)),
+                _ => {}
             }
         }
         let Some(occurrence) = last else {
@@ -251,14 +259,18 @@ fn summary(report: &JobReport) -> String {
         }
         JobReport::Digest(r) => {
             if r.nothing_to_say {
-                "nothing new, nothing stale, nothing closed: no digest sent".into()
+                "nothing new, nothing stale, nothing closed, nothing bounced: no digest sent".into()
             } else if r.no_recruiters {
                 "no [recruiters] emails configured: no digest sent".into()
             } else {
-                format!(
+                let mut line = format!(
                     "{} digest(s) queued: {} new application(s), {} stale, {} posting(s) closed",
                     r.queued, r.new_applications, r.stale, r.closed_postings
-                )
+                );
+                if r.bounced > 0 {
+                    line.push_str(&format!(", {} address(es) bounced", r.bounced));
+                }
+                line
             }
         }
         JobReport::Retention(r) => {

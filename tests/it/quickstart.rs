@@ -38,7 +38,8 @@ fn the_quick_start_runs_to_the_end() {
         "maria@example.net  2026-11-27 12:01  5.1.1",
         "a reply on application 7: stored, forwarded to recruiting@example.org",
         "GET /board/applications/4 → her address marked undeliverable",
-        // and in her recruiter's digest
+        // and in her recruiter's digest, which the catch-up tick says it sent
+        "digest (2026-11-27 08:00): 1 digest(s) queued: 0 new application(s), 1 stale, 0 posting(s) closed, 1 address(es) bounced",
         "E-Mails kamen zurück (Adresse unzustellbar): 1\n  - María García <maria@example.net>: Senior Platform Engineer (5.1.1)",
         "GET /board/applications/7 → his reply in the thread",
         // an interview scheduled, moved, and cancelled by the rejection
