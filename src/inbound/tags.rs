@@ -94,9 +94,7 @@ impl<'a> Tags<'a> {
             _ => Addressed::Reply(id),
         })
     }
-}
 
-impl Tags<'_> {
     /// What a report's `Original-Envelope-Id` names, if it has the form atsd
     /// sends as ENVID (`<row>-<tag>`, the bounce address's own); another
     /// sender's id is none of atsd's business.

@@ -446,6 +446,7 @@ impl SmtpPool {
         };
         // lettre read the EHLO reply but keeps only the extensions it uses;
         // ask again (before AUTH, which a new EHLO could reset) for PIPELINING
+        // and DSN
         let ehlo = smtp.command(Ehlo::new(hello)).await.map_err(smtp_err)?;
         let pipelining = advertises(ehlo.message(), "PIPELINING");
         let dsn = advertises(ehlo.message(), "DSN");
