@@ -634,6 +634,16 @@ fn addresses(msg: &Message<'_>, envelope_to: &[String]) -> Vec<String> {
     out
 }
 
+/// An attachment a reply listed (not kept), as the forward and the board
+/// show it: "name (size bytes)".
+pub fn attachment_line(a: &serde_json::Value) -> String {
+    format!(
+        "{} ({} bytes)",
+        a["name"].as_str().unwrap_or("(unnamed)"),
+        a["size"].as_u64().unwrap_or(0)
+    )
+}
+
 fn sender_of(msg: &Message<'_>) -> Option<String> {
     let a = msg.from()?.first()?;
     let addr = a.address()?;
@@ -871,16 +881,7 @@ async fn forward<C: ConnectionTrait>(
                     .or(Some(ctx.config().schedule.timezone.as_str())),
             ),
             text: text.to_string(),
-            attachments: attachments
-                .iter()
-                .map(|a| {
-                    format!(
-                        "{} ({} bytes)",
-                        a["name"].as_str().unwrap_or("(unnamed)"),
-                        a["size"].as_u64().unwrap_or(0)
-                    )
-                })
-                .collect(),
+            attachments: attachments.iter().map(attachment_line).collect(),
             board_url: public
                 .as_ref()
                 .map(|u| format!("{u}/board/applications/{}", app.id)),

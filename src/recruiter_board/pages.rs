@@ -1102,13 +1102,7 @@ impl InboundView {
             .and_then(|a| serde_json::from_str::<Vec<serde_json::Value>>(a).ok())
             .unwrap_or_default()
             .iter()
-            .map(|a| {
-                format!(
-                    "{} ({} bytes)",
-                    a["name"].as_str().unwrap_or("(unnamed)"),
-                    a["size"].as_u64().unwrap_or(0)
-                )
-            })
+            .map(crate::inbound::receive::attachment_line)
             .collect();
         let detail = (m.kind == "bounce").then(|| {
             [
