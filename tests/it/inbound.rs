@@ -443,6 +443,13 @@ JVBERi0xLjQK\r\n\
         "{fdata}"
     );
     assert!(fdata.contains("Tuesday"));
+    // the attachment is named with its size, not carried
+    let body = rows(
+        &env,
+        "SELECT b.body_text FROM outbox o JOIN outbox_bodies b ON b.outbox_id = o.id \
+         WHERE o.template = 'candidate_reply'",
+    );
+    assert!(body[0][0].contains("cv.pdf (9 bytes)"), "{}", body[0][0]);
     let events = env.ok(&["events", "--type", "application.replied", "--json"]);
     assert!(events.contains("\"application_id\":1"), "{events}");
 
