@@ -177,7 +177,9 @@ fn each_person_gets_one_digest_per_working_day_at_nine_their_time_across_a_dst_c
             "digest",
             "dispatch",
         ]);
-        t += Duration::minutes(15);
+        // every zone here is a whole number of hours from UTC: a tick on
+        // each half hour lands on every 09:00 and once after it
+        t += Duration::minutes(30);
     }
     let all = received(&sink);
     let got: Vec<_> = all.iter().filter(|m| m.2 >= from).cloned().collect();
