@@ -18,7 +18,25 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import os
+from datetime import datetime, timedelta
+
+import standardwebhooks.webhooks as swh
 from standardwebhooks.webhooks import Webhook
+
+# The suite's clock (tests/it/clock.rs): atsd runs that many seconds away
+# from the real one, and signs with its own time; the receiver checks the
+# timestamp against the same clock.
+SHIFT = timedelta(seconds=float(os.environ.get("ATSD_TEST_CLOCK_SHIFT", "0")))
+
+
+class _SuiteClock(datetime):
+    @classmethod
+    def now(cls, tz=None):
+        return datetime.now(tz) + SHIFT
+
+
+swh.datetime = _SuiteClock
 
 port, out_path, mode_path, secret_path = (
     int(sys.argv[1]),

@@ -132,6 +132,15 @@ impl Drop for TestDb {
     }
 }
 
+/// The `atsd` binary on the suite's clock (tests/it/clock.rs), nothing
+/// else set: for the tests that name their own config or database.
+pub fn atsd_bin() -> std::process::Command {
+    #[allow(deprecated)]
+    let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin("atsd"));
+    crate::clock::apply(&mut c);
+    c
+}
+
 /// A working folder with a config file and a fresh database.
 pub struct Env {
     pub dir: TempDir,
@@ -175,8 +184,7 @@ impl Env {
     /// [`Env::cmd`] as a `std::process::Command` (to spawn and kill, or to
     /// send output to files).
     pub fn std_cmd(&self) -> std::process::Command {
-        #[allow(deprecated)]
-        let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin("atsd"));
+        let mut c = atsd_bin();
         for (k, _) in std::env::vars() {
             if k.starts_with("ATSD_") {
                 c.env_remove(k);

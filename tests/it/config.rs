@@ -97,7 +97,7 @@ fn init_writes_the_commented_config_and_creates_the_database() {
     let site = dir.display().to_string();
     // init uses its own config, not the test's: run the binary bare
     let run = |args: &[&str]| {
-        let mut c = assert_cmd::Command::cargo_bin("atsd").unwrap();
+        let mut c = assert_cmd::Command::from_std(crate::common::atsd_bin());
         c.current_dir(env.dir.path())
             .env_remove("ATSD_DATABASE_URL")
             .env_remove("ATSD_CONFIG");

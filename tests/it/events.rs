@@ -128,7 +128,10 @@ impl Receiver {
         let mode = env.path("receiver-mode");
         std::fs::write(&mode, "ok").unwrap();
         let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/webhook_receiver.py");
+        // the receiver checks the signature's timestamp against the
+        // suite's clock, as atsd's
         let mut child = Command::new(crate::tools::python())
+            .env("ATSD_TEST_CLOCK_SHIFT", crate::clock::shift().to_string())
             .arg(&script)
             .arg(port.to_string())
             .arg(&out)
@@ -416,7 +419,7 @@ fn the_feed_never_passes_an_event_still_to_commit() {
         let ev = |n: i64| {
             NewEvent::new(
                 "job.failed",
-                chrono::Utc::now(),
+                crate::clock::now(),
                 serde_json::json!({ "n": n }),
             )
         };
@@ -582,7 +585,15 @@ fn retention_scrubs_the_reasons_people_wrote_in_events() {
 fn old_events_are_removed_unless_a_delivery_waits_for_them() {
     needs!(Tool::StandardWebhooks);
     let (env, r, at) = webhook_env("[retention]\nevents_after = \"30d\"\n", 12, true);
-    env.ok(&["posting", "add", "https://boards.greenhouse.io/acme/jobs/1"]);
+    // every step on the test's clock: the posting's event too, so that "40
+    // days later" is 40 days after all of them, whatever today's date
+    env.ok(&[
+        "--now",
+        &at("-1"),
+        "posting",
+        "add",
+        "https://boards.greenhouse.io/acme/jobs/1",
+    ]);
     settle(&env);
     env.ok(&["--now", &at("0"), "tick", "dispatch"]);
     env.ok(&[

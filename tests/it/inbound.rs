@@ -255,7 +255,7 @@ fn a_permanent_bounce_marks_the_address_and_holds_what_follows_until_it_is_corre
 
     // the recruiter's next digest names her address, the posting and what
     // waits for it
-    let now = chrono::Utc::now();
+    let now = crate::clock::now();
     let mut nine = now
         .date_naive()
         .and_hms_opt(9, 0, 0)
@@ -630,8 +630,7 @@ fn forged_unmatched_malformed_and_oversized_mail_changes_nothing() {
 fn a_database_that_cannot_be_reached_asks_the_mail_system_to_try_again() {
     let env = inbound_env(free_port());
     // a database that cannot be opened (nothing listens on port 1)
-    #[allow(deprecated)]
-    let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin("atsd"));
+    let mut c = crate::common::atsd_bin();
     c.current_dir(env.path(""))
         .arg("--config")
         .arg(&env.config)

@@ -1253,8 +1253,8 @@ fn the_board_shows_interviews_with_feedback_on_the_application_the_next_on_its_c
     use chrono::{Duration, SecondsFormat, Utc};
     let port = free_port();
     let env = link_env(port);
-    // the board reads the real clock: times around today
-    let now = Utc::now();
+    // the board reads its own clock (the suite's): times around today
+    let now = crate::clock::now();
     let iso = |t: chrono::DateTime<Utc>| t.to_rfc3339_opts(SecondsFormat::Secs, true);
     let hour = |t: chrono::DateTime<Utc>| {
         chrono::DurationRound::duration_trunc(t, Duration::hours(1)).unwrap_or(t)

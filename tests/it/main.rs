@@ -5,6 +5,7 @@
 mod api;
 mod applications;
 mod board_actions;
+mod clock;
 mod common;
 mod config;
 mod daemon;

@@ -357,9 +357,16 @@ fn a_real_postfix_brings_its_own_bounce_back_over_lmtp_and_a_reply_through_pipe_
     }
     std::fs::set_permissions(&top, std::os::unix::fs::PermissionsExt::from_mode(0o755))
         .expect("chmod");
+    // the pipe's user may not enter the checkout (a clone in a private
+    // folder, a home of mode 0700): it runs a copy of atsd from the test's
+    // folder, which it can
     let mut argv = env.std_cmd();
     argv.args(["mail", "receive"]);
-    let receive: Vec<String> = std::iter::once(argv.get_program())
+    let atsd = top.join("atsd");
+    std::fs::copy(argv.get_program(), &atsd).expect("copy atsd into the test's folder");
+    std::fs::set_permissions(&atsd, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("chmod atsd");
+    let receive: Vec<String> = std::iter::once(atsd.as_os_str())
         .chain(argv.get_args())
         .map(|a| a.to_string_lossy().into_owned())
         .collect();

@@ -7,7 +7,7 @@
 use crate::api::Api;
 use crate::common::{Answer, Env, http, scalar, seed_applications};
 use crate::smtp::free_port;
-use chrono::{Duration, SecondsFormat, Utc};
+use chrono::{Duration, SecondsFormat};
 use serde_json::Value;
 
 fn setup(extra: &str) -> (Env, u16) {
@@ -250,7 +250,7 @@ fn cards_in(body: &str, stage: &str) -> usize {
 #[test]
 fn the_pages_count_what_the_report_counts_with_caps_paging_filters_and_stale_edges() {
     let (env, port) = setup("");
-    let now = Utc::now();
+    let now = crate::clock::now();
     let t = |d: Duration| (now - d).to_rfc3339_opts(SecondsFormat::Secs, true);
     // a candidate whose name is markup, applied a year ago (application 1)
     env.ok(&[

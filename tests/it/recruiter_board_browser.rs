@@ -29,7 +29,7 @@ fn every_board_page_passes_axe_and_reflows_in_chromium() {
     for (i, title) in ["Senior Platform Engineer", "Line Cook"].iter().enumerate() {
         env.add_posting(i as u32 + 1, title);
     }
-    let now = Utc::now();
+    let now = crate::clock::now();
     let t = |d: Duration| (now - d).to_rfc3339_opts(SecondsFormat::Secs, true);
     seed_applications(&env, 1, 40, "applied", &t(Duration::days(20)));
     seed_applications(&env, 1, 3, "applied", &t(Duration::hours(3)));

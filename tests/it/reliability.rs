@@ -901,8 +901,7 @@ fn t7_a_postgres_outage_under_a_running_daemon() {
     let url = cluster.url();
     // the harness's commands name its own database: these name the cluster
     let run = |args: &[&str]| -> (i32, String) {
-        #[allow(deprecated)]
-        let out = std::process::Command::new(assert_cmd::cargo::cargo_bin("atsd"))
+        let out = crate::common::atsd_bin()
             .current_dir(env.dir.path())
             .args(["--config", env.config.to_str().unwrap(), "--database", &url])
             .args(args)
@@ -940,8 +939,7 @@ fn t7_a_postgres_outage_under_a_running_daemon() {
     assert_eq!(code, 0, "{err}");
 
     let log = env.path("daemon.log");
-    #[allow(deprecated)]
-    let mut daemon = std::process::Command::new(assert_cmd::cargo::cargo_bin("atsd"))
+    let mut daemon = crate::common::atsd_bin()
         .current_dir(env.dir.path())
         .args([
             "--config",

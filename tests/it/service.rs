@@ -296,7 +296,7 @@ fn sighup_reloads_the_schedule_and_refuses_a_bad_config() {
     // a new schedule: advance every 2 seconds
     std::fs::write(&env.config, schedule("*/2 * * * * *", "0 0 0 1 1 *")).unwrap();
     let hup = Instant::now();
-    let hup_utc = chrono::Utc::now();
+    let hup_utc = crate::clock::now();
     d.signal("-HUP");
     let reloading = notify
         .wait_for("RELOADING=1", hup, Duration::from_secs(5))
@@ -760,8 +760,7 @@ fn copy_database_moves_every_row_and_the_target_keeps_counting() {
     let env = Env::new();
     let src = format!("sqlite://{}/src.db?mode=rwc", env.dir.path().display());
     let on = |url: &str, args: &[&str]| -> String {
-        #[allow(deprecated)]
-        let out = std::process::Command::new(assert_cmd::cargo::cargo_bin("atsd"))
+        let out = crate::common::atsd_bin()
             .current_dir(env.dir.path())
             .env("USER", "tester")
             .args(["--config", env.config.to_str().unwrap(), "--database", url])
@@ -859,8 +858,7 @@ fn copy_database_moves_every_row_and_the_target_keeps_counting() {
         "{err}"
     );
     let (code, _, err) = {
-        #[allow(deprecated)]
-        let out = std::process::Command::new(assert_cmd::cargo::cargo_bin("atsd"))
+        let out = crate::common::atsd_bin()
             .current_dir(env.dir.path())
             .args(["--config", env.config.to_str().unwrap(), "--database", &src])
             .args(["copy-database", &env.db.url])

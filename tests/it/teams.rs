@@ -51,8 +51,12 @@ fn team_env(port: u16) -> Env {
          [recruiters]\nemails = [\"{FALLBACK}\"]\n\
          [[rules]]\nname = \"nudge\"\nstage = \"applied\"\nafter = \"5d\"\nremind = true\n"
     ));
+    // the team exists before the test's first date, whatever today is
+    let at = ["--now", "2027-02-01T09:00:00Z"];
     for (email, name, tz, locale, job, title) in PEOPLE {
         env.ok(&[
+            at[0],
+            at[1],
             "person",
             "add",
             email,
@@ -63,10 +67,21 @@ fn team_env(port: u16) -> Env {
             "--locale",
             locale,
         ]);
-        env.add_posting(job, title);
-        env.ok(&["posting", "assign", &job.to_string(), "--recruiter", email]);
+        let url = format!("https://boards.greenhouse.io/acme/jobs/{job}");
+        env.ok(&[at[0], at[1], "posting", "add", &url, "--title", title]);
+        let job = job.to_string();
+        env.ok(&[
+            at[0],
+            at[1],
+            "posting",
+            "assign",
+            &job,
+            "--recruiter",
+            email,
+        ]);
     }
-    env.add_posting(4, UNOWNED);
+    let url = "https://boards.greenhouse.io/acme/jobs/4";
+    env.ok(&[at[0], at[1], "posting", "add", url, "--title", UNOWNED]);
     env
 }
 
@@ -284,8 +299,13 @@ fn a_removed_persons_token_stops_at_once_and_their_postings_fall_back() {
         ])
         .trim()
         .to_string();
-    apply(&env, "2027-03-01T12:00:00Z", 1, 0);
-    apply(&env, "2027-03-01T12:00:00Z", 1, 1);
+    // the API moves and the removal happen now, on the suite's clock: the
+    // applications are 4 days old (not stale yet for the daemon's own
+    // runs), the reminders' tick two days later (stale after 5 days)
+    let iso = |d: chrono::Duration| (crate::clock::now() + d).to_rfc3339();
+    let applied = iso(-chrono::Duration::days(4));
+    apply(&env, &applied, 1, 0);
+    apply(&env, &applied, 1, 1);
     let api = Api::start(&env, port);
     let auth = format!("Bearer {token}");
     let get = || {
@@ -319,7 +339,7 @@ fn a_removed_persons_token_stops_at_once_and_their_postings_fall_back() {
     env.ok(&["person", "remove", "ada@example.org"]);
     assert_eq!(get().status, 401, "her token is refused at once");
     // the remaining stale application's reminder goes to the fallback list
-    env.ok(&["--now", "2027-03-08T12:00:00Z", "tick", "advance"]);
+    env.ok(&["--now", &iso(chrono::Duration::days(2)), "tick", "advance"]);
     let mail = env.json(&["mail", "list"]);
     let reminders: Vec<&str> = mail
         .as_array()

@@ -39,9 +39,12 @@ pub enum Tool {
     /// Debian's postfix, unpacked; its master runs as root (or through
     /// `sudo -n`)
     Postfix,
+    /// libfaketime (Debian, unpacked): every `atsd` of the suite runs on a
+    /// moved clock (tests/it/clock.rs)
+    Faketime,
 }
 
-const ALL: [Tool; 11] = [
+const ALL: [Tool; 12] = [
     Tool::Smtp,
     Tool::PrometheusClient,
     Tool::Croniter,
@@ -53,6 +56,7 @@ const ALL: [Tool; 11] = [
     Tool::Calendar,
     Tool::Bounces,
     Tool::Postfix,
+    Tool::Faketime,
 ];
 
 impl Tool {
@@ -69,6 +73,7 @@ impl Tool {
             Tool::Calendar => "icalendar and vobject (Python)",
             Tool::Bounces => "flufl.bounce and its corpus (Python)",
             Tool::Postfix => "postfix (Debian, unpacked) with root or passwordless sudo",
+            Tool::Faketime => "libfaketime (Debian, unpacked)",
         }
     }
 
@@ -97,6 +102,7 @@ impl Tool {
                             .output()
                             .is_ok_and(|o| o.status.success()))
             }
+            Tool::Faketime => libfaketime().is_some(),
         }
     }
 }
@@ -117,6 +123,22 @@ pub fn bounce_corpus() -> PathBuf {
 /// Where `cargo xtask setup` unpacked Debian's postfix.
 pub fn postfix_root() -> PathBuf {
     tools_dir().join("postfix")
+}
+
+/// libfaketime's multi-threaded library, where `cargo xtask setup`
+/// unpacked Debian's libfaketime (the folder under `usr/lib` names the
+/// machine's architecture).
+pub fn libfaketime() -> Option<PathBuf> {
+    let lib = tools_dir().join("faketime/usr/lib");
+    std::fs::read_dir(&lib)
+        .ok()?
+        .filter_map(|e| e.ok())
+        .map(|e| e.path().join("faketime/libfaketimeMT.so.1"))
+        .find(|p| p.is_file())
+}
+
+pub(crate) fn required() -> bool {
+    std::env::var_os("ATSD_TEST_REQUIRE_TOOLS").is_some_and(|v| !v.is_empty() && v != "0")
 }
 
 /// The virtual environment's Python, which has the tests' PyPI packages.
@@ -176,10 +198,6 @@ fn python_has(module: &str) -> bool {
         })
         .iter()
         .any(|m| m == module)
-}
-
-fn required() -> bool {
-    std::env::var_os("ATSD_TEST_REQUIRE_TOOLS").is_some_and(|v| !v.is_empty() && v != "0")
 }
 
 /// True when every tool is there. Otherwise false (the test returns), or

@@ -8,6 +8,7 @@
 //! | flufl.bounce's test corpus (117 non-delivery reports; its scanner is in the venv) | PyPI, the source package | `target/tools/flufl-bounce` |
 //! | Chromium | Debian (`chromium`) | `/usr/bin/chromium` |
 //! | promtool | Debian (`prometheus`, unpacked, not installed: no service) | `target/tools/prometheus` |
+//! | libfaketime (every `atsd` of the suite runs on a moved clock, tests/it/clock.rs) | Debian (`libfaketime`, unpacked) | `target/tools/faketime` |
 //! | Postfix (a real MTA for the inbound-mail test; smtp-sink and smtp-source for the dispatch benchmark) | Debian (`postfix`, unpacked, not installed: installed, it would start the machine's mail server) | `target/tools/postfix` |
 //!
 //! and with `--bench`, the benchmarks' own: wrk (Debian's `wrk`).
@@ -69,6 +70,12 @@ const TOOLS: &[Tool] = &[
         purpose: "a real MTA under the test's own folder (bounces and replies coming back over LMTP and pipe); smtp-sink and smtp-source for the dispatch benchmark (Debian's postfix, unpacked)",
         present: postfix_present,
         install: postfix_install,
+    },
+    Tool {
+        name: "faketime",
+        purpose: "moves the clock of every atsd the suite starts, so that no test passes only on some dates (Debian's libfaketime, unpacked)",
+        present: faketime_present,
+        install: faketime_install,
     },
 ];
 
@@ -383,6 +390,30 @@ fn postfix_install(ws: &Workspace, apt: &Apt) -> Result<(), String> {
     // 25; the tests run its programs from the unpacked files, with their
     // libraries and a configuration folder of their own
     unpack(ws, apt, "postfix", &postfix_dir(ws))
+}
+
+// ---- libfaketime: Debian's package, unpacked; the tests preload it ----
+
+fn faketime_dir(ws: &Workspace) -> PathBuf {
+    ws.tools.join("faketime")
+}
+
+fn faketime_present(ws: &Workspace) -> Result<String, String> {
+    // usr/lib/<architecture>/faketime/ (tests/it/tools.rs looks the same way)
+    let lib = faketime_dir(ws).join("usr/lib");
+    std::fs::read_dir(&lib)
+        .ok()
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.ok())
+        .map(|e| e.path().join("faketime/libfaketimeMT.so.1"))
+        .find(|p| p.is_file())
+        .map(|p| p.display().to_string())
+        .ok_or(format!("no libfaketimeMT.so.1 under {}", lib.display()))
+}
+
+fn faketime_install(ws: &Workspace, apt: &Apt) -> Result<(), String> {
+    unpack(ws, apt, "libfaketime", &faketime_dir(ws))
 }
 
 fn wrk_present(_: &Workspace) -> Result<String, String> {
