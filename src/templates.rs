@@ -199,6 +199,9 @@ pub struct Context {
 pub struct ReplyCtx {
     /// The sender as the message gives it.
     pub from: String,
+    /// The sender, when it is not the candidate's address on file (the
+    /// forward's Reply-To is that address all the same).
+    pub other_sender: Option<String>,
     /// The reply's own subject.
     pub subject: String,
     /// When it was written, in the recipient's locale and time zone.
@@ -603,6 +606,7 @@ pub fn known_variables() -> BTreeSet<&'static str> {
         "interview.feedback_url",
         "reply",
         "reply.from",
+        "reply.other_sender",
         "reply.subject",
         "reply.date",
         "reply.text",
@@ -712,6 +716,7 @@ pub fn sample_context() -> Context {
         },
         reply: ReplyCtx {
             from: "Zoë Müller <zoe@example.org>".into(),
+            other_sender: None,
             subject: "Re: Your application for Senior Platform Engineer".into(),
             date: "26 November 2026, 10:15 CET".into(),
             text: "Thank you! I am available on Tuesday.\n\n> earlier text".into(),

@@ -43,8 +43,11 @@ pub struct Model {
     /// message says `Auto-Submitted: auto-generated` (RFC 3834).
     pub auto_submitted: bool,
     /// A Reply-To of its own (a candidate's reply forwarded to their
-    /// recruiter carries the candidate), instead of `[mail] reply_to`.
+    /// recruiter carries the candidate), instead of `[mail] reply_to`: an
+    /// address, or (rows written before 0.10) a whole mailbox.
     pub reply_to: Option<String>,
+    /// The display name of `reply_to`, kept apart from the address.
+    pub reply_to_name: Option<String>,
 }
 
 /// Where an email is on its way: waiting (`pending`, until `next_attempt_at`,

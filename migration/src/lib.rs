@@ -11,6 +11,7 @@ mod m20261202_000006_exact_email;
 mod m20261203_000007_teams;
 mod m20261203_000008_interviews;
 mod m20261203_000009_inbound;
+mod m20261207_000010_hostile_mail;
 
 pub struct Migrator;
 
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000007_teams::Migration),
             Box::new(m20261203_000008_interviews::Migration),
             Box::new(m20261203_000009_inbound::Migration),
+            Box::new(m20261207_000010_hostile_mail::Migration),
         ]
     }
 }

@@ -180,31 +180,39 @@ fn address_of(v: &str) -> Option<String> {
     (a.contains('@') && !a.contains(char::is_whitespace)).then_some(a)
 }
 
-/// The first enhanced status code (RFC 3463: `5.1.1`) in `text`.
+/// The first enhanced status code (RFC 3463: `5.1.1`) in `text`: a class
+/// digit, then one to three digits twice, each after a dot, neither glued
+/// to a word or a longer number. Each place is looked at through at most
+/// ten bytes, so the whole text is read in time linear in its length.
 pub fn status_code(text: &str) -> Option<String> {
     let b = text.as_bytes();
+    // how many digits start at `at` (counted up to 4: more is too many)
+    let digits = |at: usize| {
+        b.get(at..)
+            .unwrap_or_default()
+            .iter()
+            .take(4)
+            .take_while(|c| c.is_ascii_digit())
+            .count()
+    };
     for i in 0..b.len() {
         if !matches!(b[i], b'2' | b'4' | b'5')
             || (i > 0 && (b[i - 1].is_ascii_alphanumeric() || b[i - 1] == b'.'))
+            || b.get(i + 1) != Some(&b'.')
         {
             continue;
         }
-        let rest = &text[i..];
-        let mut parts = rest.splitn(3, '.');
-        let (Some(a), Some(bb), Some(c)) = (parts.next(), parts.next(), parts.next()) else {
+        let subject = digits(i + 2);
+        if !(1..=3).contains(&subject) || b.get(i + 2 + subject) != Some(&b'.') {
             continue;
-        };
-        let c: String = c.chars().take_while(char::is_ascii_digit).collect();
-        let after = rest
-            .get(a.len() + bb.len() + c.len() + 2..)
-            .and_then(|s| s.chars().next());
-        if a.len() == 1
-            && (1..=3).contains(&bb.len())
-            && bb.chars().all(|x| x.is_ascii_digit())
-            && (1..=3).contains(&c.len())
-            && !after.is_some_and(|x| x.is_ascii_digit() || x == '.')
+        }
+        let detail_at = i + 3 + subject;
+        let detail = digits(detail_at);
+        let end = detail_at + detail;
+        if (1..=3).contains(&detail)
+            && !b.get(end).is_some_and(|c| c.is_ascii_digit() || *c == b'.')
         {
-            return Some(format!("{a}.{bb}.{c}"));
+            return Some(text[i..end].to_string());
         }
     }
     None
@@ -277,8 +285,12 @@ pub fn atsd_message_ids(text: &str, domain: &str) -> Vec<String> {
     let mut from = 0;
     while let Some(i) = lower[from..].find("<atsd.") {
         let start = from + i;
-        let Some(end) = lower[start..].find('>') else {
-            break;
+        // an id is short: its `>` is looked for in the next 200 bytes only
+        // (a text of unclosed `<atsd.` is read once, not once for each)
+        let window = &lower.as_bytes()[start..lower.len().min(start + 200)];
+        let Some(end) = window.iter().position(|&c| c == b'>') else {
+            from = start + 1;
+            continue;
         };
         let id = &text[start..start + end + 1];
         let ok = id.len() < 200
@@ -326,6 +338,113 @@ pub fn looks_like_bounce(msg: &Message<'_>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// The first version of [`status_code`]: right, and quadratic (each
+    /// place split the whole rest of the text). The oracle of the linear one.
+    fn status_code_reference(text: &str) -> Option<String> {
+        let b = text.as_bytes();
+        for i in 0..b.len() {
+            if !matches!(b[i], b'2' | b'4' | b'5')
+                || (i > 0 && (b[i - 1].is_ascii_alphanumeric() || b[i - 1] == b'.'))
+            {
+                continue;
+            }
+            let rest = &text[i..];
+            let mut parts = rest.splitn(3, '.');
+            let (Some(a), Some(bb), Some(c)) = (parts.next(), parts.next(), parts.next()) else {
+                continue;
+            };
+            let c: String = c.chars().take_while(char::is_ascii_digit).collect();
+            let after = rest
+                .get(a.len() + bb.len() + c.len() + 2..)
+                .and_then(|s| s.chars().next());
+            if a.len() == 1
+                && (1..=3).contains(&bb.len())
+                && bb.chars().all(|x| x.is_ascii_digit())
+                && (1..=3).contains(&c.len())
+                && !after.is_some_and(|x| x.is_ascii_digit() || x == '.')
+            {
+                return Some(format!("{a}.{bb}.{c}"));
+            }
+        }
+        None
+    }
+
+    /// The first version of [`atsd_message_ids`], which looked for each
+    /// `<atsd.`'s `>` to the end of the text.
+    fn message_ids_reference(text: &str, domain: &str) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        let suffix = format!("@{}>", domain.to_ascii_lowercase());
+        let lower = text.to_ascii_lowercase();
+        let mut from = 0;
+        while let Some(i) = lower[from..].find("<atsd.") {
+            let start = from + i;
+            let Some(end) = lower[start..].find('>') else {
+                break;
+            };
+            let id = &text[start..start + end + 1];
+            let ok = id.len() < 200
+                && lower[start..start + end + 1].ends_with(&suffix)
+                && !id.contains(char::is_whitespace);
+            if ok && !out.iter().any(|o| o == id) {
+                out.push(id.to_string());
+            }
+            from = start + 1;
+        }
+        out
+    }
+
+    /// Texts made of the pieces that matter to the readers: digits, dots,
+    /// atsd's ids whole and cut, brackets, spaces, non-ASCII.
+    fn hostile_text() -> impl Strategy<Value = String> {
+        let piece = prop_oneof![
+            Just("5".to_string()),
+            Just("4.".to_string()),
+            Just("2.".to_string()),
+            Just(".".to_string()),
+            Just("1".to_string()),
+            Just("123".to_string()),
+            Just("1234".to_string()),
+            Just(" ".to_string()),
+            Just("x".to_string()),
+            Just("é".to_string()),
+            Just("\r\n".to_string()),
+            Just("<atsd.".to_string()),
+            Just("<ATSD.t1.0@Example.org>".to_string()),
+            Just("@example.org>".to_string()),
+            Just(">".to_string()),
+            Just("<".to_string()),
+            "[a-z0-9.]{0,8}",
+        ];
+        proptest::collection::vec(piece, 0..60).prop_map(|v| v.concat())
+    }
+
+    proptest! {
+        #[test]
+        fn the_linear_readers_agree_with_the_first_ones(text in hostile_text()) {
+            prop_assert_eq!(status_code(&text), status_code_reference(&text));
+            prop_assert_eq!(
+                atsd_message_ids(&text, "example.org"),
+                message_ids_reference(&text, "example.org")
+            );
+        }
+    }
+
+    /// What made one email freeze the daemon: a report's text of repeated
+    /// digits, or of unclosed ids, read once per place. Not timed: the
+    /// quadratic readers would not finish these in hours (about 10^12 steps
+    /// for the first), the linear ones do at once (the benchmark
+    /// `inbound_read` times them).
+    #[test]
+    fn repeated_digits_and_unclosed_ids_are_read_in_one_pass() {
+        let digits = "5 ".repeat(512 * 1024);
+        assert_eq!(status_code(&digits), None);
+        let ids = "<atsd.".repeat(200_000) + ">";
+        assert!(atsd_message_ids(&ids, "example.org").is_empty());
+        let nearly = "5.1".repeat(300_000);
+        assert_eq!(status_code(&nearly), None);
+    }
 
     const REPORT: &str = "From: MAILER-DAEMON@mx.example.net\r\n\
 To: bounces+1-abc@jobs.example.org\r\n\

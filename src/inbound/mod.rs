@@ -10,5 +10,6 @@
 pub mod dsn;
 pub mod itip;
 pub mod lmtp;
+pub mod read;
 pub mod receive;
 pub mod tags;

@@ -24,7 +24,8 @@
 //! The same message delivered twice (its Message-ID and the SHA-256 of its
 //! body: a retrying MTA may add a header line) is stored once and acts once.
 
-use super::dsn::{self, Delivery};
+use super::dsn::Delivery;
+use super::read::{self, Key, Outcome, Reading, clip};
 use super::tags::{Addressed, Tags};
 use crate::error::{Error, Result};
 use crate::mail::{self, Recipient};
@@ -33,13 +34,11 @@ use crate::templates;
 use crate::workflow::Ctx;
 use chrono::{DateTime, Utc};
 use entity::{application, inbound_message, outbox};
-use mail_parser::{Message, MessageParser, MimeHeaders};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 use serde::Serialize;
 use serde_json::json;
 
-/// The most text of a reply kept (bytes).
-pub const TEXT_LIMIT: usize = 64 * 1024;
+pub use super::read::{TEXT_LIMIT, auto_reply};
 
 /// What became of a message.
 #[derive(Clone, Debug, Serialize)]
@@ -87,16 +86,13 @@ pub async fn receive(
     envelope_to: &[String],
 ) -> Result<Received> {
     let now = ctx.now();
-    let parsed = MessageParser::default().parse(raw);
-    let message_id = parsed
-        .as_ref()
-        .and_then(|m| m.message_id())
-        .map(|id| format!("<{id}>"));
-    let key = format!(
-        "{} {}",
-        message_id.as_deref().unwrap_or("-"),
-        store::tokens::sha256(body_of(raw))
-    );
+    let raw: std::sync::Arc<[u8]> = raw.into();
+    let Key { message_id, key } = {
+        let raw = raw.clone();
+        tokio::task::spawn_blocking(move || Key::of(&raw))
+            .await
+            .map_err(|e| Error::TryAgain(format!("reading a message failed: {e}")))?
+    };
     if let Some(before) = store_in::by_key(store.conn(), &key).await? {
         return Ok(Received {
             id: Some(before.id),
@@ -109,22 +105,32 @@ pub async fn receive(
             ),
         });
     }
-    let Some(msg) = parsed.filter(|m| !m.headers().is_empty()) else {
-        return quarantine_only(
-            store,
-            &key,
-            None,
-            raw,
-            envelope_to,
-            "not a message: no headers could be read",
-            now,
-        )
-        .await;
+    let domain = mail::message_id::domain(ctx.config()).to_string();
+    let reading = match read::read_off_workers(
+        raw.clone(),
+        envelope_to.to_vec(),
+        domain,
+        read::READ_DEADLINE,
+    )
+    .await
+    {
+        Outcome::Read(r) => r,
+        Outcome::NotAMessage => {
+            let why = "not a message: no headers could be read";
+            return quarantine_only(store, &key, message_id, &raw, envelope_to, why, now).await;
+        }
+        Outcome::TooSlow(why) => {
+            tracing::warn!(
+                size = raw.len(),
+                "an inbound message was quarantined: {why}"
+            );
+            return quarantine_only(store, &key, message_id, &raw, envelope_to, &why, now).await;
+        }
     };
     let tags = Tags::of(ctx.config());
-    let plan = classify(store.conn(), ctx, tags, &msg, raw, envelope_to).await?;
+    let plan = classify(store.conn(), tags, &reading, envelope_to).await?;
     let txn = store.begin_write().await?;
-    let mut row = base_row(&key, message_id.clone(), &msg, raw, envelope_to, now);
+    let mut row = base_row(&key, message_id.clone(), &reading, &raw, envelope_to, now);
     let out = match plan {
         Plan::Quarantine(why) => {
             row.kind = Set("quarantined".into());
@@ -150,7 +156,7 @@ pub async fn receive(
             row.status = Set("recorded".into());
             row.application_id = Set(application_id);
             row.outbox_id = Set(outbox_id);
-            row.body_text = Set(Some(text_of(&msg).0));
+            row.body_text = Set(Some(reading.text.clone()));
             let Some(id) = store_in::insert(&txn, row).await? else {
                 return duplicate(store, &key).await;
             };
@@ -269,18 +275,18 @@ pub async fn receive(
             }
         }
         Plan::Reply { app } => {
-            let (text, attachments) = text_of(&msg);
+            let (text, attachments) = (&reading.text, &reading.attachments);
             row.kind = Set("reply".into());
             row.status = Set("forwarded".into());
             row.application_id = Set(Some(app.id));
             row.body_text = Set(Some(text.clone()));
             row.attachments = Set(Some(
-                serde_json::to_string(&attachments).unwrap_or_else(|_| "[]".into()),
+                serde_json::to_string(attachments).unwrap_or_else(|_| "[]".into()),
             ));
             let Some(id) = store_in::insert(&txn, row).await? else {
                 return duplicate(store, &key).await;
             };
-            let forwarded = forward(&txn, ctx, &app, &msg, &text, &attachments, id).await?;
+            let forwarded = forward(&txn, ctx, &app, &reading, id).await?;
             store::events::record(
                 &txn,
                 vec![store::events::NewEvent::new(
@@ -336,35 +342,26 @@ async fn duplicate(store: &Store, key: &str) -> Result<Received> {
     })
 }
 
-/// The bytes after the header section: what a retrying mail system
-/// delivers unchanged, though it may add a `Received` or `Delivered-To`
-/// line each time (the whole message when it has no body).
-fn body_of(raw: &[u8]) -> &[u8] {
-    let crlf = raw.windows(4).position(|w| w == b"\r\n\r\n").map(|i| i + 4);
-    let lf = raw.windows(2).position(|w| w == b"\n\n").map(|i| i + 2);
-    match (crlf, lf) {
-        (Some(a), Some(b)) => &raw[a.min(b)..],
-        (Some(a), None) | (None, Some(a)) => &raw[a..],
-        (None, None) => raw,
-    }
-}
-
 /// What a message is, by its addresses, its report and its headers.
+///
+/// With `[mail.inbound]` configured only verified mail acts (README
+/// "Inbound mail"): a bounce through a VERP address or an ENVID whose tag
+/// is atsd's, or through a returned Message-ID whose report names that
+/// email's own recipient; a reply or a calendar answer through a tagged
+/// reply address. Anything else is quarantined with its reason.
 async fn classify<C: ConnectionTrait>(
     c: &C,
-    ctx: &Ctx<'_>,
     tags: Option<Tags<'_>>,
-    msg: &Message<'_>,
-    raw: &[u8],
+    m: &Reading,
     envelope_to: &[String],
 ) -> Result<Plan> {
-    let report = dsn::read(msg);
+    let report = &m.report;
     if report.is_none()
-        && let Some(reply) = super::itip::read(msg)
+        && let Some(reply) = &m.calendar
     {
-        return calendar(c, tags, msg, envelope_to, reply).await;
+        return calendar(c, tags, m, reply.clone()).await;
     }
-    let addressed = tags.and_then(|t| addresses(msg, envelope_to).iter().find_map(|a| t.read(a)));
+    let addressed = tags.and_then(|t| m.addresses.iter().find_map(|a| t.read(a)));
     match addressed {
         Some(Addressed::Forged(a)) => Ok(Plan::Quarantine(format!(
             "the tag of {a} is not atsd's: forged, or altered on the way"
@@ -375,7 +372,7 @@ async fn classify<C: ConnectionTrait>(
                     "the bounce address names email {id}, which is not in the outbox"
                 )));
             };
-            if let Some(r) = &report {
+            if let Some(r) = report {
                 let delivery = pick(&r.recipients, &row.recipient);
                 return Ok(Plan::Bounce {
                     row: Box::new(row),
@@ -383,13 +380,13 @@ async fn classify<C: ConnectionTrait>(
                     how: "its VERP address and its delivery report",
                 });
             }
-            if auto_reply(msg) && !dsn::looks_like_bounce(msg) {
+            if m.auto_reply && !m.looks_like_bounce {
                 return Ok(Plan::AutoReply {
                     application_id: row.application_id,
                     outbox_id: Some(row.id),
                 });
             }
-            match free_text_delivery(msg, raw, &row.recipient) {
+            match free_text_delivery(m, &row.recipient) {
                 Some(d) => Ok(Plan::Bounce {
                     row: Box::new(row),
                     delivery: d,
@@ -400,18 +397,31 @@ async fn classify<C: ConnectionTrait>(
                 ))),
             }
         }
-        Some(Addressed::Reply(id)) => {
+        Some(Addressed::Answer {
+            application,
+            person: Some(person),
+        }) => Ok(Plan::Quarantine(format!(
+            "a letter to the calendar address of person {person} on application {application}: \
+             only calendars answer there"
+        ))),
+        Some(
+            Addressed::Reply(id)
+            | Addressed::Answer {
+                application: id,
+                person: None,
+            },
+        ) => {
             let Some(app) = application::Entity::find_by_id(id).one(c).await? else {
                 return Ok(Plan::Quarantine(format!(
                     "the reply address names application {id}, which does not exist"
                 )));
             };
-            if report.is_some() || dsn::looks_like_bounce(msg) {
+            if report.is_some() || m.looks_like_bounce {
                 return Ok(Plan::Quarantine(format!(
                     "a delivery report sent to the reply address of application {id}"
                 )));
             }
-            if auto_reply(msg) {
+            if m.auto_reply {
                 return Ok(Plan::AutoReply {
                     application_id: Some(app.id),
                     outbox_id: None,
@@ -420,8 +430,7 @@ async fn classify<C: ConnectionTrait>(
             Ok(Plan::Reply { app })
         }
         None => {
-            let domain = mail::message_id::domain(ctx.config());
-            if let Some(r) = &report {
+            if let Some(r) = report {
                 // the envelope id atsd sent (ENVID), given back by the report
                 if let (Some(t), Some(envid)) = (tags, &r.envelope_id) {
                     match t.read_envelope_id(envid) {
@@ -447,30 +456,31 @@ async fn classify<C: ConnectionTrait>(
                     Some(mid) => by_message_id(c, mid).await?,
                     None => None,
                 };
-                if let Some(row) = by_id {
-                    let delivery = pick(&r.recipients, &row.recipient);
-                    if delivery
-                        .recipient
-                        .as_deref()
-                        .is_none_or(|a| a.eq_ignore_ascii_case(&row.recipient))
-                    {
-                        return Ok(Plan::Bounce {
-                            row: Box::new(row),
-                            delivery,
-                            how: "its delivery report and the returned Message-ID",
-                        });
-                    }
+                // atsd's Message-IDs can be guessed: the report must name
+                // the very address that email went to
+                if let Some(row) = by_id
+                    && let Some(delivery) = r.recipients.iter().find(|d| {
+                        d.recipient
+                            .as_deref()
+                            .is_some_and(|a| a.eq_ignore_ascii_case(&row.recipient))
+                    })
+                {
+                    return Ok(Plan::Bounce {
+                        delivery: delivery.clone(),
+                        row: Box::new(row),
+                        how: "its delivery report and the returned Message-ID",
+                    });
                 }
                 return Ok(Plan::Quarantine(
-                    "a delivery report that names no email atsd sent".into(),
+                    "a delivery report that names no email atsd sent to the address it reports on"
+                        .into(),
                 ));
             }
-            if dsn::looks_like_bounce(msg) {
-                let text = String::from_utf8_lossy(raw);
-                for mid in dsn::atsd_message_ids(&text, domain) {
-                    if let Some(row) = by_message_id(c, &mid).await?
-                        && text.to_lowercase().contains(&row.recipient.to_lowercase())
-                        && let Some(d) = free_text_delivery(msg, raw, &row.recipient)
+            if m.looks_like_bounce {
+                for mid in &m.quoted_ids {
+                    if let Some(row) = by_message_id(c, mid).await?
+                        && m.lower_text.contains(&row.recipient.to_lowercase())
+                        && let Some(d) = free_text_delivery(m, &row.recipient)
                     {
                         return Ok(Plan::Bounce {
                             row: Box::new(row),
@@ -483,12 +493,13 @@ async fn classify<C: ConnectionTrait>(
                     "looks like a delivery report but names no email atsd sent".into(),
                 ));
             }
-            if auto_reply(msg) {
+            if m.auto_reply {
                 return Ok(Plan::AutoReply {
                     application_id: None,
                     outbox_id: None,
                 });
             }
+            let _ = envelope_to;
             Ok(Plan::Quarantine(match tags {
                 Some(_) => {
                     "addressed to no reply or bounce address of [mail.inbound] domain".into()
@@ -499,13 +510,16 @@ async fn classify<C: ConnectionTrait>(
     }
 }
 
-/// An iTIP reply: to an interview of atsd's, from one of its attendees,
-/// and — when it came to a reply address — about that application.
+/// An iTIP reply: to an interview of atsd's, from one of its attendees.
+/// With `[mail.inbound]` configured it acts only when it came to the tagged
+/// address that attendee's own invitation named (a candidate holds hers,
+/// not her interviewer's), from the attendee it answers for (the `From`
+/// address is the `ATTENDEE`), with a SEQUENCE not older than the
+/// interview's: an invitation that was moved since is answered anew.
 async fn calendar<C: ConnectionTrait>(
     c: &C,
     tags: Option<Tags<'_>>,
-    msg: &Message<'_>,
-    envelope_to: &[String],
+    m: &Reading,
     reply: super::itip::Reply,
 ) -> Result<Plan> {
     let Some(iv) = crate::store::interviews::by_uid(c, &reply.uid).await? else {
@@ -514,20 +528,57 @@ async fn calendar<C: ConnectionTrait>(
             reply.uid
         )));
     };
-    let addressed = tags.and_then(|t| addresses(msg, envelope_to).iter().find_map(|a| t.read(a)));
-    match addressed {
-        Some(Addressed::Reply(app)) if app == iv.application_id => {}
-        None => {}
-        _ => {
-            return Ok(Plan::Quarantine(format!(
-                "a calendar reply about interview {} sent to another application's or a forged address",
-                iv.id
-            )));
-        }
+    // with tags, the address it came to says who may answer through it:
+    // an attendee's own (`Some(Some(person))` an interviewer's,
+    // `Some(None)` the candidate's, or the application's reply address,
+    // which invitations named before each attendee had their own)
+    let through: Option<Option<i64>> = match tags {
+        None => None,
+        Some(t) => match m.addresses.iter().find_map(|a| t.read(a)) {
+            Some(Addressed::Answer {
+                application,
+                person,
+            }) if application == iv.application_id => Some(person),
+            Some(Addressed::Reply(app)) if app == iv.application_id => Some(None),
+            None => {
+                return Ok(Plan::Quarantine(format!(
+                    "a calendar reply about interview {} that came to no tagged address",
+                    iv.id
+                )));
+            }
+            _ => {
+                return Ok(Plan::Quarantine(format!(
+                    "a calendar reply about interview {} sent to another application's or a forged address",
+                    iv.id
+                )));
+            }
+        },
+    };
+    let from = m.sender.as_ref().map(|s| s.address.as_str()).unwrap_or("");
+    if !from.eq_ignore_ascii_case(&reply.attendee) {
+        return Ok(Plan::Quarantine(format!(
+            "a calendar reply for {} sent by {}: only an attendee answers for themselves",
+            reply.attendee,
+            if from.is_empty() { "nobody" } else { from }
+        )));
+    }
+    if reply.sequence < i64::from(iv.sequence) {
+        return Ok(Plan::Quarantine(format!(
+            "a calendar reply to SEQUENCE {} of interview {}, which is at {} since: stale",
+            reply.sequence, iv.id, iv.sequence
+        )));
     }
     let app = applications::find(c, iv.application_id).await?;
     let (cand, _) = applications::candidate_and_posting(c, &app).await?;
+    // an answer only through the address of the attendee it answers for
+    let not_theirs = |person: Option<i64>| through.is_some_and(|t| t != person);
     if cand.email.eq_ignore_ascii_case(&reply.attendee) {
+        if not_theirs(None) {
+            return Ok(Plan::Quarantine(format!(
+                "a calendar reply for the candidate of interview {} through an interviewer's address",
+                iv.id
+            )));
+        }
         return Ok(Plan::Calendar {
             interview: Box::new(iv),
             person_id: None,
@@ -542,6 +593,10 @@ async fn calendar<C: ConnectionTrait>(
         .iter()
         .find(|x| x.person.email.eq_ignore_ascii_case(&reply.attendee))
     {
+        Some(x) if not_theirs(Some(x.person.id)) => Ok(Plan::Quarantine(format!(
+            "a calendar reply for {} through another attendee's address of interview {}",
+            reply.attendee, iv.id
+        ))),
         Some(x) => Ok(Plan::Calendar {
             interview: Box::new(iv),
             person_id: Some(x.person.id),
@@ -576,17 +631,9 @@ fn pick(blocks: &[Delivery], recipient: &str) -> Delivery {
 /// A failure read from a report's free text (no RFC 3464 part): permanent
 /// with a 5.x.x status or a 5xx reply, temporary with 4.x.x; `None` when
 /// the text says neither.
-fn free_text_delivery(msg: &Message<'_>, raw: &[u8], recipient: &str) -> Option<Delivery> {
-    let text = msg
-        .body_text(0)
-        .map(|t| t.into_owned())
-        .unwrap_or_else(|| String::from_utf8_lossy(raw).into_owned());
-    let status = dsn::text_failure(&text)?;
+fn free_text_delivery(m: &Reading, recipient: &str) -> Option<Delivery> {
+    let (status, line) = m.text_failure.clone()?;
     let permanent = status.starts_with('5');
-    let line = text
-        .lines()
-        .find(|l| l.contains(&status) || l.contains(&status.replace('.', "")))
-        .map(|l| clip(l.trim(), 500));
     Some(Delivery {
         recipient: Some(recipient.to_lowercase()),
         action: Some(if permanent { "failed" } else { "delayed" }.into()),
@@ -602,38 +649,6 @@ async fn by_message_id<C: ConnectionTrait>(c: &C, mid: &str) -> Result<Option<ou
         .await?)
 }
 
-/// RFC 3834 §2 and the common headers of autoresponders.
-pub fn auto_reply(msg: &Message<'_>) -> bool {
-    let h = |name: &str| msg.header_raw(name).map(|v| v.trim().to_ascii_lowercase());
-    let submitted =
-        h("Auto-Submitted").is_some_and(|v| v.split(';').next().map(str::trim) != Some("no"));
-    let precedence =
-        h("Precedence").is_some_and(|v| matches!(v.as_str(), "bulk" | "junk" | "list"));
-    let empty_return = h("Return-Path").is_some_and(|v| v.trim_matches(['<', '>', ' ']).is_empty());
-    submitted
-        || h("X-Autoreply").is_some()
-        || h("X-Autorespond").is_some()
-        || h("X-Auto-Response-Suppress").is_some_and(|v| v.contains("all") || v.contains("oof"))
-        || precedence
-        || empty_return
-}
-
-/// Every address the message was for: the envelope's first.
-fn addresses(msg: &Message<'_>, envelope_to: &[String]) -> Vec<String> {
-    let mut out: Vec<String> = envelope_to.to_vec();
-    for name in ["Delivered-To", "X-Original-To", "Envelope-To"] {
-        for v in msg.header_values(name) {
-            if let Some(t) = v.as_text() {
-                out.push(t.to_string());
-            }
-        }
-    }
-    for a in [msg.to(), msg.cc()].into_iter().flatten() {
-        out.extend(a.iter().filter_map(|x| x.address().map(String::from)));
-    }
-    out
-}
-
 /// An attachment a reply listed (not kept), as the forward and the board
 /// show it: "name (size bytes)".
 pub fn attachment_line(a: &serde_json::Value) -> String {
@@ -644,52 +659,10 @@ pub fn attachment_line(a: &serde_json::Value) -> String {
     )
 }
 
-fn sender_of(msg: &Message<'_>) -> Option<String> {
-    let a = msg.from()?.first()?;
-    let addr = a.address()?;
-    Some(match a.name() {
-        Some(n) if !n.is_empty() => format!("{n} <{addr}>"),
-        _ => addr.to_string(),
-    })
-}
-
-/// The readable text (HTML turned into text when there is no plain part),
-/// at most [`TEXT_LIMIT`] bytes, and the attachments: name, type, size.
-fn text_of(msg: &Message<'_>) -> (String, Vec<serde_json::Value>) {
-    let text = msg.body_text(0).map(|t| t.into_owned()).unwrap_or_default();
-    let text = clip(text.trim(), TEXT_LIMIT);
-    let attachments = msg
-        .attachments()
-        .map(|p| {
-            json!({
-                "name": p.attachment_name().unwrap_or("(unnamed)"),
-                "type": p.content_type().map(|c| match c.subtype() {
-                    Some(s) => format!("{}/{s}", c.ctype()),
-                    None => c.ctype().to_string(),
-                }),
-                "size": p.contents().len(),
-            })
-        })
-        .collect();
-    (text, attachments)
-}
-
-/// `s` cut at a character boundary to at most `max` bytes.
-fn clip(s: &str, max: usize) -> String {
-    if s.len() <= max {
-        return s.to_string();
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}…", &s[..end])
-}
-
 fn base_row(
     key: &str,
     message_id: Option<String>,
-    msg: &Message<'_>,
+    m: &Reading,
     raw: &[u8],
     envelope_to: &[String],
     now: DateTime<Utc>,
@@ -698,11 +671,9 @@ fn base_row(
         dedupe_key: Set(key.to_string()),
         message_id: Set(message_id),
         envelope_to: Set((!envelope_to.is_empty()).then(|| envelope_to.join(", "))),
-        sender: Set(sender_of(msg).map(|s| clip(&s, 500))),
-        subject: Set(msg.subject().map(|s| clip(s, 1000))),
-        sent_at: Set(msg
-            .date()
-            .and_then(|d| DateTime::from_timestamp(d.to_timestamp(), 0))),
+        sender: Set(m.sender.as_ref().map(|s| clip(&s.shown(), 500))),
+        subject: Set(m.subject.clone()),
+        sent_at: Set(m.sent_at),
         size: Set(raw.len() as i64),
         received_at: Set(now),
         ..Default::default()
@@ -817,9 +788,7 @@ async fn forward<C: ConnectionTrait>(
     c: &C,
     ctx: &Ctx<'_>,
     app: &application::Model,
-    msg: &Message<'_>,
-    text: &str,
-    attachments: &[serde_json::Value],
+    m: &Reading,
     inbound_id: i64,
 ) -> Result<Vec<String>> {
     let (cand, posting) = applications::candidate_and_posting(c, app).await?;
@@ -849,9 +818,16 @@ async fn forward<C: ConnectionTrait>(
             .collect();
     }
     let mut tctx = crate::workflow::email::context(ctx, app, &cand, &posting, None, None);
-    let reply_to = sender_of(msg).unwrap_or_else(|| cand.email.clone());
-    let subject = msg
-        .subject()
+    // the recruiter answers the address on file, whoever wrote the reply:
+    // one who holds the reply address cannot make the recruiter answer them
+    let other_sender = m
+        .sender
+        .as_ref()
+        .filter(|s| !s.address.eq_ignore_ascii_case(&cand.email))
+        .map(|s| s.shown());
+    let subject = m
+        .subject
+        .as_deref()
         .map(|s| clip(s, 500))
         .unwrap_or_else(|| format!("Reply from {}", cand.name));
     let public = ctx
@@ -860,10 +836,7 @@ async fn forward<C: ConnectionTrait>(
         .as_ref()
         .and_then(|h| h.public_url.as_deref())
         .map(|u| u.trim_end_matches('/').to_string());
-    let written = msg
-        .date()
-        .and_then(|d| DateTime::from_timestamp(d.to_timestamp(), 0))
-        .unwrap_or(ctx.now());
+    let written = m.sent_at.unwrap_or(ctx.now());
     let domain = mail::message_id::domain(ctx.config());
     let spec = crate::config::EmailSpec::new("candidate_reply");
     let mut sent = Vec::new();
@@ -872,7 +845,12 @@ async fn forward<C: ConnectionTrait>(
             .as_deref()
             .unwrap_or(&ctx.config().org.default_locale);
         tctx.reply = templates::ReplyCtx {
-            from: reply_to.clone(),
+            from: m
+                .sender
+                .as_ref()
+                .map(|s| s.shown())
+                .unwrap_or_else(|| cand.email.clone()),
+            other_sender: other_sender.clone(),
             subject: subject.clone(),
             date: templates::format_time(
                 written,
@@ -880,8 +858,8 @@ async fn forward<C: ConnectionTrait>(
                 tz.as_deref()
                     .or(Some(ctx.config().schedule.timezone.as_str())),
             ),
-            text: text.to_string(),
-            attachments: attachments.iter().map(attachment_line).collect(),
+            text: m.text.clone(),
+            attachments: m.attachments.iter().map(attachment_line).collect(),
             board_url: public
                 .as_ref()
                 .map(|u| format!("{u}/board/applications/{}", app.id)),
@@ -907,7 +885,8 @@ async fn forward<C: ConnectionTrait>(
             ))
         })?;
         d.stage = None;
-        d.reply_to = Some(reply_to.clone());
+        d.reply_to = Some(cand.email.clone());
+        d.reply_to_name = Some(cand.name.clone()).filter(|n| !n.is_empty());
         if name.is_empty() {
             d.recipient_name = None;
         }

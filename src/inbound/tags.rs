@@ -4,6 +4,12 @@
 //! hex digits of an HMAC-SHA256 of `bounce:42` (or `reply:7`) under the
 //! inbound key, so that nobody can make an address that names another row;
 //! lower-case hex, because mail systems may fold the local part's case.
+//!
+//! An interview invitation names, as its ORGANIZER, an address of the
+//! attendee it goes to: `reply+7.c-<tag>` for application 7's candidate,
+//! `reply+7.p3-<tag>` for person 3 (the tag of `answer:7.c`, `answer:7.p3`).
+//! A calendar answers there; the tag then says who may answer through it,
+//! so that a candidate cannot answer for her interviewer.
 
 use crate::config::Config;
 
@@ -17,6 +23,12 @@ pub enum Addressed {
     Bounce(i64),
     /// The reply address of an application.
     Reply(i64),
+    /// The calendar address of one attendee of an application's interview:
+    /// the candidate (`person: None`) or an interviewer.
+    Answer {
+        application: i64,
+        person: Option<i64>,
+    },
     /// A `bounces+` or `reply+` address of the domain whose tag is wrong.
     Forged(String),
 }
@@ -41,7 +53,7 @@ impl<'a> Tags<'a> {
         Some(Tags::new(&inbound.domain, key.bytes()))
     }
 
-    fn tag(&self, kind: &str, id: i64) -> String {
+    fn tag(&self, kind: &str, id: impl std::fmt::Display) -> String {
         let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, self.key);
         let sig = ring::hmac::sign(&key, format!("{kind}:{id}").as_bytes());
         sig.as_ref()
@@ -59,6 +71,17 @@ impl<'a> Tags<'a> {
     /// The Reply-To of application `id`'s emails to the candidate.
     pub fn reply(&self, id: i64) -> String {
         format!("reply+{id}-{}@{}", self.tag("reply", id), self.domain)
+    }
+
+    /// The ORGANIZER of the invitation to one attendee of application
+    /// `id`'s interview: `who` is `c` (the candidate) or `p<person id>`.
+    pub fn answer(&self, id: i64, who: &str) -> String {
+        let named = format!("{id}.{who}");
+        format!(
+            "reply+{named}-{}@{}",
+            self.tag("answer", &named),
+            self.domain
+        )
     }
 
     /// What `address` names, if it is a `bounces+` or `reply+` address of
@@ -83,6 +106,27 @@ impl<'a> Tags<'a> {
         let Some((id, tag)) = rest.split_once('-') else {
             return forged();
         };
+        if kind == "reply"
+            && let Some((app, who)) = id.split_once('.')
+        {
+            let person = match who {
+                "c" => None,
+                p => match p.strip_prefix('p').map(str::parse::<i64>) {
+                    Some(Ok(n)) => Some(n),
+                    _ => return forged(),
+                },
+            };
+            let Ok(application) = app.parse::<i64>() else {
+                return forged();
+            };
+            if !same(tag.as_bytes(), self.tag("answer", id).as_bytes()) {
+                return forged();
+            }
+            return Some(Addressed::Answer {
+                application,
+                person,
+            });
+        }
         let Ok(id) = id.parse::<i64>() else {
             return forged();
         };
@@ -175,6 +219,36 @@ mod tests {
         // other addresses are not ours at all
         assert_eq!(t.read("jobs@jobs.example.org"), None);
         assert_eq!(t.read(&b.replace("jobs.example.org", "example.net")), None);
+        // an attendee's calendar address names the attendee, and no other
+        let c = t.answer(7, "c");
+        let p = t.answer(7, "p3");
+        assert!(c.starts_with("reply+7.c-"), "{c}");
+        assert_eq!(
+            t.read(&c),
+            Some(Addressed::Answer {
+                application: 7,
+                person: None
+            })
+        );
+        assert_eq!(
+            t.read(&p),
+            Some(Addressed::Answer {
+                application: 7,
+                person: Some(3)
+            })
+        );
+        for forged in [
+            c.replacen("7.c-", "7.p3-", 1),
+            p.replacen("7.p3-", "7.p4-", 1),
+            p.replacen("7.p3-", "8.p3-", 1),
+            c.replacen("7.c-", "7-", 1),
+            c.replacen("7.c-", "7.x-", 1),
+        ] {
+            assert!(
+                matches!(t.read(&forged), Some(Addressed::Forged(_))),
+                "{forged}"
+            );
+        }
         // another key, another tag
         let other = Tags::new("jobs.example.org", b"another key, another key, 32 bytes!");
         assert!(matches!(other.read(&b), Some(Addressed::Forged(_))));

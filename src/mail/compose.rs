@@ -58,10 +58,23 @@ pub fn compose(
         None => None,
     };
     let reply_to = match (&row.reply_to, tags, row.application_id) {
-        (Some(r), _, _) => Some(r.clone()),
+        // a row's own: an address and a name kept apart, made into one
+        // mailbox here (a name is never parsed out of a string)
+        (Some(r), _, _) => Some(match r.parse::<lettre::Address>() {
+            Ok(a) => Mailbox::new(row.reply_to_name.clone().filter(|n| !n.is_empty()), a),
+            // rows written before the name had its own column
+            Err(_) => Mailbox::from_str(r).map_err(|e| format!("reply-to `{r}`: {e}"))?,
+        }),
         // the candidate's reply joins their application
-        (None, Some(t), Some(app)) if to_candidate(row) => Some(t.reply(app)),
-        _ => config.mail.reply_to.clone(),
+        (None, Some(t), Some(app)) if to_candidate(row) => Some(
+            t.reply(app)
+                .parse()
+                .map_err(|e| format!("reply address of application {app}: {e}"))?,
+        ),
+        _ => match &config.mail.reply_to {
+            Some(r) => Some(Mailbox::from_str(r).map_err(|e| format!("mail.reply_to `{r}`: {e}"))?),
+            None => None,
+        },
     };
     let mut b = Message::builder()
         .from(from)
@@ -69,8 +82,8 @@ pub fn compose(
         .raw_header(subject_header(&body.subject))
         .date(date.into())
         .message_id(Some(row.message_id.clone()));
-    if let Some(r) = &reply_to {
-        b = b.reply_to(Mailbox::from_str(r).map_err(|e| format!("reply-to `{r}`: {e}"))?);
+    if let Some(r) = reply_to {
+        b = b.reply_to(r);
     }
     if row.auto_submitted {
         b = b.raw_header(header::HeaderValue::new(
@@ -210,6 +223,7 @@ mod tests {
             message_id: "<atsd.t1.0@example.org>".into(),
             auto_submitted: false,
             reply_to: None,
+            reply_to_name: None,
             status: outbox::Status::Sending,
             attempts: 1,
             next_attempt_at: now,
@@ -250,6 +264,43 @@ mod tests {
                 .enumerate()
                 .all(|(i, c)| *c != b'\r' || b.get(i + 1) == Some(&b'\n'))
         );
+    }
+
+    /// A forwarded reply names the candidate as Reply-To whatever their
+    /// name holds: the name and the address are never one string parsed.
+    #[test]
+    fn a_reply_to_name_with_commas_parentheses_quotes_or_accents_is_written_whole() {
+        let body = outbox_body::Model {
+            outbox_id: 1,
+            subject: "Re: Your application".into(),
+            body_text: "Hello".into(),
+            body_html: String::new(),
+            calendar: None,
+        };
+        for name in [
+            "Lovelace, Ada",
+            "Ada (Work)",
+            "Ada \"The Countess\" Lovelace",
+            "Zoë Müller, PhD",
+            "=?utf-8?q?not_an_encoded_word?=",
+            "<ada@evil.example>",
+        ] {
+            let mut r = row();
+            r.reply_to = Some("ada@example.org".into());
+            r.reply_to_name = Some(name.into());
+            let m = compose(&Config::default(), &r, &body, Utc::now())
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+            let raw = m.formatted();
+            let parsed = mail_parser::MessageParser::default()
+                .parse(&raw)
+                .expect("a message");
+            let to = parsed
+                .reply_to()
+                .and_then(|a| a.first())
+                .unwrap_or_else(|| panic!("{name}: no Reply-To"));
+            assert_eq!(to.address(), Some("ada@example.org"), "{name}");
+            assert_eq!(to.name(), Some(name), "{name}");
+        }
     }
 
     /// A resent email is the same bytes after its headers: only Date differs.

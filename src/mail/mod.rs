@@ -53,6 +53,7 @@ pub fn draft(
         calendar: None,
         auto_submitted: false,
         reply_to: None,
+        reply_to_name: None,
     })
 }
 

@@ -59,8 +59,10 @@ pub struct Draft {
     /// Sent by a rule, a timer or the digest (`Auto-Submitted:
     /// auto-generated`), not by a person's action.
     pub auto_submitted: bool,
-    /// A Reply-To of its own, instead of `[mail] reply_to`.
+    /// A Reply-To of its own, instead of `[mail] reply_to`: an address,
+    /// and the name shown with it.
     pub reply_to: Option<String>,
+    pub reply_to_name: Option<String>,
 }
 
 /// Queues one rendered email (its row and its body) inside the caller's
@@ -90,6 +92,7 @@ pub async fn queue<C: ConnectionTrait>(
         updated_at: Set(now),
         auto_submitted: Set(d.auto_submitted),
         reply_to: Set(d.reply_to),
+        reply_to_name: Set(d.reply_to_name),
         ..Default::default()
     }
     .insert(c)

@@ -1068,8 +1068,15 @@ fn context(
     t
 }
 
-/// The calendar object of `iv` as `method` sends it, naming every party.
-fn calendar(ctx: &Ctx<'_>, iv: &interview::Model, parties: &Parties, method: Method) -> String {
+/// The calendar object of `iv` as `method` sends it to `to` (`c` or
+/// `p<person>`), naming every party.
+fn calendar(
+    ctx: &Ctx<'_>,
+    iv: &interview::Model,
+    parties: &Parties,
+    method: Method,
+    to: &str,
+) -> String {
     ical::write(&ical::Event {
         method,
         uid: iv.uid.clone(),
@@ -1081,11 +1088,12 @@ fn calendar(ctx: &Ctx<'_>, iv: &interview::Model, parties: &Parties, method: Met
         location: iv.location.clone(),
         url: iv.video_url.clone(),
         description: None,
-        // with [mail.inbound], calendars send their REPLY to the
-        // application's own address, where atsd reads it
+        // with [mail.inbound], each attendee's calendar sends its REPLY to
+        // an address of that attendee's own, where atsd reads it and knows
+        // who may answer through it
         organizer: match crate::inbound::tags::Tags::of(ctx.config()) {
             Some(t) => Party {
-                email: t.reply(iv.application_id),
+                email: t.answer(iv.application_id, to),
                 ..parties.organizer.clone()
             },
             None => parties.organizer.clone(),
@@ -1117,7 +1125,6 @@ fn render_all(
         Kind::Remind => ("interview_reminder", "remind", None),
         Kind::Feedback => ("interview_feedback_request", "fb", None),
     };
-    let ics = method.map(|m| calendar(ctx, iv, a.parties, m));
     let domain = mail::message_id::domain(ctx.config());
     let spec = crate::config::EmailSpec::new(template);
     let mut out = Vec::new();
@@ -1139,7 +1146,7 @@ fn render_all(
         )
         .map_err(|e| Error::Render(format!("email `{template}` for interview {}: {e}", iv.id)))?;
         d.stage = None;
-        d.calendar = ics.clone();
+        d.calendar = method.map(|m| calendar(ctx, iv, a.parties, m, &r.key));
         // reminders and feedback requests go by the clock, not by a person
         d.auto_submitted = matches!(kind, Kind::Remind | Kind::Feedback);
         if let Kind::Remind = kind {

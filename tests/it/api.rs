@@ -73,6 +73,10 @@ impl Api {
     }
 
     /// What the daemon logged so far.
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub(crate) fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }

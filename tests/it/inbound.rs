@@ -15,14 +15,14 @@ use crate::smtp::{Sink, free_port, message_id};
 use crate::tools::{Tool, needs, python};
 use std::io::Write;
 
-const DOMAIN: &str = "jobs.example.org";
+pub(crate) const DOMAIN: &str = "jobs.example.org";
 
 fn inbound_env(port: u16) -> Env {
     inbound_env_with(port, "", "")
 }
 
 /// With `inbound` lines in `[mail.inbound]` and `extra` tables after.
-fn inbound_env_with(port: u16, inbound: &str, extra: &str) -> Env {
+pub(crate) fn inbound_env_with(port: u16, inbound: &str, extra: &str) -> Env {
     let env = Env::with_config(&format!(
         "[mail]\ntransport = \"smtp\"\nfrom = \"Jobs <jobs@example.org>\"\nrate_per_second = 0\n\
          [mail.smtp]\nhost = \"127.0.0.1\"\nport = {port}\ntls = \"none\"\ntimeout = \"5s\"\n\
@@ -38,7 +38,7 @@ fn inbound_env_with(port: u16, inbound: &str, extra: &str) -> Env {
 }
 
 /// `atsd mail receive [--recipient to]` with `raw` on standard input.
-fn receive(env: &Env, to: Option<&str>, raw: &[u8]) -> (i32, String, String) {
+pub(crate) fn receive(env: &Env, to: Option<&str>, raw: &[u8]) -> (i32, String, String) {
     let mut c = env.std_cmd();
     c.args(["mail", "receive"]);
     if let Some(t) = to {
@@ -64,7 +64,7 @@ fn receive(env: &Env, to: Option<&str>, raw: &[u8]) -> (i32, String, String) {
 }
 
 /// Everything a message could change.
-fn state(env: &Env) -> Vec<Vec<String>> {
+pub(crate) fn state(env: &Env) -> Vec<Vec<String>> {
     let mut all = rows(env, "SELECT id, status, recipient FROM outbox ORDER BY id");
     all.extend(rows(
         env,
@@ -81,7 +81,14 @@ fn state(env: &Env) -> Vec<Vec<String>> {
 
 /// A delivery report from the candidate's mail system, as Postfix writes
 /// one: for `rcpt`, returning the headers of `returned`.
-fn dsn(to: &str, rcpt: &str, returned: &str, action: &str, status: &str, id: &str) -> String {
+pub(crate) fn dsn(
+    to: &str,
+    rcpt: &str,
+    returned: &str,
+    action: &str,
+    status: &str,
+    id: &str,
+) -> String {
     format!(
         "Return-Path: <>\r\n\
 From: MAILER-DAEMON@mx.example.net (Mail Delivery System)\r\n\
@@ -694,7 +701,7 @@ for attempt in range(50):
 
 /// Says `commands` to the LMTP listener, then `data` (dot-stuffed) and
 /// QUIT; everything it answered.
-fn lmtp_by_hand(port: u16, commands: &[&str], data: &str) -> String {
+pub(crate) fn lmtp_by_hand(port: u16, commands: &[&str], data: &str) -> String {
     use std::io::{BufRead, BufReader};
     let s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("LMTP listens");
     s.set_read_timeout(Some(std::time::Duration::from_secs(30)))
@@ -1045,13 +1052,45 @@ fn what_the_rules_send_says_auto_generated_and_a_bad_inbound_setting_is_named() 
 
 /// An attendee's calendar answering: METHOD:REPLY for `uid`.
 fn itip_reply(from: &str, to: &str, uid: &str, partstat: &str, id: &str) -> String {
+    itip_answer(from, from, to, uid, 0, partstat, id)
+}
+
+/// An answer for `attendee`, sent by `from`, to SEQUENCE `seq`.
+fn itip_answer(
+    from: &str,
+    attendee: &str,
+    to: &str,
+    uid: &str,
+    seq: i32,
+    partstat: &str,
+    id: &str,
+) -> String {
     format!(
         "From: {from}\r\nTo: {to}\r\nSubject: Accepted: Interview\r\nMessage-ID: <{id}@example.net>\r\n\
 MIME-Version: 1.0\r\nContent-Type: text/calendar; method=REPLY; charset=UTF-8\r\n\r\n\
 BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Example//Calendar//EN\r\nMETHOD:REPLY\r\n\
-BEGIN:VEVENT\r\nUID:{uid}\r\nSEQUENCE:0\r\nDTSTAMP:20300102T090000Z\r\n\
-ATTENDEE;PARTSTAT={partstat};CN=Someone:mailto:{from}\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+BEGIN:VEVENT\r\nUID:{uid}\r\nSEQUENCE:{seq}\r\nDTSTAMP:20300102T090000Z\r\n\
+ATTENDEE;PARTSTAT={partstat};CN=Someone:mailto:{attendee}\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
     )
+}
+
+/// The ORGANIZER address of the invitation whose Message-ID contains `key`
+/// (`.req.c@` the candidate's, `.req.p1@` person 1's).
+fn organizer_of(sink: &Sink, key: &str) -> String {
+    let invite = sink
+        .messages()
+        .into_iter()
+        .find(|m| message_id(m).contains(key))
+        .unwrap_or_else(|| panic!("no invitation {key}"));
+    let data = invite["data"].as_str().unwrap_or_default();
+    // base64 in the part: read the attachment's decoded text
+    sink_calendar(data)
+        .lines()
+        .find(|l| l.starts_with("ORGANIZER"))
+        .and_then(|l| l.rsplit("mailto:").next())
+        .map(str::trim)
+        .unwrap_or_default()
+        .to_string()
 }
 
 #[test]
@@ -1093,31 +1132,20 @@ fn calendar_replies_record_each_attendees_answer_and_strangers_are_quarantined()
         "ada@example.org",
     ]);
     env.ok(&["--now", "2030-01-01T09:00:00Z", "tick", "dispatch"]);
-    let invite = sink
-        .messages()
-        .into_iter()
-        .find(|m| message_id(m).contains(".req.c@"))
-        .expect("the candidate's invitation");
-    let data = invite["data"].as_str().unwrap_or_default();
-    // the calendar object names the application's own address as ORGANIZER
-    // (base64 in the part: read the attachment's decoded text)
-    let organizer = sink_calendar(data)
-        .lines()
-        .find(|l| l.starts_with("ORGANIZER"))
-        .and_then(|l| l.rsplit("mailto:").next())
-        .map(str::trim)
-        .unwrap_or_default()
-        .to_string();
-    assert!(organizer.starts_with("reply+1-"), "{organizer}");
+    // each invitation names its own attendee's address as ORGANIZER
+    let organizer = organizer_of(&sink, ".req.c@");
+    let ada_organizer = organizer_of(&sink, ".req.p1@");
+    assert!(organizer.starts_with("reply+1.c-"), "{organizer}");
+    assert!(ada_organizer.starts_with("reply+1.p1-"), "{ada_organizer}");
     let uid = "atsd-interview-1@example.org";
-    for (from, answer, id) in [
-        ("dev@example.net", "ACCEPTED", "r1"),
-        ("ada@example.org", "DECLINED", "r2"),
+    for (from, to, answer, id) in [
+        ("dev@example.net", &organizer, "ACCEPTED", "r1"),
+        ("ada@example.org", &ada_organizer, "DECLINED", "r2"),
     ] {
         let (code, out, err) = receive(
             &env,
-            Some(&organizer),
-            itip_reply(from, &organizer, uid, answer, id).as_bytes(),
+            Some(to),
+            itip_reply(from, to, uid, answer, id).as_bytes(),
         );
         assert_eq!(code, 0, "{out}{err}");
         assert!(out.contains("a calendar reply"), "{out}");
@@ -1157,6 +1185,144 @@ fn calendar_replies_record_each_attendees_answer_and_strangers_are_quarantined()
     assert_eq!(
         env.json(&["interview", "show", "1", "--json"])["interview"]["candidate_partstat"],
         "accepted"
+    );
+
+    // forged answers, each quarantined with every table unchanged:
+    let before = state(&env);
+    let partstats = || {
+        (
+            rows(&env, "SELECT partstat FROM interview_people"),
+            env.json(&["interview", "show", "1", "--json"])["interview"]["candidate_partstat"]
+                .clone(),
+        )
+    };
+    let answers = partstats();
+    for (n, (to, raw, why)) in [
+        // the candidate answers for her interviewer through her own
+        // invitation (From and ATTENDEE both Ada's)
+        (
+            organizer.clone(),
+            itip_answer(
+                "ada@example.org",
+                "ada@example.org",
+                &organizer,
+                uid,
+                0,
+                "ACCEPTED",
+                "f1",
+            ),
+            "another attendee's address",
+        ),
+        // Ada's address, an answer for the candidate
+        (
+            ada_organizer.clone(),
+            itip_answer(
+                "dev@example.net",
+                "dev@example.net",
+                &ada_organizer,
+                uid,
+                0,
+                "DECLINED",
+                "f2",
+            ),
+            "through an interviewer's address",
+        ),
+        // someone else's From for Ada's answer
+        (
+            ada_organizer.clone(),
+            itip_answer(
+                "eve@example.net",
+                "ada@example.org",
+                &ada_organizer,
+                uid,
+                0,
+                "ACCEPTED",
+                "f3",
+            ),
+            "only an attendee answers for themselves",
+        ),
+        // no tagged address at all
+        (
+            format!("jobs@{DOMAIN}"),
+            itip_answer(
+                "ada@example.org",
+                "ada@example.org",
+                &format!("jobs@{DOMAIN}"),
+                uid,
+                0,
+                "ACCEPTED",
+                "f4",
+            ),
+            "no tagged address",
+        ),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let (code, out, err) = receive(&env, Some(&to), raw.as_bytes());
+        assert_eq!(code, 0, "{n}: {out}{err}");
+        assert!(
+            out.contains("quarantined") && out.contains(why),
+            "{n}: {out}"
+        );
+    }
+    assert_eq!(partstats(), answers);
+    let after = state(&env);
+    let (b, a): (Vec<_>, Vec<_>) = (
+        before
+            .iter()
+            .filter(|r| r.len() != 3 || r[1] != "quarantined")
+            .collect(),
+        after
+            .iter()
+            .filter(|r| r.len() != 3 || r[1] != "quarantined")
+            .collect(),
+    );
+    assert_eq!(b, a, "only quarantined rows were added");
+
+    // moved since (SEQUENCE 1): an answer to the first invitation is stale
+    env.ok(&[
+        "--now",
+        "2030-01-02T09:00:00Z",
+        "interview",
+        "reschedule",
+        "1",
+        "--at",
+        "2030-01-09T10:00",
+        "--timezone",
+        "Europe/Berlin",
+    ]);
+    let moved = rows(&env, "SELECT partstat FROM interview_people");
+    let raw = itip_answer(
+        "ada@example.org",
+        "ada@example.org",
+        &ada_organizer,
+        uid,
+        0,
+        "ACCEPTED",
+        "s1",
+    );
+    let (_, out, _) = receive(&env, Some(&ada_organizer), raw.as_bytes());
+    assert!(
+        out.contains("quarantined") && out.contains("stale"),
+        "{out}"
+    );
+    assert_eq!(rows(&env, "SELECT partstat FROM interview_people"), moved);
+    // an answer to the new one counts
+    let raw = itip_answer(
+        "ada@example.org",
+        "ada@example.org",
+        &ada_organizer,
+        uid,
+        1,
+        "ACCEPTED",
+        "s2",
+    );
+    let (_, out, _) = receive(&env, Some(&ada_organizer), raw.as_bytes());
+    assert!(out.contains("a calendar reply"), "{out}");
+    assert_eq!(
+        rows(&env, "SELECT partstat FROM interview_people"),
+        [["accepted"]]
     );
 }
 

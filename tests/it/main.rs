@@ -10,6 +10,7 @@ mod common;
 mod config;
 mod daemon;
 mod events;
+mod hostile_mail;
 mod inbound;
 mod interviews;
 mod job_board;

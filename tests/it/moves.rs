@@ -286,6 +286,7 @@ async fn queuing_skips_an_email_queued_before_and_gives_each_other_its_own_body(
             calendar: None,
             auto_submitted: true,
             reply_to: None,
+            reply_to_name: None,
         },
     };
     let txn = store.begin_write().await.unwrap();
@@ -356,6 +357,7 @@ async fn a_batch_of_rule_moves_writes_each_rows_own_values() {
         calendar: None,
         auto_submitted: false,
         reply_to: None,
+        reply_to_name: None,
     };
     let mv =
         |i: usize, to: &str, version: i32, reason: Option<&str>, actor: &str, email| BulkMove {
