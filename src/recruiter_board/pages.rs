@@ -1049,7 +1049,7 @@ pub async fn application_page(c: &Ctx<'_>, id: i64) -> Result<ApplicationPage> {
             .await?
             .into_iter()
             .rev()
-            .map(|m| InboundView::new(c, m))
+            .map(|m| InboundView::new(c, m, h.candidate.as_ref().map(|x| x.email.as_str())))
             .collect(),
         undeliverable: match &h.candidate {
             Some(cand) => crate::store::inbound::undeliverable(conn, &cand.email)
@@ -1092,10 +1092,25 @@ pub struct InboundView {
     /// A bounce's status and diagnostic.
     pub detail: Option<String>,
     pub unread: bool,
+    /// A reply sent from another address than the candidate's on file.
+    pub other_sender: bool,
 }
 
 impl InboundView {
-    fn new(c: &Ctx<'_>, m: entity::inbound_message::Model) -> InboundView {
+    fn new(c: &Ctx<'_>, m: entity::inbound_message::Model, on_file: Option<&str>) -> InboundView {
+        // "Name <address>" or the address alone, as the reply was stored
+        let other_sender = m.kind == "reply"
+            && m.status != "calendar"
+            && match (m.sender.as_deref(), on_file) {
+                (Some(s), Some(file)) => {
+                    let a = s
+                        .rsplit_once('<')
+                        .map_or(s, |(_, a)| a.trim_end_matches('>'))
+                        .trim();
+                    !a.eq_ignore_ascii_case(file)
+                }
+                _ => false,
+            };
         let attachments = m
             .attachments
             .as_deref()
@@ -1124,6 +1139,7 @@ impl InboundView {
             attachments,
             detail,
             unread: m.read_at.is_none(),
+            other_sender,
         }
     }
 }

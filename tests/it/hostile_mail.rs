@@ -355,3 +355,115 @@ fn lmtp_bounds_its_lines_its_data_and_its_connections_with_memory_and_service_in
     assert!(rss_kb(pid) < rss_before + 32 * 1024);
     api.stop();
 }
+
+#[test]
+fn a_forward_names_the_candidate_on_file_whatever_her_name_and_whoever_wrote() {
+    needs!(Tool::Smtp);
+    let (sink, env, api, _, port) = daemon("1MiB");
+    let names = [
+        "Lovelace, Ada",
+        "Ada (Work)",
+        "Ada \"The Countess\" Lovelace",
+        "Zoë Müller, PhD",
+    ];
+    for (i, name) in names.iter().enumerate() {
+        env.ok(&[
+            "apply",
+            "1",
+            "--name",
+            name,
+            "--email",
+            &format!("ada{i}@example.net"),
+        ]);
+    }
+    env.ok(&["tick", "dispatch"]);
+    let acks = sink.messages();
+    let reply_address = |i: usize| {
+        let ack = acks
+            .iter()
+            .find(|m| m["rcpt_tos"][0] == format!("ada{i}@example.net"))
+            .expect("her acknowledgement");
+        let parsed = mail_parser::MessageParser::default()
+            .parse(ack["data"].as_str().unwrap_or_default().as_bytes())
+            .expect("a message");
+        parsed
+            .reply_to()
+            .and_then(|a| a.first())
+            .and_then(|a| a.address())
+            .expect("a Reply-To")
+            .to_string()
+    };
+    // each replies with her name as her mail program writes it (quoted,
+    // or as an encoded word); the fourth's is sent from another address
+    for (i, name) in names.iter().enumerate() {
+        let from = if i == 3 {
+            "=?utf-8?q?Eve_=28not_Zo=C3=AB=29?= <eve@evil.example>".to_string()
+        } else {
+            format!("\"{}\" <ada{i}@example.net>", name.replace('"', "\\\""))
+        };
+        let to = reply_address(i);
+        let raw = format!(
+            "From: {from}\r\nTo: {to}\r\nSubject: Re: Your application\r\n\
+             Message-ID: <fw{i}@example.net>\r\n\r\nThank you!\r\n"
+        );
+        let (code, out, err) = receive(&env, Some(&to), raw.as_bytes());
+        assert_eq!(code, 0, "{out}{err}");
+        assert!(out.contains("forwarded to"), "{name}: {out}");
+    }
+    env.ok(&["tick", "dispatch"]);
+    // every forward went through the real SMTP server: none dead
+    assert_eq!(
+        rows(
+            &env,
+            "SELECT status, COUNT(*) FROM outbox WHERE template = 'candidate_reply' GROUP BY status"
+        ),
+        [["sent", "4"]]
+    );
+    let forwards: Vec<_> = sink
+        .messages()
+        .into_iter()
+        .filter(|m| m["rcpt_tos"][0] == "recruiting@example.org")
+        .collect();
+    assert_eq!(forwards.len(), 4);
+    for f in &forwards {
+        let data = f["data"].as_str().unwrap_or_default();
+        let parsed = mail_parser::MessageParser::default()
+            .parse(data.as_bytes())
+            .expect("a message");
+        let rt = parsed
+            .reply_to()
+            .and_then(|a| a.first())
+            .expect("a Reply-To");
+        let address = rt.address().unwrap_or_default();
+        let i: usize = address
+            .trim_start_matches("ada")
+            .trim_end_matches("@example.net")
+            .parse()
+            .unwrap_or_else(|_| panic!("the address on file, not {address}"));
+        assert_eq!(rt.name(), Some(names[i]), "{data}");
+        let text = parsed.body_text(0).unwrap_or_default();
+        if i == 3 {
+            assert!(
+                text.contains("Sent from Eve (not Zoë) <eve@evil.example>, not the address on file (ada3@example.net)"),
+                "{text}"
+            );
+        } else {
+            assert!(!text.contains("not the address on file"), "{text}");
+        }
+    }
+    // the board says so too, on her application only
+    let token = env.token("board", "read");
+    let cookie = crate::recruiter_board::session(port, &token);
+    for (app, warned) in [(4, true), (1, false)] {
+        let page =
+            crate::recruiter_board::get(port, &format!("/board/applications/{app}"), Some(&cookie));
+        assert_eq!(page.status, 200);
+        assert_eq!(
+            page.body
+                .contains("Sent from another address than the one on file"),
+            warned,
+            "application {app}"
+        );
+    }
+    api.stop();
+}
