@@ -672,10 +672,18 @@ api_base = "http://127.0.0.1:{port}"
 api_base = "http://127.0.0.1:{port}"
 "#
     );
-    let key = std::fs::write(
-        dir.join("inbound.key"),
-        "quick-start-inbound-key-not-a-secret-0123456789\n",
-    );
+    // a key is private to its owner (atsd refuses one others can read)
+    let key = {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(dir.join("inbound.key"))
+            .and_then(|mut f| f.write_all(b"quick-start-inbound-key-not-a-secret-0123456789\n"))
+    };
     if let Err(e) = key {
         eprintln!("quickstart: cannot write inbound.key: {e}");
         std::process::exit(1);

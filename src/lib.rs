@@ -26,6 +26,7 @@ pub mod recruiter_board;
 pub mod report;
 pub mod rules;
 pub mod schedule;
+pub mod secret_file;
 pub mod selfservice;
 pub mod service;
 pub mod store;

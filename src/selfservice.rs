@@ -81,12 +81,7 @@ impl Links {
 
     /// Reads the key: at least 32 bytes of text (whitespace around it ignored).
     pub fn read_key(path: &std::path::Path) -> Result<Vec<u8>> {
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            Error::io(
-                format!("cannot read the self-service link key {}", path.display()),
-                e,
-            )
-        })?;
+        let text = crate::secret_file::read(path, "http.link_key_file").map_err(Error::input)?;
         let key = text.trim().as_bytes().to_vec();
         if key.len() < 32 {
             return Err(Error::input(format!(

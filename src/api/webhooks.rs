@@ -108,13 +108,15 @@ async fn handle(s: &ApiState, headers: &HeaderMap, body: &[u8]) -> Result<Value,
             "Greenhouse webhooks are not configured ([webhooks.greenhouse])",
         ));
     };
-    let secret = std::fs::read(&cfg.secret_file).map_err(|e| {
-        tracing::error!(file = %cfg.secret_file.display(), error = %e, "webhooks: cannot read the Greenhouse secret");
-        Problem::new(StatusCode::SERVICE_UNAVAILABLE, "the webhook secret cannot be read")
-    })?;
-    let secret = String::from_utf8_lossy(&secret)
-        .trim_end_matches(['\r', '\n'])
-        .to_string();
+    let secret = crate::secret_file::read(&cfg.secret_file, "webhooks.greenhouse.secret_file")
+        .map_err(|e| {
+            tracing::error!(error = %e, "webhooks: cannot read the Greenhouse secret");
+            Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the webhook secret cannot be read",
+            )
+        })?;
+    let secret = secret.trim_end_matches(['\r', '\n']).to_string();
     let signature = headers
         .get("signature")
         .and_then(|v| v.to_str().ok())

@@ -59,6 +59,7 @@ pub const ENV_KEYS: &[(&str, Kind)] = &[
     ("mail.smtp.ca_file", Kind::Str),
     ("mail.smtp.pool_size", Kind::Int),
     ("mail.smtp.timeout", Kind::Str),
+    ("mail.smtp.allow_plaintext_auth", Kind::Bool),
     ("mail.file.dir", Kind::Str),
     ("mail.inbound.domain", Kind::Str),
     ("mail.inbound.key_file", Kind::Str),

@@ -431,12 +431,8 @@ impl InboundConfig {
                  (or give the service the credential inbound-key)",
             )
         })?;
-        let text = std::fs::read_to_string(&path).map_err(|e| {
-            Error::input(format!(
-                "mail.inbound.key_file: cannot read {}: {e}",
-                path.display()
-            ))
-        })?;
+        let text =
+            crate::secret_file::read(&path, "mail.inbound.key_file").map_err(Error::input)?;
         let key = text.trim().as_bytes().to_vec();
         if key.len() < 32 {
             return Err(Error::input(format!(
@@ -488,6 +484,10 @@ pub struct SmtpConfig {
     pub ca_file: Option<PathBuf>,
     pub pool_size: u32,
     pub timeout: Dur,
+    /// Authenticate over `tls = "none"` to a relay that is not on
+    /// loopback: the password crosses the network in clear.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub allow_plaintext_auth: bool,
 }
 
 impl Default for SmtpConfig {
@@ -502,6 +502,7 @@ impl Default for SmtpConfig {
             ca_file: None,
             pool_size: 4,
             timeout: Dur::secs(30),
+            allow_plaintext_auth: false,
         }
     }
 }

@@ -229,6 +229,24 @@ impl Config {
         if m.smtp.pool_size == 0 {
             errs.push("mail.smtp.pool_size: must be at least 1".into());
         }
+        if m.transport == super::Transport::Smtp
+            && m.smtp.tls == super::Tls::None
+            && m.smtp.username.is_some()
+            && !m.smtp.allow_plaintext_auth
+            && !is_loopback_host(&m.smtp.host)
+        {
+            errs.push(format!(
+                "mail.smtp: tls = \"none\" with a username would send the password in clear to `{}`: \
+                 use tls = \"starttls\" or \"tls\", or set allow_plaintext_auth = true for a relay \
+                 on a network you trust",
+                m.smtp.host
+            ));
+        }
+        if let Some(p) = &m.smtp.password_file
+            && let Err(e) = crate::secret_file::check_permissions(p, "mail.smtp.password_file")
+        {
+            errs.push(e);
+        }
         if let Some(ca) = &m.smtp.ca_file
             && let Err(e) = crate::tls::read_ca_file(ca)
         {
@@ -303,6 +321,15 @@ impl Config {
             if w.max_attempts == 0 {
                 errs.push(format!("{key}.max_attempts: must be at least 1"));
             }
+        }
+        if let Some(g) = self.webhooks.as_ref().and_then(|w| w.greenhouse.as_ref())
+            && g.secret_file.exists()
+            && let Err(e) = crate::secret_file::check_permissions(
+                &g.secret_file,
+                "webhooks.greenhouse.secret_file",
+            )
+        {
+            errs.push(e);
         }
         if errs.is_empty() { Ok(()) } else { Err(errs) }
     }
@@ -407,4 +434,11 @@ grace = "0s"
         .unwrap();
         c.validate().unwrap();
     }
+}
+
+/// `localhost`, or an address of the loopback range.
+fn is_loopback_host(host: &str) -> bool {
+    let h = host.trim().trim_start_matches('[').trim_end_matches(']');
+    h.eq_ignore_ascii_case("localhost")
+        || h.parse::<std::net::IpAddr>().is_ok_and(|a| a.is_loopback())
 }

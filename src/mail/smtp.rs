@@ -344,14 +344,9 @@ fn smtp_password(config: &Config) -> Result<Option<String>> {
             .filter(|p| p.is_file())
     });
     match file {
-        Some(f) => std::fs::read_to_string(&f)
+        Some(f) => crate::secret_file::read(&f, "mail.smtp.password_file")
             .map(|p| Some(p.trim_end_matches(['\r', '\n']).to_string()))
-            .map_err(|e| {
-                Error::io(
-                    format!("cannot read the SMTP password from {}", f.display()),
-                    e,
-                )
-            }),
+            .map_err(Error::input),
         None => Ok(None),
     }
 }

@@ -79,9 +79,12 @@ fn env() -> &'static Environment<'static> {
 }
 
 /// What surrounds a page: the sign-out button, the navigation.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct Chrome {
     pub signed_in: bool,
+    /// The sign-out form's token (the session's form token): sign-out is
+    /// a POST like the others, refused from another site or without it.
+    pub sign_out_token: Option<String>,
     /// A file on its own (`atsd report --format html`): no navigation, no
     /// links into a board that is not there.
     pub standalone: bool,
@@ -97,6 +100,7 @@ struct Layout<'a, P: Serialize> {
     css: &'static str,
     nav: &'static str,
     signed_in: bool,
+    sign_out_token: Option<String>,
     standalone: bool,
 }
 
@@ -145,6 +149,7 @@ pub fn render<P: Serialize>(
         css: css(),
         nav,
         signed_in: chrome.signed_in,
+        sign_out_token: chrome.sign_out_token,
         standalone: chrome.standalone,
     })))
     .map_err(|e| Error::Render(format!("board template {template}: {e:#}")))
@@ -203,6 +208,7 @@ pub async fn report_html(
         &ReportPage { postings: pages },
         Chrome {
             signed_in: false,
+            sign_out_token: None,
             standalone: true,
         },
     )
@@ -319,6 +325,7 @@ fn proxy_mode(s: &BoardState) -> bool {
 fn chrome(s: &BoardState) -> Chrome {
     Chrome {
         signed_in: !proxy_mode(s),
+        sign_out_token: None,
         standalone: false,
     }
 }
@@ -409,6 +416,7 @@ fn error_page(s: &BoardState, e: &Error) -> Response {
     let status = match e {
         Error::Input(_) => StatusCode::BAD_REQUEST,
         Error::NotFound(_) => StatusCode::NOT_FOUND,
+        Error::Refused(_) => StatusCode::FORBIDDEN,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     };
     let message = if status == StatusCode::INTERNAL_SERVER_ERROR {
@@ -439,6 +447,8 @@ struct PageEnv {
     words: i18n::Words,
     locale: String,
     tz: chrono_tz::Tz,
+    /// The viewer's session form token, for the sign-out form.
+    sign_out_token: Option<String>,
 }
 
 impl PageEnv {
@@ -459,6 +469,7 @@ impl PageEnv {
             words,
             locale,
             tz,
+            sign_out_token: v.secret.as_deref().map(auth::form_token),
         })
     }
 
@@ -496,7 +507,11 @@ impl PageEnv {
         template: &str,
         data: crate::error::Result<P>,
     ) -> Response {
-        match data.and_then(|d| render(template, &self.locale, &d, chrome(s))) {
+        let chrome = Chrome {
+            sign_out_token: self.sign_out_token.clone(),
+            ..chrome(s)
+        };
+        match data.and_then(|d| render(template, &self.locale, &d, chrome)) {
             Ok(b) => html(status, b),
             Err(e) => error_page(s, &e),
         }
@@ -771,10 +786,22 @@ struct LoginForm {
 
 async fn login(
     State(s): State<BoardState>,
+    headers: HeaderMap,
     form: std::result::Result<Form<LoginForm>, axum::extract::rejection::FormRejection>,
 ) -> Response {
     if proxy_mode(&s) {
         return redirect("/board", None);
+    }
+    // a sign-in from another site would sign the browser in as the
+    // attacker's token (login CSRF): refused like any other form
+    if actions::cross_site(&headers) {
+        tracing::warn!("board: a sign-in from another site was refused");
+        return login_page(
+            &s,
+            "/board",
+            Some("sign_in_cross_site"),
+            StatusCode::FORBIDDEN,
+        );
     }
     let Ok(Form(f)) = form else {
         return login_page(&s, "/board", Some("bad_token"), StatusCode::BAD_REQUEST);
@@ -792,12 +819,37 @@ async fn login(
     }
 }
 
-async fn logout(State(s): State<BoardState>, headers: HeaderMap) -> Response {
+#[derive(Deserialize)]
+struct LogoutForm {
+    #[serde(default)]
+    form_token: String,
+}
+
+/// Signs out: a POST from this site carrying the session's form token
+/// (another site cannot end a recruiter's session).
+async fn logout(
+    State(s): State<BoardState>,
+    headers: HeaderMap,
+    form: std::result::Result<Form<LogoutForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
     let cookie = headers.get(header::COOKIE).and_then(|v| v.to_str().ok());
-    if let Some(secret) = auth::cookie(cookie)
-        && let Err(e) = auth::sign_out(&s.store, secret).await
-    {
-        return error_page(&s, &e);
+    let token = form.map(|Form(f)| f.form_token).unwrap_or_default();
+    if let Some(secret) = auth::cookie(cookie) {
+        if actions::cross_site(&headers) || !auth::form_token_ok(secret, &token) {
+            tracing::warn!(
+                "board: a sign-out from another site or without its form token was refused"
+            );
+            return error_page(
+                &s,
+                &Error::Refused(
+                    "Not signed out: the request came from another site or without its form token."
+                        .into(),
+                ),
+            );
+        }
+        if let Err(e) = auth::sign_out(&s.store, secret).await {
+            return error_page(&s, &e);
+        }
     }
     redirect("/board/login", Some(auth::set_cookie(None)))
 }

@@ -36,8 +36,7 @@ impl Secret {
 
     /// Reads and parses a secret file, naming it in errors.
     pub fn read(path: &Path) -> Result<Secret, String> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let text = crate::secret_file::read(path, "webhook secret_file")?;
         Secret::parse(&text).map_err(|e| format!("{}: {e}", path.display()))
     }
 

@@ -167,12 +167,24 @@ impl Env {
         self.dir.path().join(rel)
     }
 
+    /// Writes a file of the test's folder, private to its owner (mode
+    /// 0600) as an operator keeps keys and passwords: atsd refuses a secret
+    /// file others can read.
     pub fn write(&self, rel: &str, text: &str) -> PathBuf {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
         let p = self.path(rel);
         if let Some(parent) = p.parent() {
             std::fs::create_dir_all(parent).expect("mkdir");
         }
-        std::fs::write(&p, text).expect("write");
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&p)
+            .expect("create");
+        f.write_all(text.as_bytes()).expect("write");
         p
     }
 

@@ -467,3 +467,75 @@ fn a_forward_names_the_candidate_on_file_whatever_her_name_and_whoever_wrote() {
     }
     api.stop();
 }
+
+#[test]
+fn secrets_others_can_read_and_a_password_in_clear_are_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    // the inbound key, the link key and the SMTP password: each refused
+    // while others can read it, with the command that fixes it
+    let env = Env::with_config(
+        "[mail]\ntransport = \"smtp\"\n[mail.smtp]\nhost = \"127.0.0.1\"\nport = 2525\ntls = \"none\"\n\
+         username = \"jobs\"\npassword_file = \"smtp-password\"\n\
+         [mail.inbound]\ndomain = \"jobs.example.org\"\nkey_file = \"inbound.key\"\n\
+         [http]\nlisten = \"127.0.0.1:0\"\npublic_url = \"https://atsd.example.org\"\nlink_key_file = \"link.key\"\n",
+    );
+    let key = "a-key-of-more-than-32-bytes-0123456789-abcdef\n";
+    for f in ["inbound.key", "link.key", "smtp-password"] {
+        env.write(f, key);
+    }
+    env.ok(&["check-config"]);
+    for (f, setting) in [
+        ("inbound.key", "mail.inbound.key_file"),
+        ("link.key", "http.link_key_file"),
+        ("smtp-password", "mail.smtp.password_file"),
+    ] {
+        let p = env.path(f);
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        let (code, out, err) = env.run(&["check-config"]);
+        let all = format!("{out}{err}");
+        assert_ne!(code, 0, "{f}: {all}");
+        assert!(
+            all.contains(setting)
+                && all.contains("readable by others")
+                && all.contains("chmod 600"),
+            "{f}: {all}"
+        );
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o640)).expect("chmod");
+    }
+    env.ok(&["check-config"]);
+    // a key of raw random bytes: refused, saying it must be text and how
+    std::fs::write(env.path("link.key"), [0x8fu8, 0xff, 0x00, 0x13, 0xc3, 0x28]).expect("write");
+    let (code, out, err) = env.run(&["check-config"]);
+    assert_ne!(code, 0);
+    assert!(
+        format!("{out}{err}").contains("is not text") && format!("{out}{err}").contains("base64"),
+        "{out}{err}"
+    );
+    env.write("link.key", key);
+
+    // a password in clear to a relay off loopback: refused unless allowed
+    let config = std::fs::read_to_string(&env.config).expect("config");
+    std::fs::write(
+        &env.config,
+        config.replace(
+            "127.0.0.1\"\nport = 2525",
+            "smtp.example.org\"\nport = 2525",
+        ),
+    )
+    .expect("config");
+    let err = env.fails(2, &["check-config"]);
+    assert!(
+        err.contains("mail.smtp: tls = \"none\" with a username would send the password in clear to `smtp.example.org`"),
+        "{err}"
+    );
+    let config = std::fs::read_to_string(&env.config).expect("config");
+    std::fs::write(
+        &env.config,
+        config.replace(
+            "tls = \"none\"\n",
+            "tls = \"none\"\nallow_plaintext_auth = true\n",
+        ),
+    )
+    .expect("config");
+    env.ok(&["check-config"]);
+}

@@ -127,7 +127,7 @@ impl Postfix {
         .expect("main.cf");
         std::fs::write(
             dir.join("atsd-recipients"),
-            "/^(bounces|reply)\\+[0-9]+-[0-9a-f]{12}@jobs\\.example\\.org$/ OK\n",
+            "/^(bounces|reply)\\+[0-9]+(\\.(c|p[0-9]+))?-[0-9a-f]{12}@jobs\\.example\\.org$/ OK\n",
         )
         .expect("atsd-recipients");
         std::fs::write(

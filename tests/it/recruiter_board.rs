@@ -133,15 +133,46 @@ fn no_board_page_without_a_live_session_and_forged_expired_or_revoked_ones_are_r
     });
     sent_to_sign_in(&get(port, "/board", Some(&expired)));
     assert_eq!(get(port, "/board", Some(&cookie)).status, 200);
-    // signing out ends the session
-    let out = http(
-        port,
-        "POST",
-        "/board/logout",
-        &[("Cookie", &format!("atsd_board={cookie}"))],
-        b"",
-    )
-    .unwrap();
+    // signing out carries the session's form token, from this site: a
+    // bare POST, another site's, or another session's token are refused
+    let page = get(port, "/board", Some(&cookie));
+    let form_token = page
+        .body
+        .split("name=\"form_token\" value=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .expect("the sign-out form's token")
+        .to_string();
+    let logout = |headers: &[(&str, &str)], body: &str| {
+        let c = format!("atsd_board={cookie}");
+        let mut h = vec![
+            ("Cookie", c.as_str()),
+            ("Content-Type", "application/x-www-form-urlencoded"),
+        ];
+        h.extend_from_slice(headers);
+        http(port, "POST", "/board/logout", &h, body.as_bytes()).unwrap()
+    };
+    for (headers, body) in [
+        (vec![], String::new()),
+        (vec![], "form_token=not-it".to_string()),
+        (
+            vec![("Origin", "https://evil.example")],
+            format!("form_token={form_token}"),
+        ),
+        (
+            vec![("Sec-Fetch-Site", "cross-site")],
+            format!("form_token={form_token}"),
+        ),
+    ] {
+        let refused = logout(&headers, &body);
+        assert_eq!(refused.status, 403, "{headers:?} {body}");
+        assert_eq!(
+            get(port, "/board", Some(&cookie)).status,
+            200,
+            "still signed in"
+        );
+    }
+    let out = logout(&[], &format!("form_token={form_token}"));
     assert_eq!(out.status, 303);
     assert!(out.headers.contains("max-age=0"), "{}", out.headers);
     sent_to_sign_in(&get(port, "/board", Some(&cookie)));
@@ -150,6 +181,26 @@ fn no_board_page_without_a_live_session_and_forged_expired_or_revoked_ones_are_r
     assert_eq!(get(port, "/board", Some(&again)).status, 200);
     env.ok(&["token", "revoke", "board"]);
     sent_to_sign_in(&get(port, "/board", Some(&again)));
+    // a sign-in from another site (login CSRF) is refused: no session
+    for h in [
+        ("Origin", "https://evil.example"),
+        ("Sec-Fetch-Site", "cross-site"),
+    ] {
+        let a = http(
+            port,
+            "POST",
+            "/board/login",
+            &[("Content-Type", "application/x-www-form-urlencoded"), h],
+            format!("token={read}").as_bytes(),
+        )
+        .unwrap();
+        assert_eq!(a.status, 403, "{h:?}");
+        assert!(
+            !a.headers.contains("set-cookie: atsd_board="),
+            "{}",
+            a.headers
+        );
+    }
     // sign-in never sends anyone off the board
     let a = http(
         port,
