@@ -278,6 +278,7 @@ mod tests {
                     ca_file: Some(PathBuf::from("c")),
                     pool_size: 1,
                     timeout: Dur::secs(1),
+                    allow_plaintext_auth: true,
                 },
                 file: FileTransportConfig {
                     dir: PathBuf::from("d"),

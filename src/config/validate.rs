@@ -335,6 +335,13 @@ impl Config {
     }
 }
 
+/// `localhost`, or an address of the loopback range.
+fn is_loopback_host(host: &str) -> bool {
+    let h = host.trim().trim_start_matches('[').trim_end_matches(']');
+    h.eq_ignore_ascii_case("localhost")
+        || h.parse::<std::net::IpAddr>().is_ok_and(|a| a.is_loopback())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -434,11 +441,4 @@ grace = "0s"
         .unwrap();
         c.validate().unwrap();
     }
-}
-
-/// `localhost`, or an address of the loopback range.
-fn is_loopback_host(host: &str) -> bool {
-    let h = host.trim().trim_start_matches('[').trim_end_matches(']');
-    h.eq_ignore_ascii_case("localhost")
-        || h.parse::<std::net::IpAddr>().is_ok_and(|a| a.is_loopback())
 }
