@@ -130,12 +130,22 @@ impl Links {
     /// A signed token for `subject`, valid until `expires`:
     /// `{subject}.{expires}.{nonce}.{signature}`. Each kind of link has its
     /// own subject syntax (an application id; `f<interview>-<person>`), so
-    /// that a token of one kind never reads as the other.
-    fn mint(&self, subject: &str, expires: DateTime<Utc>) -> String {
+    /// that a token of one kind never reads as the other. `None`, logged as
+    /// an error, when the system's random source fails: no link is better
+    /// than links that share a nonce (single use would then be one use for
+    /// all of them).
+    fn mint(&self, subject: &str, expires: DateTime<Utc>) -> Option<String> {
         let mut nonce = [0u8; 12];
-        let _ = ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut nonce);
+        let random = ring::rand::SystemRandom::new();
+        if ring::rand::SecureRandom::fill(&random, &mut nonce).is_err() {
+            tracing::error!(
+                subject,
+                "the system's random source failed: the email goes without its self-service link"
+            );
+            return None;
+        }
         let payload = format!("{subject}.{}.{}", expires.timestamp(), B64.encode(nonce));
-        format!("{payload}.{}", self.sign(&payload))
+        Some(format!("{payload}.{}", self.sign(&payload)))
     }
 
     /// Opens a token: its signature first, then its expiry; its subject,
@@ -163,9 +173,9 @@ impl Links {
     }
 
     /// A new link for `application_id`, valid until `now + ttl`.
-    pub fn withdraw_url(&self, application_id: i64, now: DateTime<Utc>) -> String {
-        let token = self.mint(&application_id.to_string(), now + self.ttl);
-        format!("{}{PATH}/{token}", self.base)
+    pub fn withdraw_url(&self, application_id: i64, now: DateTime<Utc>) -> Option<String> {
+        let token = self.mint(&application_id.to_string(), now + self.ttl)?;
+        Some(format!("{}{PATH}/{token}", self.base))
     }
 
     /// Checks a withdraw token.
@@ -181,9 +191,14 @@ impl Links {
 
     /// A feedback link for interviewer `person_id` of `interview_id`, valid
     /// until the interview's end plus the links' time to live.
-    pub fn feedback_url(&self, interview_id: i64, person_id: i64, end: DateTime<Utc>) -> String {
-        let token = self.mint(&format!("f{interview_id}-{person_id}"), end + self.ttl);
-        format!("{}{FEEDBACK_PATH}/{token}", self.base)
+    pub fn feedback_url(
+        &self,
+        interview_id: i64,
+        person_id: i64,
+        end: DateTime<Utc>,
+    ) -> Option<String> {
+        let token = self.mint(&format!("f{interview_id}-{person_id}"), end + self.ttl)?;
+        Some(format!("{}{FEEDBACK_PATH}/{token}", self.base))
     }
 
     /// Checks a feedback token.
@@ -438,7 +453,7 @@ mod tests {
     fn a_link_checks_for_its_application_until_it_expires() {
         let now = Utc::now();
         let l = links();
-        let url = l.withdraw_url(42, now);
+        let url = l.withdraw_url(42, now).expect("a link");
         assert!(
             url.starts_with("https://atsd.example.org/self-service/withdraw/42."),
             "{url}"
@@ -450,14 +465,14 @@ mod tests {
             Err(Refusal::Expired)
         );
         // two links differ (their nonces)
-        assert_ne!(url, l.withdraw_url(42, now));
+        assert_ne!(Some(url), l.withdraw_url(42, now));
     }
 
     #[test]
     fn feedback_links_name_their_interviewer_and_never_pass_for_withdraw_links() {
         let now = Utc::now();
         let l = links();
-        let url = l.feedback_url(7, 3, now);
+        let url = l.feedback_url(7, 3, now).expect("a link");
         assert!(
             url.starts_with("https://atsd.example.org/self-service/feedback/f7-3."),
             "{url}"
@@ -470,7 +485,7 @@ mod tests {
         );
         // one kind is never the other
         assert_eq!(l.check(token(&url), now), Err(Refusal::Invalid));
-        let w = l.withdraw_url(7, now);
+        let w = l.withdraw_url(7, now).expect("a link");
         assert_eq!(l.check_feedback(token(&w), now), Err(Refusal::Invalid));
         // another interviewer, same signature
         let other = token(&url).replacen("f7-3.", "f7-4.", 1);
@@ -481,7 +496,7 @@ mod tests {
     fn forged_and_altered_links_are_invalid() {
         let now = Utc::now();
         let l = links();
-        let t = token(&l.withdraw_url(42, now)).to_string();
+        let t = token(&l.withdraw_url(42, now).expect("a link")).to_string();
         // another application, same signature
         let other = t.replacen("42.", "43.", 1);
         assert_eq!(l.check(&other, now), Err(Refusal::Invalid));

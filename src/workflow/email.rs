@@ -53,7 +53,7 @@ pub fn context(
             withdraw_url: if ctx.pipeline.is_terminal(&app.stage) {
                 None
             } else {
-                ctx.links.map(|l| l.withdraw_url(app.id, ctx.now))
+                ctx.links.and_then(|l| l.withdraw_url(app.id, ctx.now))
             },
         },
         reason: reason.unwrap_or_default().to_string(),

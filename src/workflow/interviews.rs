@@ -1060,7 +1060,7 @@ fn context(
         id: iv.id,
         feedback_url: match (kind, r.person_id, ctx.links()) {
             (Kind::Feedback, Some(person), Some(links)) => {
-                Some(links.feedback_url(iv.id, person, end_of(iv)))
+                links.feedback_url(iv.id, person, end_of(iv))
             }
             _ => None,
         },
