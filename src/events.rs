@@ -21,6 +21,11 @@ pub const TYPES: &[&str] = &[
     "interview.replied",
     "email.bounced",
     "application.replied",
+    // what a person does besides moves, each naming them (`actor`)
+    "candidate.held",
+    "candidate.unheld",
+    "posting.team_changed",
+    "email.resent",
 ];
 
 /// An application's first transition.

@@ -26,7 +26,7 @@ async fn hold(env: &Env, email: &str, on: bool, reason: Option<String>) -> CmdRe
         return Err(Error::input("--reason: control characters are not allowed"));
     }
     let store = env.store().await?;
-    let c = retention::hold(&store, email, on, reason, env.now).await?;
+    let c = retention::hold(&store, email, on, reason, &super::actor(), env.now).await?;
     if env.json {
         return print_json(&c);
     }

@@ -243,6 +243,7 @@ impl Config {
             ));
         }
         if let Some(p) = &m.smtp.password_file
+            && p.exists()
             && let Err(e) = crate::secret_file::check_permissions(p, "mail.smtp.password_file")
         {
             errs.push(e);

@@ -356,20 +356,46 @@ impl Retention<'_> {
 }
 
 /// Puts a candidate on hold (exempt from retention), or takes them off it.
+///
+/// One transaction: the candidate's hold and its event (`candidate.held`
+/// or `candidate.unheld`), naming `actor`.
 pub async fn hold(
     store: &Store,
     email: &str,
     on: bool,
     reason: Option<String>,
+    actor: &str,
     now: DateTime<Utc>,
 ) -> Result<candidate::Model> {
     use sea_orm::{ActiveModelTrait, ActiveValue::Set};
-    let c = crate::store::candidates::find_by_email(store.conn(), email)
+    let txn = store.begin_write().await?;
+    let c = crate::store::candidates::find_by_email(&txn, email)
         .await?
         .ok_or_else(|| crate::Error::NotFound(format!("no candidate with email {email}")))?;
     let mut am: candidate::ActiveModel = c.into();
     am.on_hold = Set(on);
-    am.hold_reason = Set(if on { reason } else { None });
+    am.hold_reason = Set(if on { reason.clone() } else { None });
     am.updated_at = Set(now);
-    Ok(am.update(store.conn()).await?)
+    let c = am.update(&txn).await?;
+    crate::store::events::record(
+        &txn,
+        vec![crate::store::events::NewEvent::new(
+            if on {
+                "candidate.held"
+            } else {
+                "candidate.unheld"
+            },
+            now,
+            serde_json::json!({
+                "candidate_id": c.id,
+                "actor": actor,
+                "reason": if on { reason } else { None },
+                "at": now,
+            }),
+        )],
+    )
+    .await?;
+    txn.commit().await?;
+    tracing::info!(candidate = c.id, actor, on, "retention hold changed");
+    Ok(c)
 }

@@ -261,12 +261,13 @@ pub(super) async fn hold(
     form: FormResult,
 ) -> Response {
     let pe = page_env_or_503!(s, v);
-    let (_, f) = match guard(&s, &v, &pe, &headers, form) {
+    let (session, f) = match guard(&s, &v, &pe, &headers, form) {
         Ok(x) => x,
         Err(r) => return application_refused(&s, &v, &pe, &id, r).await,
     };
     let done = async {
         let app = super::path_id(&id, "application")?;
+        let actor = tokens::actor(&s.store, &session.token).await?;
         let on = match f.get("hold").map(String::as_str) {
             Some("on") => true,
             Some("off") => false,
@@ -283,7 +284,7 @@ pub(super) async fn hold(
             .candidate
             .map(|c| c.email)
             .ok_or_else(|| Error::NotFound(format!("application {app} has no candidate")))?;
-        crate::jobs::retention::hold(&s.store, &email, on, why, chrono::Utc::now()).await?;
+        crate::jobs::retention::hold(&s.store, &email, on, why, &actor, chrono::Utc::now()).await?;
         Ok::<_, Error>((app, on))
     }
     .await;
@@ -307,12 +308,14 @@ pub(super) async fn retry_email(
     form: FormResult,
 ) -> Response {
     let pe = page_env_or_503!(s, v);
-    if let Err(r) = guard(&s, &v, &pe, &headers, form) {
-        return application_refused(&s, &v, &pe, &id, r).await;
-    }
+    let session = match guard(&s, &v, &pe, &headers, form) {
+        Ok((session, _)) => session,
+        Err(r) => return application_refused(&s, &v, &pe, &id, r).await,
+    };
     let done = async {
         let app = super::path_id(&id, "application")?;
         let email = super::path_id(&email, "email")?;
+        let actor = tokens::actor(&s.store, &session.token).await?;
         let txn = s.store.begin_write().await?;
         let row = entity::outbox::Entity::find_by_id(email)
             .one(&txn)
@@ -325,9 +328,26 @@ pub(super) async fn retry_email(
                 row.status
             )));
         }
-        store::outbox::retry(&txn, email, chrono::Utc::now()).await?;
+        let now = chrono::Utc::now();
+        store::outbox::retry(&txn, email, now).await?;
+        store::events::record(
+            &txn,
+            vec![store::events::NewEvent::new(
+                "email.resent",
+                now,
+                serde_json::json!({
+                    "outbox_id": email,
+                    "application_id": app,
+                    "template": row.template,
+                    "actor": actor,
+                    "at": now,
+                }),
+            )],
+        )
+        .await?;
         store::notify_outbox(&txn).await?;
         txn.commit().await?;
+        tracing::info!(application = app, outbox = email, actor = %actor, "a dead email sent again from the board");
         Ok::<_, Error>(app)
     }
     .await;
@@ -361,12 +381,13 @@ pub(super) async fn set_team(
     form: FormResult,
 ) -> Response {
     let pe = page_env_or_503!(s, v);
-    let f = match guard(&s, &v, &pe, &headers, form) {
-        Ok((_, f)) => f,
+    let (session, f) = match guard(&s, &v, &pe, &headers, form) {
+        Ok(x) => x,
         Err(r) => return posting_refused(&s, &v, &pe, &id, r).await,
     };
     let done = async {
         let posting = super::path_id(&id, "posting")?;
+        let actor = tokens::actor(&s.store, &session.token).await?;
         let posting = store::postings::find(s.store.conn(), &posting.to_string()).await?;
         let spec = people::TeamSpec {
             recruiter: f
@@ -377,8 +398,26 @@ pub(super) async fn set_team(
             coordinators: addresses(&f, "coordinators"),
         };
         let txn = s.store.begin_write().await?;
-        people::set_team(&txn, posting.id, &spec, chrono::Utc::now()).await?;
+        let now = chrono::Utc::now();
+        people::set_team(&txn, posting.id, &spec, now).await?;
+        store::events::record(
+            &txn,
+            vec![store::events::NewEvent::new(
+                "posting.team_changed",
+                now,
+                serde_json::json!({
+                    "posting_id": posting.id,
+                    "recruiter": spec.recruiter,
+                    "hiring_managers": spec.hiring_managers,
+                    "coordinators": spec.coordinators,
+                    "actor": actor,
+                    "at": now,
+                }),
+            )],
+        )
+        .await?;
         txn.commit().await?;
+        tracing::info!(posting = posting.id, actor = %actor, "a posting's team changed on the board");
         Ok::<_, Error>(posting.id)
     }
     .await;
