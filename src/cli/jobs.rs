@@ -278,6 +278,12 @@ fn summary(report: &JobReport) -> String {
                 "{} candidate(s) anonymized ({} email(s) scrubbed, {} file(s) removed), {} on hold",
                 r.anonymized, r.outbox_rows, r.files_removed, r.held
             );
+            if r.quarantine_removed > 0 {
+                line.push_str(&format!(
+                    ", {} old quarantined message(s) removed",
+                    r.quarantine_removed
+                ));
+            }
             if r.events_removed > 0 {
                 line.push_str(&format!(", {} old event(s) removed", r.events_removed));
             }

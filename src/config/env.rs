@@ -27,6 +27,7 @@ pub const ENV_KEYS: &[(&str, Kind)] = &[
     ("interviews.stage", Kind::Str),
     ("retention.anonymize_after", Kind::Str),
     ("retention.events_after", Kind::Str),
+    ("retention.quarantine_after", Kind::Str),
     ("schedule.timezone", Kind::Str),
     ("schedule.poll", Kind::Str),
     ("schedule.advance", Kind::Str),
@@ -65,6 +66,8 @@ pub const ENV_KEYS: &[(&str, Kind)] = &[
     ("mail.inbound.key_file", Kind::Str),
     ("mail.inbound.max_size", Kind::Str),
     ("mail.inbound.lmtp_listen", Kind::Str),
+    ("mail.inbound.quarantine_max_messages", Kind::Int),
+    ("mail.inbound.quarantine_max_size", Kind::Str),
     ("templates.dir", Kind::Str),
     ("http.listen", Kind::Str),
     ("http.rate_limit", Kind::Int),
@@ -224,6 +227,7 @@ mod tests {
             retention: RetentionConfig {
                 anonymize_after: Dur::days(1),
                 events_after: Dur::days(1),
+                quarantine_after: Dur::days(1),
             },
             schedule: ScheduleConfig {
                 timezone: "UTC".into(),
@@ -263,6 +267,8 @@ mod tests {
                     key_file: Some(PathBuf::from("k")),
                     max_size: crate::config::Size(1024),
                     lmtp_listen: Some("127.0.0.1:2424".into()),
+                    quarantine_max_messages: 1,
+                    quarantine_max_size: crate::config::Size(1),
                     key: None,
                 }),
                 max_attempts: 1,

@@ -196,6 +196,8 @@ pub struct RetentionConfig {
     /// Events older than this are deleted (with their finished webhook
     /// deliveries), unless a delivery still waits for them.
     pub events_after: Dur,
+    /// Quarantined inbound messages older than this are deleted.
+    pub quarantine_after: Dur,
 }
 
 impl Default for RetentionConfig {
@@ -203,6 +205,7 @@ impl Default for RetentionConfig {
         RetentionConfig {
             anonymize_after: Dur::days(365),
             events_after: Dur::days(365),
+            quarantine_after: Dur::days(30),
         }
     }
 }
@@ -384,6 +387,12 @@ pub struct InboundConfig {
     /// `atsd run` serves LMTP here (loopback only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lmtp_listen: Option<String>,
+    /// The most quarantined messages kept: past it the oldest go first.
+    #[serde(default = "default_quarantine_messages")]
+    pub quarantine_max_messages: u64,
+    /// The most bytes of quarantined messages kept, all added up.
+    #[serde(default = "default_quarantine_size")]
+    pub quarantine_max_size: Size,
     /// The key itself, read when the configuration is loaded.
     #[serde(skip)]
     pub key: Option<Secret>,
@@ -444,6 +453,14 @@ impl InboundConfig {
         self.key = Some(Secret(std::sync::Arc::new(key)));
         Ok(())
     }
+}
+
+fn default_quarantine_messages() -> u64 {
+    10_000
+}
+
+fn default_quarantine_size() -> Size {
+    Size(1024 * 1024 * 1024)
 }
 
 fn default_inbound_max() -> Size {

@@ -117,14 +117,14 @@ pub async fn receive(
         Outcome::Read(r) => r,
         Outcome::NotAMessage => {
             let why = "not a message: no headers could be read";
-            return quarantine_only(store, &key, message_id, &raw, envelope_to, why, now).await;
+            return quarantine_only(store, ctx, &key, message_id, &raw, envelope_to, why).await;
         }
         Outcome::TooSlow(why) => {
             tracing::warn!(
                 size = raw.len(),
                 "an inbound message was quarantined: {why}"
             );
-            return quarantine_only(store, &key, message_id, &raw, envelope_to, &why, now).await;
+            return quarantine_only(store, ctx, &key, message_id, &raw, envelope_to, &why).await;
         }
     };
     let tags = Tags::of(ctx.config());
@@ -140,12 +140,13 @@ pub async fn receive(
             let Some(id) = store_in::insert(&txn, row).await? else {
                 return duplicate(store, &key).await;
             };
+            let dropped = trim_quarantine(&txn, ctx).await?;
             Received {
                 id: Some(id),
                 kind: "quarantined".into(),
                 status: "held".into(),
                 duplicate: false,
-                note: format!("quarantined as inbound message {id}: {why}"),
+                note: format!("quarantined as inbound message {id}: {why}{dropped}"),
             }
         }
         Plan::AutoReply {
@@ -683,13 +684,14 @@ fn base_row(
 /// Stores a message that could not even be read, in quarantine.
 async fn quarantine_only(
     store: &Store,
+    ctx: &Ctx<'_>,
     key: &str,
     message_id: Option<String>,
     raw: &[u8],
     envelope_to: &[String],
     why: &str,
-    now: DateTime<Utc>,
 ) -> Result<Received> {
+    let now = ctx.now();
     let row = inbound_message::ActiveModel {
         dedupe_key: Set(key.to_string()),
         message_id: Set(message_id),
@@ -702,16 +704,45 @@ async fn quarantine_only(
         received_at: Set(now),
         ..Default::default()
     };
-    let Some(id) = store_in::insert(store.conn(), row).await? else {
+    let txn = store.begin_write().await?;
+    let Some(id) = store_in::insert(&txn, row).await? else {
         return duplicate(store, key).await;
     };
+    let dropped = trim_quarantine(&txn, ctx).await?;
+    txn.commit().await?;
     Ok(Received {
         id: Some(id),
         kind: "quarantined".into(),
         status: "held".into(),
         duplicate: false,
-        note: format!("quarantined as inbound message {id}: {why}"),
+        note: format!("quarantined as inbound message {id}: {why}{dropped}"),
     })
+}
+
+/// Keeps the quarantine within `[mail.inbound] quarantine_max_messages`
+/// and `quarantine_max_size` (oldest dropped first): what to add to the
+/// note.
+async fn trim_quarantine<C: ConnectionTrait>(c: &C, ctx: &Ctx<'_>) -> Result<String> {
+    let (messages, bytes) = ctx
+        .config()
+        .mail
+        .inbound
+        .as_ref()
+        .map_or((10_000, 1 << 30), |i| {
+            (i.quarantine_max_messages, i.quarantine_max_size.0)
+        });
+    let dropped = store_in::trim_quarantine(c, messages, bytes).await?;
+    if dropped == 0 {
+        return Ok(String::new());
+    }
+    tracing::warn!(
+        dropped,
+        "the quarantine is full: its oldest messages were dropped"
+    );
+    Ok(format!(
+        " ({dropped} older quarantined message(s) dropped: the quarantine keeps {messages} messages, {})",
+        crate::config::Size(bytes)
+    ))
 }
 
 /// A permanent bounce: the row `bounced`, the address undeliverable, the

@@ -58,6 +58,8 @@ pub struct Report {
     /// deliveries with them.
     pub events_removed: u64,
     pub deliveries_removed: u64,
+    /// Quarantined inbound messages older than `quarantine_after` deleted.
+    pub quarantine_removed: u64,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub would_anonymize: Vec<Due>,
 }
@@ -137,6 +139,15 @@ impl Retention<'_> {
             self.anonymize(chunk, &mut report).await?;
         }
         self.prune_events(&mut report).await?;
+        let cutoff = self.now - self.config.retention.quarantine_after.chrono();
+        report.quarantine_removed =
+            crate::store::inbound::expire_quarantine(self.store.conn(), cutoff).await?;
+        if report.quarantine_removed > 0 {
+            tracing::info!(
+                messages = report.quarantine_removed,
+                "old quarantined mail removed"
+            );
+        }
         Ok(report)
     }
 

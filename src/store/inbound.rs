@@ -29,6 +29,49 @@ pub async fn insert<C: ConnectionTrait>(
     })
 }
 
+/// Drops the oldest quarantined messages past `max_messages` or past
+/// `max_bytes` of them added up; how many.
+pub async fn trim_quarantine<C: ConnectionTrait>(
+    c: &C,
+    max_messages: u64,
+    max_bytes: u64,
+) -> Result<u64> {
+    use sea_orm::QuerySelect;
+    let newest_first: Vec<(i64, i64)> = inbound_message::Entity::find()
+        .select_only()
+        .column(inbound_message::Column::Id)
+        .column(inbound_message::Column::Size)
+        .filter(inbound_message::Column::Kind.eq("quarantined"))
+        .order_by_desc(inbound_message::Column::Id)
+        .into_tuple()
+        .all(c)
+        .await?;
+    let (mut n, mut bytes) = (0u64, 0u64);
+    let Some(first_dropped) = newest_first.into_iter().find_map(|(id, size)| {
+        n += 1;
+        bytes += u64::try_from(size).unwrap_or(0);
+        (n > max_messages || bytes > max_bytes).then_some(id)
+    }) else {
+        return Ok(0);
+    };
+    Ok(inbound_message::Entity::delete_many()
+        .filter(inbound_message::Column::Kind.eq("quarantined"))
+        .filter(inbound_message::Column::Id.lte(first_dropped))
+        .exec(c)
+        .await?
+        .rows_affected)
+}
+
+/// Deletes the quarantined messages received before `cutoff`; how many.
+pub async fn expire_quarantine<C: ConnectionTrait>(c: &C, cutoff: DateTime<Utc>) -> Result<u64> {
+    Ok(inbound_message::Entity::delete_many()
+        .filter(inbound_message::Column::Kind.eq("quarantined"))
+        .filter(inbound_message::Column::ReceivedAt.lt(cutoff))
+        .exec(c)
+        .await?
+        .rows_affected)
+}
+
 /// The message stored under `key`, if any.
 pub async fn by_key<C: ConnectionTrait>(
     c: &C,

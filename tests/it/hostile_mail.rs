@@ -539,3 +539,70 @@ fn secrets_others_can_read_and_a_password_in_clear_are_refused() {
     .expect("config");
     env.ok(&["check-config"]);
 }
+
+#[test]
+fn the_quarantine_keeps_its_newest_within_its_caps_and_forgets_after_30_days() {
+    let env = inbound_env_with(
+        free_port(),
+        "quarantine_max_messages = 3\nquarantine_max_size = \"4KiB\"\n",
+        "",
+    );
+    let forged = |n: usize, body: &str| {
+        format!(
+            "From: stranger@example.net\r\nTo: jobs@{DOMAIN}\r\nSubject: n{n}\r\n\
+             Message-ID: <q{n}@example.net>\r\n\r\n{body}\r\n"
+        )
+    };
+    let kept = || {
+        rows(
+            &env,
+            "SELECT subject FROM inbound_messages WHERE kind = 'quarantined' ORDER BY id",
+        )
+    };
+    for n in 0..3 {
+        let (code, out, _) = receive(
+            &env,
+            Some(&format!("jobs@{DOMAIN}")),
+            forged(n, "hi").as_bytes(),
+        );
+        assert_eq!(code, 0);
+        assert!(
+            out.contains("quarantined") && !out.contains("dropped"),
+            "{out}"
+        );
+    }
+    // a fourth: the oldest goes, and the answer says so
+    let big = "x".repeat(3000);
+    let (_, out, _) = receive(
+        &env,
+        Some(&format!("jobs@{DOMAIN}")),
+        forged(3, &big).as_bytes(),
+    );
+    assert!(
+        out.contains("1 older quarantined message(s) dropped"),
+        "{out}"
+    );
+    assert_eq!(kept(), [["n1"], ["n2"], ["n3"]]);
+    // another 3 KB: over 4 KiB in all, so only the newest stays
+    let (_, out, _) = receive(
+        &env,
+        Some(&format!("jobs@{DOMAIN}")),
+        forged(4, &big).as_bytes(),
+    );
+    assert!(
+        out.contains("3 older quarantined message(s) dropped"),
+        "{out}"
+    );
+    assert_eq!(kept(), [["n4"]]);
+    // retention forgets it after 30 days (the default), not before
+    let at = |days: i64| (crate::clock::now() + chrono::Duration::days(days)).to_rfc3339();
+    let out = env.ok(&["--now", &at(29), "tick", "retention"]);
+    assert!(!out.contains("quarantined"), "{out}");
+    assert_eq!(kept().len(), 1);
+    let out = env.ok(&["--now", &at(31), "tick", "retention"]);
+    assert!(
+        out.contains("1 old quarantined message(s) removed"),
+        "{out}"
+    );
+    assert!(kept().is_empty());
+}
