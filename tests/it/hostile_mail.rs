@@ -110,7 +110,9 @@ fn hostile_reports_are_read_in_bounded_time_while_the_daemon_keeps_answering() {
         unanswered, 0,
         "/healthz unanswered {unanswered} of {probes} times"
     );
-    // both quarantined, with their reason; nothing else changed
+    // both quarantined, with their reason — read, they name nothing atsd
+    // sent; or, in a debug build on a loaded machine, the 10 s deadline
+    // came first (what it is for) — and nothing else changed
     let kept = rows(
         &env,
         "SELECT kind, status, why FROM inbound_messages ORDER BY id",
@@ -118,7 +120,10 @@ fn hostile_reports_are_read_in_bounded_time_while_the_daemon_keeps_answering() {
     assert_eq!(kept.len(), 2, "{kept:?}");
     for r in &kept {
         assert_eq!((r[0].as_str(), r[1].as_str()), ("quarantined", "held"));
-        assert!(r[2].contains("names no email atsd sent"), "{r:?}");
+        assert!(
+            r[2].contains("names no email atsd sent") || r[2].contains("took longer than 10 s"),
+            "{r:?}"
+        );
     }
     let after: Vec<_> = state(&env)
         .into_iter()
