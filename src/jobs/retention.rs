@@ -252,7 +252,7 @@ impl Retention<'_> {
                 &format!(
                     "UPDATE outbox SET \
                      recipient = CASE WHEN template LIKE 'recruiter_%' THEN recipient ELSE 'anonymized@anonymized.invalid' END, \
-                     recipient_name = NULL, \
+                     recipient_name = NULL, reply_to = NULL, reply_to_name = NULL, \
                      last_error = CASE WHEN last_error IS NULL THEN NULL ELSE ? END, \
                      status = CASE WHEN status IN ('pending', 'sending') THEN 'cancelled' ELSE status END, \
                      updated_at = ? WHERE application_id IN ({apps_in})"
