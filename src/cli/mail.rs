@@ -4,7 +4,6 @@ use super::CmdResult;
 use super::commands::Env;
 use super::output::{clip, opt, print_json, print_table, table, time};
 use crate::error::Error;
-use crate::store;
 use entity::outbox::Status;
 use std::path::Path;
 
@@ -97,8 +96,7 @@ pub(super) async fn mail_preview(
 pub(super) async fn mail_retry(env: &Env, id: i64) -> CmdResult {
     let store = env.store().await?;
     let txn = store.begin_write().await?;
-    let row = crate::store::outbox::retry(&txn, id, env.now).await?;
-    store::notify_outbox(&txn).await?;
+    let row = crate::workflow::audited::resend(&txn, id, None, &super::actor(), env.now).await?;
     txn.commit().await?;
     if env.json {
         return print_json(&row);

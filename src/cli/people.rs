@@ -172,7 +172,8 @@ pub(super) async fn assign(env: &Env, posting: &str, team: &TeamSpec) -> CmdResu
     let store = env.store().await?;
     let p = postings::find(store.conn(), posting).await?;
     let txn = store.begin_write().await?;
-    let members = people::set_team(&txn, p.id, team, env.now).await?;
+    let members =
+        crate::workflow::audited::change_team(&txn, p.id, team, &super::actor(), env.now).await?;
     txn.commit().await?;
     if env.json {
         return print_json(&json!({"posting": p.id, "team": members}));

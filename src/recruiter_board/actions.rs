@@ -23,7 +23,6 @@ use axum::extract::rejection::FormRejection;
 use axum::extract::{Extension, Form, Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use sea_orm::EntityTrait;
 use std::collections::HashMap;
 
 /// The most a board form may send (bytes).
@@ -317,37 +316,8 @@ pub(super) async fn retry_email(
         let email = super::path_id(&email, "email")?;
         let actor = tokens::actor(&s.store, &session.token).await?;
         let txn = s.store.begin_write().await?;
-        let row = entity::outbox::Entity::find_by_id(email)
-            .one(&txn)
-            .await?
-            .filter(|r| r.application_id == Some(app))
-            .ok_or_else(|| Error::NotFound(format!("application {app} has no email {email}")))?;
-        if row.status != entity::outbox::Status::Dead {
-            return Err(Error::Refused(format!(
-                "email {email} is {}; only a dead email can be sent again",
-                row.status
-            )));
-        }
-        let now = chrono::Utc::now();
-        store::outbox::retry(&txn, email, now).await?;
-        store::events::record(
-            &txn,
-            vec![store::events::NewEvent::new(
-                "email.resent",
-                now,
-                serde_json::json!({
-                    "outbox_id": email,
-                    "application_id": app,
-                    "template": row.template,
-                    "actor": actor,
-                    "at": now,
-                }),
-            )],
-        )
-        .await?;
-        store::notify_outbox(&txn).await?;
+        workflow::audited::resend(&txn, email, Some(app), &actor, chrono::Utc::now()).await?;
         txn.commit().await?;
-        tracing::info!(application = app, outbox = email, actor = %actor, "a dead email sent again from the board");
         Ok::<_, Error>(app)
     }
     .await;
@@ -398,26 +368,8 @@ pub(super) async fn set_team(
             coordinators: addresses(&f, "coordinators"),
         };
         let txn = s.store.begin_write().await?;
-        let now = chrono::Utc::now();
-        people::set_team(&txn, posting.id, &spec, now).await?;
-        store::events::record(
-            &txn,
-            vec![store::events::NewEvent::new(
-                "posting.team_changed",
-                now,
-                serde_json::json!({
-                    "posting_id": posting.id,
-                    "recruiter": spec.recruiter,
-                    "hiring_managers": spec.hiring_managers,
-                    "coordinators": spec.coordinators,
-                    "actor": actor,
-                    "at": now,
-                }),
-            )],
-        )
-        .await?;
+        workflow::audited::change_team(&txn, posting.id, &spec, &actor, chrono::Utc::now()).await?;
         txn.commit().await?;
-        tracing::info!(posting = posting.id, actor = %actor, "a posting's team changed on the board");
         Ok::<_, Error>(posting.id)
     }
     .await;

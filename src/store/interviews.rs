@@ -5,6 +5,7 @@
 use crate::error::{Error, Result};
 use chrono::{DateTime, Duration, Utc};
 use entity::{interview, interview_person, outbox, person};
+use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
 };
@@ -228,7 +229,11 @@ pub async fn list<C: ConnectionTrait>(
         .await?)
 }
 
-/// Records an interviewer's feedback (replacing what they gave before).
+/// Records an interviewer's feedback: replacing what they gave before, or
+/// with `first_only` only if they gave none yet — one conditional update,
+/// so that of two links posted at the same instant exactly one records
+/// (the other's update waits for the first's row lock on PostgreSQL, and
+/// then finds the feedback given). Whether it was recorded.
 pub async fn set_feedback<C: ConnectionTrait>(
     c: &C,
     interview_id: i64,
@@ -236,23 +241,38 @@ pub async fn set_feedback<C: ConnectionTrait>(
     recommendation: &str,
     note: Option<&str>,
     now: DateTime<Utc>,
-) -> Result<()> {
-    let Some(row) = interview_person::Entity::find()
+    first_only: bool,
+) -> Result<bool> {
+    let mut q = interview_person::Entity::update_many()
+        .col_expr(
+            interview_person::Column::Recommendation,
+            Expr::value(recommendation.to_string()),
+        )
+        .col_expr(
+            interview_person::Column::Note,
+            Expr::value(note.map(String::from)),
+        )
+        .col_expr(interview_person::Column::FeedbackAt, Expr::value(now))
+        .filter(interview_person::Column::InterviewId.eq(interview_id))
+        .filter(interview_person::Column::PersonId.eq(person_id));
+    if first_only {
+        q = q.filter(interview_person::Column::FeedbackAt.is_null());
+    }
+    if q.exec(c).await?.rows_affected > 0 {
+        return Ok(true);
+    }
+    let exists = interview_person::Entity::find()
         .filter(interview_person::Column::InterviewId.eq(interview_id))
         .filter(interview_person::Column::PersonId.eq(person_id))
         .one(c)
         .await?
-    else {
+        .is_some();
+    if !exists {
         return Err(Error::input(format!(
             "--by: that person is not an interviewer of interview {interview_id}"
         )));
-    };
-    let mut am: interview_person::ActiveModel = row.into();
-    am.recommendation = Set(Some(recommendation.to_string()));
-    am.note = Set(note.map(String::from));
-    am.feedback_at = Set(Some(now));
-    am.update(c).await?;
-    Ok(())
+    }
+    Ok(false)
 }
 
 /// The Message-ID prefix of every email of an interview
@@ -344,7 +364,6 @@ pub async fn set_partstat<C: ConnectionTrait>(
     person_id: Option<i64>,
     partstat: &str,
 ) -> Result<()> {
-    use sea_orm::sea_query::Expr;
     match person_id {
         Some(p) => {
             interview_person::Entity::update_many()

@@ -221,6 +221,11 @@ pub async fn pending<C: ConnectionTrait>(c: &C) -> Result<u64> {
         .await?)
 }
 
+/// One email, if there is one by that id.
+pub async fn find<C: ConnectionTrait>(c: &C, id: i64) -> Result<Option<outbox::Model>> {
+    Ok(outbox::Entity::find_by_id(id).one(c).await?)
+}
+
 /// Puts a dead or pending email back in the queue, due now, with a fresh
 /// attempt count. A sent email is never sent again; a cancelled one stays cancelled.
 pub async fn retry<C: ConnectionTrait>(

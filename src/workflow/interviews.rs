@@ -740,7 +740,7 @@ pub async fn feedback(
 ) -> Result<(interview::Model, Vec<Interviewer>)> {
     let txn = store.begin_write().await?;
     let p = people::require(&txn, by).await?;
-    let iv = feedback_in(&txn, id, &p, recommendation, note, via, now).await?;
+    let iv = feedback_in(&txn, id, &p, recommendation, note, via, now, false).await?;
     txn.commit().await?;
     let who = store_iv::interviewers(store.conn(), &[id])
         .await?
@@ -751,7 +751,10 @@ pub async fn feedback(
 
 /// Records `p`'s feedback on interview `id` inside the caller's
 /// transaction: the recommendation and note, their feedback requests not
-/// yet sent cancelled, the event (`via`: `cli`, `api`, `link`).
+/// yet sent cancelled, the event (`via`: `cli`, `api`, `link`). With
+/// `first_only` an interviewer who already gave feedback is refused
+/// (`Error::Conflict`) by the update itself, not by an earlier read.
+#[allow(clippy::too_many_arguments)]
 pub async fn feedback_in<C: ConnectionTrait>(
     c: &C,
     id: i64,
@@ -760,6 +763,7 @@ pub async fn feedback_in<C: ConnectionTrait>(
     note: Option<&str>,
     via: &str,
     now: DateTime<Utc>,
+    first_only: bool,
 ) -> Result<interview::Model> {
     if !store_iv::RECOMMENDATIONS.contains(&recommendation) {
         return Err(Error::input(format!(
@@ -774,7 +778,22 @@ pub async fn feedback_in<C: ConnectionTrait>(
             "interview {id} was cancelled: it takes no feedback"
         )));
     }
-    store_iv::set_feedback(c, id, p.id, recommendation, note.as_deref(), now).await?;
+    if !store_iv::set_feedback(
+        c,
+        id,
+        p.id,
+        recommendation,
+        note.as_deref(),
+        now,
+        first_only,
+    )
+    .await?
+    {
+        return Err(Error::Conflict(format!(
+            "{} already gave feedback on interview {id}",
+            p.email
+        )));
+    }
     stop_feedback_requests(c, id, p.id, now).await?;
     let app = applications::find(c, iv.application_id).await?;
     store::events::record(
@@ -827,7 +846,23 @@ pub async fn feedback_by_link(
     if !applications::record_link_use(&txn, &claim.nonce, iv.application_id, now).await? {
         return Ok(LinkFeedback::Refused(Refusal::Used));
     }
-    let iv = feedback_in(&txn, iv.id, &person, recommendation, note, "link", now).await?;
+    // two of the interviewer's links posted at the same instant both get
+    // here; the update records only the first (README "Interviews")
+    let iv = match feedback_in(
+        &txn,
+        iv.id,
+        &person,
+        recommendation,
+        note,
+        "link",
+        now,
+        true,
+    )
+    .await
+    {
+        Err(Error::Conflict(_)) => return Ok(LinkFeedback::Refused(Refusal::Used)),
+        other => other?,
+    };
     txn.commit().await?;
     Ok(LinkFeedback::Done(Box::new((iv, person))))
 }

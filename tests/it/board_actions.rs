@@ -546,3 +546,42 @@ fn forged_cross_site_read_only_and_malformed_board_posts_change_nothing_and_say_
 fn form_token_of_read(cookie: &str) -> String {
     atsd::recruiter_board::auth::form_token(cookie)
 }
+
+#[test]
+fn the_command_lines_team_edits_and_resends_name_their_user_as_the_boards_do() {
+    let (env, _) = setup();
+    // setup assigned posting 1's team from the command line
+    let team = rows(
+        &env,
+        "SELECT data FROM events WHERE type = 'posting.team_changed'",
+    );
+    assert_eq!(team.len(), 1, "{team:?}");
+    assert!(
+        team[0][0].contains("\"actor\":\"cli:")
+            && team[0][0].contains(ADA)
+            && team[0][0].contains("\"posting_id\":1"),
+        "{}",
+        team[0][0]
+    );
+    // an email sent again from the command line
+    let email = scalar(&env, "SELECT MIN(id) FROM outbox");
+    assert!(email > 0, "apply queued its emails");
+    env.ok(&["mail", "retry", &email.to_string()]);
+    let resent = rows(&env, "SELECT data FROM events WHERE type = 'email.resent'");
+    assert_eq!(resent.len(), 1, "{resent:?}");
+    assert!(
+        resent[0][0].contains(&format!("\"outbox_id\":{email}"))
+            && resent[0][0].contains("\"actor\":\"cli:"),
+        "{}",
+        resent[0][0]
+    );
+    // refused: nothing recorded
+    env.fails(2, &["mail", "retry", "999999"]);
+    assert_eq!(
+        scalar(
+            &env,
+            "SELECT COUNT(*) FROM events WHERE type = 'email.resent'"
+        ),
+        1
+    );
+}

@@ -1369,3 +1369,121 @@ fn the_board_shows_interviews_with_feedback_on_the_application_the_next_on_its_c
     );
     api.stop();
 }
+
+/// Every feedback link to `to`, oldest first (one per feedback request).
+fn feedback_links(env: &Env, to: &str) -> Vec<String> {
+    rows(
+        env,
+        &format!(
+            "SELECT b.body_text FROM outbox o JOIN outbox_bodies b ON b.outbox_id = o.id \
+             WHERE o.template = 'interview_feedback_request' AND o.recipient = '{to}' \
+             ORDER BY o.id"
+        ),
+    )
+    .iter()
+    .filter_map(|r| {
+        let text = &r[0];
+        let start = text.find("/self-service/feedback/")?;
+        text[start..].split_whitespace().next().map(String::from)
+    })
+    .collect()
+}
+
+#[test]
+fn two_feedback_links_of_one_interviewer_posted_at_once_record_one_feedback() {
+    let port = free_port();
+    let env = link_env(port);
+    let mut who = vec!["ada@example.org", "grace@example.org"];
+    for p in ["carol@example.org", "dan@example.org", "eve@example.org"] {
+        env.ok(&["person", "add", p, "--name", p]);
+        who.push(p);
+    }
+    let mut args = vec!["interview", "schedule", "1", "--at", "2030-01-08T10:00"];
+    for p in &who {
+        args.extend(["--interviewer", p]);
+    }
+    at("2030-01-01T09:00:00Z", &env, &args);
+    let before: Vec<Vec<String>> = who.iter().map(|p| feedback_links(&env, p)).collect();
+    // moved: each interviewer's new requests carry a new link, and the
+    // first one, in the emails already sent, still works
+    at(
+        "2030-01-02T09:00:00Z",
+        &env,
+        &["interview", "reschedule", "1", "--at", "2030-01-09T10:00"],
+    );
+    let mut posts = Vec::new();
+    for (p, old) in who.iter().zip(&before) {
+        let new = feedback_links(&env, p);
+        let (first, last) = (
+            old.first().cloned().unwrap_or_default(),
+            new.last().cloned().unwrap_or_default(),
+        );
+        assert!(first.starts_with("/self-service/feedback/"), "{p}: {old:?}");
+        assert_ne!(first, last, "{p}: two different links");
+        posts.push((p.to_string(), first, "strong_yes"));
+        posts.push((p.to_string(), last, "strong_no"));
+    }
+    let api = Api::start(&env, port);
+    // all ten at the same instant
+    let gate = std::sync::Arc::new(std::sync::Barrier::new(posts.len()));
+    let answers: Vec<(String, u16, &str)> = std::thread::scope(|s| {
+        let handles: Vec<_> = posts
+            .iter()
+            .map(|(p, link, rec)| {
+                let gate = gate.clone();
+                s.spawn(move || {
+                    gate.wait();
+                    let a = form(port, link, &[], &format!("recommendation={rec}"));
+                    (p.clone(), a.status, *rec)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("a poster"))
+            .collect()
+    });
+    api.stop();
+    for p in &who {
+        let mut statuses: Vec<u16> = answers
+            .iter()
+            .filter(|(q, ..)| q == p)
+            .map(|(_, s, _)| *s)
+            .collect();
+        statuses.sort_unstable();
+        assert_eq!(
+            statuses,
+            [200, 410],
+            "{p}: one link records, the other finds it used"
+        );
+        // what is recorded is what the winning post said
+        let won = answers
+            .iter()
+            .find(|(q, s, _)| q == p && *s == 200)
+            .map(|(_, _, r)| *r);
+        assert_eq!(
+            rows(
+                &env,
+                &format!(
+                    "SELECT ip.recommendation FROM interview_people ip JOIN people pe ON pe.id = ip.person_id \
+                     WHERE pe.email = '{p}'"
+                )
+            ),
+            [[won.unwrap_or_default().to_string()]],
+            "{p}"
+        );
+    }
+    assert_eq!(
+        scalar(
+            &env,
+            "SELECT COUNT(*) FROM events WHERE type = 'interview.feedback'"
+        ),
+        5,
+        "one feedback event per interviewer"
+    );
+    assert_eq!(
+        scalar(&env, "SELECT COUNT(*) FROM self_service_uses"),
+        5,
+        "the losing links are not spent either"
+    );
+}
