@@ -26,6 +26,8 @@ pub const TYPES: &[&str] = &[
     "candidate.unheld",
     "posting.team_changed",
     "email.resent",
+    "inbound.released",
+    "inbound.dropped",
 ];
 
 /// An application's first transition.

@@ -114,6 +114,27 @@ pub struct DigestBounce {
     pub held: u64,
 }
 
+/// Mail atsd did not trust since the last digest, when there was more of
+/// it than usual: forged tags by the dozen, or a sender over the rate.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct DigestQuarantine {
+    /// Messages quarantined since.
+    pub total: u64,
+    /// Of them, with a tag that is not atsd's.
+    pub forged: u64,
+    /// Messages not kept: their senders were over the per-sender rate.
+    pub refused: u64,
+    /// Those senders, most refused first (at most [`DIGEST_LINES`]).
+    pub senders: Vec<DigestSender>,
+}
+
+/// A sender of mail not kept in quarantine.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct DigestSender {
+    pub sender: String,
+    pub refused: u64,
+}
+
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct DigestCtx {
     pub period: String,
@@ -137,6 +158,8 @@ pub struct DigestCtx {
     /// The board's list of postings, where the lines left out are
     /// (with `[http] public_url`).
     pub board_url: Option<String>,
+    /// A surge of mail that was not trusted, when there was one.
+    pub quarantine: Option<DigestQuarantine>,
 }
 
 /// A posting's close, as its team's notice tells it.
@@ -587,6 +610,7 @@ pub fn known_variables() -> BTreeSet<&'static str> {
         "digest.bounced_total",
         "digest.bounced_more",
         "digest.board_url",
+        "digest.quarantine",
         "closed",
         "closed.at",
         "closed.active",
@@ -692,6 +716,15 @@ pub fn sample_context() -> Context {
             bounced_total: 1,
             bounced_more: 0,
             board_url: Some("https://atsd.example.org/board".into()),
+            quarantine: Some(DigestQuarantine {
+                total: 41,
+                forged: 38,
+                refused: 120,
+                senders: vec![DigestSender {
+                    sender: "mailer-daemon@mx.example.net".into(),
+                    refused: 120,
+                }],
+            }),
         },
         closed: ClosedCtx {
             at: "25 November 2026".into(),

@@ -34,6 +34,10 @@ pub struct Model {
     pub diagnostic: Option<String>,
     /// Why it was quarantined or ignored.
     pub why: Option<String>,
+    /// Why it was quarantined, as a short code (`forged_tag`,
+    /// `unknown_target`, `misdirected`, `unverified_bounce`, `untagged`,
+    /// `calendar`, `unreadable`, `deadline`): what `/metrics` counts by.
+    pub reason: Option<String>,
     #[serde(skip)]
     pub raw: Option<Vec<u8>>,
     pub size: i64,

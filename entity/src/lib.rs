@@ -17,6 +17,7 @@ pub mod person;
 pub mod posting;
 pub mod posting_history;
 pub mod posting_team;
+pub mod quarantine_sender;
 pub mod self_service_use;
 pub mod transition;
 pub mod undeliverable_address;

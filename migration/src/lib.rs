@@ -12,6 +12,7 @@ mod m20261203_000007_teams;
 mod m20261203_000008_interviews;
 mod m20261203_000009_inbound;
 mod m20261207_000010_hostile_mail;
+mod m20261207_000011_quarantine;
 
 pub struct Migrator;
 
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000008_interviews::Migration),
             Box::new(m20261203_000009_inbound::Migration),
             Box::new(m20261207_000010_hostile_mail::Migration),
+            Box::new(m20261207_000011_quarantine::Migration),
         ]
     }
 }

@@ -5,9 +5,9 @@ use super::commands::Env;
 use super::output::{clip, opt, print_json, print_table, table, time};
 use super::{CmdResult, QuarantineCmd, UndeliverableCmd};
 use crate::error::Error;
+use crate::inbound::quarantine;
 use crate::inbound::receive::{self as rx, Received};
 use crate::store::{self, inbound as store_in};
-use sea_orm::EntityTrait;
 use std::io::Read;
 
 /// The size cap without `[mail.inbound]` (bytes).
@@ -172,7 +172,7 @@ pub(super) async fn quarantine(env: &Env, cmd: QuarantineCmd) -> CmdResult {
     match cmd {
         QuarantineCmd::List => list(env, Some("quarantined"), None, 500).await,
         QuarantineCmd::Show { id } => {
-            let m = quarantined(&store, id).await?;
+            let m = quarantine::quarantined(&store, id).await?;
             if env.json {
                 return print_json(&serde_json::json!({
                     "message": m,
@@ -204,35 +204,11 @@ pub(super) async fn quarantine(env: &Env, cmd: QuarantineCmd) -> CmdResult {
             Ok(())
         }
         QuarantineCmd::Release { id } => {
-            let m = quarantined(&store, id).await?;
-            let raw = m.raw.clone().unwrap_or_default();
-            let to: Vec<String> = m
-                .envelope_to
-                .as_deref()
-                .map(|t| t.split(", ").map(String::from).collect())
-                .unwrap_or_default();
-            entity::inbound_message::Entity::delete_by_id(id)
-                .exec(store.conn())
-                .await?;
-            match rx::receive(&store, &env.ctx(), &raw, &to).await {
-                Ok(r) => print_received(env, &r),
-                Err(e) => {
-                    // put it back as it was: nothing lost
-                    let back: entity::inbound_message::ActiveModel = m.into();
-                    let _ = sea_orm::ActiveModelTrait::insert(
-                        sea_orm::ActiveModelTrait::reset_all(back),
-                        store.conn(),
-                    )
-                    .await;
-                    Err(e)
-                }
-            }
+            let r = quarantine::release(&store, &env.ctx(), id, &super::actor()).await?;
+            print_received(env, &r)
         }
         QuarantineCmd::Drop { id } => {
-            quarantined(&store, id).await?;
-            entity::inbound_message::Entity::delete_by_id(id)
-                .exec(store.conn())
-                .await?;
+            quarantine::drop(&store, id, &super::actor(), env.now).await?;
             if env.json {
                 return print_json(&serde_json::json!({"dropped": id}));
             }
@@ -240,20 +216,6 @@ pub(super) async fn quarantine(env: &Env, cmd: QuarantineCmd) -> CmdResult {
             Ok(())
         }
     }
-}
-
-async fn quarantined(
-    store: &store::Store,
-    id: i64,
-) -> crate::error::Result<entity::inbound_message::Model> {
-    let m = store_in::find(store.conn(), id).await?;
-    if m.kind != "quarantined" {
-        return Err(Error::Refused(format!(
-            "inbound message {id} is a {}, not quarantined",
-            m.kind
-        )));
-    }
-    Ok(m)
 }
 
 pub(super) async fn undeliverable(env: &Env, cmd: UndeliverableCmd) -> CmdResult {

@@ -393,6 +393,11 @@ pub struct InboundConfig {
     /// The most bytes of quarantined messages kept, all added up.
     #[serde(default = "default_quarantine_size")]
     pub quarantine_max_size: Size,
+    /// The most messages of one sender quarantined in an hour (0: no
+    /// limit): past it their messages are counted, not kept, so that one
+    /// sender cannot push everyone else's out of the quarantine.
+    #[serde(default = "default_quarantine_per_sender")]
+    pub quarantine_per_sender: u64,
     /// The key itself, read when the configuration is loaded.
     #[serde(skip)]
     pub key: Option<Secret>,
@@ -457,6 +462,10 @@ impl InboundConfig {
 
 fn default_quarantine_messages() -> u64 {
     10_000
+}
+
+fn default_quarantine_per_sender() -> u64 {
+    100
 }
 
 fn default_quarantine_size() -> Size {

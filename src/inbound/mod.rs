@@ -5,11 +5,14 @@
 //!   non-standard ones;
 //! - [`receive`]: one message in — classified, stored once, acted on in one
 //!   transaction;
+//! - [`quarantine`]: what acts on nothing, kept within bounds; its release
+//!   and drop;
 //! - [`lmtp`]: the LMTP listener `atsd run` serves on loopback.
 
 pub mod dsn;
 pub mod itip;
 pub mod lmtp;
+pub mod quarantine;
 pub mod read;
 pub mod receive;
 pub mod tags;

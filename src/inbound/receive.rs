@@ -25,6 +25,7 @@
 //! body: a retrying MTA may add a header line) is stored once and acts once.
 
 use super::dsn::Delivery;
+use super::quarantine::{self, Release};
 use super::read::{self, Key, Outcome, Reading, clip};
 use super::tags::{Addressed, Tags};
 use crate::error::{Error, Result};
@@ -73,7 +74,8 @@ enum Plan {
         person_id: Option<i64>,
         reply: super::itip::Reply,
     },
-    Quarantine(String),
+    /// Kept, acting on nothing: the reason's code ([`super::quarantine::REASONS`]) and the words.
+    Quarantine(&'static str, String),
 }
 
 /// Takes one message: `raw` as it came, `envelope_to` the recipients the
@@ -85,6 +87,18 @@ pub async fn receive(
     raw: &[u8],
     envelope_to: &[String],
 ) -> Result<Received> {
+    take(store, ctx, raw, envelope_to, None).await
+}
+
+/// [`receive`], or with `again` a quarantined message read again: taken
+/// out of the quarantine in the transaction that stores what it now is.
+pub(super) async fn take(
+    store: &Store,
+    ctx: &Ctx<'_>,
+    raw: &[u8],
+    envelope_to: &[String],
+    again: Option<&Release<'_>>,
+) -> Result<Received> {
     let now = ctx.now();
     let raw: std::sync::Arc<[u8]> = raw.into();
     let Key { message_id, key } = {
@@ -93,7 +107,9 @@ pub async fn receive(
             .await
             .map_err(|e| Error::TryAgain(format!("reading a message failed: {e}")))?
     };
-    if let Some(before) = store_in::by_key(store.conn(), &key).await? {
+    if let Some(before) = store_in::by_key(store.conn(), &key).await?
+        && again.is_none_or(|a| a.id != before.id)
+    {
         return Ok(Received {
             id: Some(before.id),
             kind: before.kind,
@@ -117,30 +133,54 @@ pub async fn receive(
         Outcome::Read(r) => r,
         Outcome::NotAMessage => {
             let why = "not a message: no headers could be read";
-            return quarantine_only(store, ctx, &key, message_id, &raw, envelope_to, why).await;
+            let q = Unread {
+                key: &key,
+                message_id,
+                reason: "unreadable",
+                why,
+            };
+            return quarantine_only(store, ctx, q, &raw, envelope_to, again).await;
         }
         Outcome::TooSlow(why) => {
             tracing::warn!(
                 size = raw.len(),
                 "an inbound message was quarantined: {why}"
             );
-            return quarantine_only(store, ctx, &key, message_id, &raw, envelope_to, &why).await;
+            let q = Unread {
+                key: &key,
+                message_id,
+                reason: "deadline",
+                why: &why,
+            };
+            return quarantine_only(store, ctx, q, &raw, envelope_to, again).await;
         }
     };
     let tags = Tags::of(ctx.config());
     let plan = classify(store.conn(), tags, &reading, envelope_to).await?;
     let txn = store.begin_write().await?;
+    if let Some(a) = again {
+        a.take_out(&txn).await?;
+    }
     let mut row = base_row(&key, message_id.clone(), &reading, &raw, envelope_to, now);
     let out = match plan {
-        Plan::Quarantine(why) => {
+        Plan::Quarantine(reason, why) => {
+            let sender =
+                quarantine::sender_key(reading.sender.as_ref().map(|s| s.address.as_str()));
+            if again.is_none()
+                && let Some(note) = quarantine::over_rate(&txn, ctx, &sender, now).await?
+            {
+                txn.commit().await?;
+                return Ok(refused(note));
+            }
             row.kind = Set("quarantined".into());
             row.status = Set("held".into());
             row.why = Set(Some(why.clone()));
+            row.reason = Set(Some(reason.into()));
             row.raw = Set(Some(raw.to_vec()));
             let Some(id) = store_in::insert(&txn, row).await? else {
                 return duplicate(store, &key).await;
             };
-            let dropped = trim_quarantine(&txn, ctx).await?;
+            let dropped = quarantine::trim(&txn, ctx).await?;
             Received {
                 id: Some(id),
                 kind: "quarantined".into(),
@@ -323,8 +363,22 @@ pub async fn receive(
             }
         }
     };
+    if let Some(a) = again {
+        a.record(&txn, &out, now).await?;
+    }
     txn.commit().await?;
     Ok(out)
+}
+
+/// A quarantined message not kept: its sender is over the rate.
+fn refused(note: String) -> Received {
+    Received {
+        id: None,
+        kind: "quarantined".into(),
+        status: "refused".into(),
+        duplicate: false,
+        note,
+    }
 }
 
 async fn duplicate(store: &Store, key: &str) -> Result<Received> {
@@ -364,14 +418,16 @@ async fn classify<C: ConnectionTrait>(
     }
     let addressed = tags.and_then(|t| m.addresses.iter().find_map(|a| t.read(a)));
     match addressed {
-        Some(Addressed::Forged(a)) => Ok(Plan::Quarantine(format!(
-            "the tag of {a} is not atsd's: forged, or altered on the way"
-        ))),
+        Some(Addressed::Forged(a)) => Ok(Plan::Quarantine(
+            "forged_tag",
+            format!("the tag of {a} is not atsd's: forged, or altered on the way"),
+        )),
         Some(Addressed::Bounce(id)) => {
             let Some(row) = outbox::Entity::find_by_id(id).one(c).await? else {
-                return Ok(Plan::Quarantine(format!(
-                    "the bounce address names email {id}, which is not in the outbox"
-                )));
+                return Ok(Plan::Quarantine(
+                    "unknown_target",
+                    format!("the bounce address names email {id}, which is not in the outbox"),
+                ));
             };
             if let Some(r) = report {
                 let delivery = pick(&r.recipients, &row.recipient);
@@ -393,18 +449,24 @@ async fn classify<C: ConnectionTrait>(
                     delivery: d,
                     how: "its VERP address and its text",
                 }),
-                None => Ok(Plan::Quarantine(format!(
-                    "mail to the bounce address of email {id} that reads as no delivery report"
-                ))),
+                None => Ok(Plan::Quarantine(
+                    "misdirected",
+                    format!(
+                        "mail to the bounce address of email {id} that reads as no delivery report"
+                    ),
+                )),
             }
         }
         Some(Addressed::Answer {
             application,
             person: Some(person),
-        }) => Ok(Plan::Quarantine(format!(
-            "a letter to the calendar address of person {person} on application {application}: \
+        }) => Ok(Plan::Quarantine(
+            "misdirected",
+            format!(
+                "a letter to the calendar address of person {person} on application {application}: \
              only calendars answer there"
-        ))),
+            ),
+        )),
         Some(
             Addressed::Reply(id)
             | Addressed::Answer {
@@ -413,14 +475,16 @@ async fn classify<C: ConnectionTrait>(
             },
         ) => {
             let Some(app) = application::Entity::find_by_id(id).one(c).await? else {
-                return Ok(Plan::Quarantine(format!(
-                    "the reply address names application {id}, which does not exist"
-                )));
+                return Ok(Plan::Quarantine(
+                    "unknown_target",
+                    format!("the reply address names application {id}, which does not exist"),
+                ));
             };
             if report.is_some() || m.looks_like_bounce {
-                return Ok(Plan::Quarantine(format!(
-                    "a delivery report sent to the reply address of application {id}"
-                )));
+                return Ok(Plan::Quarantine(
+                    "misdirected",
+                    format!("a delivery report sent to the reply address of application {id}"),
+                ));
             }
             if m.auto_reply {
                 return Ok(Plan::AutoReply {
@@ -436,9 +500,12 @@ async fn classify<C: ConnectionTrait>(
                 if let (Some(t), Some(envid)) = (tags, &r.envelope_id) {
                     match t.read_envelope_id(envid) {
                         Some(Addressed::Forged(what)) => {
-                            return Ok(Plan::Quarantine(format!(
-                                "the tag of {what} is not atsd's: forged, or altered on the way"
-                            )));
+                            return Ok(Plan::Quarantine(
+                                "forged_tag",
+                                format!(
+                                    "the tag of {what} is not atsd's: forged, or altered on the way"
+                                ),
+                            ));
                         }
                         Some(Addressed::Bounce(id)) => {
                             if let Some(row) = outbox::Entity::find_by_id(id).one(c).await? {
@@ -473,6 +540,7 @@ async fn classify<C: ConnectionTrait>(
                     });
                 }
                 return Ok(Plan::Quarantine(
+                    "unverified_bounce",
                     "a delivery report that names no email atsd sent to the address it reports on"
                         .into(),
                 ));
@@ -491,6 +559,7 @@ async fn classify<C: ConnectionTrait>(
                     }
                 }
                 return Ok(Plan::Quarantine(
+                    "unverified_bounce",
                     "looks like a delivery report but names no email atsd sent".into(),
                 ));
             }
@@ -501,12 +570,15 @@ async fn classify<C: ConnectionTrait>(
                 });
             }
             let _ = envelope_to;
-            Ok(Plan::Quarantine(match tags {
-                Some(_) => {
-                    "addressed to no reply or bounce address of [mail.inbound] domain".into()
-                }
-                None => "[mail.inbound] is not configured: nothing can be matched".into(),
-            }))
+            Ok(Plan::Quarantine(
+                "untagged",
+                match tags {
+                    Some(_) => {
+                        "addressed to no reply or bounce address of [mail.inbound] domain".into()
+                    }
+                    None => "[mail.inbound] is not configured: nothing can be matched".into(),
+                },
+            ))
         }
     }
 }
@@ -524,10 +596,13 @@ async fn calendar<C: ConnectionTrait>(
     reply: super::itip::Reply,
 ) -> Result<Plan> {
     let Some(iv) = crate::store::interviews::by_uid(c, &reply.uid).await? else {
-        return Ok(Plan::Quarantine(format!(
-            "a calendar reply about {}, no interview of atsd's",
-            reply.uid
-        )));
+        return Ok(Plan::Quarantine(
+            "calendar",
+            format!(
+                "a calendar reply about {}, no interview of atsd's",
+                reply.uid
+            ),
+        ));
     };
     // with tags, the address it came to says who may answer through it:
     // an attendee's own (`Some(Some(person))` an interviewer's,
@@ -542,32 +617,44 @@ async fn calendar<C: ConnectionTrait>(
             }) if application == iv.application_id => Some(person),
             Some(Addressed::Reply(app)) if app == iv.application_id => Some(None),
             None => {
-                return Ok(Plan::Quarantine(format!(
-                    "a calendar reply about interview {} that came to no tagged address",
-                    iv.id
-                )));
+                return Ok(Plan::Quarantine(
+                    "calendar",
+                    format!(
+                        "a calendar reply about interview {} that came to no tagged address",
+                        iv.id
+                    ),
+                ));
             }
             _ => {
-                return Ok(Plan::Quarantine(format!(
-                    "a calendar reply about interview {} sent to another application's or a forged address",
-                    iv.id
-                )));
+                return Ok(Plan::Quarantine(
+                    "calendar",
+                    format!(
+                        "a calendar reply about interview {} sent to another application's or a forged address",
+                        iv.id
+                    ),
+                ));
             }
         },
     };
     let from = m.sender.as_ref().map(|s| s.address.as_str()).unwrap_or("");
     if !from.eq_ignore_ascii_case(&reply.attendee) {
-        return Ok(Plan::Quarantine(format!(
-            "a calendar reply for {} sent by {}: only an attendee answers for themselves",
-            reply.attendee,
-            if from.is_empty() { "nobody" } else { from }
-        )));
+        return Ok(Plan::Quarantine(
+            "calendar",
+            format!(
+                "a calendar reply for {} sent by {}: only an attendee answers for themselves",
+                reply.attendee,
+                if from.is_empty() { "nobody" } else { from }
+            ),
+        ));
     }
     if reply.sequence < i64::from(iv.sequence) {
-        return Ok(Plan::Quarantine(format!(
-            "a calendar reply to SEQUENCE {} of interview {}, which is at {} since: stale",
-            reply.sequence, iv.id, iv.sequence
-        )));
+        return Ok(Plan::Quarantine(
+            "calendar",
+            format!(
+                "a calendar reply to SEQUENCE {} of interview {}, which is at {} since: stale",
+                reply.sequence, iv.id, iv.sequence
+            ),
+        ));
     }
     let app = applications::find(c, iv.application_id).await?;
     let (cand, _) = applications::candidate_and_posting(c, &app).await?;
@@ -575,10 +662,13 @@ async fn calendar<C: ConnectionTrait>(
     let not_theirs = |person: Option<i64>| through.is_some_and(|t| t != person);
     if cand.email.eq_ignore_ascii_case(&reply.attendee) {
         if not_theirs(None) {
-            return Ok(Plan::Quarantine(format!(
-                "a calendar reply for the candidate of interview {} through an interviewer's address",
-                iv.id
-            )));
+            return Ok(Plan::Quarantine(
+                "calendar",
+                format!(
+                    "a calendar reply for the candidate of interview {} through an interviewer's address",
+                    iv.id
+                ),
+            ));
         }
         return Ok(Plan::Calendar {
             interview: Box::new(iv),
@@ -594,19 +684,25 @@ async fn calendar<C: ConnectionTrait>(
         .iter()
         .find(|x| x.person.email.eq_ignore_ascii_case(&reply.attendee))
     {
-        Some(x) if not_theirs(Some(x.person.id)) => Ok(Plan::Quarantine(format!(
-            "a calendar reply for {} through another attendee's address of interview {}",
-            reply.attendee, iv.id
-        ))),
+        Some(x) if not_theirs(Some(x.person.id)) => Ok(Plan::Quarantine(
+            "calendar",
+            format!(
+                "a calendar reply for {} through another attendee's address of interview {}",
+                reply.attendee, iv.id
+            ),
+        )),
         Some(x) => Ok(Plan::Calendar {
             interview: Box::new(iv),
             person_id: Some(x.person.id),
             reply,
         }),
-        None => Ok(Plan::Quarantine(format!(
-            "a calendar reply from {}, who is not invited to interview {}",
-            reply.attendee, iv.id
-        ))),
+        None => Ok(Plan::Quarantine(
+            "calendar",
+            format!(
+                "a calendar reply from {}, who is not invited to interview {}",
+                reply.attendee, iv.id
+            ),
+        )),
     }
 }
 
@@ -681,68 +777,62 @@ fn base_row(
     }
 }
 
+/// A message that could not be read (or not in time).
+struct Unread<'a> {
+    key: &'a str,
+    message_id: Option<String>,
+    reason: &'static str,
+    why: &'a str,
+}
+
 /// Stores a message that could not even be read, in quarantine.
 async fn quarantine_only(
     store: &Store,
     ctx: &Ctx<'_>,
-    key: &str,
-    message_id: Option<String>,
+    q: Unread<'_>,
     raw: &[u8],
     envelope_to: &[String],
-    why: &str,
+    again: Option<&Release<'_>>,
 ) -> Result<Received> {
     let now = ctx.now();
     let row = inbound_message::ActiveModel {
-        dedupe_key: Set(key.to_string()),
-        message_id: Set(message_id),
+        dedupe_key: Set(q.key.to_string()),
+        message_id: Set(q.message_id),
         kind: Set("quarantined".into()),
         status: Set("held".into()),
         envelope_to: Set((!envelope_to.is_empty()).then(|| envelope_to.join(", "))),
-        why: Set(Some(why.to_string())),
+        why: Set(Some(q.why.to_string())),
+        reason: Set(Some(q.reason.into())),
         raw: Set(Some(raw.to_vec())),
         size: Set(raw.len() as i64),
         received_at: Set(now),
         ..Default::default()
     };
     let txn = store.begin_write().await?;
+    if let Some(a) = again {
+        a.take_out(&txn).await?;
+    } else if let Some(note) =
+        quarantine::over_rate(&txn, ctx, &quarantine::sender_key(None), now).await?
+    {
+        txn.commit().await?;
+        return Ok(refused(note));
+    }
     let Some(id) = store_in::insert(&txn, row).await? else {
-        return duplicate(store, key).await;
+        return duplicate(store, q.key).await;
     };
-    let dropped = trim_quarantine(&txn, ctx).await?;
-    txn.commit().await?;
-    Ok(Received {
+    let dropped = quarantine::trim(&txn, ctx).await?;
+    let out = Received {
         id: Some(id),
         kind: "quarantined".into(),
         status: "held".into(),
         duplicate: false,
-        note: format!("quarantined as inbound message {id}: {why}{dropped}"),
-    })
-}
-
-/// Keeps the quarantine within `[mail.inbound] quarantine_max_messages`
-/// and `quarantine_max_size` (oldest dropped first): what to add to the
-/// note.
-async fn trim_quarantine<C: ConnectionTrait>(c: &C, ctx: &Ctx<'_>) -> Result<String> {
-    let (messages, bytes) = ctx
-        .config()
-        .mail
-        .inbound
-        .as_ref()
-        .map_or((10_000, 1 << 30), |i| {
-            (i.quarantine_max_messages, i.quarantine_max_size.0)
-        });
-    let dropped = store_in::trim_quarantine(c, messages, bytes).await?;
-    if dropped == 0 {
-        return Ok(String::new());
+        note: format!("quarantined as inbound message {id}: {}{dropped}", q.why),
+    };
+    if let Some(a) = again {
+        a.record(&txn, &out, now).await?;
     }
-    tracing::warn!(
-        dropped,
-        "the quarantine is full: its oldest messages were dropped"
-    );
-    Ok(format!(
-        " ({dropped} older quarantined message(s) dropped: the quarantine keeps {messages} messages, {})",
-        crate::config::Size(bytes)
-    ))
+    txn.commit().await?;
+    Ok(out)
 }
 
 /// A permanent bounce: the row `bounced`, the address undeliverable, the

@@ -22,7 +22,8 @@ use crate::store::moves::{self as bulk, BulkEmail};
 use crate::store::people;
 use crate::store::{Store, sql};
 use crate::templates::{
-    self, Context, DIGEST_LINES, DigestApplication, DigestBounce, DigestCtx, DigestStale, Renderer,
+    self, Context, DIGEST_LINES, DigestApplication, DigestBounce, DigestCtx, DigestQuarantine,
+    DigestSender, DigestStale, Renderer,
 };
 use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
@@ -30,6 +31,10 @@ use sea_orm::ConnectionTrait as _;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::str::FromStr;
+
+/// How many messages with forged tags since the last digest make a surge
+/// the digest names (a sender over the per-sender rate always does).
+pub const FORGED_SURGE: u64 = 10;
 
 /// The stale threshold of stages without a stale rule (as `atsd report`).
 pub const DEFAULT_STALE: Duration = Duration::days(14);
@@ -250,7 +255,13 @@ impl Digest<'_> {
             .filter(|(p, at, _)| *at > d.since && d.postings.contains(p))
             .map(|(_, _, b)| b)
             .collect();
-        if new.is_empty() && stale.is_empty() && closed.is_empty() && bounced.is_empty() {
+        let quarantine = surge(data, d.since);
+        if new.is_empty()
+            && stale.is_empty()
+            && closed.is_empty()
+            && bounced.is_empty()
+            && quarantine.is_none()
+        {
             return None;
         }
         let active = self.pipeline.active();
@@ -288,6 +299,7 @@ impl Digest<'_> {
             bounced_more: bounced.len().saturating_sub(DIGEST_LINES) as u64,
             bounced: bounced.into_iter().take(DIGEST_LINES).cloned().collect(),
             board_url,
+            quarantine,
         })
     }
 
@@ -382,11 +394,15 @@ impl Digest<'_> {
                 },
             ));
         }
+        let quarantined = crate::store::inbound::quarantined_between(c, since, self.now).await?;
+        let refused = crate::store::inbound::refused_senders(c, since).await?;
         Ok(Data {
             new,
             stale,
             closed,
             bounced,
+            quarantined,
+            refused,
         })
     }
 }
@@ -398,6 +414,39 @@ struct Data {
     closed: Vec<(i64, DateTime<Utc>, String)>,
     /// (posting, when the address was marked, the line)
     bounced: Vec<(i64, DateTime<Utc>, DigestBounce)>,
+    /// When each message was quarantined, and its reason's code.
+    quarantined: Vec<(DateTime<Utc>, Option<String>)>,
+    /// (sender, messages not kept, last heard)
+    refused: Vec<(String, i64, DateTime<Utc>)>,
+}
+
+/// The quarantine's surge since `since`, if there was one: at least
+/// [`FORGED_SURGE`] forged tags, or a sender over the per-sender rate.
+fn surge(data: &Data, since: DateTime<Utc>) -> Option<DigestQuarantine> {
+    let recent = data.quarantined.iter().filter(|(at, _)| *at > since);
+    let (mut total, mut forged) = (0u64, 0u64);
+    for (_, reason) in recent {
+        total += 1;
+        forged += u64::from(reason.as_deref() == Some("forged_tag"));
+    }
+    let senders: Vec<DigestSender> = data
+        .refused
+        .iter()
+        .filter(|(_, _, at)| *at > since)
+        .map(|(sender, n, _)| DigestSender {
+            sender: sender.clone(),
+            refused: u64::try_from(*n).unwrap_or(0),
+        })
+        .collect();
+    if forged < FORGED_SURGE && senders.is_empty() {
+        return None;
+    }
+    Some(DigestQuarantine {
+        total,
+        forged,
+        refused: senders.iter().map(|s| s.refused).sum(),
+        senders: senders.into_iter().take(DIGEST_LINES).collect(),
+    })
 }
 
 /// The distinct time zones the digest runs in: the schedule's and every

@@ -142,6 +142,12 @@ impl Retention<'_> {
         let cutoff = self.now - self.config.retention.quarantine_after.chrono();
         report.quarantine_removed =
             crate::store::inbound::expire_quarantine(self.store.conn(), cutoff).await?;
+        // a sender's count is forgotten a day after it went quiet
+        crate::store::inbound::forget_quarantine_senders(
+            self.store.conn(),
+            self.now - chrono::Duration::days(1),
+        )
+        .await?;
         if report.quarantine_removed > 0 {
             tracing::info!(
                 messages = report.quarantine_removed,

@@ -72,6 +72,9 @@ pub struct Metrics {
     postings: Family<Status, Gauge>,
     webhooks: Family<Status, Gauge>,
     last_success: Family<JobLabel, Gauge>,
+    quarantined: Family<Reason, Gauge>,
+    quarantined_bytes: Family<Reason, Gauge>,
+    quarantine_refused: Gauge,
 }
 
 impl Default for Metrics {
@@ -144,6 +147,25 @@ impl Metrics {
             "When the last successful run of each job finished, any instance (Unix time)",
             last_success.clone(),
         );
+        let quarantined = Family::<Reason, Gauge>::default();
+        registry.register(
+            "atsd_inbound_quarantined",
+            "Inbound messages in quarantine by reason (the whole database)",
+            quarantined.clone(),
+        );
+        let quarantined_bytes = Family::<Reason, Gauge>::default();
+        registry.register(
+            "atsd_inbound_quarantined_bytes",
+            "Bytes of the inbound messages in quarantine by reason (the whole database)",
+            quarantined_bytes.clone(),
+        );
+        let quarantine_refused = Gauge::default();
+        registry.register(
+            "atsd_inbound_quarantine_refused",
+            "Inbound messages not kept in quarantine because their sender was over \
+             quarantine_per_sender, of the senders heard from in the last day",
+            quarantine_refused.clone(),
+        );
         registry.register(
             "atsd_build",
             "The running version",
@@ -163,6 +185,9 @@ impl Metrics {
             postings,
             webhooks,
             last_success,
+            quarantined,
+            quarantined_bytes,
+            quarantine_refused,
         }
     }
 
@@ -295,6 +320,22 @@ impl Metrics {
                 family.get_or_create(&Status { status }).set(n);
             }
         }
+        for reason in crate::inbound::quarantine::REASONS {
+            let label = Reason {
+                reason: reason.into(),
+            };
+            self.quarantined.get_or_create(&label).set(0);
+            self.quarantined_bytes.get_or_create(&label).set(0);
+        }
+        for (reason, n, bytes) in crate::store::inbound::quarantine_by_reason(db).await? {
+            let label = Reason { reason };
+            self.quarantined.get_or_create(&label).set(n);
+            self.quarantined_bytes.get_or_create(&label).set(bytes);
+        }
+        let day_ago = chrono::Utc::now() - chrono::Duration::days(1);
+        let refused = crate::store::inbound::refused_senders(db, day_ago).await?;
+        self.quarantine_refused
+            .set(refused.iter().map(|(_, n, _)| n).sum::<i64>());
         for r in last {
             let job: String = r.try_get("", "job")?;
             let at: chrono::DateTime<chrono::Utc> = r.try_get("", "at")?;

@@ -62,6 +62,139 @@ pub async fn trim_quarantine<C: ConnectionTrait>(
         .rows_affected)
 }
 
+/// Counts one more quarantined message of `sender` in its hour: whether
+/// it may be kept (fewer than `per_hour` kept this hour), else it counts
+/// as refused. The sender's row is locked for the rest of the transaction
+/// (PostgreSQL), so that daemons receiving at once agree.
+pub async fn count_quarantined_from<C: ConnectionTrait>(
+    c: &C,
+    sender: &str,
+    per_hour: u64,
+    now: DateTime<Utc>,
+) -> Result<bool> {
+    use entity::quarantine_sender as qs;
+    use sea_orm::{ActiveModelTrait, QuerySelect};
+    qs::Entity::insert(qs::ActiveModel {
+        sender: Set(sender.to_string()),
+        window_start: Set(now),
+        kept: Set(0),
+        refused: Set(0),
+        last_at: Set(now),
+    })
+    .on_conflict_do_nothing_on([qs::Column::Sender])
+    .exec(c)
+    .await?;
+    let mut q = qs::Entity::find_by_id(sender.to_string());
+    if c.get_database_backend() == sea_orm::DbBackend::Postgres {
+        q = q.lock_exclusive();
+    }
+    let row = q.one(c).await?.ok_or_else(|| {
+        crate::error::Error::Conflict("a quarantine sender's row vanished".into())
+    })?;
+    let (mut start, mut kept) = (row.window_start, row.kept);
+    if now - start >= chrono::Duration::hours(1) || now < start {
+        (start, kept) = (now, 0);
+    }
+    let admit = u64::try_from(kept).unwrap_or(0) < per_hour;
+    let refused = row.refused + i64::from(!admit);
+    let mut am: qs::ActiveModel = row.into();
+    am.window_start = Set(start);
+    am.kept = Set(kept + i64::from(admit));
+    am.refused = Set(refused);
+    am.last_at = Set(now);
+    am.update(c).await?;
+    Ok(admit)
+}
+
+/// Deletes one quarantined message; whether it was there.
+pub async fn delete_quarantined<C: ConnectionTrait>(c: &C, id: i64) -> Result<bool> {
+    Ok(inbound_message::Entity::delete_many()
+        .filter(inbound_message::Column::Kind.eq("quarantined"))
+        .filter(inbound_message::Column::Id.eq(id))
+        .exec(c)
+        .await?
+        .rows_affected
+        == 1)
+}
+
+/// Forgets the quarantine's senders quiet since before `cutoff`.
+pub async fn forget_quarantine_senders<C: ConnectionTrait>(
+    c: &C,
+    cutoff: DateTime<Utc>,
+) -> Result<u64> {
+    use entity::quarantine_sender as qs;
+    Ok(qs::Entity::delete_many()
+        .filter(qs::Column::LastAt.lt(cutoff))
+        .exec(c)
+        .await?
+        .rows_affected)
+}
+
+/// The quarantine as `/metrics` shows it: per reason, its messages and
+/// their bytes (`(unknown)` for rows stored before reasons were).
+pub async fn quarantine_by_reason<C: ConnectionTrait>(c: &C) -> Result<Vec<(String, i64, i64)>> {
+    let rows = c
+        .query_all_raw(crate::store::sql(
+            c.get_database_backend(),
+            "SELECT COALESCE(reason, '(unknown)') AS reason, COUNT(*) AS n, \
+             CAST(COALESCE(SUM(size), 0) AS BIGINT) AS bytes FROM inbound_messages \
+             WHERE kind = 'quarantined' GROUP BY COALESCE(reason, '(unknown)') ORDER BY 1",
+            vec![],
+        ))
+        .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in rows {
+        out.push((
+            r.try_get("", "reason")?,
+            r.try_get("", "n")?,
+            r.try_get("", "bytes")?,
+        ));
+    }
+    Ok(out)
+}
+
+/// The senders refused past the per-sender rate, heard from since `since`:
+/// `(sender, refused, last heard)`, most refused first.
+pub async fn refused_senders<C: ConnectionTrait>(
+    c: &C,
+    since: DateTime<Utc>,
+) -> Result<Vec<(String, i64, DateTime<Utc>)>> {
+    use entity::quarantine_sender as qs;
+    use sea_orm::QuerySelect;
+    Ok(qs::Entity::find()
+        .select_only()
+        .column(qs::Column::Sender)
+        .column(qs::Column::Refused)
+        .column(qs::Column::LastAt)
+        .filter(qs::Column::Refused.gt(0))
+        .filter(qs::Column::LastAt.gt(since))
+        .order_by_desc(qs::Column::Refused)
+        .order_by_asc(qs::Column::Sender)
+        .into_tuple()
+        .all(c)
+        .await?)
+}
+
+/// When each message quarantined in `(since, until]` came, and why (its
+/// reason's code): at most the quarantine's cap of rows.
+pub async fn quarantined_between<C: ConnectionTrait>(
+    c: &C,
+    since: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> Result<Vec<(DateTime<Utc>, Option<String>)>> {
+    use sea_orm::QuerySelect;
+    Ok(inbound_message::Entity::find()
+        .select_only()
+        .column(inbound_message::Column::ReceivedAt)
+        .column(inbound_message::Column::Reason)
+        .filter(inbound_message::Column::Kind.eq("quarantined"))
+        .filter(inbound_message::Column::ReceivedAt.gt(since))
+        .filter(inbound_message::Column::ReceivedAt.lte(until))
+        .into_tuple()
+        .all(c)
+        .await?)
+}
+
 /// Deletes the quarantined messages received before `cutoff`; how many.
 pub async fn expire_quarantine<C: ConnectionTrait>(c: &C, cutoff: DateTime<Utc>) -> Result<u64> {
     Ok(inbound_message::Entity::delete_many()

@@ -10,7 +10,7 @@
 mod hostile;
 
 use crate::api::Api;
-use crate::common::{Env, http};
+use crate::common::{Env, http, scalar};
 use crate::daemon::rows;
 use crate::inbound::{DOMAIN, dsn, inbound_env_with, lmtp_by_hand, receive, state};
 use crate::smtp::{Sink, free_port, message_id};
@@ -610,4 +610,190 @@ fn the_quarantine_keeps_its_newest_within_its_caps_and_forgets_after_30_days() {
         "{out}"
     );
     assert!(kept().is_empty());
+}
+
+/// A value of `/metrics`' text: the line starting with `name` (labels and
+/// all), as a number.
+fn metric(text: &str, name: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+#[test]
+fn one_sender_cannot_fill_the_quarantine_a_surge_is_counted_named_in_the_digest_and_audited_when_handled()
+ {
+    let port = free_port();
+    let env = inbound_env_with(
+        free_port(),
+        "quarantine_per_sender = 3\n",
+        &format!(
+            "[http]\nlisten = \"127.0.0.1:{port}\"\n\
+             [schedule]\npoll = \"0 0 1 1 *\"\ndispatch = \"0 0 1 1 *\"\nadvance = \"0 0 1 1 *\"\ndigest = \"0 9 * * *\"\n"
+        ),
+    );
+    let forged = |from: &str, n: usize| {
+        format!(
+            "From: {from}\r\nTo: reply+1-000000000000@{DOMAIN}\r\nSubject: n{n}\r\n\
+             Message-ID: <f{n}.{from}>\r\n\r\nhello\r\n"
+        )
+    };
+    let to = format!("reply+1-000000000000@{DOMAIN}");
+    // one sender: three kept, then counted and not kept (exit 0: the MTA
+    // must not try again)
+    for n in 0..5 {
+        let (code, out, err) = receive(&env, Some(&to), forged("loop@example.net", n).as_bytes());
+        assert_eq!(code, 0, "{err}");
+        if n < 3 {
+            assert!(out.contains("quarantined as inbound message"), "{n}: {out}");
+        } else {
+            assert!(
+                out.contains("not kept: loop@example.net sent more than 3"),
+                "{n}: {out}"
+            );
+        }
+    }
+    let kept = |from: &str| {
+        scalar(
+            &env,
+            &format!(
+                "SELECT COUNT(*) FROM inbound_messages WHERE kind = 'quarantined' AND sender LIKE '%{from}%'"
+            ),
+        )
+    };
+    assert_eq!(kept("loop@example.net"), 3);
+    // ten other senders are each kept: a surge of forged tags
+    for n in 0..10 {
+        let (code, out, _) = receive(
+            &env,
+            Some(&to),
+            forged(&format!("s{n}@example.com"), n).as_bytes(),
+        );
+        assert_eq!(code, 0);
+        assert!(out.contains("not atsd's"), "{out}");
+    }
+    assert_eq!(
+        rows(
+            &env,
+            "SELECT reason, COUNT(*) FROM inbound_messages WHERE kind = 'quarantined' GROUP BY reason"
+        ),
+        [["forged_tag", "13"]]
+    );
+
+    // /metrics counts the quarantine by reason, its bytes, and the refused
+    let api = Api::start(&env, port);
+    let m = http(port, "GET", "/metrics", &[], b"").expect("the daemon answers");
+    assert_eq!(m.status, 200);
+    assert_eq!(
+        metric(&m.body, "atsd_inbound_quarantined{reason=\"forged_tag\"}"),
+        Some(13.0),
+        "{}",
+        m.body
+    );
+    assert_eq!(
+        metric(&m.body, "atsd_inbound_quarantined{reason=\"calendar\"}"),
+        Some(0.0)
+    );
+    let bytes: i64 = scalar(
+        &env,
+        "SELECT CAST(SUM(size) AS BIGINT) FROM inbound_messages WHERE kind = 'quarantined'",
+    );
+    assert_eq!(
+        metric(
+            &m.body,
+            "atsd_inbound_quarantined_bytes{reason=\"forged_tag\"}"
+        ),
+        Some(bytes as f64)
+    );
+    assert_eq!(
+        metric(&m.body, "atsd_inbound_quarantine_refused"),
+        Some(2.0),
+        "{}",
+        m.body
+    );
+    api.stop();
+
+    // the next digest names the surge and the sender over the rate
+    let now = crate::clock::now();
+    let mut nine = now
+        .date_naive()
+        .and_hms_opt(9, 0, 0)
+        .expect("09:00")
+        .and_utc();
+    if nine <= now {
+        nine += chrono::Duration::days(1);
+    }
+    let at = (nine + chrono::Duration::minutes(30)).to_rfc3339();
+    env.ok(&["--now", &at, "tick", "digest"]);
+    let digest = rows(
+        &env,
+        "SELECT b.body_text FROM outbox o JOIN outbox_bodies b ON b.outbox_id = o.id \
+         WHERE o.template = 'recruiter_digest' ORDER BY o.id DESC",
+    );
+    // (the daemon may have caught up on the morning's digest as well)
+    assert!(!digest.is_empty(), "{digest:?}");
+    assert!(
+        digest[0][0].contains(
+            "Mail atsd did not trust: 13 message(s) quarantined since the last summary, 13 with forged tags\n  \
+             2 not kept from senders over the hourly limit:\n  - loop@example.net: 2\n"
+        ),
+        "{}",
+        digest[0][0]
+    );
+
+    // release and drop: each one transaction with an event naming who
+    let first = scalar(
+        &env,
+        "SELECT MIN(id) FROM inbound_messages WHERE kind = 'quarantined'",
+    );
+    let released = env.json(&["mail", "quarantine", "release", &first.to_string()]);
+    // still forged: quarantined again, under a new id, never over the rate
+    assert_eq!(released["kind"], "quarantined", "{released}");
+    assert_ne!(released["id"], first, "{released}");
+    assert_eq!(
+        scalar(
+            &env,
+            &format!("SELECT COUNT(*) FROM inbound_messages WHERE id = {first}")
+        ),
+        0
+    );
+    let again = env.fails(2, &["mail", "quarantine", "release", &first.to_string()]);
+    assert!(
+        again.contains(&format!("no inbound message {first}")),
+        "{again}"
+    );
+    let second = released["id"].as_i64().expect("an id");
+    env.ok(&["mail", "quarantine", "drop", &second.to_string()]);
+    let events = rows(
+        &env,
+        "SELECT type, data FROM events WHERE type LIKE 'inbound.%' ORDER BY id",
+    );
+    assert_eq!(events.len(), 2, "{events:?}");
+    assert_eq!(events[0][0], "inbound.released");
+    assert!(
+        events[0][1].contains(&format!("\"inbound_id\":{first}"))
+            && events[0][1].contains(&format!("\"now_inbound_id\":{second}"))
+            && events[0][1].contains("\"actor\":\"cli:"),
+        "{}",
+        events[0][1]
+    );
+    assert_eq!(events[1][0], "inbound.dropped");
+    assert!(
+        events[1][1].contains(&format!("\"inbound_id\":{second}"))
+            && events[1][1].contains("\"reason\":\"forged_tag\"")
+            && events[1][1].contains("\"actor\":\"cli:"),
+        "{}",
+        events[1][1]
+    );
+    assert_eq!(
+        scalar(
+            &env,
+            "SELECT COUNT(*) FROM inbound_messages WHERE kind = 'quarantined'"
+        ),
+        12
+    );
+    // a day after the sender went quiet, retention forgets its count
+    let later = (crate::clock::now() + chrono::Duration::days(2)).to_rfc3339();
+    env.ok(&["--now", &later, "tick", "retention"]);
+    assert_eq!(scalar(&env, "SELECT COUNT(*) FROM quarantine_senders"), 0);
 }
