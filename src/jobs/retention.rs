@@ -1,30 +1,25 @@
 //! The `retention` job (SPEC §1 "retention"): candidates whose applications
 //! have all been terminal for longer than `[retention] anonymize_after` are
-//! anonymized, everywhere their personal data was copied:
-//!
-//! - the candidate row: name, email, locale and time zone replaced; the email
-//!   key becomes `anonymized:ID`, which no address can ever match again (a new
-//!   application with the old address creates a new candidate);
-//! - transition reasons written by people (`cli:` actors), which may quote
-//!   them; rule reasons are configuration codes and stay;
-//! - their outbox rows: recipient, name, last error; the rendered subject and
-//!   bodies; pending ones are cancelled;
-//! - recruiter emails about them (reminders): bodies blanked; digests: their
-//!   name replaced;
-//! - their events (`atsd events`, webhooks not yet delivered): the reason of
-//!   a move not made by a rule, the error of a dead email;
-//! - the `file` transport's `.eml` files of those emails: deleted, or (for
-//!   digests) written again from the scrubbed row.
+//! anonymized, everywhere their personal data was copied — as the map of
+//! personal data says ([`crate::store::personal::MAP`]: every table and
+//! column, whose, and what forgetting does to it). The candidate's key
+//! becomes `anonymized:ID`, which no address can ever match again (a new
+//! application with the old address creates a new candidate); pending
+//! emails are cancelled; the `file` transport's `.eml` files of their
+//! emails are deleted, and digests that named them written again from the
+//! scrubbed rows.
 //!
 //! Transitions keep their stage, time and actor, so `atsd report` counts the
 //! same. The clock restarts when a candidate is reconsidered (their
 //! application leaves its terminal stage); `atsd candidate hold` exempts one.
+//! Quarantined mail, finished webhook deliveries and old events have their
+//! own clocks (`quarantine_after`, `events_after`).
 
 use crate::config::Config;
 use crate::error::Result;
 use crate::mail::{compose, transport};
 use crate::pipeline::Pipeline;
-use crate::store::{Store, id_list, sql};
+use crate::store::{Store, id_list, personal, sql};
 use chrono::{DateTime, Utc};
 use entity::{candidate, outbox, outbox_body};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
@@ -34,7 +29,7 @@ use std::path::PathBuf;
 /// Candidates anonymized per transaction.
 const BATCH: usize = 200;
 /// What replaces personal text.
-pub const REDACTED: &str = "[anonymized]";
+pub use crate::store::personal::REDACTED;
 
 #[derive(Clone, Debug, Serialize)]
 pub struct Due {
@@ -208,11 +203,6 @@ impl Retention<'_> {
             .into_iter()
             .map(|r| r.try_get::<i64>("", "id"))
             .collect::<std::result::Result<_, _>>()?;
-        let apps_in = if apps.is_empty() {
-            "NULL".to_string()
-        } else {
-            id_list(&apps)
-        };
         // the rows and files to scrub, read before they change
         let rows = outbox::Entity::find()
             .filter(outbox::Column::ApplicationId.is_in(apps.clone()))
@@ -231,88 +221,16 @@ impl Retention<'_> {
             )
             .all(&txn)
             .await?;
-        txn.execute_raw(sql(
-            b,
-            &format!(
-                "UPDATE candidates SET name = ?, email = 'anonymized-' || id || '@anonymized.invalid', \
-                 email_key = 'anonymized:' || id, locale = NULL, timezone = NULL, anonymized_at = ?, updated_at = ? \
-                 WHERE id IN ({})",
-                id_list(&ids)
-            ),
-            vec![REDACTED.into(), self.now.into(), self.now.into()],
-        ))
-        .await?;
-        txn.execute_raw(sql(
-            b,
-            &format!(
-                "UPDATE transitions SET reason = ? WHERE application_id IN ({apps_in}) \
-                 AND reason IS NOT NULL AND actor NOT LIKE 'rule:%'"
-            ),
-            vec![REDACTED.into()],
-        ))
-        .await?;
-        crate::store::events::scrub(&txn, &apps, REDACTED).await?;
-        let res = txn
-            .execute_raw(sql(
-                b,
-                &format!(
-                    "UPDATE outbox SET \
-                     recipient = CASE WHEN template LIKE 'recruiter_%' THEN recipient ELSE 'anonymized@anonymized.invalid' END, \
-                     recipient_name = NULL, reply_to = NULL, reply_to_name = NULL, \
-                     last_error = CASE WHEN last_error IS NULL THEN NULL ELSE ? END, \
-                     status = CASE WHEN status IN ('pending', 'sending') THEN 'cancelled' ELSE status END, \
-                     updated_at = ? WHERE application_id IN ({apps_in})"
-                ),
-                vec![REDACTED.into(), self.now.into()],
-            ))
-            .await?;
-        report.outbox_rows += res.rows_affected();
-        txn.execute_raw(sql(
-            b,
-            &format!(
-                "UPDATE outbox_bodies SET subject = ?, body_text = '', body_html = '', calendar = NULL \
-                 WHERE outbox_id IN (SELECT id FROM outbox WHERE application_id IN ({apps_in}))"
-            ),
-            vec![REDACTED.into()],
-        ))
-        .await?;
-        // what people wrote about their interviews may quote them
-        txn.execute_unprepared(&format!(
-            "UPDATE interview_people SET note = NULL \
-             WHERE interview_id IN (SELECT id FROM interviews WHERE application_id IN ({apps_in}))"
-        ))
-        .await?;
-        txn.execute_unprepared(&format!(
-            "UPDATE interviews SET cancel_reason = NULL WHERE application_id IN ({apps_in})"
-        ))
-        .await?;
-        // digests list names: replace each name, as written and as HTML-escaped
-        if !digests.is_empty() {
-            let digest_ids: Vec<i64> = digests.iter().map(|d| d.id).collect();
-            for p in people {
-                let escaped = html_escape::encode_safe(&p.name).to_string();
-                txn.execute_raw(sql(
-                    b,
-                    &format!(
-                        "UPDATE outbox_bodies SET subject = REPLACE(subject, ?, ?), \
-                         body_text = REPLACE(REPLACE(body_text, ?, ?), ?, ?), \
-                         body_html = REPLACE(REPLACE(body_html, ?, ?), ?, ?) WHERE outbox_id IN ({})",
-                        id_list(&digest_ids)
-                    ),
-                    vec![
-                        p.name.clone().into(),
-                        REDACTED.into(),
-                        p.name.clone().into(),
-                        REDACTED.into(),
-                        p.email.clone().into(),
-                        REDACTED.into(),
-                        p.name.clone().into(),
-                        REDACTED.into(),
-                        escaped.into(),
-                        REDACTED.into(),
-                    ],
-                ))
-                .await?;
+        // everything the map of personal data says is theirs
+        let who = personal::Subjects {
+            candidates: ids.clone(),
+            applications: apps.clone(),
+            addresses: people.iter().map(|p| p.email.to_lowercase()).collect(),
+            names: people.iter().map(|p| p.name.clone()).collect(),
+        };
+        for (table, n) in personal::forget(&txn, &who, self.now).await? {
+            if table == "outbox" {
+                report.outbox_rows += n;
             }
         }
         txn.commit().await?;

@@ -94,56 +94,6 @@ pub(crate) async fn record_moves<C: ConnectionTrait>(c: &C, rows: Vec<Vec<Cell>>
     Ok(())
 }
 
-/// Scrubs the people's words from the events of these applications, as
-/// retention does to the rows they copy: the reason of a move not made by a
-/// rule, and the error of a dead email (an SMTP answer may quote the
-/// address). Returns how many events changed.
-pub async fn scrub<C: ConnectionTrait>(c: &C, applications: &[i64], redacted: &str) -> Result<u64> {
-    if applications.is_empty() {
-        return Ok(0);
-    }
-    let b = c.get_database_backend();
-    let rows = c
-        .query_all_raw(sql(
-            b,
-            &format!(
-                "SELECT id, data FROM events WHERE application_id IN ({})",
-                super::id_list(applications)
-            ),
-            vec![],
-        ))
-        .await?;
-    let mut n = 0;
-    for r in rows {
-        let id: i64 = r.try_get("", "id")?;
-        let text: String = r.try_get("", "data")?;
-        let Ok(mut data) = serde_json::from_str::<serde_json::Value>(&text) else {
-            continue;
-        };
-        let by_rule = data
-            .get("actor")
-            .and_then(|a| a.as_str())
-            .is_some_and(|a| a.starts_with("rule:"));
-        let mut changed = false;
-        for (key, keep) in [("reason", by_rule), ("error", false)] {
-            if !keep && data.get(key).is_some_and(|v| !v.is_null() && v != redacted) {
-                data[key] = redacted.into();
-                changed = true;
-            }
-        }
-        if changed {
-            c.execute_raw(sql(
-                b,
-                "UPDATE events SET data = ? WHERE id = ?",
-                vec![data.to_string().into(), id.into()],
-            ))
-            .await?;
-            n += 1;
-        }
-    }
-    Ok(n)
-}
-
 /// `email.sent` for the outbox rows among `ids` marked sent at `at`, made
 /// by the database from the rows (the dispatcher records thousands a
 /// second): the same JSON as the dispatcher's `email.dead`, without `error`.

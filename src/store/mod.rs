@@ -25,6 +25,7 @@ pub mod lease;
 pub mod moves;
 pub mod outbox;
 pub mod people;
+pub mod personal;
 pub mod postings;
 pub mod rate;
 pub mod rows;

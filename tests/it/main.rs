@@ -22,6 +22,7 @@ mod openapi;
 mod poll;
 mod postfix;
 mod postings;
+mod privacy;
 mod quickstart;
 mod recruiter_board;
 mod recruiter_board_browser;

@@ -1,0 +1,373 @@
+//! What atsd holds about a person (issue 33), on both engines: the map of
+//! personal data names every column of the live schema; anonymization
+//! leaves none of a candidate's data in any table or in the outbox folder
+//! (dumped whole, every table the schema has).
+
+use crate::api::Api;
+use crate::common::{Env, block_on, http};
+use crate::smtp::free_port;
+use sea_orm::ConnectionTrait;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Every table and its columns, as the migrated database has them.
+pub(crate) fn live_schema(env: &Env) -> BTreeMap<String, BTreeSet<String>> {
+    block_on(async {
+        let s = env.store().await;
+        let b = s.backend();
+        let q = if b == sea_orm::DbBackend::Postgres {
+            "SELECT table_name AS t, column_name AS c FROM information_schema.columns \
+             WHERE table_schema = current_schema()"
+        } else {
+            "SELECT m.name AS t, p.name AS c FROM sqlite_master m, pragma_table_info(m.name) p \
+             WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%'"
+        };
+        let rows = s
+            .conn()
+            .query_all_raw(sea_orm::Statement::from_string(b, q))
+            .await
+            .expect("the schema");
+        let mut all: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for r in rows {
+            let t: String = r.try_get("", "t").expect("table");
+            let c: String = r.try_get("", "c").expect("column");
+            all.entry(t).or_default().insert(c);
+        }
+        s.close().await.ok();
+        all
+    })
+}
+
+/// Every row of every table of the live schema, as text: strings and
+/// JSON as they are, bytes read as UTF-8 (a message kept raw is searched
+/// as the text it holds).
+pub(crate) fn dump_every_table(env: &Env) -> String {
+    use sea_orm::QueryResult;
+    fn cell(r: &QueryResult, i: usize) -> String {
+        if let Ok(v) = r.try_get_by_index::<Option<String>>(i) {
+            return v.unwrap_or_default();
+        }
+        if let Ok(v) = r.try_get_by_index::<Option<Vec<u8>>>(i) {
+            return String::from_utf8_lossy(&v.unwrap_or_default()).into_owned();
+        }
+        if let Ok(v) = r.try_get_by_index::<Option<i64>>(i) {
+            return format!("{v:?}");
+        }
+        if let Ok(v) = r.try_get_by_index::<Option<i32>>(i) {
+            return format!("{v:?}");
+        }
+        if let Ok(v) = r.try_get_by_index::<Option<bool>>(i) {
+            return format!("{v:?}");
+        }
+        if let Ok(v) = r.try_get_by_index::<Option<f64>>(i) {
+            return format!("{v:?}");
+        }
+        if let Ok(v) = r.try_get_by_index::<Option<chrono::DateTime<chrono::Utc>>>(i) {
+            return format!("{v:?}");
+        }
+        if let Ok(v) = r.try_get_by_index::<Option<serde_json::Value>>(i) {
+            return format!("{v:?}");
+        }
+        panic!("column {i}: a type the dump does not read")
+    }
+    let tables: Vec<String> = live_schema(env).into_keys().collect();
+    block_on(async {
+        let s = env.store().await;
+        let mut out = String::new();
+        for t in tables {
+            let rows = s
+                .conn()
+                .query_all_raw(sea_orm::Statement::from_string(
+                    s.backend(),
+                    format!("SELECT * FROM {t}"),
+                ))
+                .await
+                .expect("dump");
+            for r in &rows {
+                let cells: Vec<String> = (0..r.column_names().len()).map(|i| cell(r, i)).collect();
+                out.push_str(&format!("{t}: {}\n", cells.join(" | ")));
+            }
+        }
+        s.close().await.ok();
+        out
+    })
+}
+
+#[test]
+fn the_map_of_personal_data_names_every_column_of_the_live_schema() {
+    let env = Env::with_config("");
+    env.ok(&["posting", "list"]);
+    let live = live_schema(&env);
+    let map = atsd::store::personal::columns();
+    let mut missing = Vec::new();
+    for (t, cols) in &live {
+        for c in cols {
+            if !map.get(t.as_str()).is_some_and(|m| m.contains(c.as_str())) {
+                missing.push(format!("{t}.{c}"));
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "columns of the schema that the map of personal data (src/store/personal.rs) does not name: {}",
+        missing.join(", ")
+    );
+    // and nothing in the map that the schema does not have
+    let mut stale = Vec::new();
+    for (t, cols) in &map {
+        for c in cols {
+            if !live.get(*t).is_some_and(|l| l.contains(*c)) {
+                stale.push(format!("{t}.{c}"));
+            }
+        }
+    }
+    assert!(
+        stale.is_empty(),
+        "the map names what is gone: {}",
+        stale.join(", ")
+    );
+}
+
+const DOMAIN: &str = "jobs.example.org";
+
+/// The outbox folder's files, as text.
+fn outbox_files(env: &Env) -> String {
+    let mut all = String::new();
+    if let Ok(rd) = std::fs::read_dir(env.path("outbox")) {
+        for e in rd.flatten() {
+            all.push_str(&String::from_utf8_lossy(
+                &std::fs::read(e.path()).unwrap_or_default(),
+            ));
+        }
+    }
+    all
+}
+
+/// A header of the newest `.eml` file to `to` in the outbox folder.
+fn eml_header(env: &Env, to: &str, name: &str) -> String {
+    let mut files: Vec<_> = std::fs::read_dir(env.path("outbox"))
+        .expect("the outbox folder")
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    files.sort();
+    for f in files.iter().rev() {
+        let text = String::from_utf8_lossy(&std::fs::read(f).unwrap_or_default()).into_owned();
+        let head = text.split("\r\n\r\n").next().unwrap_or("").to_string();
+        if !head.contains(&format!("To: {to}")) && !head.contains(&format!("<{to}>")) {
+            continue;
+        }
+        if let Some(v) = head
+            .split("\r\n")
+            .find_map(|l| l.strip_prefix(&format!("{name}: ")))
+        {
+            return v.trim_matches(|c| c == '<' || c == '>').to_string();
+        }
+    }
+    panic!("no email to {to} with {name}")
+}
+
+/// `atsd mail receive --recipient to` at `now`.
+fn receive(env: &Env, now: &str, to: &str, raw: &str) -> String {
+    use std::io::Write;
+    let mut c = env.std_cmd();
+    c.args(["--now", now, "mail", "receive", "--recipient", to]);
+    let mut child = c
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run atsd mail receive");
+    if let Some(mut stdin) = child.stdin.take() {
+        let _ = stdin.write_all(raw.as_bytes());
+    }
+    let out = child.wait_with_output().expect("atsd mail receive ends");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// What she wrote and what was written about her: none of it may survive.
+const NEEDLES: [&str; 8] = [
+    "Zyxwerth",
+    "zyxwerth",
+    "5550 1234",
+    "Quixstraße",
+    "Quixstra",
+    "was late again",
+    "cv-of-her.pdf",
+    "ada.z@",
+];
+
+#[test]
+fn anonymization_leaves_nothing_of_a_candidate_who_applied_replied_bounced_was_interviewed_and_rejected()
+ {
+    let port = free_port();
+    let env = Env::with_config(&format!(
+        "[retention]\nanonymize_after = \"365d\"\n\
+         [recruiters]\nemails = [\"recruiting@example.org\"]\n\
+         [interviews]\nstage = \"interview\"\n\
+         [http]\nlisten = \"127.0.0.1:{port}\"\n\
+         [schedule]\npoll = \"0 0 1 1 *\"\ndispatch = \"0 0 1 1 *\"\nadvance = \"0 0 1 1 *\"\ndigest = \"0 0 1 1 *\"\n\
+         [mail.inbound]\ndomain = \"{DOMAIN}\"\nkey_file = \"inbound.key\"\n"
+    ));
+    env.write(
+        "inbound.key",
+        "an-inbound-key-of-more-than-32-bytes-0123456789\n",
+    );
+    env.add_posting(1, "Cook");
+    env.add_posting(2, "Baker");
+    env.ok(&[
+        "person",
+        "add",
+        "grace@example.org",
+        "--name",
+        "Grace Hopper",
+    ]);
+    env.ok(&["posting", "assign", "1", "--recruiter", "grace@example.org"]);
+    // she applies from the careers page (the API, with an idempotency key)
+    let intake = env.token("careers", "intake");
+    let api = Api::start(&env, port);
+    let body =
+        serde_json::json!({"posting": 2, "name": "Ada Zyxwerth", "email": "ada.z@example.net"});
+    let a = http(
+        port,
+        "POST",
+        "/v1/applications",
+        &[
+            ("Authorization", &format!("Bearer {intake}")),
+            ("Content-Type", "application/json"),
+            ("Idempotency-Key", "k-1"),
+        ],
+        body.to_string().as_bytes(),
+    )
+    .expect("the API answers");
+    assert_eq!(a.status, 201, "{}", a.body);
+    api.stop();
+    // and by the command line to the other posting
+    env.ok(&[
+        "--now",
+        "2026-02-01T09:00:00Z",
+        "apply",
+        "1",
+        "--name",
+        "Ada Zyxwerth",
+        "--email",
+        "ada.z@example.net",
+    ]);
+    env.ok(&["--now", "2026-02-01T10:00:00Z", "tick", "dispatch"]);
+    // she replies with her phone and address, and a CV
+    let reply_to = eml_header(&env, "ada.z@example.net", "Reply-To");
+    assert!(reply_to.starts_with("reply+"), "{reply_to}");
+    let reply = format!(
+        "From: Ada Zyxwerth <ada.z@example.net>\r\nTo: {reply_to}\r\nSubject: Re: your application, Zyxwerth\r\n\
+         Message-ID: <r1.zyxwerth@example.net>\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/mixed; boundary=\"B\"\r\n\r\n--B\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n\
+         Call me on +49 30 5550 1234, I live at Quixstraße 12, Berlin.\r\n--B\r\n\
+         Content-Type: application/pdf; name=\"cv-of-her.pdf\"\r\nContent-Disposition: attachment; filename=\"cv-of-her.pdf\"\r\n\
+         Content-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQK\r\n--B--\r\n"
+    );
+    let out = receive(&env, "2026-02-02T09:00:00Z", &reply_to, &reply);
+    assert!(out.contains("a reply on application"), "{out}");
+    // an interview, with an interviewer's note about her
+    for stage in ["screening", "interview"] {
+        env.ok(&[
+            "--now",
+            "2026-02-03T09:00:00Z",
+            "application",
+            "move",
+            "2",
+            stage,
+        ]);
+    }
+    env.ok(&[
+        "--now",
+        "2026-02-03T09:05:00Z",
+        "interview",
+        "schedule",
+        "2",
+        "--at",
+        "2026-02-10T10:00",
+        "--interviewer",
+        "grace@example.org",
+        "--title",
+        "Ada Zyxwerth, first talk",
+    ]);
+    env.ok(&[
+        "--now",
+        "2026-02-10T12:00:00Z",
+        "interview",
+        "feedback",
+        "1",
+        "--by",
+        "grace@example.org",
+        "--recommendation",
+        "no",
+        "--note",
+        "Ada Zyxwerth was late again",
+    ]);
+    env.ok(&[
+        "--now",
+        "2026-02-10T13:00:00Z",
+        "tick",
+        "dispatch",
+        "digest",
+    ]);
+    // her address bounces for good (a report naming her address and the
+    // Message-ID of an email to her)
+    let returned = eml_header(&env, "ada.z@example.net", "Message-ID");
+    let dsn = format!(
+        "From: MAILER-DAEMON@mx.example.net\r\nTo: postmaster@{DOMAIN}\r\nSubject: Undelivered Mail\r\n\
+         Message-ID: <d1@mx.example.net>\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/report; report-type=delivery-status; boundary=\"R\"\r\n\r\n\
+         --R\r\nContent-Type: text/plain\r\n\r\nYour message to ada.z@example.net could not be delivered.\r\n\
+         --R\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.example.net\r\n\r\n\
+         Final-Recipient: rfc822; ada.z@example.net\r\nAction: failed\r\nStatus: 5.1.1\r\n\
+         Diagnostic-Code: smtp; 550 5.1.1 <ada.z@example.net>: no such user\r\n\r\n\
+         --R\r\nContent-Type: text/rfc822-headers\r\n\r\nTo: ada.z@example.net\r\nMessage-ID: <{returned}>\r\n\r\n--R--\r\n"
+    );
+    let out = receive(
+        &env,
+        "2026-02-11T09:00:00Z",
+        &format!("postmaster@{DOMAIN}"),
+        &dsn,
+    );
+    assert!(out.contains("permanent bounce"), "{out}");
+    // rejected, both, with a reason that quotes her
+    for app in ["1", "2"] {
+        env.ok(&[
+            "--now",
+            "2026-02-12T09:00:00Z",
+            "application",
+            "move",
+            app,
+            "rejected",
+            "--reason",
+            "Zyxwerth asked us to wait",
+        ]);
+    }
+    let before = dump_every_table(&env) + &outbox_files(&env);
+    for n in NEEDLES {
+        assert!(before.contains(n), "the seeded data holds `{n}`");
+    }
+
+    let v = env.json(&["--now", "2027-03-01T09:00:00Z", "tick", "retention"]);
+    assert_eq!(v["retention"]["anonymized"], 1, "{v}");
+    let tables = dump_every_table(&env);
+    let files = outbox_files(&env);
+    let mut left = Vec::new();
+    for n in NEEDLES {
+        for line in tables.lines().filter(|l| l.contains(n)) {
+            left.push(format!("`{n}` in {}", &line[..line.len().min(300)]));
+        }
+        if files.contains(n) {
+            left.push(format!("`{n}` in the outbox folder"));
+        }
+    }
+    assert!(left.is_empty(), "still held:\n{}", left.join("\n"));
+    // the hiring side is still there, and the report's counts
+    assert!(tables.contains("Grace Hopper"));
+    assert!(tables.contains("rejected"));
+}
