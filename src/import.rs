@@ -249,21 +249,34 @@ pub const CSV_COLUMNS: [&str; 7] = [
     "applied_at",
 ];
 
+/// The most unreadable lines of a CSV named one by one; the rest are
+/// counted.
+pub const MAX_ERRORS: usize = 100;
+
 /// Reads the CSV (header `posting,name,email[,locale,timezone,stage,applied_at]`).
 /// Pure; every problem is returned with its line.
 pub fn parse_csv(origin: &str, text: &str) -> Result<Vec<CsvRow>, Vec<String>> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    // The csv crate's line numbers skip blank lines; count from the byte offset.
-    let line_at = |byte: u64| -> u64 {
+    // The csv crate's line numbers skip blank lines; count from the byte
+    // offset, going on from the last record's (positions only grow), so
+    // that a file is counted once however many records it holds.
+    let mut counted = (0usize, 1u64);
+    let mut line_at = |byte: u64| -> u64 {
         let end = (byte as usize).min(text.len());
-        let before = &text.as_bytes()[..end];
+        let (from, lines) = if end >= counted.0 { counted } else { (0, 1) };
+        let lines = lines
+            + text.as_bytes()[from..end]
+                .iter()
+                .filter(|b| **b == b'\n')
+                .count() as u64;
+        counted = (end, lines);
         // a record starts after any blank lines the reader skipped
         let skipped = text.as_bytes()[end..]
             .iter()
             .take_while(|b| **b == b'\n' || **b == b'\r')
             .filter(|b| **b == b'\n')
             .count();
-        before.iter().filter(|b| **b == b'\n').count() as u64 + 1 + skipped as u64
+        lines + skipped as u64
     };
     let mut rdr = csv::ReaderBuilder::new()
         .flexible(false)
@@ -300,12 +313,17 @@ pub fn parse_csv(origin: &str, text: &str) -> Result<Vec<CsvRow>, Vec<String>> {
         return Err(errs);
     }
     let mut rows = Vec::new();
+    let mut more_errors = 0u64;
     for rec in rdr.records() {
         let rec = match rec {
             Ok(r) => r,
             Err(e) => {
                 let line = e.position().map(|p| line_at(p.byte())).unwrap_or(0);
-                errs.push(format!("{origin}: line {line}: {e}"));
+                if errs.len() < MAX_ERRORS {
+                    errs.push(format!("{origin}: line {line}: {e}"));
+                } else {
+                    more_errors += 1;
+                }
                 continue;
             }
         };
@@ -325,6 +343,11 @@ pub fn parse_csv(origin: &str, text: &str) -> Result<Vec<CsvRow>, Vec<String>> {
             stage: opt("stage"),
             applied_at: opt("applied_at"),
         });
+    }
+    if more_errors > 0 {
+        errs.push(format!(
+            "{origin}: and {more_errors} more line(s) that cannot be read"
+        ));
     }
     if errs.is_empty() { Ok(rows) } else { Err(errs) }
 }
@@ -571,6 +594,80 @@ mod tests {
             let _ = parse_csv("a.csv", &format!("posting,name,email\n{body}"));
             let _ = parse_csv("a.csv", &body);
         }
+
+        /// Adversarial files — quotes that never close, lines of the
+        /// wrong width, runs of blank lines, repeated many times —: no
+        /// panic, at most [`MAX_ERRORS`] lines named (then a count), and
+        /// each line number the one counted from the file's start, as the
+        /// first (quadratic) counter did.
+        #[test]
+        fn adversarial_csv_is_counted_once_and_numbered_right(
+            units in proptest::collection::vec(
+                proptest::sample::select(vec!["1,a,b\n", "1,a\n", "\"", "\"\"", ",", "\n", "\r\n", "\n\n", "x"]),
+                0..400,
+            ),
+            times in 1usize..40,
+        ) {
+            let body: String = units.concat().repeat(times);
+            let text = format!("posting,name,email\n{body}");
+            match parse_csv("a.csv", &text) {
+                Ok(rows) => {
+                    let lines: Vec<u64> = rows.iter().map(|r| r.line).collect();
+                    proptest::prop_assert_eq!(lines, lines_from_start(&text));
+                }
+                Err(errs) => {
+                    proptest::prop_assert!(errs.len() <= MAX_ERRORS + 1, "{}", errs.len());
+                    for e in &errs {
+                        proptest::prop_assert!(e.starts_with("a.csv: "), "{e}");
+                    }
+                }
+            }
+        }
+    }
+
+    /// The rows' lines as the first counter gave them: each counted from
+    /// the file's start (quadratic, but right).
+    fn lines_from_start(text: &str) -> Vec<u64> {
+        let line_at = |byte: u64| -> u64 {
+            let end = (byte as usize).min(text.len());
+            let skipped = text.as_bytes()[end..]
+                .iter()
+                .take_while(|b| **b == b'\n' || **b == b'\r')
+                .filter(|b| **b == b'\n')
+                .count();
+            text.as_bytes()[..end]
+                .iter()
+                .filter(|b| **b == b'\n')
+                .count() as u64
+                + 1
+                + skipped as u64
+        };
+        let mut rdr = csv::ReaderBuilder::new()
+            .flexible(false)
+            .trim(csv::Trim::All)
+            .from_reader(text.as_bytes());
+        rdr.records()
+            .filter_map(|r| r.ok())
+            .filter(|r| !r.iter().all(str::is_empty))
+            .map(|r| r.position().map(|p| line_at(p.byte())).unwrap_or(0))
+            .collect()
+    }
+
+    #[test]
+    fn line_numbers_count_on_across_blank_lines_and_quoted_breaks() {
+        let text = "posting,name,email\n1,a,b\n\n\n1,\"x\ny\",c\n1,d,e\n";
+        let rows = parse_csv("a.csv", text).expect("readable");
+        let lines: Vec<u64> = rows.iter().map(|r| r.line).collect();
+        assert_eq!(lines, [2, 5, 7]);
+        // many bad lines: the first 100 named, the rest counted
+        let bad = format!("posting,name,email\n{}", "1,a\n".repeat(250));
+        let errs = parse_csv("a.csv", &bad).expect_err("bad lines");
+        assert_eq!(errs.len(), MAX_ERRORS + 1);
+        assert!(errs[0].contains("line 2"), "{}", errs[0]);
+        assert_eq!(
+            errs[MAX_ERRORS],
+            "a.csv: and 150 more line(s) that cannot be read"
+        );
     }
 
     #[test]

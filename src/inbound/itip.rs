@@ -119,6 +119,29 @@ fn split(line: &str) -> Option<Line> {
 mod tests {
     use super::*;
 
+    proptest::proptest! {
+        /// Adversarial calendars — folds after every character, quoted
+        /// parameters that never close, colons and semicolons without end —
+        /// repeated many times: a reply or none, never a panic; and a
+        /// reply's folds do not change what it says.
+        #[test]
+        fn adversarial_calendars_are_read_or_ignored(
+            units in proptest::collection::vec(
+                proptest::sample::select(vec!["\r\n ", "\r\n\t", "\n ", ";", ":", "\"", "=", "ATTENDEE", "x", "\r\n"]),
+                0..300,
+            ),
+            times in 1usize..60,
+        ) {
+            let noise: String = units.concat().repeat(times);
+            let _ = parse(&noise);
+            let text = format!(
+                "BEGIN:VCALENDAR\r\nMETHOD:REPLY\r\nBEGIN:VEVENT\r\nUID:u@x\r\nCOMMENT:{noise}\r\n\
+                 ATTENDEE;PARTSTAT=ACCEPTED:mailto:a@b\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+            );
+            let _ = parse(&text);
+        }
+    }
+
     #[test]
     fn a_reply_names_its_event_its_attendee_and_the_answer() {
         let text = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nMETHOD:REPLY\r\nBEGIN:VEVENT\r\n\

@@ -231,6 +231,26 @@ mod tests {
     }
 
     proptest! {
+        /// Adversarial JSON — arrays inside arrays past serde_json's
+        /// recursion limit, escapes and entities, keys without end —
+        /// repeated many times: an error or jobs, never a panic.
+        #[test]
+        fn adversarial_json_is_refused_or_read(
+            units in proptest::collection::vec(
+                proptest::sample::select(vec!["[", "{", "\"k\":0,", "\"\\u00e9\"", "&amp;lt;", ",", "]", "}", "null"]),
+                0..300,
+            ),
+            times in 1usize..60,
+        ) {
+            let body: String = units.concat().repeat(times);
+            for text in [format!("{{\"jobs\":[{body}]}}"), format!("{{\"jobs\":{body}"), body.clone()] {
+                let _ = greenhouse_list(text.as_bytes());
+                let _ = greenhouse_single(text.as_bytes());
+                let _ = lever_list(text.as_bytes());
+                let _ = ashby_list(text.as_bytes());
+            }
+        }
+
         #[test]
         fn parsers_never_panic(body in proptest::collection::vec(any::<u8>(), 0..300)) {
             let _ = greenhouse_single(&body);

@@ -168,6 +168,85 @@ pub fn parse(path: &Path, text: &str) -> Result<Vec<PostingInput>, String> {
     }
 }
 
+/// The biggest front matter read (a posting's is a few hundred bytes).
+pub const FRONT_MATTER_MAX: usize = 64 * 1024;
+/// The deepest `[`/`{` nesting a front matter may have.
+pub const FLOW_DEPTH_MAX: usize = 32;
+
+/// What the YAML reader would take long over, refused in one pass before
+/// it reads anything: a front matter over [`FRONT_MATTER_MAX`], flow
+/// collections nested deeper than [`FLOW_DEPTH_MAX`] (64 KiB of `[` took the
+/// reader 7 s), and aliases (`*name`: each may stand for all that its
+/// anchor holds, expanded again and again; a posting has no use for them).
+fn guard_front_matter(name: &str, yaml: &str) -> Result<(), String> {
+    if yaml.len() > FRONT_MATTER_MAX {
+        return Err(format!(
+            "{name}: the front matter is {} KiB; at most {} KiB is read",
+            yaml.len().div_ceil(1024),
+            FRONT_MATTER_MAX / 1024
+        ));
+    }
+    // flow collections may span lines: the depth goes on from line to line
+    let mut depth = 0usize;
+    for (n, line) in yaml.lines().enumerate() {
+        // the YAML starts on the file's second line
+        let at = n + 2;
+        let (mut quote, mut prev) = (None::<char>, ' ');
+        // the last character that was not a space, and how many there were
+        let (mut last, mut seen) = (None::<char>, 0usize);
+        let mut chars = line.chars().peekable();
+        while let Some(ch) = chars.next() {
+            match (quote, ch) {
+                (Some('"'), '\\') => {
+                    chars.next();
+                }
+                (Some(q), ch) if ch == q => quote = None,
+                (Some(_), _) => {}
+                (None, '#') if prev == ' ' => break,
+                (None, '"' | '\'') if matches!(prev, ' ' | '[' | '{' | ',' | ':') => {
+                    quote = Some(ch)
+                }
+                (None, '[' | '{') => {
+                    depth += 1;
+                    if depth > FLOW_DEPTH_MAX {
+                        return Err(format!(
+                            "{name}:{at}: invalid front matter: lists or mappings nested more than {FLOW_DEPTH_MAX} deep"
+                        ));
+                    }
+                }
+                (None, ']' | '}') => depth = depth.saturating_sub(1),
+                (None, '*') => {
+                    // an alias starts a node: first on its line, after `: `,
+                    // after a list's `- `, or inside `[…]`/`{…}`
+                    let node_start = match last {
+                        None => true,
+                        Some(':') | Some('-') => prev == ' ' && (last == Some(':') || seen == 1),
+                        Some('[') | Some('{') => true,
+                        Some(',') => depth > 0,
+                        _ => false,
+                    };
+                    if node_start
+                        && chars
+                            .peek()
+                            .is_some_and(|c| c.is_alphanumeric() || *c == '_')
+                    {
+                        return Err(format!(
+                            "{name}:{at}: invalid front matter: aliases (`*name`) are not read in a posting's front matter; write the value out"
+                        ));
+                    }
+                }
+                _ => {}
+            }
+            if !ch.is_whitespace() {
+                last = Some(ch);
+                seen += 1;
+            }
+            prev = ch;
+        }
+    }
+    Ok(())
+}
+
 fn yaml_to_json(v: &serde_norway::Value) -> Json {
     serde_json::to_value(v).unwrap_or(Json::Null)
 }
@@ -198,6 +277,7 @@ fn parse_front_matter(name: &str, text: &str) -> Result<PostingInput, String> {
         ));
     }
     let description = text[consumed..].trim();
+    guard_front_matter(name, &yaml)?;
     let value: serde_norway::Value =
         serde_norway::from_str(&yaml).map_err(|e| match e.location() {
             // the YAML starts on the file's second line
@@ -526,11 +606,69 @@ Body text.
             let _ = parse(Path::new("f.json"), &format!("{{\"jobs\": [{s}]}}"));
         }
 
+        /// Adversarial front matter and job JSON — anchors and aliases of
+        /// aliases, flow collections inside each other, escapes — repeated
+        /// many times: an error naming the file or postings, never a panic
+        /// nor an expansion without end (the YAML reader refuses past its
+        /// recursion and repetition limits).
+        #[test]
+        fn adversarial_posting_files_are_refused_or_read(
+            units in proptest::collection::vec(
+                proptest::sample::select(vec!["[", "{", "&a ", "*a", ", ", ": ", "- ", "\n", "\\u00e9", "\"", "'", "&lt;", "x"]),
+                0..300,
+            ),
+            times in 1usize..60,
+        ) {
+            let body: String = units.concat().repeat(times);
+            for text in [
+                format!("---\ntitle: t\nurl: https://example.org/j\nx: {body}\n---\n"),
+                format!("{{\"jobs\": [{body}]}}"),
+                format!("{{\"id\": 1, \"title\": \"t\", \"absolute_url\": \"https://example.org/j\", \"content\": \"{body}\"}}"),
+            ] {
+                if let Err(e) = parse(Path::new("f.md"), &text) {
+                    proptest::prop_assert!(e.starts_with("f.md"), "{e}");
+                }
+            }
+        }
+
         #[test]
         fn any_timestamp_and_archived_value_is_handled(ts in proptest::num::i64::ANY, archived in "\\PC{0,8}") {
             let text = format!("---\ntitle: t\nurl: https://example.org/j\ntimestamp: {ts}\narchived: {archived:?}\n---\n");
             let _ = parse(Path::new("f.md"), &text);
         }
+    }
+
+    #[test]
+    fn front_matter_the_yaml_reader_would_take_long_over_is_refused_naming_the_line() {
+        let fm = |yaml: &str| {
+            parse(
+                Path::new("f.md"),
+                &format!("---\ntitle: t\nurl: https://example.org/j\n{yaml}\n---\n"),
+            )
+        };
+        let e = fm(&format!("x: {}", "[".repeat(40))).expect_err("deep");
+        assert!(
+            e.starts_with("f.md:4: invalid front matter: lists or mappings nested more than 32"),
+            "{e}"
+        );
+        let e = fm(&"x: [\n".repeat(40)).expect_err("deep over lines");
+        assert!(e.contains("nested more than 32"), "{e}");
+        let e = fm("a: &a [x, x]\nb: [*a, *a]").expect_err("aliases");
+        assert!(
+            e.starts_with("f.md:5: invalid front matter: aliases"),
+            "{e}"
+        );
+        let e = fm("a: &a x\nb: *a").expect_err("an alias value");
+        assert!(e.contains("aliases"), "{e}");
+        let e = fm(&format!("x: \"{}\"", "a".repeat(70 * 1024))).expect_err("big");
+        assert!(e.contains("at most 64 KiB"), "{e}");
+        // stars and brackets in text are text
+        let ok =
+            fm("location: \"[remote] *anywhere*\"\ncompanyName: Senior *Rust* - *crab* [team], x")
+                .expect("text");
+        assert_eq!(ok.len(), 1);
+        let ok = fm("tags: [a, [b, c], {d: e}]  # a comment with *star and [[[[").expect("flow");
+        assert_eq!(ok.len(), 1);
     }
 
     #[test]
