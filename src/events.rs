@@ -26,6 +26,8 @@ pub const TYPES: &[&str] = &[
     "candidate.unheld",
     "posting.team_changed",
     "email.resent",
+    "candidate.email_changed",
+    "candidate.merged",
     "inbound.released",
     "inbound.dropped",
 ];

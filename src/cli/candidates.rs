@@ -1,4 +1,4 @@
-//! `atsd candidate hold|unhold|show`.
+//! `atsd candidate hold|unhold|show|set-email|merge`.
 
 use super::commands::Env;
 use super::output::{print_json, print_table, table, time};
@@ -6,6 +6,7 @@ use super::{CandidateCmd, CmdResult};
 use crate::error::Error;
 use crate::jobs::retention;
 use crate::store::applications;
+use crate::workflow::identity;
 use serde_json::json;
 
 pub(super) async fn command(env: &Env, cmd: CandidateCmd) -> CmdResult {
@@ -13,10 +14,44 @@ pub(super) async fn command(env: &Env, cmd: CandidateCmd) -> CmdResult {
         CandidateCmd::Hold { email, reason } => hold(env, &email, true, reason).await,
         CandidateCmd::Unhold { email } => hold(env, &email, false, None).await,
         CandidateCmd::Show { email } => show(env, &email).await,
-        CandidateCmd::SetEmail { email, new_email } => {
-            super::inbound::set_email(env, &email, &new_email).await
-        }
+        CandidateCmd::SetEmail { email, new_email } => set_email(env, &email, &new_email).await,
+        CandidateCmd::Merge { keep, other } => merge(env, &keep, &other).await,
     }
+}
+
+async fn set_email(env: &Env, email: &str, new_email: &str) -> CmdResult {
+    let store = env.store().await?;
+    let txn = store.begin_write().await?;
+    let done = identity::set_email(&txn, email, new_email, &super::actor(), env.now).await?;
+    txn.commit().await?;
+    if env.json {
+        return print_json(&json!({"candidate": done.candidate, "released": done.released}));
+    }
+    println!(
+        "candidate {}: {} → {}; {} held email(s) will go to the new address",
+        done.candidate.id, done.old, done.candidate.email, done.released
+    );
+    Ok(())
+}
+
+async fn merge(env: &Env, keep: &str, other: &str) -> CmdResult {
+    let store = env.store().await?;
+    let txn = store.begin_write().await?;
+    let done = identity::merge(&txn, keep, other, &super::actor(), env.now).await?;
+    txn.commit().await?;
+    if env.json {
+        return print_json(&done);
+    }
+    println!(
+        "candidate {} merged into candidate {} <{}>: {} application(s), {} waiting email(s) now to {}",
+        done.merged_id,
+        done.kept.id,
+        done.kept.email,
+        done.applications,
+        done.emails,
+        done.kept.email
+    );
+    Ok(())
 }
 
 async fn hold(env: &Env, email: &str, on: bool, reason: Option<String>) -> CmdResult {

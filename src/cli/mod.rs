@@ -248,9 +248,19 @@ pub enum CandidateCmd {
     Unhold { email: String },
     /// A candidate, their applications and when retention will anonymize them.
     Show { email: String },
-    /// Correct a candidate's address: emails held for the old one (it
-    /// bounced) go to the new one.
+    /// Correct a candidate's address (and the key they are found by):
+    /// emails held for the old one (it bounced) go to the new one. Refused
+    /// when the new address is another candidate's (see merge).
     SetEmail { email: String, new_email: String },
+    /// Make two candidates who are one person one: every application of
+    /// OTHER (with its emails, replies and interviews) becomes KEEP's, and
+    /// OTHER is gone. Refused when both applied to the same posting.
+    Merge {
+        /// The candidate who stays (their address and name).
+        keep: String,
+        /// The candidate merged into KEEP.
+        other: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

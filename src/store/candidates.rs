@@ -113,3 +113,96 @@ pub async fn find_or_create<C: ConnectionTrait>(
     .insert(c)
     .await?)
 }
+
+/// A candidate's address and the key they are found by with it.
+pub async fn change_email<C: ConnectionTrait>(
+    c: &C,
+    found: candidate::Model,
+    new_email: &str,
+    now: DateTime<Utc>,
+) -> Result<candidate::Model> {
+    let mut am: candidate::ActiveModel = found.into();
+    am.email = Set(new_email.to_string());
+    am.email_key = Set(candidate_fields::email_key(new_email));
+    am.updated_at = Set(now);
+    Ok(am.update(c).await?)
+}
+
+/// A posting both candidates applied to: `(posting, application of a,
+/// application of b)`.
+pub async fn shared_posting<C: ConnectionTrait>(
+    c: &C,
+    a: i64,
+    b: i64,
+) -> Result<Option<(i64, i64, i64)>> {
+    let r = c
+        .query_one_raw(super::sql(
+            c.get_database_backend(),
+            "SELECT x.posting_id AS p, x.id AS a, y.id AS b FROM applications x \
+             JOIN applications y ON y.posting_id = x.posting_id \
+             WHERE x.candidate_id = ? AND y.candidate_id = ? ORDER BY x.posting_id LIMIT 1",
+            vec![a.into(), b.into()],
+        ))
+        .await?;
+    Ok(match r {
+        Some(r) => Some((
+            r.try_get("", "p")?,
+            r.try_get("", "a")?,
+            r.try_get("", "b")?,
+        )),
+        None => None,
+    })
+}
+
+/// Moves every application of `other` to `keep`, carries a hold over,
+/// re-addresses the emails still waiting for `other`'s address to
+/// `keep`'s, and deletes `other`: `(applications moved, emails
+/// re-addressed)`.
+pub async fn merge_into<C: ConnectionTrait>(
+    c: &C,
+    keep: &candidate::Model,
+    other: &candidate::Model,
+    now: DateTime<Utc>,
+) -> Result<(u64, u64)> {
+    use entity::{application, outbox};
+    use sea_orm::sea_query::{Expr, ExprTrait, Func};
+    let apps: Vec<i64> = application::Entity::find()
+        .filter(application::Column::CandidateId.eq(other.id))
+        .all(c)
+        .await?
+        .into_iter()
+        .map(|a| a.id)
+        .collect();
+    let moved = application::Entity::update_many()
+        .col_expr(application::Column::CandidateId, Expr::value(keep.id))
+        .col_expr(application::Column::UpdatedAt, Expr::value(now))
+        .filter(application::Column::CandidateId.eq(other.id))
+        .exec(c)
+        .await?
+        .rows_affected;
+    let waiting = [
+        outbox::Status::Pending.as_str(),
+        outbox::Status::Held.as_str(),
+    ];
+    let emails = outbox::Entity::update_many()
+        .col_expr(outbox::Column::Recipient, Expr::value(keep.email.clone()))
+        .col_expr(outbox::Column::UpdatedAt, Expr::value(now))
+        .filter(outbox::Column::ApplicationId.is_in(apps))
+        .filter(outbox::Column::Status.is_in(waiting))
+        .filter(
+            Func::lower(Expr::col(outbox::Column::Recipient))
+                .eq(candidate_fields::email_key(&other.email)),
+        )
+        .exec(c)
+        .await?
+        .rows_affected;
+    if other.on_hold && !keep.on_hold {
+        let mut am: candidate::ActiveModel = keep.clone().into();
+        am.on_hold = Set(true);
+        am.hold_reason = Set(other.hold_reason.clone());
+        am.updated_at = Set(now);
+        am.update(c).await?;
+    }
+    candidate::Entity::delete_by_id(other.id).exec(c).await?;
+    Ok((moved, emails))
+}

@@ -13,6 +13,7 @@
 pub mod audited;
 pub mod batch;
 pub mod email;
+pub mod identity;
 pub mod interviews;
 mod withdraw;
 

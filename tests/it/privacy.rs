@@ -371,3 +371,122 @@ fn anonymization_leaves_nothing_of_a_candidate_who_applied_replied_bounced_was_i
     assert!(tables.contains("Grace Hopper"));
     assert!(tables.contains("rejected"));
 }
+
+fn apply(env: &Env, posting: &str, name: &str, email: &str) -> i64 {
+    env.json(&[
+        "apply",
+        posting,
+        "--name",
+        name,
+        "--email",
+        email,
+        "--no-email",
+    ])["application"]["id"]
+        .as_i64()
+        .expect("an application id")
+}
+
+#[test]
+fn a_corrected_address_finds_the_same_candidate_and_two_candidates_who_are_one_person_merge() {
+    let env = Env::with_config("");
+    for (id, title) in [(1, "Cook"), (2, "Baker"), (3, "Porter")] {
+        env.add_posting(id, title);
+    }
+    apply(&env, "1", "Ada Lovelace", "ada@old.example.net");
+    let ada = env.json(&["candidate", "show", "ada@old.example.net"])["candidate"]["id"].clone();
+    // the address and its key change together
+    env.ok(&[
+        "candidate",
+        "set-email",
+        "ada@old.example.net",
+        "Ada@New.example.net",
+    ]);
+    let shown = env.json(&["candidate", "show", "ada@new.example.net"]);
+    assert_eq!(shown["candidate"]["id"], ada, "{shown}");
+    let gone = env.fails(2, &["candidate", "show", "ada@old.example.net"]);
+    assert!(gone.contains("no candidate"), "{gone}");
+    // her next application from the new address is hers
+    apply(&env, "2", "Ada Lovelace", "ada@new.example.net");
+    let shown = env.json(&["candidate", "show", "ada@new.example.net"]);
+    assert_eq!(
+        shown["applications"].as_array().map(Vec::len),
+        Some(2),
+        "{shown}"
+    );
+    assert_eq!(
+        crate::common::scalar(&env, "SELECT COUNT(*) FROM candidates"),
+        1
+    );
+    // another candidate's address is refused, naming them, nothing changed
+    apply(&env, "3", "Ada L.", "ada.l@work.example.net");
+    let before = dump_every_table(&env);
+    let refused = env.fails(
+        2,
+        &[
+            "candidate",
+            "set-email",
+            "ada@new.example.net",
+            "ada.l@work.example.net",
+        ],
+    );
+    assert!(
+        refused.contains("already candidate 2's address") && refused.contains("candidate merge"),
+        "{refused}"
+    );
+    assert_eq!(dump_every_table(&env), before);
+
+    // one person: merged into the first, in one transaction with its event
+    let merged = env.json(&[
+        "candidate",
+        "merge",
+        "ada@new.example.net",
+        "ada.l@work.example.net",
+    ]);
+    assert_eq!(merged["applications"], 1, "{merged}");
+    let shown = env.json(&["candidate", "show", "ada@new.example.net"]);
+    assert_eq!(
+        shown["applications"].as_array().map(Vec::len),
+        Some(3),
+        "{shown}"
+    );
+    env.fails(2, &["candidate", "show", "ada.l@work.example.net"]);
+    let events = crate::daemon::rows(
+        &env,
+        "SELECT type, data FROM events WHERE type LIKE 'candidate.%' ORDER BY id",
+    );
+    assert_eq!(events.len(), 2, "{events:?}");
+    assert_eq!(events[0][0], "candidate.email_changed");
+    assert_eq!(events[1][0], "candidate.merged");
+    for e in &events {
+        assert!(e[1].contains("\"actor\":\"cli:"), "{}", e[1]);
+        assert!(
+            !e[1].contains("example.net"),
+            "no address in an event: {}",
+            e[1]
+        );
+    }
+    // both applied to one posting: refused, saying why, nothing changed
+    apply(&env, "1", "Ada Again", "ada.again@example.net");
+    let before = dump_every_table(&env);
+    let refused = env.fails(
+        2,
+        &[
+            "candidate",
+            "merge",
+            "ada@new.example.net",
+            "ada.again@example.net",
+        ],
+    );
+    assert!(refused.contains("both applied to posting 1"), "{refused}");
+    assert_eq!(dump_every_table(&env), before);
+    let same = env.fails(
+        2,
+        &[
+            "candidate",
+            "merge",
+            "ada@new.example.net",
+            "ADA@new.example.net",
+        ],
+    );
+    assert!(same.contains("the same candidate"), "{same}");
+}
