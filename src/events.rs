@@ -28,6 +28,10 @@ pub const TYPES: &[&str] = &[
     "email.resent",
     "candidate.email_changed",
     "candidate.merged",
+    "candidate.erased",
+    "data_request.opened",
+    "data_request.extended",
+    "data_request.closed",
     "inbound.released",
     "inbound.dropped",
 ];

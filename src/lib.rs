@@ -24,6 +24,7 @@ pub mod poll;
 pub mod posting;
 pub mod recruiter_board;
 pub mod report;
+pub mod requests;
 pub mod rules;
 pub mod schedule;
 pub mod secret_file;

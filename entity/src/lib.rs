@@ -5,6 +5,7 @@ pub mod api_token;
 pub mod application;
 pub mod board_session;
 pub mod candidate;
+pub mod data_request;
 pub mod event;
 pub mod idempotency_key;
 pub mod inbound_message;

@@ -13,6 +13,7 @@ mod m20261203_000008_interviews;
 mod m20261203_000009_inbound;
 mod m20261207_000010_hostile_mail;
 mod m20261207_000011_quarantine;
+mod m20261207_000012_data_requests;
 
 pub struct Migrator;
 
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000009_inbound::Migration),
             Box::new(m20261207_000010_hostile_mail::Migration),
             Box::new(m20261207_000011_quarantine::Migration),
+            Box::new(m20261207_000012_data_requests::Migration),
         ]
     }
 }

@@ -16,6 +16,7 @@ pub(super) async fn command(env: &Env, cmd: CandidateCmd) -> CmdResult {
         CandidateCmd::Show { email } => show(env, &email).await,
         CandidateCmd::SetEmail { email, new_email } => set_email(env, &email, &new_email).await,
         CandidateCmd::Merge { keep, other } => merge(env, &keep, &other).await,
+        CandidateCmd::Erase { email, request } => erase(env, &email, request).await,
     }
 }
 
@@ -30,6 +31,33 @@ async fn set_email(env: &Env, email: &str, new_email: &str) -> CmdResult {
     println!(
         "candidate {}: {} → {}; {} held email(s) will go to the new address",
         done.candidate.id, done.old, done.candidate.email, done.released
+    );
+    Ok(())
+}
+
+async fn erase(env: &Env, email: &str, request: Option<i64>) -> CmdResult {
+    let store = env.store().await?;
+    let done = crate::workflow::requests::erase(
+        &store,
+        &env.ctx(),
+        &env.pipeline,
+        email,
+        request,
+        &super::actor(),
+    )
+    .await?;
+    if env.json {
+        return print_json(&done);
+    }
+    println!(
+        "candidate {} erased: everything atsd held of them is forgotten ({} email(s) scrubbed, {} interview(s) cancelled for the interviewers){}",
+        done.candidate_id,
+        done.outbox_rows,
+        done.interviews_cancelled,
+        done.request
+            .as_ref()
+            .map(|r| format!("; data request {} closed", r.id))
+            .unwrap_or_default()
     );
     Ok(())
 }

@@ -191,6 +191,7 @@ pub(super) async fn dispatch(cli: Cli, verbose: u8) -> CmdResult {
         Command::Tick { jobs, dry_run } => super::jobs::tick(&env, &jobs, dry_run).await,
         Command::Run => super::jobs::run_daemon(&env).await,
         Command::Candidate(cmd) => super::candidates::command(&env, cmd).await,
+        Command::Request(cmd) => super::requests::command(&env, cmd).await,
         Command::Mail(cmd) => match cmd {
             MailCmd::List { status } => super::mail::mail_list(&env, status.as_deref()).await,
             MailCmd::Preview {

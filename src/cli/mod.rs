@@ -13,6 +13,7 @@ mod mail;
 mod output;
 mod people;
 mod postings;
+mod requests;
 mod tokens;
 
 use crate::error::{Error, Result};
@@ -86,6 +87,9 @@ pub enum Command {
     /// Candidates: retention holds, and what atsd keeps about a person.
     #[command(subcommand)]
     Candidate(CandidateCmd),
+    /// Data-subject requests (access, erasure, …) and their legal due dates.
+    #[command(subcommand)]
+    Request(RequestCmd),
     /// The email outbox.
     #[command(subcommand)]
     Mail(MailCmd),
@@ -252,6 +256,17 @@ pub enum CandidateCmd {
     /// emails held for the old one (it bounced) go to the new one. Refused
     /// when the new address is another candidate's (see merge).
     SetEmail { email: String, new_email: String },
+    /// Forget a candidate now, as retention would (the map of personal
+    /// data): their interviews to come are cancelled for the interviewers,
+    /// and `candidate.erased` tells downstream systems. Refused for a
+    /// candidate on hold.
+    Erase {
+        email: String,
+        /// The erasure request this answers: closed as done (or, when the
+        /// candidate is on hold, as refused with the hold's reason).
+        #[arg(long, value_name = "ID")]
+        request: Option<i64>,
+    },
     /// Make two candidates who are one person one: every application of
     /// OTHER (with its emails, replies and interviews) becomes KEEP's, and
     /// OTHER is gone. Refused when both applied to the same posting.
@@ -260,6 +275,55 @@ pub enum CandidateCmd {
         keep: String,
         /// The candidate merged into KEEP.
         other: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RequestCmd {
+    /// Open a request; prints its id and due date (GDPR: the same date next
+    /// month, off weekends; CCPA: 45 days, acknowledged within 10 business
+    /// days), in [schedule] timezone.
+    Open {
+        /// The person's address (a candidate's, or someone atsd may hold).
+        #[arg(long)]
+        email: String,
+        #[arg(long, value_parser = crate::requests::KINDS)]
+        kind: String,
+        #[arg(long, value_parser = crate::requests::LAWS)]
+        law: String,
+        /// When it was received (RFC 3339 or a date); default now.
+        #[arg(long, value_name = "TIME")]
+        received_at: Option<String>,
+        #[arg(long)]
+        note: Option<String>,
+    },
+    /// Open requests, soonest due first.
+    List {
+        /// Only those due within this long (e.g. 7d).
+        #[arg(long, value_name = "DURATION")]
+        due_within: Option<humantime::Duration>,
+        /// Only those past their due date.
+        #[arg(long)]
+        overdue: bool,
+        /// Closed ones too.
+        #[arg(long)]
+        all: bool,
+    },
+    /// One request.
+    Show { id: i64 },
+    /// The one extension the law allows, before the due date, with a reason.
+    Extend {
+        id: i64,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Close a request: done or refused, with the reason.
+    Close {
+        id: i64,
+        #[arg(long, value_parser = ["done", "refused"])]
+        outcome: String,
+        #[arg(long)]
+        reason: String,
     },
 }
 

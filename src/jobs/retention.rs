@@ -59,6 +59,12 @@ pub struct Report {
     pub would_anonymize: Vec<Due>,
 }
 
+/// What the file transport holds of forgotten people.
+pub(crate) struct Files {
+    rows: Vec<outbox::Model>,
+    digests: Vec<outbox::Model>,
+}
+
 pub struct Retention<'a> {
     pub store: &'a Store,
     pub config: &'a Config,
@@ -187,9 +193,23 @@ impl Retention<'_> {
     }
 
     async fn anonymize(&self, people: &[Due], report: &mut Report) -> Result<()> {
+        let txn = self.store.begin_write().await?;
+        let files = self.anonymize_in(&txn, people, report).await?;
+        txn.commit().await?;
+        self.clean_files(files, report).await
+    }
+
+    /// Forgets `people` inside the caller's transaction, everywhere the map
+    /// of personal data says; what the file transport holds of them, to
+    /// clean once the transaction committed ([`Self::clean_files`]).
+    pub(crate) async fn anonymize_in<C: ConnectionTrait>(
+        &self,
+        txn: &C,
+        people: &[Due],
+        report: &mut Report,
+    ) -> Result<Files> {
         let b = self.store.backend();
         let ids: Vec<i64> = people.iter().map(|p| p.candidate_id).collect();
-        let txn = self.store.begin_write().await?;
         let apps: Vec<i64> = txn
             .query_all_raw(sql(
                 b,
@@ -206,7 +226,7 @@ impl Retention<'_> {
         // the rows and files to scrub, read before they change
         let rows = outbox::Entity::find()
             .filter(outbox::Column::ApplicationId.is_in(apps.clone()))
-            .all(&txn)
+            .all(txn)
             .await?;
         let digests = outbox::Entity::find()
             .filter(outbox::Column::Template.eq("recruiter_digest"))
@@ -219,7 +239,7 @@ impl Retention<'_> {
                         .unwrap_or(self.now),
                 ),
             )
-            .all(&txn)
+            .all(txn)
             .await?;
         // everything the map of personal data says is theirs
         let who = personal::Subjects {
@@ -228,25 +248,29 @@ impl Retention<'_> {
             addresses: people.iter().map(|p| p.email.to_lowercase()).collect(),
             names: people.iter().map(|p| p.name.clone()).collect(),
         };
-        for (table, n) in personal::forget(&txn, &who, self.now).await? {
+        for (table, n) in personal::forget(txn, &who, self.now).await? {
             if table == "outbox" {
                 report.outbox_rows += n;
             }
         }
-        txn.commit().await?;
         report.anonymized += people.len() as u64;
         for p in people {
             tracing::info!(candidate = p.candidate_id, "candidate anonymized");
         }
-        // the file transport's copies
+        Ok(Files { rows, digests })
+    }
+
+    /// The file transport's copies of forgotten emails: deleted, and the
+    /// digests that named them written again from their scrubbed rows.
+    pub(crate) async fn clean_files(&self, files: Files, report: &mut Report) -> Result<()> {
         if let Some(dir) = self.outbox_dir() {
-            for r in &rows {
+            for r in &files.rows {
                 let path = dir.join(compose::eml_file_name(&r.message_id));
                 if std::fs::remove_file(&path).is_ok() {
                     report.files_removed += 1;
                 }
             }
-            self.rewrite_digests(&dir, &digests).await?;
+            self.rewrite_digests(&dir, &files.digests).await?;
         }
         Ok(())
     }

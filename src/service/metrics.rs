@@ -40,6 +40,11 @@ struct Status {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct State {
+    state: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct JobLabel {
     job: String,
 }
@@ -75,6 +80,7 @@ pub struct Metrics {
     quarantined: Family<Reason, Gauge>,
     quarantined_bytes: Family<Reason, Gauge>,
     quarantine_refused: Gauge,
+    data_requests: Family<State, Gauge>,
 }
 
 impl Default for Metrics {
@@ -166,6 +172,12 @@ impl Metrics {
              quarantine_per_sender, of the senders heard from in the last day",
             quarantine_refused.clone(),
         );
+        let data_requests = Family::<State, Gauge>::default();
+        registry.register(
+            "atsd_data_requests",
+            "Open data-subject requests: open, due_soon (within 7 days), overdue",
+            data_requests.clone(),
+        );
         registry.register(
             "atsd_build",
             "The running version",
@@ -188,6 +200,7 @@ impl Metrics {
             quarantined,
             quarantined_bytes,
             quarantine_refused,
+            data_requests,
         }
     }
 
@@ -336,6 +349,14 @@ impl Metrics {
         let refused = crate::store::inbound::refused_senders(db, day_ago).await?;
         self.quarantine_refused
             .set(refused.iter().map(|(_, n, _)| n).sum::<i64>());
+        let (open, soon, overdue) = crate::store::requests::counts(db, chrono::Utc::now()).await?;
+        for (state, n) in [("open", open), ("due_soon", soon), ("overdue", overdue)] {
+            self.data_requests
+                .get_or_create(&State {
+                    state: state.into(),
+                })
+                .set(n);
+        }
         for r in last {
             let job: String = r.try_get("", "job")?;
             let at: chrono::DateTime<chrono::Utc> = r.try_get("", "at")?;

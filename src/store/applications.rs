@@ -321,3 +321,14 @@ fn dedup(mut v: Vec<i64>) -> Vec<i64> {
     v.dedup();
     v
 }
+
+/// The ids of a candidate's applications.
+pub async fn of_candidate<C: ConnectionTrait>(c: &C, candidate_id: i64) -> Result<Vec<i64>> {
+    Ok(application::Entity::find()
+        .filter(application::Column::CandidateId.eq(candidate_id))
+        .all(c)
+        .await?
+        .into_iter()
+        .map(|a| a.id)
+        .collect())
+}

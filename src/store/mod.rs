@@ -28,6 +28,7 @@ pub mod people;
 pub mod personal;
 pub mod postings;
 pub mod rate;
+pub mod requests;
 pub mod rows;
 pub mod stats;
 pub mod tokens;

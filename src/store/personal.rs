@@ -43,7 +43,8 @@ pub enum Forget {
     /// Set to `[anonymized]`.
     Redact,
     /// Set to an SQL expression of the row, the same on both engines;
-    /// each `?` in it is the time of the forgetting.
+    /// each `?` in it is the time of the forgetting, and the subjects are
+    /// put in as in [`Rows::Own`].
     Set(&'static str),
     /// Rewritten in Rust: a JSON payload's personal keys, or the
     /// candidate's name and address where others' text mentions them.
@@ -100,6 +101,12 @@ const fn k(name: &'static str) -> Column {
 
 use Forget::{Clear, Keep, Redact, Scrub, Set};
 use Whose::{Candidate, Nobody, Person, Sender};
+
+/// An outbox row of theirs that went to them: to their address now, or to
+/// any other address that is neither a person's on the hiring side nor a
+/// recruiters' email (digests, reminders, forwarded replies).
+const TO_THEM: &str = "(LOWER(recipient) IN ({addresses}) OR (template NOT LIKE 'recruiter_%' \
+     AND template <> 'candidate_reply' AND LOWER(recipient) NOT IN (SELECT email_key FROM people)))";
 
 const OUTBOX_OF_APPS: &str =
     "outbox_id IN (SELECT id FROM outbox WHERE application_id IN ({applications}))";
@@ -191,15 +198,18 @@ pub const MAP: &[Table] = &[
             k("application_id"),
             k("transition_id"),
             k("stage"),
-            // emails to recruiters about them keep their recruiter
+            // the emails to them (at any address they had); emails about
+            // them to recruiters and interviewers keep their recipient
             c(
                 "recipient",
                 Candidate,
-                Set(
-                    "CASE WHEN template LIKE 'recruiter_%' THEN recipient ELSE 'anonymized@anonymized.invalid' END",
-                ),
+                Set("CASE WHEN {to_them} THEN 'anonymized@anonymized.invalid' ELSE recipient END"),
             ),
-            c("recipient_name", Candidate, Clear),
+            c(
+                "recipient_name",
+                Candidate,
+                Set("CASE WHEN {to_them} THEN NULL ELSE recipient_name END"),
+            ),
             k("template"),
             c("locale", Candidate, Keep("a language code")),
             c(
@@ -391,6 +401,37 @@ pub const MAP: &[Table] = &[
             k("status"),
             // the stored answer of an API call may name them
             c("body", Candidate, Clear),
+            k("created_at"),
+        ],
+    },
+    Table {
+        name: "data_requests",
+        rows: Rows::Own("candidate_id IN ({candidates}) OR LOWER(email) IN ({addresses})"),
+        delete: false,
+        columns: &[
+            k("id"),
+            k("candidate_id"),
+            c("email", Candidate, Redact),
+            k("kind"),
+            k("law"),
+            k("state"),
+            k("outcome"),
+            k("received_at"),
+            k("due_at"),
+            k("acknowledge_by"),
+            k("extended_at"),
+            c(
+                "extension_reason",
+                Nobody,
+                Keep("the hiring side's reason: the record that the law was kept"),
+            ),
+            k("closed_at"),
+            c(
+                "close_reason",
+                Nobody,
+                Keep("the hiring side's answer: the record that the request was answered"),
+            ),
+            c("note", Candidate, Clear),
             k("created_at"),
         ],
     },
@@ -614,6 +655,7 @@ impl Subjects {
                 .join(",")
         };
         let mut out = template
+            .replace("{to_them}", TO_THEM)
             .replace("{candidates}", &list(&self.candidates))
             .replace("{applications}", &list(&self.applications))
             .replace("{addresses}", &addresses);
@@ -719,7 +761,7 @@ pub async fn forget<C: ConnectionTrait>(
                     for _ in e.matches('?') {
                         values.push(now.into());
                     }
-                    e.to_string()
+                    who.condition(e)
                 }
                 Scrub => continue,
             };

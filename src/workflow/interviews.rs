@@ -448,6 +448,28 @@ pub(crate) async fn cancel_for_application<C: ConnectionTrait>(
     Ok(n)
 }
 
+/// Cancels every scheduled interview still to come of a candidate's
+/// applications, inside the caller's transaction (an erasure's): how many.
+pub(crate) async fn cancel_upcoming_of_candidate<C: ConnectionTrait>(
+    c: &C,
+    ctx: &Ctx<'_>,
+    candidate_id: i64,
+    reason: &str,
+    actor: &str,
+) -> Result<u64> {
+    let mut n = 0;
+    for app in applications::of_candidate(c, candidate_id).await? {
+        for iv in store_iv::scheduled_of(c, app).await? {
+            if ended(&iv, ctx.now()) {
+                continue;
+            }
+            cancel_in(c, ctx, iv, Some(reason), actor).await?;
+            n += 1;
+        }
+    }
+    Ok(n)
+}
+
 /// Cancels a scheduled interview inside the caller's transaction: what was
 /// not yet sent is cancelled; who was sent something gets a CANCEL.
 pub async fn cancel_in<C: ConnectionTrait>(

@@ -15,6 +15,7 @@ pub mod batch;
 pub mod email;
 pub mod identity;
 pub mod interviews;
+pub mod requests;
 mod withdraw;
 
 pub use withdraw::{Withdrawn, withdraw};

@@ -490,3 +490,357 @@ fn a_corrected_address_finds_the_same_candidate_and_two_candidates_who_are_one_p
     );
     assert!(same.contains("the same candidate"), "{same}");
 }
+
+#[test]
+fn data_requests_get_their_legal_due_dates_one_extension_before_the_date_and_a_close() {
+    let env = Env::with_config("[schedule]\ntimezone = \"Europe/Berlin\"\n");
+    env.add_posting(1, "Cook");
+    apply(&env, "1", "Ada Lovelace", "ada@example.net");
+    let open = |now: &str, args: &[&str]| {
+        let mut a = vec!["--now", now, "request", "open"];
+        a.extend_from_slice(args);
+        env.json(&a)
+    };
+    // GDPR, received Thursday 5 March 2026: 5 April is a Sunday → Monday 6
+    // April, the end of that day in Berlin (summer time)
+    let g = open(
+        "2026-03-05T10:00:00Z",
+        &[
+            "--email",
+            "ADA@example.net",
+            "--kind",
+            "access",
+            "--law",
+            "gdpr",
+        ],
+    );
+    assert_eq!(g["due_at"], "2026-04-06T21:59:59Z", "{g}");
+    assert_eq!(g["acknowledge_by"], serde_json::Value::Null);
+    assert_eq!(g["candidate_id"], 1, "the address finds the candidate: {g}");
+    // received 31 January: February's last day, a Saturday → Monday 2 March
+    let j = open(
+        "2026-03-05T10:00:00Z",
+        &[
+            "--email",
+            "someone@example.org",
+            "--kind",
+            "erasure",
+            "--law",
+            "gdpr",
+            "--received-at",
+            "2026-01-31",
+        ],
+    );
+    assert_eq!(j["due_at"], "2026-03-02T22:59:59Z", "{j}");
+    assert_eq!(
+        j["candidate_id"],
+        serde_json::Value::Null,
+        "not a candidate: {j}"
+    );
+    // CCPA: 45 days, acknowledged within 10 business days
+    let c = open(
+        "2026-12-04T12:00:00Z",
+        &[
+            "--email",
+            "ada@example.net",
+            "--kind",
+            "access",
+            "--law",
+            "ccpa",
+        ],
+    );
+    assert_eq!(c["due_at"], "2027-01-18T22:59:59Z", "{c}");
+    assert_eq!(c["acknowledge_by"], "2026-12-18T22:59:59Z", "{c}");
+    // bad input names the value and opens nothing
+    for (args, word) in [
+        (
+            vec![
+                "--email",
+                "x@example.net",
+                "--kind",
+                "delete",
+                "--law",
+                "gdpr",
+            ],
+            "delete",
+        ),
+        (
+            vec![
+                "--email",
+                "not an address",
+                "--kind",
+                "access",
+                "--law",
+                "gdpr",
+            ],
+            "--email",
+        ),
+        (
+            vec![
+                "--email",
+                "x@example.net",
+                "--kind",
+                "access",
+                "--law",
+                "gdpr",
+                "--received-at",
+                "2027-01-01",
+            ],
+            "in the future",
+        ),
+    ] {
+        let mut a = vec!["--now", "2026-12-05T10:00:00Z", "request", "open"];
+        a.extend(args);
+        let err = env.fails(2, &a);
+        assert!(err.contains(word), "{err}");
+    }
+    // what is due when: on 1 March the January one is due soon, on 3 March overdue
+    let list = |now: &str, extra: &[&str]| {
+        let mut a = vec!["--now", now, "request", "list"];
+        a.extend_from_slice(extra);
+        env.json(&a)
+    };
+    let soon = list("2026-03-01T09:00:00Z", &["--due-within", "7d"]);
+    assert_eq!(soon.as_array().map(Vec::len), Some(1), "{soon}");
+    assert_eq!(soon[0]["id"], j["id"]);
+    assert_eq!(soon[0]["urgency"], "due_soon");
+    let overdue = list("2026-03-03T09:00:00Z", &["--overdue"]);
+    assert_eq!(overdue.as_array().map(Vec::len), Some(1), "{overdue}");
+    assert_eq!(overdue[0]["urgency"], "overdue");
+    // one extension, before the due date, with a reason
+    let jid = j["id"].to_string();
+    let late = env.fails(
+        2,
+        &[
+            "--now",
+            "2026-03-03T09:00:00Z",
+            "request",
+            "extend",
+            &jid,
+            "--reason",
+            "many systems",
+        ],
+    );
+    assert!(
+        late.contains("was due 2026-03-02") && late.contains("before the due date"),
+        "{late}"
+    );
+    let gid = g["id"].to_string();
+    let ext = env.json(&[
+        "--now",
+        "2026-04-01T09:00:00Z",
+        "request",
+        "extend",
+        &gid,
+        "--reason",
+        "many systems to search",
+    ]);
+    // three months after 5 March: Friday 5 June
+    assert_eq!(ext["due_at"], "2026-06-05T21:59:59Z", "{ext}");
+    let again = env.fails(
+        2,
+        &[
+            "--now",
+            "2026-04-02T09:00:00Z",
+            "request",
+            "extend",
+            &gid,
+            "--reason",
+            "more",
+        ],
+    );
+    assert!(again.contains("one extension"), "{again}");
+    // closed once, with the outcome
+    let closed = env.json(&[
+        "--now",
+        "2026-04-03T09:00:00Z",
+        "request",
+        "close",
+        &gid,
+        "--outcome",
+        "done",
+        "--reason",
+        "export sent",
+    ]);
+    assert_eq!(closed["state"], "closed");
+    assert_eq!(closed["outcome"], "done");
+    env.fails(
+        2,
+        &[
+            "request",
+            "close",
+            &gid,
+            "--outcome",
+            "done",
+            "--reason",
+            "again",
+        ],
+    );
+    // the events tell what happened, never to whom
+    let events = crate::daemon::rows(
+        &env,
+        "SELECT type, data FROM events WHERE type LIKE 'data_request.%' ORDER BY id",
+    );
+    let kinds: Vec<&str> = events.iter().map(|e| e[0].as_str()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "data_request.opened",
+            "data_request.opened",
+            "data_request.opened",
+            "data_request.extended",
+            "data_request.closed"
+        ]
+    );
+    for e in &events {
+        assert!(
+            !e[1].contains("example"),
+            "no address in an event: {}",
+            e[1]
+        );
+    }
+}
+
+#[test]
+fn erasure_forgets_a_candidate_now_tells_the_interviewers_and_is_refused_for_one_on_hold() {
+    let env = Env::with_config("[interviews]\nstage = \"interview\"\n");
+    env.add_posting(1, "Cook");
+    env.ok(&[
+        "person",
+        "add",
+        "grace@example.org",
+        "--name",
+        "Grace Hopper",
+    ]);
+    apply(&env, "1", "Ada Zyxwerth", "ada.z@example.net");
+    for stage in ["screening", "interview"] {
+        env.ok(&[
+            "--now",
+            "2026-02-01T09:00:00Z",
+            "application",
+            "move",
+            "1",
+            stage,
+        ]);
+    }
+    env.ok(&[
+        "--now",
+        "2026-02-01T09:05:00Z",
+        "interview",
+        "schedule",
+        "1",
+        "--at",
+        "2026-02-10T10:00",
+        "--interviewer",
+        "grace@example.org",
+    ]);
+    env.ok(&["--now", "2026-02-01T09:10:00Z", "tick", "dispatch"]);
+    let now = "2026-02-02T09:00:00Z";
+    let req = env.json(&[
+        "--now",
+        now,
+        "request",
+        "open",
+        "--email",
+        "ada.z@example.net",
+        "--kind",
+        "erasure",
+        "--law",
+        "gdpr",
+    ])["id"]
+        .to_string();
+    // on hold: refused naming the hold, nothing of hers changed; the
+    // request records the refusal
+    env.ok(&[
+        "candidate",
+        "hold",
+        "ada.z@example.net",
+        "--reason",
+        "a court asked us to keep it",
+    ]);
+    let keep = |dump: String| -> String {
+        dump.lines()
+            .filter(|l| !l.starts_with("data_requests:") && !l.starts_with("events:"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let before = keep(dump_every_table(&env));
+    let refused = env.fails(
+        2,
+        &[
+            "--now",
+            now,
+            "candidate",
+            "erase",
+            "ada.z@example.net",
+            "--request",
+            &req,
+        ],
+    );
+    assert!(
+        refused.contains("on hold (a court asked us to keep it)"),
+        "{refused}"
+    );
+    assert_eq!(keep(dump_every_table(&env)), before, "nothing changed");
+    let r = env.json(&["request", "show", &req]);
+    assert_eq!(r["outcome"], "refused", "{r}");
+    assert!(
+        r["close_reason"].as_str().unwrap_or("").contains("on hold"),
+        "{r}"
+    );
+
+    // off hold, asked again: forgotten now
+    env.ok(&["candidate", "unhold", "ada.z@example.net"]);
+    let req = env.json(&[
+        "--now",
+        now,
+        "request",
+        "open",
+        "--email",
+        "ada.z@example.net",
+        "--kind",
+        "erasure",
+        "--law",
+        "gdpr",
+    ])["id"]
+        .to_string();
+    let erased = env.json(&[
+        "--now",
+        now,
+        "candidate",
+        "erase",
+        "ada.z@example.net",
+        "--request",
+        &req,
+    ]);
+    assert_eq!(erased["interviews_cancelled"], 1, "{erased}");
+    assert_eq!(erased["request"]["outcome"], "done", "{erased}");
+    let tables = dump_every_table(&env);
+    for n in ["Zyxwerth", "ada.z@"] {
+        let left: Vec<&str> = tables.lines().filter(|l| l.contains(n)).collect();
+        assert!(left.is_empty(), "`{n}` still held: {left:?}");
+        assert!(
+            !outbox_files(&env).contains(n),
+            "`{n}` in the outbox folder"
+        );
+    }
+    // Grace is told the interview is off (a CANCEL naming nobody); Ada gets nothing
+    let cancels = crate::daemon::rows(
+        &env,
+        "SELECT o.recipient, o.status FROM outbox o WHERE o.template = 'interview_cancel' ORDER BY o.id",
+    );
+    assert_eq!(cancels, [["grace@example.org", "pending"]], "{cancels:?}");
+    // downstream systems learn that candidate 1 was erased, not who
+    let ev = crate::daemon::rows(
+        &env,
+        "SELECT data FROM events WHERE type = 'candidate.erased'",
+    );
+    assert_eq!(ev.len(), 1);
+    assert!(
+        ev[0][0].contains("\"candidate_id\":1") && !ev[0][0].contains("example.net"),
+        "{}",
+        ev[0][0]
+    );
+    // a second erasure finds nobody by that address
+    env.fails(2, &["candidate", "erase", "ada.z@example.net"]);
+}

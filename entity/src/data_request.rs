@@ -1,0 +1,34 @@
+use sea_orm::entity::prelude::*;
+use serde::Serialize;
+
+/// A data-subject request: `kind` (`access`, `erasure`, `rectification`,
+/// `restriction`, `objection`) under `law` (`gdpr`, `ccpa`), `state`
+/// `open` or `closed` (then `outcome` `done` or `refused`, with its
+/// reason). `due_at` is the law's deadline (moved by one extension);
+/// `acknowledge_by` CCPA's 10 business days.
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, Serialize)]
+#[sea_orm(table_name = "data_requests")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    pub candidate_id: Option<i64>,
+    pub email: String,
+    pub kind: String,
+    pub law: String,
+    pub state: String,
+    pub outcome: Option<String>,
+    pub received_at: DateTimeUtc,
+    pub due_at: DateTimeUtc,
+    pub acknowledge_by: Option<DateTimeUtc>,
+    pub extended_at: Option<DateTimeUtc>,
+    pub extension_reason: Option<String>,
+    pub closed_at: Option<DateTimeUtc>,
+    pub close_reason: Option<String>,
+    pub note: Option<String>,
+    pub created_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}
