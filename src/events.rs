@@ -29,6 +29,7 @@ pub const TYPES: &[&str] = &[
     "candidate.email_changed",
     "candidate.merged",
     "candidate.erased",
+    "candidate.exported",
     "data_request.opened",
     "data_request.extended",
     "data_request.closed",

@@ -17,6 +17,7 @@ pub(super) async fn command(env: &Env, cmd: CandidateCmd) -> CmdResult {
         CandidateCmd::SetEmail { email, new_email } => set_email(env, &email, &new_email).await,
         CandidateCmd::Merge { keep, other } => merge(env, &keep, &other).await,
         CandidateCmd::Erase { email, request } => erase(env, &email, request).await,
+        CandidateCmd::Export { email, out, schema } => export(env, email, out, schema).await,
     }
 }
 
@@ -32,6 +33,51 @@ async fn set_email(env: &Env, email: &str, new_email: &str) -> CmdResult {
         "candidate {}: {} → {}; {} held email(s) will go to the new address",
         done.candidate.id, done.old, done.candidate.email, done.released
     );
+    Ok(())
+}
+
+async fn export(
+    env: &Env,
+    email: Option<String>,
+    out: Option<std::path::PathBuf>,
+    schema: bool,
+) -> CmdResult {
+    if schema {
+        return print_json(&crate::store::personal::export_schema());
+    }
+    let email = email.unwrap_or_default();
+    let store = env.store().await?;
+    let doc = crate::workflow::requests::export(&store, &email, &super::actor(), env.now).await?;
+    let text = serde_json::to_string_pretty(&doc)
+        .map_err(|e| Error::Other(format!("cannot write the export: {e}")))?;
+    match out {
+        None => {
+            println!("{text}");
+        }
+        Some(path) => {
+            use std::io::Write;
+            use std::os::unix::fs::OpenOptionsExt;
+            let mut f = std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(0o600)
+                .open(&path)
+                .map_err(|e| Error::io(format!("cannot write {}", path.display()), e))?;
+            f.write_all(text.as_bytes())
+                .and_then(|()| f.write_all(b"\n"))
+                .map_err(|e| Error::io(format!("cannot write {}", path.display()), e))?;
+            let rows: usize = doc["tables"]
+                .as_object()
+                .map(|t| t.values().filter_map(|v| v.as_array()).map(Vec::len).sum())
+                .unwrap_or(0);
+            eprintln!(
+                "candidate {}: {rows} row(s) written to {}",
+                doc["candidate_id"],
+                path.display()
+            );
+        }
+    }
     Ok(())
 }
 

@@ -256,6 +256,20 @@ pub enum CandidateCmd {
     /// emails held for the old one (it bounced) go to the new one. Refused
     /// when the new address is another candidate's (see merge).
     SetEmail { email: String, new_email: String },
+    /// Everything atsd holds about a candidate, as one JSON document (the
+    /// answer to an access request; its JSON Schema:
+    /// schemas/candidate-export.schema.json, or --schema).
+    Export {
+        /// The candidate's address (not needed with --schema).
+        #[arg(required_unless_present = "schema")]
+        email: Option<String>,
+        /// Write it to this file (mode 0600) instead of standard output.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// Print the export's JSON Schema instead.
+        #[arg(long, conflicts_with_all = ["email", "out"])]
+        schema: bool,
+    },
     /// Forget a candidate now, as retention would (the map of personal
     /// data): their interviews to come are cancelled for the interviewers,
     /// and `candidate.erased` tells downstream systems. Refused for a

@@ -284,3 +284,36 @@ pub async fn erase(
         interviews_cancelled: cancelled,
     })
 }
+
+/// `candidate export EMAIL`: everything the map of personal data marks as
+/// theirs, one JSON document ([`store::personal::export`]), and
+/// `candidate.exported` naming who asked for it.
+pub async fn export(
+    store: &Store,
+    email: &str,
+    actor: &str,
+    now: DateTime<Utc>,
+) -> Result<serde_json::Value> {
+    let txn = store.begin_write().await?;
+    let c = candidates::find_by_email(&txn, email)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("no candidate with email {email}")))?;
+    let who = store::personal::Subjects {
+        candidates: vec![c.id],
+        applications: store::applications::of_candidate(&txn, c.id).await?,
+        addresses: vec![c.email.to_lowercase()],
+        names: vec![c.name.clone()],
+    };
+    let doc = store::personal::export(&txn, &who, now).await?;
+    store::events::record(
+        &txn,
+        vec![store::events::NewEvent::new(
+            "candidate.exported",
+            now,
+            json!({"candidate_id": c.id, "actor": actor, "at": now}),
+        )],
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(doc)
+}

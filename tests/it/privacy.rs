@@ -201,9 +201,10 @@ const NEEDLES: [&str; 8] = [
     "ada.z@",
 ];
 
-#[test]
-fn anonymization_leaves_nothing_of_a_candidate_who_applied_replied_bounced_was_interviewed_and_rejected()
- {
+/// A candidate who applied (by the API with an idempotency key, and by
+/// the command line), replied with her phone, address and CV, was
+/// interviewed with a note about her, bounced, and was rejected twice.
+fn seeded() -> Env {
     let port = free_port();
     let env = Env::with_config(&format!(
         "[retention]\nanonymize_after = \"365d\"\n\
@@ -348,6 +349,13 @@ fn anonymization_leaves_nothing_of_a_candidate_who_applied_replied_bounced_was_i
             "Zyxwerth asked us to wait",
         ]);
     }
+    env
+}
+
+#[test]
+fn anonymization_leaves_nothing_of_a_candidate_who_applied_replied_bounced_was_interviewed_and_rejected()
+ {
+    let env = seeded();
     let before = dump_every_table(&env) + &outbox_files(&env);
     for n in NEEDLES {
         assert!(before.contains(n), "the seeded data holds `{n}`");
@@ -843,4 +851,117 @@ fn erasure_forgets_a_candidate_now_tells_the_interviewers_and_is_refused_for_one
     );
     // a second erasure finds nobody by that address
     env.fails(2, &["candidate", "erase", "ada.z@example.net"]);
+}
+
+#[test]
+fn an_export_holds_everything_of_theirs_and_validates_against_its_published_schema() {
+    use crate::tools::python;
+    let env = seeded();
+    // the published schema is the one the map makes
+    let published = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/schemas/candidate-export.schema.json"
+    ))
+    .expect("schemas/candidate-export.schema.json");
+    let made = env.ok(&["candidate", "export", "--schema"]);
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&published).expect("JSON"),
+        serde_json::from_str::<serde_json::Value>(&made).expect("JSON"),
+        "schemas/candidate-export.schema.json is stale: write it again with `atsd candidate export --schema`"
+    );
+    let out = env.path("ada.json");
+    let out_s = out.to_string_lossy().to_string();
+    env.ok(&[
+        "--now",
+        "2026-03-01T09:00:00Z",
+        "candidate",
+        "export",
+        "ada.z@example.net",
+        "--out",
+        &out_s,
+    ]);
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&out)
+        .expect("the export")
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(mode, 0o600, "the export is the candidate's: {mode:o}");
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out).expect("read")).expect("JSON");
+    // validated by jsonschema-rs (PyPI), draft 2020-12
+    let check = std::process::Command::new(python())
+        .args([
+            "-c",
+            "import json, sys, jsonschema_rs\n\
+             schema = json.load(open(sys.argv[1])); doc = json.load(open(sys.argv[2]))\n\
+             errs = [f'{e.instance_path}: {e.message}' for e in jsonschema_rs.validator_for(schema).iter_errors(doc)]\n\
+             print('\\n'.join(errs)); sys.exit(1 if errs else 0)",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/schemas/candidate-export.schema.json"),
+            &out_s,
+        ])
+        .output()
+        .expect("python");
+    assert!(
+        check.status.success(),
+        "the export does not validate:\n{}{}",
+        String::from_utf8_lossy(&check.stdout),
+        String::from_utf8_lossy(&check.stderr)
+    );
+    // what she wrote, what was written about her, her applications, emails, requests
+    let text = doc.to_string();
+    for n in [
+        "5550 1234",
+        "Quixstra",
+        "was late again",
+        "cv-of-her.pdf",
+        "Zyxwerth asked us to wait",
+    ] {
+        assert!(text.contains(n), "`{n}` is not in the export");
+    }
+    let tables = &doc["tables"];
+    for (t, at_least) in [
+        ("candidates", 1),
+        ("applications", 2),
+        ("transitions", 5),
+        ("outbox", 3),
+        ("outbox_bodies", 3),
+        ("inbound_messages", 2),
+        ("interviews", 1),
+        ("interview_people", 1),
+        ("undeliverable_addresses", 1),
+        ("idempotency_keys", 1),
+        ("events", 5),
+    ] {
+        let n = tables[t].as_array().map_or(0, Vec::len);
+        assert!(n >= at_least, "{t}: {n} row(s) in the export");
+    }
+    // every personal column of the map is in every row of its table
+    for t in atsd::store::personal::MAP {
+        if !matches!(t.rows, atsd::store::personal::Rows::Own(_)) {
+            continue;
+        }
+        for row in tables[t.name].as_array().into_iter().flatten() {
+            for c in t
+                .columns
+                .iter()
+                .filter(|c| c.whose == atsd::store::personal::Whose::Candidate)
+            {
+                assert!(
+                    row.get(c.name).is_some(),
+                    "{}.{} is not in the export",
+                    t.name,
+                    c.name
+                );
+            }
+        }
+    }
+    // the export is recorded
+    assert_eq!(
+        crate::common::scalar(
+            &env,
+            "SELECT COUNT(*) FROM events WHERE type = 'candidate.exported'"
+        ),
+        1
+    );
 }
