@@ -905,62 +905,6 @@ pub fn columns()
     all
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn conditions_put_the_subjects_in_and_escape_them() {
-        let who = Subjects {
-            candidates: vec![3],
-            applications: vec![5, 6],
-            addresses: vec!["o'brien_1@example.net".into()],
-            names: vec![],
-        };
-        assert_eq!(who.condition("id IN ({candidates})"), "id IN (3)");
-        assert_eq!(
-            who.condition("application_id IN ({applications})"),
-            "application_id IN (5,6)"
-        );
-        assert_eq!(
-            who.condition("address IN ({addresses})"),
-            "address IN ('o''brien_1@example.net')"
-        );
-        assert_eq!(
-            who.condition("{address_in:body}"),
-            "(LOWER(body) LIKE '%o''brien\\_1@example.net%' ESCAPE '\\')"
-        );
-        assert!(
-            who.condition("{candidate_in_data}")
-                .contains("data LIKE '%\"candidate_id\":3,%'")
-        );
-        let nobody = Subjects::default();
-        assert_eq!(
-            nobody.condition("id IN ({candidates}) OR {address_in:x}"),
-            "id IN (NULL) OR 1 = 0"
-        );
-    }
-
-    #[test]
-    fn every_personal_column_of_a_forgotten_table_is_forgotten_or_says_why_not() {
-        for t in MAP {
-            for col in t.columns {
-                if let Keep(why) = col.forget {
-                    assert!(!why.is_empty(), "{}.{}", t.name, col.name);
-                }
-                if matches!(t.rows, Rows::None) {
-                    assert!(
-                        matches!(col.forget, Keep(_)),
-                        "{}.{}: no rows to forget",
-                        t.name,
-                        col.name
-                    );
-                }
-            }
-        }
-    }
-}
-
 /// The columns of an entry that go in a person's export: theirs, and
 /// nobody's (the ids, stages and times that say what theirs mean); never
 /// the hiring side's or strangers'.
@@ -1105,4 +1049,60 @@ pub fn export_schema() -> serde_json::Value {
             }
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn conditions_put_the_subjects_in_and_escape_them() {
+        let who = Subjects {
+            candidates: vec![3],
+            applications: vec![5, 6],
+            addresses: vec!["o'brien_1@example.net".into()],
+            names: vec![],
+        };
+        assert_eq!(who.condition("id IN ({candidates})"), "id IN (3)");
+        assert_eq!(
+            who.condition("application_id IN ({applications})"),
+            "application_id IN (5,6)"
+        );
+        assert_eq!(
+            who.condition("address IN ({addresses})"),
+            "address IN ('o''brien_1@example.net')"
+        );
+        assert_eq!(
+            who.condition("{address_in:body}"),
+            "(LOWER(body) LIKE '%o''brien\\_1@example.net%' ESCAPE '\\')"
+        );
+        assert!(
+            who.condition("{candidate_in_data}")
+                .contains("data LIKE '%\"candidate_id\":3,%'")
+        );
+        let nobody = Subjects::default();
+        assert_eq!(
+            nobody.condition("id IN ({candidates}) OR {address_in:x}"),
+            "id IN (NULL) OR 1 = 0"
+        );
+    }
+
+    #[test]
+    fn every_personal_column_of_a_forgotten_table_is_forgotten_or_says_why_not() {
+        for t in MAP {
+            for col in t.columns {
+                if let Keep(why) = col.forget {
+                    assert!(!why.is_empty(), "{}.{}", t.name, col.name);
+                }
+                if matches!(t.rows, Rows::None) {
+                    assert!(
+                        matches!(col.forget, Keep(_)),
+                        "{}.{}: no rows to forget",
+                        t.name,
+                        col.name
+                    );
+                }
+            }
+        }
+    }
 }
