@@ -496,6 +496,57 @@ fn mail_comes_back(dir: &Path) {
     atsd(dir, &["mail", "inbound"]);
 }
 
+/// What atsd holds about a person: an access request answered with an
+/// export, an erasure request answered at once.
+fn privacy(dir: &Path) {
+    let now = "2026-11-27T13:00:00Z";
+    say(
+        "María asks what atsd holds about her (GDPR, access): due the same date next month, moved off the weekend (27 December is a Sunday), in [schedule] timezone",
+    );
+    atsd(
+        dir,
+        &[
+            "--now", now, "request", "open", "--email", "maria@example.net", "--kind", "access",
+            "--law", "gdpr",
+        ],
+    );
+    let export = dir.join("maria-export.json");
+    atsd(
+        dir,
+        &[
+            "--now",
+            now,
+            "candidate",
+            "export",
+            "maria@example.net",
+            "--out",
+            &export.display().to_string(),
+        ],
+    );
+    atsd(
+        dir,
+        &[
+            "--now", now, "request", "close", "1", "--outcome", "done", "--reason",
+            "export sent by email",
+        ],
+    );
+    say(
+        "Alan asks to be forgotten (erasure): forgotten now, everywhere the map of personal data says; downstream systems learn that candidate 7 was erased, not who",
+    );
+    atsd(
+        dir,
+        &[
+            "--now", now, "request", "open", "--email", "alan@example.net", "--kind", "erasure",
+            "--law", "gdpr",
+        ],
+    );
+    atsd(
+        dir,
+        &["--now", now, "candidate", "erase", "alan@example.net", "--request", "2"],
+    );
+    atsd(dir, &["--now", now, "request", "list", "--all"]);
+}
+
 fn say(text: &str) {
     println!("\n# {text}");
 }
@@ -973,6 +1024,7 @@ api_base = "http://127.0.0.1:{port}"
     run_as_a_service(&dir, http_port);
     say("the move Lena made on the board, in the application's history: the actor is her");
     atsd(&dir, &["application", "show", "2"]);
+    privacy(&dir);
 
     let emails = std::fs::read_dir(dir.join("outbox"))
         .map(|rd| rd.flatten().count())
