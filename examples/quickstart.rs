@@ -506,8 +506,16 @@ fn privacy(dir: &Path) {
     atsd(
         dir,
         &[
-            "--now", now, "request", "open", "--email", "maria@example.net", "--kind", "access",
-            "--law", "gdpr",
+            "--now",
+            now,
+            "request",
+            "open",
+            "--email",
+            "maria@example.net",
+            "--kind",
+            "access",
+            "--law",
+            "gdpr",
         ],
     );
     let export = dir.join("maria-export.json");
@@ -526,7 +534,14 @@ fn privacy(dir: &Path) {
     atsd(
         dir,
         &[
-            "--now", now, "request", "close", "1", "--outcome", "done", "--reason",
+            "--now",
+            now,
+            "request",
+            "close",
+            "1",
+            "--outcome",
+            "done",
+            "--reason",
             "export sent by email",
         ],
     );
@@ -536,13 +551,29 @@ fn privacy(dir: &Path) {
     atsd(
         dir,
         &[
-            "--now", now, "request", "open", "--email", "alan@example.net", "--kind", "erasure",
-            "--law", "gdpr",
+            "--now",
+            now,
+            "request",
+            "open",
+            "--email",
+            "alan@example.net",
+            "--kind",
+            "erasure",
+            "--law",
+            "gdpr",
         ],
     );
     atsd(
         dir,
-        &["--now", now, "candidate", "erase", "alan@example.net", "--request", "2"],
+        &[
+            "--now",
+            now,
+            "candidate",
+            "erase",
+            "alan@example.net",
+            "--request",
+            "2",
+        ],
     );
     atsd(dir, &["--now", now, "request", "list", "--all"]);
 }

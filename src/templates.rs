@@ -128,6 +128,19 @@ pub struct DigestQuarantine {
     pub senders: Vec<DigestSender>,
 }
 
+/// An open data-subject request due within 7 days, or overdue.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct DigestRequest {
+    pub id: i64,
+    /// access, erasure, rectification, restriction, objection
+    pub kind: String,
+    /// GDPR or CCPA
+    pub law: String,
+    /// The due date in the recipient's locale and zone.
+    pub due: String,
+    pub overdue: bool,
+}
+
 /// A sender of mail not kept in quarantine.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct DigestSender {
@@ -160,6 +173,8 @@ pub struct DigestCtx {
     pub board_url: Option<String>,
     /// A surge of mail that was not trusted, when there was one.
     pub quarantine: Option<DigestQuarantine>,
+    /// Data-subject requests due within 7 days or overdue, soonest first.
+    pub requests: Vec<DigestRequest>,
 }
 
 /// A posting's close, as its team's notice tells it.
@@ -611,6 +626,7 @@ pub fn known_variables() -> BTreeSet<&'static str> {
         "digest.bounced_more",
         "digest.board_url",
         "digest.quarantine",
+        "digest.requests",
         "closed",
         "closed.at",
         "closed.active",
@@ -716,6 +732,13 @@ pub fn sample_context() -> Context {
             bounced_total: 1,
             bounced_more: 0,
             board_url: Some("https://atsd.example.org/board".into()),
+            requests: vec![DigestRequest {
+                id: 3,
+                kind: "access".into(),
+                law: "GDPR".into(),
+                due: "30 November 2026".into(),
+                overdue: false,
+            }],
             quarantine: Some(DigestQuarantine {
                 total: 41,
                 forged: 38,

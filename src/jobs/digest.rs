@@ -230,6 +230,10 @@ impl Digest<'_> {
 
     /// One recipient's sections, or none when every one is empty.
     fn digest_for(&self, d: &Due<'_>, data: &Data, board_url: Option<String>) -> Option<DigestCtx> {
+        let locale = d
+            .person
+            .and_then(|p| p.locale.as_deref())
+            .unwrap_or(&self.config.org.default_locale);
         let new: Vec<&NewApp> = data
             .new
             .iter()
@@ -261,6 +265,7 @@ impl Digest<'_> {
             && closed.is_empty()
             && bounced.is_empty()
             && quarantine.is_none()
+            && data.requests.is_empty()
         {
             return None;
         }
@@ -300,6 +305,17 @@ impl Digest<'_> {
             bounced: bounced.into_iter().take(DIGEST_LINES).cloned().collect(),
             board_url,
             quarantine,
+            requests: data
+                .requests
+                .iter()
+                .map(|r| templates::DigestRequest {
+                    id: r.id,
+                    kind: r.kind.clone(),
+                    law: r.law.to_uppercase(),
+                    due: templates::format_date(r.due_at, locale, Some(d.tz.name())),
+                    overdue: r.due_at < self.now,
+                })
+                .collect(),
         })
     }
 
@@ -396,6 +412,13 @@ impl Digest<'_> {
         }
         let quarantined = crate::store::inbound::quarantined_between(c, since, self.now).await?;
         let refused = crate::store::inbound::refused_senders(c, since).await?;
+        // open data requests due within 7 days, and overdue ones
+        let requests = crate::store::requests::list(
+            c,
+            false,
+            Some(self.now + Duration::days(crate::requests::DUE_SOON_DAYS)),
+        )
+        .await?;
         Ok(Data {
             new,
             stale,
@@ -403,6 +426,7 @@ impl Digest<'_> {
             bounced,
             quarantined,
             refused,
+            requests,
         })
     }
 }
@@ -418,6 +442,8 @@ struct Data {
     quarantined: Vec<(DateTime<Utc>, Option<String>)>,
     /// (sender, messages not kept, last heard)
     refused: Vec<(String, i64, DateTime<Utc>)>,
+    /// Open data requests due within 7 days or overdue, soonest first.
+    requests: Vec<entity::data_request::Model>,
 }
 
 /// The quarantine's surge since `since`, if there was one: at least

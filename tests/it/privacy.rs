@@ -501,7 +501,9 @@ fn a_corrected_address_finds_the_same_candidate_and_two_candidates_who_are_one_p
 
 #[test]
 fn data_requests_get_their_legal_due_dates_one_extension_before_the_date_and_a_close() {
-    let env = Env::with_config("[schedule]\ntimezone = \"Europe/Berlin\"\n");
+    let env = Env::with_config(
+        "[schedule]\ntimezone = \"Europe/Berlin\"\n[recruiters]\nemails = [\"recruiting@example.org\"]\n",
+    );
     env.add_posting(1, "Cook");
     apply(&env, "1", "Ada Lovelace", "ada@example.net");
     let open = |now: &str, args: &[&str]| {
@@ -615,6 +617,22 @@ fn data_requests_get_their_legal_due_dates_one_extension_before_the_date_and_a_c
     let overdue = list("2026-03-03T09:00:00Z", &["--overdue"]);
     assert_eq!(overdue.as_array().map(Vec::len), Some(1), "{overdue}");
     assert_eq!(overdue[0]["urgency"], "overdue");
+    // Monday's digest (09:00 Berlin) heads with it, as it has nothing else to say
+    env.ok(&["--now", "2026-03-02T08:30:00Z", "tick", "digest"]);
+    let digest = crate::daemon::rows(
+        &env,
+        "SELECT b.body_text FROM outbox o JOIN outbox_bodies b ON b.outbox_id = o.id \
+         WHERE o.template = 'recruiter_digest'",
+    );
+    assert_eq!(digest.len(), 1, "{digest:?}");
+    assert!(
+        digest[0][0].contains(&format!(
+            "Data requests due: 1\n  - request {}: erasure under GDPR, due 2 March 2026\n",
+            j["id"]
+        )),
+        "{}",
+        digest[0][0]
+    );
     // one extension, before the due date, with a reason
     let jid = j["id"].to_string();
     let late = env.fails(
