@@ -33,7 +33,13 @@ fn the_quick_start_runs_to_the_end() {
         "\"status\":\"ok\"",
         "atsd_postings{status=\"closed\"} 1",
         "the daemon finished its work in hand and stopped",
-        "22 emails were written as .eml files",
+        // Alan's two (his acknowledgement, his reply's forward) went with him
+        "20 emails were written as .eml files",
+        // an access request answered with an export, an erasure at once
+        "due: 2026-12-28 23:59 (open)",
+        "candidate export maria@example.net --out",
+        "candidate 7 erased",
+        "2   erasure  gdpr  [anonymized]",
         // mail comes back: a bounce marks María's address, Alan's reply joins his application
         "a permanent bounce of email 8 to maria@example.net (5.1.1",
         "maria@example.net  2026-11-27 12:01  5.1.1",
