@@ -6,7 +6,8 @@ use serde::Serialize;
 /// `open` or `closed` (then `outcome` `done` or `refused`, with its
 /// reason). `due_at` is the law's deadline (moved by one extension);
 /// `acknowledge_by` CCPA's 10 business days.
-#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, Serialize, utoipa::ToSchema)]
+#[schema(as = DataRequest)]
 #[sea_orm(table_name = "data_requests")]
 pub struct Model {
     #[sea_orm(primary_key)]
@@ -17,14 +18,20 @@ pub struct Model {
     pub law: String,
     pub state: String,
     pub outcome: Option<String>,
+    #[schema(value_type = String, format = DateTime)]
     pub received_at: DateTimeUtc,
+    #[schema(value_type = String, format = DateTime)]
     pub due_at: DateTimeUtc,
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub acknowledge_by: Option<DateTimeUtc>,
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub extended_at: Option<DateTimeUtc>,
     pub extension_reason: Option<String>,
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub closed_at: Option<DateTimeUtc>,
     pub close_reason: Option<String>,
     pub note: Option<String>,
+    #[schema(value_type = String, format = DateTime)]
     pub created_at: DateTimeUtc,
 }
 

@@ -10,6 +10,7 @@
 pub mod intake;
 pub mod interviews;
 pub mod openapi;
+pub mod privacy;
 pub mod problem;
 pub mod selfservice;
 pub mod webhooks;
@@ -117,6 +118,8 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/interviews/{id}/cancel", post(interviews::cancel))
         .route("/v1/interviews/{id}/feedback", post(interviews::feedback))
         .route("/v1/report", get(report))
+        .route("/v1/data-requests", get(privacy::list).post(privacy::open))
+        .route("/v1/candidates/{id}/export", get(privacy::export))
         .route("/v1/openapi.json", get(openapi::document))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .route(

@@ -34,6 +34,7 @@ pub enum PostingRef {
         (name = "people", description = "The people on the hiring side"),
         (name = "interviews", description = "Interviews with calendar invitations (iMIP): scheduled, moved, cancelled, with feedback"),
         (name = "report", description = "The pipeline report"),
+        (name = "privacy", description = "Data-subject requests and candidates' exports (token scope privacy only)"),
         (name = "webhooks", description = "Web hooks that job boards send to atsd"),
     ),
     paths(
@@ -52,6 +53,9 @@ pub enum PostingRef {
         super::interviews::cancel,
         super::interviews::feedback,
         super::report,
+        super::privacy::open,
+        super::privacy::list,
+        super::privacy::export,
         super::webhooks::greenhouse,
     ),
     components(schemas(Problem, FieldError, PostingRef)),

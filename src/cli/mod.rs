@@ -346,8 +346,9 @@ pub enum TokenCmd {
     /// Create a token and print it (the only time it is shown).
     Create {
         name: String,
-        /// intake (create applications), recruiter (everything), read (read only).
-        #[arg(long, value_parser = ["intake", "recruiter", "read"])]
+        /// intake (create applications), recruiter (everything but privacy),
+        /// read (read only), privacy (data requests and exports only).
+        #[arg(long, value_parser = ["intake", "recruiter", "read", "privacy"])]
         scope: String,
         /// The person the token belongs to: moves made with it name them.
         #[arg(long, value_name = "EMAIL")]

@@ -206,3 +206,8 @@ pub async fn merge_into<C: ConnectionTrait>(
     candidate::Entity::delete_by_id(other.id).exec(c).await?;
     Ok((moved, emails))
 }
+
+/// A candidate by id.
+pub async fn find<C: ConnectionTrait>(c: &C, id: i64) -> Result<Option<candidate::Model>> {
+    Ok(candidate::Entity::find_by_id(id).one(c).await?)
+}

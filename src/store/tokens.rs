@@ -21,16 +21,20 @@ pub enum Scope {
     Intake,
     /// Everything: read, create, move, add postings.
     Recruiter,
+    /// Data-subject requests and candidates' exports, and nothing else:
+    /// no other scope includes it.
+    Privacy,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 3] = [Scope::Intake, Scope::Recruiter, Scope::Read];
+    pub const ALL: [Scope; 4] = [Scope::Intake, Scope::Recruiter, Scope::Read, Scope::Privacy];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Scope::Read => "read",
             Scope::Intake => "intake",
             Scope::Recruiter => "recruiter",
+            Scope::Privacy => "privacy",
         }
     }
 
@@ -40,7 +44,7 @@ impl Scope {
             .find(|x| x.as_str() == s)
             .ok_or_else(|| {
                 Error::input(format!(
-                    "unknown scope `{s}` (scopes: intake, recruiter, read)"
+                    "unknown scope `{s}` (scopes: intake, recruiter, read, privacy)"
                 ))
             })
     }
@@ -51,6 +55,7 @@ impl Scope {
             Scope::Recruiter => self == Scope::Recruiter,
             Scope::Intake => matches!(self, Scope::Intake | Scope::Recruiter),
             Scope::Read => matches!(self, Scope::Read | Scope::Recruiter),
+            Scope::Privacy => self == Scope::Privacy,
         }
     }
 }

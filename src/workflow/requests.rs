@@ -298,6 +298,30 @@ pub async fn export(
     let c = candidates::find_by_email(&txn, email)
         .await?
         .ok_or_else(|| Error::NotFound(format!("no candidate with email {email}")))?;
+    export_in(txn, c, actor, now).await
+}
+
+/// [`export`] of the candidate with this id.
+pub async fn export_by_id(
+    store: &Store,
+    id: i64,
+    actor: &str,
+    now: DateTime<Utc>,
+) -> Result<serde_json::Value> {
+    let txn = store.begin_write().await?;
+    let c = candidates::find(&txn, id)
+        .await?
+        .filter(|c| c.anonymized_at.is_none())
+        .ok_or_else(|| Error::NotFound(format!("no candidate {id}")))?;
+    export_in(txn, c, actor, now).await
+}
+
+async fn export_in(
+    txn: sea_orm::DatabaseTransaction,
+    c: entity::candidate::Model,
+    actor: &str,
+    now: DateTime<Utc>,
+) -> Result<serde_json::Value> {
     let who = store::personal::Subjects {
         candidates: vec![c.id],
         applications: store::applications::of_candidate(&txn, c.id).await?,

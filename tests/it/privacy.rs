@@ -983,3 +983,77 @@ fn an_export_holds_everything_of_theirs_and_validates_against_its_published_sche
         1
     );
 }
+
+#[test]
+fn the_privacy_api_takes_requests_and_exports_with_its_own_scope_only() {
+    let port = free_port();
+    let env = Env::with_config(&format!(
+        "[http]\nlisten = \"127.0.0.1:{port}\"\n\
+         [schedule]\npoll = \"0 0 1 1 *\"\ndispatch = \"0 0 1 1 *\"\nadvance = \"0 0 1 1 *\"\ndigest = \"0 0 1 1 *\"\n"
+    ));
+    env.add_posting(1, "Cook");
+    apply(&env, "1", "Ada Lovelace", "ada@example.net");
+    let privacy = env.token("dpo", "privacy");
+    let recruiter = env.token("birte", "recruiter");
+    let api = Api::start(&env, port);
+    let call = |method: &str, path: &str, token: &str, body: Option<serde_json::Value>| {
+        let auth = format!("Bearer {token}");
+        let mut h = vec![("Authorization", auth.as_str())];
+        let b = body.map(|b| b.to_string()).unwrap_or_default();
+        if !b.is_empty() {
+            h.push(("Content-Type", "application/json"));
+        }
+        http(port, method, path, &h, b.as_bytes()).expect("the API answers")
+    };
+    let open = serde_json::json!({"email": "ada@example.net", "kind": "erasure", "law": "ccpa"});
+    // a recruiter's token does not reach a person's data through these
+    for (m, p, b) in [
+        ("POST", "/v1/data-requests", Some(open.clone())),
+        ("GET", "/v1/data-requests", None),
+        ("GET", "/v1/candidates/1/export", None),
+    ] {
+        assert_eq!(call(m, p, &recruiter, b).status, 403, "{m} {p}");
+    }
+    // and the privacy token reaches nothing else
+    assert_eq!(call("GET", "/v1/applications", &privacy, None).status, 403);
+    let a = call("POST", "/v1/data-requests", &privacy, Some(open));
+    assert_eq!(a.status, 201, "{}", a.body);
+    let r = a.json();
+    assert_eq!(r["kind"], "erasure");
+    assert_eq!(r["candidate_id"], 1);
+    assert!(
+        r["due_at"].is_string() && r["acknowledge_by"].is_string(),
+        "{r}"
+    );
+    let bad = call(
+        "POST",
+        "/v1/data-requests",
+        &privacy,
+        Some(serde_json::json!({"email": "ada@example.net", "kind": "forget", "law": "gdpr"})),
+    );
+    assert_eq!(bad.status, 422, "{}", bad.body);
+    assert!(bad.body.contains("forget"), "{}", bad.body);
+    let listed = call(
+        "GET",
+        "/v1/data-requests?due_within_days=60",
+        &privacy,
+        None,
+    );
+    assert_eq!(listed.status, 200, "{}", listed.body);
+    assert_eq!(listed.json()["items"].as_array().map(Vec::len), Some(1));
+    let doc = call("GET", "/v1/candidates/1/export", &privacy, None);
+    assert_eq!(doc.status, 200, "{}", doc.body);
+    let doc = doc.json();
+    assert_eq!(doc["format"], "atsd.candidate-export/1");
+    assert_eq!(doc["tables"]["candidates"][0]["email"], "ada@example.net");
+    assert_eq!(
+        call("GET", "/v1/candidates/99/export", &privacy, None).status,
+        404
+    );
+    api.stop();
+    let actors = crate::daemon::rows(
+        &env,
+        "SELECT type FROM events WHERE data LIKE '%\"actor\":\"token:dpo\"%' ORDER BY id",
+    );
+    assert_eq!(actors, [["data_request.opened"], ["candidate.exported"]]);
+}
