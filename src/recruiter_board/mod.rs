@@ -139,6 +139,7 @@ pub fn render<P: Serialize>(
         "outbox.html" => "outbox",
         "jobs.html" => "jobs",
         "interviews.html" => "interviews",
+        "requests.html" => "requests",
         "login.html" | "error.html" => "",
         _ => "postings",
     };
@@ -237,6 +238,7 @@ pub fn router(state: BoardState) -> Router {
         .route("/board/outbox", get(outbox))
         .route("/board/jobs", get(jobs))
         .route("/board/interviews", get(interviews))
+        .route("/board/requests", get(requests))
         .route("/board/logout", post(logout))
         .merge(
             Router::new()
@@ -739,6 +741,13 @@ async fn interviews(State(s): State<BoardState>, Extension(v): Extension<Viewer>
     let c = pe.ctx(&s);
     let data = pages::interviews_page(&c).await;
     pe.finish(&s, "interviews.html", data)
+}
+
+async fn requests(State(s): State<BoardState>, Extension(v): Extension<Viewer>) -> Response {
+    let pe = page_env!(s, v);
+    let c = pe.ctx(&s);
+    let data = pages::requests_page(&c).await;
+    pe.finish(&s, "requests.html", data)
 }
 
 async fn jobs(State(s): State<BoardState>, Extension(v): Extension<Viewer>) -> Response {

@@ -1057,3 +1057,73 @@ fn the_privacy_api_takes_requests_and_exports_with_its_own_scope_only() {
     );
     assert_eq!(actors, [["data_request.opened"], ["candidate.exported"]]);
 }
+
+#[test]
+fn the_board_lists_open_data_requests_soonest_due_first() {
+    let port = free_port();
+    let env = Env::with_config(&format!(
+        "[http]\nlisten = \"127.0.0.1:{port}\"\n\
+         [schedule]\npoll = \"0 0 1 1 *\"\ndispatch = \"0 0 1 1 *\"\nadvance = \"0 0 1 1 *\"\ndigest = \"0 0 1 1 *\"\n"
+    ));
+    // one overdue (received in 2020), one closed, which the page leaves out
+    for email in ["late@example.net", "done@example.net"] {
+        env.ok(&[
+            "request",
+            "open",
+            "--email",
+            email,
+            "--kind",
+            "erasure",
+            "--law",
+            "gdpr",
+            "--received-at",
+            "2020-01-06",
+        ]);
+    }
+    env.ok(&[
+        "request",
+        "close",
+        "2",
+        "--outcome",
+        "done",
+        "--reason",
+        "erased",
+    ]);
+    let token = env.token("reader", "read");
+    let api = Api::start(&env, port);
+    let login = http(
+        port,
+        "POST",
+        "/board/login",
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        format!("token={token}").as_bytes(),
+    )
+    .expect("the board answers");
+    assert_eq!(login.status, 303, "{}", login.body);
+    let cookie = login
+        .headers
+        .lines()
+        .find_map(|l| l.strip_prefix("set-cookie: "))
+        .and_then(|c| c.split(';').next())
+        .unwrap_or_default()
+        .to_string();
+    let page = http(port, "GET", "/board/requests", &[("Cookie", &cookie)], b"")
+        .expect("the board answers");
+    api.stop();
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("late@example.net"), "{}", page.body);
+    assert!(
+        page.body.contains("<strong>overdue</strong>"),
+        "{}",
+        page.body
+    );
+    assert!(
+        !page.body.contains("done@example.net"),
+        "a closed one is not listed"
+    );
+    assert!(
+        page.body.contains("aria-current=\"page\">Requests<"),
+        "{}",
+        page.body
+    );
+}

@@ -110,6 +110,19 @@ fn every_board_page_passes_axe_and_reflows_in_chromium() {
         "--note",
         "clear and kind",
     ]);
+    // a data request, overdue, for the requests page
+    env.ok(&[
+        "request",
+        "open",
+        "--email",
+        "someone@example.net",
+        "--kind",
+        "access",
+        "--law",
+        "gdpr",
+        "--received-at",
+        "2020-01-06",
+    ]);
     let report = env.path("report.html");
     std::fs::write(&report, env.ok(&["report", "--format", "html"])).unwrap();
     let engine = if env.db.is_postgres() {
@@ -132,6 +145,7 @@ fn every_board_page_passes_axe_and_reflows_in_chromium() {
             // in an active stage: the move form
             "/board/applications/4",
             "/board/interviews",
+            "/board/requests",
             "/board/outbox",
             "/board/jobs",
         ],
@@ -162,7 +176,7 @@ fn every_board_page_passes_axe_and_reflows_in_chromium() {
             .lines()
             .filter(|l| l.contains("\"axe_violations\":0"))
             .count(),
-        12,
+        13,
         "{stdout}"
     );
     // a move through the form, and a refused one, both without a violation
@@ -178,7 +192,7 @@ fn every_board_page_passes_axe_and_reflows_in_chromium() {
                 "\"lighthouse\":{\"performance\":100,\"accessibility\":100,\"best-practices\":100,\"seo\":100,"
             ))
             .count(),
-        12,
+        13,
         "{stdout}"
     );
     assert!(stdout.contains("\"requests_out\":0"), "{stdout}");
