@@ -287,6 +287,12 @@ fn summary(report: &JobReport) -> String {
             if r.events_removed > 0 {
                 line.push_str(&format!(", {} old event(s) removed", r.events_removed));
             }
+            if r.idempotency_removed > 0 {
+                line.push_str(&format!(
+                    ", {} old idempotency key(s) removed",
+                    r.idempotency_removed
+                ));
+            }
             line
         }
     }

@@ -28,6 +28,7 @@ pub const ENV_KEYS: &[(&str, Kind)] = &[
     ("retention.anonymize_after", Kind::Str),
     ("retention.events_after", Kind::Str),
     ("retention.quarantine_after", Kind::Str),
+    ("retention.idempotency_after", Kind::Str),
     ("schedule.timezone", Kind::Str),
     ("schedule.poll", Kind::Str),
     ("schedule.advance", Kind::Str),
@@ -229,6 +230,7 @@ mod tests {
                 anonymize_after: Dur::days(1),
                 events_after: Dur::days(1),
                 quarantine_after: Dur::days(1),
+                idempotency_after: Dur::days(1),
             },
             schedule: ScheduleConfig {
                 timezone: "UTC".into(),

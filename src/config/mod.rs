@@ -198,6 +198,10 @@ pub struct RetentionConfig {
     pub events_after: Dur,
     /// Quarantined inbound messages older than this are deleted.
     pub quarantine_after: Dur,
+    /// The API's idempotency keys (and the answers stored with them, which
+    /// may name a candidate) older than this are deleted: a retry within it
+    /// gets the first answer.
+    pub idempotency_after: Dur,
 }
 
 impl Default for RetentionConfig {
@@ -206,6 +210,7 @@ impl Default for RetentionConfig {
             anonymize_after: Dur::days(365),
             events_after: Dur::days(365),
             quarantine_after: Dur::days(30),
+            idempotency_after: Dur::days(1),
         }
     }
 }

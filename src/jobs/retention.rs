@@ -55,6 +55,8 @@ pub struct Report {
     pub deliveries_removed: u64,
     /// Quarantined inbound messages older than `quarantine_after` deleted.
     pub quarantine_removed: u64,
+    /// Idempotency keys older than `idempotency_after` deleted.
+    pub idempotency_removed: u64,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub would_anonymize: Vec<Due>,
 }
@@ -143,6 +145,11 @@ impl Retention<'_> {
         let cutoff = self.now - self.config.retention.quarantine_after.chrono();
         report.quarantine_removed =
             crate::store::inbound::expire_quarantine(self.store.conn(), cutoff).await?;
+        report.idempotency_removed = crate::store::tokens::expire_idempotency_keys(
+            self.store.conn(),
+            self.now - self.config.retention.idempotency_after.chrono(),
+        )
+        .await?;
         // a sender's count is forgotten a day after it went quiet
         crate::store::inbound::forget_quarantine_senders(
             self.store.conn(),

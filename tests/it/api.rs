@@ -411,6 +411,15 @@ fn an_idempotent_intake_retried_100_times_at_once_makes_one_application() {
         422,
     );
     api.stop();
+    // the key and the answer kept with it (her name, her address) are
+    // forgotten after [retention] idempotency_after, a day
+    let at = |hours: i64| (crate::clock::now() + chrono::Duration::hours(hours)).to_rfc3339();
+    env.ok(&["--now", &at(12), "tick", "retention"]);
+    assert_eq!(count_sync(&env, "idempotency_keys"), 1, "kept for a day");
+    // (more than a day later: a later occurrence of the daily job)
+    let out = env.ok(&["--now", &at(40), "tick", "retention"]);
+    assert!(out.contains("1 old idempotency key(s) removed"), "{out}");
+    assert_eq!(count_sync(&env, "idempotency_keys"), 0);
 }
 
 /// A loopback stand-in for Greenhouse's board API that answers 404 to
