@@ -108,7 +108,7 @@ fn the_map_of_personal_data_names_every_column_of_the_live_schema() {
     }
     assert!(
         missing.is_empty(),
-        "columns of the schema that the map of personal data (src/store/personal.rs) does not name: {}",
+        "columns of the schema that the map of personal data (src/store/personal/map.rs) does not name: {}",
         missing.join(", ")
     );
     // and nothing in the map that the schema does not have
