@@ -13,8 +13,6 @@ use crate::jobs::Runner;
 use crate::store::Store;
 use crate::store::candidates::CandidateInput;
 use crate::workflow::{self, NewApplication};
-use entity::idempotency_key;
-use sea_orm::{ActiveModelTrait, Set, TransactionTrait};
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 
@@ -107,7 +105,7 @@ async fn write_group(store: &Store, group: Vec<Job>) {
         Vec::with_capacity(group.len());
     for (r, reply) in group {
         let outcome = async {
-            let sp = txn.begin().await?;
+            let sp = crate::store::savepoint(&txn).await?;
             let done = one(&sp, &r, now).await;
             match done {
                 Ok(answer) => {
@@ -155,17 +153,7 @@ async fn one<C: sea_orm::ConnectionTrait>(
     let answer = serde_json::to_string(&created)
         .map_err(|e| Error::Other(format!("cannot write the answer: {e}")))?;
     if let Some((key, hash)) = &r.key {
-        idempotency_key::ActiveModel {
-            token_id: Set(r.token_id),
-            key: Set(key.clone()),
-            request_hash: Set(hash.clone()),
-            status: Set(201),
-            body: Set(answer.clone()),
-            created_at: Set(now),
-            ..Default::default()
-        }
-        .insert(c)
-        .await?;
+        crate::store::idempotency::keep(c, r.token_id, key, hash, 201, &answer, now).await?;
     }
     Ok(answer)
 }

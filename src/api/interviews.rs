@@ -13,8 +13,6 @@ use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
-use entity::idempotency_key;
-use sea_orm::{ActiveModelTrait, Set};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -198,23 +196,14 @@ pub(super) async fn schedule(
         .map_err(|e| err(&e))?;
     let answer = serde_json::to_string(&out).unwrap_or_default();
     if let Some(k) = &key {
-        idempotency_key::ActiveModel {
-            token_id: Set(token.id),
-            key: Set(k.clone()),
-            request_hash: Set(hash.clone()),
-            status: Set(201),
-            body: Set(answer.clone()),
-            created_at: Set(now),
-            ..Default::default()
-        }
-        .insert(&txn)
-        .await
-        .map_err(|_| {
-            Problem::new(
-                StatusCode::CONFLICT,
-                "the same Idempotency-Key is being used by another request",
-            )
-        })?;
+        crate::store::idempotency::keep(&txn, token.id, k, &hash, 201, &answer, now)
+            .await
+            .map_err(|_| {
+                Problem::new(
+                    StatusCode::CONFLICT,
+                    "the same Idempotency-Key is being used by another request",
+                )
+            })?;
     }
     if !out.emails.is_empty() {
         crate::store::notify_outbox(&txn)

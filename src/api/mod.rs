@@ -29,9 +29,8 @@ use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
-use entity::{api_token, application, idempotency_key};
+use entity::{api_token, application};
 use problem::Problem;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::sync::{Arc, RwLock};
@@ -364,12 +363,9 @@ async fn replay(
     key: &str,
     request_hash: &str,
 ) -> std::result::Result<Option<Response>, Problem> {
-    let found = idempotency_key::Entity::find()
-        .filter(idempotency_key::Column::TokenId.eq(token_id))
-        .filter(idempotency_key::Column::Key.eq(key))
-        .one(s.store.conn())
+    let found = crate::store::idempotency::find(s.store.conn(), token_id, key)
         .await
-        .map_err(|e| Problem::from_error(&e.into(), StatusCode::CONFLICT))?;
+        .map_err(|e| Problem::from_error(&e, StatusCode::CONFLICT))?;
     match found {
         None => Ok(None),
         Some(k) if k.request_hash != request_hash => Err(Problem::fields(vec![(
@@ -459,20 +455,15 @@ async fn list_applications(
         Some(c) => after_cursor(c)
             .ok_or_else(|| Problem::fields(vec![("cursor", "not a cursor of this API".into())]))?,
     };
-    let mut find = application::Entity::find()
-        .filter(application::Column::Id.gt(after))
-        .order_by_asc(application::Column::Id)
-        .limit(limit + 1);
-    if let Some(p) = q.posting {
-        find = find.filter(application::Column::PostingId.eq(p));
-    }
-    if let Some(st) = &q.stage {
-        find = find.filter(application::Column::Stage.eq(st.as_str()));
-    }
-    let mut rows = find
-        .all(s.store.conn())
-        .await
-        .map_err(|e| Problem::from_error(&e.into(), StatusCode::CONFLICT))?;
+    let mut rows = applications::page(
+        s.store.conn(),
+        after,
+        limit + 1,
+        q.posting,
+        q.stage.as_deref(),
+    )
+    .await
+    .map_err(|e| Problem::from_error(&e, StatusCode::CONFLICT))?;
     let next = if rows.len() as u64 > limit {
         rows.truncate(limit as usize);
         rows.last().map(|r| cursor_of(r.id))

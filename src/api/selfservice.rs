@@ -3,12 +3,12 @@
 
 use super::ApiState;
 use crate::selfservice::{self, Refusal, words};
+use crate::store::applications;
 use crate::workflow::{self, Withdrawn};
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use entity::{application, candidate, posting};
-use sea_orm::EntityTrait;
+use entity::application;
 
 fn html(status: StatusCode, body: String) -> Response {
     (
@@ -56,10 +56,7 @@ async fn look(
     let claim = links
         .check(token, chrono::Utc::now())
         .map_err(|r| refuse(&default, r))?;
-    let found = application::Entity::find_by_id(claim.application_id)
-        .find_also_related(candidate::Entity)
-        .one(s.store.conn())
-        .await;
+    let found = applications::with_candidate(s.store.conn(), claim.application_id).await;
     let Ok(Some((app, Some(cand)))) = found else {
         return Err(refuse(&default, Refusal::Invalid));
     };
@@ -83,11 +80,10 @@ async fn look(
 
 /// The title a page names its posting by (empty when it cannot be read).
 async fn posting_title(s: &ApiState, id: i64) -> String {
-    posting::Entity::find_by_id(id)
-        .one(s.store.conn())
+    crate::store::postings::by_ids(s.store.conn(), &[id])
         .await
         .ok()
-        .flatten()
+        .and_then(|p| p.into_iter().next())
         .map(|p| p.title)
         .unwrap_or_default()
 }
@@ -109,10 +105,8 @@ pub async fn confirm(State(s): State<ApiState>, Path(token): Path<String>) -> Re
         Ok(x) => x,
         Err(r) => return r,
     };
-    let used = entity::self_service_use::Entity::find_by_id(claim.nonce.clone())
-        .one(s.store.conn())
-        .await;
-    if !matches!(used, Ok(None)) {
+    let used = applications::link_used(s.store.conn(), &claim.nonce).await;
+    if !matches!(used, Ok(false)) {
         return refusal(&seen.locale, &seen.org, Refusal::Used);
     }
     let w = words(&seen.locale);
@@ -196,10 +190,7 @@ async fn look_feedback(
         }
     };
     let locale = person.locale.clone().unwrap_or(default);
-    let app = application::Entity::find_by_id(iv.application_id)
-        .find_also_related(candidate::Entity)
-        .one(s.store.conn())
-        .await;
+    let app = applications::with_candidate(s.store.conn(), iv.application_id).await;
     let Ok(Some((app, Some(cand)))) = app else {
         return Err(refuse(&locale, Refusal::Invalid));
     };

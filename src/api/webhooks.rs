@@ -11,12 +11,11 @@
 
 use super::problem::Problem;
 use super::{ApiState, runner};
+use crate::store::webhooks as hooks;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use entity::{posting, webhook_in};
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
 use serde_json::{Value, json};
 
 /// The largest webhook body read (Greenhouse's job posts carry their HTML).
@@ -138,35 +137,26 @@ async fn handle(s: &ApiState, headers: &HeaderMap, body: &[u8]) -> Result<Value,
         .and_then(|v| v.to_str().ok())
         .map(str::to_string)
         .unwrap_or_else(|| crate::store::tokens::sha256(body));
-    let recorded = webhook_in::ActiveModel {
-        source: Set("greenhouse".into()),
-        event_id: Set(event_id.clone()),
-        action: Set(action.clone()),
-        received_at: Set(chrono::Utc::now()),
-        ..Default::default()
-    }
-    .insert(s.store.conn())
-    .await;
-    if let Err(e) = recorded {
-        if e.sql_err().is_some() {
-            tracing::info!(event = %event_id, "webhooks: Greenhouse delivery seen before; ignored");
-            return Ok(json!({"ok": true, "duplicate": true}));
-        }
-        return Err(Problem::from_error(&e.into(), StatusCode::CONFLICT));
+    let fresh = hooks::record_incoming(
+        &s.store,
+        "greenhouse",
+        &event_id,
+        &action,
+        chrono::Utc::now(),
+    )
+    .await
+    .map_err(|e| Problem::from_error(&e, StatusCode::CONFLICT))?;
+    if !fresh {
+        tracing::info!(event = %event_id, "webhooks: Greenhouse delivery seen before; ignored");
+        return Ok(json!({"ok": true, "duplicate": true}));
     }
     let ids = offline_job_posts(&v);
     let postings = if ids.is_empty() {
         Vec::new()
     } else {
-        posting::Entity::find()
-            .filter(posting::Column::Source.eq("greenhouse"))
-            .filter(posting::Column::ExternalId.is_in(ids))
-            .all(s.store.conn())
+        hooks::postings_of(&s.store, "greenhouse", ids)
             .await
-            .map_err(|e| Problem::from_error(&e.into(), StatusCode::CONFLICT))?
-            .into_iter()
-            .map(|p| p.id)
-            .collect::<Vec<i64>>()
+            .map_err(|e| Problem::from_error(&e, StatusCode::CONFLICT))?
     };
     tracing::info!(event = %event_id, action = %action, postings = ?postings, "webhooks: Greenhouse delivery");
     if !postings.is_empty() {

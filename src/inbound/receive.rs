@@ -35,7 +35,7 @@ use crate::templates;
 use crate::workflow::Ctx;
 use chrono::{DateTime, Utc};
 use entity::{application, inbound_message, outbox};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
+use sea_orm::{ConnectionTrait, Set};
 use serde::Serialize;
 use serde_json::json;
 
@@ -423,7 +423,7 @@ async fn classify<C: ConnectionTrait>(
             format!("the tag of {a} is not atsd's: forged, or altered on the way"),
         )),
         Some(Addressed::Bounce(id)) => {
-            let Some(row) = outbox::Entity::find_by_id(id).one(c).await? else {
+            let Some(row) = store::outbox::find(c, id).await? else {
                 return Ok(Plan::Quarantine(
                     "unknown_target",
                     format!("the bounce address names email {id}, which is not in the outbox"),
@@ -474,7 +474,7 @@ async fn classify<C: ConnectionTrait>(
                 person: None,
             },
         ) => {
-            let Some(app) = application::Entity::find_by_id(id).one(c).await? else {
+            let Some(app) = store::applications::find_for_id(c, id).await? else {
                 return Ok(Plan::Quarantine(
                     "unknown_target",
                     format!("the reply address names application {id}, which does not exist"),
@@ -508,7 +508,7 @@ async fn classify<C: ConnectionTrait>(
                             ));
                         }
                         Some(Addressed::Bounce(id)) => {
-                            if let Some(row) = outbox::Entity::find_by_id(id).one(c).await? {
+                            if let Some(row) = store::outbox::find(c, id).await? {
                                 let delivery = pick(&r.recipients, &row.recipient);
                                 return Ok(Plan::Bounce {
                                     row: Box::new(row),
@@ -740,10 +740,7 @@ fn free_text_delivery(m: &Reading, recipient: &str) -> Option<Delivery> {
 }
 
 async fn by_message_id<C: ConnectionTrait>(c: &C, mid: &str) -> Result<Option<outbox::Model>> {
-    Ok(outbox::Entity::find()
-        .filter(outbox::Column::MessageId.eq(mid))
-        .one(c)
-        .await?)
+    store::outbox::by_message_id(c, mid).await
 }
 
 /// An attachment a reply listed (not kept), as the forward and the board
@@ -844,33 +841,16 @@ async fn bounce<C: ConnectionTrait>(
     inbound_id: i64,
     now: DateTime<Utc>,
 ) -> Result<u64> {
-    use sea_orm::sea_query::Expr;
-    outbox::Entity::update_many()
-        .col_expr(
-            outbox::Column::Status,
-            Expr::value(outbox::Status::Bounced.as_str()),
-        )
-        .col_expr(
-            outbox::Column::LastError,
-            Expr::value(format!(
-                "bounced at {}: {} {}",
-                now.to_rfc3339(),
-                d.status.as_deref().unwrap_or("(no status)"),
-                d.diagnostic
-                    .as_deref()
-                    .map(|x| clip(x, 500))
-                    .unwrap_or_default()
-            )),
-        )
-        .col_expr(outbox::Column::UpdatedAt, Expr::value(now))
-        .filter(outbox::Column::Id.eq(sent.id))
-        .filter(outbox::Column::Status.is_in([
-            outbox::Status::Sent.as_str(),
-            outbox::Status::Sending.as_str(),
-            outbox::Status::Dead.as_str(),
-        ]))
-        .exec(c)
-        .await?;
+    let why = format!(
+        "bounced at {}: {} {}",
+        now.to_rfc3339(),
+        d.status.as_deref().unwrap_or("(no status)"),
+        d.diagnostic
+            .as_deref()
+            .map(|x| clip(x, 500))
+            .unwrap_or_default()
+    );
+    store::outbox::mark_bounced(c, sent.id, &why, now).await?;
     let held = store_in::mark_undeliverable(
         c,
         &sent.recipient,

@@ -9,14 +9,11 @@
 use crate::error::{Error, Result};
 use crate::mail;
 use crate::rules::{self, Facts, Rule};
-use crate::store::applications::{POSTING_CLOSED_AT_SQL, REMINDED_SQL};
-use crate::store::{Store, id_list, sql};
+use crate::store::{Store, applications, candidates, postings};
 use crate::workflow::Ctx;
 use crate::workflow::batch::{self, Batch, Either, Written};
-use chrono::{DateTime, Utc};
-use entity::{application, candidate, posting};
-use sea_orm::sea_query::Expr;
-use sea_orm::{ConnectionTrait, EntityTrait, QueryFilter, Value};
+use entity::{application, posting};
+use sea_orm::Value;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 use tokio_util::sync::CancellationToken;
@@ -88,11 +85,7 @@ fn add_to(w: Written, r: &mut Report) {
     }
 }
 
-struct Row {
-    app: application::Model,
-    closed_at: Option<DateTime<Utc>>,
-    reminded: bool,
-}
+type Row = applications::RuleRow;
 
 impl Advance<'_> {
     /// The `WHERE` that finds the applications some rule may act on.
@@ -131,45 +124,7 @@ impl Advance<'_> {
         filter: &(String, Vec<Value>),
         reminders: bool,
     ) -> Result<Vec<Row>> {
-        let reminded = if reminders { REMINDED_SQL } else { "(1 = 0)" };
-        let mut values: Vec<Value> = vec![after_id.into()];
-        values.extend(filter.1.iter().cloned());
-        let rows = self
-            .store
-            .conn()
-            .query_all_raw(sql(
-                self.store.backend(),
-                &format!(
-                    "SELECT a.id, a.candidate_id, a.posting_id, a.stage, a.entered_stage_at, a.applied_at, \
-                     a.version, a.created_at, a.updated_at, \
-                     {POSTING_CLOSED_AT_SQL} AS closed_at, {reminded} AS reminded \
-                     FROM applications a JOIN postings p ON p.id = a.posting_id \
-                     WHERE a.id > ? AND ({}) ORDER BY a.id LIMIT {BATCH}",
-                    filter.0
-                ),
-                values,
-            ))
-            .await?;
-        rows.into_iter()
-            .map(|r| {
-                Ok(Row {
-                    app: application::Model {
-                        id: r.try_get("", "id")?,
-                        candidate_id: r.try_get("", "candidate_id")?,
-                        posting_id: r.try_get("", "posting_id")?,
-                        stage: r.try_get("", "stage")?,
-                        entered_stage_at: r.try_get("", "entered_stage_at")?,
-                        applied_at: r.try_get("", "applied_at")?,
-                        version: r.try_get("", "version")?,
-                        created_at: r.try_get("", "created_at")?,
-                        updated_at: r.try_get("", "updated_at")?,
-                    },
-                    closed_at: r.try_get("", "closed_at")?,
-                    reminded: r.try_get("", "reminded")?,
-                })
-            })
-            .collect::<std::result::Result<_, sea_orm::DbErr>>()
-            .map_err(Error::from)
+        applications::rule_batch(self.store.conn(), after_id, filter, reminders, BATCH).await
     }
 
     /// Runs the rules over every application they may act on.
@@ -271,17 +226,9 @@ impl Advance<'_> {
         }
         let c = self.store.conn();
         let cand_ids: Vec<i64> = actions.iter().map(|(r, _)| r.app.candidate_id).collect();
-        let cands: HashMap<i64, candidate::Model> = candidate::Entity::find()
-            .filter(Expr::cust(format!("id IN ({})", id_list(&dedup(cand_ids)))))
-            .all(c)
-            .await?
-            .into_iter()
-            .map(|m| (m.id, m))
-            .collect();
+        let cands = candidates::by_ids(c, &dedup(cand_ids)).await?;
         let post_ids: Vec<i64> = actions.iter().map(|(r, _)| r.app.posting_id).collect();
-        let posts: HashMap<i64, posting::Model> = posting::Entity::find()
-            .filter(Expr::cust(format!("id IN ({})", id_list(&dedup(post_ids)))))
-            .all(c)
+        let posts: HashMap<i64, posting::Model> = postings::by_ids(c, &dedup(post_ids))
             .await?
             .into_iter()
             .map(|m| (m.id, m))

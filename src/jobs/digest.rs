@@ -20,14 +20,13 @@ use crate::pipeline::Pipeline;
 use crate::schedule::CronExpr;
 use crate::store::moves::{self as bulk, BulkEmail};
 use crate::store::people;
-use crate::store::{Store, sql};
+use crate::store::{Store, digest as store_digest};
 use crate::templates::{
     self, Context, DIGEST_LINES, DigestApplication, DigestBounce, DigestCtx, DigestQuarantine,
     DigestSender, DigestStale, Renderer,
 };
 use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
-use sea_orm::ConnectionTrait as _;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::str::FromStr;
@@ -322,94 +321,53 @@ impl Digest<'_> {
     /// Everything any recipient's digest may list, read once.
     async fn read(&self, since: DateTime<Utc>) -> Result<Data> {
         let c = self.store.conn();
-        let b = self.store.backend();
-        let rows = c
-            .query_all_raw(sql(
-                b,
-                "SELECT a.posting_id, a.created_at, c.name, p.title FROM applications a \
-                 JOIN candidates c ON c.id = a.candidate_id JOIN postings p ON p.id = a.posting_id \
-                 WHERE a.created_at > ? AND a.created_at <= ? ORDER BY a.id",
-                vec![since.into(), self.now.into()],
-            ))
-            .await?;
-        let mut new = Vec::with_capacity(rows.len());
-        for r in rows {
-            new.push(NewApp {
-                posting: r.try_get("", "posting_id")?,
-                created: r.try_get("", "created_at")?,
+        let new: Vec<NewApp> = store_digest::new_applications(c, since, self.now)
+            .await?
+            .into_iter()
+            .map(|r| NewApp {
+                posting: r.posting_id,
+                created: r.created_at,
                 line: DigestApplication {
-                    candidate: r.try_get("", "name")?,
-                    posting: r.try_get("", "title")?,
+                    candidate: r.name,
+                    posting: r.title,
                 },
-            });
-        }
+            })
+            .collect();
         let thresholds = crate::report::stale_thresholds(self.config, self.pipeline, DEFAULT_STALE);
         let mut stale: HashMap<i64, Vec<(usize, String, u64)>> = HashMap::new();
         for (i, stage) in self.pipeline.active().iter().enumerate() {
             let t = thresholds.get(stage).copied().unwrap_or(DEFAULT_STALE);
-            let rows = c
-                .query_all_raw(sql(
-                    b,
-                    "SELECT a.posting_id, p.title, COUNT(*) AS n FROM applications a \
-                     JOIN postings p ON p.id = a.posting_id \
-                     WHERE a.stage = ? AND a.entered_stage_at <= ? GROUP BY a.posting_id, p.title",
-                    vec![stage.clone().into(), (self.now - t).into()],
-                ))
-                .await?;
-            for r in rows {
-                let n: i64 = r.try_get("", "n")?;
+            for r in store_digest::waiting_since(c, stage, self.now - t).await? {
                 stale
-                    .entry(r.try_get("", "posting_id")?)
+                    .entry(r.posting_id)
                     .or_default()
-                    .push((i, r.try_get("", "title")?, n as u64));
+                    .push((i, r.title, r.n as u64));
             }
         }
-        let rows = c
-            .query_all_raw(sql(
-                b,
-                "SELECT id, status_changed_at, title FROM postings WHERE status = 'closed' \
-                 AND status_changed_at > ? AND status_changed_at <= ? ORDER BY id",
-                vec![since.into(), self.now.into()],
-            ))
-            .await?;
-        let mut closed = Vec::new();
-        for r in rows {
-            closed.push((
-                r.try_get("", "id")?,
-                r.try_get("", "status_changed_at")?,
-                r.try_get("", "title")?,
-            ));
-        }
+        let closed: Vec<_> = store_digest::closed_postings(c, since, self.now)
+            .await?
+            .into_iter()
+            .map(|r| (r.id, r.status_changed_at, r.title))
+            .collect();
         // an address marked undeliverable by a bounce of an email about an
         // application (a cleared mark is no longer news)
-        let rows = c
-            .query_all_raw(sql(
-                b,
-                "SELECT u.address, u.dsn_status, u.since, a.posting_id, c.name, p.title, \
-                 (SELECT COUNT(*) FROM outbox h WHERE h.status = 'held' \
-                  AND LOWER(h.recipient) = u.address) AS held \
-                 FROM undeliverable_addresses u JOIN outbox o ON o.id = u.outbox_id \
-                 JOIN applications a ON a.id = o.application_id \
-                 JOIN candidates c ON c.id = a.candidate_id JOIN postings p ON p.id = a.posting_id \
-                 WHERE u.since > ? AND u.since <= ? ORDER BY u.since, u.address",
-                vec![since.into(), self.now.into()],
-            ))
-            .await?;
-        let mut bounced = Vec::new();
-        for r in rows {
-            let held: i64 = r.try_get("", "held")?;
-            bounced.push((
-                r.try_get("", "posting_id")?,
-                r.try_get("", "since")?,
-                DigestBounce {
-                    candidate: r.try_get("", "name")?,
-                    address: r.try_get("", "address")?,
-                    posting: r.try_get("", "title")?,
-                    status: r.try_get("", "dsn_status")?,
-                    held: held as u64,
-                },
-            ));
-        }
+        let bounced: Vec<_> = store_digest::bounced(c, since, self.now)
+            .await?
+            .into_iter()
+            .map(|r| {
+                (
+                    r.posting_id,
+                    r.since,
+                    DigestBounce {
+                        candidate: r.name,
+                        address: r.address,
+                        posting: r.title,
+                        status: r.dsn_status,
+                        held: r.held as u64,
+                    },
+                )
+            })
+            .collect();
         let quarantined = crate::store::inbound::quarantined_between(c, since, self.now).await?;
         let refused = crate::store::inbound::refused_senders(c, since).await?;
         // open data requests due within 7 days, and overdue ones

@@ -75,7 +75,7 @@ impl Job {
         }
     }
 
-    fn lock_key(self) -> i32 {
+    pub fn lock_key(self) -> i32 {
         self as i32 + 1
     }
 }

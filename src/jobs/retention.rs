@@ -19,10 +19,11 @@ use crate::config::Config;
 use crate::error::Result;
 use crate::mail::{compose, transport};
 use crate::pipeline::Pipeline;
-use crate::store::{Store, id_list, personal, sql};
+use crate::store::retention as store_retention;
+use crate::store::{Store, personal};
 use chrono::{DateTime, Utc};
-use entity::{candidate, outbox, outbox_body};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use entity::{candidate, outbox};
+use sea_orm::ConnectionTrait;
 use serde::Serialize;
 use std::path::PathBuf;
 
@@ -31,17 +32,7 @@ const BATCH: usize = 200;
 /// What replaces personal text.
 pub use crate::store::personal::REDACTED;
 
-#[derive(Clone, Debug, Serialize)]
-pub struct Due {
-    pub candidate_id: i64,
-    pub name: String,
-    pub email: String,
-    /// When the last of their applications became terminal.
-    pub terminal_since: DateTime<Utc>,
-    /// When their first application was recorded: no digest before it names them.
-    #[serde(skip)]
-    pub first_seen: DateTime<Utc>,
-}
+pub use crate::store::retention::Due;
 
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Report {
@@ -79,59 +70,14 @@ impl Retention<'_> {
     /// Who is due: every application terminal since before the cutoff, not held.
     pub async fn due(&self) -> Result<Vec<Due>> {
         let cutoff = self.now - self.config.retention.anonymize_after.chrono();
-        let active: Vec<String> = self
-            .pipeline
-            .active()
-            .iter()
-            .map(|s| format!("'{}'", s.replace('\'', "''")))
-            .collect();
-        let rows = self
-            .store
-            .conn()
-            .query_all_raw(sql(
-                self.store.backend(),
-                &format!(
-                    "SELECT c.id, c.name, c.email, MAX(a.entered_stage_at) AS since, MIN(a.created_at) AS first_seen FROM candidates c \
-                     JOIN applications a ON a.candidate_id = c.id \
-                     WHERE c.on_hold = FALSE AND c.anonymized_at IS NULL \
-                     GROUP BY c.id, c.name, c.email \
-                     HAVING SUM(CASE WHEN a.stage IN ({}) THEN 1 ELSE 0 END) = 0 AND MAX(a.entered_stage_at) <= ? \
-                     ORDER BY c.id",
-                    active.join(",")
-                ),
-                vec![cutoff.into()],
-            ))
-            .await?;
-        rows.into_iter()
-            .map(|r| {
-                Ok(Due {
-                    candidate_id: r.try_get("", "id")?,
-                    name: r.try_get("", "name")?,
-                    email: r.try_get("", "email")?,
-                    terminal_since: r.try_get("", "since")?,
-                    first_seen: r.try_get("", "first_seen")?,
-                })
-            })
-            .collect::<std::result::Result<_, sea_orm::DbErr>>()
-            .map_err(Into::into)
+        store_retention::due(self.store.conn(), self.pipeline.active(), cutoff).await
     }
 
     pub async fn run(&self) -> Result<Report> {
         let due = self.due().await?;
-        let held: i64 = self
-            .store
-            .conn()
-            .query_one_raw(sql(
-                self.store.backend(),
-                "SELECT COUNT(*) AS n FROM candidates WHERE on_hold = TRUE AND anonymized_at IS NULL",
-                vec![],
-            ))
-            .await?
-            .map(|r| r.try_get("", "n"))
-            .transpose()?
-            .unwrap_or(0);
+        let held = store_retention::held(self.store.conn()).await?;
         let mut report = Report {
-            held: held as u64,
+            held,
             ..Report::default()
         };
         if self.dry_run {
@@ -142,10 +88,11 @@ impl Retention<'_> {
             self.anonymize(chunk, &mut report).await?;
         }
         self.prune_events(&mut report).await?;
+
         let cutoff = self.now - self.config.retention.quarantine_after.chrono();
         report.quarantine_removed =
             crate::store::inbound::expire_quarantine(self.store.conn(), cutoff).await?;
-        report.idempotency_removed = crate::store::tokens::expire_idempotency_keys(
+        report.idempotency_removed = crate::store::idempotency::expire(
             self.store.conn(),
             self.now - self.config.retention.idempotency_after.chrono(),
         )
@@ -168,26 +115,11 @@ impl Retention<'_> {
     /// Deletes the events older than `events_after` that no delivery still
     /// waits for, and the finished deliveries of that age.
     async fn prune_events(&self, report: &mut Report) -> Result<()> {
-        let b = self.store.backend();
         let cutoff = self.now - self.config.retention.events_after.chrono();
         let txn = self.store.begin_write().await?;
-        report.deliveries_removed += txn
-            .execute_raw(sql(
-                b,
-                "DELETE FROM webhook_deliveries WHERE status IN ('delivered', 'dead') AND updated_at < ?",
-                vec![cutoff.into()],
-            ))
-            .await?
-            .rows_affected();
-        report.events_removed += txn
-            .execute_raw(sql(
-                b,
-                "DELETE FROM events WHERE at < ? AND NOT EXISTS \
-                 (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = events.id)",
-                vec![cutoff.into()],
-            ))
-            .await?
-            .rows_affected();
+        let (deliveries, events) = store_retention::prune_events(&txn, cutoff).await?;
+        report.deliveries_removed += deliveries;
+        report.events_removed += events;
         txn.commit().await?;
         if report.events_removed > 0 {
             tracing::info!(
@@ -215,39 +147,15 @@ impl Retention<'_> {
         people: &[Due],
         report: &mut Report,
     ) -> Result<Files> {
-        let b = self.store.backend();
         let ids: Vec<i64> = people.iter().map(|p| p.candidate_id).collect();
-        let apps: Vec<i64> = txn
-            .query_all_raw(sql(
-                b,
-                &format!(
-                    "SELECT id FROM applications WHERE candidate_id IN ({})",
-                    id_list(&ids)
-                ),
-                vec![],
-            ))
-            .await?
-            .into_iter()
-            .map(|r| r.try_get::<i64>("", "id"))
-            .collect::<std::result::Result<_, _>>()?;
+        let apps = store_retention::applications_of(txn, &ids).await?;
         // the rows and files to scrub, read before they change
-        let rows = outbox::Entity::find()
-            .filter(outbox::Column::ApplicationId.is_in(apps.clone()))
-            .all(txn)
-            .await?;
-        let digests = outbox::Entity::find()
-            .filter(outbox::Column::Template.eq("recruiter_digest"))
-            .filter(
-                outbox::Column::CreatedAt.gte(
-                    people
-                        .iter()
-                        .map(|p| p.first_seen)
-                        .min()
-                        .unwrap_or(self.now),
-                ),
-            )
-            .all(txn)
-            .await?;
+        let first_seen = people
+            .iter()
+            .map(|p| p.first_seen)
+            .min()
+            .unwrap_or(self.now);
+        let (rows, digests) = store_retention::emails_naming(txn, &apps, first_seen).await?;
         // everything the map of personal data says is theirs
         let who = personal::Subjects {
             candidates: ids.clone(),
@@ -298,9 +206,9 @@ impl Retention<'_> {
             if !path.is_file() {
                 continue;
             }
-            let Some(body) = outbox_body::Entity::find_by_id(d.id)
-                .one(self.store.conn())
+            let Some(body) = crate::store::outbox::bodies(self.store.conn(), &[d.id])
                 .await?
+                .remove(&d.id)
             else {
                 continue;
             };
@@ -333,16 +241,11 @@ pub async fn hold(
     actor: &str,
     now: DateTime<Utc>,
 ) -> Result<candidate::Model> {
-    use sea_orm::{ActiveModelTrait, ActiveValue::Set};
     let txn = store.begin_write().await?;
     let c = crate::store::candidates::find_by_email(&txn, email)
         .await?
         .ok_or_else(|| crate::Error::NotFound(format!("no candidate with email {email}")))?;
-    let mut am: candidate::ActiveModel = c.into();
-    am.on_hold = Set(on);
-    am.hold_reason = Set(if on { reason.clone() } else { None });
-    am.updated_at = Set(now);
-    let c = am.update(&txn).await?;
+    let c = store_retention::set_hold(&txn, c, on, reason.clone(), now).await?;
     crate::store::events::record(
         &txn,
         vec![crate::store::events::NewEvent::new(

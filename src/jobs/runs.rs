@@ -12,15 +12,10 @@
 
 use super::Job;
 use crate::error::{Error, Result};
-use crate::store::{Store, events, sql};
+use crate::store::runs::{self as rows, JobLock};
+use crate::store::{Store, events};
 use chrono::{DateTime, Utc};
 use entity::job_run;
-use sea_orm::sqlx::{self, Postgres, pool::PoolConnection};
-use sea_orm::{DbBackend, EntityTrait};
-use std::path::PathBuf;
-
-/// The first key of atsd's PostgreSQL advisory locks for jobs ("atsj").
-const PG_LOCK_CLASS: i32 = 0x6174_736a;
 
 /// This process, as written in `job_runs.instance`: `host:pid`.
 pub fn instance_name() -> String {
@@ -31,104 +26,6 @@ pub fn instance_name() -> String {
         .or_else(|| std::env::var("HOSTNAME").ok())
         .unwrap_or_else(|| "localhost".into());
     format!("{host}:{}", std::process::id())
-}
-
-/// Held while a job runs; dropping it releases the lock (and a crash does too).
-pub struct JobLock {
-    inner: LockInner,
-}
-
-enum LockInner {
-    Pg(Option<PoolConnection<Postgres>>, i32),
-    File(#[allow(dead_code)] std::fs::File),
-    /// A SQLite database without a folder (in memory): nothing to share with.
-    Nothing,
-}
-
-impl Drop for JobLock {
-    fn drop(&mut self) {
-        // a PostgreSQL connection still holding the lock is closed, not
-        // pooled, so the lock cannot outlive this holder
-        if let LockInner::Pg(conn, _) = &mut self.inner
-            && let Some(c) = conn.take()
-        {
-            drop(c.detach());
-        }
-    }
-}
-
-impl JobLock {
-    /// The lock of `job` if nobody holds it, else `None`.
-    pub async fn try_acquire(store: &Store, job: Job) -> Result<Option<JobLock>> {
-        match store.backend() {
-            DbBackend::Postgres => {
-                let pool = store.conn().get_postgres_connection_pool();
-                let mut conn = pool
-                    .acquire()
-                    .await
-                    .map_err(|e| Error::Other(format!("cannot lock job {}: {e}", job.name())))?;
-                let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1, $2)")
-                    .bind(PG_LOCK_CLASS)
-                    .bind(job.lock_key())
-                    .fetch_one(&mut *conn)
-                    .await
-                    .map_err(|e| Error::Other(format!("cannot lock job {}: {e}", job.name())))?;
-                Ok(got.then(|| JobLock {
-                    inner: LockInner::Pg(Some(conn), job.lock_key()),
-                }))
-            }
-            _ => match lock_path(store, job) {
-                None => Ok(Some(JobLock {
-                    inner: LockInner::Nothing,
-                })),
-                Some(path) => {
-                    let f = std::fs::OpenOptions::new()
-                        .create(true)
-                        .truncate(false)
-                        .write(true)
-                        .open(&path)
-                        .map_err(|e| Error::io(format!("cannot open {}", path.display()), e))?;
-                    match f.try_lock() {
-                        Ok(()) => Ok(Some(JobLock {
-                            inner: LockInner::File(f),
-                        })),
-                        Err(std::fs::TryLockError::WouldBlock) => Ok(None),
-                        Err(std::fs::TryLockError::Error(e)) => {
-                            Err(Error::io(format!("cannot lock {}", path.display()), e))
-                        }
-                    }
-                }
-            },
-        }
-    }
-
-    /// Releases the lock (dropping does too; this returns a PostgreSQL
-    /// connection to the pool instead of closing it).
-    pub async fn release(mut self) {
-        if let LockInner::Pg(conn, key) = &mut self.inner
-            && let Some(mut c) = conn.take()
-        {
-            let unlocked = sqlx::query_scalar::<_, bool>("SELECT pg_advisory_unlock($1, $2)")
-                .bind(PG_LOCK_CLASS)
-                .bind(*key)
-                .fetch_one(&mut *c)
-                .await;
-            if !matches!(unlocked, Ok(true)) {
-                // not sure it is free: close the session, which frees it
-                drop(c.detach());
-            }
-        }
-    }
-}
-
-/// `atsd.db-job-advance.lock` beside the SQLite file.
-fn lock_path(store: &Store, job: Job) -> Option<PathBuf> {
-    let file = crate::store::sqlite_file(store.url())?;
-    Some(PathBuf::from(format!(
-        "{}-job-{}.lock",
-        file.display(),
-        job.name()
-    )))
 }
 
 /// A claimed occurrence: run its work, then [`finish`] it.
@@ -156,18 +53,8 @@ async fn mark_interrupted(
     now: DateTime<Utc>,
     me: &str,
 ) -> Result<Vec<job_run::Model>> {
-    let b = store.backend();
     let txn = store.begin_write().await?;
-    let rows = job_run::Entity::find()
-        .from_raw_sql(sql(
-            b,
-            "UPDATE job_runs SET outcome = 'interrupted', finished_at = ?, \
-             error = 'instance ' || instance || ' stopped before finishing (found by ' || ? || ')' \
-             WHERE job = ? AND finished_at IS NULL RETURNING *",
-            vec![now.into(), me.into(), job.name().into()],
-        ))
-        .all(&txn)
-        .await?;
+    let rows = rows::mark_interrupted(&txn, job.name(), now, me).await?;
     events::record(&txn, rows.iter().map(failed_event).collect()).await?;
     txn.commit().await?;
     for r in &rows {
@@ -185,25 +72,11 @@ pub async fn claim(
     now: DateTime<Utc>,
     me: &str,
 ) -> Result<(Claim, Vec<job_run::Model>)> {
-    let Some(lock) = JobLock::try_acquire(store, job).await? else {
+    let Some(lock) = JobLock::try_acquire(store, job.name(), job.lock_key()).await? else {
         return Ok((Claim::Busy, Vec::new()));
     };
     let interrupted = mark_interrupted(store, job, now, me).await?;
-    let b = store.backend();
-    let inserted = job_run::Entity::find()
-        .from_raw_sql(sql(
-            b,
-            "INSERT INTO job_runs (job, scheduled_for, started_at, instance, attempts) \
-             VALUES (?, ?, ?, ?, 1) ON CONFLICT (job, scheduled_for) DO NOTHING RETURNING *",
-            vec![
-                job.name().into(),
-                scheduled_for.into(),
-                now.into(),
-                me.into(),
-            ],
-        ))
-        .one(store.conn())
-        .await?;
+    let inserted = rows::insert(store, job.name(), scheduled_for, now, me).await?;
     if let Some(run) = inserted {
         return Ok((
             Claim::Run(Claimed {
@@ -215,21 +88,7 @@ pub async fn claim(
         ));
     }
     // the occurrence has a row: interrupted (take it over) or done
-    let taken = job_run::Entity::find()
-        .from_raw_sql(sql(
-            b,
-            "UPDATE job_runs SET started_at = ?, finished_at = NULL, outcome = NULL, instance = ?, \
-             attempts = attempts + 1, error = 'attempt ' || attempts || ' was interrupted' \
-             WHERE job = ? AND scheduled_for = ? AND outcome = 'interrupted' RETURNING *",
-            vec![
-                now.into(),
-                me.into(),
-                job.name().into(),
-                scheduled_for.into(),
-            ],
-        ))
-        .one(store.conn())
-        .await?;
+    let taken = rows::take_over_interrupted(store, job.name(), scheduled_for, now, me).await?;
     if let Some(run) = taken {
         return Ok((
             Claim::Run(Claimed {
@@ -241,13 +100,7 @@ pub async fn claim(
         ));
     }
     lock.release().await;
-    let existing = job_run::Entity::find()
-        .from_raw_sql(sql(
-            b,
-            "SELECT * FROM job_runs WHERE job = ? AND scheduled_for = ?",
-            vec![job.name().into(), scheduled_for.into()],
-        ))
-        .one(store.conn())
+    let existing = rows::find(store, job.name(), scheduled_for)
         .await?
         .ok_or_else(|| {
             Error::Other(format!(
@@ -269,24 +122,9 @@ pub async fn finish(
         Ok(c) => ("ok", Some(c.clone()), claimed.run.error.clone()),
         Err(e) => ("failed", None, Some(e.to_string())),
     };
-    let b = store.backend();
     let row = async {
         let txn = store.begin_write().await?;
-        let row = job_run::Entity::find()
-            .from_raw_sql(sql(
-                b,
-                "UPDATE job_runs SET finished_at = ?, outcome = ?, counts = ?, error = ? WHERE id = ? RETURNING *",
-                vec![
-                    now.into(),
-                    name.into(),
-                    counts.into(),
-                    error.into(),
-                    claimed.run.id.into(),
-                ],
-            ))
-            .one(&txn)
-            .await?
-            .ok_or_else(|| Error::Integrity(format!("job run {} vanished", claimed.run.id)))?;
+        let row = rows::finish(&txn, claimed.run.id, name, counts, error, now).await?;
         if row.outcome.as_deref() == Some("failed") {
             events::record(&txn, vec![failed_event(&row)]).await?;
         }

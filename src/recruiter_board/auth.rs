@@ -7,12 +7,10 @@
 //! listener must be on loopback (`check-config` refuses otherwise).
 
 use crate::error::Result;
-use crate::store::Store;
-use crate::store::people;
-use crate::store::tokens::{self, Scope, sha256};
+use crate::store::tokens::{self, Scope};
+use crate::store::{Store, people, sessions};
 use chrono::{DateTime, Duration, Utc};
-use entity::{api_token, board_session, person};
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
+use entity::{api_token, person};
 
 pub const COOKIE: &str = "atsd_board";
 pub const SESSION_HOURS: i64 = 12;
@@ -39,19 +37,15 @@ pub async fn sign_in(
         return Ok(Err(Refusal::WrongScope));
     }
     let secret = tokens::random_hex()?;
-    board_session::ActiveModel {
-        hash: Set(sha256(secret.as_bytes())),
-        token_id: Set(t.id),
-        created_at: Set(now),
-        expires_at: Set(now + Duration::hours(SESSION_HOURS)),
-    }
-    .insert(store.conn())
-    .await?;
     // sessions that ended are removed as new ones start
-    board_session::Entity::delete_many()
-        .filter(board_session::Column::ExpiresAt.lte(now))
-        .exec(store.conn())
-        .await?;
+    sessions::open(
+        store,
+        &secret,
+        t.id,
+        now,
+        now + Duration::hours(SESSION_HOURS),
+    )
+    .await?;
     Ok(Ok(secret))
 }
 
@@ -72,20 +66,7 @@ pub async fn session(store: &Store, secret: &str, now: DateTime<Utc>) -> Result<
     if secret.len() != 64 || !secret.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Ok(None);
     }
-    let Some(s) = board_session::Entity::find_by_id(sha256(secret.as_bytes()))
-        .one(store.conn())
-        .await?
-    else {
-        return Ok(None);
-    };
-    if s.expires_at <= now {
-        return Ok(None);
-    }
-    let Some(token) = api_token::Entity::find_by_id(s.token_id)
-        .filter(api_token::Column::RevokedAt.is_null())
-        .one(store.conn())
-        .await?
-    else {
+    let Some(token) = sessions::live(store, secret, now).await? else {
         return Ok(None);
     };
     let Ok(scope) = Scope::parse(&token.scope) else {
@@ -139,10 +120,7 @@ pub fn form_token_ok(secret: &str, given: &str) -> bool {
 
 /// Ends the cookie's session.
 pub async fn sign_out(store: &Store, secret: &str) -> Result<()> {
-    board_session::Entity::delete_by_id(sha256(secret.as_bytes()))
-        .exec(store.conn())
-        .await?;
-    Ok(())
+    sessions::close(store, secret).await
 }
 
 /// The session cookie of a `Cookie` header, if any.

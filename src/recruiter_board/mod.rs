@@ -168,7 +168,6 @@ pub async fn report_html(
     default_stale: chrono::Duration,
     now: chrono::DateTime<chrono::Utc>,
 ) -> crate::error::Result<String> {
-    use sea_orm::{EntityTrait, QueryOrder};
     let locale = config.org.default_locale.clone();
     let (_, words) = i18n::words(&locale);
     let charts = Arc::new(ChartCache::default());
@@ -185,9 +184,7 @@ pub async fn report_html(
     let ids: Vec<i64> = match (posting, owned) {
         (Some(p), _) => vec![p],
         (None, Some(owned)) => owned.to_vec(),
-        (None, None) => entity::posting::Entity::find()
-            .order_by_asc(entity::posting::Column::Id)
-            .all(store.conn())
+        (None, None) => crate::store::postings::list(store.conn(), None)
             .await?
             .into_iter()
             .map(|p| p.id)

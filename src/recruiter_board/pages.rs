@@ -1184,7 +1184,6 @@ pub async fn interview_views(
     c: &Ctx<'_>,
     rows: Vec<entity::interview::Model>,
 ) -> Result<Vec<InterviewView>> {
-    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
     if rows.is_empty() {
         return Ok(Vec::new());
     }
@@ -1193,10 +1192,7 @@ pub async fn interview_views(
     let mut who = crate::store::interviews::interviewers(conn, &ids).await?;
     let app_ids: Vec<i64> = rows.iter().map(|r| r.application_id).collect();
     let apps: HashMap<i64, (entity::application::Model, Option<entity::candidate::Model>)> =
-        entity::application::Entity::find()
-            .filter(entity::application::Column::Id.is_in(app_ids))
-            .find_also_related(entity::candidate::Entity)
-            .all(conn)
+        crate::store::applications::with_candidates(conn, &app_ids)
             .await?
             .into_iter()
             .map(|(a, cand)| (a.id, (a, cand)))

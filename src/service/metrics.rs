@@ -14,7 +14,7 @@ use super::exposition::{Exposition, to_prometheus_text};
 use crate::daemon::JobEnd;
 use crate::error::Result;
 use crate::jobs::{Job, JobReport, PollReport};
-use crate::store::{Store, sql};
+use crate::store::{Store, stats};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -22,7 +22,6 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::Registry;
-use sea_orm::ConnectionTrait;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct Reason {
@@ -288,24 +287,10 @@ impl Metrics {
 
     async fn read_database(&self, store: &Store) -> Result<()> {
         let db = store.conn();
-        let b = store.backend();
-        let grouped = |table: &str| {
-            sql(
-                b,
-                &format!("SELECT status, COUNT(*) AS n FROM {table} GROUP BY status"),
-                vec![],
-            )
-        };
-        let outbox = db.query_all_raw(grouped("outbox")).await?;
-        let postings = db.query_all_raw(grouped("postings")).await?;
-        let webhooks = db.query_all_raw(grouped("webhook_deliveries")).await?;
-        let last = db
-            .query_all_raw(sql(
-                b,
-                "SELECT job, MAX(finished_at) AS at FROM job_runs WHERE outcome = 'ok' GROUP BY job",
-                vec![],
-            ))
-            .await?;
+        let outbox = stats::by_status(db, stats::Counted::Outbox).await?;
+        let postings = stats::by_status(db, stats::Counted::Postings).await?;
+        let webhooks = stats::by_status(db, stats::Counted::WebhookDeliveries).await?;
+        let last = stats::last_successes(db).await?;
         // every status is shown, at 0 when there is none
         for s in entity::outbox::Status::ALL.map(entity::outbox::Status::as_str) {
             self.outbox
@@ -327,9 +312,7 @@ impl Metrics {
             (&self.postings, postings),
             (&self.webhooks, webhooks),
         ] {
-            for r in rows {
-                let status: String = r.try_get("", "status")?;
-                let n: i64 = r.try_get("", "n")?;
+            for (status, n) in rows {
                 family.get_or_create(&Status { status }).set(n);
             }
         }
@@ -357,9 +340,7 @@ impl Metrics {
                 })
                 .set(n);
         }
-        for r in last {
-            let job: String = r.try_get("", "job")?;
-            let at: chrono::DateTime<chrono::Utc> = r.try_get("", "at")?;
+        for (job, at) in last {
             self.last_success
                 .get_or_create(&JobLabel { job })
                 .set(at.timestamp());

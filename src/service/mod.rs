@@ -12,7 +12,6 @@ pub mod notify;
 use crate::daemon::{JobEnd, Lifecycle};
 use crate::store::Store;
 use chrono::{DateTime, Utc};
-use sea_orm::ConnectionTrait;
 use serde::Serialize;
 use std::sync::Arc;
 use std::sync::Mutex;
@@ -84,8 +83,7 @@ impl Health {
         {
             return Err(format!("cannot open {}: {e}", path.display()));
         }
-        let st = crate::store::sql(self.store.backend(), "SELECT 1 AS one", vec![]);
-        match tokio::time::timeout(DATABASE_TIMEOUT, self.store.conn().query_one_raw(st)).await {
+        match tokio::time::timeout(DATABASE_TIMEOUT, self.store.ping()).await {
             Ok(Ok(_)) => Ok(()),
             Ok(Err(e)) => Err(e.to_string()),
             Err(_) => Err(format!("no answer within {DATABASE_TIMEOUT:?}")),

@@ -49,6 +49,65 @@ pub async fn find<C: ConnectionTrait>(c: &C, id: i64) -> Result<application::Mod
         .ok_or_else(|| Error::NotFound(format!("no application with id {id}")))
 }
 
+/// An application by id, if there is one.
+pub async fn find_for_id<C: ConnectionTrait>(c: &C, id: i64) -> Result<Option<application::Model>> {
+    Ok(application::Entity::find_by_id(id).one(c).await?)
+}
+
+/// Up to `limit` applications after id `after`, in id order, of one posting
+/// and one stage if given (the API's pages).
+pub async fn page<C: ConnectionTrait>(
+    c: &C,
+    after: i64,
+    limit: u64,
+    posting: Option<i64>,
+    stage: Option<&str>,
+) -> Result<Vec<application::Model>> {
+    use sea_orm::QuerySelect;
+    let mut find = application::Entity::find()
+        .filter(application::Column::Id.gt(after))
+        .order_by_asc(application::Column::Id)
+        .limit(limit);
+    if let Some(p) = posting {
+        find = find.filter(application::Column::PostingId.eq(p));
+    }
+    if let Some(st) = stage {
+        find = find.filter(application::Column::Stage.eq(st));
+    }
+    Ok(find.all(c).await?)
+}
+
+/// The applications `ids` with their candidates (a candidate anonymized
+/// away is `None`).
+pub async fn with_candidates<C: ConnectionTrait>(
+    c: &C,
+    ids: &[i64],
+) -> Result<Vec<(application::Model, Option<candidate::Model>)>> {
+    Ok(application::Entity::find()
+        .filter(application::Column::Id.is_in(ids.iter().copied()))
+        .find_also_related(candidate::Entity)
+        .all(c)
+        .await?)
+}
+
+/// Application `id` with its candidate, if there is such an application.
+pub async fn with_candidate<C: ConnectionTrait>(
+    c: &C,
+    id: i64,
+) -> Result<Option<(application::Model, Option<candidate::Model>)>> {
+    Ok(with_candidates(c, &[id]).await?.into_iter().next())
+}
+
+/// Whether the single-use link `nonce` has been used.
+pub async fn link_used<C: ConnectionTrait>(c: &C, nonce: &str) -> Result<bool> {
+    Ok(
+        entity::self_service_use::Entity::find_by_id(nonce.to_string())
+            .one(c)
+            .await?
+            .is_some(),
+    )
+}
+
 /// The application of this candidate for this posting, if any.
 pub async fn find_for<C: ConnectionTrait>(
     c: &C,
@@ -193,6 +252,63 @@ pub async fn rule_facts<C: ConnectionTrait>(
         .await?
         .ok_or_else(|| Error::NotFound(format!("no application with id {id}")))?;
     Ok((row.try_get("", "closed_at")?, row.try_get("", "reminded")?))
+}
+
+/// An application with the facts the rules decide on ([`rule_facts`] for many).
+pub struct RuleRow {
+    pub app: application::Model,
+    pub closed_at: Option<DateTime<Utc>>,
+    pub reminded: bool,
+}
+
+/// Up to `limit` applications after `after_id` (keyset pagination) that
+/// match `filter` (a `WHERE` over `a` and `p` with its `?` values), with
+/// the facts the rules decide on; `reminders` false skips the reminder
+/// lookup.
+pub async fn rule_batch<C: ConnectionTrait>(
+    c: &C,
+    after_id: i64,
+    filter: &(String, Vec<sea_orm::Value>),
+    reminders: bool,
+    limit: usize,
+) -> Result<Vec<RuleRow>> {
+    let reminded = if reminders { REMINDED_SQL } else { "(1 = 0)" };
+    let mut values: Vec<sea_orm::Value> = vec![after_id.into()];
+    values.extend(filter.1.iter().cloned());
+    let rows = c
+        .query_all_raw(super::sql(
+            c.get_database_backend(),
+            &format!(
+                "SELECT a.id, a.candidate_id, a.posting_id, a.stage, a.entered_stage_at, a.applied_at, \
+                 a.version, a.created_at, a.updated_at, \
+                 {POSTING_CLOSED_AT_SQL} AS closed_at, {reminded} AS reminded \
+                 FROM applications a JOIN postings p ON p.id = a.posting_id \
+                 WHERE a.id > ? AND ({}) ORDER BY a.id LIMIT {limit}",
+                filter.0
+            ),
+            values,
+        ))
+        .await?;
+    rows.into_iter()
+        .map(|r| {
+            Ok(RuleRow {
+                app: application::Model {
+                    id: r.try_get("", "id")?,
+                    candidate_id: r.try_get("", "candidate_id")?,
+                    posting_id: r.try_get("", "posting_id")?,
+                    stage: r.try_get("", "stage")?,
+                    entered_stage_at: r.try_get("", "entered_stage_at")?,
+                    applied_at: r.try_get("", "applied_at")?,
+                    version: r.try_get("", "version")?,
+                    created_at: r.try_get("", "created_at")?,
+                    updated_at: r.try_get("", "updated_at")?,
+                },
+                closed_at: r.try_get("", "closed_at")?,
+                reminded: r.try_get("", "reminded")?,
+            })
+        })
+        .collect::<std::result::Result<_, sea_orm::DbErr>>()
+        .map_err(Error::from)
 }
 
 /// Records the use of a self-service link's nonce: true the first time,

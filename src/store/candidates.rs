@@ -211,3 +211,20 @@ pub async fn merge_into<C: ConnectionTrait>(
 pub async fn find<C: ConnectionTrait>(c: &C, id: i64) -> Result<Option<candidate::Model>> {
     Ok(candidate::Entity::find_by_id(id).one(c).await?)
 }
+
+/// The candidates with these ids (one query), by id.
+pub async fn by_ids<C: ConnectionTrait>(
+    c: &C,
+    ids: &[i64],
+) -> Result<std::collections::HashMap<i64, candidate::Model>> {
+    if ids.is_empty() {
+        return Ok(Default::default());
+    }
+    Ok(candidate::Entity::find()
+        .filter(candidate::Column::Id.is_in(ids.iter().copied()))
+        .all(c)
+        .await?
+        .into_iter()
+        .map(|m| (m.id, m))
+        .collect())
+}

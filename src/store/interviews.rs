@@ -207,6 +207,66 @@ pub async fn scheduled_of<C: ConnectionTrait>(
         .await?)
 }
 
+/// The scheduled interviews of these applications.
+pub async fn scheduled_of_many<C: ConnectionTrait>(
+    c: &C,
+    application_ids: &[i64],
+) -> Result<Vec<interview::Model>> {
+    Ok(interview::Entity::find()
+        .filter(interview::Column::ApplicationId.is_in(application_ids.iter().copied()))
+        .filter(interview::Column::Status.eq(SCHEDULED))
+        .order_by_asc(interview::Column::Id)
+        .all(c)
+        .await?)
+}
+
+/// An interview by id, if there is one.
+pub async fn get<C: ConnectionTrait>(c: &C, id: i64) -> Result<Option<interview::Model>> {
+    Ok(interview::Entity::find_by_id(id).one(c).await?)
+}
+
+/// Moves an interview: its new start, zone and length, its `SEQUENCE` one
+/// more (the calendar objects sent before are superseded).
+pub async fn reschedule<C: ConnectionTrait>(
+    c: &C,
+    iv: interview::Model,
+    starts_at: DateTime<Utc>,
+    timezone: String,
+    minutes: i32,
+    now: DateTime<Utc>,
+) -> Result<interview::Model> {
+    let sequence = iv.sequence + 1;
+    let mut am: interview::ActiveModel = iv.into();
+    am.starts_at = Set(starts_at);
+    am.timezone = Set(timezone);
+    am.minutes = Set(minutes);
+    am.sequence = Set(sequence);
+    am.updated_at = Set(now);
+    Ok(am.update(c).await?)
+}
+
+/// Writes `iv`'s status, cancel reason and sequence if the interview is
+/// still scheduled: false when someone else changed it first.
+pub async fn close_if_scheduled<C: ConnectionTrait>(
+    c: &C,
+    iv: &interview::Model,
+    now: DateTime<Utc>,
+) -> Result<bool> {
+    let done = interview::Entity::update_many()
+        .col_expr(interview::Column::Status, Expr::value(iv.status.clone()))
+        .col_expr(
+            interview::Column::CancelReason,
+            Expr::value(iv.cancel_reason.clone()),
+        )
+        .col_expr(interview::Column::Sequence, Expr::value(iv.sequence))
+        .col_expr(interview::Column::UpdatedAt, Expr::value(now))
+        .filter(interview::Column::Id.eq(iv.id))
+        .filter(interview::Column::Status.eq(SCHEDULED))
+        .exec(c)
+        .await?;
+    Ok(done.rows_affected > 0)
+}
+
 /// Interviews, soonest first: of one application, and/or those still to
 /// come (scheduled, starting after `upcoming_after`).
 pub async fn list<C: ConnectionTrait>(

@@ -193,6 +193,64 @@ pub async fn with_bodies<C: ConnectionTrait>(
         .collect())
 }
 
+/// Cancels the rows `ids` that are still pending, saying why (`last_error`).
+pub async fn cancel_pending<C: ConnectionTrait>(
+    c: &C,
+    ids: &[i64],
+    why: &str,
+    now: DateTime<Utc>,
+) -> Result<u64> {
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    let res = outbox::Entity::update_many()
+        .col_expr(
+            outbox::Column::Status,
+            Expr::value(Status::Cancelled.as_str()),
+        )
+        .col_expr(outbox::Column::LastError, Expr::value(why))
+        .col_expr(outbox::Column::UpdatedAt, Expr::value(now))
+        .filter(outbox::Column::Id.is_in(ids.iter().copied()))
+        .filter(outbox::Column::Status.eq(Status::Pending.as_str()))
+        .exec(c)
+        .await?;
+    Ok(res.rows_affected)
+}
+
+/// The outbox row whose email carried this `Message-ID`.
+pub async fn by_message_id<C: ConnectionTrait>(c: &C, mid: &str) -> Result<Option<outbox::Model>> {
+    Ok(outbox::Entity::find()
+        .filter(outbox::Column::MessageId.eq(mid))
+        .one(c)
+        .await?)
+}
+
+/// A sent (or sending, or given-up) email bounced: its row becomes
+/// `bounced` with `why`. A row in any other status is left as it is.
+pub async fn mark_bounced<C: ConnectionTrait>(
+    c: &C,
+    id: i64,
+    why: &str,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    outbox::Entity::update_many()
+        .col_expr(
+            outbox::Column::Status,
+            Expr::value(Status::Bounced.as_str()),
+        )
+        .col_expr(outbox::Column::LastError, Expr::value(why))
+        .col_expr(outbox::Column::UpdatedAt, Expr::value(now))
+        .filter(outbox::Column::Id.eq(id))
+        .filter(outbox::Column::Status.is_in([
+            Status::Sent.as_str(),
+            Status::Sending.as_str(),
+            Status::Dead.as_str(),
+        ]))
+        .exec(c)
+        .await?;
+    Ok(())
+}
+
 /// Outbox rows (with their subjects), oldest first.
 pub async fn list<C: ConnectionTrait>(c: &C, status: Option<Status>) -> Result<Vec<Email>> {
     let mut q = outbox::Entity::find().order_by_asc(outbox::Column::Id);

@@ -4,6 +4,49 @@ use crate::error::Result;
 use entity::{application, job_run, outbox, posting, transition};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
+/// The tables `/metrics` counts by status.
+#[derive(Clone, Copy, Debug)]
+pub enum Counted {
+    Outbox,
+    Postings,
+    WebhookDeliveries,
+}
+
+/// `(status, count)` of a table's rows.
+pub async fn by_status<C: ConnectionTrait>(c: &C, table: Counted) -> Result<Vec<(String, i64)>> {
+    let table = match table {
+        Counted::Outbox => "outbox",
+        Counted::Postings => "postings",
+        Counted::WebhookDeliveries => "webhook_deliveries",
+    };
+    let rows = c
+        .query_all_raw(super::sql(
+            c.get_database_backend(),
+            &format!("SELECT status, COUNT(*) AS n FROM {table} GROUP BY status"),
+            vec![],
+        ))
+        .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get("", "status")?, r.try_get("", "n")?)))
+        .collect()
+}
+
+/// When each job last finished a run well.
+pub async fn last_successes<C: ConnectionTrait>(
+    c: &C,
+) -> Result<Vec<(String, chrono::DateTime<chrono::Utc>)>> {
+    let rows = c
+        .query_all_raw(super::sql(
+            c.get_database_backend(),
+            "SELECT job, MAX(finished_at) AS at FROM job_runs WHERE outcome = 'ok' GROUP BY job",
+            vec![],
+        ))
+        .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get("", "job")?, r.try_get("", "at")?)))
+        .collect()
+}
+
 /// Everything the pipeline report is computed from.
 pub struct ReportData {
     pub postings: Vec<posting::Model>,

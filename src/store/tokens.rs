@@ -26,20 +26,6 @@ pub enum Scope {
     Privacy,
 }
 
-/// Deletes the idempotency keys (and their stored answers) created before
-/// `cutoff`; how many.
-pub async fn expire_idempotency_keys<C: sea_orm::ConnectionTrait>(
-    c: &C,
-    cutoff: chrono::DateTime<chrono::Utc>,
-) -> Result<u64> {
-    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
-    Ok(entity::idempotency_key::Entity::delete_many()
-        .filter(entity::idempotency_key::Column::CreatedAt.lt(cutoff))
-        .exec(c)
-        .await?
-        .rows_affected)
-}
-
 impl Scope {
     pub const ALL: [Scope; 4] = [Scope::Intake, Scope::Recruiter, Scope::Read, Scope::Privacy];
 

@@ -16,12 +16,12 @@ use crate::config::{Config, OutWebhookConfig};
 use crate::error::{Error, Result};
 use crate::poll::guard::Guard;
 use crate::poll::http::HttpOptions;
-use crate::store::events::{self, Event, Position};
+use crate::store::Store;
+use crate::store::events::{self, Event};
 use crate::store::lease::{AfterFailure, Backoff, Queue};
-use crate::store::{Store, sql};
+use crate::store::webhooks as store_hooks;
 use chrono::{DateTime, Duration, Utc};
 use entity::webhook_delivery;
-use sea_orm::{ConnectionTrait, EntityTrait, FromQueryResult};
 use serde::Serialize;
 use sign::Secret;
 use std::collections::HashMap;
@@ -198,102 +198,18 @@ async fn deliver(
     Err((Some(status), format!("HTTP {status}: {}", short.trim())))
 }
 
-/// Makes delivery rows for the events `hook` wants that it has not seen,
-/// moving its cursor in the same transaction (a compare-and-swap: two
-/// daemons fanning out at once make each row once). A new endpoint starts
-/// at the end of the log: it gets the events from its first run on.
+/// Makes delivery rows for the events `hook` wants that it has not seen
+/// ([`store::webhooks::fan_out`]).
 pub async fn fan_out(store: &Store, hook: &OutWebhookConfig, now: DateTime<Utc>) -> Result<u64> {
-    let b = store.backend();
-    let c = store.conn();
-    let start = events::end(c).await?;
-    c.execute_raw(sql(
-        b,
-        "INSERT INTO webhook_endpoints (name, url, cursor_tx, cursor_id, created_at) VALUES (?, ?, ?, ?, ?) \
-         ON CONFLICT (name) DO UPDATE SET url = excluded.url",
-        vec![
-            hook.name.clone().into(),
-            hook.url.clone().into(),
-            start.tx.into(),
-            start.id.into(),
-            now.into(),
-        ],
-    ))
-    .await?;
-    let mut queued = 0;
-    loop {
-        let row = c
-            .query_one_raw(sql(
-                b,
-                "SELECT cursor_tx, cursor_id FROM webhook_endpoints WHERE name = ?",
-                vec![hook.name.clone().into()],
-            ))
-            .await?
-            .ok_or_else(|| Error::Integrity(format!("webhook endpoint {} vanished", hook.name)))?;
-        let from = Position {
-            tx: row.try_get("", "cursor_tx")?,
-            id: row.try_get("", "cursor_id")?,
-        };
-        let (evs, to) = events::after(c, from, &hook.events, FAN_OUT_PAGE).await?;
-        if to == from {
-            return Ok(queued);
-        }
-        let txn = store.begin_write().await?;
-        let moved = txn
-            .execute_raw(sql(
-                b,
-                "UPDATE webhook_endpoints SET cursor_tx = ?, cursor_id = ? \
-                 WHERE name = ? AND cursor_tx = ? AND cursor_id = ?",
-                vec![
-                    to.tx.into(),
-                    to.id.into(),
-                    hook.name.clone().into(),
-                    from.tx.into(),
-                    from.id.into(),
-                ],
-            ))
-            .await?;
-        if moved.rows_affected() != 1 {
-            // another dispatcher moved it first: read again
-            txn.rollback().await?;
-            continue;
-        }
-        if !evs.is_empty() {
-            use crate::store::rows::{Cell, insert};
-            let rows = evs
-                .iter()
-                .map(|e| {
-                    vec![
-                        Cell::S(Some(hook.name.clone())),
-                        Cell::I(Some(e.id)),
-                        Cell::S(Some("pending".into())),
-                        Cell::I(Some(0)),
-                        Cell::T(Some(now)),
-                        Cell::T(Some(now)),
-                        Cell::T(Some(now)),
-                    ]
-                })
-                .collect();
-            let res = txn
-                .execute_raw(insert(
-                    b,
-                    "webhook_deliveries",
-                    &[
-                        ("endpoint", "text"),
-                        ("event_id", "bigint"),
-                        ("status", "text"),
-                        ("attempts", "integer"),
-                        ("next_attempt_at", "timestamptz"),
-                        ("created_at", "timestamptz"),
-                        ("updated_at", "timestamptz"),
-                    ],
-                    rows,
-                    "ON CONFLICT (endpoint, event_id) DO NOTHING",
-                ))
-                .await?;
-            queued += res.rows_affected();
-        }
-        txn.commit().await?;
-    }
+    store_hooks::fan_out(
+        store,
+        &hook.name,
+        &hook.url,
+        &hook.events,
+        FAN_OUT_PAGE,
+        now,
+    )
+    .await
 }
 
 /// The deliveries as a leased queue.
@@ -401,94 +317,4 @@ async fn record(
     Ok(())
 }
 
-/// One delivery as `atsd webhook list` shows it.
-#[derive(Clone, Debug, Serialize, sea_orm::FromQueryResult)]
-pub struct Listed {
-    pub id: i64,
-    pub endpoint: String,
-    pub event_id: i64,
-    #[serde(rename = "type")]
-    pub kind: String,
-    pub status: String,
-    pub attempts: i32,
-    pub next_attempt_at: DateTime<Utc>,
-    pub delivered_at: Option<DateTime<Utc>>,
-    pub last_status: Option<i32>,
-    pub last_error: Option<String>,
-}
-
-/// The deliveries, newest first, optionally of one status or endpoint.
-pub async fn list(
-    store: &Store,
-    status: Option<&str>,
-    endpoint: Option<&str>,
-    limit: u64,
-) -> Result<Vec<Listed>> {
-    let mut filters = Vec::new();
-    let mut values: Vec<sea_orm::Value> = Vec::new();
-    if let Some(s) = status {
-        filters.push("d.status = ?");
-        values.push(s.into());
-    }
-    if let Some(e) = endpoint {
-        filters.push("d.endpoint = ?");
-        values.push(e.into());
-    }
-    let filter = if filters.is_empty() {
-        String::new()
-    } else {
-        format!("WHERE {}", filters.join(" AND "))
-    };
-    Ok(Listed::find_by_statement(sql(
-        store.backend(),
-        &format!(
-            "SELECT d.id, d.endpoint, d.event_id, e.type AS kind, d.status, d.attempts, d.next_attempt_at, \
-             d.delivered_at, d.last_status, d.last_error FROM webhook_deliveries d \
-             JOIN events e ON e.id = d.event_id {filter} ORDER BY d.id DESC LIMIT {limit}"
-        ),
-        values,
-    ))
-    .all(store.conn())
-    .await?)
-}
-
-/// Sends dead deliveries again from now on, with their attempts reset: the
-/// one named, or every dead one (of `endpoint`, if given). Returns how many.
-pub async fn retry(
-    store: &Store,
-    id: Option<i64>,
-    endpoint: Option<&str>,
-    now: DateTime<Utc>,
-) -> Result<u64> {
-    let b = store.backend();
-    let mut q = String::from(
-        "UPDATE webhook_deliveries SET status = 'pending', attempts = 0, next_attempt_at = ?, \
-         last_error = NULL, updated_at = ? WHERE status = 'dead'",
-    );
-    let mut values: Vec<sea_orm::Value> = vec![now.into(), now.into()];
-    if let Some(id) = id {
-        q.push_str(" AND id = ?");
-        values.push(id.into());
-    }
-    if let Some(e) = endpoint {
-        q.push_str(" AND endpoint = ?");
-        values.push(e.into());
-    }
-    let txn = store.begin_write().await?;
-    let n = txn.execute_raw(sql(b, &q, values)).await?.rows_affected();
-    if n == 0
-        && let Some(id) = id
-    {
-        let row = webhook_delivery::Entity::find_by_id(id).one(&txn).await?;
-        txn.rollback().await?;
-        return Err(match row {
-            None => Error::NotFound(format!("no webhook delivery with id {id}")),
-            Some(r) => Error::Refused(format!(
-                "webhook delivery {id} is {}, not dead: nothing to retry",
-                r.status
-            )),
-        });
-    }
-    txn.commit().await?;
-    Ok(n)
-}
+pub use store_hooks::{Listed, list, retry};

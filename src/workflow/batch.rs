@@ -169,18 +169,9 @@ pub async fn write(store: Store, domain: String, now: DateTime<Utc>, b: Batch) -
     if b.is_empty() {
         return Ok(w);
     }
-    let txn = store.begin_write().await?;
-    if store.backend() == sea_orm::DbBackend::Postgres {
-        // every statement of a batch finds its rows by key, a few thousand
-        // of tables that may hold millions: a sequential scan or a hash of a
-        // whole table is never the right plan, though the planner, with
-        // statistics older than the rows this run writes, may think so
-        sea_orm::ConnectionTrait::execute_unprepared(
-            &txn,
-            "SET LOCAL enable_seqscan = off; SET LOCAL enable_hashjoin = off",
-        )
-        .await?;
-    }
+    // every statement of a batch finds its rows by key, a few thousand of
+    // tables that may hold millions
+    let txn = store.begin_keyed_batch().await?;
     let mut moved = HashSet::new();
     #[allow(clippy::type_complexity)]
     let (rules_of, all_moves): (Vec<(String, Option<String>, i64)>, Vec<BulkMove>) = b

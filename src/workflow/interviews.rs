@@ -29,7 +29,7 @@ use crate::store::{self, applications, people};
 use crate::templates;
 use chrono::{DateTime, Duration, Utc};
 use entity::{application, candidate, interview, posting};
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
+use sea_orm::ConnectionTrait;
 use serde::Serialize;
 use serde_json::json;
 use std::str::FromStr;
@@ -351,13 +351,7 @@ pub async fn reschedule(
         .await?
         .remove(&id)
         .unwrap_or_default();
-    let mut am: interview::ActiveModel = iv.into();
-    am.starts_at = Set(start);
-    am.timezone = Set(timezone);
-    am.minutes = Set(minutes);
-    am.sequence = Set(am.sequence.as_ref() + 1);
-    am.updated_at = Set(ctx.now());
-    let iv = am.update(&txn).await?;
+    let iv = store_iv::reschedule(&txn, iv, start, timezone, minutes, ctx.now()).await?;
     let app = applications::find(&txn, iv.application_id).await?;
     let (cand, posting) = applications::candidate_and_posting(&txn, &app).await?;
     let parties = Parties::new(ctx, &cand, &interviewers);
@@ -588,28 +582,7 @@ async fn apply_cancel<C: ConnectionTrait>(
     now: DateTime<Utc>,
 ) -> Result<(interview::Model, Vec<Email>, u64)> {
     let iv = plan.interview;
-    let done = interview::Entity::update_many()
-        .col_expr(
-            interview::Column::Status,
-            sea_orm::sea_query::Expr::value(iv.status.clone()),
-        )
-        .col_expr(
-            interview::Column::CancelReason,
-            sea_orm::sea_query::Expr::value(iv.cancel_reason.clone()),
-        )
-        .col_expr(
-            interview::Column::Sequence,
-            sea_orm::sea_query::Expr::value(iv.sequence),
-        )
-        .col_expr(
-            interview::Column::UpdatedAt,
-            sea_orm::sea_query::Expr::value(now),
-        )
-        .filter(interview::Column::Id.eq(iv.id))
-        .filter(interview::Column::Status.eq(store_iv::SCHEDULED))
-        .exec(c)
-        .await?;
-    if done.rows_affected == 0 {
+    if !store_iv::close_if_scheduled(c, &iv, now).await? {
         // cancelled by someone else meanwhile: nothing more to say
         return Ok((store_iv::find(c, iv.id).await?, Vec::new(), 0));
     }
@@ -640,10 +613,7 @@ impl Open {
         if application_ids.is_empty() {
             return Ok(out);
         }
-        let rows: Vec<interview::Model> = interview::Entity::find()
-            .filter(interview::Column::ApplicationId.is_in(application_ids.iter().copied()))
-            .filter(interview::Column::Status.eq(store_iv::SCHEDULED))
-            .all(c)
+        let rows: Vec<interview::Model> = store_iv::scheduled_of_many(c, application_ids)
             .await?
             .into_iter()
             .filter(|iv| !ended(iv, now))
@@ -727,26 +697,11 @@ async fn cancel_rows<C: ConnectionTrait>(
     if ids.is_empty() {
         return Ok(());
     }
-    entity::outbox::Entity::update_many()
-        .col_expr(
-            entity::outbox::Column::Status,
-            sea_orm::sea_query::Expr::value(entity::outbox::Status::Cancelled.as_str()),
-        )
-        .col_expr(
-            entity::outbox::Column::LastError,
-            sea_orm::sea_query::Expr::value(format!(
-                "cancelled at {}: {why} before the email was sent",
-                now.to_rfc3339()
-            )),
-        )
-        .col_expr(
-            entity::outbox::Column::UpdatedAt,
-            sea_orm::sea_query::Expr::value(now),
-        )
-        .filter(entity::outbox::Column::Id.is_in(ids.iter().copied()))
-        .filter(entity::outbox::Column::Status.eq(entity::outbox::Status::Pending.as_str()))
-        .exec(c)
-        .await?;
+    let why = format!(
+        "cancelled at {}: {why} before the email was sent",
+        now.to_rfc3339()
+    );
+    store::outbox::cancel_pending(c, ids, &why, now).await?;
     Ok(())
 }
 
@@ -901,10 +856,7 @@ pub async fn link_target<C: ConnectionTrait>(
     >,
 > {
     use crate::selfservice::Refusal;
-    let Some(iv) = interview::Entity::find_by_id(claim.interview_id)
-        .one(c)
-        .await?
-    else {
+    let Some(iv) = store_iv::get(c, claim.interview_id).await? else {
         return Ok(Err(Refusal::Invalid));
     };
     let who = store_iv::interviewers(c, &[iv.id])
@@ -920,10 +872,7 @@ pub async fn link_target<C: ConnectionTrait>(
     if iv.status == store_iv::CANCELLED {
         return Ok(Err(Refusal::Closed));
     }
-    let used = entity::self_service_use::Entity::find_by_id(claim.nonce.clone())
-        .one(c)
-        .await?
-        .is_some();
+    let used = applications::link_used(c, &claim.nonce).await?;
     let given = me.feedback_at.is_some() || used;
     Ok(Ok((iv, me.person, given)))
 }
