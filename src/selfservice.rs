@@ -23,8 +23,17 @@ use std::path::PathBuf;
 pub const PATH: &str = "/self-service/withdraw";
 /// The path of the interviewers' feedback links.
 pub const FEEDBACK_PATH: &str = "/self-service/feedback";
+/// The path of the candidates' privacy links ("see what we hold about
+/// you", "delete my data"; [`privacy`]).
+pub const PRIVACY_PATH: &str = "/self-service/privacy";
+/// The path of the download links an access request sends.
+pub const EXPORT_PATH: &str = "/self-service/export";
+/// How long a download link works.
+pub const EXPORT_TTL_DAYS: i64 = 7;
 /// The reason written on the transition.
 pub const REASON: &str = "candidate_withdrew";
+
+pub mod privacy;
 
 /// What signs and checks the links.
 pub struct Links {
@@ -48,6 +57,15 @@ pub enum Refusal {
 pub struct FeedbackClaim {
     pub interview_id: i64,
     pub person_id: i64,
+    pub nonce: String,
+    pub expires: DateTime<Utc>,
+}
+
+/// A privacy or download link that checked out: the candidate (privacy)
+/// or the data request (download) it names, its nonce and expiry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IdClaim {
+    pub id: i64,
     pub nonce: String,
     pub expires: DateTime<Utc>,
 }
@@ -189,6 +207,55 @@ impl Links {
         })
     }
 
+    /// A candidate's privacy link ("see what we hold", "delete my data"),
+    /// valid until `now + ttl`: subject `p{candidate}`.
+    pub fn privacy_url(&self, candidate_id: i64, now: DateTime<Utc>) -> Option<String> {
+        let token = self.mint(&format!("p{candidate_id}"), now + self.ttl)?;
+        Some(format!("{}{PRIVACY_PATH}/{token}", self.base))
+    }
+
+    /// Checks a privacy token.
+    pub fn check_privacy(
+        &self,
+        token: &str,
+        now: DateTime<Utc>,
+    ) -> std::result::Result<IdClaim, Refusal> {
+        self.check_prefixed(token, 'p', now)
+    }
+
+    /// A download link for the export of access request `request_id`, valid
+    /// for [`EXPORT_TTL_DAYS`]: its URL and its nonce (which the request
+    /// keeps, so that only the latest link works). Subject `x{request}`.
+    pub fn export_link(&self, request_id: i64, now: DateTime<Utc>) -> Option<(String, String)> {
+        let expires = now + chrono::Duration::days(EXPORT_TTL_DAYS);
+        let token = self.mint(&format!("x{request_id}"), expires)?;
+        let nonce = token.split('.').nth(2)?.to_string();
+        Some((format!("{}{EXPORT_PATH}/{token}", self.base), nonce))
+    }
+
+    /// Checks a download token.
+    pub fn check_export(
+        &self,
+        token: &str,
+        now: DateTime<Utc>,
+    ) -> std::result::Result<IdClaim, Refusal> {
+        self.check_prefixed(token, 'x', now)
+    }
+
+    fn check_prefixed(
+        &self,
+        token: &str,
+        prefix: char,
+        now: DateTime<Utc>,
+    ) -> std::result::Result<IdClaim, Refusal> {
+        let (subject, nonce, expires) = self.open(token, now)?;
+        let id = subject
+            .strip_prefix(prefix)
+            .and_then(|s| s.parse().ok())
+            .ok_or(Refusal::Invalid)?;
+        Ok(IdClaim { id, nonce, expires })
+    }
+
     /// A feedback link for interviewer `person_id` of `interview_id`, valid
     /// until the interview's end plus the links' time to live.
     pub fn feedback_url(
@@ -299,19 +366,28 @@ pub fn page(w: &Words, org: &str, text: &str, form: Option<&str>) -> String {
 
 /// A self-service page: `lang`, the title over `body` (HTML), never more
 /// than the page needs (no script, no referrer).
-fn shell(lang: &str, title: &str, org: &str, body: &str) -> String {
+pub(crate) fn shell(lang: &str, title: &str, org: &str, body: &str) -> String {
     let e = |s: &str| html_escape::encode_text(s).into_owned();
     format!(
         "<!DOCTYPE html>\n<html lang=\"{lang}\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <meta name=\"referrer\" content=\"no-referrer\"><title>{} · {}</title></head>\
+         <meta name=\"referrer\" content=\"no-referrer\"><meta name=\"description\" content=\"{} · {}\">\
+         <link rel=\"icon\" href=\"{ICON}\"><title>{} · {}</title>\
+         <style>a:focus-visible,button:focus-visible,input:focus-visible,textarea:focus-visible\
+         {{outline:3px solid #0b4a8f;outline-offset:2px}}</style></head>\
          <body style=\"font-family:sans-serif;max-width:36em;margin:2em auto;padding:0 1em;line-height:1.5\">\
          <main><h1>{}</h1>{body}</main></body></html>\n",
         e(title),
         e(org),
         e(title),
+        e(org),
+        e(title),
     )
 }
+
+/// The pages' icon, inline (no request to answer; the pages' security
+/// policy allows `data:` images only).
+const ICON: &str = "data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 16 16'%3E%3Crect width='16' height='16' rx='3' fill='%23234'/%3E%3Cpath d='M4 8.5l2.5 2.5L12 5' stroke='%23fff' stroke-width='2' fill='none'/%3E%3C/svg%3E";
 
 /// The feedback page's words, in the locales atsd ships (else English).
 pub struct FeedbackWords {
@@ -437,6 +513,10 @@ pub fn feedback_page(
 mod tests {
     use super::*;
 
+    fn fixed_now() -> DateTime<Utc> {
+        DateTime::from_timestamp(1_795_000_000, 0).unwrap()
+    }
+
     fn links() -> Links {
         Links::new(
             "https://atsd.example.org/",
@@ -451,7 +531,7 @@ mod tests {
 
     #[test]
     fn a_link_checks_for_its_application_until_it_expires() {
-        let now = Utc::now();
+        let now = fixed_now();
         let l = links();
         let url = l.withdraw_url(42, now).expect("a link");
         assert!(
@@ -470,7 +550,7 @@ mod tests {
 
     #[test]
     fn feedback_links_name_their_interviewer_and_never_pass_for_withdraw_links() {
-        let now = Utc::now();
+        let now = fixed_now();
         let l = links();
         let url = l.feedback_url(7, 3, now).expect("a link");
         assert!(
@@ -493,8 +573,45 @@ mod tests {
     }
 
     #[test]
+    fn privacy_and_download_links_are_kinds_of_their_own() {
+        let now = fixed_now();
+        let l = links();
+        let p = l.privacy_url(9, now).expect("a link");
+        assert!(
+            p.starts_with("https://atsd.example.org/self-service/privacy/p9."),
+            "{p}"
+        );
+        assert_eq!(l.check_privacy(token(&p), now).unwrap().id, 9);
+        let (x, nonce) = l.export_link(4, now).expect("a link");
+        assert!(
+            x.starts_with("https://atsd.example.org/self-service/export/x4."),
+            "{x}"
+        );
+        let c = l.check_export(token(&x), now).unwrap();
+        assert_eq!((c.id, c.nonce.as_str()), (4, nonce.as_str()));
+        // a download link lives 7 days, whatever the links' time to live
+        assert_eq!(
+            l.check_export(token(&x), now + chrono::Duration::days(8)),
+            Err(Refusal::Expired)
+        );
+        assert!(
+            l.check_privacy(token(&p), now + chrono::Duration::days(8))
+                .is_ok()
+        );
+        // no kind passes for another
+        assert_eq!(l.check_export(token(&p), now), Err(Refusal::Invalid));
+        assert_eq!(l.check_privacy(token(&x), now), Err(Refusal::Invalid));
+        assert_eq!(l.check(token(&p), now), Err(Refusal::Invalid));
+        let w = l.withdraw_url(9, now).expect("a link");
+        assert_eq!(l.check_privacy(token(&w), now), Err(Refusal::Invalid));
+        // another candidate, same signature
+        let other = token(&p).replacen("p9.", "p8.", 1);
+        assert_eq!(l.check_privacy(&other, now), Err(Refusal::Invalid));
+    }
+
+    #[test]
     fn forged_and_altered_links_are_invalid() {
-        let now = Utc::now();
+        let now = fixed_now();
         let l = links();
         let t = token(&l.withdraw_url(42, now).expect("a link")).to_string();
         // another application, same signature

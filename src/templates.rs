@@ -20,7 +20,7 @@ static BUILTIN: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/templates");
 const NOT_A_LOCALE: &str = "board";
 
 /// Templates built into the binary (SPEC §1 "Email").
-pub const BUILTIN_TEMPLATES: [&str; 14] = [
+pub const BUILTIN_TEMPLATES: [&str; 16] = [
     "application_received",
     "stage_changed",
     "interview_invitation",
@@ -35,6 +35,8 @@ pub const BUILTIN_TEMPLATES: [&str; 14] = [
     "interview_reminder",
     "interview_feedback_request",
     "candidate_reply",
+    "data_export",
+    "data_erased",
 ];
 
 /// Is `name` a template atsd can render: a built-in one, or one that the
@@ -58,6 +60,26 @@ pub struct CandidateCtx {
     pub name: String,
     pub first_name: String,
     pub email: String,
+    /// The candidate's signed privacy link ("see what we hold about you",
+    /// "delete my data"): set only on emails to the candidate, and then
+    /// added by [`Renderer::render`] at the end of every part, whatever the
+    /// template (so that no email to a candidate goes without it).
+    #[serde(skip)]
+    pub privacy_url: Option<String>,
+}
+
+/// A data-subject request, in the emails that answer it.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct RequestCtx {
+    pub id: i64,
+    /// access or erasure
+    pub kind: String,
+    /// When it was received, in the recipient's locale and time zone.
+    pub received: String,
+    /// The download link of an access request's export (single use).
+    pub download_url: Option<String>,
+    /// Until when that link works, formatted likewise.
+    pub expires: String,
 }
 
 #[derive(Clone, Debug, Default, Serialize)]
@@ -230,6 +252,7 @@ pub struct Context {
     pub closed: ClosedCtx,
     pub interview: InterviewCtx,
     pub reply: ReplyCtx,
+    pub request: RequestCtx,
 }
 
 /// A candidate's reply, forwarded to the posting's recruiter.
@@ -512,8 +535,24 @@ impl Renderer {
             locale: &loc,
             subject: &subject,
         }));
-        let text = self.one(&format!("{loc}/{name}.txt"), full.clone())?;
-        let html = self.one(&format!("{loc}/{name}.html"), full)?;
+        let mut text = self.one(&format!("{loc}/{name}.txt"), full.clone())?;
+        let mut html = self.one(&format!("{loc}/{name}.html"), full)?;
+        if let Some(url) = &ctx.candidate.privacy_url {
+            text.push_str(&crate::selfservice::privacy::footer_text(&loc, url));
+            let footer = crate::selfservice::privacy::footer_html(&loc, url);
+            // inside the layout's column when the page has one
+            let at = html
+                .rfind("</div>")
+                .filter(|d| {
+                    html[*d..]
+                        .trim_start_matches("</div>")
+                        .trim_start()
+                        .starts_with("</body>")
+                })
+                .or_else(|| html.rfind("</body>"))
+                .unwrap_or(html.len());
+            html.insert_str(at, &footer);
+        }
         Ok(Rendered {
             subject,
             text,
@@ -652,6 +691,12 @@ pub fn known_variables() -> BTreeSet<&'static str> {
         "reply.text",
         "reply.attachments",
         "reply.board_url",
+        "request",
+        "request.id",
+        "request.kind",
+        "request.received",
+        "request.download_url",
+        "request.expires",
     ]
     .into_iter()
     .collect()
@@ -674,6 +719,8 @@ pub fn sample_for(locale: &str) -> Context {
     c.digest.period = format_date(at("2026-11-25T09:00:00Z"), locale, Some("Europe/Berlin"));
     c.closed.at = c.digest.period.clone();
     c.interview.when = format_time(at("2030-01-08T09:00:00Z"), locale, Some("Europe/Berlin"));
+    c.request.received = format_date(at("2026-11-25T09:00:00Z"), locale, Some("Europe/Berlin"));
+    c.request.expires = format_time(at("2026-12-02T09:00:00Z"), locale, Some("Europe/Berlin"));
     c
 }
 
@@ -684,6 +731,7 @@ pub fn sample_context() -> Context {
             name: "Zoë Müller".into(),
             first_name: "Zoë".into(),
             email: "zoe.mueller@example.net".into(),
+            privacy_url: None,
         },
         posting: PostingCtx {
             title: "Senior Platform Engineer".into(),
@@ -778,6 +826,15 @@ pub fn sample_context() -> Context {
             text: "Thank you! I am available on Tuesday.\n\n> earlier text".into(),
             attachments: vec!["cv.pdf (48 KiB)".into()],
             board_url: Some("https://atsd.example.org/board/applications/1".into()),
+        },
+        request: RequestCtx {
+            id: 3,
+            kind: "access".into(),
+            received: "25 November 2026".into(),
+            download_url: Some(
+                "https://atsd.example.org/self-service/export/x3.1796202000.bm9uY2U.c2ln".into(),
+            ),
+            expires: "2 December 2026, 10:00 CET".into(),
         },
     }
 }

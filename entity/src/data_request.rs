@@ -5,7 +5,8 @@ use serde::Serialize;
 /// `restriction`, `objection`) under `law` (`gdpr`, `ccpa`), `state`
 /// `open` or `closed` (then `outcome` `done` or `refused`, with its
 /// reason). `due_at` is the law's deadline (moved by one extension);
-/// `acknowledge_by` CCPA's 10 business days.
+/// `acknowledge_by` CCPA's 10 business days. A request the candidate
+/// opened through their privacy link remembers its nonce.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, Serialize, utoipa::ToSchema)]
 #[schema(as = DataRequest)]
 #[sea_orm(table_name = "data_requests")]
@@ -33,6 +34,16 @@ pub struct Model {
     pub note: Option<String>,
     #[schema(value_type = String, format = DateTime)]
     pub created_at: DateTimeUtc,
+    /// The nonce of the candidate's privacy link that opened it (a link
+    /// opens one request).
+    #[serde(skip)]
+    pub link_nonce: Option<String>,
+    /// The nonce of the latest download link an access request sent.
+    #[serde(skip)]
+    pub export_nonce: Option<String>,
+    /// When the candidate downloaded the export through that link.
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub downloaded_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

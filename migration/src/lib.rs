@@ -15,6 +15,7 @@ mod m20261203_000009_inbound;
 mod m20261207_000010_hostile_mail;
 mod m20261207_000011_quarantine;
 mod m20261207_000012_data_requests;
+mod m20261207_000013_request_links;
 
 pub struct Migrator;
 
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000010_hostile_mail::Migration),
             Box::new(m20261207_000011_quarantine::Migration),
             Box::new(m20261207_000012_data_requests::Migration),
+            Box::new(m20261207_000013_request_links::Migration),
         ]
     }
 }

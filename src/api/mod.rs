@@ -11,6 +11,7 @@ pub mod intake;
 pub mod interviews;
 pub mod openapi;
 pub mod privacy;
+pub mod privacy_links;
 pub mod problem;
 pub mod selfservice;
 pub mod webhooks;
@@ -128,6 +129,16 @@ pub fn router(state: ApiState) -> Router {
         .route(
             "/self-service/withdraw/{token}",
             get(selfservice::confirm).post(selfservice::withdraw),
+        )
+        .route(
+            "/self-service/privacy/{token}",
+            get(privacy_links::choices)
+                .post(privacy_links::ask)
+                .layer(DefaultBodyLimit::max(privacy_links::FORM_LIMIT)),
+        )
+        .route(
+            "/self-service/export/{token}",
+            get(privacy_links::download_page).post(privacy_links::download),
         )
         .route(
             "/self-service/feedback/{token}",

@@ -101,6 +101,7 @@ pub(super) async fn open(
                 law: &b.law,
                 received_at: b.received_at.unwrap_or(now),
                 note: b.note.as_deref(),
+                link_nonce: None,
             },
             &actor(&token),
             now,

@@ -89,6 +89,7 @@ async fn erase(env: &Env, email: &str, request: Option<i64>) -> CmdResult {
         &env.pipeline,
         email,
         request,
+        "erased",
         &super::actor(),
     )
     .await?;

@@ -34,6 +34,7 @@ pub(super) async fn command(env: &Env, cmd: RequestCmd) -> CmdResult {
                     law: &law,
                     received_at,
                     note: note.as_deref(),
+                    link_nonce: None,
                 },
                 &super::actor(),
                 env.now,
@@ -93,10 +94,25 @@ pub(super) async fn command(env: &Env, cmd: RequestCmd) -> CmdResult {
             outcome,
             reason,
         } => {
-            let txn = store.begin_write().await?;
-            let r = wf::close(&txn, id, &outcome, &reason, &super::actor(), env.now).await?;
-            txn.commit().await?;
-            shown(env, &r, "closed")
+            let done = wf::close_request(
+                &store,
+                &env.ctx(),
+                &env.pipeline,
+                id,
+                &outcome,
+                &reason,
+                &super::actor(),
+            )
+            .await?;
+            if let Some(e) = &done.erased
+                && !env.json
+            {
+                println!(
+                    "candidate {} erased: everything atsd held of them is forgotten ({} email(s) scrubbed, {} interview(s) cancelled for the interviewers); they are told at the address they asked from",
+                    e.candidate_id, e.outbox_rows, e.interviews_cancelled
+                );
+            }
+            shown(env, &done.request, "closed")
         }
     }
 }

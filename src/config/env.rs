@@ -29,6 +29,7 @@ pub const ENV_KEYS: &[(&str, Kind)] = &[
     ("retention.events_after", Kind::Str),
     ("retention.quarantine_after", Kind::Str),
     ("retention.idempotency_after", Kind::Str),
+    ("retention.request_law", Kind::Str),
     ("schedule.timezone", Kind::Str),
     ("schedule.poll", Kind::Str),
     ("schedule.advance", Kind::Str),
@@ -231,6 +232,7 @@ mod tests {
                 events_after: Dur::days(1),
                 quarantine_after: Dur::days(1),
                 idempotency_after: Dur::days(1),
+                request_law: "ccpa".into(),
             },
             schedule: ScheduleConfig {
                 timezone: "UTC".into(),

@@ -202,6 +202,9 @@ pub struct RetentionConfig {
     /// may name a candidate) older than this are deleted: a retry within it
     /// gets the first answer.
     pub idempotency_after: Dur,
+    /// The law whose clock a request opened by a candidate's own privacy
+    /// link keeps (`gdpr` or `ccpa`).
+    pub request_law: String,
 }
 
 impl Default for RetentionConfig {
@@ -211,6 +214,7 @@ impl Default for RetentionConfig {
             events_after: Dur::days(365),
             quarantine_after: Dur::days(30),
             idempotency_after: Dur::days(1),
+            request_law: "gdpr".into(),
         }
     }
 }

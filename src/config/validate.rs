@@ -50,6 +50,14 @@ impl Config {
             }
         };
 
+        if !crate::requests::LAWS.contains(&self.retention.request_law.as_str()) {
+            errs.push(format!(
+                "retention.request_law: `{}` is not one of {}",
+                self.retention.request_law,
+                crate::requests::LAWS.join(", ")
+            ));
+        }
+
         for (stage, spec) in &self.pipeline.emails {
             let key = format!("pipeline.emails.{stage}");
             known_stage(&key, stage, &mut errs);

@@ -46,6 +46,8 @@ pub struct Report {
     pub deliveries_removed: u64,
     /// Quarantined inbound messages older than `quarantine_after` deleted.
     pub quarantine_removed: u64,
+    /// Erasure notices sent since the last run whose address was forgotten.
+    pub notices_forgotten: u64,
     /// Idempotency keys older than `idempotency_after` deleted.
     pub idempotency_removed: u64,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -88,7 +90,15 @@ impl Retention<'_> {
             self.anonymize(chunk, &mut report).await?;
         }
         self.prune_events(&mut report).await?;
-
+        let notices = store_retention::forget_sent_notices(self.store.conn(), self.now).await?;
+        report.notices_forgotten = notices.len() as u64;
+        if let Some(dir) = self.outbox_dir() {
+            for mid in &notices {
+                if std::fs::remove_file(dir.join(compose::eml_file_name(mid))).is_ok() {
+                    report.files_removed += 1;
+                }
+            }
+        }
         let cutoff = self.now - self.config.retention.quarantine_after.chrono();
         report.quarantine_removed =
             crate::store::inbound::expire_quarantine(self.store.conn(), cutoff).await?;

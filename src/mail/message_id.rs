@@ -65,6 +65,12 @@ pub fn of_close_notice(
     )
 }
 
+/// The answer to data request `request_id`: `what` is `export` (an access
+/// request's download link) or `erased` (an erasure is done).
+pub fn of_request(domain: &str, request_id: i64, what: &str) -> String {
+    format!("<atsd.r{request_id}.{what}@{domain}>")
+}
+
 /// One person's digest of one occurrence.
 pub fn of_person_digest(domain: &str, occurrence: DateTime<Utc>, person_id: i64) -> String {
     format!(

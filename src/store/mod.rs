@@ -172,6 +172,12 @@ pub fn is_lost_race(e: &sea_orm::DbErr) -> bool {
     error_code(e).is_some_and(|c| c == "40001" || c == "40P01")
 }
 
+/// A write refused by a unique index: PostgreSQL's 23505, SQLite's
+/// `SQLITE_CONSTRAINT_UNIQUE` (2067) or `SQLITE_CONSTRAINT_PRIMARYKEY` (1555).
+pub fn is_unique_violation(e: &sea_orm::DbErr) -> bool {
+    error_code(e).is_some_and(|c| c == "23505" || c == "2067" || c == "1555")
+}
+
 /// SQLite's "database is locked" (`SQLITE_BUSY`, 5, and its extended codes,
 /// whose low byte is 5).
 pub fn is_busy(e: &sea_orm::DbErr) -> bool {

@@ -18,6 +18,8 @@ pub struct NewRequest<'a> {
     pub due_at: DateTime<Utc>,
     pub acknowledge_by: Option<DateTime<Utc>>,
     pub note: Option<&'a str>,
+    /// The nonce of the candidate's privacy link that opened it.
+    pub link_nonce: Option<&'a str>,
 }
 
 pub async fn insert<C: ConnectionTrait>(
@@ -35,6 +37,7 @@ pub async fn insert<C: ConnectionTrait>(
         due_at: Set(r.due_at),
         acknowledge_by: Set(r.acknowledge_by),
         note: Set(r.note.map(String::from)),
+        link_nonce: Set(r.link_nonce.map(String::from)),
         created_at: Set(now),
         ..Default::default()
     }
@@ -47,6 +50,52 @@ pub async fn find<C: ConnectionTrait>(c: &C, id: i64) -> Result<data_request::Mo
         .one(c)
         .await?
         .ok_or_else(|| Error::NotFound(format!("no data request {id}")))
+}
+
+/// The request a privacy link (by its nonce) opened, if it opened one.
+pub async fn by_link_nonce<C: ConnectionTrait>(
+    c: &C,
+    nonce: &str,
+) -> Result<Option<data_request::Model>> {
+    Ok(data_request::Entity::find()
+        .filter(data_request::Column::LinkNonce.eq(nonce))
+        .one(c)
+        .await?)
+}
+
+/// Remembers the nonce of the download link just sent: only that link works.
+pub async fn set_export_nonce<C: ConnectionTrait>(c: &C, id: i64, nonce: &str) -> Result<()> {
+    data_request::Entity::update_many()
+        .col_expr(
+            data_request::Column::ExportNonce,
+            sea_orm::sea_query::Expr::value(nonce),
+        )
+        .filter(data_request::Column::Id.eq(id))
+        .exec(c)
+        .await?;
+    Ok(())
+}
+
+/// Marks the export of request `id` downloaded through the link with
+/// `nonce`: false when that link is not the request's latest or was used
+/// already (then nothing changes).
+pub async fn mark_downloaded<C: ConnectionTrait>(
+    c: &C,
+    id: i64,
+    nonce: &str,
+    now: DateTime<Utc>,
+) -> Result<bool> {
+    let done = data_request::Entity::update_many()
+        .col_expr(
+            data_request::Column::DownloadedAt,
+            sea_orm::sea_query::Expr::value(now),
+        )
+        .filter(data_request::Column::Id.eq(id))
+        .filter(data_request::Column::ExportNonce.eq(nonce))
+        .filter(data_request::Column::DownloadedAt.is_null())
+        .exec(c)
+        .await?;
+    Ok(done.rows_affected == 1)
 }
 
 /// Requests, soonest due first: the open ones only unless `all`, and of

@@ -154,3 +154,41 @@ pub async fn set_hold<C: ConnectionTrait>(
     am.updated_at = Set(now);
     Ok(am.update(c).await?)
 }
+
+/// The address of an erasure's notice (`data_erased`, queued after the
+/// candidate was forgotten) once the notice is sent or given up: forgotten
+/// like theirs. The Message-IDs of the rows changed (their file
+/// transport's copies are the caller's to delete).
+pub async fn forget_sent_notices<C: ConnectionTrait>(
+    c: &C,
+    now: DateTime<Utc>,
+) -> Result<Vec<String>> {
+    let rows = outbox::Entity::find()
+        .filter(outbox::Column::Template.eq("data_erased"))
+        .filter(outbox::Column::Status.is_not_in([
+            outbox::Status::Pending.as_str(),
+            outbox::Status::Sending.as_str(),
+        ]))
+        .filter(outbox::Column::Recipient.ne(ANONYMIZED))
+        .all(c)
+        .await?;
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    c.execute_raw(sql(
+        c.get_database_backend(),
+        &format!(
+            "UPDATE outbox SET recipient = '{ANONYMIZED}', recipient_name = NULL, \
+             last_error = CASE WHEN last_error IS NULL THEN NULL ELSE '[anonymized]' END, \
+             updated_at = ? WHERE id IN ({})",
+            id_list(&ids)
+        ),
+        vec![now.into()],
+    ))
+    .await?;
+    Ok(rows.into_iter().map(|r| r.message_id).collect())
+}
+
+/// What an address that was forgotten becomes in the outbox.
+const ANONYMIZED: &str = "anonymized@anonymized.invalid";

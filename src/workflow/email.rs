@@ -36,6 +36,7 @@ pub fn context(
             name: cand.name.clone(),
             first_name: templates::first_name(&cand.name),
             email: cand.email.clone(),
+            privacy_url: None,
         },
         posting: templates::PostingCtx {
             title: posting.title.clone(),
@@ -64,6 +65,7 @@ pub fn context(
         closed: templates::ClosedCtx::default(),
         interview: templates::InterviewCtx::default(),
         reply: templates::ReplyCtx::default(),
+        request: templates::RequestCtx::default(),
     }
 }
 
@@ -91,7 +93,8 @@ pub fn for_move(
         name: &cand.name,
         locale: cand.locale.as_deref(),
     };
-    let tctx = context(ctx, app, cand, posting, from, reason);
+    let mut tctx = context(ctx, app, cand, posting, from, reason);
+    tctx.candidate.privacy_url = ctx.links.and_then(|l| l.privacy_url(cand.id, ctx.now));
     render(ctx, &spec, &to, &tctx, &app.stage, app.id).map(Some)
 }
 

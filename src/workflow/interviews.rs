@@ -1039,6 +1039,9 @@ fn context(
         parties,
     } = *a;
     let mut t = super::email::context(ctx, app, cand, posting, None, reason);
+    if !r.interviewer {
+        t.candidate.privacy_url = ctx.links().and_then(|l| l.privacy_url(cand.id, ctx.now()));
+    }
     let locale = r
         .locale
         .as_deref()

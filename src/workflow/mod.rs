@@ -10,6 +10,7 @@
 //! Persistence is [`crate::store`]'s; what the templates see and which email
 //! a move sends is [`email`]'s.
 
+pub mod asked;
 pub mod audited;
 pub mod batch;
 pub mod email;

@@ -20,6 +20,9 @@ pub struct Open<'a> {
     pub law: &'a str,
     pub received_at: DateTime<Utc>,
     pub note: Option<&'a str>,
+    /// The nonce of the candidate's privacy link that asked (a link opens
+    /// one request).
+    pub link_nonce: Option<&'a str>,
 }
 
 fn event(
@@ -94,6 +97,7 @@ pub async fn open<C: ConnectionTrait>(
             due_at,
             acknowledge_by,
             note,
+            link_nonce: o.link_nonce,
         },
         now,
     )
@@ -169,6 +173,60 @@ pub async fn close<C: ConnectionTrait>(
     Ok(r)
 }
 
+/// What `request close` did: the request, and the erasure it made.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Closed {
+    pub request: data_request::Model,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub erased: Option<Erased>,
+}
+
+/// `request close ID`: an erasure request closed `done` whose candidate
+/// atsd still holds erases them first, exactly as `candidate erase
+/// --request ID` does (a hold refuses it, and the request records the
+/// refusal; the candidate is told when it is done). Any other request is
+/// closed as it is.
+pub async fn close_request(
+    store: &Store,
+    ctx: &crate::workflow::Ctx<'_>,
+    pipeline: &crate::pipeline::Pipeline,
+    id: i64,
+    outcome: &str,
+    reason: &str,
+    actor: &str,
+) -> Result<Closed> {
+    let r = store_rq::find(store.conn(), id).await?;
+    let held = match r.candidate_id {
+        Some(cid) => candidates::find(store.conn(), cid)
+            .await?
+            .filter(|c| c.anonymized_at.is_none()),
+        None => None,
+    };
+    if r.kind == "erasure"
+        && outcome == "done"
+        && r.state == "open"
+        && let Some(c) = held
+    {
+        let reason = reason.trim();
+        if reason.is_empty() || reason.chars().any(char::is_control) {
+            return Err(Error::input("--reason: say why, in one line"));
+        }
+        let erased = erase(store, ctx, pipeline, &c.email, Some(id), reason, actor).await?;
+        let request = store_rq::find(store.conn(), id).await?;
+        return Ok(Closed {
+            request,
+            erased: Some(erased),
+        });
+    }
+    let txn = store.begin_write().await?;
+    let request = close(&txn, id, outcome, reason, actor, ctx.now()).await?;
+    txn.commit().await?;
+    Ok(Closed {
+        request,
+        erased: None,
+    })
+}
+
 /// What an erasure did.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct Erased {
@@ -190,6 +248,7 @@ pub async fn erase(
     pipeline: &crate::pipeline::Pipeline,
     email: &str,
     request: Option<i64>,
+    close_reason: &str,
     actor: &str,
 ) -> Result<Erased> {
     let now = ctx.now();
@@ -268,7 +327,17 @@ pub async fn erase(
     )
     .await?;
     if let Some(id) = request {
-        close(&txn, id, "done", "erased", actor, now).await?;
+        let r = close(&txn, id, "done", close_reason, actor, now).await?;
+        // they asked: they are told, at the address they had, by no name
+        super::asked::queue_erased_notice(
+            &txn,
+            ctx,
+            &c.email,
+            c.locale.as_deref(),
+            c.timezone.as_deref(),
+            &r,
+        )
+        .await?;
     }
     store::notify_outbox(&txn).await?;
     txn.commit().await?;
@@ -322,15 +391,28 @@ async fn export_in(
     actor: &str,
     now: DateTime<Utc>,
 ) -> Result<serde_json::Value> {
+    let doc = export_doc(&txn, c, actor, now).await?;
+    txn.commit().await?;
+    Ok(doc)
+}
+
+/// The export of candidate `c` and its event `candidate.exported`, in the
+/// caller's transaction.
+pub(super) async fn export_doc<C: ConnectionTrait>(
+    txn: &C,
+    c: entity::candidate::Model,
+    actor: &str,
+    now: DateTime<Utc>,
+) -> Result<serde_json::Value> {
     let who = store::personal::Subjects {
         candidates: vec![c.id],
-        applications: store::applications::of_candidate(&txn, c.id).await?,
+        applications: store::applications::of_candidate(txn, c.id).await?,
         addresses: vec![c.email.to_lowercase()],
         names: vec![c.name.clone()],
     };
-    let doc = store::personal::export(&txn, &who, now).await?;
+    let doc = store::personal::export(txn, &who, now).await?;
     store::events::record(
-        &txn,
+        txn,
         vec![store::events::NewEvent::new(
             "candidate.exported",
             now,
@@ -338,6 +420,5 @@ async fn export_in(
         )],
     )
     .await?;
-    txn.commit().await?;
     Ok(doc)
 }

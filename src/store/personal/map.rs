@@ -350,6 +350,17 @@ pub const MAP: &[Table] = &[
             ),
             c("note", Candidate, Clear),
             k("created_at"),
+            c(
+                "link_nonce",
+                Nobody,
+                Keep("a random link id: spent links stay spent"),
+            ),
+            c(
+                "export_nonce",
+                Nobody,
+                Keep("a random link id: spent links stay spent"),
+            ),
+            k("downloaded_at"),
         ],
     },
     Table {
