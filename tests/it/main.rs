@@ -24,6 +24,7 @@ mod poll;
 mod postfix;
 mod postings;
 mod privacy;
+mod privacy_links;
 mod quickstart;
 mod recruiter_board;
 mod recruiter_board_browser;

@@ -841,6 +841,20 @@ fn erasure_forgets_a_candidate_now_tells_the_interviewers_and_is_refused_for_one
     ]);
     assert_eq!(erased["interviews_cancelled"], 1, "{erased}");
     assert_eq!(erased["request"]["outcome"], "done", "{erased}");
+    // she asked, so she is told, at the address she had and by no name;
+    // once that is sent, retention forgets the address too
+    let notice = crate::daemon::rows(
+        &env,
+        "SELECT recipient, COALESCE(recipient_name, '-'), status FROM outbox WHERE template = 'data_erased'",
+    );
+    assert_eq!(
+        notice,
+        [["ada.z@example.net", "-", "pending"]],
+        "{notice:?}"
+    );
+    env.ok(&["--now", now, "tick", "dispatch"]);
+    let r = env.json(&["--now", now, "tick", "retention"]);
+    assert!(r.to_string().contains("\"notices_forgotten\":1"), "{r}");
     let tables = dump_every_table(&env);
     for n in ["Zyxwerth", "ada.z@"] {
         let left: Vec<&str> = tables.lines().filter(|l| l.contains(n)).collect();
@@ -850,12 +864,13 @@ fn erasure_forgets_a_candidate_now_tells_the_interviewers_and_is_refused_for_one
             "`{n}` in the outbox folder"
         );
     }
-    // Grace is told the interview is off (a CANCEL naming nobody); Ada gets nothing
+    // Grace is told the interview is off (a CANCEL naming nobody); Ada no
+    // invitation's CANCEL
     let cancels = crate::daemon::rows(
         &env,
         "SELECT o.recipient, o.status FROM outbox o WHERE o.template = 'interview_cancel' ORDER BY o.id",
     );
-    assert_eq!(cancels, [["grace@example.org", "pending"]], "{cancels:?}");
+    assert_eq!(cancels, [["grace@example.org", "sent"]], "{cancels:?}");
     // downstream systems learn that candidate 1 was erased, not who
     let ev = crate::daemon::rows(
         &env,
@@ -873,7 +888,6 @@ fn erasure_forgets_a_candidate_now_tells_the_interviewers_and_is_refused_for_one
 
 #[test]
 fn an_export_holds_everything_of_theirs_and_validates_against_its_published_schema() {
-    use crate::tools::python;
     let env = seeded();
     // the published schema is the one the map makes
     let published = std::fs::read_to_string(concat!(
@@ -907,25 +921,7 @@ fn an_export_holds_everything_of_theirs_and_validates_against_its_published_sche
     assert_eq!(mode, 0o600, "the export is the candidate's: {mode:o}");
     let doc: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&out).expect("read")).expect("JSON");
-    // validated by jsonschema-rs (PyPI), draft 2020-12
-    let check = std::process::Command::new(python())
-        .args([
-            "-c",
-            "import json, sys, jsonschema_rs\n\
-             schema = json.load(open(sys.argv[1])); doc = json.load(open(sys.argv[2]))\n\
-             errs = [f'{e.instance_path}: {e.message}' for e in jsonschema_rs.validator_for(schema).iter_errors(doc)]\n\
-             print('\\n'.join(errs)); sys.exit(1 if errs else 0)",
-            concat!(env!("CARGO_MANIFEST_DIR"), "/schemas/candidate-export.schema.json"),
-            &out_s,
-        ])
-        .output()
-        .expect("python");
-    assert!(
-        check.status.success(),
-        "the export does not validate:\n{}{}",
-        String::from_utf8_lossy(&check.stdout),
-        String::from_utf8_lossy(&check.stderr)
-    );
+    assert_valid_export(&out_s);
     // what she wrote, what was written about her, her applications, emails, requests
     let text = doc.to_string();
     for n in [
@@ -1125,5 +1121,28 @@ fn the_board_lists_open_data_requests_soonest_due_first() {
         page.body.contains("aria-current=\"page\">Requests<"),
         "{}",
         page.body
+    );
+}
+
+/// Validates the export in the file `path` against the published schema,
+/// with jsonschema-rs (PyPI), draft 2020-12.
+pub(crate) fn assert_valid_export(path: &str) {
+    let check = std::process::Command::new(crate::tools::python())
+        .args([
+            "-c",
+            "import json, sys, jsonschema_rs\n\
+             schema = json.load(open(sys.argv[1])); doc = json.load(open(sys.argv[2]))\n\
+             errs = [f'{e.instance_path}: {e.message}' for e in jsonschema_rs.validator_for(schema).iter_errors(doc)]\n\
+             print('\\n'.join(errs)); sys.exit(1 if errs else 0)",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/schemas/candidate-export.schema.json"),
+            path,
+        ])
+        .output()
+        .expect("python");
+    assert!(
+        check.status.success(),
+        "the export does not validate:\n{}{}",
+        String::from_utf8_lossy(&check.stdout),
+        String::from_utf8_lossy(&check.stderr)
     );
 }

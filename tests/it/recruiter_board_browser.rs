@@ -8,7 +8,8 @@
 //! beside the screenshots), moves an application through the board's form
 //! and has an altered form refused (both pages axe-clean, the refusal at
 //! 320 px), and opens the HTML report with every request refused: none may
-//! leave it.
+//! leave it. The candidates' privacy page and download page (signed links,
+//! no session) are held to the same checks.
 
 use crate::api::Api;
 use crate::common::{Env, seed_applications};
@@ -23,9 +24,10 @@ fn every_board_page_passes_axe_and_reflows_in_chromium() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let port = free_port();
     let env = Env::with_config(&format!(
-        "[http]\nlisten = \"127.0.0.1:{port}\"\n[schedule]\npoll = \"0 0 1 1 *\"\ndispatch = \"0 0 1 1 *\"\nadvance = \"0 0 1 1 *\"\n\n\
+        "[http]\nlisten = \"127.0.0.1:{port}\"\npublic_url = \"http://127.0.0.1:{port}/\"\nlink_key_file = \"link.key\"\n[schedule]\npoll = \"0 0 1 1 *\"\ndispatch = \"0 0 1 1 *\"\nadvance = \"0 0 1 1 *\"\n\n\
          [[rules]]\nname = \"stale-screening\"\nstage = \"screening\"\nafter = \"5d\"\nremind = true\n"
     ));
+    env.write("link.key", "a-test-key-of-more-than-32-bytes-0123456789\n");
     for (i, title) in ["Senior Platform Engineer", "Line Cook"].iter().enumerate() {
         env.add_posting(i as u32 + 1, title);
     }
@@ -131,6 +133,54 @@ fn every_board_page_passes_axe_and_reflows_in_chromium() {
         "sqlite"
     };
     let out = root.join("target/board-screenshots").join(engine);
+    // the candidates' privacy pages: the choice (Lea's link, unused) and
+    // the download (Max asked for his data)
+    let api = Api::start(&env, port);
+    let link = |email: &str, kind: &str| -> String {
+        let body = crate::daemon::rows(
+            &env,
+            &format!(
+                "SELECT b.body_text FROM outbox o JOIN outbox_bodies b ON b.outbox_id = o.id \
+                 WHERE o.recipient = '{email}' ORDER BY o.id DESC LIMIT 1"
+            ),
+        );
+        let text = &body[0][0];
+        let at = text
+            .find(&format!("/self-service/{kind}/"))
+            .unwrap_or_else(|| panic!("no {kind} link in {text}"));
+        text[at..].split_whitespace().next().unwrap().to_string()
+    };
+    env.ok(&[
+        "apply",
+        "2",
+        "--name",
+        "Lea Vogt",
+        "--email",
+        "lea@example.org",
+        "--locale",
+        "de",
+    ]);
+    env.ok(&[
+        "apply",
+        "2",
+        "--name",
+        "Max Roe",
+        "--email",
+        "max@example.org",
+    ]);
+    let privacy = link("lea@example.org", "privacy");
+    let max = link("max@example.org", "privacy");
+    let asked = crate::common::http(
+        port,
+        "POST",
+        &max,
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        b"kind=access",
+    )
+    .expect("an answer");
+    assert_eq!(asked.status, 200, "{}", asked.body);
+    let download = link("max@example.org", "export");
+    assert!(download.starts_with("/self-service/export/"), "{download}");
     let config = serde_json::json!({
         "base": format!("http://127.0.0.1:{port}"),
         "token": token,
@@ -148,13 +198,14 @@ fn every_board_page_passes_axe_and_reflows_in_chromium() {
             "/board/requests",
             "/board/outbox",
             "/board/jobs",
+            privacy,
+            download,
         ],
         "report": report,
         "out": out,
         "act": {"moved": "/board/applications/2", "to": "screening", "refused": "/board/applications/3"},
     });
     let cfg = env.write("browser.json", &config.to_string());
-    let api = Api::start(&env, port);
     let run = std::process::Command::new("node")
         .arg(root.join("tests/node/board.mjs"))
         .arg(&cfg)
@@ -176,7 +227,7 @@ fn every_board_page_passes_axe_and_reflows_in_chromium() {
             .lines()
             .filter(|l| l.contains("\"axe_violations\":0"))
             .count(),
-        13,
+        15,
         "{stdout}"
     );
     // a move through the form, and a refused one, both without a violation
@@ -192,7 +243,7 @@ fn every_board_page_passes_axe_and_reflows_in_chromium() {
                 "\"lighthouse\":{\"performance\":100,\"accessibility\":100,\"best-practices\":100,\"seo\":100,"
             ))
             .count(),
-        13,
+        15,
         "{stdout}"
     );
     assert!(stdout.contains("\"requests_out\":0"), "{stdout}");
