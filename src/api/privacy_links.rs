@@ -6,7 +6,7 @@
 use super::ApiState;
 use super::selfservice::{html, unavailable};
 use crate::selfservice::privacy::{self, Words};
-use crate::selfservice::{self as links, IdClaim, Refusal};
+use crate::selfservice::{self as links, IdClaim, Links, Refusal};
 use crate::workflow::asked::{self, Asked};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -32,18 +32,33 @@ fn refusal(w: &Words, org: &str, r: Refusal) -> Response {
     html(status, privacy::page(w, org, text, None, None))
 }
 
-/// Checks a privacy link: signed, not expired, a candidate atsd still
-/// holds, not used to ask before.
-async fn look(s: &ApiState, token: &str) -> std::result::Result<Seen, Response> {
+type Check =
+    fn(&Links, &str, chrono::DateTime<chrono::Utc>) -> std::result::Result<IdClaim, Refusal>;
+
+/// A token's signature and expiry checked by `check`; the organisation's
+/// name and default locale (a refusal's words) with it.
+#[allow(clippy::result_large_err)] // the refusal is the page the visitor gets, as in the async callers
+fn checked(
+    s: &ApiState,
+    token: &str,
+    check: Check,
+) -> std::result::Result<(IdClaim, String, String), Response> {
     let runner = super::runner(s).map_err(IntoResponse::into_response)?;
     let org = runner.config.org.name.clone();
     let default = runner.config.org.default_locale.clone();
     let Some(l) = runner.links.as_deref() else {
         return Err(refusal(privacy::words(&default), &org, Refusal::Invalid));
     };
-    let claim = l
-        .check_privacy(token, chrono::Utc::now())
-        .map_err(|r| refusal(privacy::words(&default), &org, r))?;
+    match check(l, token, chrono::Utc::now()) {
+        Ok(claim) => Ok((claim, org, default)),
+        Err(r) => Err(refusal(privacy::words(&default), &org, r)),
+    }
+}
+
+/// Checks a privacy link: signed, not expired, a candidate atsd still
+/// holds, not used to ask before.
+async fn look(s: &ApiState, token: &str) -> std::result::Result<Seen, Response> {
+    let (claim, org, default) = checked(s, token, Links::check_privacy)?;
     let cand = match asked::candidate_of(s.store.conn(), &claim).await {
         Ok(Ok(c)) => c,
         Ok(Err(r)) => return Err(refusal(privacy::words(&default), &org, r)),
@@ -158,15 +173,7 @@ async fn look_download(
     s: &ApiState,
     token: &str,
 ) -> std::result::Result<(IdClaim, String, String), Response> {
-    let runner = super::runner(s).map_err(IntoResponse::into_response)?;
-    let org = runner.config.org.name.clone();
-    let default = runner.config.org.default_locale.clone();
-    let Some(l) = runner.links.as_deref() else {
-        return Err(refusal(privacy::words(&default), &org, Refusal::Invalid));
-    };
-    let claim = l
-        .check_export(token, chrono::Utc::now())
-        .map_err(|r| refusal(privacy::words(&default), &org, r))?;
+    let (claim, org, default) = checked(s, token, Links::check_export)?;
     match asked::download_target(s.store.conn(), &claim).await {
         Ok(Ok((_, cand))) => Ok((claim, cand.locale.unwrap_or(default), org)),
         Ok(Err(r)) => Err(refusal(privacy::words(&default), &org, r)),

@@ -137,15 +137,13 @@ pub async fn insert(
     now: DateTime<Utc>,
     me: &str,
 ) -> Result<Option<job_run::Model>> {
-    Ok(job_run::Entity::find()
-        .from_raw_sql(sql(
-            store.backend(),
-            "INSERT INTO job_runs (job, scheduled_for, started_at, instance, attempts) \
-             VALUES (?, ?, ?, ?, 1) ON CONFLICT (job, scheduled_for) DO NOTHING RETURNING *",
-            vec![job.into(), scheduled_for.into(), now.into(), me.into()],
-        ))
-        .one(store.conn())
-        .await?)
+    one(
+        store,
+        "INSERT INTO job_runs (job, scheduled_for, started_at, instance, attempts) \
+         VALUES (?, ?, ?, ?, 1) ON CONFLICT (job, scheduled_for) DO NOTHING RETURNING *",
+        vec![job.into(), scheduled_for.into(), now.into(), me.into()],
+    )
+    .await
 }
 
 /// Takes over the occurrence's run if it was interrupted.
@@ -156,16 +154,14 @@ pub async fn take_over_interrupted(
     now: DateTime<Utc>,
     me: &str,
 ) -> Result<Option<job_run::Model>> {
-    Ok(job_run::Entity::find()
-        .from_raw_sql(sql(
-            store.backend(),
-            "UPDATE job_runs SET started_at = ?, finished_at = NULL, outcome = NULL, instance = ?, \
-             attempts = attempts + 1, error = 'attempt ' || attempts || ' was interrupted' \
-             WHERE job = ? AND scheduled_for = ? AND outcome = 'interrupted' RETURNING *",
-            vec![now.into(), me.into(), job.into(), scheduled_for.into()],
-        ))
-        .one(store.conn())
-        .await?)
+    one(
+        store,
+        "UPDATE job_runs SET started_at = ?, finished_at = NULL, outcome = NULL, instance = ?, \
+         attempts = attempts + 1, error = 'attempt ' || attempts || ' was interrupted' \
+         WHERE job = ? AND scheduled_for = ? AND outcome = 'interrupted' RETURNING *",
+        vec![now.into(), me.into(), job.into(), scheduled_for.into()],
+    )
+    .await
 }
 
 /// The run of an occurrence.
@@ -174,14 +170,12 @@ pub async fn find(
     job: &str,
     scheduled_for: DateTime<Utc>,
 ) -> Result<Option<job_run::Model>> {
-    Ok(job_run::Entity::find()
-        .from_raw_sql(sql(
-            store.backend(),
-            "SELECT * FROM job_runs WHERE job = ? AND scheduled_for = ?",
-            vec![job.into(), scheduled_for.into()],
-        ))
-        .one(store.conn())
-        .await?)
+    one(
+        store,
+        "SELECT * FROM job_runs WHERE job = ? AND scheduled_for = ?",
+        vec![job.into(), scheduled_for.into()],
+    )
+    .await
 }
 
 /// Records how run `id` ended.
@@ -202,4 +196,16 @@ pub async fn finish<C: ConnectionTrait>(
         .one(c)
         .await?
         .ok_or_else(|| Error::Integrity(format!("job run {id} vanished")))
+}
+
+/// The one run a statement returns, if any.
+async fn one(
+    store: &Store,
+    text: &str,
+    values: Vec<sea_orm::Value>,
+) -> Result<Option<job_run::Model>> {
+    Ok(job_run::Entity::find()
+        .from_raw_sql(sql(store.backend(), text, values))
+        .one(store.conn())
+        .await?)
 }
