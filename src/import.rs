@@ -206,6 +206,12 @@ pub async fn postings(
     for (origin, np, team) in rows {
         pb.inc(1);
         let (m, outcome) = postings::upsert(&txn, &np, "import", now).await?;
+        // `published: true|false` in the front matter
+        if let Some(on) = np.raw.as_ref().and_then(crate::careers::front_published)
+            && on != m.published_at.is_some()
+        {
+            crate::store::careers::set_published(&txn, m.id, on, now).await?;
+        }
         if let Some(team) = &team {
             people::set_team(&txn, m.id, team, now).await?;
         }

@@ -8,6 +8,7 @@
 pub mod api;
 pub mod backoff;
 pub mod candidate_fields;
+pub mod careers;
 pub mod cli;
 pub mod config;
 pub mod daemon;

@@ -226,6 +226,8 @@ mod tests {
             raw: None,
             created_at: at(0),
             updated_at: at(0),
+            published_at: None,
+            first_published_at: None,
         }
     }
 

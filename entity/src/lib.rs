@@ -3,6 +3,8 @@
 
 pub mod api_token;
 pub mod application;
+pub mod application_file;
+pub mod application_form;
 pub mod board_session;
 pub mod candidate;
 pub mod data_request;

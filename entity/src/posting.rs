@@ -44,6 +44,12 @@ pub struct Model {
     pub created_at: DateTimeUtc,
     #[schema(value_type = String, format = DateTime)]
     pub updated_at: DateTimeUtc,
+    /// Since when it is published on the careers board (none: not published).
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub published_at: Option<DateTimeUtc>,
+    /// When it was first published (Greenhouse's `first_published`).
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub first_published_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

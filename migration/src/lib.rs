@@ -16,6 +16,7 @@ mod m20261207_000010_hostile_mail;
 mod m20261207_000011_quarantine;
 mod m20261207_000012_data_requests;
 mod m20261207_000013_request_links;
+mod m20261207_000014_careers;
 
 pub struct Migrator;
 
@@ -36,6 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000011_quarantine::Migration),
             Box::new(m20261207_000012_data_requests::Migration),
             Box::new(m20261207_000013_request_links::Migration),
+            Box::new(m20261207_000014_careers::Migration),
         ]
     }
 }

@@ -28,6 +28,9 @@ pub struct Request {
     pub input: CandidateInput,
     /// The `Idempotency-Key` and the request's hash, kept with the answer.
     pub key: Option<(String, String)>,
+    /// What an application through the careers site or Greenhouse's Job
+    /// Board API brought beside the candidate (its files already kept).
+    pub form: Option<crate::store::careers::NewForm>,
 }
 
 type Job = (Request, oneshot::Sender<Result<String>>);
@@ -150,6 +153,9 @@ async fn one<C: sea_orm::ConnectionTrait>(
         email: EmailChoice::StageDefault,
     };
     let created = workflow::apply_in(c, &ctx, &r.posting, &r.input, &new).await?;
+    if let Some(form) = &r.form {
+        crate::store::careers::insert_form(c, created.application.id, form, now).await?;
+    }
     let answer = serde_json::to_string(&created)
         .map_err(|e| Error::Other(format!("cannot write the answer: {e}")))?;
     if let Some((key, hash)) = &r.key {

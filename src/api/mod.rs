@@ -311,6 +311,7 @@ async fn create_application(
             posting,
             input,
             key: key.clone().map(|k| (k, request_hash.clone())),
+            form: None,
         })
         .await;
     match outcome {

@@ -158,6 +158,12 @@ pub(super) async fn dispatch(cli: Cli, verbose: u8) -> CmdResult {
                 super::people::assign(&env, &posting, &team).await
             }
             PostingCmd::Show { posting } => super::postings::posting_show(&env, &posting).await,
+            PostingCmd::Publish { posting } => {
+                super::postings::posting_publish(&env, &posting, true).await
+            }
+            PostingCmd::Unpublish { posting } => {
+                super::postings::posting_publish(&env, &posting, false).await
+            }
         },
         Command::Apply(args) => super::applications::apply(&env, &args).await,
         Command::Application(cmd) => match cmd {

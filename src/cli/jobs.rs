@@ -190,6 +190,25 @@ pub(super) async fn run_daemon(env: &Env) -> CmdResult {
             runner.cancel.clone(),
         ));
     }
+    if let Some(c) = &env.config().careers {
+        let listener = http::bind(&c.listen)
+            .await
+            .map_err(|e| crate::Error::input(format!("careers.listen: {e}")))?;
+        let addr = listener
+            .local_addr()
+            .map(|a| a.to_string())
+            .unwrap_or_else(|_| c.listen.clone());
+        tracing::info!(listen = %addr, board = %c.board, "serving the careers site and the Job Board API");
+        let state = crate::careers::http::CareersState {
+            store: runner.store.clone(),
+            current: current.clone(),
+            intake: crate::api::intake::Queue::start(runner.store.clone()),
+            cache: Arc::default(),
+            limiter: Arc::default(),
+        };
+        let app = crate::careers::http::router(state, crate::careers::http::max_body(env.config()));
+        tokio::spawn(http::serve_router(listener, app, runner.cancel.clone()));
+    }
     let (reload_tx, reload_rx) = tokio::sync::mpsc::channel(1);
     service::handle_signals(runner.cancel.clone(), reload_tx);
     let reloads = crate::daemon::Reloads {

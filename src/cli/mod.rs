@@ -184,6 +184,17 @@ pub enum PostingCmd {
         /// Posting id or URL.
         posting: String,
     },
+    /// Publish a posting on the careers board ([careers]): listed by
+    /// /careers and Greenhouse's Job Board API, open to applications.
+    Publish {
+        /// Posting id or URL.
+        posting: String,
+    },
+    /// Take a posting off the careers board.
+    Unpublish {
+        /// Posting id or URL.
+        posting: String,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -160,6 +160,44 @@ pub(super) async fn posting_list(
     Ok(())
 }
 
+/// `posting publish|unpublish`: on or off the careers board.
+pub(super) async fn posting_publish(env: &Env, reference: &str, on: bool) -> CmdResult {
+    let store = env.store().await?;
+    let p = postings::find(store.conn(), reference).await?;
+    if on && p.status == "closed" {
+        return Err(crate::Error::Refused(format!(
+            "posting {} is closed: a closed posting is not published",
+            p.id
+        )));
+    }
+    let p = if p.published_at.is_some() == on {
+        p
+    } else {
+        let txn = store.begin_write().await?;
+        let p = crate::store::careers::set_published(&txn, p.id, on, env.now).await?;
+        txn.commit().await?;
+        p
+    };
+    if env.json {
+        return print_json(&json!({"posting": p}));
+    }
+    match (on, env.config().careers.as_ref()) {
+        (true, Some(c)) => println!(
+            "posting {} published on board {}: {}/careers/jobs/{}",
+            p.id,
+            c.board,
+            crate::careers::greenhouse::public_base(env.config()),
+            p.id
+        ),
+        (true, None) => println!(
+            "posting {} published (no [careers] is configured: nothing serves the board yet)",
+            p.id
+        ),
+        (false, _) => println!("posting {} is not published", p.id),
+    }
+    Ok(())
+}
+
 pub(super) async fn posting_show(env: &Env, reference: &str) -> CmdResult {
     let store = env.store().await?;
     let p = postings::find(store.conn(), reference).await?;

@@ -36,7 +36,47 @@ pub struct Config {
     pub http: Option<HttpConfig>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub webhooks: Option<WebhooksConfig>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub careers: Option<CareersConfig>,
     pub log: LogConfig,
+}
+
+/// `[careers]`: the careers site and Greenhouse's Job Board API, served on
+/// a listener of their own so that the rest (`/v1`, `/board`, `/metrics`)
+/// need not be exposed with them.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CareersConfig {
+    /// The board's token: `/v1/boards/{board}/…`.
+    pub board: String,
+    /// Where the careers pages and the Job Board API listen.
+    pub listen: String,
+    /// The address candidates reach the careers site at (each job's
+    /// `absolute_url`); else `http://{listen}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_url: Option<String>,
+    /// Where uploaded files are kept (content-addressed); else `files/` in
+    /// `$STATE_DIRECTORY` or the database's folder.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub files_dir: Option<PathBuf>,
+    /// The largest file an application may bring.
+    #[serde(default = "default_max_file")]
+    pub max_file: Size,
+    /// Applications per minute from one address (a burst of as many); 0: no limit.
+    #[serde(default = "default_careers_rate")]
+    pub rate_per_minute: u32,
+    /// Behind a reverse proxy: the client's address is the last one of
+    /// `X-Forwarded-For` (else the connection's).
+    #[serde(default)]
+    pub forwarded_for: bool,
+}
+
+fn default_max_file() -> Size {
+    Size(10 * 1024 * 1024)
+}
+
+fn default_careers_rate() -> u32 {
+    10
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]

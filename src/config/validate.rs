@@ -50,6 +50,45 @@ impl Config {
             }
         };
 
+        if let Some(c) = &self.careers {
+            if c.listen.parse::<std::net::SocketAddr>().is_err() {
+                errs.push(format!(
+                    "careers.listen: `{}` is not an address such as 127.0.0.1:9188",
+                    c.listen
+                ));
+            }
+            if c.board.is_empty()
+                || c.board.len() > 100
+                || !c
+                    .board
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            {
+                errs.push(format!(
+                    "careers.board: `{}` is not a board token (letters, digits, - and _)",
+                    c.board
+                ));
+            }
+            if let Some(u) = &c.public_url
+                && !(u.starts_with("https://") || u.starts_with("http://"))
+            {
+                errs.push(format!("careers.public_url: `{u}` is not an http(s) URL"));
+            }
+            if c.max_file.0 == 0 || c.max_file.0 > 100 * 1024 * 1024 {
+                errs.push(format!(
+                    "careers.max_file: {} is not between 1 byte and 100 MiB",
+                    c.max_file
+                ));
+            }
+            if let Some(h) = &self.http
+                && h.listen == c.listen
+            {
+                errs.push(format!(
+                    "careers.listen: `{}` is http.listen too: the careers site needs a listener of its own",
+                    c.listen
+                ));
+            }
+        }
         if !crate::requests::LAWS.contains(&self.retention.request_law.as_str()) {
             errs.push(format!(
                 "retention.request_law: `{}` is not one of {}",

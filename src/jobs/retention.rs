@@ -188,6 +188,16 @@ impl Retention<'_> {
     /// The file transport's copies of forgotten emails: deleted, and the
     /// digests that named them written again from their scrubbed rows.
     pub(crate) async fn clean_files(&self, files: Files, report: &mut Report) -> Result<()> {
+        // the files their applications brought: deleted once no row names them
+        let kept = crate::careers::files::dir(self.config, self.store.url());
+        if kept.is_dir() {
+            let conn = self.store.conn().clone();
+            report.files_removed += crate::careers::files::collect_garbage(&kept, |sha| {
+                let c = conn.clone();
+                async move { crate::store::careers::digest_held(&c, &sha).await }
+            })
+            .await;
+        }
         if let Some(dir) = self.outbox_dir() {
             for r in &files.rows {
                 let path = dir.join(compose::eml_file_name(&r.message_id));

@@ -326,6 +326,7 @@ fn parse_front_matter(name: &str, text: &str) -> Result<PostingInput, String> {
         return Err(f.bad("featured", "a number", v));
     }
     let team = team_fields(name, text, &map)?;
+    crate::careers::check_front_matter(&raw).map_err(|e| format!("{name}: {e}"))?;
     for key in [
         "hashtags",
         "jobType",

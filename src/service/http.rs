@@ -113,7 +113,11 @@ pub async fn serve_router(listener: TcpListener, app: Router, cancel: Cancellati
                 }
             },
         };
-        let service = TowerToHyperService::new(app.clone());
+        // the peer's address, for whoever limits by it (the careers site)
+        let service = TowerToHyperService::new(tower::Layer::layer(
+            &axum::Extension(axum::extract::ConnectInfo(peer)),
+            app.clone(),
+        ));
         let cancel = cancel.clone();
         tokio::spawn(async move {
             let _permit = permit;

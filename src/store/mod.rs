@@ -22,6 +22,7 @@ pub mod applications;
 pub mod backup;
 pub mod board;
 pub mod candidates;
+pub mod careers;
 pub mod copy;
 pub mod digest;
 pub mod events;

@@ -6,6 +6,7 @@
 mod api;
 mod applications;
 mod board_actions;
+mod careers;
 mod clock;
 mod common;
 mod config;

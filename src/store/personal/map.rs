@@ -282,6 +282,40 @@ pub const MAP: &[Table] = &[
         ],
     },
     Table {
+        name: "application_forms",
+        rows: Rows::Own("application_id IN ({applications})"),
+        delete: true,
+        columns: &[
+            k("application_id"),
+            c("phone", Candidate, Clear),
+            // what they answered: free text about themselves
+            c("answers", Candidate, Set("'{}'")),
+            c("source", Nobody, Keep("a job board's or campaign's token")),
+            c(
+                "consent",
+                Candidate,
+                Keep("which consents were given: yes or no"),
+            ),
+            k("created_at"),
+        ],
+    },
+    Table {
+        name: "application_files",
+        rows: Rows::Own("application_id IN ({applications})"),
+        delete: true,
+        columns: &[
+            k("id"),
+            k("application_id"),
+            k("field"),
+            c("name", Candidate, Set("'[anonymized]'")),
+            k("media_type"),
+            k("size"),
+            // the file itself is deleted from disk with the row
+            c("sha256", Candidate, Keep("a digest; the file is deleted")),
+            k("created_at"),
+        ],
+    },
+    Table {
         name: "undeliverable_addresses",
         rows: Rows::Own("address IN ({addresses})"),
         delete: true,
@@ -458,6 +492,8 @@ pub const MAP: &[Table] = &[
             k("raw"),
             k("created_at"),
             k("updated_at"),
+            k("published_at"),
+            k("first_published_at"),
         ],
     },
     Table {
