@@ -232,6 +232,7 @@ pub fn router(state: BoardState) -> Router {
         .route("/board/postings/{id}", get(posting))
         .route("/board/postings/{id}/applications", get(list))
         .route("/board/applications/{id}", get(application))
+        .route("/board/applications/{id}/files/{file}", get(file))
         .route("/board/outbox", get(outbox))
         .route("/board/jobs", get(jobs))
         .route("/board/interviews", get(interviews))
@@ -711,6 +712,57 @@ async fn application_data(
     page.notice = notice(pe, q);
     page.error = error;
     Ok(page)
+}
+
+/// `GET /board/applications/{id}/files/{file}`: a file the application
+/// brought, as an attachment of the type its bytes had (never shown inline:
+/// a file is the candidate's, not the board's).
+async fn file(State(s): State<BoardState>, Path((id, file)): Path<(String, String)>) -> Response {
+    let (Ok(id), Ok(file)) = (id.parse::<i64>(), file.parse::<i64>()) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let row = match crate::store::careers::file(s.store.conn(), file).await {
+        Ok(Some(f)) if f.application_id == id => f,
+        Ok(_) => return StatusCode::NOT_FOUND.into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "board: cannot read a file's row");
+            return StatusCode::SERVICE_UNAVAILABLE.into_response();
+        }
+    };
+    let Some(runner) = s.current.get() else {
+        return StatusCode::SERVICE_UNAVAILABLE.into_response();
+    };
+    let dir = crate::careers::files::dir(&runner.config, s.store.url());
+    let Some(path) = crate::careers::files::path_of(&dir, &row.sha256) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let bytes = match tokio::fs::read(&path).await {
+        Ok(b) => b,
+        Err(e) => {
+            tracing::warn!(path = %path.display(), error = %e, "board: a file's bytes are missing");
+            return StatusCode::NOT_FOUND.into_response();
+        }
+    };
+    let name: String = row
+        .name
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | ' '))
+        .collect();
+    (
+        [
+            (header::CONTENT_TYPE, row.media_type.clone()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!(
+                    "attachment; filename=\"{}\"",
+                    if name.is_empty() { "file" } else { &name }
+                ),
+            ),
+            (header::CONTENT_SECURITY_POLICY, "sandbox".to_string()),
+        ],
+        bytes,
+    )
+        .into_response()
 }
 
 async fn outbox(

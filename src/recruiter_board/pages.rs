@@ -910,11 +910,69 @@ pub struct ApplicationPage {
     pub mail: Vec<InboundView>,
     /// The candidate's address is marked undeliverable: since when, why.
     pub undeliverable: Option<String>,
+    /// What it brought through the careers site or the Job Board API.
+    pub form: Option<FormView>,
     /// The forms, for a viewer who may act.
     pub actions: Option<Actions>,
     /// What the viewer's last action did, or why it was refused.
     pub notice: Option<String>,
     pub error: Option<String>,
+}
+
+/// An application's form: phone, source, answers by question, files.
+#[derive(Debug, Serialize)]
+pub struct FormView {
+    pub phone: Option<String>,
+    pub source: Option<String>,
+    /// `(question, answer)`, answers of several choices joined.
+    pub answers: Vec<(String, String)>,
+    pub files: Vec<FileView>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct FileView {
+    pub id: i64,
+    pub field: String,
+    pub name: String,
+    pub media_type: String,
+    pub size: String,
+}
+
+async fn form_view<C: sea_orm::ConnectionTrait>(conn: &C, id: i64) -> Result<Option<FormView>> {
+    let Some(f) = crate::store::careers::form_of(conn, id).await? else {
+        return Ok(None);
+    };
+    let answers: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(&f.answers).unwrap_or_default();
+    let text = |v: &serde_json::Value| match v {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Array(a) => a
+            .iter()
+            .map(|x| {
+                x.as_str()
+                    .map(String::from)
+                    .unwrap_or_else(|| x.to_string())
+            })
+            .collect::<Vec<_>>()
+            .join(", "),
+        other => other.to_string(),
+    };
+    Ok(Some(FormView {
+        phone: f.phone,
+        source: f.source,
+        answers: answers.iter().map(|(k, v)| (k.clone(), text(v))).collect(),
+        files: crate::store::careers::files_of(conn, id)
+            .await?
+            .into_iter()
+            .map(|x| FileView {
+                id: x.id,
+                field: x.field,
+                name: x.name,
+                media_type: x.media_type,
+                size: crate::config::Size(x.size.max(0) as u64).to_string(),
+            })
+            .collect(),
+    }))
 }
 
 /// What a viewer who may act can do on an application page.
@@ -1072,6 +1130,7 @@ pub async fn application_page(c: &Ctx<'_>, id: i64) -> Result<ApplicationPage> {
                 }),
             None => None,
         },
+        form: form_view(conn, a.id).await?,
         actions: None,
         notice: None,
         error: None,

@@ -20,6 +20,8 @@ struct Site {
     env: Env,
     api: Api,
     port: u16,
+    /// The main listener (the board, the API).
+    board: u16,
     published: i64,
     hidden: i64,
 }
@@ -96,6 +98,7 @@ fn site(extra: &str) -> Site {
         env,
         api,
         port: careers,
+        board: port,
         published: ids[0],
         hidden: ids[1],
     }
@@ -554,6 +557,55 @@ fn applications_through_the_api_are_applications_and_refusals_change_nothing() {
         rows(env, "SELECT COUNT(DISTINCT sha256) FROM application_files")[0][0],
         "1",
         "the same bytes are kept once"
+    );
+
+    // the board shows the form and serves the file to a read session
+    let board = s.board;
+    let cookie = crate::recruiter_board::session(board, &reader);
+    let page = crate::recruiter_board::get(board, "/board/applications/1", Some(&cookie));
+    assert_eq!(page.status, 200, "{}", page.body);
+    for shown in [
+        "+49 30 5550 1234",
+        "linkedin",
+        "Why cooking?",
+        "I love it.",
+        "Early, Night",
+        "cv.pdf",
+    ] {
+        assert!(
+            page.body.contains(shown),
+            "{shown} not on the page: {}",
+            page.body
+        );
+    }
+    let at = page
+        .body
+        .find("/board/applications/1/files/")
+        .expect("a file link");
+    let link: String = page.body[at..].split('"').next().unwrap().to_string();
+    let f = crate::recruiter_board::get(board, &link, Some(&cookie));
+    assert_eq!(f.status, 200);
+    assert!(
+        f.headers.contains("content-type: application/pdf"),
+        "{}",
+        f.headers
+    );
+    assert!(
+        f.headers
+            .contains("content-disposition: attachment; filename=\"cv.pdf\""),
+        "{}",
+        f.headers
+    );
+    assert!(f.body.starts_with("%PDF-1.4"));
+    assert_eq!(
+        crate::recruiter_board::get(board, &link, None).status,
+        303,
+        "no session, no file"
+    );
+    assert_eq!(
+        crate::recruiter_board::get(board, "/board/applications/2/files/1", Some(&cookie)).status,
+        404,
+        "another application's"
     );
 
     // erased, her file goes with her

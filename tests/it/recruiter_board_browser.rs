@@ -23,8 +23,10 @@ fn every_board_page_passes_axe_and_reflows_in_chromium() {
     needs!(Tool::Browser);
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let port = free_port();
+    let careers = free_port();
     let env = Env::with_config(&format!(
-        "[http]\nlisten = \"127.0.0.1:{port}\"\npublic_url = \"http://127.0.0.1:{port}/\"\nlink_key_file = \"link.key\"\n[schedule]\npoll = \"0 0 1 1 *\"\ndispatch = \"0 0 1 1 *\"\nadvance = \"0 0 1 1 *\"\n\n\
+        "[careers]\nboard = \"examplecorp\"\nlisten = \"127.0.0.1:{careers}\"\nfiles_dir = \"files\"\n\
+         [http]\nlisten = \"127.0.0.1:{port}\"\npublic_url = \"http://127.0.0.1:{port}/\"\nlink_key_file = \"link.key\"\n[schedule]\npoll = \"0 0 1 1 *\"\ndispatch = \"0 0 1 1 *\"\nadvance = \"0 0 1 1 *\"\n\n\
          [[rules]]\nname = \"stale-screening\"\nstage = \"screening\"\nafter = \"5d\"\nremind = true\n"
     ));
     env.write("link.key", "a-test-key-of-more-than-32-bytes-0123456789\n");
@@ -180,6 +182,47 @@ fn every_board_page_passes_axe_and_reflows_in_chromium() {
     .expect("an answer");
     assert_eq!(asked.status, 200, "{}", asked.body);
     let download = link("max@example.org", "export");
+    // the careers site: a published posting with questions
+    env.write(
+        "careers.md",
+        "---\ntitle: Pastry Chef\nurl: https://jobs.example.org/pastry\nlocation: Berlin\npublished: true\n\
+         departments: [Kitchen]\nemploymentType: FULL_TIME\nquestions:\n  - label: Why pastry?\n    type: long_text\n    required: true\n\
+         \x20 - label: Work permit?\n    type: yes_no\n    required: true\n  - label: Shifts\n    type: multi_select\n    options: [Early, Late]\n---\n\
+         We bake **every** morning.\n",
+    );
+    let job = env.json(&["posting", "import", "careers.md"])["postings"][0]["id"]
+        .as_i64()
+        .unwrap();
+    let t0 = std::time::Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", careers)).is_err() {
+        assert!(
+            t0.elapsed().as_secs() < 30,
+            "the careers listener did not start"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let questions = crate::common::http(
+        careers,
+        "GET",
+        &format!("/v1/boards/examplecorp/jobs/{job}?questions=true"),
+        &[],
+        b"",
+    )
+    .expect("the job")
+    .json();
+    let field = |label: &str| -> String {
+        questions["questions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|q| q["label"] == label)
+            .unwrap()["fields"][0]["name"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let why = field("Why pastry?");
+    let permit = field("Work permit?");
     assert!(download.starts_with("/self-service/export/"), "{download}");
     let config = serde_json::json!({
         "base": format!("http://127.0.0.1:{port}"),
@@ -204,6 +247,14 @@ fn every_board_page_passes_axe_and_reflows_in_chromium() {
         "report": report,
         "out": out,
         "act": {"moved": "/board/applications/2", "to": "screening", "refused": "/board/applications/3"},
+        "careers": {
+            "base": format!("http://127.0.0.1:{careers}"),
+            "pages": ["/careers", format!("/careers/jobs/{job}")],
+            "apply": format!("/careers/jobs/{job}"),
+            "texts": {why: "Because of the mornings."},
+            "check": [format!("{permit}-1")],
+            "pdf": b"%PDF-1.4\n%%EOF\n".to_vec(),
+        },
     });
     let cfg = env.write("browser.json", &config.to_string());
     let run = std::process::Command::new("node")
@@ -227,7 +278,7 @@ fn every_board_page_passes_axe_and_reflows_in_chromium() {
             .lines()
             .filter(|l| l.contains("\"axe_violations\":0"))
             .count(),
-        15,
+        17,
         "{stdout}"
     );
     // a move through the form, and a refused one, both without a violation
@@ -243,9 +294,16 @@ fn every_board_page_passes_axe_and_reflows_in_chromium() {
                 "\"lighthouse\":{\"performance\":100,\"accessibility\":100,\"best-practices\":100,\"seo\":100,"
             ))
             .count(),
-        15,
+        17,
         "{stdout}"
     );
     assert!(stdout.contains("\"requests_out\":0"), "{stdout}");
+    // an application through the careers form, with a resume, at 320 px
+    assert!(
+        stdout.contains("{\"act\":\"apply\",\"landed\":\"/careers/thanks\",\"act_axe\":0}"),
+        "{stdout}"
+    );
+    let kept = crate::daemon::rows(&env, "SELECT f.name, f.media_type FROM application_files f");
+    assert_eq!(kept, [["lea.pdf", "application/pdf"]], "{kept:?}");
     assert!(out.join("board-postings-1-320.png").is_file());
 }
