@@ -208,7 +208,7 @@ fn look_at_the_board(dir: &Path, port: u16) {
 }
 
 /// `atsd run` for a few seconds: what an operator's systemd service does.
-fn run_as_a_service(dir: &Path, port: u16) {
+fn run_as_a_service(dir: &Path, port: u16, careers: u16) {
     say(
         "the same jobs as a service: `atsd run` (under systemd: atsd.service, see deploy/README.md)",
     );
@@ -239,6 +239,7 @@ fn run_as_a_service(dir: &Path, port: u16) {
         }
     }
     look_at_the_board(dir, port);
+    careers_site(careers);
     println!("\n$ kill -TERM <atsd run>   # systemctl stop atsd");
     let me = std::process::id().to_string();
     if let Err(e) = std::process::Command::new("kill")
@@ -250,6 +251,70 @@ fn run_as_a_service(dir: &Path, port: u16) {
     }
     let _ = daemon.join();
     println!("the daemon finished its work in hand and stopped");
+}
+
+/// The careers site on its own listener: the board through Greenhouse's
+/// Job Board API, and an application through the careers form with a
+/// resume (what a candidate's browser sends).
+fn careers_site(port: u16) {
+    say("the careers site on its own listener: Greenhouse's Job Board API and the apply form");
+    let list = match get(port, "/v1/boards/examplecorp/jobs") {
+        Ok((200, body)) => body,
+        other => {
+            eprintln!("quickstart: the careers board did not answer: {other:?}");
+            std::process::exit(1);
+        }
+    };
+    let v: serde_json::Value = serde_json::from_str(&list).unwrap_or_default();
+    println!("\n$ curl 127.0.0.1:{port}/v1/boards/examplecorp/jobs   # as Greenhouse answers");
+    println!("meta.total: {}", v["meta"]["total"]);
+    for j in v["jobs"].as_array().into_iter().flatten() {
+        println!(
+            "  {} {} ({}) {}",
+            j["id"], j["title"], j["location"]["name"], j["absolute_url"]
+        );
+    }
+    let boundary = "quickstart-boundary";
+    let mut body = String::new();
+    for (k, val) in [
+        ("first_name", "Jo"),
+        ("last_name", "Park"),
+        ("email", "jo.park@example.net"),
+        ("phone", "+1 555 0100"),
+    ] {
+        body.push_str(&format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{val}\r\n"
+        ));
+    }
+    body.push_str(&format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"resume\"; filename=\"jo-park.pdf\"\r\n\
+         Content-Type: application/pdf\r\n\r\n%PDF-1.4\n% Jo Park, data analyst\n%%EOF\n\r\n--{boundary}--\r\n"
+    ));
+    let ct = format!("multipart/form-data; boundary={boundary}");
+    match request(
+        port,
+        "POST",
+        "/careers/jobs/2",
+        &[("Content-Type", &ct)],
+        &body,
+    ) {
+        Ok((303, head, _)) => {
+            let to = head
+                .lines()
+                .find_map(|l| {
+                    l.strip_prefix("location: ")
+                        .or_else(|| l.strip_prefix("Location: "))
+                })
+                .unwrap_or("?");
+            println!(
+                "\nPOST /careers/jobs/2 (the form, with jo-park.pdf) → 303 {to}: Jo Park applied"
+            );
+        }
+        other => {
+            eprintln!("quickstart: the careers form did not take the application: {other:?}");
+            std::process::exit(1);
+        }
+    }
 }
 
 /// A header's RFC 2047 encoded words (`=?utf-8?b?…?=`) as text.
@@ -702,6 +767,13 @@ fn main() {
             std::process::exit(1);
         }
     };
+    let careers_port = match TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()) {
+        Ok(a) => a.port(),
+        Err(e) => {
+            eprintln!("quickstart: no free port on loopback: {e}");
+            std::process::exit(1);
+        }
+    };
     let ex = root.join("examples");
     let p = |rel: &str| ex.join(rel).display().to_string();
 
@@ -745,6 +817,10 @@ key_file = "inbound.key"          # the tags' key (systemd: the credential inbou
 
 [http]                            # `atsd run` serves /healthz and /metrics here
 listen = "127.0.0.1:{http_port}"
+
+[careers]                         # the careers site and Greenhouse's Job Board API, a listener of their own
+board = "examplecorp"
+listen = "127.0.0.1:{careers_port}"
 
 [poll]
 allow_addresses = ["127.0.0.1:{port}"]
@@ -1052,7 +1128,16 @@ api_base = "http://127.0.0.1:{port}"
     atsd(&dir, &["--now", "2026-11-27T12:06:00Z", "tick", "dispatch"]);
     say("Lena's digest of the day (09:00 in Berlin, late) names María's address, which bounced");
     show_bounce_in_digest(&dir);
-    run_as_a_service(&dir, http_port);
+    say("two postings go on the careers board");
+    atsd(
+        &dir,
+        &["--now", "2026-11-27T12:07:00Z", "posting", "publish", "1"],
+    );
+    atsd(
+        &dir,
+        &["--now", "2026-11-27T12:07:00Z", "posting", "publish", "2"],
+    );
+    run_as_a_service(&dir, http_port, careers_port);
     say("the move Lena made on the board, in the application's history: the actor is her");
     atsd(&dir, &["application", "show", "2"]);
     privacy(&dir);

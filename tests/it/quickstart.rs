@@ -33,6 +33,10 @@ fn the_quick_start_runs_to_the_end() {
         "\"status\":\"ok\"",
         "atsd_postings{status=\"closed\"} 1",
         "the daemon finished its work in hand and stopped",
+        // the careers site: the board as Greenhouse answers, an application through the form
+        "meta.total: 2",
+        "2 \"Data Analyst, Growth\" (\"Remote (EU)\")",
+        "POST /careers/jobs/2 (the form, with jo-park.pdf) → 303 /careers/thanks: Jo Park applied",
         // Alan's two (his acknowledgement, his reply's forward) went with him
         "20 emails were written as .eml files",
         // an access request answered with an export, an erasure at once
