@@ -449,6 +449,20 @@ fn applications_through_the_api_are_applications_and_refusals_change_nothing() {
         a.status,
         a.body
     );
+    // a header through a name: refused, naming the field
+    let injected: Vec<(String, String)> = as_ref(&fields)
+        .into_iter()
+        .map(|(k, v)| {
+            if k == "first_name" {
+                (k, "Eve\r\nBcc: all@example.org".into())
+            } else {
+                (k, v)
+            }
+        })
+        .collect();
+    let a = send(&injected, &[], &auth);
+    assert_eq!(a.status, 400, "{}", a.body);
+    assert!(a.body.contains("first_name"), "{}", a.body);
     for bad in [basic("not-a-token"), basic(&reader), "Bearer x".to_string()] {
         assert_eq!(send(&fields, &[], &bad).status, 401, "{bad}");
     }
