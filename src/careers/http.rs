@@ -42,6 +42,8 @@ pub struct CareersState {
     pub intake: intake::Queue,
     pub cache: Arc<Cache>,
     pub limiter: Arc<AddressLimiter>,
+    /// The most a request body may hold ([`max_body`]).
+    pub max_body: usize,
 }
 
 /// The live jobs of the board's current version, and the answers rendered
@@ -579,7 +581,7 @@ async fn api_apply(
         .and_then(|v| v.to_str().ok())
         .filter(|k| !k.is_empty() && k.len() <= 255)
         .map(str::to_string);
-    let sub = match read_submission(&headers, req).await {
+    let sub = match read_submission(&headers, req, s.max_body).await {
         Ok(sub) => sub,
         Err((status, field, msg)) => return gh_error(status, format!("{field}: {msg}")),
     };
@@ -666,6 +668,7 @@ fn basic_token(headers: &HeaderMap) -> Option<String> {
 async fn read_submission(
     headers: &HeaderMap,
     req: axum::extract::Request,
+    max_body: usize,
 ) -> Result<Submission, (StatusCode, String, String)> {
     let ct = headers
         .get(header::CONTENT_TYPE)
@@ -678,7 +681,7 @@ async fn read_submission(
             .map_err(|e| (StatusCode::BAD_REQUEST, "body".to_string(), e.body_text()))?;
         read_multipart(mp).await
     } else if ct.starts_with("application/json") {
-        let bytes = axum::body::to_bytes(req.into_body(), usize::MAX)
+        let bytes = axum::body::to_bytes(req.into_body(), max_body)
             .await
             .map_err(|_| {
                 (
@@ -901,7 +904,7 @@ async fn form_apply(
         }
         return resp;
     }
-    let sub = match read_submission(&headers, req).await {
+    let sub = match read_submission(&headers, req, s.max_body).await {
         Ok(sub) => sub,
         Err((status, field, msg)) => {
             return again(

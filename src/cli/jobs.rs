@@ -205,8 +205,9 @@ pub(super) async fn run_daemon(env: &Env) -> CmdResult {
             intake: crate::api::intake::Queue::start(runner.store.clone()),
             cache: Arc::default(),
             limiter: Arc::default(),
+            max_body: crate::careers::http::max_body(env.config()),
         };
-        let app = crate::careers::http::router(state, crate::careers::http::max_body(env.config()));
+        let app = crate::careers::http::router(state.clone(), state.max_body);
         tokio::spawn(http::serve_router(listener, app, runner.cancel.clone()));
     }
     let (reload_tx, reload_rx) = tokio::sync::mpsc::channel(1);

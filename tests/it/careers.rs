@@ -831,3 +831,44 @@ fn a_bad_careers_field_in_a_posting_file_is_named_and_nothing_is_imported() {
     env.ok(&["posting", "publish", "1"]);
     assert!(rows(&env, "SELECT published_at FROM postings")[0][0].starts_with("20"));
 }
+
+#[test]
+fn bodies_over_the_cap_are_refused_before_they_are_read_whole() {
+    let s = site("max_file = \"1MiB\"");
+    let token = s
+        .env
+        .ok(&["token", "create", "site", "--scope", "intake"])
+        .trim()
+        .to_string();
+    let path = format!("/v1/boards/examplecorp/jobs/{}", s.published);
+    let before = written(&s.env);
+    // 1 MiB files, base64 in JSON: the cap is three of them and room
+    let big = format!("{{\"first_name\":\"{}\"}}", "a".repeat(4 << 20));
+    let a = http(
+        s.port,
+        "POST",
+        &path,
+        &[
+            ("Content-Type", "application/json"),
+            ("Authorization", &basic(&token)),
+        ],
+        big.as_bytes(),
+    )
+    .unwrap();
+    assert_eq!(a.status, 413, "{}", a.body);
+    let (ct, body) = multipart(
+        &[("first_name", "A")],
+        &[("resume", "cv.pdf", &vec![b'%'; 4 << 20])],
+    );
+    let a = http(
+        s.port,
+        "POST",
+        &format!("/careers/jobs/{}", s.published),
+        &[("Content-Type", &ct)],
+        &body,
+    )
+    .unwrap();
+    assert_eq!(a.status, 413, "{}", a.body);
+    assert_eq!(written(&s.env), before);
+    s.api.stop();
+}
