@@ -180,6 +180,7 @@ pub async fn report_html(
         tz: config.schedule.tz()?,
         charts: &charts,
         default_stale,
+        viewer: None,
     };
     let ids: Vec<i64> = match (posting, owned) {
         (Some(p), _) => vec![p],
@@ -449,6 +450,8 @@ struct PageEnv {
     tz: chrono_tz::Tz,
     /// The viewer's session form token, for the sign-out form.
     sign_out_token: Option<String>,
+    /// The person signed in (blind review).
+    viewer: Option<i64>,
 }
 
 impl PageEnv {
@@ -470,6 +473,7 @@ impl PageEnv {
             locale,
             tz,
             sign_out_token: v.secret.as_deref().map(auth::form_token),
+            viewer: person.map(|p| p.id),
         })
     }
 
@@ -484,6 +488,7 @@ impl PageEnv {
             tz: self.tz,
             charts: &s.charts,
             default_stale: pages::DEFAULT_STALE,
+            viewer: self.viewer,
         }
     }
 

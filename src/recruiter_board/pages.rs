@@ -38,6 +38,10 @@ pub struct Ctx<'a> {
     pub charts: &'a Arc<ChartCache>,
     /// The stale threshold of stages without a stale rule.
     pub default_stale: Duration,
+    /// The person signed in, if the session names one: an interviewer who
+    /// has not given their own feedback on an application sees nobody
+    /// else's (blind review).
+    pub viewer: Option<i64>,
 }
 
 /// How long an application is in its stage, as every page shows it.
@@ -1256,6 +1260,14 @@ pub async fn interview_views(
             .into_iter()
             .map(|(a, cand)| (a.id, (a, cand)))
             .collect();
+    // blind review: the applications on which the viewer interviews and has
+    // given no feedback yet show them nobody else's
+    let blind: std::collections::HashSet<i64> = match c.viewer {
+        Some(person) => {
+            crate::store::interviews::blind_applications(conn, person, &app_ids).await?
+        }
+        None => Default::default(),
+    };
     let posting_ids: Vec<i64> = apps.values().map(|(a, _)| a.posting_id).collect();
     let postings: HashMap<i64, String> = crate::store::postings::by_ids(conn, &posting_ids)
         .await?
@@ -1275,20 +1287,25 @@ pub async fn interview_views(
                     )
                 })
                 .unwrap_or_default();
+            let hidden = blind.contains(&iv.application_id);
             let interviewers = who
                 .remove(&iv.id)
                 .unwrap_or_default()
                 .into_iter()
-                .map(|x| InterviewerView {
-                    name: x.person.name.clone(),
-                    email: x.person.email.clone(),
-                    given: x.recommendation.is_some(),
-                    feedback: match &x.recommendation {
-                        Some(r) => c.w(&format!("rec_{r}")),
-                        None => c.w("no_feedback"),
-                    },
-                    note: x.note,
-                    answer: x.partstat.map(|p| c.w(&format!("partstat_{p}"))),
+                .map(|x| {
+                    let theirs = hidden && Some(x.person.id) != c.viewer;
+                    InterviewerView {
+                        name: x.person.name.clone(),
+                        email: x.person.email.clone(),
+                        given: x.recommendation.is_some() && !theirs,
+                        feedback: match (&x.recommendation, theirs) {
+                            (Some(_), true) => c.w("feedback_hidden"),
+                            (Some(r), false) => c.w(&format!("rec_{r}")),
+                            (None, _) => c.w("no_feedback"),
+                        },
+                        note: if theirs { None } else { x.note },
+                        answer: x.partstat.map(|p| c.w(&format!("partstat_{p}"))),
+                    }
                 })
                 .collect();
             InterviewView {

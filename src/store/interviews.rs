@@ -220,6 +220,35 @@ pub async fn scheduled_of_many<C: ConnectionTrait>(
         .await?)
 }
 
+/// Of `applications`, those on which `person` is an interviewer and has
+/// given no feedback yet (blind review: they see nobody else's).
+pub async fn blind_applications<C: ConnectionTrait>(
+    c: &C,
+    person: i64,
+    applications: &[i64],
+) -> Result<std::collections::HashSet<i64>> {
+    if applications.is_empty() {
+        return Ok(Default::default());
+    }
+    let rows = c
+        .query_all_raw(super::sql(
+            c.get_database_backend(),
+            &format!(
+                "SELECT i.application_id FROM interviews i \
+                 JOIN interview_people ip ON ip.interview_id = i.id \
+                 WHERE ip.person_id = ? AND i.application_id IN ({}) \
+                 GROUP BY i.application_id \
+                 HAVING MAX(CASE WHEN ip.feedback_at IS NOT NULL THEN 1 ELSE 0 END) = 0",
+                super::id_list(applications)
+            ),
+            vec![person.into()],
+        ))
+        .await?;
+    rows.into_iter()
+        .map(|r| Ok(r.try_get::<i64>("", "application_id")?))
+        .collect()
+}
+
 /// An interview by id, if there is one.
 pub async fn get<C: ConnectionTrait>(c: &C, id: i64) -> Result<Option<interview::Model>> {
     Ok(interview::Entity::find_by_id(id).one(c).await?)

@@ -5,6 +5,7 @@
 
 mod api;
 mod applications;
+mod blind_review;
 mod board_actions;
 mod careers;
 mod clock;
