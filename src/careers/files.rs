@@ -119,7 +119,10 @@ pub fn keep(dir: &Path, bytes: &[u8]) -> std::io::Result<String> {
     }
     let parent = path.parent().unwrap_or(dir);
     std::fs::create_dir_all(parent)?;
-    let tmp = parent.join(format!(".{sha}.{}", std::process::id()));
+    // one temporary name per write, even for the same bytes at once
+    static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = parent.join(format!(".{sha}.{}.{n}", std::process::id()));
     let mut f = std::fs::OpenOptions::new()
         .write(true)
         .create(true)
@@ -201,6 +204,25 @@ mod tests {
         assert_eq!(clean_name(""), "file");
         assert!(path_of(Path::new("/x"), "../etc").is_none());
         assert!(path_of(Path::new("/x"), &"A".repeat(64)).is_none());
+    }
+
+    #[test]
+    fn the_same_bytes_written_at_once_are_kept_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().to_path_buf();
+        let handles: Vec<_> = (0..8)
+            .map(|_| {
+                let d = d.clone();
+                std::thread::spawn(move || keep(&d, b"%PDF-1.4 the same cv"))
+            })
+            .collect();
+        let shas: Vec<String> = handles
+            .into_iter()
+            .map(|h| h.join().unwrap().unwrap())
+            .collect();
+        assert!(shas.windows(2).all(|w| w[0] == w[1]));
+        let left: Vec<_> = std::fs::read_dir(d.join(&shas[0][..2])).unwrap().collect();
+        assert_eq!(left.len(), 1, "no temporary file left behind");
     }
 
     #[test]
