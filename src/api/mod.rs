@@ -13,6 +13,7 @@ pub mod openapi;
 pub mod privacy;
 pub mod privacy_links;
 pub mod problem;
+pub mod scorecards;
 pub mod selfservice;
 pub mod webhooks;
 
@@ -117,6 +118,7 @@ pub fn router(state: ApiState) -> Router {
         )
         .route("/v1/interviews/{id}/cancel", post(interviews::cancel))
         .route("/v1/interviews/{id}/feedback", post(interviews::feedback))
+        .route("/v1/scorecards", get(scorecards::list))
         .route("/v1/report", get(report))
         .route("/v1/data-requests", get(privacy::list).post(privacy::open))
         .route("/v1/candidates/{id}/export", get(privacy::export))

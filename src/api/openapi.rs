@@ -52,6 +52,7 @@ pub enum PostingRef {
         super::interviews::reschedule,
         super::interviews::cancel,
         super::interviews::feedback,
+        super::scorecards::list,
         super::report,
         super::privacy::open,
         super::privacy::list,

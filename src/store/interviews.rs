@@ -249,6 +249,74 @@ pub async fn blind_applications<C: ConnectionTrait>(
         .collect()
 }
 
+/// Every interviewer's submitted feedback (of one application if given),
+/// oldest first: the interview, the interviewer's row, the person, the
+/// application's candidate.
+pub async fn submitted<C: ConnectionTrait>(
+    c: &C,
+    application_id: Option<i64>,
+) -> Result<
+    Vec<(
+        interview::Model,
+        interview_person::Model,
+        person::Model,
+        i64,
+    )>,
+> {
+    let mut q = interview_person::Entity::find()
+        .filter(interview_person::Column::FeedbackAt.is_not_null())
+        .order_by_asc(interview_person::Column::FeedbackAt)
+        .order_by_asc(interview_person::Column::Id);
+    if let Some(app) = application_id {
+        q = q.filter(
+            interview_person::Column::InterviewId.in_subquery(
+                sea_orm::sea_query::Query::select()
+                    .column(interview::Column::Id)
+                    .from(interview::Entity)
+                    .and_where(interview::Column::ApplicationId.eq(app))
+                    .to_owned(),
+            ),
+        );
+    }
+    let given = q.all(c).await?;
+    if given.is_empty() {
+        return Ok(Vec::new());
+    }
+    let iv_ids: Vec<i64> = given.iter().map(|g| g.interview_id).collect();
+    let ivs: std::collections::HashMap<i64, interview::Model> = interview::Entity::find()
+        .filter(interview::Column::Id.is_in(iv_ids))
+        .all(c)
+        .await?
+        .into_iter()
+        .map(|m| (m.id, m))
+        .collect();
+    let people_ids: Vec<i64> = given.iter().map(|g| g.person_id).collect();
+    let people: std::collections::HashMap<i64, person::Model> = person::Entity::find()
+        .filter(person::Column::Id.is_in(people_ids))
+        .all(c)
+        .await?
+        .into_iter()
+        .map(|m| (m.id, m))
+        .collect();
+    let app_ids: Vec<i64> = ivs.values().map(|i| i.application_id).collect();
+    let cands: std::collections::HashMap<i64, i64> = entity::application::Entity::find()
+        .filter(entity::application::Column::Id.is_in(app_ids))
+        .all(c)
+        .await?
+        .into_iter()
+        .map(|a| (a.id, a.candidate_id))
+        .collect();
+    Ok(given
+        .into_iter()
+        .filter_map(|g| {
+            let iv = ivs.get(&g.interview_id)?.clone();
+            let p = people.get(&g.person_id)?.clone();
+            let cand = *cands.get(&iv.application_id)?;
+            Some((iv, g, p, cand))
+        })
+        .collect())
+}
+
 /// An interview by id, if there is one.
 pub async fn get<C: ConnectionTrait>(c: &C, id: i64) -> Result<Option<interview::Model>> {
     Ok(interview::Entity::find_by_id(id).one(c).await?)

@@ -134,5 +134,66 @@ fn an_interviewer_sees_nobody_elses_feedback_until_they_give_theirs() {
     let after = seen(&sam_cookie);
     assert!(after.contains(PHRASE), "after his feedback Sam sees Rae's");
     assert!(after.contains("slow at the pass"));
+
+    // the scorecards, as Greenhouse Harvest shapes them (issue 35, part 6)
+    let reader = env
+        .ok(&["token", "create", "reports", "--scope", "read"])
+        .trim()
+        .to_string();
+    let bearer = format!("Bearer {reader}");
+    let api_get = |path: &str| {
+        crate::common::http(port, "GET", path, &[("Authorization", &bearer)], b"").unwrap()
+    };
+    let all = api_get("/v1/scorecards");
+    assert_eq!(all.status, 200, "{}", all.body);
+    let cards = all.json();
+    let cards = cards.as_array().unwrap();
+    assert_eq!(cards.len(), 2, "{cards:?}");
+    let rae_card = &cards[0];
+    assert_eq!(rae_card["overall_recommendation"], "strong_yes");
+    assert_eq!(rae_card["application_id"], 1);
+    assert_eq!(rae_card["candidate_id"], 1);
+    assert_eq!(rae_card["interviewer"]["name"], "Rae Interviewer");
+    assert_eq!(rae_card["interviewer"]["first_name"], "Rae");
+    assert_eq!(rae_card["interviewer"]["last_name"], "Interviewer");
+    assert_eq!(rae_card["submitted_by"], rae_card["interviewer"]);
+    assert_eq!(rae_card["interview_step"]["id"], 1);
+    assert_eq!(rae_card["questions"][0]["question"], "Key Take-Aways");
+    assert_eq!(rae_card["questions"][0]["answer"], PHRASE);
+    assert_eq!(rae_card["attributes"], serde_json::json!([]));
+    assert_eq!(
+        rae_card["ratings"],
+        serde_json::json!({"definitely_not": [], "no": [], "mixed": [], "yes": [], "strong_yes": []})
+    );
+    for k in [
+        "id",
+        "updated_at",
+        "created_at",
+        "interview",
+        "interviewed_at",
+        "submitted_at",
+    ] {
+        assert!(!rae_card[k].is_null(), "{k}: {rae_card}");
+    }
+    assert_eq!(cards[1]["overall_recommendation"], "no");
+    assert_eq!(
+        api_get("/v1/scorecards?application_id=1")
+            .json()
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    assert_eq!(
+        api_get("/v1/scorecards?application_id=99").json(),
+        serde_json::json!([])
+    );
+    assert_eq!(api_get("/v1/scorecards?application_id=abc").status, 422);
+    assert_eq!(
+        crate::common::http(port, "GET", "/v1/scorecards", &[], b"")
+            .unwrap()
+            .status,
+        401
+    );
     api.stop();
 }
