@@ -17,6 +17,7 @@ pub mod greenhouse;
 pub mod http;
 pub mod pages;
 pub mod questions;
+pub mod submit;
 
 use chrono::{DateTime, Utc};
 use entity::posting;
