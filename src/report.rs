@@ -228,6 +228,7 @@ mod tests {
             updated_at: at(0),
             published_at: None,
             first_published_at: None,
+            scorecard: None,
         }
     }
 

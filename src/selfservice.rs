@@ -33,7 +33,10 @@ pub const EXPORT_TTL_DAYS: i64 = 7;
 /// The reason written on the transition.
 pub const REASON: &str = "candidate_withdrew";
 
+pub mod feedback;
 pub mod privacy;
+
+pub use feedback::{FeedbackForm, FeedbackWords, Shared, feedback_page, feedback_words};
 
 /// What signs and checks the links.
 pub struct Links {
@@ -373,7 +376,7 @@ pub(crate) fn shell(lang: &str, title: &str, org: &str, body: &str) -> String {
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
          <meta name=\"referrer\" content=\"no-referrer\"><meta name=\"description\" content=\"{} · {}\">\
          <link rel=\"icon\" href=\"{ICON}\"><title>{} · {}</title>\
-         <style>a:focus-visible,button:focus-visible,input:focus-visible,textarea:focus-visible\
+         <style>a:focus-visible,button:focus-visible,input:focus-visible,select:focus-visible,textarea:focus-visible\
          {{outline:3px solid #0b4a8f;outline-offset:2px}}</style></head>\
          <body style=\"font-family:sans-serif;max-width:36em;margin:2em auto;padding:0 1em;line-height:1.5\">\
          <main><h1>{}</h1>{body}</main></body></html>\n",
@@ -388,126 +391,6 @@ pub(crate) fn shell(lang: &str, title: &str, org: &str, body: &str) -> String {
 /// The pages' icon, inline (no request to answer; the pages' security
 /// policy allows `data:` images only).
 const ICON: &str = "data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 16 16'%3E%3Crect width='16' height='16' rx='3' fill='%23234'/%3E%3Cpath d='M4 8.5l2.5 2.5L12 5' stroke='%23fff' stroke-width='2' fill='none'/%3E%3C/svg%3E";
-
-/// The feedback page's words, in the locales atsd ships (else English).
-pub struct FeedbackWords {
-    pub lang: &'static str,
-    pub title: &'static str,
-    pub question: &'static str,
-    pub recommendation: &'static str,
-    /// strong_yes, yes, no, strong_no
-    pub choices: [&'static str; 4],
-    pub note: &'static str,
-    pub button: &'static str,
-    pub done: &'static str,
-    pub missing: &'static str,
-    pub too_long: &'static str,
-    pub cancelled: &'static str,
-    pub cross_site: &'static str,
-    pub too_large: &'static str,
-}
-
-pub fn feedback_words(locale: &str) -> &'static FeedbackWords {
-    match locale.split(['-', '_']).next().unwrap_or("en") {
-        "de" => &FB_DE,
-        "es" => &FB_ES,
-        _ => &FB_EN,
-    }
-}
-
-static FB_EN: FeedbackWords = FeedbackWords {
-    lang: "en",
-    title: "Interview feedback",
-    question: "How did the interview with {candidate} for {posting} on {when} go?",
-    recommendation: "Your recommendation",
-    choices: ["Strong yes", "Yes", "No", "Strong no"],
-    note: "Note (optional)",
-    button: "Send my feedback",
-    done: "Thank you: your feedback on {candidate} is recorded.",
-    missing: "Nothing was recorded: choose a recommendation.",
-    too_long: "Nothing was recorded: the note is longer than 4000 characters.",
-    cancelled: "This interview was cancelled; it takes no feedback.",
-    cross_site: "Nothing was recorded: the form was sent from another site.",
-    too_large: "Nothing was recorded: the form is too large.",
-};
-
-static FB_DE: FeedbackWords = FeedbackWords {
-    lang: "de",
-    title: "Rückmeldung zum Gespräch",
-    question: "Wie war das Gespräch mit {candidate} für {posting} am {when}?",
-    recommendation: "Ihre Empfehlung",
-    choices: ["Unbedingt ja", "Ja", "Nein", "Auf keinen Fall"],
-    note: "Notiz (freiwillig)",
-    button: "Rückmeldung senden",
-    done: "Vielen Dank: Ihre Rückmeldung zu {candidate} ist erfasst.",
-    missing: "Nichts wurde erfasst: Bitte wählen Sie eine Empfehlung.",
-    too_long: "Nichts wurde erfasst: Die Notiz ist länger als 4000 Zeichen.",
-    cancelled: "Dieses Gespräch wurde abgesagt; es nimmt keine Rückmeldung an.",
-    cross_site: "Nichts wurde erfasst: Das Formular kam von einer anderen Website.",
-    too_large: "Nichts wurde erfasst: Das Formular ist zu groß.",
-};
-
-static FB_ES: FeedbackWords = FeedbackWords {
-    lang: "es",
-    title: "Valoración de la entrevista",
-    question: "¿Qué tal fue la entrevista con {candidate} para {posting} el {when}?",
-    recommendation: "Tu recomendación",
-    choices: ["Sí, sin duda", "Sí", "No", "No, en absoluto"],
-    note: "Nota (opcional)",
-    button: "Enviar mi valoración",
-    done: "Gracias: tu valoración de {candidate} ha quedado registrada.",
-    missing: "No se ha registrado nada: elige una recomendación.",
-    too_long: "No se ha registrado nada: la nota tiene más de 4000 caracteres.",
-    cancelled: "Esta entrevista se canceló; no admite valoraciones.",
-    cross_site: "No se ha registrado nada: el formulario se envió desde otro sitio.",
-    too_large: "No se ha registrado nada: el formulario es demasiado grande.",
-};
-
-/// The feedback page: the question, maybe a notice, and the form (unless
-/// `form` is `None`).
-pub fn feedback_page(
-    w: &FeedbackWords,
-    org: &str,
-    question: &str,
-    notice: Option<&str>,
-    form: Option<&str>,
-) -> String {
-    let e = |s: &str| html_escape::encode_text(s).into_owned();
-    let notice = notice
-        .map(|n| format!("<p role=\"status\"><strong>{}</strong></p>", e(n)))
-        .unwrap_or_default();
-    let form = form
-        .map(|action| {
-            let radios: String = crate::store::interviews::RECOMMENDATIONS
-                .iter()
-                .zip(w.choices)
-                .map(|(value, label)| {
-                    format!(
-                        "<label style=\"display:block\"><input type=\"radio\" name=\"recommendation\" \
-                         value=\"{value}\" required> {}</label>",
-                        e(label)
-                    )
-                })
-                .collect();
-            format!(
-                "<form method=\"post\" action=\"{}\"><fieldset><legend>{}</legend>{radios}</fieldset>\
-                 <p><label for=\"note\">{}</label><br><textarea id=\"note\" name=\"note\" rows=\"5\" \
-                 maxlength=\"4000\" style=\"width:100%\"></textarea></p>\
-                 <button type=\"submit\">{}</button></form>",
-                html_escape::encode_double_quoted_attribute(action),
-                e(w.recommendation),
-                e(w.note),
-                e(w.button)
-            )
-        })
-        .unwrap_or_default();
-    shell(
-        w.lang,
-        w.title,
-        org,
-        &format!("{notice}<p>{}</p>{form}", e(question)),
-    )
-}
 
 #[cfg(test)]
 mod tests {

@@ -30,6 +30,11 @@ pub struct Model {
     pub updated_at: DateTimeUtc,
     /// The candidate's calendar's answer (iTIP REPLY).
     pub candidate_partstat: Option<String>,
+    /// The scorecard attributes this interview focuses on (JSON array of
+    /// names).
+    #[serde(skip)]
+    #[schema(ignore)]
+    pub focus: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

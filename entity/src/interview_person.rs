@@ -1,9 +1,12 @@
 use sea_orm::entity::prelude::*;
 use serde::Serialize;
 
-/// An interviewer of an interview (a person), and their feedback once
-/// given: `recommendation` (`strong_yes`, `yes`, `no`, `strong_no`) and a
-/// note.
+/// An interviewer of an interview (a person), and their scorecard once
+/// submitted: the overall `recommendation` (Greenhouse's `definitely_not`,
+/// `no`, `yes`, `strong_yes`, `no_decision`), a rating per attribute
+/// (`ratings`, a JSON object), the key take-aways (`note`), private notes
+/// never shown on the board, and the coordinator who entered it for them
+/// (`submitted_by`, a person) if it was not they.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, Serialize, utoipa::ToSchema)]
 #[schema(as = Interviewer)]
 #[sea_orm(table_name = "interview_people")]
@@ -19,6 +22,13 @@ pub struct Model {
     /// Their calendar's answer to the invitation (iTIP REPLY): accepted,
     /// declined or tentative.
     pub partstat: Option<String>,
+    #[serde(skip)]
+    #[schema(ignore)]
+    pub ratings: Option<String>,
+    #[serde(skip)]
+    #[schema(ignore)]
+    pub private_note: Option<String>,
+    pub submitted_by: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

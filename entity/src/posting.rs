@@ -50,6 +50,12 @@ pub struct Model {
     /// When it was first published (Greenhouse's `first_published`).
     #[schema(value_type = Option<String>, format = DateTime)]
     pub first_published_at: Option<DateTimeUtc>,
+    /// Its scorecard: attributes in categories, as JSON text
+    /// (`[{"category": "Skills", "attributes": ["Rust"]}]`); none: no
+    /// attributes to rate.
+    #[serde(skip)]
+    #[schema(ignore)]
+    pub scorecard: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -17,6 +17,7 @@ mod m20261207_000011_quarantine;
 mod m20261207_000012_data_requests;
 mod m20261207_000013_request_links;
 mod m20261207_000014_careers;
+mod m20261207_000015_structured_interviews;
 
 pub struct Migrator;
 
@@ -38,6 +39,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000012_data_requests::Migration),
             Box::new(m20261207_000013_request_links::Migration),
             Box::new(m20261207_000014_careers::Migration),
+            Box::new(m20261207_000015_structured_interviews::Migration),
         ]
     }
 }

@@ -38,6 +38,9 @@ pub(super) struct ScheduleBody {
     video_url: Option<String>,
     #[serde(default)]
     title: Option<String>,
+    /// Scorecard attributes the interview focuses on.
+    #[serde(default)]
+    focus: Vec<String>,
     #[serde(default)]
     allow_overlap: bool,
 }
@@ -69,13 +72,26 @@ pub(super) struct CancelBody {
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(example = json!({"by": "ada@example.org", "recommendation": "yes", "note": "clear thinker"}))]
+#[schema(example = json!({"by": "ada@example.org", "recommendation": "yes", "ratings": {"Knife skills": "strong_yes"}, "note": "clear thinker"}))]
 pub(super) struct FeedbackBody {
+    /// The interviewer's address.
     by: String,
-    /// `strong_yes`, `yes`, `no` or `strong_no`.
+    /// `definitely_not`, `no`, `yes`, `strong_yes` or `no_decision`
+    /// (`strong_no` is read as `definitely_not`).
     recommendation: String,
+    /// A rating per scorecard attribute: `definitely_not`, `no`, `mixed`,
+    /// `yes` or `strong_yes`.
+    #[serde(default)]
+    ratings: std::collections::BTreeMap<String, String>,
+    /// Key take-aways.
     #[serde(default)]
     note: Option<String>,
+    /// Private notes: never shown on the board.
+    #[serde(default)]
+    private_note: Option<String>,
+    /// A coordinator entering it for the interviewer (an address; recorded).
+    #[serde(default)]
+    coordinator: Option<String>,
 }
 
 /// An interview with its interviewers and the status it shows
@@ -185,6 +201,7 @@ pub(super) async fn schedule(
         location: b.location,
         video_url: b.video_url,
         title: b.title,
+        focus: b.focus,
         allow_overlap: b.allow_overlap,
         actor: actor_of(&s, &token).await?,
     };
@@ -430,17 +447,16 @@ pub(super) async fn feedback(
     let id = interview_id(id)?;
     let b = body(b)?;
     let now = chrono::Utc::now();
-    let (i, w) = wf::feedback(
-        &s.store,
-        id,
-        &b.by,
-        &b.recommendation,
-        b.note.as_deref(),
-        "api",
-        now,
-    )
-    .await
-    .map_err(|e| err(&e))?;
+    let f = wf::Feedback {
+        recommendation: b.recommendation,
+        ratings: b.ratings.into_iter().collect(),
+        note: b.note,
+        private_note: b.private_note,
+        on_behalf_by: b.coordinator,
+    };
+    let (i, w) = wf::feedback(&s.store, id, &b.by, &f, "api", now)
+        .await
+        .map_err(|e| err(&e))?;
     Ok(json_response(
         StatusCode::OK,
         &InterviewView {

@@ -1,12 +1,15 @@
 //! `GET /v1/scorecards[?application_id=N]` (token scope `read`): the
 //! interviewers' submitted feedback in the shape of Greenhouse Harvest's
 //! scorecard objects, so that reports written for Greenhouse read it.
-//! atsd's feedback has no attributes yet: `attributes` is empty and
-//! `ratings` lists none; the note is the "Key Take-Aways" answer, and
-//! atsd's `strong_no` is Greenhouse's `definitely_not`.
+//! Each rated attribute of the posting's scorecard is in `attributes` (its
+//! category as `type`) and in `ratings` by value; the key take-aways and
+//! the private notes are the answers to Harvest's "Key Take-Aways" and
+//! "Private Notes"; `submitted_by` is the coordinator who entered it, when
+//! one did.
 
 use super::problem::{self, Problem};
 use super::{ApiResult, ApiState, authorize, json_response};
+use crate::interviews::scorecard;
 use crate::store::tokens::Scope;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -136,13 +139,59 @@ pub(super) async fn list(
     let rows = crate::store::interviews::submitted(s.store.conn(), q.application_id)
         .await
         .map_err(|e| Problem::from_error(&e, StatusCode::INTERNAL_SERVER_ERROR))?;
+    let mut posting_ids: Vec<i64> = rows.iter().map(|x| x.posting_id).collect();
+    posting_ids.sort_unstable();
+    posting_ids.dedup();
+    let cards: std::collections::HashMap<i64, scorecard::Scorecard> =
+        crate::store::postings::by_ids(s.store.conn(), &posting_ids)
+            .await
+            .map_err(|e| Problem::from_error(&e, StatusCode::INTERNAL_SERVER_ERROR))?
+            .iter()
+            .map(|p| (p.id, scorecard::of_posting(p)))
+            .collect();
+    let empty = scorecard::Scorecard::default();
     let out: Vec<Scorecard> = rows
         .into_iter()
-        .filter_map(|(iv, ip, person, candidate_id)| {
-            let at = ip.feedback_at?;
-            let rec = ip.recommendation.as_deref()?;
+        .filter_map(|x| {
+            let at = x.row.feedback_at?;
+            let rec = x.row.recommendation.as_deref()?;
+            let card = cards.get(&x.posting_id).unwrap_or(&empty);
+            let given = scorecard::stored_ratings(x.row.ratings.as_deref());
+            let mut ratings = Ratings::default();
+            let mut attributes = Vec::new();
+            for (name, rating) in &given {
+                let list = match rating.as_str() {
+                    "definitely_not" => &mut ratings.definitely_not,
+                    "no" => &mut ratings.no,
+                    "mixed" => &mut ratings.mixed,
+                    "yes" => &mut ratings.yes,
+                    "strong_yes" => &mut ratings.strong_yes,
+                    _ => continue,
+                };
+                list.push(name.clone());
+                attributes.push(ScorecardAttribute {
+                    name: name.clone(),
+                    kind: card.category_of(name).unwrap_or("Skills").to_string(),
+                    note: None,
+                    rating: rating.clone(),
+                });
+            }
+            let questions = [
+                ("Key Take-Aways", x.row.note.clone()),
+                ("Private Notes", x.row.private_note.clone()),
+            ]
+            .into_iter()
+            .filter_map(|(q, a)| {
+                Some(ScorecardQuestion {
+                    id: None,
+                    question: q.into(),
+                    answer: a?,
+                })
+            })
+            .collect();
+            let iv = &x.interview;
             Some(Scorecard {
-                id: ip.id,
+                id: x.row.id,
                 updated_at: at,
                 created_at: at,
                 interview: iv.title.clone(),
@@ -150,25 +199,16 @@ pub(super) async fn list(
                     id: iv.id,
                     name: iv.title.clone(),
                 },
-                candidate_id,
+                candidate_id: x.candidate_id,
                 application_id: iv.application_id,
                 interviewed_at: iv.starts_at,
-                submitted_by: user(&person),
-                interviewer: user(&person),
+                submitted_by: user(x.entered_by.as_ref().unwrap_or(&x.person)),
+                interviewer: user(&x.person),
                 submitted_at: at,
                 overall_recommendation: greenhouse_recommendation(rec).to_string(),
-                attributes: Vec::new(),
-                ratings: Ratings::default(),
-                questions: ip
-                    .note
-                    .map(|n| {
-                        vec![ScorecardQuestion {
-                            id: None,
-                            question: "Key Take-Aways".into(),
-                            answer: n,
-                        }]
-                    })
-                    .unwrap_or_default(),
+                attributes,
+                ratings,
+                questions,
             })
         })
         .collect();

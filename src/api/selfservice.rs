@@ -153,9 +153,9 @@ pub async fn withdraw(State(s): State<ApiState>, Path(token): Path<String>) -> R
     }
 }
 
-/// The most a feedback form may send (bytes): a 4000-character note in
-/// percent-encoding, with room to spare.
-pub const FEEDBACK_FORM_LIMIT: usize = 16 * 1024;
+/// The most a feedback form may send (bytes): two 4000-character notes in
+/// percent-encoding and a scorecard's ratings, with room to spare.
+pub const FEEDBACK_FORM_LIMIT: usize = 128 * 1024;
 
 /// What a feedback page shows of the interview its link names.
 struct FeedbackSeen {
@@ -164,6 +164,9 @@ struct FeedbackSeen {
     question: String,
     candidate: String,
     org: String,
+    application_id: i64,
+    card: crate::interviews::scorecard::Scorecard,
+    focus: Vec<String>,
 }
 
 /// Checks a feedback link: signed, not expired, an active interviewer of
@@ -196,7 +199,19 @@ async fn look_feedback(
     let Ok(Some((app, Some(cand)))) = app else {
         return Err(refuse(&locale, Refusal::Invalid));
     };
-    let posting = posting_title(s, app.posting_id).await;
+    let posting_row = crate::store::postings::by_ids(s.store.conn(), &[app.posting_id])
+        .await
+        .ok()
+        .and_then(|p| p.into_iter().next());
+    let posting = posting_row
+        .as_ref()
+        .map(|p| p.title.clone())
+        .unwrap_or_default();
+    let card = posting_row
+        .as_ref()
+        .map(crate::interviews::scorecard::of_posting)
+        .unwrap_or_default();
+    let focus = crate::interviews::scorecard::stored_focus(iv.focus.as_deref());
     let tz = person.timezone.clone().unwrap_or(iv.timezone.clone());
     let when = crate::templates::format_time(iv.starts_at, &locale, Some(&tz));
     let w = selfservice::feedback_words(&locale);
@@ -212,6 +227,9 @@ async fn look_feedback(
             question,
             candidate: cand.name,
             org,
+            application_id: app.id,
+            card,
+            focus,
         },
         given,
     ))
@@ -233,7 +251,7 @@ fn feedback_refusal(locale: &str, org: &str, r: Refusal) -> Response {
     };
     html(
         status,
-        selfservice::feedback_page(fw, org, text, None, None),
+        selfservice::feedback_page(fw, org, text, None, None, &[]),
     )
 }
 
@@ -248,10 +266,37 @@ pub async fn feedback_form(State(s): State<ApiState>, Path(token): Path<String>)
     }
     let w = selfservice::feedback_words(&seen.locale);
     let action = format!("{}/{token}", selfservice::FEEDBACK_PATH);
+    let form = seen.form(&action);
     html(
         StatusCode::OK,
-        selfservice::feedback_page(w, &seen.org, &seen.question, None, Some(&action)),
+        selfservice::feedback_page(w, &seen.org, &seen.question, None, Some(&form), &[]),
     )
+}
+
+impl FeedbackSeen {
+    fn form<'a>(&'a self, action: &'a str) -> selfservice::FeedbackForm<'a> {
+        selfservice::FeedbackForm {
+            action,
+            card: &self.card,
+            focus: &self.focus,
+        }
+    }
+}
+
+/// Every submitted scorecard on an application, for an interviewer who
+/// submitted theirs (blind review: never before), without private notes.
+async fn shared(s: &ApiState, application_id: i64) -> Vec<selfservice::Shared> {
+    let rows = crate::store::interviews::submitted(s.store.conn(), Some(application_id))
+        .await
+        .unwrap_or_default();
+    rows.into_iter()
+        .map(|x| selfservice::Shared {
+            name: x.person.name,
+            recommendation: x.row.recommendation.unwrap_or_default(),
+            ratings: crate::interviews::scorecard::stored_ratings(x.row.ratings.as_deref()),
+            note: x.row.note,
+        })
+        .collect()
 }
 
 /// `POST /self-service/feedback/{token}`: records the feedback, once.
@@ -270,10 +315,18 @@ pub async fn feedback_submit(
     };
     let w = selfservice::feedback_words(&seen.locale);
     let action = format!("{}/{token}", selfservice::FEEDBACK_PATH);
+    let form_of = seen.form(&action);
     let again = |status: StatusCode, notice: &str| {
         html(
             status,
-            selfservice::feedback_page(w, &seen.org, &seen.question, Some(notice), Some(&action)),
+            selfservice::feedback_page(
+                w,
+                &seen.org,
+                &seen.question,
+                Some(notice),
+                Some(&form_of),
+                &[],
+            ),
         )
     };
     if crate::recruiter_board::actions::cross_site(&headers) {
@@ -293,23 +346,31 @@ pub async fn feedback_submit(
     if !crate::store::interviews::RECOMMENDATIONS.contains(&recommendation) {
         return again(StatusCode::UNPROCESSABLE_ENTITY, w.missing);
     }
-    let note = fields
-        .get("note")
-        .map(|n| n.trim())
-        .filter(|n| !n.is_empty());
-    if note.is_some_and(|n| n.chars().count() > 4000) {
+    let text = |k: &str| {
+        fields
+            .get(k)
+            .map(|n| n.trim().to_string())
+            .filter(|n| !n.is_empty())
+    };
+    let (note, private_note) = (text("note"), text("private_note"));
+    if [&note, &private_note]
+        .iter()
+        .any(|n| n.as_ref().is_some_and(|n| n.chars().count() > 4000))
+    {
         return again(StatusCode::UNPROCESSABLE_ENTITY, w.too_long);
     }
-    let now = chrono::Utc::now();
-    match crate::workflow::interviews::feedback_by_link(
-        &s.store,
-        &seen.claim,
-        recommendation,
+    let f = crate::workflow::interviews::Feedback {
+        recommendation: recommendation.to_string(),
+        ratings: fields
+            .iter()
+            .filter_map(|(k, v)| Some((k.strip_prefix("rate.")?.to_string(), v.clone())))
+            .collect(),
         note,
-        now,
-    )
-    .await
-    {
+        private_note,
+        on_behalf_by: None,
+    };
+    let now = chrono::Utc::now();
+    match crate::workflow::interviews::feedback_by_link(&s.store, &seen.claim, &f, now).await {
         Ok(crate::workflow::interviews::LinkFeedback::Done(done)) => {
             let (interview, person) = *done;
             tracing::info!(
@@ -317,6 +378,7 @@ pub async fn feedback_submit(
                 person = %person.email,
                 "interview feedback recorded through its link"
             );
+            let everyone = shared(&s, seen.application_id).await;
             html(
                 StatusCode::OK,
                 selfservice::feedback_page(
@@ -325,6 +387,7 @@ pub async fn feedback_submit(
                     &w.done.replace("{candidate}", &seen.candidate),
                     None,
                     None,
+                    &everyone,
                 ),
             )
         }

@@ -246,6 +246,7 @@ mod tests {
             updated_at: DateTime::UNIX_EPOCH,
             published_at: None,
             first_published_at: None,
+            scorecard: None,
         };
         let j = Job::of(p.clone());
         let h = j.content_html();

@@ -164,6 +164,11 @@ pub(super) async fn dispatch(cli: Cli, verbose: u8) -> CmdResult {
             PostingCmd::Unpublish { posting } => {
                 super::postings::posting_publish(&env, &posting, false).await
             }
+            PostingCmd::Scorecard {
+                posting,
+                attributes,
+                clear,
+            } => super::postings::posting_scorecard(&env, &posting, &attributes, clear).await,
         },
         Command::Apply(args) => super::applications::apply(&env, &args).await,
         Command::Application(cmd) => match cmd {

@@ -22,6 +22,7 @@ pub(super) async fn command(env: &Env, cmd: InterviewCmd) -> CmdResult {
             location,
             video_url,
             title,
+            focus,
             allow_overlap,
         } => {
             let zone_name = timezone.unwrap_or_else(|| env.config().schedule.timezone.clone());
@@ -35,6 +36,7 @@ pub(super) async fn command(env: &Env, cmd: InterviewCmd) -> CmdResult {
                 location,
                 video_url,
                 title,
+                focus,
                 allow_overlap,
                 actor: super::actor(),
             };
@@ -188,19 +190,23 @@ pub(super) async fn command(env: &Env, cmd: InterviewCmd) -> CmdResult {
             id,
             by,
             recommendation,
+            rate,
             note,
+            private_note,
+            coordinator,
         } => {
+            let f = wf::Feedback {
+                recommendation: recommendation.clone(),
+                ratings: rate
+                    .iter()
+                    .map(|r| crate::interviews::scorecard::parse_rate(r))
+                    .collect::<crate::error::Result<_>>()?,
+                note,
+                private_note,
+                on_behalf_by: coordinator,
+            };
             let store = env.store().await?;
-            let (i, w) = wf::feedback(
-                &store,
-                id,
-                &by,
-                &recommendation,
-                note.as_deref(),
-                "cli",
-                env.now,
-            )
-            .await?;
+            let (i, w) = wf::feedback(&store, id, &by, &f, "cli", env.now).await?;
             if env.json {
                 return print_json(&json!({"interview": i, "interviewers": w}));
             }

@@ -195,6 +195,20 @@ pub enum PostingCmd {
         /// Posting id or URL.
         posting: String,
     },
+    /// Show a posting's scorecard, or set it: the attributes interviewers
+    /// rate, in categories (Greenhouse's: Details, Qualifications, Skills,
+    /// Personality traits).
+    Scorecard {
+        /// Posting id or URL.
+        posting: String,
+        /// "Category: attribute, attribute" (no category: Skills); repeat
+        /// for more. Replaces the scorecard.
+        #[arg(long = "attribute", value_name = "CATEGORY: NAMES")]
+        attributes: Vec<String>,
+        /// Back to the front matter's scorecard (or none).
+        #[arg(long, conflicts_with = "attributes")]
+        clear: bool,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -395,6 +409,9 @@ pub enum InterviewCmd {
         /// Default: "Interview: <posting title>".
         #[arg(long)]
         title: Option<String>,
+        /// A scorecard attribute this interview focuses on; repeat for more.
+        #[arg(long, value_name = "ATTRIBUTE")]
+        focus: Vec<String>,
         /// Book interviewers who already have an interview at that time.
         #[arg(long)]
         allow_overlap: bool,
@@ -431,15 +448,30 @@ pub enum InterviewCmd {
     },
     /// One interview: when, where, who, the feedback, its emails.
     Show { id: i64 },
-    /// Record an interviewer's feedback.
+    /// Record an interviewer's scorecard: the overall recommendation,
+    /// ratings of the posting's attributes, key take-aways, private notes.
     Feedback {
         id: i64,
+        /// The interviewer.
         #[arg(long, value_name = "EMAIL")]
         by: String,
-        #[arg(long, value_parser = ["strong_yes", "yes", "no", "strong_no"])]
+        /// Overall (Greenhouse's values; strong_no is read as definitely_not).
+        #[arg(long, value_parser = ["definitely_not", "no", "yes", "strong_yes", "no_decision", "strong_no"])]
         recommendation: String,
+        /// A rating of a scorecard attribute: "Knife skills=strong_yes"
+        /// (definitely_not|no|mixed|yes|strong_yes); repeat for more.
+        #[arg(long, value_name = "ATTRIBUTE=RATING")]
+        rate: Vec<String>,
+        /// Key take-aways (shown on the board once others may see them).
         #[arg(long)]
         note: Option<String>,
+        /// Private notes: kept, exported, never shown on the board.
+        #[arg(long)]
+        private_note: Option<String>,
+        /// A coordinator entering the scorecard for the interviewer (a
+        /// person's address; recorded).
+        #[arg(long, value_name = "EMAIL")]
+        coordinator: Option<String>,
     },
 }
 

@@ -198,6 +198,42 @@ pub(super) async fn posting_publish(env: &Env, reference: &str, on: bool) -> Cmd
     Ok(())
 }
 
+pub(super) async fn posting_scorecard(
+    env: &Env,
+    reference: &str,
+    attributes: &[String],
+    clear: bool,
+) -> CmdResult {
+    use crate::interviews::scorecard::{self, Scorecard};
+    let store = env.store().await?;
+    let mut p = postings::find(store.conn(), reference).await?;
+    if clear || !attributes.is_empty() {
+        let card = if clear {
+            None
+        } else {
+            let card = Scorecard::from_specs(attributes)?;
+            Some(serde_json::to_string(&card).map_err(|e| crate::Error::Other(e.to_string()))?)
+        };
+        let txn = store.begin_write().await?;
+        p = postings::set_scorecard(&txn, p, card, env.now).await?;
+        txn.commit().await?;
+    }
+    let card = scorecard::of_posting(&p);
+    if env.json {
+        return print_json(&json!({"posting_id": p.id, "scorecard": card}));
+    }
+    if card.is_empty() {
+        println!(
+            "posting {}: no scorecard (atsd posting scorecard {} --attribute \"Skills: …\")",
+            p.id, p.id
+        );
+    }
+    for c in &card.0 {
+        println!("{}: {}", c.category, c.attributes.join(", "));
+    }
+    Ok(())
+}
+
 pub(super) async fn posting_show(env: &Env, reference: &str) -> CmdResult {
     let store = env.store().await?;
     let p = postings::find(store.conn(), reference).await?;

@@ -7,6 +7,7 @@
 //! the time carries its own offset.
 
 pub mod ical;
+pub mod scorecard;
 
 use crate::error::{Error, Result};
 use chrono::{DateTime, LocalResult, NaiveDateTime, TimeZone, Utc};

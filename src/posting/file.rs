@@ -327,6 +327,8 @@ fn parse_front_matter(name: &str, text: &str) -> Result<PostingInput, String> {
     }
     let team = team_fields(name, text, &map)?;
     crate::careers::check_front_matter(&raw).map_err(|e| format!("{name}: {e}"))?;
+    crate::interviews::scorecard::Scorecard::from_front_matter(&raw)
+        .map_err(|e| format!("{name}: {e}"))?;
     for key in [
         "hashtags",
         "jobType",

@@ -20,6 +20,7 @@ pub mod charts;
 pub mod figures;
 pub mod i18n;
 pub mod pages;
+pub mod scorecards;
 
 use crate::api::Current;
 use crate::config::BoardAuth;

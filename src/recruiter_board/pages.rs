@@ -55,7 +55,7 @@ pub struct Stay {
 }
 
 impl Ctx<'_> {
-    fn w(&self, k: &str) -> String {
+    pub(super) fn w(&self, k: &str) -> String {
         self.words.get(k).cloned().unwrap_or_else(|| k.to_string())
     }
 
@@ -910,6 +910,9 @@ pub struct ApplicationPage {
     pub on_hold: bool,
     pub hold_reason: Option<String>,
     pub interviews: Vec<InterviewView>,
+    /// The scorecard matrix (attributes × interviewers), when the viewer
+    /// may see it.
+    pub scorecards: Option<super::scorecards::Matrix>,
     /// Mail from the candidate's side: replies, auto-replies, bounces.
     pub mail: Vec<InboundView>,
     /// The candidate's address is marked undeliverable: since when, why.
@@ -1105,6 +1108,12 @@ pub async fn application_page(c: &Ctx<'_>, id: i64) -> Result<ApplicationPage> {
         interviews: interview_views(
             c,
             crate::store::interviews::of_application(conn, a.id).await?,
+        )
+        .await?,
+        scorecards: super::scorecards::matrix(
+            c,
+            a.id,
+            &crate::interviews::scorecard::of_posting(&p),
         )
         .await?,
         mail: crate::store::inbound::list(conn, None, Some(a.id), 100)

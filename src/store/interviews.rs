@@ -17,7 +17,7 @@ pub const CANCELLED: &str = "cancelled";
 pub const COMPLETED: &str = "completed";
 
 /// The recommendations an interviewer may give.
-pub const RECOMMENDATIONS: [&str; 4] = ["strong_yes", "yes", "no", "strong_no"];
+pub use crate::interviews::scorecard::RECOMMENDATIONS;
 
 /// An interview as it is to be stored.
 pub struct NewInterview<'a> {
@@ -31,6 +31,8 @@ pub struct NewInterview<'a> {
     /// The domain of its UID (`atsd-interview-<id>@<domain>`).
     pub domain: &'a str,
     pub interviewers: &'a [person::Model],
+    /// The scorecard attributes it focuses on.
+    pub focus: &'a [String],
     pub now: DateTime<Utc>,
 }
 
@@ -51,6 +53,9 @@ pub async fn insert<C: ConnectionTrait>(c: &C, n: &NewInterview<'_>) -> Result<i
         cancel_reason: Set(None),
         created_at: Set(n.now),
         updated_at: Set(n.now),
+        focus: Set(
+            (!n.focus.is_empty()).then(|| serde_json::to_string(n.focus).unwrap_or_default())
+        ),
         ..Default::default()
     }
     .insert(c)
@@ -117,6 +122,13 @@ pub struct Interviewer {
     /// Their calendar's answer to the invitation: accepted, declined,
     /// tentative (iTIP REPLY), or none yet.
     pub partstat: Option<String>,
+    /// Their rating of each scorecard attribute they rated.
+    pub ratings: std::collections::BTreeMap<String, String>,
+    /// Their private notes: never on the board.
+    #[serde(skip)]
+    pub private_note: Option<String>,
+    /// The coordinator who entered their scorecard for them, if one did.
+    pub submitted_by: Option<i64>,
 }
 
 /// The interviewers of each of `ids`, by interview id, in person order.
@@ -148,6 +160,9 @@ pub async fn interviewers<C: ConnectionTrait>(
                 note: r.note,
                 feedback_at: r.feedback_at,
                 partstat: r.partstat,
+                ratings: crate::interviews::scorecard::stored_ratings(r.ratings.as_deref()),
+                private_note: r.private_note,
+                submitted_by: r.submitted_by,
             });
         }
     }
@@ -249,20 +264,25 @@ pub async fn blind_applications<C: ConnectionTrait>(
         .collect()
 }
 
+/// A submitted scorecard: the interview, the interviewer's row, the
+/// interviewer, the coordinator who entered it (if one did), and the
+/// application's candidate and posting.
+#[derive(Clone, Debug)]
+pub struct Submitted {
+    pub interview: interview::Model,
+    pub row: interview_person::Model,
+    pub person: person::Model,
+    pub entered_by: Option<person::Model>,
+    pub candidate_id: i64,
+    pub posting_id: i64,
+}
+
 /// Every interviewer's submitted feedback (of one application if given),
-/// oldest first: the interview, the interviewer's row, the person, the
-/// application's candidate.
+/// oldest first.
 pub async fn submitted<C: ConnectionTrait>(
     c: &C,
     application_id: Option<i64>,
-) -> Result<
-    Vec<(
-        interview::Model,
-        interview_person::Model,
-        person::Model,
-        i64,
-    )>,
-> {
+) -> Result<Vec<Submitted>> {
     let mut q = interview_person::Entity::find()
         .filter(interview_person::Column::FeedbackAt.is_not_null())
         .order_by_asc(interview_person::Column::FeedbackAt)
@@ -283,15 +303,18 @@ pub async fn submitted<C: ConnectionTrait>(
         return Ok(Vec::new());
     }
     let iv_ids: Vec<i64> = given.iter().map(|g| g.interview_id).collect();
-    let ivs: std::collections::HashMap<i64, interview::Model> = interview::Entity::find()
+    let ivs: HashMap<i64, interview::Model> = interview::Entity::find()
         .filter(interview::Column::Id.is_in(iv_ids))
         .all(c)
         .await?
         .into_iter()
         .map(|m| (m.id, m))
         .collect();
-    let people_ids: Vec<i64> = given.iter().map(|g| g.person_id).collect();
-    let people: std::collections::HashMap<i64, person::Model> = person::Entity::find()
+    let people_ids: Vec<i64> = given
+        .iter()
+        .flat_map(|g| std::iter::once(g.person_id).chain(g.submitted_by))
+        .collect();
+    let people: HashMap<i64, person::Model> = person::Entity::find()
         .filter(person::Column::Id.is_in(people_ids))
         .all(c)
         .await?
@@ -299,20 +322,27 @@ pub async fn submitted<C: ConnectionTrait>(
         .map(|m| (m.id, m))
         .collect();
     let app_ids: Vec<i64> = ivs.values().map(|i| i.application_id).collect();
-    let cands: std::collections::HashMap<i64, i64> = entity::application::Entity::find()
+    let apps: HashMap<i64, (i64, i64)> = entity::application::Entity::find()
         .filter(entity::application::Column::Id.is_in(app_ids))
         .all(c)
         .await?
         .into_iter()
-        .map(|a| (a.id, a.candidate_id))
+        .map(|a| (a.id, (a.candidate_id, a.posting_id)))
         .collect();
     Ok(given
         .into_iter()
         .filter_map(|g| {
             let iv = ivs.get(&g.interview_id)?.clone();
             let p = people.get(&g.person_id)?.clone();
-            let cand = *cands.get(&iv.application_id)?;
-            Some((iv, g, p, cand))
+            let (candidate_id, posting_id) = *apps.get(&iv.application_id)?;
+            Some(Submitted {
+                interview: iv,
+                entered_by: g.submitted_by.and_then(|x| people.get(&x).cloned()),
+                row: g,
+                person: p,
+                candidate_id,
+                posting_id,
+            })
         })
         .collect())
 }
@@ -395,19 +425,31 @@ pub async fn set_feedback<C: ConnectionTrait>(
     c: &C,
     interview_id: i64,
     person_id: i64,
-    recommendation: &str,
-    note: Option<&str>,
+    f: &FeedbackRow<'_>,
     now: DateTime<Utc>,
     first_only: bool,
 ) -> Result<bool> {
+    let ratings = (!f.ratings.is_empty())
+        .then(|| serde_json::to_string(f.ratings))
+        .transpose()
+        .map_err(|e| Error::Other(format!("ratings: {e}")))?;
     let mut q = interview_person::Entity::update_many()
         .col_expr(
             interview_person::Column::Recommendation,
-            Expr::value(recommendation.to_string()),
+            Expr::value(f.recommendation.to_string()),
         )
         .col_expr(
             interview_person::Column::Note,
-            Expr::value(note.map(String::from)),
+            Expr::value(f.note.map(String::from)),
+        )
+        .col_expr(interview_person::Column::Ratings, Expr::value(ratings))
+        .col_expr(
+            interview_person::Column::PrivateNote,
+            Expr::value(f.private_note.map(String::from)),
+        )
+        .col_expr(
+            interview_person::Column::SubmittedBy,
+            Expr::value(f.submitted_by),
         )
         .col_expr(interview_person::Column::FeedbackAt, Expr::value(now))
         .filter(interview_person::Column::InterviewId.eq(interview_id))
@@ -430,6 +472,17 @@ pub async fn set_feedback<C: ConnectionTrait>(
         )));
     }
     Ok(false)
+}
+
+/// An interviewer's scorecard as it is stored.
+pub struct FeedbackRow<'a> {
+    pub recommendation: &'a str,
+    pub ratings: &'a std::collections::BTreeMap<String, String>,
+    /// The key take-aways.
+    pub note: Option<&'a str>,
+    pub private_note: Option<&'a str>,
+    /// The coordinator who entered it, if not the interviewer.
+    pub submitted_by: Option<i64>,
 }
 
 /// The Message-ID prefix of every email of an interview

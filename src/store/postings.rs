@@ -508,3 +508,17 @@ pub async fn history_of<C: ConnectionTrait>(
         .all(c)
         .await?)
 }
+
+/// Sets a posting's scorecard (JSON text; none: back to its front
+/// matter's).
+pub async fn set_scorecard<C: ConnectionTrait>(
+    c: &C,
+    p: posting::Model,
+    scorecard: Option<String>,
+    now: DateTime<Utc>,
+) -> Result<posting::Model> {
+    let mut am: posting::ActiveModel = p.into();
+    am.scorecard = Set(scorecard);
+    am.updated_at = Set(now);
+    Ok(am.update(c).await?)
+}

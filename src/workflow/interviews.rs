@@ -49,6 +49,9 @@ pub struct ScheduleRequest {
     pub location: Option<String>,
     pub video_url: Option<String>,
     pub title: Option<String>,
+    /// Scorecard attributes the interview focuses on (each on the
+    /// posting's scorecard).
+    pub focus: Vec<String>,
     pub allow_overlap: bool,
     pub actor: String,
 }
@@ -199,6 +202,7 @@ pub async fn schedule_in<C: ConnectionTrait>(
         None => app,
     };
     let (cand, posting) = applications::candidate_and_posting(c, &app).await?;
+    let focus = crate::interviews::scorecard::of_posting(&posting).check_focus(&req.focus)?;
     let title = title.unwrap_or_else(|| format!("Interview: {}", posting.title));
     let domain = mail::message_id::domain(ctx.config);
     let iv = store_iv::insert(
@@ -213,6 +217,7 @@ pub async fn schedule_in<C: ConnectionTrait>(
             video_url: video_url.as_deref(),
             domain,
             interviewers: &who,
+            focus: &focus,
             now: ctx.now(),
         },
     )
@@ -705,19 +710,30 @@ async fn cancel_rows<C: ConnectionTrait>(
     Ok(())
 }
 
+/// An interviewer's scorecard as given: the overall recommendation, a
+/// rating per attribute (`attribute`, `rating`), the key take-aways, the
+/// private notes, and the coordinator entering it for them (an address).
+#[derive(Clone, Debug, Default)]
+pub struct Feedback {
+    pub recommendation: String,
+    pub ratings: Vec<(String, String)>,
+    pub note: Option<String>,
+    pub private_note: Option<String>,
+    pub on_behalf_by: Option<String>,
+}
+
 /// Records an interviewer's feedback (`--by` their address).
 pub async fn feedback(
     store: &store::Store,
     id: i64,
     by: &str,
-    recommendation: &str,
-    note: Option<&str>,
+    f: &Feedback,
     via: &str,
     now: DateTime<Utc>,
 ) -> Result<(interview::Model, Vec<Interviewer>)> {
     let txn = store.begin_write().await?;
     let p = people::require(&txn, by).await?;
-    let iv = feedback_in(&txn, id, &p, recommendation, note, via, now, false).await?;
+    let iv = feedback_in(&txn, id, &p, f, via, now, false).await?;
     txn.commit().await?;
     let who = store_iv::interviewers(store.conn(), &[id])
         .await?
@@ -731,48 +747,49 @@ pub async fn feedback(
 /// yet sent cancelled, the event (`via`: `cli`, `api`, `link`). With
 /// `first_only` an interviewer who already gave feedback is refused
 /// (`Error::Conflict`) by the update itself, not by an earlier read.
-#[allow(clippy::too_many_arguments)]
 pub async fn feedback_in<C: ConnectionTrait>(
     c: &C,
     id: i64,
     p: &entity::person::Model,
-    recommendation: &str,
-    note: Option<&str>,
+    f: &Feedback,
     via: &str,
     now: DateTime<Utc>,
     first_only: bool,
 ) -> Result<interview::Model> {
-    if !store_iv::RECOMMENDATIONS.contains(&recommendation) {
-        return Err(Error::input(format!(
-            "--recommendation: `{recommendation}` is not one of {}",
-            store_iv::RECOMMENDATIONS.join(", ")
-        )));
-    }
-    let note = checked_text("--note", note, NOTE_CHARS)?;
+    let recommendation = crate::interviews::scorecard::recommendation(&f.recommendation)?;
+    let note = checked_text("--note", f.note.as_deref(), NOTE_CHARS)?;
+    let private_note = checked_text("--private-note", f.private_note.as_deref(), NOTE_CHARS)?;
     let iv = store_iv::find(c, id).await?;
     if iv.status == store_iv::CANCELLED {
         return Err(Error::Refused(format!(
             "interview {id} was cancelled: it takes no feedback"
         )));
     }
-    if !store_iv::set_feedback(
-        c,
-        id,
-        p.id,
+    let app = applications::find(c, iv.application_id).await?;
+    let (_, posting) = applications::candidate_and_posting(c, &app).await?;
+    let ratings = crate::interviews::scorecard::of_posting(&posting).check_ratings(&f.ratings)?;
+    let coordinator = match f.on_behalf_by.as_deref() {
+        Some(by) => Some(
+            people::require(c, by)
+                .await
+                .map_err(|e| Error::input(format!("--coordinator: {e}")))?,
+        ),
+        None => None,
+    };
+    let row = store_iv::FeedbackRow {
         recommendation,
-        note.as_deref(),
-        now,
-        first_only,
-    )
-    .await?
-    {
+        ratings: &ratings,
+        note: note.as_deref(),
+        private_note: private_note.as_deref(),
+        submitted_by: coordinator.as_ref().map(|x| x.id).filter(|x| *x != p.id),
+    };
+    if !store_iv::set_feedback(c, id, p.id, &row, now, first_only).await? {
         return Err(Error::Conflict(format!(
             "{} already gave feedback on interview {id}",
             p.email
         )));
     }
     stop_feedback_requests(c, id, p.id, now).await?;
-    let app = applications::find(c, iv.application_id).await?;
     store::events::record(
         c,
         vec![store::events::NewEvent::new(
@@ -785,7 +802,9 @@ pub async fn feedback_in<C: ConnectionTrait>(
                 "by": format!("person:{}", p.email),
                 "via": via,
                 "recommendation": recommendation,
+                "ratings": ratings,
                 "note": note,
+                "entered_by": coordinator.map(|x| format!("person:{}", x.email)),
                 "at": now,
             }),
         )],
@@ -807,8 +826,7 @@ pub enum LinkFeedback {
 pub async fn feedback_by_link(
     store: &store::Store,
     claim: &crate::selfservice::FeedbackClaim,
-    recommendation: &str,
-    note: Option<&str>,
+    f: &Feedback,
     now: DateTime<Utc>,
 ) -> Result<LinkFeedback> {
     use crate::selfservice::Refusal;
@@ -825,18 +843,11 @@ pub async fn feedback_by_link(
     }
     // two of the interviewer's links posted at the same instant both get
     // here; the update records only the first (README "Interviews")
-    let iv = match feedback_in(
-        &txn,
-        iv.id,
-        &person,
-        recommendation,
-        note,
-        "link",
-        now,
-        true,
-    )
-    .await
-    {
+    let f = Feedback {
+        on_behalf_by: None,
+        ..f.clone()
+    };
+    let iv = match feedback_in(&txn, iv.id, &person, &f, "link", now, true).await {
         Err(Error::Conflict(_)) => return Ok(LinkFeedback::Refused(Refusal::Used)),
         other => other?,
     };

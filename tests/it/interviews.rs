@@ -73,7 +73,7 @@ fn iv_env_schedule(port: u16, schedule: &str, extra: &str) -> Env {
     env
 }
 
-fn at(now: &str, env: &Env, args: &[&str]) -> String {
+pub(crate) fn at(now: &str, env: &Env, args: &[&str]) -> String {
     let mut a = vec!["--now", now];
     a.extend_from_slice(args);
     env.ok(&a)
@@ -1020,7 +1020,7 @@ fn a_reschedule_that_drops_an_interviewer_cancels_for_them_alone_and_invites_the
 
 /// An environment whose emails carry signed links, served by `atsd run`
 /// on `port` (its jobs never due).
-fn link_env(port: u16) -> Env {
+pub(crate) fn link_env(port: u16) -> Env {
     let env = iv_env_schedule(
         free_port(),
         "poll = \"0 0 1 1 *\"\ndispatch = \"0 0 1 1 *\"\nadvance = \"0 0 1 1 *\"\ndigest = \"0 0 1 1 *\"\n",
@@ -1034,7 +1034,7 @@ fn link_env(port: u16) -> Env {
 }
 
 /// The path of the feedback link in the newest feedback request to `to`.
-fn feedback_link(env: &Env, to: &str) -> String {
+pub(crate) fn feedback_link(env: &Env, to: &str) -> String {
     let body = rows(
         env,
         &format!(
@@ -1071,7 +1071,12 @@ fn link_state(env: &Env) -> Vec<Vec<String>> {
     all
 }
 
-fn form(port: u16, path: &str, headers: &[(&str, &str)], body: &str) -> crate::common::Answer {
+pub(crate) fn form(
+    port: u16,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> crate::common::Answer {
     let mut h = vec![("Content-Type", "application/x-www-form-urlencoded")];
     h.extend_from_slice(headers);
     http(port, "POST", path, &h, body.as_bytes()).expect("the daemon listens")
@@ -1155,7 +1160,7 @@ fn a_feedback_link_records_once_and_forged_reused_expired_or_cross_site_posts_ch
         &"/self-service/feedback/f2-1.9999999999.x.y".to_string(),
     ] {
         assert_eq!(get(bad).status, 403, "{bad}");
-        let a = form(port, bad, &[], "recommendation=strong_no");
+        let a = form(port, bad, &[], "recommendation=definitely_not");
         assert_eq!(a.status, 403, "{bad}: {}", a.body);
         assert!(
             a.body.contains("not valid") || a.body.contains("ungültig"),
@@ -1174,7 +1179,7 @@ fn a_feedback_link_records_once_and_forged_reused_expired_or_cross_site_posts_ch
         port,
         &ada,
         &[("Sec-Fetch-Site", "cross-site")],
-        "recommendation=strong_no",
+        "recommendation=definitely_not",
     );
     assert_eq!(cross.status, 403, "{}", cross.body);
     assert!(cross.body.contains("anderen Website"), "{}", cross.body);
@@ -1182,10 +1187,10 @@ fn a_feedback_link_records_once_and_forged_reused_expired_or_cross_site_posts_ch
         port,
         &ada,
         &[("Origin", "https://evil.example.net")],
-        "recommendation=strong_no",
+        "recommendation=definitely_not",
     );
     assert_eq!(foreign.status, 403, "{}", foreign.body);
-    let big = format!("recommendation=yes&note={}", "a".repeat(20 * 1024));
+    let big = format!("recommendation=yes&note={}", "a".repeat(200 * 1024));
     assert_eq!(form(port, &ada, &[], &big).status, 413);
     for body in [
         "recommendation=%ZZ".to_string(),
@@ -1421,7 +1426,7 @@ fn two_feedback_links_of_one_interviewer_posted_at_once_record_one_feedback() {
         assert!(first.starts_with("/self-service/feedback/"), "{p}: {old:?}");
         assert_ne!(first, last, "{p}: two different links");
         posts.push((p.to_string(), first, "strong_yes"));
-        posts.push((p.to_string(), last, "strong_no"));
+        posts.push((p.to_string(), last, "definitely_not"));
     }
     let api = Api::start(&env, port);
     // all ten at the same instant

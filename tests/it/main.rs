@@ -35,6 +35,7 @@ mod report;
 mod retention;
 mod rules;
 mod schedule;
+mod scorecards;
 mod selfservice;
 mod service;
 mod smtp;
