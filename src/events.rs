@@ -18,6 +18,7 @@ pub const TYPES: &[&str] = &[
     "interview.rescheduled",
     "interview.cancelled",
     "interview.feedback",
+    "interview.offered",
     "interview.replied",
     "email.bounced",
     "application.replied",

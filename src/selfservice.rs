@@ -28,11 +28,15 @@ pub const FEEDBACK_PATH: &str = "/self-service/feedback";
 pub const PRIVACY_PATH: &str = "/self-service/privacy";
 /// The path of the download links an access request sends.
 pub const EXPORT_PATH: &str = "/self-service/export";
+/// Where a candidate books, moves or cancels an interview from the slots
+/// offered.
+pub const BOOK_PATH: &str = "/self-service/book";
 /// How long a download link works.
 pub const EXPORT_TTL_DAYS: i64 = 7;
 /// The reason written on the transition.
 pub const REASON: &str = "candidate_withdrew";
 
+pub mod booking;
 pub mod feedback;
 pub mod privacy;
 
@@ -257,6 +261,22 @@ impl Links {
             .and_then(|s| s.parse().ok())
             .ok_or(Refusal::Invalid)?;
         Ok(IdClaim { id, nonce, expires })
+    }
+
+    /// A booking link for offer `offer_id`, valid until `expires`: subject
+    /// `b{offer}`.
+    pub fn booking_url(&self, offer_id: i64, expires: DateTime<Utc>) -> Option<String> {
+        let token = self.mint(&format!("b{offer_id}"), expires)?;
+        Some(format!("{}{BOOK_PATH}/{token}", self.base))
+    }
+
+    /// Checks a booking token.
+    pub fn check_booking(
+        &self,
+        token: &str,
+        now: DateTime<Utc>,
+    ) -> std::result::Result<IdClaim, Refusal> {
+        self.check_prefixed(token, 'b', now)
     }
 
     /// A feedback link for interviewer `person_id` of `interview_id`, valid

@@ -20,7 +20,7 @@ static BUILTIN: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/templates");
 const NOT_A_LOCALE: &str = "board";
 
 /// Templates built into the binary (SPEC §1 "Email").
-pub const BUILTIN_TEMPLATES: [&str; 16] = [
+pub const BUILTIN_TEMPLATES: [&str; 17] = [
     "application_received",
     "stage_changed",
     "interview_invitation",
@@ -37,6 +37,7 @@ pub const BUILTIN_TEMPLATES: [&str; 16] = [
     "candidate_reply",
     "data_export",
     "data_erased",
+    "interview_slots",
 ];
 
 /// Is `name` a template atsd can render: a built-in one, or one that the
@@ -88,6 +89,17 @@ pub struct PostingCtx {
     pub company: Option<String>,
     pub location: Option<String>,
     pub url: String,
+}
+
+impl PostingCtx {
+    pub fn of(p: &entity::posting::Model) -> PostingCtx {
+        PostingCtx {
+            title: p.title.clone(),
+            company: p.company.clone(),
+            location: p.location.clone(),
+            url: p.url.clone(),
+        }
+    }
 }
 
 #[derive(Clone, Debug, Default, Serialize)]
@@ -235,6 +247,12 @@ pub struct InterviewCtx {
     /// The signed single-use feedback link (feedback requests, with
     /// `[http] public_url` and a link key).
     pub feedback_url: Option<String>,
+    /// The signed booking link of slots offered to the candidate
+    /// (`interview_slots`).
+    pub booking_url: Option<String>,
+    /// Until when the booking link works, in the recipient's locale and
+    /// time zone.
+    pub booking_until: String,
 }
 
 /// Most lines in each section of a digest.
@@ -683,6 +701,8 @@ pub fn known_variables() -> BTreeSet<&'static str> {
         "interview.board_url",
         "interview.id",
         "interview.feedback_url",
+        "interview.booking_url",
+        "interview.booking_until",
         "reply",
         "reply.from",
         "reply.other_sender",
@@ -719,6 +739,8 @@ pub fn sample_for(locale: &str) -> Context {
     c.digest.period = format_date(at("2026-11-25T09:00:00Z"), locale, Some("Europe/Berlin"));
     c.closed.at = c.digest.period.clone();
     c.interview.when = format_time(at("2030-01-08T09:00:00Z"), locale, Some("Europe/Berlin"));
+    c.interview.booking_until =
+        format_time(at("2030-01-06T09:00:00Z"), locale, Some("Europe/Berlin"));
     c.request.received = format_date(at("2026-11-25T09:00:00Z"), locale, Some("Europe/Berlin"));
     c.request.expires = format_time(at("2026-12-02T09:00:00Z"), locale, Some("Europe/Berlin"));
     c
@@ -817,6 +839,10 @@ pub fn sample_context() -> Context {
             feedback_url: Some(
                 "https://atsd.example.org/self-service/feedback/f1-1.1893456000.bm9uY2U.c2ln".into(),
             ),
+            booking_url: Some(
+                "https://atsd.example.org/self-service/book/b1.1893456000.bm9uY2U.c2ln".into(),
+            ),
+            booking_until: String::new(),
         },
         reply: ReplyCtx {
             from: "Zoë Müller <zoe@example.org>".into(),

@@ -7,8 +7,10 @@
 //! create`); a token's scope decides what it may do ([`Scope::allows`]).
 //! Errors are RFC 9457 problem details ([`problem`]).
 
+pub mod booking;
 pub mod intake;
 pub mod interviews;
+pub mod offers;
 pub mod openapi;
 pub mod privacy;
 pub mod privacy_links;
@@ -118,6 +120,7 @@ pub fn router(state: ApiState) -> Router {
         )
         .route("/v1/interviews/{id}/cancel", post(interviews::cancel))
         .route("/v1/interviews/{id}/feedback", post(interviews::feedback))
+        .route("/v1/interviews/offers", post(offers::offer))
         .route("/v1/scorecards", get(scorecards::list))
         .route("/v1/report", get(report))
         .route("/v1/data-requests", get(privacy::list).post(privacy::open))
@@ -141,6 +144,12 @@ pub fn router(state: ApiState) -> Router {
         .route(
             "/self-service/export/{token}",
             get(privacy_links::download_page).post(privacy_links::download),
+        )
+        .route(
+            "/self-service/book/{token}",
+            get(booking::page)
+                .post(booking::post)
+                .layer(DefaultBodyLimit::max(booking::FORM_LIMIT)),
         )
         .route(
             "/self-service/feedback/{token}",

@@ -53,6 +53,7 @@ pub enum PostingRef {
         super::interviews::cancel,
         super::interviews::feedback,
         super::scorecards::list,
+        super::offers::offer,
         super::report,
         super::privacy::open,
         super::privacy::list,

@@ -131,6 +131,34 @@ pub(super) async fn command(env: &Env, cmd: InterviewCmd) -> CmdResult {
             print_table(&t);
             Ok(())
         }
+        InterviewCmd::Offer {
+            application,
+            interviewers,
+            duration,
+            between,
+            timezone,
+            buffer,
+            notice,
+            location,
+            video_url,
+            title,
+            focus,
+        } => {
+            super::availability::offer(
+                env,
+                application,
+                interviewers,
+                &duration,
+                between.as_deref(),
+                timezone.as_deref(),
+                &buffer,
+                &notice,
+                (location, video_url, title),
+                focus,
+            )
+            .await
+        }
+        InterviewCmd::Slots { offer } => super::availability::slots(env, offer).await,
         InterviewCmd::Show { id } => {
             let store = env.store().await?;
             let i = store_iv::find(store.conn(), id).await?;

@@ -3,6 +3,7 @@
 //! library and prints a table, or JSON with `--json`.
 
 mod applications;
+mod availability;
 mod candidates;
 mod commands;
 mod events;
@@ -448,6 +449,44 @@ pub enum InterviewCmd {
     },
     /// One interview: when, where, who, the feedback, its emails.
     Show { id: i64 },
+    /// Offer the candidate the slots in which every interviewer is free:
+    /// an email with a signed link to book, move or cancel.
+    Offer {
+        /// The application.
+        application: i64,
+        /// A person with weekly windows (atsd person availability); repeat
+        /// for a panel.
+        #[arg(long = "interviewer", value_name = "EMAIL", required = true)]
+        interviewers: Vec<String>,
+        /// How long: 45m, 1h.
+        #[arg(long, default_value = "45m")]
+        duration: String,
+        /// The days offered, DATE..DATE (inclusive, read in --timezone);
+        /// default: the next 14 days.
+        #[arg(long, value_name = "DATE..DATE")]
+        between: Option<String>,
+        /// IANA zone of --between's dates (default: the candidate's, else
+        /// [schedule] timezone).
+        #[arg(long)]
+        timezone: Option<String>,
+        /// Free time kept before and after other meetings.
+        #[arg(long, default_value = "0m")]
+        buffer: String,
+        /// The least time between booking (or moving) and the interview.
+        #[arg(long, default_value = "24h")]
+        notice: String,
+        #[arg(long, conflicts_with = "video_url")]
+        location: Option<String>,
+        #[arg(long, value_name = "URL")]
+        video_url: Option<String>,
+        #[arg(long)]
+        title: Option<String>,
+        /// A scorecard attribute the interview focuses on; repeat for more.
+        #[arg(long, value_name = "ATTRIBUTE")]
+        focus: Vec<String>,
+    },
+    /// The slots of an offer free now.
+    Slots { offer: i64 },
     /// Record an interviewer's scorecard: the overall recommendation,
     /// ratings of the posting's attributes, key take-aways, private notes.
     Feedback {
@@ -499,6 +538,25 @@ pub enum PersonCmd {
     Show { email: String },
     /// Remove a person: their tokens stop working and their postings fall back to [recruiters] emails.
     Remove { email: String },
+    /// When a person can interview: weekly windows in their time zone and a
+    /// private busy feed (iCalendar); shown when nothing is given.
+    Availability {
+        email: String,
+        /// "Mon-Fri 09:00-17:00" in their time zone; repeat for more.
+        /// Replaces the windows.
+        #[arg(long, value_name = "DAYS HH:MM-HH:MM")]
+        weekly: Vec<String>,
+        /// A private iCalendar feed of their busy times (a calendar's
+        /// secret address); kept as a secret, never shown back.
+        #[arg(long, value_name = "URL", conflicts_with = "no_busy_feed")]
+        busy_feed: Option<String>,
+        /// Forget the busy feed.
+        #[arg(long)]
+        no_busy_feed: bool,
+        /// Fetch the busy feed now.
+        #[arg(long)]
+        refresh: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -154,6 +154,23 @@ pub(super) async fn command(env: &Env, cmd: PersonCmd) -> CmdResult {
             print_table(&t);
             Ok(())
         }
+        PersonCmd::Availability {
+            email,
+            weekly,
+            busy_feed,
+            no_busy_feed,
+            refresh,
+        } => {
+            super::availability::person(
+                env,
+                &email,
+                &weekly,
+                busy_feed.as_deref(),
+                no_busy_feed,
+                refresh,
+            )
+            .await
+        }
         PersonCmd::Remove { email } => {
             let p = people::remove(&store, &email, env.now).await?;
             if env.json {

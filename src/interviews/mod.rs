@@ -6,6 +6,7 @@
 //! ambiguous one (the hour repeated in autumn) naming both instants, unless
 //! the time carries its own offset.
 
+pub mod availability;
 pub mod ical;
 pub mod scorecard;
 

@@ -131,6 +131,12 @@ pub struct PollReport {
     /// Close notices queued to the closed postings' teams.
     #[serde(skip_serializing_if = "is_zero")]
     pub notices: usize,
+    /// Interviewers' busy feeds read (those not read for 15 minutes).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub busy_feeds: usize,
+    /// Busy feeds that could not be read (the last reading is kept).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub busy_feed_errors: usize,
 }
 
 fn is_zero(n: &usize) -> bool {
@@ -322,7 +328,13 @@ impl Runner {
         match job {
             Job::Poll => {
                 let r = crate::poll::poller::run(&self.store, &self.ctx(now), &[]).await?;
+                // the interviewers' busy feeds are polled with the postings
+                let feeds =
+                    crate::workflow::offers::refresh_feeds(&self.store, &self.config, None, now)
+                        .await?;
                 Ok(JobReport::Poll(PollReport {
+                    busy_feeds: feeds.len(),
+                    busy_feed_errors: feeds.iter().filter(|(_, r)| r.is_err()).count(),
                     polled: r.outcomes.len(),
                     requests: r.requests,
                     closed: r.closed.len(),

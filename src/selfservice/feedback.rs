@@ -216,7 +216,7 @@ fn form_html(w: &FeedbackWords, f: &FeedbackForm<'_>) -> String {
         let mut n = 0;
         let mut rows = String::new();
         for cat in &f.card.0 {
-            rows.push_str(&format!("<h3>{}</h3>", e(&cat.category)));
+            rows.push_str(&format!("<h2>{}</h2>", e(&cat.category)));
             // the interview's focus attributes first
             let mut attrs: Vec<&String> = cat.attributes.iter().collect();
             attrs.sort_by_key(|x| !f.focus.contains(x));

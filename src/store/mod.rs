@@ -19,6 +19,7 @@
 #![allow(clippy::disallowed_methods)] // the wall: see clippy.toml
 
 pub mod applications;
+pub mod availability;
 pub mod backup;
 pub mod board;
 pub mod candidates;

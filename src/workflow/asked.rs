@@ -217,7 +217,7 @@ fn request_context(
     }
 }
 
-fn draft(
+pub(super) fn draft(
     ctx: &Ctx<'_>,
     template: &str,
     to: &str,

@@ -38,12 +38,7 @@ pub fn context(
             email: cand.email.clone(),
             privacy_url: None,
         },
-        posting: templates::PostingCtx {
-            title: posting.title.clone(),
-            company: posting.company.clone(),
-            location: posting.location.clone(),
-            url: posting.url.clone(),
-        },
+        posting: templates::PostingCtx::of(posting),
         application: templates::ApplicationCtx {
             id: app.id,
             stage: app.stage.clone(),
@@ -244,12 +239,7 @@ pub async fn queue_close_notices<C: ConnectionTrait>(
                 .as_deref()
                 .unwrap_or(&ctx.config.schedule.timezone);
             let tctx = templates::Context {
-                posting: templates::PostingCtx {
-                    title: p.title.clone(),
-                    company: p.company.clone(),
-                    location: p.location.clone(),
-                    url: p.url.clone(),
-                },
+                posting: templates::PostingCtx::of(p),
                 org: templates::OrgCtx {
                     name: ctx.config.org.name.clone(),
                 },

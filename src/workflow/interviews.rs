@@ -130,6 +130,9 @@ async fn refuse_overlaps<C: ConnectionTrait>(
     except: Option<i64>,
 ) -> Result<()> {
     let ids: Vec<i64> = who.iter().map(|p| p.id).collect();
+    // two bookings of one interviewer wait for each other here, so that
+    // the second sees the first's interview (README "Interviews")
+    store::availability::lock_people(c, &ids).await?;
     let end = start + Duration::minutes(minutes.into());
     let clashes = store_iv::overlapping(c, &ids, start, end, except).await?;
     if clashes.is_empty() {
@@ -300,7 +303,19 @@ pub async fn reschedule(
     req: &RescheduleRequest,
 ) -> Result<Outcome> {
     let txn = store.begin_write().await?;
-    let iv = store_iv::find(&txn, id).await?;
+    let out = reschedule_in(&txn, ctx, id, req).await?;
+    txn.commit().await?;
+    Ok(out)
+}
+
+/// Reschedules an interview inside the caller's transaction.
+pub async fn reschedule_in<C: ConnectionTrait>(
+    txn: &C,
+    ctx: &Ctx<'_>,
+    id: i64,
+    req: &RescheduleRequest,
+) -> Result<Outcome> {
+    let iv = store_iv::find(txn, id).await?;
     if iv.status != store_iv::SCHEDULED {
         return Err(Error::Refused(format!(
             "interview {id} is {}: only a scheduled one can be moved",
@@ -317,12 +332,12 @@ pub async fn reschedule(
             crate::interviews::MAX_MINUTES / 60
         )));
     }
-    let before = store_iv::interviewers(&txn, &[id])
+    let before = store_iv::interviewers(txn, &[id])
         .await?
         .remove(&id)
         .unwrap_or_default();
     let people: Vec<entity::person::Model> = match &req.interviewers {
-        Some(list) => interviewers_of(&txn, list).await?,
+        Some(list) => interviewers_of(txn, list).await?,
         None => before.iter().map(|x| x.person.clone()).collect(),
     };
     let removed: Vec<Interviewer> = before
@@ -346,19 +361,19 @@ pub async fn reschedule(
         ));
     }
     if !req.allow_overlap {
-        refuse_overlaps(&txn, &people, start, minutes, Some(id)).await?;
+        refuse_overlaps(txn, &people, start, minutes, Some(id)).await?;
     }
-    let sent = sent_to(&txn, &[id]).await?.remove(&id).unwrap_or_default();
-    let cancelled = cancel_unsent(&txn, id, "rescheduled", ctx.now()).await?;
+    let sent = sent_to(txn, &[id]).await?.remove(&id).unwrap_or_default();
+    let cancelled = cancel_unsent(txn, id, "rescheduled", ctx.now()).await?;
     let removed_ids: Vec<i64> = removed.iter().map(|x| x.person.id).collect();
-    store_iv::change_interviewers(&txn, id, &added, &removed_ids).await?;
-    let interviewers = store_iv::interviewers(&txn, &[id])
+    store_iv::change_interviewers(txn, id, &added, &removed_ids).await?;
+    let interviewers = store_iv::interviewers(txn, &[id])
         .await?
         .remove(&id)
         .unwrap_or_default();
-    let iv = store_iv::reschedule(&txn, iv, start, timezone, minutes, ctx.now()).await?;
-    let app = applications::find(&txn, iv.application_id).await?;
-    let (cand, posting) = applications::candidate_and_posting(&txn, &app).await?;
+    let iv = store_iv::reschedule(txn, iv, start, timezone, minutes, ctx.now()).await?;
+    let app = applications::find(txn, iv.application_id).await?;
+    let (cand, posting) = applications::candidate_and_posting(txn, &app).await?;
     let parties = Parties::new(ctx, &cand, &interviewers);
     let about = About {
         iv: &iv,
@@ -367,7 +382,7 @@ pub async fn reschedule(
         posting: &posting,
         parties: &parties,
     };
-    let mut emails = invite(&txn, ctx, &about, &req.actor).await?;
+    let mut emails = invite(txn, ctx, &about, &req.actor).await?;
     // who is no longer an interviewer: a CANCEL for what they were sent
     let mut gone = Parties::new(ctx, &cand, &removed);
     gone.list
@@ -375,7 +390,7 @@ pub async fn reschedule(
     let told: Vec<&Recipient2> = gone.list.iter().collect();
     emails.extend(
         send(
-            &txn,
+            txn,
             ctx,
             &About {
                 parties: &gone,
@@ -388,9 +403,8 @@ pub async fn reschedule(
         .await?,
     );
     if !emails.is_empty() {
-        store::notify_outbox(&txn).await?;
+        store::notify_outbox(txn).await?;
     }
-    txn.commit().await?;
     Ok(Outcome {
         interview: iv,
         interviewers,
@@ -1084,6 +1098,8 @@ fn context(
             }
             _ => None,
         },
+        booking_url: None,
+        booking_until: String::new(),
     };
     t
 }

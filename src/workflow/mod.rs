@@ -16,6 +16,7 @@ pub mod batch;
 pub mod email;
 pub mod identity;
 pub mod interviews;
+pub mod offers;
 pub mod requests;
 mod withdraw;
 
