@@ -81,7 +81,7 @@ pub(crate) fn at(now: &str, env: &Env, args: &[&str]) -> String {
 
 /// The sink's messages written as .eml files, read by tests/ics_check.py:
 /// its JSON line per message, by Message-ID.
-fn parsed(env: &Env, sink: &Sink) -> BTreeMap<String, Value> {
+pub(crate) fn parsed(env: &Env, sink: &Sink) -> BTreeMap<String, Value> {
     let dir = env.path("eml");
     std::fs::create_dir_all(&dir).expect("a folder for the messages");
     let mut files = Vec::new();

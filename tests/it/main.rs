@@ -7,6 +7,7 @@ mod api;
 mod applications;
 mod blind_review;
 mod board_actions;
+mod booking;
 mod careers;
 mod clock;
 mod common;

@@ -224,6 +224,60 @@ fn every_board_page_passes_axe_and_reflows_in_chromium() {
     let why = field("Why pastry?");
     let permit = field("Work permit?");
     assert!(download.starts_with("/self-service/export/"), "{download}");
+    // the interviews' pages: Lea's booking link (Sam's slots, in German)
+    // and Sam's feedback link with the posting's scorecard
+    env.ok(&[
+        "person",
+        "add",
+        "sam@example.org",
+        "--name",
+        "Sam Sous",
+        "--timezone",
+        "Europe/Berlin",
+    ]);
+    env.ok(&[
+        "person",
+        "availability",
+        "sam@example.org",
+        "--weekly",
+        "Mon-Fri 09:00-17:00",
+    ]);
+    env.ok(&[
+        "posting",
+        "scorecard",
+        "2",
+        "--attribute",
+        "Skills: Knife skills, Sauces",
+        "--attribute",
+        "Personality traits: Calm",
+    ]);
+    let app_of = |email: &str| {
+        crate::daemon::rows(
+            &env,
+            &format!("SELECT a.id FROM applications a JOIN candidates c ON c.id = a.candidate_id WHERE c.email = '{email}'"),
+        )[0][0]
+            .clone()
+    };
+    env.ok(&[
+        "interview",
+        "offer",
+        &app_of("lea@example.org"),
+        "--interviewer",
+        "sam@example.org",
+    ]);
+    let book = link("lea@example.org", "book");
+    env.ok(&[
+        "interview",
+        "schedule",
+        &app_of("max@example.org"),
+        "--at",
+        &(now + Duration::days(3)).to_rfc3339_opts(SecondsFormat::Secs, true),
+        "--interviewer",
+        "sam@example.org",
+        "--focus",
+        "Sauces",
+    ]);
+    let feedback = link("sam@example.org", "feedback");
     let config = serde_json::json!({
         "base": format!("http://127.0.0.1:{port}"),
         "token": token,
@@ -243,6 +297,8 @@ fn every_board_page_passes_axe_and_reflows_in_chromium() {
             "/board/jobs",
             privacy,
             download,
+            book,
+            feedback,
         ],
         "report": report,
         "out": out,
@@ -278,7 +334,7 @@ fn every_board_page_passes_axe_and_reflows_in_chromium() {
             .lines()
             .filter(|l| l.contains("\"axe_violations\":0"))
             .count(),
-        17,
+        19,
         "{stdout}"
     );
     // a move through the form, and a refused one, both without a violation
@@ -294,7 +350,7 @@ fn every_board_page_passes_axe_and_reflows_in_chromium() {
                 "\"lighthouse\":{\"performance\":100,\"accessibility\":100,\"best-practices\":100,\"seo\":100,"
             ))
             .count(),
-        17,
+        19,
         "{stdout}"
     );
     assert!(stdout.contains("\"requests_out\":0"), "{stdout}");

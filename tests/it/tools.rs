@@ -70,7 +70,7 @@ impl Tool {
             Tool::Browser => "chromium with playwright-core, axe-core and lighthouse (npm)",
             Tool::Spectral => "spectral (npm)",
             Tool::Promtool => "promtool",
-            Tool::Calendar => "icalendar and vobject (Python)",
+            Tool::Calendar => "icalendar, vobject and recurring-ical-events (Python)",
             Tool::Bounces => "flufl.bounce and its corpus (Python)",
             Tool::Postfix => "postfix (Debian, unpacked) with root or passwordless sudo",
             Tool::Faketime => "libfaketime (Debian, unpacked)",
@@ -92,7 +92,11 @@ impl Tool {
             }
             Tool::Spectral => spectral().is_file(),
             Tool::Promtool => promtool().is_file(),
-            Tool::Calendar => python_has("icalendar") && python_has("vobject"),
+            Tool::Calendar => {
+                python_has("icalendar")
+                    && python_has("vobject")
+                    && python_has("recurring_ical_events")
+            }
             Tool::Bounces => python_has("flufl.bounce") && bounce_corpus().is_dir(),
             Tool::Postfix => {
                 postfix_root().join("usr/lib/postfix/sbin/master").is_file()
@@ -180,7 +184,7 @@ fn python_has(module: &str) -> bool {
     FOUND
         .get_or_init(|| {
             let script = "import importlib.util as u\n\
-                 for m in ['aiosmtpd', 'prometheus_client', 'croniter', 'standardwebhooks', 'icalendar', 'vobject', 'flufl.bounce']:\n\
+                 for m in ['aiosmtpd', 'prometheus_client', 'croniter', 'standardwebhooks', 'icalendar', 'vobject', 'recurring_ical_events', 'flufl.bounce']:\n\
                  \x20   print(m if u.find_spec(m) else '')";
             Command::new(python())
                 .args(["-c", script])
