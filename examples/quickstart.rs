@@ -77,7 +77,7 @@ fn request(
 /// The recruiter board while the daemon runs: Lena's recruiter token,
 /// signed in once; her session opens on her own posting, in German, and she
 /// moves a candidate on from the application page's form.
-fn look_at_the_board(dir: &Path, port: u16) {
+fn look_at_the_board(dir: &Path, port: u16) -> String {
     let url = format!("sqlite://{}/atsd.db?mode=rwc", dir.display());
     let token = tokio::runtime::Runtime::new().ok().and_then(|rt| {
         rt.block_on(async {
@@ -205,10 +205,279 @@ fn look_at_the_board(dir: &Path, port: u16) {
             std::process::exit(1);
         }
     }
+    cookie
+}
+
+/// The text of an HTML fragment, its tags dropped and its spaces folded.
+fn text_of(html: &str) -> String {
+    let mut out = String::new();
+    let mut in_tag = false;
+    for c in html.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' => {
+                in_tag = false;
+                out.push(' ');
+            }
+            c if !in_tag => out.push(c),
+            _ => {}
+        }
+    }
+    out.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Structured interviews, before the service starts: Sam and Lena say
+/// when they can interview, the posting gets a scorecard, Grace applies to
+/// it and Sam offers her the times at which both are free (from today on:
+/// the link is booked while the service runs, by today's clock). Grace's
+/// new application.
+fn offer_a_panel(dir: &Path) -> i64 {
+    say(
+        "structured interviews: Sam and Lena give their weekly hours, each in their own zone; the posting gets a scorecard",
+    );
+    let now = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    let now = now.as_str();
+    atsd(
+        dir,
+        &[
+            "--now",
+            now,
+            "person",
+            "availability",
+            "lena@example.org",
+            "--weekly",
+            "Mon-Fri 09:00-17:00",
+        ],
+    );
+    atsd(
+        dir,
+        &[
+            "--now",
+            now,
+            "person",
+            "availability",
+            "sam@example.org",
+            "--weekly",
+            "Mon-Thu 08:00-14:00",
+            "--weekly",
+            "Fri 08:00-12:00",
+        ],
+    );
+    atsd(
+        dir,
+        &[
+            "--now",
+            now,
+            "posting",
+            "scorecard",
+            "1",
+            "--attribute",
+            "Skills: Distributed systems, Rust",
+            "--attribute",
+            "Personality traits: Clear communication",
+        ],
+    );
+    say(
+        "Grace applies to the platform role; Sam offers her a panel with Lena: one link to every time both are free",
+    );
+    atsd(
+        dir,
+        &[
+            "--now",
+            now,
+            "apply",
+            "1",
+            "--name",
+            "Grace Hopper",
+            "--email",
+            "grace@example.net",
+            "--timezone",
+            "America/Chicago",
+        ],
+    );
+    let url = format!("sqlite://{}/atsd.db?mode=rwc", dir.display());
+    let app = tokio::runtime::Runtime::new().ok().and_then(|rt| {
+        rt.block_on(async {
+            let store = atsd::store::Store::open(&url).await.ok()?;
+            let cand = atsd::store::candidates::find_by_email(store.conn(), "grace@example.net")
+                .await
+                .ok()??;
+            atsd::store::applications::of_candidate(store.conn(), cand.id)
+                .await
+                .ok()?
+                .into_iter()
+                .max()
+        })
+    });
+    let Some(app) = app else {
+        eprintln!("quickstart: Grace's application is not there");
+        std::process::exit(1);
+    };
+    atsd(
+        dir,
+        &[
+            "--now",
+            now,
+            "interview",
+            "offer",
+            &app.to_string(),
+            "--interviewer",
+            "sam@example.org",
+            "--interviewer",
+            "lena@example.org",
+            "--duration",
+            "45m",
+            "--focus",
+            "Rust",
+        ],
+    );
+    atsd(dir, &["--now", now, "tick", "dispatch"]);
+    app
+}
+
+/// While the service runs: Grace books the first time through her link;
+/// Sam and Lena fill their scorecards; Lena's board shows the matrix.
+fn book_and_score(dir: &Path, port: u16, cookie: &str, grace: i64) {
+    say("Grace opens her link (the times in her zone, Chicago) and books the first one");
+    // the offer's email (Message-ID <atsd.o1.slots@…>), quoted-printable
+    let link = std::fs::read_to_string(dir.join("outbox/_atsd.o1.slots@example.org_.eml"))
+        .ok()
+        .and_then(|eml| {
+            let text = eml.replace("=\r\n", "");
+            let at = text.find("/self-service/book/")?;
+            Some(text[at..].split_whitespace().next()?.to_string())
+        });
+    let Some(link) = link else {
+        eprintln!("quickstart: no booking link in Grace's email");
+        std::process::exit(1);
+    };
+    let page = match get(port, &link) {
+        Ok((200, page)) => page,
+        other => {
+            eprintln!("quickstart: the booking page answered {other:?}");
+            std::process::exit(1);
+        }
+    };
+    let first: Vec<String> = page
+        .split("<label style=\"display:block\" for=\"s")
+        .skip(1)
+        .take(3)
+        .map(|l| text_of(&format!("<{l}")))
+        .collect();
+    println!(
+        "\n$ open http://127.0.0.1:{port}{}…   # the first times offered\n  {}",
+        &link[..link.len().min(30)],
+        first.join("\n  ")
+    );
+    let Some(slot) = page
+        .split("name=\"slot\" value=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+    else {
+        eprintln!("quickstart: no time offered to Grace");
+        std::process::exit(1);
+    };
+    match request(
+        port,
+        "POST",
+        &link,
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        &format!("action=book&slot={slot}"),
+    ) {
+        Ok((200, _, page)) => {
+            let booked = page
+                .split("<p>")
+                .find(|p| p.contains("booked for"))
+                .map(text_of)
+                .unwrap_or_default();
+            println!("POST (action=book) → 200: {booked}");
+        }
+        other => {
+            eprintln!("quickstart: booking answered {other:?}");
+            std::process::exit(1);
+        }
+    }
+    atsd(
+        dir,
+        &["interview", "list", "--application", &grace.to_string()],
+    );
+    say("Sam and Lena fill their scorecards (Sam's private note never reaches the board)");
+    for (who, rec, ratings, note) in [
+        (
+            "sam@example.org",
+            "strong_yes",
+            [
+                "Distributed systems=strong_yes",
+                "Rust=yes",
+                "Clear communication=yes",
+            ],
+            "Designed the retry path on the whiteboard.",
+        ),
+        (
+            "lena@example.org",
+            "yes",
+            [
+                "Distributed systems=yes",
+                "Rust=mixed",
+                "Clear communication=strong_yes",
+            ],
+            "Explains trade-offs plainly.",
+        ),
+    ] {
+        let mut a = vec![
+            "interview",
+            "feedback",
+            "2",
+            "--by",
+            who,
+            "--recommendation",
+            rec,
+            "--note",
+            note,
+        ];
+        for r in &ratings {
+            a.extend(["--rate", r]);
+        }
+        if who == "sam@example.org" {
+            a.extend(["--private-note", "Reminds me of a former colleague."]);
+        }
+        atsd(dir, &a);
+    }
+    let page = match request(
+        port,
+        "GET",
+        &format!("/board/applications/{grace}"),
+        &[("Cookie", cookie)],
+        "",
+    ) {
+        Ok((200, _, page)) => page,
+        other => {
+            eprintln!("quickstart: the board's application page answered {other:?}");
+            std::process::exit(1);
+        }
+    };
+    let Some(table) = page
+        .split("<h2 id=\"scorecards\">")
+        .nth(1)
+        .and_then(|r| r.split("</table>").next())
+    else {
+        eprintln!("quickstart: no scorecard matrix on Grace's page");
+        std::process::exit(1);
+    };
+    println!("\nGET /board/applications/{grace} → the scorecard matrix (Lena's board, in German):");
+    for row in table.split("<tr>").skip(1) {
+        let cells: Vec<String> = row
+            .split("</th>")
+            .flat_map(|c| c.split("</td>"))
+            .map(text_of)
+            .filter(|c| !c.is_empty())
+            .collect();
+        println!("  {}", cells.join(" | "));
+    }
 }
 
 /// `atsd run` for a few seconds: what an operator's systemd service does.
-fn run_as_a_service(dir: &Path, port: u16, careers: u16) {
+fn run_as_a_service(dir: &Path, port: u16, careers: u16, grace: i64) {
     say(
         "the same jobs as a service: `atsd run` (under systemd: atsd.service, see deploy/README.md)",
     );
@@ -238,8 +507,9 @@ fn run_as_a_service(dir: &Path, port: u16, careers: u16) {
             println!("{line}");
         }
     }
-    look_at_the_board(dir, port);
+    let cookie = look_at_the_board(dir, port);
     careers_site(careers);
+    book_and_score(dir, port, &cookie, grace);
     println!("\n$ kill -TERM <atsd run>   # systemctl stop atsd");
     let me = std::process::id().to_string();
     if let Err(e) = std::process::Command::new("kill")
@@ -817,6 +1087,8 @@ key_file = "inbound.key"          # the tags' key (systemd: the credential inbou
 
 [http]                            # `atsd run` serves /healthz and /metrics here
 listen = "127.0.0.1:{http_port}"
+public_url = "http://127.0.0.1:{http_port}/"   # the signed links in emails (withdraw, privacy, booking, feedback)
+link_key_file = "link.key"
 
 [careers]                         # the careers site and Greenhouse's Job Board API, a listener of their own
 board = "examplecorp"
@@ -831,20 +1103,28 @@ api_base = "http://127.0.0.1:{port}"
 "#
     );
     // a key is private to its owner (atsd refuses one others can read)
-    let key = {
-        use std::io::Write;
+    for (file, text) in [
+        (
+            "inbound.key",
+            "quick-start-inbound-key-not-a-secret-0123456789\n",
+        ),
+        (
+            "link.key",
+            "quick-start-link-key-not-a-secret-0123456789abc\n",
+        ),
+    ] {
         use std::os::unix::fs::OpenOptionsExt;
-        std::fs::OpenOptions::new()
+        let key = std::fs::OpenOptions::new()
             .write(true)
             .create(true)
             .truncate(true)
             .mode(0o600)
-            .open(dir.join("inbound.key"))
-            .and_then(|mut f| f.write_all(b"quick-start-inbound-key-not-a-secret-0123456789\n"))
-    };
-    if let Err(e) = key {
-        eprintln!("quickstart: cannot write inbound.key: {e}");
-        std::process::exit(1);
+            .open(dir.join(file))
+            .and_then(|mut f| f.write_all(text.as_bytes()));
+        if let Err(e) = key {
+            eprintln!("quickstart: cannot write {file}: {e}");
+            std::process::exit(1);
+        }
     }
     if let Err(e) = std::fs::write(dir.join("atsd.toml"), config) {
         eprintln!("quickstart: cannot write atsd.toml: {e}");
@@ -1137,7 +1417,8 @@ api_base = "http://127.0.0.1:{port}"
         &dir,
         &["--now", "2026-11-27T12:07:00Z", "posting", "publish", "2"],
     );
-    run_as_a_service(&dir, http_port, careers_port);
+    let grace = offer_a_panel(&dir);
+    run_as_a_service(&dir, http_port, careers_port, grace);
     say("the move Lena made on the board, in the application's history: the actor is her");
     atsd(&dir, &["application", "show", "2"]);
     privacy(&dir);

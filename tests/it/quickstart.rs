@@ -37,8 +37,15 @@ fn the_quick_start_runs_to_the_end() {
         "meta.total: 2",
         "2 \"Data Analyst, Growth\" (\"Remote (EU)\")",
         "POST /careers/jobs/2 (the form, with jo-park.pdf) → 303 /careers/thanks: Jo Park applied",
-        // Alan's two (his acknowledgement, his reply's forward) went with him
-        "20 emails were written as .eml files",
+        // Alan's two (his acknowledgement, his reply's forward) went with him;
+        // Grace's acknowledgement, her offer of slots and Jo's came
+        "23 emails were written as .eml files",
+        // a panel offered, booked through the link, both scorecards on the board
+        "(America/Chicago, UTC-0",
+        "POST (action=book) → 200: Your interview is booked for",
+        "Merkmal | Sam Ortiz | Lena Berg",
+        "Distributed systems | unbedingt ja | ja",
+        "Gesamtempfehlung | unbedingt ja | ja",
         // an access request answered with an export, an erasure at once
         "due: 2026-12-28 23:59 (open)",
         "candidate export maria@example.net --out",
