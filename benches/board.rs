@@ -107,6 +107,81 @@ fn wrk(url: &str, cookie: &str, conns: u32, duration: &str) -> Load {
 
 /// The posting page's first view on a new server (its board's cache empty),
 /// `after` its start: milliseconds.
+/// Where a posting page's time goes: each of its reads timed on its own
+/// (median of 20), in the order the page makes them.
+async fn breakdown(store: &Store, now: chrono::DateTime<Utc>) {
+    use atsd::store::board as q;
+    let conn = store.conn();
+    let cutoffs = vec![("screening".to_string(), now - Duration::days(5))];
+    let stages = ["applied", "screening", "interview", "offer"];
+    async fn median<F, Fut>(f: F) -> f64
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = ()>,
+    {
+        let mut t = Vec::new();
+        for _ in 0..20 {
+            let t0 = Instant::now();
+            f().await;
+            t.push(t0.elapsed().as_secs_f64() * 1000.0);
+        }
+        t.sort_by(f64::total_cmp);
+        t[t.len() / 2]
+    }
+    let counts = median(|| async {
+        q::stage_counts(conn, Some(1), &cutoffs, now - Duration::days(1))
+            .await
+            .expect("counts");
+    })
+    .await;
+    let all_counts = median(|| async {
+        q::stage_counts(conn, None, &cutoffs, now - Duration::days(1))
+            .await
+            .expect("counts");
+    })
+    .await;
+    let cards = median(|| async {
+        for s in stages {
+            let f = q::ListFilter {
+                stage: Some(s.into()),
+                ..Default::default()
+            };
+            q::cards(conn, 1, &f, 50).await.expect("cards");
+        }
+    })
+    .await;
+    let mut ids = Vec::new();
+    for s in stages {
+        let f = q::ListFilter {
+            stage: Some(s.into()),
+            ..Default::default()
+        };
+        ids.extend(
+            q::cards(conn, 1, &f, 50)
+                .await
+                .expect("cards")
+                .iter()
+                .map(|c| c.id),
+        );
+    }
+    let around = median(|| async {
+        q::card_emails(conn, &ids).await.expect("emails");
+        atsd::store::interviews::next_of(conn, &ids, now)
+            .await
+            .expect("next");
+        atsd::store::inbound::unread_replies(conn, &ids)
+            .await
+            .expect("unread");
+        atsd::store::people::team(conn, 1).await.expect("team");
+        q::posting(conn, 1).await.expect("posting");
+    })
+    .await;
+    eprintln!(
+        "breakdown (median of 20, ms): stage counts of posting 1 {counts:.2}, of every posting (the overview) {all_counts:.2}; \
+         the four columns' cards {cards:.2}; their emails, interviews, replies, the team and the posting {around:.2}"
+    );
+}
+
 async fn first_view(state: &http::AppState, cookie: &str, after: std::time::Duration) -> f64 {
     let l = http::bind("127.0.0.1:0").await.expect("bind");
     let p = l.local_addr().expect("addr").port();
@@ -279,6 +354,7 @@ async fn main() {
     if let Ok(mut s) = statics.write() {
         *s = [posting.clone(), overview.clone()];
     }
+    breakdown(&store, now).await;
 
     // first view: a new server (its chart figures not yet counted) for each
     // request, what the first recruiter to open the posting waits for
