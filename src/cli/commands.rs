@@ -83,12 +83,12 @@ pub(super) async fn dispatch(cli: Cli, verbose: u8) -> CmdResult {
     use crate::logging::{Style, init as init_logging};
     match &cli.command {
         Command::Completions { shell } => {
-            let mut cmd = <Cli as clap::CommandFactory>::command();
+            let mut cmd = super::examples::command();
             clap_complete::generate(*shell, &mut cmd, "atsd", &mut std::io::stdout());
             return Ok(());
         }
         Command::Man => {
-            let cmd = <Cli as clap::CommandFactory>::command();
+            let cmd = super::examples::command();
             return clap_mangen::Man::new(cmd)
                 .render(&mut std::io::stdout())
                 .map_err(|e| Error::io("cannot write the man page", e));

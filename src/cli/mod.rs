@@ -7,6 +7,7 @@ mod availability;
 mod candidates;
 mod commands;
 mod events;
+mod examples;
 mod inbound;
 mod interviews;
 mod jobs;
@@ -706,7 +707,10 @@ where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
-    let cli = match Cli::try_parse_from(args) {
+    let parsed = examples::command()
+        .try_get_matches_from(args)
+        .and_then(|m| <Cli as clap::FromArgMatches>::from_arg_matches(&m));
+    let cli = match parsed {
         Ok(c) => c,
         Err(e) => {
             let code = if e.use_stderr() { 2 } else { 0 };
@@ -714,6 +718,18 @@ where
             return code;
         }
     };
+    if !matches!(cli.command, Command::Run) {
+        // a command whose output goes to a pipe that closes (`| head -1`)
+        // ends quietly, killed by SIGPIPE as Unix tools are (status 141 in
+        // a shell), instead of panicking at its next print; the daemon
+        // keeps ignoring it (its sockets answer EPIPE)
+        #[cfg(unix)]
+        // SAFETY: setting a signal's disposition to its default, before
+        // any thread of ours starts
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
+    }
     // the daemon logs one line per job run (info) unless told otherwise
     let verbose = if matches!(cli.command, Command::Run) {
         cli.verbose.max(1)

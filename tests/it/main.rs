@@ -21,6 +21,7 @@ mod job_board;
 mod lease;
 mod mail;
 mod mail_faults;
+mod manners;
 mod moves;
 mod openapi;
 mod poll;
