@@ -291,7 +291,7 @@ async fn main() {
     )
     .expect("config");
     let runner = Arc::new(Runner::new(store.clone(), config, "bench".into()).expect("runner"));
-    let current = Arc::new(atsd::api::Current::default());
+    let current = Arc::new(atsd::jobs::Current::default());
     current.set(runner.clone());
     let state = http::AppState {
         health: Arc::new(Health::new(store.clone(), "bench".into())),

@@ -202,7 +202,7 @@ pub async fn post(
         Err(r) => return r,
     };
     let w = seen.words;
-    if crate::recruiter_board::actions::cross_site(&headers) {
+    if crate::service::http::cross_site(&headers) {
         return current(&s, &seen, &token, Some(w.cross_site), StatusCode::FORBIDDEN).await;
     }
     let fields = match form {

@@ -20,6 +20,7 @@ pub mod selfservice;
 pub mod webhooks;
 
 use crate::config::EmailChoice;
+use crate::jobs::Current;
 use crate::jobs::Runner;
 use crate::store::Store;
 use crate::store::applications;
@@ -37,27 +38,10 @@ use entity::{api_token, application};
 use problem::Problem;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 /// The largest request body the API reads.
 pub const MAX_BODY: usize = 64 * 1024;
-
-/// The configuration the API works with: the daemon's current one, replaced
-/// on each reload.
-#[derive(Default)]
-pub struct Current(RwLock<Option<Arc<Runner>>>);
-
-impl Current {
-    pub fn set(&self, runner: Arc<Runner>) {
-        if let Ok(mut c) = self.0.write() {
-            *c = Some(runner);
-        }
-    }
-
-    pub fn get(&self) -> Option<Arc<Runner>> {
-        self.0.read().ok().and_then(|c| c.clone())
-    }
-}
 
 #[derive(Clone)]
 pub struct ApiState {

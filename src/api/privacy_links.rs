@@ -127,7 +127,7 @@ pub async fn ask(
             privacy::page(w, &seen.org, &intro, Some(notice), Some(&action)),
         )
     };
-    if crate::recruiter_board::actions::cross_site(&headers) {
+    if crate::service::http::cross_site(&headers) {
         return again(StatusCode::FORBIDDEN, w.cross_site);
     }
     let kind = match &form {
@@ -209,7 +209,7 @@ pub async fn download(
         Err(r) => return r,
     };
     let w = privacy::words(&locale);
-    if crate::recruiter_board::actions::cross_site(&headers) {
+    if crate::service::http::cross_site(&headers) {
         let action = format!("{}/{token}", links::EXPORT_PATH);
         return html(
             StatusCode::FORBIDDEN,

@@ -329,7 +329,7 @@ pub async fn feedback_submit(
             ),
         )
     };
-    if crate::recruiter_board::actions::cross_site(&headers) {
+    if crate::service::http::cross_site(&headers) {
         return again(StatusCode::FORBIDDEN, w.cross_site);
     }
     if given {

@@ -36,7 +36,7 @@ const FORM_SLACK: usize = 256 * 1024;
 #[derive(Clone)]
 pub struct CareersState {
     pub store: Store,
-    pub current: Arc<crate::api::Current>,
+    pub current: Arc<crate::jobs::Current>,
     pub intake: intake::Queue,
     pub cache: Arc<Cache>,
     pub limiter: Arc<AddressLimiter>,
@@ -502,7 +502,7 @@ async fn form_apply(
     let again = |status: StatusCode, refill: pages::Refill| {
         page(status, pages::job(&r.config, w, &job, &refill))
     };
-    if crate::recruiter_board::actions::cross_site(&headers) {
+    if crate::service::http::cross_site(&headers) {
         return again(
             StatusCode::FORBIDDEN,
             pages::Refill {

@@ -151,7 +151,7 @@ pub(super) async fn run_daemon(env: &Env) -> CmdResult {
     let runner = Arc::new(runner);
     let health = Arc::new(Health::new(store, runner.instance.clone()));
     let metrics = Arc::new(Metrics::new());
-    let current = Arc::new(crate::api::Current::default());
+    let current = Arc::new(crate::jobs::Current::default());
     if let Some(h) = &env.config().http {
         let listener = http::bind(&h.listen).await?;
         let addr = listener

@@ -42,7 +42,7 @@ const DATA_CHUNK: usize = 64 * 1024;
 #[derive(Clone)]
 pub struct Lmtp {
     pub store: Store,
-    pub current: Arc<crate::api::Current>,
+    pub current: Arc<crate::jobs::Current>,
 }
 
 /// Binds the listener; the error names the address.

@@ -1,6 +1,6 @@
 //! Mail that comes back: bounces, candidates' replies, auto-replies.
 //!
-//! - [`tags`]: the VERP addresses of outgoing mail (`bounces+…`, `reply+…`);
+//! - [`crate::mail::tags`]: the VERP addresses of outgoing mail (`bounces+…`, `reply+…`), which this module reads back;
 //! - [`dsn`]: reading a delivery report (RFC 3464) and the common
 //!   non-standard ones;
 //! - [`receive`]: one message in — classified, stored once, acted on in one
@@ -15,4 +15,3 @@ pub mod lmtp;
 pub mod quarantine;
 pub mod read;
 pub mod receive;
-pub mod tags;

@@ -27,8 +27,8 @@
 use super::dsn::Delivery;
 use super::quarantine::{self, Release};
 use super::read::{self, Key, Outcome, Reading, clip};
-use super::tags::{Addressed, Tags};
 use crate::error::{Error, Result};
+use crate::mail::tags::{Addressed, Tags};
 use crate::mail::{self, Recipient};
 use crate::store::{self, Store, applications, inbound as store_in};
 use crate::templates;

@@ -80,6 +80,23 @@ impl Job {
     }
 }
 
+/// The runner every listener works with (the API, the board, the careers
+/// site, inbound LMTP): the daemon's current one, replaced on each reload.
+#[derive(Default)]
+pub struct Current(std::sync::RwLock<Option<Arc<Runner>>>);
+
+impl Current {
+    pub fn set(&self, runner: Arc<Runner>) {
+        if let Ok(mut c) = self.0.write() {
+            *c = Some(runner);
+        }
+    }
+
+    pub fn get(&self) -> Option<Arc<Runner>> {
+        self.0.read().ok().and_then(|c| c.clone())
+    }
+}
+
 /// Everything the jobs need, built once (per configuration, for the daemon).
 pub struct Runner {
     pub store: Store,

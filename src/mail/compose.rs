@@ -41,7 +41,7 @@ pub fn compose(
         row.recipient_name.clone().filter(|n| !n.is_empty()),
         address,
     );
-    let tags = crate::inbound::tags::Tags::of(config);
+    let tags = crate::mail::tags::Tags::of(config);
     let envelope = match tags {
         // VERP: a bounce names the row it is about
         Some(t) => Some(

@@ -8,6 +8,7 @@ pub mod compose;
 pub mod dispatch;
 pub mod message_id;
 pub mod smtp;
+pub mod tags;
 pub mod transport;
 
 pub use message_id::message_id;

@@ -64,30 +64,6 @@ impl Refusal {
     }
 }
 
-/// Whether a request comes from another site, by what the browser says.
-pub(crate) fn cross_site(headers: &HeaderMap) -> bool {
-    let text = |h| headers.get(h).map(|v| v.to_str().unwrap_or("?"));
-    if let Some(site) = text("sec-fetch-site")
-        && !matches!(site, "same-origin" | "none")
-    {
-        return true;
-    }
-    match text(header::ORIGIN.as_str()) {
-        None => false,
-        Some(origin) => {
-            let host = text(header::HOST.as_str()).unwrap_or("");
-            let origin_host = url::Url::parse(origin).ok().and_then(|u| {
-                let h = u.host_str()?.to_string();
-                Some(match u.port() {
-                    Some(p) => format!("{h}:{p}"),
-                    None => h,
-                })
-            });
-            origin_host.is_none_or(|o| !o.eq_ignore_ascii_case(host))
-        }
-    }
-}
-
 /// Everything a POST must pass before it may change anything; the form's
 /// fields when it does.
 fn guard<'v>(
@@ -107,7 +83,7 @@ fn guard<'v>(
             "refused_session",
         ));
     };
-    if cross_site(headers) {
+    if crate::service::http::cross_site(headers) {
         return Err(Refusal::new(
             pe,
             StatusCode::FORBIDDEN,
@@ -394,8 +370,11 @@ mod tests {
 
     #[test]
     fn requests_from_another_site_are_recognised() {
-        assert!(!cross_site(&headers(&[("host", "127.0.0.1:8080")])));
-        assert!(!cross_site(&headers(&[
+        assert!(!crate::service::http::cross_site(&headers(&[(
+            "host",
+            "127.0.0.1:8080"
+        )])));
+        assert!(!crate::service::http::cross_site(&headers(&[
             ("host", "127.0.0.1:8080"),
             ("origin", "http://127.0.0.1:8080"),
             ("sec-fetch-site", "same-origin"),
@@ -413,7 +392,7 @@ mod tests {
             vec![("host", "127.0.0.1:8080"), ("sec-fetch-site", "cross-site")],
             vec![("host", "127.0.0.1:8080"), ("sec-fetch-site", "same-site")],
         ] {
-            assert!(cross_site(&headers(&bad)), "{bad:?}");
+            assert!(crate::service::http::cross_site(&headers(&bad)), "{bad:?}");
         }
     }
 

@@ -85,7 +85,7 @@ const WARM_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
 pub async fn keep_warm(
     cache: std::sync::Weak<ChartCache>,
     store: Store,
-    current: Arc<crate::api::Current>,
+    current: Arc<crate::jobs::Current>,
 ) {
     let mut wait = std::time::Duration::from_secs(1);
     loop {

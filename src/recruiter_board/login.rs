@@ -53,7 +53,7 @@ pub(super) async fn login(
     }
     // a sign-in from another site would sign the browser in as the
     // attacker's token (login CSRF): refused like any other form
-    if actions::cross_site(&headers) {
+    if crate::service::http::cross_site(&headers) {
         tracing::warn!("board: a sign-in from another site was refused");
         return login_page(
             &s,
@@ -94,7 +94,7 @@ pub(super) async fn logout(
     let cookie = headers.get(header::COOKIE).and_then(|v| v.to_str().ok());
     let token = form.map(|Form(f)| f.form_token).unwrap_or_default();
     if let Some(secret) = auth::cookie(cookie) {
-        if actions::cross_site(&headers) || !auth::form_token_ok(secret, &token) {
+        if crate::service::http::cross_site(&headers) || !auth::form_token_ok(secret, &token) {
             tracing::warn!(
                 "board: a sign-out from another site or without its form token was refused"
             );

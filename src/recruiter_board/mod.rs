@@ -22,9 +22,9 @@ pub mod i18n;
 pub mod pages;
 pub mod scorecards;
 
-use crate::api::Current;
 use crate::config::BoardAuth;
 use crate::error::Error;
+use crate::jobs::Current;
 use crate::store::Store;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Extension, Form, Path, Query, Request, State};

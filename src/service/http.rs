@@ -30,7 +30,7 @@ const CONNECTION_LIFETIME: Duration = Duration::from_secs(60);
 pub struct AppState {
     pub health: Arc<Health>,
     pub metrics: Arc<Metrics>,
-    pub current: Arc<crate::api::Current>,
+    pub current: Arc<crate::jobs::Current>,
     /// `[http] cors_origins` at start (a change takes a restart).
     pub cors_origins: Vec<String>,
 }
@@ -167,6 +167,32 @@ async fn metrics(State(s): State<AppState>, headers: axum::http::HeaderMap) -> R
                 format!("cannot read the metrics from the database: {e}\n"),
             )
                 .into_response()
+        }
+    }
+}
+
+/// Whether a request comes from another site, by what the browser says
+/// (`Sec-Fetch-Site`, else `Origin` against `Host`): every form that acts
+/// (the board's, the self-service pages', the careers site's) refuses one.
+pub fn cross_site(headers: &axum::http::HeaderMap) -> bool {
+    let text = |h| headers.get(h).map(|v| v.to_str().unwrap_or("?"));
+    if let Some(site) = text("sec-fetch-site")
+        && !matches!(site, "same-origin" | "none")
+    {
+        return true;
+    }
+    match text(header::ORIGIN.as_str()) {
+        None => false,
+        Some(origin) => {
+            let host = text(header::HOST.as_str()).unwrap_or("");
+            let origin_host = url::Url::parse(origin).ok().and_then(|u| {
+                let h = u.host_str()?.to_string();
+                Some(match u.port() {
+                    Some(p) => format!("{h}:{p}"),
+                    None => h,
+                })
+            });
+            origin_host.is_none_or(|o| !o.eq_ignore_ascii_case(host))
         }
     }
 }

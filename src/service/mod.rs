@@ -120,7 +120,7 @@ impl Health {
 pub struct Service {
     pub notifier: notify::Notifier,
     /// The configuration the API works with.
-    pub current: Arc<crate::api::Current>,
+    pub current: Arc<crate::jobs::Current>,
     pub health: Arc<Health>,
     pub metrics: Arc<metrics::Metrics>,
     status: Mutex<String>,
@@ -130,7 +130,7 @@ impl Service {
     pub fn new(
         health: Arc<Health>,
         metrics: Arc<metrics::Metrics>,
-        current: Arc<crate::api::Current>,
+        current: Arc<crate::jobs::Current>,
     ) -> Service {
         Service {
             notifier: notify::Notifier::from_env(),

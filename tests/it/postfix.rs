@@ -441,7 +441,7 @@ fn a_real_postfix_brings_its_own_bounce_back_over_lmtp_and_a_reply_through_pipe_
 
     // Alan replies; while atsd cannot write (the test holds the database),
     // the pipe's `atsd mail receive` waits — and is killed
-    let reply_to = atsd::inbound::tags::Tags::new(DOMAIN, KEY.as_bytes()).reply(2);
+    let reply_to = atsd::mail::tags::Tags::new(DOMAIN, KEY.as_bytes()).reply(2);
     let reply = format!(
         "From: Alan Answer <alan@accepted.example.net>\r\n\
          To: <{reply_to}>\r\n\

@@ -206,7 +206,7 @@ pub(super) fn calendar(
         // with [mail.inbound], each attendee's calendar sends its REPLY to
         // an address of that attendee's own, where atsd reads it and knows
         // who may answer through it
-        organizer: match crate::inbound::tags::Tags::of(ctx.config()) {
+        organizer: match crate::mail::tags::Tags::of(ctx.config()) {
             Some(t) => Party {
                 email: t.answer(iv.application_id, to),
                 ..parties.organizer.clone()
