@@ -1,6 +1,6 @@
 //! `atsd apply` and `atsd application import|list|show|move`.
 
-use super::commands::Env;
+use super::env::Env;
 use super::output::{clip, opt, opt_time, print_json, print_table, table, time};
 use super::{ApplyArgs, CmdResult};
 use crate::config::EmailChoice;

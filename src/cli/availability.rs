@@ -3,7 +3,7 @@
 //! candidate through a signed booking link).
 
 use super::CmdResult;
-use super::commands::Env;
+use super::env::Env;
 use super::output::print_json;
 use crate::error::{Error, Result};
 use crate::interviews::availability::Window;

@@ -1,6 +1,6 @@
 //! `atsd candidate hold|unhold|show|set-email|merge`.
 
-use super::commands::Env;
+use super::env::Env;
 use super::output::{print_json, print_table, table, time};
 use super::{CandidateCmd, CmdResult};
 use crate::error::Error;

@@ -1,83 +1,19 @@
-//! The commands' shared start ([`Env`]), the dispatch to each noun's module,
+//! The dispatch to each noun's module (every command starts from
+//! [`super::env::Env`]),
 //! and the commands that belong to no noun: init, migrate, check-config,
 //! report, status.
 
+use super::env::Env;
 use super::output::{print_json, print_table, table, time};
 use super::{
     ApplicationCmd, Cli, CmdResult, Command, MailCmd, PostingCmd, ReportArgs, ReportFormat,
 };
-use crate::config::{self, Config, Loaded};
-use crate::error::{Error, Result};
-use crate::pipeline::Pipeline;
-use crate::posting::ApiBases;
-use crate::selfservice::Links;
+use crate::config::{self, Config};
+use crate::error::Error;
 use crate::store::{self, Store, stats};
-use crate::workflow::Ctx;
 use crate::{report, schedule};
-use chrono::{DateTime, Utc};
 use serde_json::json;
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
-
-/// What every command starts from.
-pub(super) struct Env {
-    pub(super) renderer: crate::templates::Renderer,
-    pub(super) json: bool,
-    database: Option<String>,
-    pub(super) now: DateTime<Utc>,
-    loaded: Loaded,
-    pub(super) pipeline: Pipeline,
-    links: Option<Links>,
-}
-
-impl Env {
-    pub(super) fn config(&self) -> &Config {
-        &self.loaded.config
-    }
-
-    fn url(&self) -> String {
-        store::resolve_url(self.database.as_deref(), self.config())
-    }
-
-    pub(super) async fn store(&self) -> Result<Store> {
-        Store::open(&self.url()).await
-    }
-
-    pub(super) fn ctx(&self) -> Ctx<'_> {
-        Ctx::new(
-            self.config(),
-            &self.pipeline,
-            &self.renderer,
-            self.links.as_ref(),
-            self.now,
-        )
-    }
-
-    pub(super) fn bases(&self) -> ApiBases {
-        ApiBases::from(&self.config().poll.sources)
-    }
-
-    /// Reads the configuration again from where it was read at start (the
-    /// same file, the `ATSD_*` variables), validated: the daemon's reload.
-    pub(super) fn reloader(&self) -> Box<dyn Fn() -> Result<Config> + Send + Sync> {
-        let path = self.loaded.path.clone();
-        Box::new(move || {
-            let vars: Vec<(String, String)> = std::env::vars()
-                .filter(|(k, _)| k.starts_with("ATSD_"))
-                .collect();
-            let loaded = Config::load_from(path.as_deref(), &vars)?;
-            loaded
-                .config
-                .pipeline()
-                .map_err(|e| Error::input(e.to_string()))?;
-            Ok(loaded.config)
-        })
-    }
-
-    pub(super) fn progress(&self) -> bool {
-        !self.json && std::io::stderr().is_terminal()
-    }
-}
 
 pub(super) async fn dispatch(cli: Cli, verbose: u8) -> CmdResult {
     use crate::logging::{Style, init as init_logging};
@@ -111,15 +47,13 @@ pub(super) async fn dispatch(cli: Cli, verbose: u8) -> CmdResult {
         .config
         .pipeline()
         .map_err(|e| Error::input(e.to_string()))?;
-    let env = Env {
-        renderer: crate::templates::Renderer::new(loaded.config.templates.dir.as_deref()),
-        json: cli.json,
-        database: cli.database.clone(),
-        now: super::now_or(cli.now),
-        links: Links::for_emails(&loaded.config),
+    let env = Env::new(
         loaded,
         pipeline,
-    };
+        cli.json,
+        cli.database.clone(),
+        super::now_or(cli.now),
+    );
     match cli.command {
         Command::Init { .. } | Command::Completions { .. } | Command::Man => {
             unreachable!("handled above")

@@ -1,7 +1,7 @@
 //! `atsd events` (the event feed as JSON lines) and `atsd webhook
 //! list|retry|secret` (the outgoing webhooks' deliveries).
 
-use super::commands::Env;
+use super::env::Env;
 use super::output::{opt_time, print_json, print_table, table, time};
 use super::{CmdResult, WebhookCmd};
 use crate::error::Error;

@@ -1,7 +1,7 @@
 //! `atsd mail receive|inbound|quarantine|undeliverable` and `atsd candidate
 //! set-email`: mail that comes back ([`crate::inbound`]).
 
-use super::commands::Env;
+use super::env::Env;
 use super::output::{clip, opt, print_json, print_table, table, time};
 use super::{CmdResult, QuarantineCmd, UndeliverableCmd};
 use crate::error::Error;

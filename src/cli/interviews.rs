@@ -1,6 +1,6 @@
 //! `atsd interview schedule|reschedule|cancel|list|show|feedback`.
 
-use super::commands::Env;
+use super::env::Env;
 use super::output::{clip, print_json, print_table, table};
 use super::{CmdResult, InterviewCmd};
 use crate::interviews;

@@ -1,7 +1,7 @@
 //! `atsd tick` and `atsd run`: the scheduled jobs, once or as a daemon.
 
 use super::CmdResult;
-use super::commands::Env;
+use super::env::Env;
 use super::output::{opt, print_json, time};
 use crate::error::Error;
 use crate::jobs::{Job, JobReport, Ran, Runner, runs};

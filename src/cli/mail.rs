@@ -1,7 +1,7 @@
 //! `atsd mail list|preview|retry`.
 
 use super::CmdResult;
-use super::commands::Env;
+use super::env::Env;
 use super::output::{clip, opt, print_json, print_table, table, time};
 use crate::error::Error;
 use entity::outbox::Status;

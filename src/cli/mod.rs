@@ -6,6 +6,7 @@ mod applications;
 mod availability;
 mod candidates;
 mod commands;
+mod env;
 mod events;
 mod examples;
 mod inbound;

@@ -1,7 +1,7 @@
 //! `atsd person add|list|show|remove` and `atsd posting assign`: the hiring
 //! side and the teams that own postings.
 
-use super::commands::Env;
+use super::env::Env;
 use super::output::{opt, opt_time, print_json, print_table, table, time};
 use super::{CmdResult, PersonCmd};
 use crate::store::people::{self, PersonInput, TeamSpec};

@@ -1,7 +1,7 @@
 //! `atsd posting add|import|poll|list|show`.
 
 use super::CmdResult;
-use super::commands::Env;
+use super::env::Env;
 use super::output::{clip, opt, opt_time, print_json, print_table, table, time};
 use crate::error::{Error, Result};
 use crate::import;

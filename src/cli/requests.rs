@@ -1,6 +1,6 @@
 //! `atsd request open|list|show|extend|close`.
 
-use super::commands::Env;
+use super::env::Env;
 use super::output::{opt, print_json, print_table, table, time};
 use super::{CmdResult, RequestCmd};
 use crate::error::Error;

@@ -1,6 +1,6 @@
 //! `atsd token create|list|revoke`: the HTTP API's tokens.
 
-use super::commands::Env;
+use super::env::Env;
 use super::output::{opt_time, print_json, print_table, table, time};
 use super::{CmdResult, TokenCmd};
 use crate::store::tokens::{self, Scope};
