@@ -242,6 +242,7 @@ async fn wedge_if_asked() {
 
 /// Runs every job on its schedule until `runner.cancel` is cancelled,
 /// reloading the configuration on each request of `reloads`.
+// Stays whole: the scheduler loop: one select! over signals, timers, reloads and job runs, whose arms share the loop's state.
 pub async fn run(
     runner: Arc<Runner>,
     clock: Clock,

@@ -121,6 +121,7 @@ async fn team_of(
 }
 
 /// `atsd posting import PATH...`
+// Stays whole: one file's rows checked and written in order in one transaction, with the progress and the report.
 pub async fn postings(
     store: &Store,
     paths: &[PathBuf],
@@ -380,6 +381,7 @@ pub struct ApplicationSummary {
 
 /// `atsd application import FILE.csv`: validates every row, then imports all
 /// of them in one transaction (or nothing).
+// Stays whole: one file's rows checked and written in order in one transaction, with the progress and the report.
 pub async fn applications(
     store: &Store,
     ctx: &Ctx<'_>,

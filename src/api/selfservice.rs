@@ -300,6 +300,7 @@ async fn shared(s: &ApiState, application_id: i64) -> Vec<selfservice::Shared> {
 }
 
 /// `POST /self-service/feedback/{token}`: records the feedback, once.
+// Stays whole: the form's checks in the order the page answers them, each refusal returning the page with its notice.
 pub async fn feedback_submit(
     State(s): State<ApiState>,
     Path(token): Path<String>,

@@ -136,6 +136,7 @@ pub struct Checked {
 /// Checks a submission against `job`: the standard fields, the files
 /// (their bytes' type, at most `max_file` bytes), the custom questions
 /// (required ones included). Every problem, each naming its field.
+// Stays whole: one check per field of Greenhouse's application, in the API's order, each naming its field.
 pub fn check(job: &Job, s: &Submission, max_file: u64) -> Result<Checked, Vec<(String, String)>> {
     let mut errs: Vec<(String, String)> = Vec::new();
     let first = s.text("first_name").unwrap_or("");

@@ -446,6 +446,7 @@ pub fn json_ld(config: &Config, j: &Job) -> String {
 }
 
 /// `/careers/jobs/{id}`: the description and the form.
+// Stays whole: the job page's HTML in document order (head, JSON-LD, description, form).
 pub fn job(config: &Config, w: &Words, j: &Job, r: &Refill) -> String {
     let org = &config.org.name;
     let p = &j.posting;

@@ -54,6 +54,7 @@ pub fn id_of(label: &str) -> u32 {
 /// with `label` and `type` (one of [`KINDS`]), `required` (default false),
 /// `options` for the selects, optional `id` and `description`. The error
 /// names the question and the field.
+// Stays whole: one arm per question type, in the front matter's order.
 pub fn parse(raw: &Json) -> Result<Vec<Question>, String> {
     let Some(list) = raw.get("questions") else {
         return Ok(Vec::new());
@@ -243,6 +244,7 @@ pub struct Given {
 
 /// Checks the answers to the custom questions; what is kept of them
 /// (`{label: answer}`), or each problem naming its field.
+// Stays whole: one arm per question type, each answer checked against its type.
 pub fn check(
     custom: &[Question],
     given: &BTreeMap<String, Given>,

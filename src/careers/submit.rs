@@ -51,6 +51,7 @@ pub(super) enum Outcome {
 /// Checks, keeps the files, writes the application through the intake
 /// queue. A bot (the honeypot filled) is answered as a person and nothing
 /// is stored.
+// Stays whole: the steps of one application in the order of its transaction.
 pub(super) async fn submit(
     s: &CareersState,
     r: Arc<Runner>,

@@ -15,6 +15,7 @@ use serde_json::json;
 
 /// `atsd person availability EMAIL [--weekly …] [--busy-feed URL |
 /// --no-busy-feed] [--refresh]`.
+// Stays whole: one command's three steps in order: set, read the feed, show.
 pub(super) async fn person(
     env: &Env,
     email: &str,

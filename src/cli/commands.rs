@@ -15,6 +15,7 @@ use crate::{report, schedule};
 use serde_json::json;
 use std::path::{Path, PathBuf};
 
+// Stays whole: a dispatch, one arm per command.
 pub(super) async fn dispatch(cli: Cli, verbose: u8) -> CmdResult {
     use crate::logging::{Style, init as init_logging};
     match &cli.command {
@@ -343,6 +344,7 @@ fn check_config(env: &Env) -> CmdResult {
     Ok(())
 }
 
+// Stays whole: the report's formats, one arm each.
 async fn report_cmd(env: &Env, args: &ReportArgs) -> CmdResult {
     let store = env.store().await?;
     let pid = super::applications::posting_id(&store, args.posting.as_deref()).await?;

@@ -11,6 +11,7 @@ use chrono_tz::Tz;
 use entity::interview;
 use serde_json::json;
 
+// Stays whole: a dispatch, one arm per subcommand.
 pub(super) async fn command(env: &Env, cmd: InterviewCmd) -> CmdResult {
     match cmd {
         InterviewCmd::Schedule {

@@ -7,6 +7,7 @@ use crate::error::Error;
 use crate::jobs::{Job, JobReport, Ran, Runner, runs};
 use serde_json::json;
 
+// Stays whole: one tick's jobs in their order, each arm printing its line.
 pub(super) async fn tick(env: &Env, names: &[String], dry_run: bool) -> CmdResult {
     let mut jobs: Vec<Job> = Vec::new();
     for n in names {
@@ -318,6 +319,7 @@ fn summary(report: &JobReport) -> String {
     }
 }
 
+// Stays whole: one arm per job, each saying what it would do.
 async fn tick_dry_run(env: &Env, runner: &Runner, jobs: &[Job]) -> CmdResult {
     let store = &runner.store;
     let mut out = serde_json::Map::new();

@@ -22,6 +22,7 @@ fn locale_note(env: &Env, locale: Option<&str>) -> Option<String> {
     })
 }
 
+// Stays whole: a dispatch, one arm per subcommand.
 pub(super) async fn command(env: &Env, cmd: PersonCmd) -> CmdResult {
     let store = env.store().await?;
     match cmd {

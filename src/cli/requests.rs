@@ -9,6 +9,7 @@ use crate::store::requests as store_rq;
 use crate::workflow::requests as wf;
 use entity::data_request;
 
+// Stays whole: a dispatch, one arm per subcommand.
 pub(super) async fn command(env: &Env, cmd: RequestCmd) -> CmdResult {
     let store = env.store().await?;
     match cmd {

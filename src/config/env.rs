@@ -199,6 +199,7 @@ mod tests {
     /// field by field (no `..Default::default()`), so that a key added to
     /// the config does not compile here until it is set, and then the test
     /// below asks for it in `ENV_KEYS` or `NOT_FROM_ENV`.
+    // Stays whole: a test table naming every key once.
     fn every_key_set() -> Config {
         let spec = EmailSpec {
             template: "rejection".into(),

@@ -22,6 +22,7 @@ impl Config {
     }
 
     /// Every problem found, each naming the key at fault.
+    // Stays whole: the configuration's checks section by section in the file's order, each error naming its key.
     pub fn validate(&self) -> Result<(), Vec<String>> {
         let mut errs = Vec::new();
         let pipeline = match self.pipeline() {

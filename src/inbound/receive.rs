@@ -98,6 +98,7 @@ pub async fn receive(
 
 /// [`receive`], or with `again` a quarantined message read again: taken
 /// out of the quarantine in the transaction that stores what it now is.
+// Stays whole: the stages of one message (read, deduplicate, classify, store, act) around one transaction and its time limits.
 pub(super) async fn take(
     store: &Store,
     ctx: &Ctx<'_>,

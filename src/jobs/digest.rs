@@ -102,6 +102,7 @@ impl Digest<'_> {
         })
     }
 
+    // Stays whole: one pass over the people due, each digest queued in the transaction that records it.
     pub async fn run(&self) -> Result<Report> {
         let mut report = Report::default();
         let owners = people::owners(self.store).await?;

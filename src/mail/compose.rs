@@ -26,6 +26,7 @@ pub fn to_candidate(row: &outbox::Model) -> bool {
 
 /// Builds the message of an outbox row: multipart/alternative (text + HTML),
 /// both quoted-printable, with our Message-ID, Date, From and Reply-To.
+// Stays whole: the MIME message in the order of its headers and parts.
 pub fn compose(
     config: &Config,
     row: &outbox::Model,

@@ -86,6 +86,7 @@ pub fn backoff(rules: &Rules, errors: i32, seed: u64) -> Duration {
     crate::backoff::exponential(rules.backoff_base, rules.backoff_max, errors, seed)
 }
 
+// Stays whole: the status rules as one table of cases (what the board said against what was known), one arm per rule.
 pub fn decide(
     state: &State,
     answer: &Answer,

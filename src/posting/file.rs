@@ -252,6 +252,7 @@ fn yaml_to_json(v: &serde_norway::Value) -> Json {
 }
 
 /// Markdown with a YAML front matter between two `---` lines; the rest is the description.
+// Stays whole: one check per front-matter field, each naming the file, line and field.
 fn parse_front_matter(name: &str, text: &str) -> Result<PostingInput, String> {
     let mut lines = text.split_inclusive('\n');
     let first = lines.next().unwrap_or_default();

@@ -116,6 +116,7 @@ fn greenhouse(bases: &ApiBases, url: String, board: Option<String>, id: String) 
 
 /// Recognises `input`. Non-http(s) schemes, URLs without a host and
 /// malformed Greenhouse embed links are refused with the reason.
+// Stays whole: one arm per job-board URL shape.
 pub fn recognize(input: &str, bases: &ApiBases) -> Result<Recognized, String> {
     let trimmed = input.trim();
     let mut u = Url::parse(trimmed).map_err(|e| format!("`{trimmed}` is not a URL ({e})"))?;
@@ -253,6 +254,7 @@ mod tests {
     }
 
     #[test]
+    // Stays whole: a test table of real URLs, one row each.
     fn table_of_real_looking_urls() {
         // (url, source, board, id, api)
         type Case<'a> = (

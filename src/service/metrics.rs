@@ -89,6 +89,7 @@ impl Default for Metrics {
 }
 
 impl Metrics {
+    // Stays whole: the registration of every metric, one after the other.
     pub fn new() -> Metrics {
         let mut registry = Registry::default();
         let moves = Family::<Reason, Counter>::default();

@@ -89,6 +89,7 @@ const TRANSITION_COLUMNS: [(&str, &str); 7] = [
 
 /// Applies `moves` inside `txn` (at most [`moves_per_call`] of them).
 /// `message_id(transition_id)` names each email.
+// Stays whole: the set-based batch's statements in their transaction's order (applications, transitions, emails, events).
 pub async fn apply_moves(
     txn: &DatabaseTransaction,
     moves: Vec<BulkMove>,

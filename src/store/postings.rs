@@ -116,6 +116,7 @@ pub fn show_time(t: &Option<DateTime<Utc>>) -> Option<String> {
 /// Creates the posting, or updates the stored one; never duplicates.
 /// Changes of status, title, location and posting date are recorded in the
 /// history with `note`.
+// Stays whole: one posting's insert or update with its history row, in the order of its statements.
 pub async fn upsert<C: ConnectionTrait>(
     c: &C,
     p: &NewPosting,

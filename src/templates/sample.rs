@@ -109,6 +109,7 @@ pub fn sample_for(locale: &str) -> Context {
 }
 
 /// Fixed data for previews and `check-config`.
+// Stays whole: fixed sample data, one field per line.
 pub fn sample_context() -> Context {
     Context {
         candidate: CandidateCtx {

@@ -312,6 +312,7 @@ pub async fn slots_of<C: ConnectionTrait>(
 }
 
 /// Offers slots: the offer and its email, in one transaction.
+// Stays whole: one offer's checks, row, email and event in its transaction.
 pub async fn offer(store: &store::Store, ctx: &Ctx<'_>, req: &OfferRequest) -> Result<Offered> {
     let now = ctx.now();
     if !(5..=crate::interviews::MAX_MINUTES).contains(&i64::from(req.minutes)) {

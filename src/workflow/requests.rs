@@ -242,6 +242,7 @@ pub struct Erased {
 /// candidate, who asked to be forgotten, gets nothing more). A candidate
 /// on hold is refused naming the hold; the request, if given, records the
 /// refusal (closed as `refused`).
+// Stays whole: the erasure's steps in its transaction: the hold, the map's deletions, the notice, the event.
 pub async fn erase(
     store: &Store,
     ctx: &crate::workflow::Ctx<'_>,

@@ -15,6 +15,7 @@ mod config;
 mod daemon;
 mod events;
 mod hostile_mail;
+mod house;
 mod inbound;
 mod interviews;
 mod job_board;

@@ -57,6 +57,7 @@ pub(super) async fn bounce<C: ConnectionTrait>(
 
 /// Forwards a reply to the posting's recruiter (else the `[recruiters]`
 /// list): the candidate as Reply-To, the reply's subject. The addresses.
+// Stays whole: the forward's headers and body built in the message's order.
 pub(super) async fn forward<C: ConnectionTrait>(
     c: &C,
     ctx: &Ctx<'_>,

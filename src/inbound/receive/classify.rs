@@ -11,6 +11,7 @@ use super::*;
 /// is atsd's, or through a returned Message-ID whose report names that
 /// email's own recipient; a reply or a calendar answer through a tagged
 /// reply address. Anything else is quarantined with its reason.
+// Stays whole: the decision ladder, the strongest verified evidence first; each rung returns.
 pub(super) async fn classify<C: ConnectionTrait>(
     c: &C,
     tags: Option<Tags<'_>>,
@@ -196,6 +197,7 @@ pub(super) async fn classify<C: ConnectionTrait>(
 /// not her interviewer's), from the attendee it answers for (the `From`
 /// address is the `ATTENDEE`), with a SEQUENCE not older than the
 /// interview's: an invitation that was moved since is answered anew.
+// Stays whole: a calendar answer's checks in order (tag, method, UID, attendee), each refusal returning its reason.
 pub(super) async fn calendar<C: ConnectionTrait>(
     c: &C,
     tags: Option<Tags<'_>>,

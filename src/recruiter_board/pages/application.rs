@@ -149,6 +149,7 @@ impl EmailView {
 }
 
 /// `/board/applications/{id}`: the history, the emails and the next rule.
+// Stays whole: the page's fields in the order its template shows them.
 pub async fn application_page(c: &Ctx<'_>, id: i64) -> Result<ApplicationPage> {
     let conn = c.store.conn();
     let h = q::application_history(conn, id).await?;

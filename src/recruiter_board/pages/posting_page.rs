@@ -116,6 +116,7 @@ pub struct CardEmailView {
 
 /// `/board/postings/{id}` (and the HTML report): a column per active stage
 /// with its newest cards, the terminal stages as counts, and the charts.
+// Stays whole: the page's reads and fields in the order its template shows them.
 pub async fn posting_page(
     c: &Ctx<'_>,
     id: i64,
@@ -304,6 +305,7 @@ pub struct StaysRow {
     pub n: i64,
 }
 
+// Stays whole: the three charts built from one set of counts.
 async fn posting_charts(
     c: &Ctx<'_>,
     id: i64,

@@ -317,6 +317,7 @@ pub async fn reschedule(
 }
 
 /// Reschedules an interview inside the caller's transaction.
+// Stays whole: one reschedule's steps in its transaction: checks, who leaves and who joins, the calendar objects to each.
 pub async fn reschedule_in<C: ConnectionTrait>(
     txn: &C,
     ctx: &Ctx<'_>,
