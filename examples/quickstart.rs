@@ -1431,4 +1431,7 @@ api_base = "http://127.0.0.1:{port}"
         dir.join("outbox").display(),
         dir.display()
     );
+    println!(
+        "what each step did: docs/src/quick-start.md; the whole book: `mdbook build docs`, then target/book/index.html"
+    );
 }

@@ -1,6 +1,6 @@
 //! atsd — applicant tracking workflow daemon.
 //!
-//! One module per capability (README "Layout" has one line for each);
+//! One module per capability (the book's "Architecture" chapter in docs/ has one line for each);
 //! `main.rs` only parses arguments and calls [`cli::main`].
 //! The pure parts (pipeline, rules, URL recognition, cron, posting files,
 //! candidate fields, events, backoff, report) do no I/O.

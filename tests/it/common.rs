@@ -481,7 +481,9 @@ pub fn http(
     }
     head.push_str("\r\n");
     s.write_all(head.as_bytes()).ok()?;
-    s.write_all(body).ok()?;
+    // a server that refuses a body early (413) may answer and close before
+    // the body is all written: its answer is read all the same
+    let _ = s.write_all(body);
     let mut raw = String::new();
     let _ = s.read_to_string(&mut raw);
     let (headers, body) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));

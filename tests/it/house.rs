@@ -101,3 +101,114 @@ fn no_file_over_800_lines_and_no_long_function_without_its_reason() {
         long_fns.join("\n")
     );
 }
+
+/// GitHub's and mdBook's anchor of a heading: lower case, spaces to `-`,
+/// punctuation dropped.
+fn slug(heading: &str) -> String {
+    heading
+        .trim()
+        .to_lowercase()
+        .chars()
+        .filter_map(|c| match c {
+            ' ' => Some('-'),
+            c if c.is_alphanumeric() || c == '-' || c == '_' => Some(c),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The relative links of a Markdown text (`[text](target)`, not `http…`,
+/// not in code blocks).
+fn links(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut fenced = false;
+    for line in text.lines() {
+        if line.trim_start().starts_with("```") {
+            fenced = !fenced;
+            continue;
+        }
+        if fenced {
+            continue;
+        }
+        let mut rest = line;
+        while let Some(i) = rest.find("](") {
+            rest = &rest[i + 2..];
+            let Some(end) = rest.find(')') else { break };
+            let target = &rest[..end];
+            if !target.contains("://") && !target.starts_with("mailto:") && !target.is_empty() {
+                out.push(target.to_string());
+            }
+            rest = &rest[end..];
+        }
+    }
+    out
+}
+
+#[test]
+fn the_book_and_the_readme_have_no_broken_link() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let book = root.join("docs/src");
+    let mut pages = Vec::new();
+    let mut stack = vec![book.clone()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).expect("the book's folder").flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == "md") {
+                pages.push(p);
+            }
+        }
+    }
+    pages.push(root.join("README.md"));
+    let summary = std::fs::read_to_string(book.join("SUMMARY.md")).expect("SUMMARY.md");
+    let mut broken = Vec::new();
+    for page in &pages {
+        let text = std::fs::read_to_string(page).expect("a page");
+        let dir = page.parent().expect("a folder");
+        for link in links(&text) {
+            let (file, anchor) = link.split_once('#').unwrap_or((&link, ""));
+            let target = if file.is_empty() {
+                page.clone()
+            } else {
+                dir.join(file)
+            };
+            if !target.exists() {
+                broken.push(format!("{}: {link} (no such file)", page.display()));
+                continue;
+            }
+            if !anchor.is_empty() && target.extension().is_some_and(|x| x == "md") {
+                let t = std::fs::read_to_string(&target).unwrap_or_default();
+                let found = t
+                    .lines()
+                    .filter_map(|l| l.trim_start_matches('#').strip_prefix(' '))
+                    .any(|h| slug(h) == anchor);
+                if !found {
+                    broken.push(format!("{}: {link} (no such heading)", page.display()));
+                }
+            }
+        }
+        // every chapter is in the book's table of contents
+        if let Ok(rel) = page.strip_prefix(&book)
+            && rel != Path::new("SUMMARY.md")
+        {
+            let rel = rel.display().to_string();
+            if !summary.contains(&format!("]({rel})")) {
+                broken.push(format!("{rel}: not in SUMMARY.md"));
+            }
+        }
+        // an include names a file that is there
+        for inc in text
+            .match_indices("{{#include ")
+            .map(|(i, _)| &text[i + 11..])
+        {
+            let file = inc.split("}}").next().unwrap_or("").trim();
+            if !dir.join(file).exists() {
+                broken.push(format!("{}: include {file} (no such file)", page.display()));
+            }
+        }
+    }
+    assert!(broken.is_empty(), "{}", broken.join("\n"));
+    let readme = std::fs::read_to_string(root.join("README.md")).expect("README.md");
+    assert!(readme.lines().count() <= 250, "README.md is over 250 lines");
+}

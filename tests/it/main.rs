@@ -1,6 +1,6 @@
 //! Integration tests: the real `atsd` binary and the library against a fresh
 //! database per test — a SQLite file, or PostgreSQL when
-//! `ATSD_TEST_DATABASE_URL` is set (see README "Tests").
+//! `ATSD_TEST_DATABASE_URL` is set (see the book's "Tests" chapter in docs/).
 #![allow(clippy::disallowed_methods)] // reads and writes tables on purpose; the wall (clippy.toml) is for src/
 
 mod api;

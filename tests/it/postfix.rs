@@ -3,7 +3,7 @@
 //! test's own, its smtpd on a loopback port of its own. atsd sends through
 //! it; the candidates' domain is delivered locally, where one candidate's
 //! mailbox does not exist, so the bounce is Postfix's own; atsd's addresses
-//! come back to atsd as README "Inbound mail" configures Postfix: bounces
+//! come back to atsd as the book's "Inbound mail" chapter in docs/ configures Postfix: bounces
 //! over LMTP to `atsd run`, replies through `pipe` to `atsd mail receive`,
 //! which is killed (-9) in the middle once — Postfix's retry stores the
 //! reply once.

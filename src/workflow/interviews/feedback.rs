@@ -135,7 +135,7 @@ pub async fn feedback_by_link(
         return Ok(LinkFeedback::Refused(Refusal::Used));
     }
     // two of the interviewer's links posted at the same instant both get
-    // here; the update records only the first (README "Interviews")
+    // here; the update records only the first (the book's "Interviews" chapter in docs/)
     let f = Feedback {
         on_behalf_by: None,
         ..f.clone()

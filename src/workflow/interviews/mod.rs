@@ -139,7 +139,7 @@ async fn refuse_overlaps<C: ConnectionTrait>(
 ) -> Result<()> {
     let ids: Vec<i64> = who.iter().map(|p| p.id).collect();
     // two bookings of one interviewer wait for each other here, so that
-    // the second sees the first's interview (README "Interviews")
+    // the second sees the first's interview (the book's "Interviews" chapter in docs/)
     store::availability::lock_people(c, &ids).await?;
     let end = start + Duration::minutes(minutes.into());
     let clashes = store_iv::overlapping(c, &ids, start, end, except).await?;
