@@ -51,15 +51,6 @@ fn err(e: &crate::Error) -> Problem {
     Problem::from_error(e, StatusCode::UNPROCESSABLE_ENTITY)
 }
 
-fn minutes(field: &str, v: Option<&str>, default: &str) -> Result<i32, Problem> {
-    let v = v.unwrap_or(default);
-    let d: crate::config::Dur = v
-        .parse()
-        .map_err(|e: String| Problem::fields(vec![(field, e)]))?;
-    i32::try_from(d.std().as_secs() / 60)
-        .map_err(|_| Problem::fields(vec![(field, "too long".into())]))
-}
-
 /// Offer slots to a candidate.
 ///
 /// `POST /v1/interviews/offers` (token scope `recruiter`): the panel's busy
@@ -122,8 +113,16 @@ pub(super) async fn offer(
         )
         .unwrap_or(i32::MAX),
         between,
-        buffer_minutes: minutes("buffer", b.buffer.as_deref(), "0m")?,
-        notice_minutes: minutes("notice", b.notice.as_deref(), "24h")?,
+        buffer_minutes: crate::interviews::span_minutes(
+            "buffer",
+            b.buffer.as_deref().unwrap_or("0m"),
+        )
+        .map_err(|e| err(&e))?,
+        notice_minutes: crate::interviews::span_minutes(
+            "notice",
+            b.notice.as_deref().unwrap_or("24h"),
+        )
+        .map_err(|e| err(&e))?,
         title: b.title,
         location: b.location,
         video_url: b.video_url,

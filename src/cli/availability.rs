@@ -123,14 +123,6 @@ pub(super) async fn person(
     Ok(())
 }
 
-fn minutes_of(flag: &str, s: &str) -> Result<i32> {
-    let d: crate::config::Dur = s
-        .parse()
-        .map_err(|e: String| Error::input(format!("{flag}: {e}")))?;
-    i32::try_from(d.std().as_secs() / 60)
-        .map_err(|_| Error::input(format!("{flag}: `{s}` is too long")))
-}
-
 fn print_slots(slots: &[DateTime<Utc>], tz: Tz) {
     for s in slots.iter().take(10) {
         println!(
@@ -189,8 +181,8 @@ pub(super) async fn offer(
         interviewers,
         minutes: i32::try_from(crate::interviews::minutes(duration)?).unwrap_or(i32::MAX),
         between: range,
-        buffer_minutes: minutes_of("--buffer", buffer)?,
-        notice_minutes: minutes_of("--notice", notice)?,
+        buffer_minutes: crate::interviews::span_minutes("--buffer", buffer)?,
+        notice_minutes: crate::interviews::span_minutes("--notice", notice)?,
         title,
         location,
         video_url,

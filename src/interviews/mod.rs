@@ -66,6 +66,18 @@ pub fn minutes(s: &str) -> Result<i64> {
     Ok(m)
 }
 
+/// A span as `--buffer` or `--notice` gives it (`15m`, `24h`, `0m`): whole
+/// minutes, at most 30 days; `field` names it in the error.
+pub fn span_minutes(field: &str, s: &str) -> Result<i32> {
+    let d: crate::config::Dur = s
+        .parse()
+        .map_err(|e: String| Error::input(format!("{field}: {e}")))?;
+    i32::try_from(d.std().as_secs() / 60)
+        .ok()
+        .filter(|m| *m <= 60 * 24 * 30)
+        .ok_or_else(|| Error::input(format!("{field}: `{s}` is more than 30 days")))
+}
+
 /// An IANA time zone as `--timezone` gives it.
 pub fn zone(s: &str) -> Result<Tz> {
     s.trim().parse().map_err(|_| {

@@ -4,8 +4,8 @@
 //! [`crate::workflow::offers`]'s.
 
 use crate::error::{Error, Result};
-use chrono::{DateTime, Duration, Utc};
-use entity::{availability, interview, interview_offer, interview_person, person};
+use chrono::{DateTime, Utc};
+use entity::{availability, interview_offer, person};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
@@ -128,47 +128,6 @@ pub async fn lock_people<C: ConnectionTrait>(c: &C, ids: &[i64]) -> Result<()> {
         .all(c)
         .await?;
     Ok(())
-}
-
-/// The scheduled interviews of these people that meet `[from, until)`,
-/// other than `except`: (person id, start, end) each.
-pub async fn booked<C: ConnectionTrait>(
-    c: &C,
-    people: &[i64],
-    from: DateTime<Utc>,
-    until: DateTime<Utc>,
-    except: Option<i64>,
-) -> Result<Vec<(i64, DateTime<Utc>, DateTime<Utc>)>> {
-    if people.is_empty() {
-        return Ok(Vec::new());
-    }
-    let ivs = interview::Entity::find()
-        .filter(interview::Column::Status.eq(super::interviews::SCHEDULED))
-        .filter(
-            interview::Column::StartsAt
-                .gt(from - Duration::minutes(crate::interviews::MAX_MINUTES)),
-        )
-        .filter(interview::Column::StartsAt.lt(until))
-        .all(c)
-        .await?;
-    let ivs: Vec<_> = ivs.into_iter().filter(|i| Some(i.id) != except).collect();
-    if ivs.is_empty() {
-        return Ok(Vec::new());
-    }
-    let who = interview_person::Entity::find()
-        .filter(interview_person::Column::InterviewId.is_in(ivs.iter().map(|i| i.id)))
-        .filter(interview_person::Column::PersonId.is_in(people.iter().copied()))
-        .all(c)
-        .await?;
-    Ok(who
-        .into_iter()
-        .filter_map(|w| {
-            let iv = ivs.iter().find(|i| i.id == w.interview_id)?;
-            let end = iv.starts_at + Duration::minutes(iv.minutes.into());
-            Some((w.person_id, iv.starts_at, end))
-        })
-        .filter(|(_, s, e)| *s < until && *e > from)
-        .collect())
 }
 
 /// An offer as it is to be stored.

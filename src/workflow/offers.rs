@@ -65,21 +65,25 @@ pub struct Offered {
     pub email: store::outbox::Email,
 }
 
-/// Checks a busy feed's address: an http(s) URL the poller's guard lets
-/// through (a private address is refused unless `[poll]` allows it).
-pub fn check_feed_url(config: &Config, url: &str) -> Result<url::Url> {
+/// A busy feed's address read: an http(s) URL (`webcal:` is `https:`).
+fn feed_url(url: &str) -> Result<url::Url> {
+    let bad = || Error::input("--busy-feed: not an http(s) or webcal URL");
     let u = url::Url::parse(url.trim())
         .ok()
         .filter(|u| matches!(u.scheme(), "https" | "http" | "webcal"))
-        .ok_or_else(|| Error::input("--busy-feed: not an http(s) or webcal URL"))?;
-    let u = if u.scheme() == "webcal" {
-        url::Url::parse(&format!("https{}", &u.as_str()["webcal".len()..]))
-            .map_err(|_| Error::input("--busy-feed: not an http(s) or webcal URL"))?
-    } else {
-        u
-    };
-    let settings = crate::poll::poller::Settings::from_config(config)?;
-    settings
+        .ok_or_else(bad)?;
+    if u.scheme() == "webcal" {
+        return url::Url::parse(&format!("https{}", &u.as_str()["webcal".len()..]))
+            .map_err(|_| bad());
+    }
+    Ok(u)
+}
+
+/// Checks a busy feed's address: an http(s) URL the poller's guard lets
+/// through (a private address is refused unless `[poll]` allows it).
+pub fn check_feed_url(config: &Config, url: &str) -> Result<url::Url> {
+    let u = feed_url(url)?;
+    crate::poll::poller::Settings::from_config(config)?
         .guard
         .check_url(&u)
         .map_err(|e| Error::input(format!("--busy-feed: {e}")))?;
@@ -145,7 +149,8 @@ pub async fn refresh_feeds(
             .and_then(|z| z.parse::<Tz>().ok())
             .unwrap_or(default_tz);
         let read = async {
-            let u = check_feed_url(config, feed).map_err(|e| e.to_string())?;
+            let u = feed_url(feed).map_err(|e| e.to_string())?;
+            guard.check_url(&u)?;
             let got = crate::poll::http::get(&client, &guard, &u, None, None, MAX_FEED, now)
                 .await
                 .map_err(|e| e.to_string())?;
@@ -219,7 +224,8 @@ async fn panel<C: ConnectionTrait>(
 ) -> Result<Vec<Free>> {
     let ids: Vec<i64> = panel.iter().map(|p| p.id).collect();
     let rows = store_av::of_people(c, &ids).await?;
-    let booked = store_av::booked(
+    // atsd's own interviews of theirs: the overlap check's query
+    let booked = store::interviews::overlapping(
         c,
         &ids,
         from - Duration::days(1),
@@ -249,8 +255,13 @@ async fn panel<C: ConnectionTrait>(
         busy.extend(
             booked
                 .iter()
-                .filter(|(who, _, _)| *who == p.id)
-                .map(|(_, a, b)| (*a, *b)),
+                .filter(|(_, email)| *email == p.email)
+                .map(|(iv, _)| {
+                    (
+                        iv.starts_at,
+                        iv.starts_at + Duration::minutes(iv.minutes.into()),
+                    )
+                }),
         );
         out.push(Free {
             windows: av::windows(&weekly, tz, from, until),
