@@ -16,14 +16,17 @@ use serde_json::{Value, json};
 const PDF: &[u8] =
     b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n";
 
-struct Site {
-    env: Env,
-    api: Api,
-    port: u16,
+pub(crate) struct Site {
+    pub(crate) env: Env,
+    pub(crate) api: Api,
+    /// The careers listener.
+    pub(crate) port: u16,
     /// The main listener (the board, the API).
     board: u16,
-    published: i64,
-    hidden: i64,
+    /// Line Cook, published by its front matter.
+    pub(crate) published: i64,
+    /// Waiter, not published.
+    pub(crate) hidden: i64,
 }
 
 const COOK: &str = "---
@@ -66,7 +69,7 @@ location: Berlin
 Serve tables.
 ";
 
-fn site(extra: &str) -> Site {
+pub(crate) fn site(extra: &str) -> Site {
     let port = free_port();
     let careers = free_port();
     let env = Env::with_config(&format!(

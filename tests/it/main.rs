@@ -9,6 +9,7 @@ mod blind_review;
 mod board_actions;
 mod booking;
 mod careers;
+mod careers_client;
 mod clock;
 mod common;
 mod config;

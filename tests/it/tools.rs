@@ -42,9 +42,12 @@ pub enum Tool {
     /// libfaketime (Debian, unpacked): every `atsd` of the suite runs on a
     /// moved clock (tests/it/clock.rs)
     Faketime,
+    /// ats-scrapers (PyPI), a Greenhouse Job Board client written by
+    /// others: tests/greenhouse_client.py
+    GreenhouseClient,
 }
 
-const ALL: [Tool; 12] = [
+const ALL: [Tool; 13] = [
     Tool::Smtp,
     Tool::PrometheusClient,
     Tool::Croniter,
@@ -57,6 +60,7 @@ const ALL: [Tool; 12] = [
     Tool::Bounces,
     Tool::Postfix,
     Tool::Faketime,
+    Tool::GreenhouseClient,
 ];
 
 impl Tool {
@@ -74,6 +78,7 @@ impl Tool {
             Tool::Bounces => "flufl.bounce and its corpus (Python)",
             Tool::Postfix => "postfix (Debian, unpacked) with root or passwordless sudo",
             Tool::Faketime => "libfaketime (Debian, unpacked)",
+            Tool::GreenhouseClient => "ats-scrapers (Python)",
         }
     }
 
@@ -107,6 +112,7 @@ impl Tool {
                             .is_ok_and(|o| o.status.success()))
             }
             Tool::Faketime => libfaketime().is_some(),
+            Tool::GreenhouseClient => python_has("ats_scrapers"),
         }
     }
 }
@@ -184,7 +190,7 @@ fn python_has(module: &str) -> bool {
     FOUND
         .get_or_init(|| {
             let script = "import importlib.util as u\n\
-                 for m in ['aiosmtpd', 'prometheus_client', 'croniter', 'standardwebhooks', 'icalendar', 'vobject', 'recurring_ical_events', 'flufl.bounce']:\n\
+                 for m in ['aiosmtpd', 'prometheus_client', 'croniter', 'standardwebhooks', 'icalendar', 'vobject', 'recurring_ical_events', 'flufl.bounce', 'ats_scrapers']:\n\
                  \x20   print(m if u.find_spec(m) else '')";
             Command::new(python())
                 .args(["-c", script])

@@ -3,7 +3,7 @@
 //!
 //! | tool | from | where |
 //! |---|---|---|
-//! | Python packages of `tests/requirements.txt` (aiosmtpd, prometheus-client, croniter, standardwebhooks, schemathesis, icalendar, vobject, recurring-ical-events) | PyPI | `target/tools/venv` |
+//! | Python packages of `tests/requirements.txt` (aiosmtpd, prometheus-client, croniter, standardwebhooks, schemathesis, icalendar, vobject, recurring-ical-events, ats-scrapers) | PyPI | `target/tools/venv` |
 //! | npm modules of `tests/node/package-lock.json` (playwright-core, axe-core, Lighthouse, Spectral) | npm, `npm ci` | `tests/node/node_modules` |
 //! | flufl.bounce's test corpus (117 non-delivery reports; its scanner is in the venv) | PyPI, the source package | `target/tools/flufl-bounce` |
 //! | Chromium | Debian (`chromium`) | `/usr/bin/chromium` |
@@ -37,7 +37,7 @@ struct Tool {
 const TOOLS: &[Tool] = &[
     Tool {
         name: "python",
-        purpose: "aiosmtpd, prometheus-client, croniter, standardwebhooks, schemathesis, icalendar, vobject, recurring-ical-events (PyPI)",
+        purpose: "aiosmtpd, prometheus-client, croniter, standardwebhooks, schemathesis, icalendar, vobject, recurring-ical-events, ats-scrapers (PyPI)",
         present: python_present,
         install: python_install,
     },
