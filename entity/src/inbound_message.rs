@@ -1,9 +1,8 @@
 use sea_orm::entity::prelude::*;
 use serde::Serialize;
 
-/// A message that came back: `kind` is `bounce`, `reply`, `auto_reply` or
-/// `quarantined`; `status` what atsd did with it (`permanent`, `temporary`,
-/// `stored`, `forwarded`, `recorded`, `held`, `released`). A bounce names
+/// A message that came back: its [`Kind`], and its [`Status`] (what atsd did
+/// with it). A bounce names
 /// its outbox row and the failed address with the DSN's action, status and
 /// diagnostic; a reply its application, sender and text. `dedupe_key`
 /// (Message-ID + SHA-256 of the bytes) stores a message once however often
@@ -17,8 +16,8 @@ pub struct Model {
     #[serde(skip)]
     pub dedupe_key: String,
     pub message_id: Option<String>,
-    pub kind: String,
-    pub status: String,
+    pub kind: Kind,
+    pub status: Status,
     pub application_id: Option<i64>,
     pub outbox_id: Option<i64>,
     pub envelope_to: Option<String>,
@@ -43,6 +42,95 @@ pub struct Model {
     pub size: i64,
     pub received_at: DateTimeUtc,
     pub read_at: Option<DateTimeUtc>,
+}
+
+/// What came back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize)]
+#[sea_orm(rs_type = "String", db_type = "Text")]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    /// A delivery report about one of atsd's emails.
+    #[sea_orm(string_value = "bounce")]
+    Bounce,
+    /// A person's answer to one of atsd's emails.
+    #[sea_orm(string_value = "reply")]
+    Reply,
+    /// An out-of-office or other machine's answer (RFC 3834).
+    #[sea_orm(string_value = "auto_reply")]
+    AutoReply,
+    /// Not taken as any of those: kept whole until a person releases or
+    /// drops it (`reason` says why).
+    #[sea_orm(string_value = "quarantined")]
+    Quarantined,
+}
+
+/// What atsd did with a message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize)]
+#[sea_orm(rs_type = "String", db_type = "Text")]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// A bounce that failed the address for good: the email is `bounced`
+    /// and the address marked.
+    #[sea_orm(string_value = "permanent")]
+    Permanent,
+    /// A bounce that will be retried by the sender: recorded only.
+    #[sea_orm(string_value = "temporary")]
+    Temporary,
+    /// A reply forwarded to the application's recruiters.
+    #[sea_orm(string_value = "forwarded")]
+    Forwarded,
+    /// A reply carrying a calendar answer (iMIP REPLY), read into the
+    /// interview's attendance.
+    #[sea_orm(string_value = "calendar")]
+    Calendar,
+    /// An auto-reply, recorded on its application.
+    #[sea_orm(string_value = "recorded")]
+    Recorded,
+    /// In quarantine.
+    #[sea_orm(string_value = "held")]
+    Held,
+    /// Refused at the door (never stored; the answer to the sender only).
+    #[sea_orm(string_value = "refused")]
+    Refused,
+}
+
+impl Kind {
+    /// The word stored and shown.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Bounce => "bounce",
+            Kind::Reply => "reply",
+            Kind::AutoReply => "auto_reply",
+            Kind::Quarantined => "quarantined",
+        }
+    }
+}
+
+impl Status {
+    /// The word stored and shown.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Permanent => "permanent",
+            Status::Temporary => "temporary",
+            Status::Forwarded => "forwarded",
+            Status::Calendar => "calendar",
+            Status::Recorded => "recorded",
+            Status::Held => "held",
+            Status::Refused => "refused",
+        }
+    }
+}
+
+impl std::fmt::Display for Kind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -148,8 +148,8 @@ pub(super) async fn list(
         t.add_row(vec![
             r.id.to_string(),
             time(&r.received_at),
-            r.kind.clone(),
-            r.status.clone(),
+            r.kind.to_string(),
+            r.status.to_string(),
             r.application_id
                 .map(|a| a.to_string())
                 .unwrap_or_else(|| "–".into()),

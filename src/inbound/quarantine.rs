@@ -184,7 +184,7 @@ pub async fn drop(store: &Store, id: i64, actor: &str, now: DateTime<Utc>) -> Re
 /// A message that is in quarantine, else why not.
 pub async fn quarantined(store: &Store, id: i64) -> Result<entity::inbound_message::Model> {
     let m = store_in::find(store.conn(), id).await?;
-    if m.kind != "quarantined" {
+    if m.kind != entity::inbound_message::Kind::Quarantined {
         return Err(Error::Refused(format!(
             "inbound message {id} is a {}, not quarantined",
             m.kind

@@ -34,6 +34,7 @@ use crate::store::{self, Store, applications, inbound as store_in};
 use crate::templates;
 use crate::workflow::Ctx;
 use chrono::{DateTime, Utc};
+use entity::inbound_message::{Kind, Status};
 use entity::{application, inbound_message, outbox};
 use sea_orm::{ConnectionTrait, Set};
 use serde::Serialize;
@@ -52,8 +53,8 @@ pub use super::read::{TEXT_LIMIT, auto_reply};
 pub struct Received {
     /// The stored row (the earlier one for a duplicate).
     pub id: Option<i64>,
-    pub kind: String,
-    pub status: String,
+    pub kind: Kind,
+    pub status: Status,
     /// Stored before: nothing done again.
     pub duplicate: bool,
     /// In words, for the log and the command's output.
@@ -179,8 +180,8 @@ pub(super) async fn take(
                 txn.commit().await?;
                 return Ok(refused(note));
             }
-            row.kind = Set("quarantined".into());
-            row.status = Set("held".into());
+            row.kind = Set(Kind::Quarantined);
+            row.status = Set(Status::Held);
             row.why = Set(Some(why.clone()));
             row.reason = Set(Some(reason.into()));
             row.raw = Set(Some(raw.to_vec()));
@@ -190,8 +191,8 @@ pub(super) async fn take(
             let dropped = quarantine::trim(&txn, ctx).await?;
             Received {
                 id: Some(id),
-                kind: "quarantined".into(),
-                status: "held".into(),
+                kind: Kind::Quarantined,
+                status: Status::Held,
                 duplicate: false,
                 note: format!("quarantined as inbound message {id}: {why}{dropped}"),
             }
@@ -200,8 +201,8 @@ pub(super) async fn take(
             application_id,
             outbox_id,
         } => {
-            row.kind = Set("auto_reply".into());
-            row.status = Set("recorded".into());
+            row.kind = Set(Kind::AutoReply);
+            row.status = Set(Status::Recorded);
             row.application_id = Set(application_id);
             row.outbox_id = Set(outbox_id);
             row.body_text = Set(Some(reading.text.clone()));
@@ -210,8 +211,8 @@ pub(super) async fn take(
             };
             Received {
                 id: Some(id),
-                kind: "auto_reply".into(),
-                status: "recorded".into(),
+                kind: Kind::AutoReply,
+                status: Status::Recorded,
                 duplicate: false,
                 note: format!(
                     "an automatic reply{}: recorded, neither forwarded nor answered",
@@ -227,13 +228,17 @@ pub(super) async fn take(
             how,
         } => {
             let permanent = delivery.permanent();
-            let status = if permanent { "permanent" } else { "temporary" };
+            let status = if permanent {
+                Status::Permanent
+            } else {
+                Status::Temporary
+            };
             let address = delivery
                 .recipient
                 .clone()
                 .unwrap_or_else(|| sent.recipient.to_lowercase());
-            row.kind = Set("bounce".into());
-            row.status = Set(status.into());
+            row.kind = Set(Kind::Bounce);
+            row.status = Set(status);
             row.outbox_id = Set(Some(sent.id));
             row.application_id = Set(sent.application_id);
             row.failed_recipient = Set(Some(address.clone()));
@@ -250,8 +255,8 @@ pub(super) async fn take(
             }
             Received {
                 id: Some(id),
-                kind: "bounce".into(),
-                status: status.into(),
+                kind: Kind::Bounce,
+                status,
                 duplicate: false,
                 note: if permanent {
                     format!(
@@ -280,8 +285,8 @@ pub(super) async fn take(
             person_id,
             reply,
         } => {
-            row.kind = Set("reply".into());
-            row.status = Set("calendar".into());
+            row.kind = Set(Kind::Reply);
+            row.status = Set(Status::Calendar);
             row.application_id = Set(Some(interview.application_id));
             row.body_text = Set(Some(format!(
                 "{} {} interview {} (SEQUENCE {})",
@@ -313,8 +318,8 @@ pub(super) async fn take(
             .await?;
             Received {
                 id: Some(id),
-                kind: "reply".into(),
-                status: "calendar".into(),
+                kind: Kind::Reply,
+                status: Status::Calendar,
                 duplicate: false,
                 note: format!(
                     "a calendar reply: {} {} interview {}",
@@ -324,8 +329,8 @@ pub(super) async fn take(
         }
         Plan::Reply { app } => {
             let (text, attachments) = (&reading.text, &reading.attachments);
-            row.kind = Set("reply".into());
-            row.status = Set("forwarded".into());
+            row.kind = Set(Kind::Reply);
+            row.status = Set(Status::Forwarded);
             row.application_id = Set(Some(app.id));
             row.body_text = Set(Some(text.clone()));
             row.attachments = Set(Some(
@@ -355,8 +360,8 @@ pub(super) async fn take(
             }
             Received {
                 id: Some(id),
-                kind: "reply".into(),
-                status: "forwarded".into(),
+                kind: Kind::Reply,
+                status: Status::Forwarded,
                 duplicate: false,
                 note: format!(
                     "a reply on application {}: stored, forwarded to {}",
@@ -381,8 +386,8 @@ pub(super) async fn take(
 fn refused(note: String) -> Received {
     Received {
         id: None,
-        kind: "quarantined".into(),
-        status: "refused".into(),
+        kind: Kind::Quarantined,
+        status: Status::Refused,
         duplicate: false,
         note,
     }
@@ -456,8 +461,8 @@ async fn quarantine_only(
     let row = inbound_message::ActiveModel {
         dedupe_key: Set(q.key.to_string()),
         message_id: Set(q.message_id),
-        kind: Set("quarantined".into()),
-        status: Set("held".into()),
+        kind: Set(Kind::Quarantined),
+        status: Set(Status::Held),
         envelope_to: Set((!envelope_to.is_empty()).then(|| envelope_to.join(", "))),
         why: Set(Some(q.why.to_string())),
         reason: Set(Some(q.reason.into())),
@@ -481,8 +486,8 @@ async fn quarantine_only(
     let dropped = quarantine::trim(&txn, ctx).await?;
     let out = Received {
         id: Some(id),
-        kind: "quarantined".into(),
-        status: "held".into(),
+        kind: Kind::Quarantined,
+        status: Status::Held,
         duplicate: false,
         note: format!("quarantined as inbound message {id}: {}{dropped}", q.why),
     };

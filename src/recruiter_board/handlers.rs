@@ -172,7 +172,11 @@ pub(super) async fn application_data(
     let id = path_id(id, "application")?;
     let mut page = pages::application_page(&c, id).await?;
     // shown to someone signed in: its replies are read
-    if page.mail.iter().any(|m| m.unread && m.kind == "reply") {
+    if page
+        .mail
+        .iter()
+        .any(|m| m.unread && m.kind == entity::inbound_message::Kind::Reply)
+    {
         crate::store::inbound::mark_read(s.store.conn(), id, c.now).await?;
     }
     if let Some(token) = v.form_token() {

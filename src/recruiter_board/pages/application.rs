@@ -1,6 +1,7 @@
 //! An application's page (`/board/applications/{id}`): its history, emails, mail, interviews, form and files, what the rules will do next.
 
 use super::*;
+use entity::inbound_message::{Kind, Status};
 
 /// `/board/applications/{id}`.
 #[derive(Debug, Serialize)]
@@ -267,7 +268,7 @@ pub async fn application_page(c: &Ctx<'_>, id: i64) -> Result<ApplicationPage> {
 #[derive(Debug, Serialize)]
 pub struct InboundView {
     pub received: String,
-    pub kind: String,
+    pub kind: Kind,
     pub kind_text: String,
     pub from: Option<String>,
     pub subject: Option<String>,
@@ -284,8 +285,8 @@ pub struct InboundView {
 impl InboundView {
     fn new(c: &Ctx<'_>, m: entity::inbound_message::Model, on_file: Option<&str>) -> InboundView {
         // "Name <address>" or the address alone, as the reply was stored
-        let other_sender = m.kind == "reply"
-            && m.status != "calendar"
+        let other_sender = m.kind == Kind::Reply
+            && m.status != Status::Calendar
             && match (m.sender.as_deref(), on_file) {
                 (Some(s), Some(file)) => {
                     let a = s
@@ -304,9 +305,9 @@ impl InboundView {
             .iter()
             .map(crate::inbound::receive::attachment_line)
             .collect();
-        let detail = (m.kind == "bounce").then(|| {
+        let detail = (m.kind == Kind::Bounce).then(|| {
             [
-                m.status.clone(),
+                m.status.to_string(),
                 m.dsn_status.clone().unwrap_or_default(),
                 m.diagnostic.clone().unwrap_or_default(),
             ]
@@ -316,7 +317,7 @@ impl InboundView {
         });
         InboundView {
             received: c.time(&m.received_at),
-            kind_text: c.w(&format!("inbound_{}", m.kind)),
+            kind_text: c.w(&format!("inbound_{}", m.kind.as_str())),
             kind: m.kind,
             from: m.sender,
             subject: m.subject,
