@@ -18,6 +18,7 @@ mod m20261207_000012_data_requests;
 mod m20261207_000013_request_links;
 mod m20261207_000014_careers;
 mod m20261207_000015_structured_interviews;
+mod m20261207_000016_stage_totals;
 
 pub struct Migrator;
 
@@ -40,6 +41,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000013_request_links::Migration),
             Box::new(m20261207_000014_careers::Migration),
             Box::new(m20261207_000015_structured_interviews::Migration),
+            Box::new(m20261207_000016_stage_totals::Migration),
         ]
     }
 }

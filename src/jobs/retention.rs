@@ -107,6 +107,8 @@ impl Retention<'_> {
             self.now - self.config.retention.idempotency_after.chrono(),
         )
         .await?;
+        // the board's kept counts, folded (the board folds them too)
+        crate::store::board::fold_totals(self.store.conn()).await?;
         // a sender's count is forgotten a day after it went quiet
         crate::store::inbound::forget_quarantine_senders(
             self.store.conn(),

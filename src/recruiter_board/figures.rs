@@ -81,7 +81,8 @@ const WARM_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Counts ahead the chart figures of the biggest postings: a second after the
 /// board starts, then every minute, those missing, behind the transition log
-/// or half their shelf life old. Ends when the board (its cache) is gone.
+/// or half their shelf life old; and folds the kept stage counts
+/// ([`q::fold_totals`]) as often. Ends when the board (its cache) is gone.
 pub async fn keep_warm(
     cache: std::sync::Weak<ChartCache>,
     store: Store,
@@ -94,6 +95,13 @@ pub async fn keep_warm(
         let Some(cache) = cache.upgrade() else {
             return;
         };
+        // the kept stage counts: PostgreSQL's appended rows folded into one
+        // per posting and stage, so that the pages sum few rows
+        match q::fold_totals(store.conn()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::debug!(rows = n, "board: stage counts folded"),
+            Err(e) => tracing::warn!(error = %e, "board: cannot fold the stage counts"),
+        }
         let Some(runner) = current.get() else {
             continue;
         };

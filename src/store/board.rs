@@ -46,15 +46,12 @@ fn stale_condition(cutoffs: &Cutoffs, values: &mut Vec<Value>) -> Option<String>
     Some(format!("({})", parts.join(" OR ")))
 }
 
-fn stale_case(cutoffs: &Cutoffs, values: &mut Vec<Value>) -> String {
-    match stale_condition(cutoffs, values) {
-        Some(cond) => format!("CASE WHEN {cond} THEN 1 ELSE 0 END"),
-        None => "0".into(),
-    }
-}
-
-/// Per posting (or one posting) and stage: count, stale, new since `since`.
-/// One grouped query.
+/// Per posting (or one posting) and stage: count, stale, new since `since`,
+/// in one statement (one snapshot on PostgreSQL). The counts come from
+/// `stage_totals`, which triggers keep in the writing transactions; the
+/// two that depend on the hour are index ranges that touch only recent
+/// rows: those that entered their stage after its cut-off (the rest are
+/// stale) and those that applied since `since`.
 pub async fn stage_counts<C: ConnectionTrait>(
     c: &C,
     posting: Option<i64>,
@@ -63,30 +60,109 @@ pub async fn stage_counts<C: ConnectionTrait>(
 ) -> Result<Vec<StageCount>> {
     let b = c.get_database_backend();
     let mut values = Vec::new();
-    let stale = stale_case(cutoffs, &mut values);
-    values.push(since.into());
+    let (one, one_a) = match posting {
+        Some(_) => (" WHERE posting_id = ?", " AND a.posting_id = ?"),
+        None => ("", ""),
+    };
+    values.extend(posting.map(Value::from));
     let mut q = format!(
-        "SELECT a.posting_id AS posting_id, a.stage AS stage, COUNT(*) AS n, \
-         SUM({stale}) AS stale, SUM(CASE WHEN a.applied_at >= ? THEN 1 ELSE 0 END) AS new \
-         FROM applications a"
+        "SELECT t.posting_id AS posting_id, t.stage AS stage, t.n AS n, \
+         {fresh} AS fresh, COALESCE(w.n, 0) AS new \
+         FROM (SELECT posting_id, stage, SUM(n) AS n FROM stage_totals{one} \
+         GROUP BY posting_id, stage) t",
+        fresh = if cutoffs.is_empty() {
+            "0"
+        } else {
+            "COALESCE(f.n, 0)"
+        }
     );
-    if let Some(p) = posting {
-        q.push_str(" WHERE a.posting_id = ?");
-        values.push(p.into());
+    // entered their stage after its cut-off (the others are stale), through
+    // `(stage, entered_stage_at, posting_id)`
+    let fresh: Vec<String> = cutoffs
+        .iter()
+        .map(|(stage, at)| {
+            values.push(stage.clone().into());
+            values.push((*at).into());
+            values.extend(posting.map(Value::from));
+            format!(
+                "SELECT a.posting_id, a.stage, COUNT(*) AS n FROM applications a \
+                 WHERE a.stage = ? AND a.entered_stage_at >= ?{one_a} \
+                 GROUP BY a.posting_id, a.stage"
+            )
+        })
+        .collect();
+    if !fresh.is_empty() {
+        q.push_str(&format!(
+            " LEFT JOIN ({}) f ON f.posting_id = t.posting_id AND f.stage = t.stage",
+            fresh.join(" UNION ALL ")
+        ));
     }
-    q.push_str(" GROUP BY a.posting_id, a.stage");
+    // new since `since`, through `(applied_at, posting_id)` with the posting
+    // checked in that index (`+` keeps SQLite from reading the posting's
+    // whole `(posting_id, …)` range instead)
+    values.push(since.into());
+    values.extend(posting.map(Value::from));
+    let new_one = if posting.is_some() {
+        " AND +a.posting_id = ?"
+    } else {
+        ""
+    };
+    q.push_str(&format!(
+        " LEFT JOIN (SELECT a.posting_id, a.stage, COUNT(*) AS n FROM applications a \
+         WHERE a.applied_at >= ?{new_one} GROUP BY a.posting_id, a.stage) w \
+         ON w.posting_id = t.posting_id AND w.stage = t.stage \
+         WHERE t.n <> 0 ORDER BY t.posting_id, t.stage"
+    ));
+    let staged: std::collections::HashSet<&str> = cutoffs.iter().map(|(s, _)| s.as_str()).collect();
     let rows = c.query_all_raw(sql(b, &q, values)).await?;
     let mut out = Vec::with_capacity(rows.len());
     for r in rows {
+        let stage: String = r.try_get("", "stage")?;
+        let count = sum(&r, "n")?;
+        let stale = if staged.contains(stage.as_str()) {
+            (count - sum(&r, "fresh")?).max(0)
+        } else {
+            0
+        };
         out.push(StageCount {
             posting_id: r.try_get("", "posting_id")?,
-            stage: r.try_get("", "stage")?,
-            count: r.try_get("", "n")?,
-            stale: sum(&r, "stale")?,
+            stage,
+            count,
+            stale,
             new: sum(&r, "new")?,
         });
     }
     Ok(out)
+}
+
+/// Folds `stage_totals` together: on PostgreSQL each writing statement
+/// appends rows of its own, and the counts are their sums; this replaces
+/// them with one row per posting and stage (in one statement, so rows
+/// appended meanwhile stay as they are), and drops the zeros. On SQLite the
+/// rows are one per posting and stage already: only the zeros go.
+/// Returns how many rows were folded away.
+pub async fn fold_totals<C: ConnectionTrait>(c: &C) -> Result<u64> {
+    let b = c.get_database_backend();
+    let q = match b {
+        DbBackend::Postgres => {
+            "WITH gone AS (DELETE FROM stage_totals RETURNING posting_id, stage, n), \
+             back AS (INSERT INTO stage_totals (posting_id, stage, n) \
+             SELECT posting_id, stage, SUM(n) FROM gone GROUP BY posting_id, stage \
+             HAVING SUM(n) <> 0 RETURNING 1) \
+             SELECT (SELECT COUNT(*) FROM gone) - (SELECT COUNT(*) FROM back) AS n"
+        }
+        _ => "DELETE FROM stage_totals WHERE n = 0 RETURNING 1 AS n",
+    };
+    let rows = c.query_all_raw(sql(b, q, vec![])).await?;
+    Ok(match b {
+        DbBackend::Postgres => rows
+            .first()
+            .map(|r| r.try_get::<i64>("", "n"))
+            .transpose()?
+            .unwrap_or(0)
+            .max(0) as u64,
+        _ => rows.len() as u64,
+    })
 }
 
 /// `?, ?, …` for `items`, whose values join `values`.

@@ -7,6 +7,7 @@ mod api;
 mod applications;
 mod blind_review;
 mod board_actions;
+mod board_counts;
 mod booking;
 mod careers;
 mod careers_client;

@@ -264,7 +264,7 @@ fn stage_row<'a>(r: &'a Value, stage: &str) -> &'a Value {
 }
 
 /// The first link on the page whose target starts with `prefix`, decoded.
-fn href_starting(body: &str, prefix: &str) -> String {
+pub(crate) fn href_starting(body: &str, prefix: &str) -> String {
     let needle = format!("href=\"{}", prefix.replace('&', "&amp;"));
     let at = body
         .find(&needle)
@@ -277,7 +277,7 @@ fn href_starting(body: &str, prefix: &str) -> String {
 }
 
 /// The number inside the first link whose target starts with `prefix`.
-fn linked_number(body: &str, prefix: &str) -> i64 {
+pub(crate) fn linked_number(body: &str, prefix: &str) -> i64 {
     let href = href_starting(body, prefix);
     let at = body
         .find(&format!("href=\"{}\"", href.replace('&', "&amp;")))

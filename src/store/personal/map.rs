@@ -623,6 +623,12 @@ pub const MAP: &[Table] = &[
         ],
     },
     Table {
+        name: "stage_totals",
+        rows: Rows::None,
+        delete: false,
+        columns: &[k("id"), k("posting_id"), k("stage"), k("n")],
+    },
+    Table {
         name: "send_rate",
         rows: Rows::None,
         delete: false,

@@ -1,0 +1,174 @@
+//! The board's stage counts are kept by the database (issue 36): triggers
+//! on `applications` bring `stage_totals` up to date in every writing
+//! transaction, whoever writes. After random moves, applications, a
+//! person's SQL (multi-row updates, a move to another posting, a delete)
+//! and folds, the kept counts equal a fresh count, and the board's pages
+//! show the report's numbers (the report counts afresh), on both engines.
+
+use crate::api::Api;
+use crate::common::{Env, Rng, block_on, seed_applications};
+use crate::daemon::rows;
+use crate::recruiter_board::{get, linked_number, session};
+use crate::smtp::free_port;
+use chrono::{Duration, SecondsFormat};
+use sea_orm::ConnectionTrait;
+
+const STAGES: [&str; 7] = [
+    "applied",
+    "screening",
+    "interview",
+    "offer",
+    "hired",
+    "rejected",
+    "withdrawn",
+];
+
+fn sql(env: &Env, q: &str) {
+    block_on(async {
+        let s = env.store().await;
+        s.conn()
+            .execute_unprepared(q)
+            .await
+            .unwrap_or_else(|e| panic!("{q}: {e}"));
+        s.close().await.ok();
+    })
+}
+
+fn fold(env: &Env) {
+    block_on(async {
+        let s = env.store().await;
+        atsd::store::board::fold_totals(s.conn())
+            .await
+            .expect("fold");
+        s.close().await.ok();
+    })
+}
+
+/// (posting, stage, count), kept and counted afresh.
+fn kept_and_fresh(env: &Env) -> (Vec<Vec<String>>, Vec<Vec<String>>) {
+    let kept = rows(
+        env,
+        "SELECT posting_id, stage, CAST(SUM(n) AS BIGINT) FROM stage_totals \
+         GROUP BY posting_id, stage HAVING SUM(n) <> 0 ORDER BY posting_id, stage",
+    );
+    let fresh = rows(
+        env,
+        "SELECT posting_id, stage, COUNT(*) FROM applications \
+         GROUP BY posting_id, stage ORDER BY posting_id, stage",
+    );
+    (kept, fresh)
+}
+
+fn ids(env: &Env) -> Vec<String> {
+    rows(env, "SELECT id FROM applications ORDER BY id")
+        .into_iter()
+        .map(|r| r[0].clone())
+        .collect()
+}
+
+#[test]
+fn kept_stage_counts_equal_a_fresh_count_after_random_writes() {
+    let port = free_port();
+    let env = Env::with_config(&format!(
+        "[http]\nlisten = \"127.0.0.1:{port}\"\n[schedule]\npoll = \"0 0 1 1 *\"\ndispatch = \"0 0 1 1 *\"\nadvance = \"0 0 1 1 *\"\n\n\
+         [[rules]]\nname = \"stale-screening\"\nstage = \"screening\"\nafter = \"5d\"\nremind = true\n"
+    ));
+    env.add_posting(1, "Cook");
+    env.add_posting(2, "Waiter");
+    let now = crate::clock::now();
+    let t = |d: Duration| (now - d).to_rfc3339_opts(SecondsFormat::Secs, true);
+    seed_applications(&env, 1, 30, "applied", &t(Duration::days(20)));
+    seed_applications(&env, 1, 6, "screening", &t(Duration::days(6)));
+    seed_applications(&env, 1, 3, "screening", &t(Duration::days(1)));
+    seed_applications(&env, 2, 12, "applied", &t(Duration::hours(3)));
+    let (kept, fresh) = kept_and_fresh(&env);
+    assert_eq!(kept, fresh, "after the seeding");
+    let read = env.token("board", "read");
+    let api = Api::start(&env, port);
+    let cookie = session(port, &read);
+
+    let mut rng = Rng::from_env();
+    let seed = rng.0;
+    let mut applied = 0;
+    for round in 0..40 {
+        let all = ids(&env);
+        let any = |rng: &mut Rng| all[rng.below(all.len() as u64) as usize].clone();
+        match rng.below(6) {
+            // a recruiter's move (refused ones change nothing)
+            0 | 1 => {
+                let stage = STAGES[rng.below(STAGES.len() as u64) as usize];
+                env.run(&["application", "move", &any(&mut rng), stage]);
+            }
+            // a candidate applies
+            2 => {
+                applied += 1;
+                env.ok(&[
+                    "apply",
+                    &(1 + rng.below(2)).to_string(),
+                    "--name",
+                    "New Person",
+                    "--email",
+                    &format!("new{applied}@example.org"),
+                ]);
+            }
+            // a person's SQL: many rows in one statement
+            3 => sql(
+                &env,
+                &format!(
+                    "UPDATE applications SET stage = 'rejected' WHERE stage = 'applied' AND id % 5 = {}",
+                    rng.below(5)
+                ),
+            ),
+            // one to the other posting
+            4 => sql(
+                &env,
+                &format!(
+                    "UPDATE applications SET posting_id = 3 - posting_id WHERE id = {}",
+                    any(&mut rng)
+                ),
+            ),
+            // one deleted, with what names it
+            _ => {
+                let id = any(&mut rng);
+                for table in ["outbox", "transitions"] {
+                    sql(
+                        &env,
+                        &format!("DELETE FROM {table} WHERE application_id = {id}"),
+                    );
+                }
+                sql(&env, &format!("DELETE FROM applications WHERE id = {id}"));
+            }
+        }
+        if round % 7 == 6 {
+            fold(&env);
+        }
+        let (kept, fresh) = kept_and_fresh(&env);
+        assert_eq!(kept, fresh, "after round {round} (ATSD_TEST_SEED={seed})");
+    }
+    fold(&env);
+    let (kept, fresh) = kept_and_fresh(&env);
+    assert_eq!(kept, fresh, "after the last fold");
+    let folded = rows(&env, "SELECT COUNT(*) FROM stage_totals")[0][0].clone();
+    assert_eq!(
+        folded,
+        fresh.len().to_string(),
+        "one row per posting and stage"
+    );
+
+    // the pages show what the report counts afresh
+    let overview = get(port, "/board", Some(&cookie)).body;
+    for posting in ["1", "2"] {
+        let report = env.json(&["report", "--posting", posting]);
+        let page = get(port, &format!("/board/postings/{posting}"), Some(&cookie)).body;
+        for s in report["postings"][0]["stages"].as_array().unwrap() {
+            let stage = s["stage"].as_str().unwrap();
+            let count = s["count"].as_i64().unwrap();
+            let href = format!("/board/postings/{posting}/applications?stage={stage}");
+            if count > 0 {
+                assert_eq!(linked_number(&overview, &href), count, "overview: {href}");
+                assert_eq!(linked_number(&page, &href), count, "posting page: {href}");
+            }
+        }
+    }
+    api.stop();
+}
