@@ -46,7 +46,7 @@ fn read_message(env: &Env, file: Option<&std::path::Path>) -> crate::error::Resu
 
 /// `atsd mail inspect`: what atsd reads in a message, nothing stored.
 pub(super) fn inspect(env: &Env, file: Option<&std::path::Path>) -> CmdResult {
-    use crate::inbound::dsn;
+    use crate::inbound::{bounce_text, dsn};
     let raw = read_message(env, file)?;
     let Some(msg) = mail_parser::MessageParser::default()
         .parse(&raw)
@@ -78,7 +78,7 @@ pub(super) fn inspect(env: &Env, file: Option<&std::path::Path>) -> CmdResult {
             "permanent": d.permanent(),
         })).collect::<Vec<_>>()).unwrap_or_default(),
         "looks_like_bounce": dsn::looks_like_bounce(&msg),
-        "text_status": dsn::text_failure(&text),
+        "text_status": bounce_text::text_failure(msg.subject().unwrap_or(""), &text),
         "auto_reply": rx::auto_reply(&msg),
     });
     if env.json {

@@ -185,6 +185,16 @@ fn address_of(v: &str) -> Option<String> {
 /// to a word or a longer number. Each place is looked at through at most
 /// ten bytes, so the whole text is read in time linear in its length.
 pub fn status_code(text: &str) -> Option<String> {
+    code_of_class(text, b"245")
+}
+
+/// The first enhanced status code of a failure (class 4 or 5) in `text`:
+/// a `2.0.13` before it (a version number, a success) is passed over.
+pub fn failure_code(text: &str) -> Option<String> {
+    code_of_class(text, b"45")
+}
+
+fn code_of_class(text: &str, classes: &[u8]) -> Option<String> {
     let b = text.as_bytes();
     // how many digits start at `at` (counted up to 4: more is too many)
     let digits = |at: usize| {
@@ -196,7 +206,7 @@ pub fn status_code(text: &str) -> Option<String> {
             .count()
     };
     for i in 0..b.len() {
-        if !matches!(b[i], b'2' | b'4' | b'5')
+        if !classes.contains(&b[i])
             || (i > 0 && (b[i - 1].is_ascii_alphanumeric() || b[i - 1] == b'.'))
             || b.get(i + 1) != Some(&b'.')
         {
@@ -213,64 +223,6 @@ pub fn status_code(text: &str) -> Option<String> {
             && !b.get(end).is_some_and(|c| c.is_ascii_digit() || *c == b'.')
         {
             return Some(text[i..end].to_string());
-        }
-    }
-    None
-}
-
-/// What a report's free text says of the failure: its enhanced status code
-/// (`5.1.1`), else the class of an SMTP reply in it (`550` → `5.0.0`), else
-/// `5.0.0` for the words mail systems use for a dead mailbox, else `4.0.0`
-/// for those of a delay.
-pub fn text_failure(text: &str) -> Option<String> {
-    if let Some(code) = status_code(text) {
-        return Some(code);
-    }
-    if let Some(class) = smtp_reply(text) {
-        return Some(class);
-    }
-    let lower = text.to_lowercase();
-    const DEAD: [&str; 14] = [
-        "user unknown",
-        "unknown user",
-        "no such user",
-        "no such mailbox",
-        "does not exist",
-        "doesn't exist",
-        "mailbox unavailable",
-        "mailbox not found",
-        "invalid recipient",
-        "recipient address rejected",
-        "account has been disabled",
-        "not a valid mailbox",
-        "unknown recipient",
-        "no mailbox here",
-    ];
-    const LATER: [&str; 4] = [
-        "will retry",
-        "will be retried",
-        "still trying",
-        "has been delayed",
-    ];
-    if DEAD.iter().any(|w| lower.contains(w)) {
-        return Some("5.0.0".into());
-    }
-    if LATER.iter().any(|w| lower.contains(w)) {
-        return Some("4.0.0".into());
-    }
-    None
-}
-
-/// A 5xx or 4xx SMTP reply code in text (`said: 550 …`, `550-…`), as a
-/// status class (`5.0.0`).
-fn smtp_reply(text: &str) -> Option<String> {
-    for w in text.split(|c: char| c.is_whitespace() || c == '(' || c == ':') {
-        let w = w.trim_end_matches('-');
-        if w.len() == 3 && w.chars().all(|c| c.is_ascii_digit()) {
-            let d: u32 = w.parse().ok()?;
-            if (421..=554).contains(&d) && matches!(d / 100, 4 | 5) {
-                return Some(format!("{}.0.0", d / 100));
-            }
         }
     }
     None

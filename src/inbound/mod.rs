@@ -9,6 +9,7 @@
 //!   and drop;
 //! - [`lmtp`]: the LMTP listener `atsd run` serves on loopback.
 
+pub mod bounce_text;
 pub mod dsn;
 pub mod itip;
 pub mod lmtp;

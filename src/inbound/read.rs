@@ -9,6 +9,7 @@
 //! still takes longer than [`READ_DEADLINE`] is quarantined with that
 //! reason, while the daemon goes on answering.
 
+use super::bounce_text;
 use super::dsn::{self, Report};
 use super::itip::{self, Reply};
 use chrono::{DateTime, Utc};
@@ -133,11 +134,15 @@ pub fn read(raw: &[u8], envelope_to: &[String], domain: &str) -> Option<Reading>
         (Vec::new(), String::new())
     };
     let body = msg.body_text(0).map(|t| t.into_owned());
-    let text_failure = if report.is_none() && looks_like_bounce {
+    // what its words say of a failure: read on any message that is not a
+    // standard report (or one whose report names no recipient), since what
+    // comes back to a VERP address need not look like a report to be one
+    // (the classifier decides what counts)
+    let text_failure = if report.as_ref().is_none_or(|r| r.recipients.is_empty()) {
         let text = body
             .clone()
             .unwrap_or_else(|| String::from_utf8_lossy(raw).into_owned());
-        dsn::text_failure(&text).map(|status| {
+        bounce_text::text_failure(msg.subject().unwrap_or(""), &text).map(|status| {
             let line = text
                 .lines()
                 .find(|l| l.contains(&status) || l.contains(&status.replace('.', "")))

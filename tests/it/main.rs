@@ -9,6 +9,7 @@ mod blind_review;
 mod board_actions;
 mod board_counts;
 mod booking;
+mod bounce_corpora;
 mod careers;
 mod careers_client;
 mod clock;

@@ -38,7 +38,13 @@ pub(super) async fn classify<C: ConnectionTrait>(
                 ));
             };
             if let Some(r) = report {
-                let delivery = pick(&r.recipients, &row.recipient);
+                // a report without recipient blocks says it in words, if at all
+                let words = if r.recipients.is_empty() {
+                    free_text_delivery(m, &row.recipient)
+                } else {
+                    None
+                };
+                let delivery = words.unwrap_or_else(|| pick(&r.recipients, &row.recipient));
                 return Ok(Plan::Bounce {
                     row: Box::new(row),
                     delivery,
