@@ -114,7 +114,14 @@ pub async fn stage_counts<C: ConnectionTrait>(
          WHERE t.n <> 0 ORDER BY t.posting_id, t.stage"
     ));
     let staged: std::collections::HashSet<&str> = cutoffs.iter().map(|(s, _)| s.as_str()).collect();
-    let rows = c.query_all_raw(sql(b, &q, values)).await?;
+    let mut st = sql(b, &q, values);
+    if b == DbBackend::Postgres {
+        // the values written into the statement (by sea-query's quoting):
+        // with parameters, PostgreSQL's generic plan after five runs reads
+        // the posting's whole range (75–97 ms instead of 8 ms, measured)
+        st = sea_orm::Statement::from_string(b, st.to_string());
+    }
+    let rows = c.query_all_raw(st).await?;
     let mut out = Vec::with_capacity(rows.len());
     for r in rows {
         let stage: String = r.try_get("", "stage")?;
