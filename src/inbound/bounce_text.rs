@@ -184,9 +184,10 @@ mod tests {
         );
     }
 
-    /// One sample per wording, from the corpora (the addresses made up).
+    /// One sample per wording, from the corpora (the addresses made up):
+    /// a dead address.
     #[test]
-    fn the_wordings_of_the_corpora() {
+    fn the_words_for_a_dead_address() {
         let dead = [
             ("", "userx@example.net.py - no such user here."), // MDaemon
             (
@@ -222,6 +223,11 @@ mod tests {
         for (subject, text) in dead {
             assert_eq!(says(subject, text).as_deref(), Some("5.0.0"), "{text}");
         }
+    }
+
+    /// A final failure of the message.
+    #[test]
+    fn the_words_of_a_final_failure() {
         let last = [
             (
                 "failure notice",
@@ -267,6 +273,11 @@ mod tests {
         for (subject, text) in last {
             assert_eq!(says(subject, text).as_deref(), Some("5.0.0"), "{text}");
         }
+    }
+
+    /// A delay, a warning: still on its way, however it words the failure.
+    #[test]
+    fn the_words_of_a_delay_and_of_no_failure() {
         let later = [
             (
                 "Warning: could not send message for past 4 hours",

@@ -336,7 +336,11 @@ fn the_migration_renames_strong_no_to_greenhouse_s_definitely_not() {
     let db = crate::common::TestDb::new(dir.path());
     crate::common::block_on(async {
         let conn = sea_orm::Database::connect(&db.url).await.expect("connect");
-        let before = migration::Migrator::migrations().len() - 1;
+        // every migration before the one that renames
+        let before = migration::Migrator::migrations()
+            .iter()
+            .position(|m| m.name() == "m20261207_000015_structured_interviews")
+            .expect("the migration of structured interviews");
         migration::Migrator::up(&conn, Some(before as u32))
             .await
             .expect("the migrations before");
