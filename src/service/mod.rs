@@ -6,6 +6,7 @@
 
 pub mod exposition;
 pub mod http;
+pub mod memory;
 pub mod metrics;
 pub mod notify;
 
@@ -124,7 +125,13 @@ pub struct Service {
     pub health: Arc<Health>,
     pub metrics: Arc<metrics::Metrics>,
     status: Mutex<String>,
+    /// When start-up's pages go back ([`memory::give_back_start_up`]): a
+    /// while after READY=1, once the jobs caught up at start have run.
+    give_back_at: Mutex<Option<Instant>>,
 }
+
+/// How long after READY=1 start-up's pages go back.
+const GIVE_BACK_AFTER: Duration = Duration::from_secs(10);
 
 impl Service {
     pub fn new(
@@ -138,6 +145,7 @@ impl Service {
             health,
             metrics,
             status: Mutex::new("scheduling".into()),
+            give_back_at: Mutex::new(None),
         }
     }
 }
@@ -146,6 +154,10 @@ impl Lifecycle for Service {
     fn ready(&self) {
         // the loop is about to turn: healthy from the first READY=1 on
         self.health.mark_tick();
+        // what only start-up used goes back soon (again after a reload)
+        if let Ok(mut at) = self.give_back_at.lock() {
+            *at = Some(Instant::now() + GIVE_BACK_AFTER);
+        }
         let status = self
             .status
             .lock()
@@ -157,6 +169,18 @@ impl Lifecycle for Service {
     fn tick(&self, _now: DateTime<Utc>) {
         self.health.mark_tick();
         self.notifier.watchdog_ping();
+        let due = self
+            .give_back_at
+            .lock()
+            .is_ok_and(|mut at| at.take_if(|at| *at <= Instant::now()).is_some());
+        if due {
+            let (before, after) = memory::give_back_start_up();
+            tracing::debug!(
+                before_kib = before,
+                after_kib = after,
+                "start-up's pages given back"
+            );
+        }
     }
 
     fn tick_every(&self) -> Option<Duration> {
