@@ -52,6 +52,13 @@ fn main() {
         Ok("each") | Err(_) => Record::Each,
         Ok(other) => panic!("ATSD_BENCH_RECORD={other}: each or batched"),
     };
+    // atsd's SMTP connections (`[mail.smtp] pool_size`); smtp-source keeps
+    // CONNECTIONS: more connections put more emails in each commit of
+    // `record = "each"` (at most one per connection unrecorded, as ever)
+    let connections: usize = std::env::var("ATSD_BENCH_CONNECTIONS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(CONNECTIONS as usize);
     let port = free_port();
     let listen = format!("127.0.0.1:{port}");
     let mut sink_args = vec!["-u", "nobody"];
@@ -147,7 +154,7 @@ fn main() {
         config.mail.smtp.host = "127.0.0.1".into();
         config.mail.smtp.port = port;
         config.mail.smtp.tls = Tls::None;
-        config.mail.smtp.pool_size = CONNECTIONS;
+        config.mail.smtp.pool_size = connections as _;
         config.mail.smtp.timeout = Dur::secs(30);
         let sender = Arc::new(Sender::from_config(&config, None).expect("sender"));
         let start = Instant::now();
@@ -181,7 +188,7 @@ fn main() {
         Record::Batched => ("outcomes recorded in batches", 50),
     };
     println!(
-        "dispatch benchmark: {n} emails of ~{MESSAGE_BYTES} bytes to smtp-sink on loopback, {CONNECTIONS} connections, {backend}, sink {} PIPELINING, {mode}",
+        "dispatch benchmark: {n} emails of ~{MESSAGE_BYTES} bytes to smtp-sink on loopback, {connections} connections (smtp-source {CONNECTIONS}), {backend}, sink {} PIPELINING, {mode}",
         if pipelining { "advertising" } else { "without" }
     );
     println!();
