@@ -133,15 +133,17 @@ fn main() {
         db.drop_database().await;
 
         // the same run without the board's kept counts (the triggers on
-        // applications that keep stage_totals dropped): what they cost a move
+        // applications that keep stage_totals and stage_days dropped): what they cost a move
         let (db, store) = fresh(&dir.path().join("uncounted"), n).await;
-        for t in ["insert", "update", "delete"] {
-            let on = if db.is_postgres() { " ON applications" } else { "" };
-            store
-                .conn()
-                .execute_unprepared(&format!("DROP TRIGGER stage_totals_{t}{on}"))
-                .await
-                .expect("drop a trigger");
+        for table in ["stage_totals", "stage_days"] {
+            for t in ["insert", "update", "delete"] {
+                let on = if db.is_postgres() { " ON applications" } else { "" };
+                store
+                    .conn()
+                    .execute_unprepared(&format!("DROP TRIGGER {table}_{t}{on}"))
+                    .await
+                    .expect("drop a trigger");
+            }
         }
         let t = Instant::now();
         Advance {

@@ -48,10 +48,11 @@ fn stale_condition(cutoffs: &Cutoffs, values: &mut Vec<Value>) -> Option<String>
 
 /// Per posting (or one posting) and stage: count, stale, new since `since`,
 /// in one statement (one snapshot on PostgreSQL). The counts come from
-/// `stage_totals`, which triggers keep in the writing transactions; the
-/// two that depend on the hour are index ranges that touch only recent
-/// rows: those that entered their stage after its cut-off (the rest are
-/// stale) and those that applied since `since`.
+/// `stage_totals`, which triggers keep in the writing transactions; those
+/// that entered their stage after its cut-off (the rest are stale) from
+/// `stage_days`, kept the same way per day: the days after the cut-off's
+/// day summed, the rest of its own day an index range; those that applied
+/// since `since` an index range over recent rows.
 pub async fn stage_counts<C: ConnectionTrait + TransactionTrait>(
     c: &C,
     posting: Option<i64>,
@@ -60,9 +61,13 @@ pub async fn stage_counts<C: ConnectionTrait + TransactionTrait>(
 ) -> Result<Vec<StageCount>> {
     let b = c.get_database_backend();
     let mut values = Vec::new();
-    let (one, one_a) = match posting {
-        Some(_) => (" WHERE posting_id = ?", " AND a.posting_id = ?"),
-        None => ("", ""),
+    let (one, one_d, one_a) = match posting {
+        Some(_) => (
+            " WHERE posting_id = ?",
+            " AND posting_id = ?",
+            " AND a.posting_id = ?",
+        ),
+        None => ("", "", ""),
     };
     values.extend(posting.map(Value::from));
     let mut q = format!(
@@ -76,24 +81,32 @@ pub async fn stage_counts<C: ConnectionTrait + TransactionTrait>(
             "COALESCE(f.n, 0)"
         }
     );
-    // entered their stage after its cut-off (the others are stale), through
-    // `(stage, entered_stage_at, posting_id)`
+    // entered their stage after its cut-off (the others are stale): the
+    // kept days after the cut-off's day, through `(stage, day, posting_id)`,
+    // and the rest of that day through `(stage, entered_stage_at, posting_id)`
     let fresh: Vec<String> = cutoffs
         .iter()
         .map(|(stage, at)| {
+            let (day, next) = day_after(*at);
+            values.push(stage.clone().into());
+            values.push(day.into());
+            values.extend(posting.map(Value::from));
             values.push(stage.clone().into());
             values.push((*at).into());
+            values.push(next.into());
             values.extend(posting.map(Value::from));
             format!(
-                "SELECT a.posting_id, a.stage, COUNT(*) AS n FROM applications a \
-                 WHERE a.stage = ? AND a.entered_stage_at >= ?{one_a} \
+                "SELECT posting_id, stage, n FROM stage_days WHERE stage = ? AND day > ?{one_d} \
+                 UNION ALL SELECT a.posting_id, a.stage, COUNT(*) AS n FROM applications a \
+                 WHERE a.stage = ? AND a.entered_stage_at >= ? AND a.entered_stage_at < ?{one_a} \
                  GROUP BY a.posting_id, a.stage"
             )
         })
         .collect();
     if !fresh.is_empty() {
         q.push_str(&format!(
-            " LEFT JOIN ({}) f ON f.posting_id = t.posting_id AND f.stage = t.stage",
+            " LEFT JOIN (SELECT posting_id, stage, SUM(n) AS n FROM ({}) u \
+             GROUP BY posting_id, stage) f ON f.posting_id = t.posting_id AND f.stage = t.stage",
             fresh.join(" UNION ALL ")
         ));
     }
@@ -144,6 +157,14 @@ pub async fn stage_counts<C: ConnectionTrait + TransactionTrait>(
     Ok(out)
 }
 
+/// The day of `at` as `stage_days` keeps it (days since 1970-01-01, UTC)
+/// and the start of the next one.
+fn day_after(at: DateTime<Utc>) -> (i64, DateTime<Utc>) {
+    let day = at.timestamp().div_euclid(86_400);
+    let next = DateTime::from_timestamp((day + 1) * 86_400, 0).unwrap_or(at);
+    (day, next)
+}
+
 /// `st` read, on PostgreSQL in a transaction of its own after `setting`
 /// (a `SET LOCAL` for this one read).
 async fn read_with<C: ConnectionTrait + TransactionTrait>(
@@ -161,34 +182,42 @@ async fn read_with<C: ConnectionTrait + TransactionTrait>(
     Ok(rows)
 }
 
-/// Folds `stage_totals` together: on PostgreSQL each writing statement
-/// appends rows of its own, and the counts are their sums; this replaces
-/// them with one row per posting and stage (in one statement, so rows
-/// appended meanwhile stay as they are), and drops the zeros. On SQLite the
-/// rows are one per posting and stage already: only the zeros go.
+/// Folds `stage_totals` and `stage_days` together: on PostgreSQL each
+/// writing statement appends rows of its own, and the counts are their
+/// sums; this replaces them with one row per posting and stage (and day)
+/// (in one statement per table, so rows appended meanwhile stay as they
+/// are), and drops the zeros. On SQLite the rows are one per key already:
+/// only the zeros go.
 /// Returns how many rows were folded away.
 pub async fn fold_totals<C: ConnectionTrait>(c: &C) -> Result<u64> {
-    let b = c.get_database_backend();
-    let q = match b {
-        DbBackend::Postgres => {
-            "WITH gone AS (DELETE FROM stage_totals RETURNING posting_id, stage, n), \
-             back AS (INSERT INTO stage_totals (posting_id, stage, n) \
-             SELECT posting_id, stage, SUM(n) FROM gone GROUP BY posting_id, stage \
-             HAVING SUM(n) <> 0 RETURNING 1) \
-             SELECT (SELECT COUNT(*) FROM gone) - (SELECT COUNT(*) FROM back) AS n"
-        }
-        _ => "DELETE FROM stage_totals WHERE n = 0 RETURNING 1 AS n",
-    };
-    let rows = c.query_all_raw(sql(b, q, vec![])).await?;
-    Ok(match b {
-        DbBackend::Postgres => rows
-            .first()
-            .map(|r| r.try_get::<i64>("", "n"))
-            .transpose()?
-            .unwrap_or(0)
-            .max(0) as u64,
-        _ => rows.len() as u64,
-    })
+    let mut folded = 0;
+    for (table, key) in [
+        ("stage_totals", "posting_id, stage"),
+        ("stage_days", "posting_id, stage, day"),
+    ] {
+        let b = c.get_database_backend();
+        let q = match b {
+            DbBackend::Postgres => format!(
+                "WITH gone AS (DELETE FROM {table} RETURNING {key}, n), \
+                 back AS (INSERT INTO {table} ({key}, n) \
+                 SELECT {key}, SUM(n) FROM gone GROUP BY {key} \
+                 HAVING SUM(n) <> 0 RETURNING 1) \
+                 SELECT (SELECT COUNT(*) FROM gone) - (SELECT COUNT(*) FROM back) AS n"
+            ),
+            _ => format!("DELETE FROM {table} WHERE n = 0 RETURNING 1 AS n"),
+        };
+        let rows = c.query_all_raw(sql(b, &q, vec![])).await?;
+        folded += match b {
+            DbBackend::Postgres => rows
+                .first()
+                .map(|r| r.try_get::<i64>("", "n"))
+                .transpose()?
+                .unwrap_or(0)
+                .max(0) as u64,
+            _ => rows.len() as u64,
+        };
+    }
+    Ok(folded)
 }
 
 /// `?, ?, …` for `items`, whose values join `values`.

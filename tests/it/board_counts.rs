@@ -44,18 +44,37 @@ fn fold(env: &Env) {
     })
 }
 
-/// (posting, stage, count), kept and counted afresh.
+/// (posting, stage, count), kept and counted afresh; then (posting, stage,
+/// day entered, count), kept and counted afresh (the day computed here
+/// another way than the triggers do).
 fn kept_and_fresh(env: &Env) -> (Vec<Vec<String>>, Vec<Vec<String>>) {
-    let kept = rows(
+    let mut kept = rows(
         env,
         "SELECT posting_id, stage, CAST(SUM(n) AS BIGINT) FROM stage_totals \
          GROUP BY posting_id, stage HAVING SUM(n) <> 0 ORDER BY posting_id, stage",
     );
-    let fresh = rows(
+    let mut fresh = rows(
         env,
         "SELECT posting_id, stage, COUNT(*) FROM applications \
          GROUP BY posting_id, stage ORDER BY posting_id, stage",
     );
+    kept.extend(rows(
+        env,
+        "SELECT posting_id, stage, day, CAST(SUM(n) AS BIGINT) FROM stage_days \
+         GROUP BY posting_id, stage, day HAVING SUM(n) <> 0 ORDER BY posting_id, stage, day",
+    ));
+    let day = if env.db.is_postgres() {
+        "CAST((entered_stage_at AT TIME ZONE 'UTC')::date - DATE '1970-01-01' AS BIGINT)"
+    } else {
+        "CAST(julianday(entered_stage_at) - 2440587.5 AS INTEGER)"
+    };
+    fresh.extend(rows(
+        env,
+        &format!(
+            "SELECT posting_id, stage, {day} AS day, COUNT(*) FROM applications \
+             GROUP BY posting_id, stage, day ORDER BY posting_id, stage, day"
+        ),
+    ));
     (kept, fresh)
 }
 
@@ -80,6 +99,22 @@ fn kept_stage_counts_equal_a_fresh_count_after_random_writes() {
     seed_applications(&env, 1, 30, "applied", &t(Duration::days(20)));
     seed_applications(&env, 1, 6, "screening", &t(Duration::days(6)));
     seed_applications(&env, 1, 3, "screening", &t(Duration::days(1)));
+    // on both sides of the screening cut-off (5 days), in its day when the
+    // clock allows: the kept days before it, an index range after it
+    seed_applications(
+        &env,
+        1,
+        2,
+        "screening",
+        &t(Duration::days(5) + Duration::minutes(1)),
+    );
+    seed_applications(
+        &env,
+        1,
+        4,
+        "screening",
+        &t(Duration::days(5) - Duration::minutes(1)),
+    );
     seed_applications(&env, 2, 12, "applied", &t(Duration::hours(3)));
     let (kept, fresh) = kept_and_fresh(&env);
     assert_eq!(kept, fresh, "after the seeding");
@@ -93,7 +128,7 @@ fn kept_stage_counts_equal_a_fresh_count_after_random_writes() {
     for round in 0..40 {
         let all = ids(&env);
         let any = |rng: &mut Rng| all[rng.below(all.len() as u64) as usize].clone();
-        match rng.below(6) {
+        match rng.below(7) {
             // a recruiter's move (refused ones change nothing)
             0 | 1 => {
                 let stage = STAGES[rng.below(STAGES.len() as u64) as usize];
@@ -127,6 +162,15 @@ fn kept_stage_counts_equal_a_fresh_count_after_random_writes() {
                     any(&mut rng)
                 ),
             ),
+            // one's stage entered at another time (its day moves)
+            5 => sql(
+                &env,
+                &format!(
+                    "UPDATE applications SET entered_stage_at = '{}' WHERE id = {}",
+                    t(Duration::hours(rng.below(24 * 30) as i64)),
+                    any(&mut rng)
+                ),
+            ),
             // one deleted, with what names it
             _ => {
                 let id = any(&mut rng);
@@ -148,11 +192,15 @@ fn kept_stage_counts_equal_a_fresh_count_after_random_writes() {
     fold(&env);
     let (kept, fresh) = kept_and_fresh(&env);
     assert_eq!(kept, fresh, "after the last fold");
-    let folded = rows(&env, "SELECT COUNT(*) FROM stage_totals")[0][0].clone();
+    let folded = rows(
+        &env,
+        "SELECT (SELECT COUNT(*) FROM stage_totals) + (SELECT COUNT(*) FROM stage_days)",
+    )[0][0]
+        .clone();
     assert_eq!(
         folded,
         fresh.len().to_string(),
-        "one row per posting and stage"
+        "one row per posting and stage, and per posting, stage and day"
     );
 
     // the pages show what the report counts afresh
@@ -160,6 +208,18 @@ fn kept_stage_counts_equal_a_fresh_count_after_random_writes() {
     for posting in ["1", "2"] {
         let report = env.json(&["report", "--posting", posting]);
         let page = get(port, &format!("/board/postings/{posting}"), Some(&cookie)).body;
+        let stale: i64 = report["postings"][0]["stages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["stale"].as_i64().unwrap())
+            .sum();
+        let href = format!("/board/postings/{posting}/applications?stale=1");
+        assert_eq!(
+            linked_number(&overview, &href),
+            stale,
+            "overview: stale of {posting}"
+        );
         for s in report["postings"][0]["stages"].as_array().unwrap() {
             let stage = s["stage"].as_str().unwrap();
             let count = s["count"].as_i64().unwrap();

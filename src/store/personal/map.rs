@@ -629,6 +629,12 @@ pub const MAP: &[Table] = &[
         columns: &[k("id"), k("posting_id"), k("stage"), k("n")],
     },
     Table {
+        name: "stage_days",
+        rows: Rows::None,
+        delete: false,
+        columns: &[k("id"), k("posting_id"), k("stage"), k("day"), k("n")],
+    },
+    Table {
         name: "send_rate",
         rows: Rows::None,
         delete: false,
