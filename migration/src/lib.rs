@@ -19,7 +19,7 @@ mod m20261207_000013_request_links;
 mod m20261207_000014_careers;
 mod m20261207_000015_structured_interviews;
 mod m20261207_000016_stage_totals;
-mod m20261208_000017_stage_days;
+mod m20261208_000017_board_kept;
 
 pub struct Migrator;
 
@@ -43,7 +43,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000014_careers::Migration),
             Box::new(m20261207_000015_structured_interviews::Migration),
             Box::new(m20261207_000016_stage_totals::Migration),
-            Box::new(m20261208_000017_stage_days::Migration),
+            Box::new(m20261208_000017_board_kept::Migration),
         ]
     }
 }

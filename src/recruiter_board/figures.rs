@@ -39,6 +39,7 @@ struct Cached {
     refreshing: bool,
 }
 
+#[derive(serde::Serialize, serde::Deserialize)]
 pub struct LogFigures {
     /// Finished applications when counted (the funnel's base).
     pub finished: i64,
@@ -49,7 +50,43 @@ pub struct LogFigures {
     pub counted_at: DateTime<Utc>,
 }
 
+/// Figures that took longer than this to count are kept in the database
+/// too (`chart_figures`): a daemon started next shows them at once.
+const STORE_AFTER: std::time::Duration = std::time::Duration::from_millis(20);
+
 impl LogFigures {
+    /// Counts the figures of `posting` and keeps them in `cache`, and in the
+    /// database when they took a while (in the background: nobody waits).
+    async fn count_and_keep(
+        cache: &ChartCache,
+        store: &Store,
+        posting: i64,
+        last: i64,
+        terminal: &[String],
+    ) -> Result<Arc<LogFigures>> {
+        let t = Instant::now();
+        let f = Arc::new(LogFigures::count(store, posting, terminal).await?);
+        cache.keep(posting, last, f.clone());
+        if t.elapsed() >= STORE_AFTER {
+            match serde_json::to_string(&*f) {
+                Ok(json) => {
+                    let (store, at) = (store.clone(), f.counted_at);
+                    tokio::spawn(async move {
+                        if let Err(e) =
+                            q::keep_figures(store.conn(), posting, last, at, &json).await
+                        {
+                            tracing::warn!(posting, error = %e, "board: cannot keep the chart figures");
+                        }
+                    });
+                }
+                Err(e) => {
+                    tracing::warn!(posting, error = %e, "board: cannot write the chart figures")
+                }
+            }
+        }
+        Ok(f)
+    }
+
     async fn count(store: &Store, posting: i64, terminal: &[String]) -> Result<LogFigures> {
         let counted_at = Utc::now();
         // three reads side by side, on connections of their own: on SQLite
@@ -126,9 +163,8 @@ pub async fn keep_warm(
                 continue;
             }
             let t = Instant::now();
-            match LogFigures::count(&store, posting, &terminal).await {
-                Ok(f) => {
-                    cache.keep(posting, last, Arc::new(f));
+            match LogFigures::count_and_keep(&cache, &store, posting, last, &terminal).await {
+                Ok(_) => {
                     tracing::debug!(
                         posting,
                         ms = t.elapsed().as_millis() as u64,
@@ -172,7 +208,9 @@ impl ChartCache {
         }
     }
 
-    /// The figures of `posting`, and whether they are older than the log.
+    /// The figures of `posting`, and whether they are older than the log:
+    /// those kept here, else those kept in the database (a daemon just
+    /// started), else counted while the page waits.
     pub async fn get(
         self: &Arc<Self>,
         store: &Store,
@@ -180,11 +218,70 @@ impl ChartCache {
         terminal: &[String],
     ) -> Result<(Arc<LogFigures>, bool)> {
         let last = q::last_transition(store.conn()).await?;
+        if let Some(kept) = self.kept(store, posting, last, terminal) {
+            return Ok(kept);
+        }
+        if self.load(store, posting).await
+            && let Some(kept) = self.kept(store, posting, last, terminal)
+        {
+            return Ok(kept);
+        }
+        let f = LogFigures::count_and_keep(self, store, posting, last, terminal).await?;
+        Ok((f, false))
+    }
+
+    /// Takes the figures of `posting` kept in the database, when they are
+    /// young enough to be shown; whether it did.
+    async fn load(&self, store: &Store, posting: i64) -> bool {
+        let kept = match q::kept_figures(store.conn(), posting).await {
+            Ok(Some(k)) => k,
+            Ok(None) => return false,
+            Err(e) => {
+                tracing::warn!(posting, error = %e, "board: cannot read the kept chart figures");
+                return false;
+            }
+        };
+        let (last, counted_at, json) = kept;
+        let Some(counted) = (Utc::now() - counted_at)
+            .to_std()
+            .ok()
+            .filter(|age| *age < SHOW_AT_MOST)
+            .and_then(|age| Instant::now().checked_sub(age))
+        else {
+            return false;
+        };
+        let figures = match serde_json::from_str::<LogFigures>(&json) {
+            Ok(f) => Arc::new(f),
+            Err(e) => {
+                tracing::warn!(posting, error = %e, "board: the kept chart figures do not read");
+                return false;
+            }
+        };
+        if let Ok(mut m) = self.0.lock() {
+            m.entry(posting).or_insert(Cached {
+                last,
+                counted,
+                figures,
+                refreshing: false,
+            });
+        }
+        true
+    }
+
+    /// The figures of `posting` kept here, if any may be shown (a refresh
+    /// started behind them when they are older than the log or a minute).
+    fn kept(
+        self: &Arc<Self>,
+        store: &Store,
+        posting: i64,
+        last: i64,
+        terminal: &[String],
+    ) -> Option<(Arc<LogFigures>, bool)> {
         let mut refresh = false;
         let kept = match self.0.lock() {
             Ok(mut m) => match m.get_mut(&posting) {
                 Some(c) if c.last == last && c.counted.elapsed() < REFRESH_AFTER => {
-                    return Ok((c.figures.clone(), false));
+                    return Some((c.figures.clone(), false));
                 }
                 Some(c) if c.counted.elapsed() < SHOW_AT_MOST => {
                     if !c.refreshing {
@@ -197,27 +294,22 @@ impl ChartCache {
             },
             Err(_) => None,
         };
-        if let Some(kept) = kept {
-            if refresh {
-                let (cache, store, terminal) = (self.clone(), store.clone(), terminal.to_vec());
-                tokio::spawn(async move {
-                    match LogFigures::count(&store, posting, &terminal).await {
-                        Ok(f) => cache.keep(posting, last, Arc::new(f)),
-                        Err(e) => {
-                            tracing::warn!(posting, error = %e, "board: cannot count the chart figures");
-                            if let Ok(mut m) = cache.0.lock()
-                                && let Some(c) = m.get_mut(&posting)
-                            {
-                                c.refreshing = false;
-                            }
+        if kept.is_some() && refresh {
+            let (cache, store, terminal) = (self.clone(), store.clone(), terminal.to_vec());
+            tokio::spawn(async move {
+                match LogFigures::count_and_keep(&cache, &store, posting, last, &terminal).await {
+                    Ok(_) => {}
+                    Err(e) => {
+                        tracing::warn!(posting, error = %e, "board: cannot count the chart figures");
+                        if let Ok(mut m) = cache.0.lock()
+                            && let Some(c) = m.get_mut(&posting)
+                        {
+                            c.refreshing = false;
                         }
                     }
-                });
-            }
-            return Ok(kept);
+                }
+            });
         }
-        let f = Arc::new(LogFigures::count(store, posting, terminal).await?);
-        self.keep(posting, last, f.clone());
-        Ok((f, false))
+        kept
     }
 }

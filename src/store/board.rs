@@ -470,14 +470,66 @@ pub async fn stay_days<C: ConnectionTrait>(c: &C, posting: i64) -> Result<Vec<(S
 /// The postings with at least `min` applications, biggest first, at most `limit`.
 pub async fn big_postings<C: ConnectionTrait>(c: &C, min: i64, limit: u64) -> Result<Vec<i64>> {
     let b = c.get_database_backend();
+    // from the kept counts (a full pass over applications before)
     let q = format!(
-        "SELECT posting_id, COUNT(*) AS n FROM applications GROUP BY posting_id \
-         HAVING COUNT(*) >= ? ORDER BY n DESC, posting_id LIMIT {limit}"
+        "SELECT posting_id, SUM(n) AS n FROM stage_totals GROUP BY posting_id \
+         HAVING SUM(n) >= ? ORDER BY n DESC, posting_id LIMIT {limit}"
     );
     let rows = c.query_all_raw(sql(b, &q, vec![min.into()])).await?;
     rows.iter()
         .map(|r| r.try_get("", "posting_id").map_err(Into::into))
         .collect()
+}
+
+/// The chart figures kept for `posting`: (the newest transition id they
+/// saw, when they were counted, the figures as JSON).
+pub async fn kept_figures<C: ConnectionTrait>(
+    c: &C,
+    posting: i64,
+) -> Result<Option<(i64, DateTime<Utc>, String)>> {
+    let b = c.get_database_backend();
+    let r = c
+        .query_one_raw(sql(
+            b,
+            "SELECT last_transition, counted_at, figures FROM chart_figures WHERE posting_id = ?",
+            vec![posting.into()],
+        ))
+        .await?;
+    r.map(|r| {
+        Ok((
+            r.try_get("", "last_transition")?,
+            r.try_get("", "counted_at")?,
+            r.try_get("", "figures")?,
+        ))
+    })
+    .transpose()
+}
+
+/// Keeps the chart figures of `posting` (see [`kept_figures`]), unless
+/// newer ones are kept already (another daemon's).
+pub async fn keep_figures<C: ConnectionTrait>(
+    c: &C,
+    posting: i64,
+    last: i64,
+    counted_at: DateTime<Utc>,
+    figures: &str,
+) -> Result<()> {
+    let b = c.get_database_backend();
+    c.execute_raw(sql(
+        b,
+        "INSERT INTO chart_figures (posting_id, last_transition, counted_at, figures) \
+         VALUES (?, ?, ?, ?) ON CONFLICT (posting_id) DO UPDATE SET \
+         last_transition = excluded.last_transition, counted_at = excluded.counted_at, \
+         figures = excluded.figures WHERE chart_figures.counted_at < excluded.counted_at",
+        vec![
+            posting.into(),
+            last.into(),
+            counted_at.into(),
+            figures.to_string().into(),
+        ],
+    ))
+    .await?;
+    Ok(())
 }
 
 /// The newest transition id: the board's charts are computed again only

@@ -232,3 +232,71 @@ fn kept_stage_counts_equal_a_fresh_count_after_random_writes() {
     }
     api.stop();
 }
+
+/// The chart figures a daemon counted are kept in the database: the next
+/// daemon (just started) shows them at once with when they were counted,
+/// and catches up behind them; figures over ten minutes old, or that do not
+/// read, are never shown (counted while the page waits, as before).
+#[test]
+fn a_new_daemon_shows_the_chart_figures_kept_before_it_then_catches_up() {
+    let port = free_port();
+    let env = Env::with_config(&format!(
+        "[http]\nlisten = \"127.0.0.1:{port}\"\n[schedule]\npoll = \"0 0 1 1 *\"\ndispatch = \"0 0 1 1 *\"\nadvance = \"0 0 1 1 *\"\n"
+    ));
+    env.add_posting(1, "Cook");
+    env.add_posting(2, "Waiter");
+    env.add_posting(3, "Baker");
+    let now = crate::clock::now();
+    let t = |d: Duration| (now - d).to_rfc3339_opts(SecondsFormat::Secs, true);
+    for posting in 1..=3 {
+        seed_applications(&env, posting, 4, "rejected", &t(Duration::days(3)));
+    }
+    let last = rows(&env, "SELECT MAX(id) FROM transitions")[0][0].clone();
+    // kept by a daemon before: 41 finished (the log says 4), counted two
+    // minutes ago (posting 1), eleven minutes ago (posting 2), unreadable (3)
+    let kept = |posting: i64, ago: Duration, figures: &str| {
+        let at = t(ago);
+        sql(
+            &env,
+            &format!(
+                "INSERT INTO chart_figures (posting_id, last_transition, counted_at, figures) \
+                 VALUES ({posting}, {last}, '{at}', '{}')",
+                figures.replace("{at}", &at)
+            ),
+        );
+    };
+    let claimed = r#"{"finished":41,"funnel":{"rejected":41},"stays":[],"counted_at":"{at}"}"#;
+    kept(1, Duration::minutes(2), claimed);
+    kept(2, Duration::minutes(11), claimed);
+    kept(3, Duration::minutes(2), "{\"finished\": \"many\"}");
+
+    let read = env.token("board", "read");
+    let api = Api::start(&env, port);
+    let cookie = session(port, &read);
+    let page = |posting: u32| get(port, &format!("/board/postings/{posting}"), Some(&cookie)).body;
+
+    // at once, with when they were counted; then caught up (in the background)
+    let first = page(1);
+    assert!(first.contains("Of the 41 finished applications"), "{first}");
+    assert!(
+        first.contains("were counted from the transition log at"),
+        "{first}"
+    );
+    let started = std::time::Instant::now();
+    while !page(1).contains("Of the 4 finished applications") {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(15),
+            "the kept figures were never brought up to date"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    // too old, or unreadable: counted while the page waits
+    for posting in [2, 3] {
+        let p = page(posting);
+        assert!(
+            p.contains("Of the 4 finished applications"),
+            "{posting}: {p}"
+        );
+    }
+    api.stop();
+}

@@ -635,6 +635,17 @@ pub const MAP: &[Table] = &[
         columns: &[k("id"), k("posting_id"), k("stage"), k("day"), k("n")],
     },
     Table {
+        name: "chart_figures",
+        rows: Rows::None,
+        delete: false,
+        columns: &[
+            k("posting_id"),
+            k("last_transition"),
+            k("counted_at"),
+            k("figures"),
+        ],
+    },
+    Table {
         name: "send_rate",
         rows: Rows::None,
         delete: false,

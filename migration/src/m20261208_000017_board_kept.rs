@@ -10,6 +10,11 @@
 //! applications cost the overview 8 ms of its 9. Now they are the days
 //! after the cut-off's day, summed, and the rest of the cut-off's own day
 //! counted in that index range.
+//!
+//! And `chart_figures`: the chart figures the board counts from the
+//! transition log (0.1 s for a posting of 100,000 applications), kept per
+//! posting with the newest transition they saw, so that a daemon just
+//! started (or another one sharing the database) shows them at once.
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::{ConnectionTrait, DbBackend};
@@ -135,6 +140,29 @@ impl MigrationTrait for Migration {
             index.unique();
         }
         m.create_index(index).await?;
+        m.create_table(
+            Table::create()
+                .table(ChartFigures::Table)
+                .col(
+                    ColumnDef::new(ChartFigures::PostingId)
+                        .big_integer()
+                        .not_null()
+                        .primary_key(),
+                )
+                .col(
+                    ColumnDef::new(ChartFigures::LastTransition)
+                        .big_integer()
+                        .not_null(),
+                )
+                .col(
+                    ColumnDef::new(ChartFigures::CountedAt)
+                        .timestamp_with_time_zone()
+                        .not_null(),
+                )
+                .col(ColumnDef::new(ChartFigures::Figures).text().not_null())
+                .to_owned(),
+        )
+        .await?;
         let db = m.get_connection();
         let day = if postgres {
             POSTGRES_DAY.to_string()
@@ -171,6 +199,8 @@ impl MigrationTrait for Migration {
                     .await?;
             }
         }
+        m.drop_table(Table::drop().table(ChartFigures::Table).to_owned())
+            .await?;
         m.drop_table(Table::drop().table(StageDays::Table).to_owned())
             .await
     }
@@ -184,4 +214,13 @@ enum StageDays {
     Stage,
     Day,
     N,
+}
+
+#[derive(DeriveIden)]
+enum ChartFigures {
+    Table,
+    PostingId,
+    LastTransition,
+    CountedAt,
+    Figures,
 }
