@@ -1,7 +1,8 @@
 //! The soak: `atsd run` for 10 minutes (`ATSD_SOAK_SECONDS`) with
 //! applications arriving a few a second through the command line, rules
 //! firing, a job board that fails one request in ten in a random way and an
-//! SMTP server that tempfails one message in twenty. Not part of the default
+//! SMTP server that tempfails one message in twenty, recruiters viewing the
+//! board twice a second and inbound LMTP listening. Not part of the default
 //! run (it is `#[ignore]`d); one command per engine:
 //!
 //!     cargo test --test it soak -- --ignored --nocapture
@@ -14,6 +15,8 @@
 
 use crate::common::{Env, Rng, scalar};
 use crate::daemon::rows;
+use crate::recruiter_board::{get, session};
+use crate::smtp::free_port;
 use crate::tools::{Tool, needs};
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
@@ -104,6 +107,7 @@ fn soak_the_daemon_under_a_stream_of_applications_and_faults() {
         ],
     );
     let postings = 50;
+    let (http, lmtp) = (free_port(), free_port());
     let env = Env::with_config(&format!(
         "[pipeline.emails]\napplied = \"application_received\"\nrejected = \"rejection\"\n\
          [[rules]]\nname = \"stale-applied\"\nstage = \"applied\"\nafter = \"40s\"\nmove_to = \"rejected\"\nreason = \"no_response\"\n\
@@ -111,9 +115,15 @@ fn soak_the_daemon_under_a_stream_of_applications_and_faults() {
          [recruiters]\nemails = [\"recruiting@example.org\"]\n\
          [mail]\ntransport = \"smtp\"\nrate_per_second = 100\n[mail.smtp]\nhost = \"127.0.0.1\"\nport = {}\ntls = \"none\"\ntimeout = \"5s\"\npool_size = 2\n\
          [poll]\ntimeout = \"2s\"\nallow_addresses = [\"127.0.0.1:{}\"]\n\
-         [schedule]\npoll = \"*/15 * * * * *\"\nadvance = \"*/5 * * * * *\"\ndispatch = \"*/2 * * * * *\"\ndigest = \"0 */2 * * * *\"\nretention = \"0 */5 * * * *\"\n",
+         [schedule]\npoll = \"*/15 * * * * *\"\nadvance = \"*/5 * * * * *\"\ndispatch = \"*/2 * * * * *\"\ndigest = \"0 */2 * * * *\"\nretention = \"0 */5 * * * *\"\n\
+         [http]\nlisten = \"127.0.0.1:{http}\"\n\
+         [mail.inbound]\ndomain = \"jobs.example.org\"\nkey_file = \"inbound.key\"\nlmtp_listen = \"127.0.0.1:{lmtp}\"\n",
         sink.port, board
     ));
+    env.write(
+        "inbound.key",
+        "an-inbound-key-of-more-than-32-bytes-0123456789\n",
+    );
     for i in 0..postings {
         env.write(
             &format!("postings/job{i}.md"),
@@ -146,6 +156,21 @@ fn soak_the_daemon_under_a_stream_of_applications_and_faults() {
                 }
                 std::thread::sleep(Duration::from_millis(500));
             }
+        })
+    };
+    // recruiters on the board: the overview and a posting page, twice a second
+    let viewer = {
+        let (stop, cookie) = (stop.clone(), session(http, &env.token("board", "read")));
+        std::thread::spawn(move || {
+            let mut views = 0usize;
+            while !stop.load(Ordering::Relaxed) {
+                assert_eq!(get(http, "/board", Some(&cookie)).status, 200);
+                let posting = format!("/board/postings/{}", 1 + views % postings);
+                assert_eq!(get(http, &posting, Some(&cookie)).status, 200);
+                views += 2;
+                std::thread::sleep(Duration::from_millis(500));
+            }
+            views
         })
     };
     // the stream: about three applications a second; one in four is moved to
@@ -195,6 +220,7 @@ fn soak_the_daemon_under_a_stream_of_applications_and_faults() {
     let rss_end = rss_kib(pid).unwrap_or(0);
     stop.store(true, Ordering::Relaxed);
     sampler.join().unwrap();
+    let views = viewer.join().unwrap();
     crate::daemon::term(&daemon);
     let (code, _) = crate::daemon::wait_exit(&mut daemon, Duration::from_secs(15));
     assert_eq!(code, Some(0));
@@ -266,7 +292,7 @@ fn soak_the_daemon_under_a_stream_of_applications_and_faults() {
     eprintln!(
         "soak (seed {seed}): fed {applied} applications over {fed_for:.0?} ({screened} moved to screening), settled in {:.0?}; \
          {rejected} rejected by the rules; {outbox} emails sent, {twice} twice ({warned} warned of); \
-         {} board faults injected, {} SMTP tempfails; RSS start {rss_start} KiB, peak {rss_peak} KiB, end {rss_end} KiB",
+         {} board faults injected, {} SMTP tempfails; {views} board pages viewed; RSS start {rss_start} KiB, peak {rss_peak} KiB, end {rss_end} KiB",
         settle.elapsed(),
         board_faults.load(Ordering::Relaxed),
         daemon_log.matches("send failed; will retry").count(),
