@@ -61,13 +61,10 @@ pub async fn stage_counts<C: ConnectionTrait + TransactionTrait>(
 ) -> Result<Vec<StageCount>> {
     let b = c.get_database_backend();
     let mut values = Vec::new();
-    let (one, one_d, one_a) = match posting {
-        Some(_) => (
-            " WHERE posting_id = ?",
-            " AND posting_id = ?",
-            " AND a.posting_id = ?",
-        ),
-        None => ("", "", ""),
+    let one = if posting.is_some() {
+        " WHERE posting_id = ?"
+    } else {
+        ""
     };
     values.extend(posting.map(Value::from));
     let mut q = format!(
@@ -81,33 +78,10 @@ pub async fn stage_counts<C: ConnectionTrait + TransactionTrait>(
             "COALESCE(f.n, 0)"
         }
     );
-    // entered their stage after its cut-off (the others are stale): the
-    // kept days after the cut-off's day, through `(stage, day, posting_id)`,
-    // and the rest of that day through `(stage, entered_stage_at, posting_id)`
-    let fresh: Vec<String> = cutoffs
-        .iter()
-        .map(|(stage, at)| {
-            let (day, next) = day_after(*at);
-            values.push(stage.clone().into());
-            values.push(day.into());
-            values.extend(posting.map(Value::from));
-            values.push(stage.clone().into());
-            values.push((*at).into());
-            values.push(next.into());
-            values.extend(posting.map(Value::from));
-            format!(
-                "SELECT posting_id, stage, n FROM stage_days WHERE stage = ? AND day > ?{one_d} \
-                 UNION ALL SELECT a.posting_id, a.stage, COUNT(*) AS n FROM applications a \
-                 WHERE a.stage = ? AND a.entered_stage_at >= ? AND a.entered_stage_at < ?{one_a} \
-                 GROUP BY a.posting_id, a.stage"
-            )
-        })
-        .collect();
-    if !fresh.is_empty() {
+    if !cutoffs.is_empty() {
         q.push_str(&format!(
-            " LEFT JOIN (SELECT posting_id, stage, SUM(n) AS n FROM ({}) u \
-             GROUP BY posting_id, stage) f ON f.posting_id = t.posting_id AND f.stage = t.stage",
-            fresh.join(" UNION ALL ")
+            " LEFT JOIN ({}) f ON f.posting_id = t.posting_id AND f.stage = t.stage",
+            fresh_counts(cutoffs, posting, &mut values)
         ));
     }
     // new since `since`, through `(applied_at, posting_id)` with the posting
@@ -155,6 +129,41 @@ pub async fn stage_counts<C: ConnectionTrait + TransactionTrait>(
         });
     }
     Ok(out)
+}
+
+/// Per posting (or one posting) and stage, how many entered their stage
+/// after its cut-off (the others are stale): the kept days after the
+/// cut-off's day, through `(stage, day, posting_id)`, and the rest of that
+/// day through `(stage, entered_stage_at, posting_id)`. Its values join
+/// `values`.
+fn fresh_counts(cutoffs: &Cutoffs, posting: Option<i64>, values: &mut Vec<Value>) -> String {
+    let (one_d, one_a) = match posting {
+        Some(_) => (" AND posting_id = ?", " AND a.posting_id = ?"),
+        None => ("", ""),
+    };
+    let parts: Vec<String> = cutoffs
+        .iter()
+        .map(|(stage, at)| {
+            let (day, next) = day_after(*at);
+            values.push(stage.clone().into());
+            values.push(day.into());
+            values.extend(posting.map(Value::from));
+            values.push(stage.clone().into());
+            values.push((*at).into());
+            values.push(next.into());
+            values.extend(posting.map(Value::from));
+            format!(
+                "SELECT posting_id, stage, n FROM stage_days WHERE stage = ? AND day > ?{one_d} \
+                 UNION ALL SELECT a.posting_id, a.stage, COUNT(*) AS n FROM applications a \
+                 WHERE a.stage = ? AND a.entered_stage_at >= ? AND a.entered_stage_at < ?{one_a} \
+                 GROUP BY a.posting_id, a.stage"
+            )
+        })
+        .collect();
+    format!(
+        "SELECT posting_id, stage, SUM(n) AS n FROM ({}) u GROUP BY posting_id, stage",
+        parts.join(" UNION ALL ")
+    )
 }
 
 /// The day of `at` as `stage_days` keeps it (days since 1970-01-01, UTC)
