@@ -113,7 +113,14 @@ fn wrk(url: &str, cookie: &str, conns: u32, duration: &str) -> Load {
 async fn breakdown(store: &Store, now: chrono::DateTime<Utc>) {
     use atsd::store::board as q;
     let conn = store.conn();
-    let cutoffs = vec![("screening".to_string(), now - Duration::days(5))];
+    // the page's cut-offs: the rule's 5 days on screening, the board's
+    // default 14 days on the other active stages
+    let cutoffs = vec![
+        ("applied".to_string(), now - Duration::days(14)),
+        ("screening".to_string(), now - Duration::days(5)),
+        ("interview".to_string(), now - Duration::days(14)),
+        ("offer".to_string(), now - Duration::days(14)),
+    ];
     let stages = ["applied", "screening", "interview", "offer"];
     async fn median<F, Fut>(f: F) -> f64
     where
