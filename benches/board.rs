@@ -188,6 +188,24 @@ async fn breakdown(store: &Store, now: chrono::DateTime<Utc>) {
         "breakdown (median of 20, ms): stage counts of posting 1 {counts:.2}, of every posting (the overview) {all_counts:.2}; \
          the four columns' cards {cards:.2}; their emails, interviews, replies, the team and the posting {around:.2}"
     );
+    // the chart figures' three passes over the transition log, one at a time
+    // (the board runs them side by side on a new server's first view)
+    let terminal: Vec<String> = ["hired", "rejected", "withdrawn"].map(String::from).into();
+    let finished = median(|| async {
+        q::finished(conn, 1, &terminal).await.expect("finished");
+    })
+    .await;
+    let funnel = median(|| async {
+        q::funnel(conn, 1, &terminal).await.expect("funnel");
+    })
+    .await;
+    let stays = median(|| async {
+        q::stay_days(conn, 1).await.expect("stays");
+    })
+    .await;
+    eprintln!(
+        "chart figures (median of 20, ms, one at a time): finished {finished:.2}, funnel {funnel:.2}, days in stage {stays:.2}"
+    );
 }
 
 async fn first_view(state: &http::AppState, cookie: &str, after: std::time::Duration) -> f64 {

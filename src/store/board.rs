@@ -458,9 +458,19 @@ pub async fn stay_days<C: ConnectionTrait>(c: &C, posting: i64) -> Result<Vec<(S
         }
         _ => "CAST(julianday(t.at) - julianday(t.stage_entered_at) AS INTEGER)",
     };
+    // SQLite joins by nested loops: from the posting's applications, one
+    // index search into transitions each (3 µs: 320 ms for 100,000), or
+    // from every transition in order, one primary-key search each (38 ms
+    // for 162,000). The second when the posting holds a tenth or more of
+    // the applications; PostgreSQL chooses for itself (a hash join).
+    let join = if b == DbBackend::Sqlite && big_share(c, posting).await? {
+        "CROSS JOIN"
+    } else {
+        "JOIN"
+    };
     let q = format!(
         "SELECT t.from_stage AS stage, {days} AS days, COUNT(*) AS n \
-         FROM transitions t JOIN applications a ON a.id = t.application_id \
+         FROM transitions t {join} applications a ON a.id = t.application_id \
          WHERE a.posting_id = ? AND t.stage_entered_at IS NOT NULL \
          GROUP BY t.from_stage, {days}"
     );
@@ -474,6 +484,24 @@ pub async fn stay_days<C: ConnectionTrait>(c: &C, posting: i64) -> Result<Vec<(S
         ));
     }
     Ok(out)
+}
+
+/// Whether `posting` holds a tenth or more of all applications (from the
+/// kept counts).
+async fn big_share<C: ConnectionTrait>(c: &C, posting: i64) -> Result<bool> {
+    let b = c.get_database_backend();
+    let r = c
+        .query_one_raw(sql(
+            b,
+            "SELECT COALESCE(SUM(CASE WHEN posting_id = ? THEN n ELSE 0 END), 0) AS mine, \
+             COALESCE(SUM(n), 0) AS every FROM stage_totals",
+            vec![posting.into()],
+        ))
+        .await?;
+    Ok(match r {
+        Some(r) => sum(&r, "mine")? * 10 >= sum(&r, "every")?,
+        None => false,
+    })
 }
 
 /// The postings with at least `min` applications, biggest first, at most `limit`.

@@ -78,6 +78,45 @@ fn kept_and_fresh(env: &Env) -> (Vec<Vec<String>>, Vec<Vec<String>>) {
     (kept, fresh)
 }
 
+/// The days in stage of postings 1 to 3, as the board reads them (on
+/// SQLite from every transition for a big posting, from its applications
+/// for a small one), equal a count that finds each posting's transitions
+/// another way; returns posting 3's.
+fn stays_read_either_way(env: &Env) -> Vec<Vec<String>> {
+    let days = if env.db.is_postgres() {
+        "CAST(FLOOR(EXTRACT(EPOCH FROM (at - stage_entered_at)) / 86400) AS BIGINT)"
+    } else {
+        "CAST(julianday(at) - julianday(stage_entered_at) AS INTEGER)"
+    };
+    let mut last = Vec::new();
+    for posting in 1..=3 {
+        let mut expected = rows(
+            env,
+            &format!(
+                "SELECT from_stage, {days}, COUNT(*) FROM transitions WHERE stage_entered_at IS NOT NULL \
+                 AND application_id IN (SELECT id FROM applications WHERE posting_id = {posting}) \
+                 GROUP BY 1, 2"
+            ),
+        );
+        let mut read: Vec<Vec<String>> = block_on(async {
+            let s = env.store().await;
+            let d = atsd::store::board::stay_days(s.conn(), posting)
+                .await
+                .expect("days in stage");
+            s.close().await.ok();
+            d
+        })
+        .into_iter()
+        .map(|(stage, days, n)| vec![stage, days.to_string(), n.to_string()])
+        .collect();
+        read.sort();
+        expected.sort();
+        assert_eq!(read, expected, "days in stage of posting {posting}");
+        last = read;
+    }
+    last
+}
+
 fn ids(env: &Env) -> Vec<String> {
     rows(env, "SELECT id FROM applications ORDER BY id")
         .into_iter()
@@ -116,8 +155,22 @@ fn kept_stage_counts_equal_a_fresh_count_after_random_writes() {
         &t(Duration::days(5) - Duration::minutes(1)),
     );
     seed_applications(&env, 2, 12, "applied", &t(Duration::hours(3)));
+    // a small posting (its days in stage read from its applications, where
+    // the big ones' are read from every transition, on SQLite)
+    env.add_posting(3, "Baker");
+    seed_applications(&env, 3, 2, "applied", &t(Duration::days(9)));
+    let small = rows(
+        &env,
+        "SELECT MIN(id) FROM applications WHERE posting_id = 3",
+    )[0][0]
+        .clone();
+    env.ok(&["application", "move", &small, "screening"]);
     let (kept, fresh) = kept_and_fresh(&env);
     assert_eq!(kept, fresh, "after the seeding");
+    assert!(
+        !stays_read_either_way(&env).is_empty(),
+        "posting 3 has a stay"
+    );
     let read = env.token("board", "read");
     let api = Api::start(&env, port);
     let cookie = session(port, &read);
@@ -158,7 +211,7 @@ fn kept_stage_counts_equal_a_fresh_count_after_random_writes() {
             4 => sql(
                 &env,
                 &format!(
-                    "UPDATE applications SET posting_id = 3 - posting_id WHERE id = {}",
+                    "UPDATE applications SET posting_id = 3 - posting_id WHERE id = {} AND posting_id IN (1, 2)",
                     any(&mut rng)
                 ),
             ),
@@ -202,6 +255,8 @@ fn kept_stage_counts_equal_a_fresh_count_after_random_writes() {
         fresh.len().to_string(),
         "one row per posting and stage, and per posting, stage and day"
     );
+
+    stays_read_either_way(&env);
 
     // the pages show what the report counts afresh
     let overview = get(port, "/board", Some(&cookie)).body;
