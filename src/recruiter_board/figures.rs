@@ -257,13 +257,20 @@ impl ChartCache {
                 return false;
             }
         };
-        if let Ok(mut m) = self.0.lock() {
-            m.entry(posting).or_insert(Cached {
-                last,
-                counted,
-                figures,
-                refreshing: false,
-            });
+        // unless the figures kept here are as new (an old entry, past its
+        // shelf life, gives way to another daemon's newer count)
+        if let Ok(mut m) = self.0.lock()
+            && m.get(&posting).is_none_or(|c| c.counted < counted)
+        {
+            m.insert(
+                posting,
+                Cached {
+                    last,
+                    counted,
+                    figures,
+                    refreshing: false,
+                },
+            );
         }
         true
     }

@@ -199,12 +199,12 @@ async fn read_with<C: ConnectionTrait + TransactionTrait>(
 /// only the zeros go.
 /// Returns how many rows were folded away.
 pub async fn fold_totals<C: ConnectionTrait>(c: &C) -> Result<u64> {
+    let b = c.get_database_backend();
     let mut folded = 0;
     for (table, key) in [
         ("stage_totals", "posting_id, stage"),
         ("stage_days", "posting_id, stage, day"),
     ] {
-        let b = c.get_database_backend();
         let q = match b {
             DbBackend::Postgres => format!(
                 "WITH gone AS (DELETE FROM {table} RETURNING {key}, n), \
